@@ -1,0 +1,10 @@
+DROP TABLE throttle_events;
+DROP TABLE sessions;
+DROP TABLE settings;
+DROP TABLE audit_events;
+DROP TABLE tokens;
+DROP TABLE scopes;
+DROP TABLE memberships;
+DROP TABLE user_types;
+DROP TABLE departments;
+DROP TABLE users;

@@ -1,0 +1,128 @@
+//! Account operations shared by the web pages and the command line: validated
+//! creation, the sign-in check with throttling, password change. Blocking code:
+//! call it inside `web::block` (handlers do so through `AppState::db`).
+
+use chrono::TimeDelta;
+
+use crate::auth::password::Hasher;
+use crate::db::audit::{self, Actor, Event, Outcome};
+use crate::db::{self, DbConn, throttle, users};
+use crate::domain::account::{NewAccount, Password};
+use crate::domain::form::FieldErrors;
+use crate::domain::throttle::{
+    LOGIN_PER_IP, LOGIN_PER_USERNAME, Limit, login_ip_bucket, login_username_bucket,
+};
+
+/// Validates, hashes and inserts an account. Bad fields and a taken username come
+/// back as field errors.
+pub fn create(
+    conn: &mut DbConn,
+    hasher: &Hasher,
+    account: &mut NewAccount,
+    is_admin: bool,
+) -> anyhow::Result<Result<users::User, FieldErrors>> {
+    let mut errors = account.validate();
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let hash = hasher.hash(&account.password)?;
+    let now = db::now();
+    let new = users::NewUser {
+        username: &account.username,
+        email: &account.email,
+        display_name: &account.display_name,
+        password_hash: &hash,
+        is_admin,
+        status: users::STATUS_ACTIVE,
+        created_at: now,
+        updated_at: now,
+    };
+    match users::create(conn, &new) {
+        Ok(user) => Ok(Ok(user)),
+        Err(err) if db::is_unique_violation(&err) => {
+            errors.add("username", "This username is taken.");
+            Ok(Err(errors))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The outcome of a sign-in attempt.
+#[derive(Debug)]
+pub enum SignIn {
+    Success(users::User),
+    /// Unknown user, wrong password or disabled account: the caller cannot tell which.
+    Failed,
+    /// Too many recent failures; try again after this many minutes.
+    Throttled {
+        minutes: u64,
+    },
+}
+
+fn window_start(limit: &Limit) -> chrono::NaiveDateTime {
+    db::now() - TimeDelta::from_std(limit.window).unwrap_or(TimeDelta::minutes(15))
+}
+
+/// Checks a username and password, counting failures per username and per IP.
+/// Writes the audit row (`action` on success, `{action}_failure` otherwise).
+pub fn sign_in(
+    conn: &mut DbConn,
+    hasher: &Hasher,
+    username: &str,
+    password: &Password,
+    actor: &Actor,
+    action: &str,
+) -> anyhow::Result<SignIn> {
+    let user_bucket = login_username_bucket(username);
+    let ip_bucket = login_ip_bucket(actor.ip.as_deref().unwrap_or("unknown"));
+    let failure_action = format!("{action}_failure");
+    let label = username.chars().take(64).collect::<String>();
+
+    for (bucket, limit) in [
+        (&user_bucket, LOGIN_PER_USERNAME),
+        (&ip_bucket, LOGIN_PER_IP),
+    ] {
+        if limit.is_exceeded(throttle::count_since(conn, bucket, window_start(&limit))?) {
+            let event = Event::new(&failure_action, Outcome::Denied)
+                .target("user", None, Some(&label))
+                .detail("throttled");
+            audit::record(conn, actor, &event)?;
+            return Ok(SignIn::Throttled {
+                minutes: limit.window_minutes(),
+            });
+        }
+    }
+
+    let user = users::find_by_username(conn, username)?;
+    let verified = match &user {
+        Some(user) => hasher.verify(password, &user.password_hash) && user.is_active(),
+        None => {
+            hasher.verify_dummy(password);
+            false
+        }
+    };
+    let user = match user {
+        Some(user) if verified => user,
+        _ => {
+            let now = db::now();
+            throttle::record(conn, &user_bucket, now)?;
+            throttle::record(conn, &ip_bucket, now)?;
+            let event =
+                Event::new(&failure_action, Outcome::Failure).target("user", None, Some(&label));
+            audit::record(conn, actor, &event)?;
+            return Ok(SignIn::Failed);
+        }
+    };
+
+    throttle::clear(conn, &user_bucket)?;
+    users::touch_last_login(conn, user.id)?;
+    let actor = Actor {
+        user_id: Some(user.id),
+        username: Some(user.username.clone()),
+        ..actor.clone()
+    };
+    let event =
+        Event::new(action, Outcome::Success).target("user", Some(user.id), Some(&user.username));
+    audit::record(conn, &actor, &event)?;
+    Ok(SignIn::Success(user))
+}

@@ -1,0 +1,138 @@
+//! The gate every request passes: it resolves the session's user, keeps private
+//! routes private (deny by default: a route is public only if listed here), keeps
+//! `/admin` to administrators, and checks the CSRF token of every state-changing
+//! form request before any handler runs.
+
+use actix_session::SessionExt as _;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::{Error, HttpMessage as _};
+use futures_util::StreamExt as _;
+
+use super::csrf;
+use super::extract::{ClientInfo, CurrentUser};
+use super::session_store::USER_ENTRY;
+use crate::db::{audit, users};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Largest form body accepted (CSRF reading included).
+pub const FORM_LIMIT: usize = 64 * 1024;
+
+/// Routes anyone may reach. Everything else needs a signed-in user.
+fn is_public(path: &str) -> bool {
+    matches!(
+        path,
+        "/login" | "/setup" | "/healthz" | "/readyz" | "/metrics" | "/favicon.ico"
+    ) || path.starts_with("/static/")
+        || path.starts_with("/api/")
+}
+
+fn is_admin_area(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
+}
+
+/// Forms need a CSRF token; the bearer-token API does not (no ambient credentials).
+fn needs_csrf(req: &ServiceRequest) -> bool {
+    !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && !req.path().starts_with("/api/")
+}
+
+pub async fn gate(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .expect("AppState is registered");
+    let session = req.get_session();
+    let path = req.path().to_owned();
+
+    let user = match session.get::<i64>(USER_ENTRY).ok().flatten() {
+        Some(user_id) => {
+            match state
+                .db(move |conn, _| Ok(users::find(conn, user_id).ok()))
+                .await
+            {
+                Ok(Some(user)) if user.is_active() => Some(user),
+                Ok(_) => {
+                    // Deleted or disabled since sign-in: the session ends here.
+                    session.purge();
+                    None
+                }
+                Err(err) => return Ok(req.error_response(err)),
+            }
+        }
+        None => None,
+    };
+
+    if !is_public(&path) {
+        match &user {
+            None => return Ok(req.error_response(AppError::LoginRequired)),
+            Some(user) if is_admin_area(&path) && !user.is_admin => {
+                let actor = ClientInfo::of(req.request()).actor(Some(user));
+                record(&state, actor, "authorization_failure", &path).await;
+                return Ok(req.error_response(AppError::Forbidden));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(user) = &user {
+        req.extensions_mut().insert(CurrentUser(user.clone()));
+    }
+
+    if needs_csrf(&req) {
+        let body = match read_body(&mut req).await {
+            Ok(body) => body,
+            Err(err) => return Ok(req.error_response(err)),
+        };
+        let valid = match (csrf::expected(&session), csrf::field_of(&body)) {
+            (Some(expected), Some(submitted)) => csrf::matches(&expected, &submitted),
+            _ => false,
+        };
+        if !valid {
+            let actor = ClientInfo::of(req.request()).actor(user.as_ref());
+            record(&state, actor, "csrf_failure", &path).await;
+            return Ok(req.error_response(AppError::Csrf));
+        }
+        req.set_payload(Payload::from(body));
+    }
+
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// Reads the whole body (at most [`FORM_LIMIT`]) so it can be checked and then
+/// handed on to the handler.
+async fn read_body(req: &mut ServiceRequest) -> Result<Bytes, AppError> {
+    let mut payload = req.take_payload();
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|_| AppError::BadRequest("The request body could not be read.".into()))?;
+        if body.len() + chunk.len() > FORM_LIMIT {
+            return Err(AppError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Writes a denial to the audit log. A failure to write is logged, not shown: the
+/// request is refused either way.
+async fn record(state: &AppState, actor: audit::Actor, action: &'static str, path: &str) {
+    let path = path.to_owned();
+    let result = state
+        .db(move |conn, _| {
+            let event =
+                audit::Event::new(action, audit::Outcome::Denied).target("path", None, Some(&path));
+            Ok(audit::record(conn, &actor, &event)?)
+        })
+        .await;
+    if let Err(err) = result {
+        tracing::error!(error = %err, action, "cannot write an audit row");
+    }
+}

@@ -1,0 +1,249 @@
+//! An actix-session store backed by the `sessions` table.
+//!
+//! Three reserved entries ride in the in-memory state and are never persisted:
+//! - `_csrf`: the session's CSRF token, derived from the session key at load time
+//!   (so neither the key nor the token is ever in the database);
+//! - `_sid`: hex SHA-256 of the key, which identifies the row ("sign out my other
+//!   sessions" keeps this one);
+//! - `_key`: a key chosen during the request that creates a session, so its CSRF
+//!   token can be rendered before the middleware saves it.
+//!
+//! The idle deadline moves forward on load at most once a minute (no write per
+//! request); the absolute deadline is fixed at creation.
+
+use std::collections::HashMap;
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_web::cookie::time::Duration as CookieDuration;
+use chrono::{NaiveDateTime, TimeDelta};
+
+use crate::auth::{hex, random_urlsafe, sha256};
+use crate::db::{self, DbPool, sessions};
+
+type SessionState = HashMap<String, String>;
+
+pub const CSRF_ENTRY: &str = "_csrf";
+pub const SID_ENTRY: &str = "_sid";
+pub const KEY_ENTRY: &str = "_key";
+pub const USER_ENTRY: &str = "user_id";
+
+/// Idle extension is written only when it would move the deadline by more than a
+/// minute (or a quarter of the idle timeout, when that is shorter).
+const EXTEND_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
+
+#[derive(Clone)]
+pub struct DbSessionStore {
+    pool: DbPool,
+    idle: TimeDelta,
+    absolute: TimeDelta,
+}
+
+impl DbSessionStore {
+    pub fn new(pool: DbPool, idle: std::time::Duration, absolute: std::time::Duration) -> Self {
+        Self {
+            pool,
+            idle: TimeDelta::from_std(idle).unwrap_or(TimeDelta::minutes(30)),
+            absolute: TimeDelta::from_std(absolute).unwrap_or(TimeDelta::hours(12)),
+        }
+    }
+
+    async fn run<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        F: FnOnce(&mut db::DbConn) -> diesel::QueryResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let result = actix_web::web::block(move || -> anyhow::Result<T> {
+            let mut conn = pool.get()?;
+            Ok(f(&mut conn)?)
+        })
+        .await??;
+        Ok(result)
+    }
+
+    async fn insert(&self, mut state: SessionState) -> anyhow::Result<SessionKey> {
+        let key = match state.remove(KEY_ENTRY) {
+            Some(json) => serde_json::from_str::<String>(&json)?,
+            None => new_session_key(),
+        };
+        let (user_id, persisted) = persistable(state)?;
+        let hash = sha256(key.as_bytes());
+        let now = db::now();
+        let (idle, absolute) = (self.idle, self.absolute);
+        self.run(move |conn| {
+            sessions::insert(
+                conn,
+                &sessions::NewSession {
+                    key_sha256: &hash,
+                    user_id,
+                    state: &persisted,
+                    created_at: now,
+                    expires_at: now + idle,
+                    absolute_expires_at: now + absolute,
+                },
+            )
+        })
+        .await?;
+        SessionKey::try_from(key).map_err(anyhow::Error::from)
+    }
+}
+
+/// A fresh session key: 256 bits from the OS CSPRNG.
+pub fn new_session_key() -> String {
+    random_urlsafe(32)
+}
+
+/// The CSRF token that belongs to a session key.
+pub fn csrf_token_for(key: &str) -> String {
+    use base64::Engine as _;
+    let mut input = b"tessera-csrf:".to_vec();
+    input.extend_from_slice(key.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha256(&input))
+}
+
+/// Drops the reserved entries and serialises the rest; also returns the user id.
+fn persistable(mut state: SessionState) -> anyhow::Result<(Option<i64>, String)> {
+    for reserved in [CSRF_ENTRY, SID_ENTRY, KEY_ENTRY] {
+        state.remove(reserved);
+    }
+    // The user id lives in its own column (so a user's sessions can be ended at once).
+    let user_id = state
+        .remove(USER_ENTRY)
+        .map(|v| serde_json::from_str::<i64>(&v))
+        .transpose()?;
+    Ok((user_id, serde_json::to_string(&state)?))
+}
+
+fn json_string(value: &str) -> String {
+    serde_json::Value::String(value.to_owned()).to_string()
+}
+
+fn needs_extension(expires_at: NaiveDateTime, now: NaiveDateTime, idle: TimeDelta) -> bool {
+    now + idle - expires_at > EXTEND_GRANULARITY.min(idle / 4)
+}
+
+impl SessionStore for DbSessionStore {
+    async fn load(&self, session_key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
+        let key: &str = session_key.as_ref();
+        let hash = sha256(key.as_bytes());
+        let now = db::now();
+        let idle = self.idle;
+        let row = self
+            .run(move |conn| {
+                let row = sessions::find_live(conn, &hash, now)?;
+                if let Some(row) = &row
+                    && needs_extension(row.expires_at, now, idle)
+                {
+                    sessions::extend(conn, &hash, now + idle)?;
+                }
+                Ok(row)
+            })
+            .await
+            .map_err(LoadError::Other)?;
+        let Some(row) = row else { return Ok(None) };
+        let mut state: SessionState =
+            serde_json::from_str(&row.state).map_err(|e| LoadError::Deserialization(e.into()))?;
+        if let Some(user_id) = row.user_id {
+            state.insert(USER_ENTRY.to_owned(), user_id.to_string());
+        }
+        state.insert(CSRF_ENTRY.to_owned(), json_string(&csrf_token_for(key)));
+        state.insert(SID_ENTRY.to_owned(), json_string(&hex(&hash)));
+        Ok(Some(state))
+    }
+
+    async fn save(
+        &self,
+        session_state: SessionState,
+        _ttl: &CookieDuration,
+    ) -> Result<SessionKey, SaveError> {
+        self.insert(session_state).await.map_err(SaveError::Other)
+    }
+
+    async fn update(
+        &self,
+        session_key: SessionKey,
+        session_state: SessionState,
+        _ttl: &CookieDuration,
+    ) -> Result<SessionKey, UpdateError> {
+        let hash = sha256(session_key.as_ref().as_bytes());
+        let (user_id, persisted) =
+            persistable(session_state.clone()).map_err(UpdateError::Serialization)?;
+        let expires_at = db::now() + self.idle;
+        let updated = self
+            .run(move |conn| sessions::update_state(conn, &hash, user_id, &persisted, expires_at))
+            .await
+            .map_err(UpdateError::Other)?;
+        if updated == 1 {
+            return Ok(session_key);
+        }
+        // The row is gone (signed out elsewhere, user disabled, expired meanwhile):
+        // never resurrect the identity; carry on as a fresh anonymous session.
+        let mut state = session_state;
+        state.remove(USER_ENTRY);
+        self.insert(state).await.map_err(UpdateError::Other)
+    }
+
+    async fn update_ttl(
+        &self,
+        session_key: &SessionKey,
+        _ttl: &CookieDuration,
+    ) -> anyhow::Result<()> {
+        let hash = sha256(session_key.as_ref().as_bytes());
+        let expires_at = db::now() + self.idle;
+        self.run(move |conn| sessions::extend(conn, &hash, expires_at))
+            .await
+    }
+
+    async fn delete(&self, session_key: &SessionKey) -> anyhow::Result<()> {
+        let hash = sha256(session_key.as_ref().as_bytes());
+        self.run(move |conn| sessions::delete(conn, &hash)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_entries_are_not_persisted() {
+        let mut state = SessionState::new();
+        state.insert(CSRF_ENTRY.into(), json_string("secret-csrf"));
+        state.insert(KEY_ENTRY.into(), json_string("secret-key"));
+        state.insert(SID_ENTRY.into(), json_string("abc"));
+        state.insert(USER_ENTRY.into(), "42".into());
+        let (user_id, persisted) = persistable(state).unwrap();
+        assert_eq!(user_id, Some(42));
+        assert!(!persisted.contains("secret"));
+        assert!(!persisted.contains("abc"));
+    }
+
+    #[test]
+    fn csrf_token_depends_on_key() {
+        assert_ne!(csrf_token_for("a"), csrf_token_for("b"));
+        assert_eq!(csrf_token_for("a"), csrf_token_for("a"));
+    }
+
+    #[test]
+    fn extension_is_written_at_most_once_a_minute() {
+        let now = chrono::DateTime::from_timestamp(1_000_000, 0)
+            .unwrap()
+            .naive_utc();
+        let idle = TimeDelta::minutes(30);
+        assert!(!needs_extension(
+            now + idle - TimeDelta::seconds(30),
+            now,
+            idle
+        ));
+        assert!(needs_extension(
+            now + idle - TimeDelta::seconds(90),
+            now,
+            idle
+        ));
+        let short = TimeDelta::seconds(4);
+        assert!(needs_extension(
+            now + short - TimeDelta::seconds(2),
+            now,
+            short
+        ));
+    }
+}

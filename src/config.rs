@@ -1,0 +1,134 @@
+//! Settings from command-line flags and `TESSERA_*` environment variables.
+//!
+//! `Config` deliberately has no `Debug`: the database URL may carry a password.
+//! Use [`Config::database_url`] and [`crate::db::DatabaseUrl::redacted`] to log it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// Settings shared by every subcommand.
+#[derive(Args, Clone)]
+pub struct Config {
+    /// Database URL: sqlite://path/to/file.db or postgres://user:pass@host/db.
+    /// Falls back to DATABASE_URL, then to sqlite://tessera.db.
+    #[arg(
+        long,
+        env = "TESSERA_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+
+    /// Address and port the web server listens on.
+    #[arg(
+        long,
+        env = "TESSERA_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: String,
+
+    /// Marker at the start of every token this deployment issues (e.g. tsr → tsrp_…).
+    #[arg(
+        long,
+        env = "TESSERA_TOKEN_PREFIX",
+        default_value = "tsr",
+        global = true
+    )]
+    pub token_prefix: String,
+
+    /// Mark the session cookie Secure: auto = yes unless bound to a loopback address.
+    #[arg(long, env = "TESSERA_COOKIE_SECURE", value_enum, default_value_t = CookieSecure::Auto, global = true)]
+    pub cookie_secure: CookieSecure,
+
+    /// Log filter, e.g. info, or tessera=debug,actix_web=info.
+    #[arg(long, env = "TESSERA_LOG", default_value = "info", global = true)]
+    pub log: String,
+
+    /// Log line format.
+    #[arg(long, env = "TESSERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// A web session ends after this long without a request (e.g. 30m).
+    #[arg(long, env = "TESSERA_SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration, global = true)]
+    pub session_idle_timeout: Duration,
+
+    /// A web session ends this long after sign-in, however active (e.g. 12h).
+    #[arg(long, env = "TESSERA_SESSION_ABSOLUTE_TIMEOUT", default_value = "12h", value_parser = humantime::parse_duration, global = true)]
+    pub session_absolute_timeout: Duration,
+
+    /// Argon2id memory cost in KiB for new password hashes (OWASP minimum: 19456).
+    /// Lower values are for test suites only.
+    #[arg(
+        long,
+        env = "TESSERA_ARGON2_MEMORY_KIB",
+        default_value_t = 19456,
+        global = true
+    )]
+    pub argon2_memory_kib: u32,
+
+    /// Argon2id iterations for new password hashes (OWASP minimum with 19 MiB: 2).
+    #[arg(
+        long,
+        env = "TESSERA_ARGON2_ITERATIONS",
+        default_value_t = 2,
+        global = true
+    )]
+    pub argon2_iterations: u32,
+
+    /// Database connections per instance.
+    #[arg(
+        long,
+        env = "TESSERA_DB_POOL_SIZE",
+        default_value_t = 10,
+        global = true
+    )]
+    pub db_pool_size: u32,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "TESSERA_WORKERS", global = true)]
+    pub workers: Option<usize>,
+
+    /// Folder with the stylesheet and scripts.
+    #[arg(long, env = "TESSERA_STATIC_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/static"), global = true)]
+    pub static_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CookieSecure {
+    Auto,
+    True,
+    False,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// The database URL from the flag, `TESSERA_DATABASE_URL`, `DATABASE_URL`, or the default.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .or_else(|| std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| "sqlite://tessera.db".to_owned())
+    }
+
+    /// Whether the session cookie carries `Secure`.
+    pub fn cookie_secure(&self) -> bool {
+        match self.cookie_secure {
+            CookieSecure::True => true,
+            CookieSecure::False => false,
+            CookieSecure::Auto => !self
+                .bind
+                .parse::<SocketAddr>()
+                .map(|addr| addr.ip().is_loopback())
+                .unwrap_or_else(|_| self.bind.starts_with("localhost:")),
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Audit events: who did what to which target, from where, with what outcome.
+//! Rows name tokens by id and display prefix only; no secret is ever written here.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConn;
+use super::schema::audit_events;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+    Denied,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Denied => "denied",
+        }
+    }
+}
+
+/// Who acted and from where, as the request showed it.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    pub user_id: Option<i64>,
+    pub username: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// What an audit row records beyond its actor.
+#[derive(Debug, Clone)]
+pub struct Event<'a> {
+    pub action: &'a str,
+    pub outcome: Outcome,
+    pub target_type: Option<&'a str>,
+    pub target_id: Option<i64>,
+    pub target_label: Option<&'a str>,
+    pub detail: Option<&'a str>,
+}
+
+impl<'a> Event<'a> {
+    pub fn new(action: &'a str, outcome: Outcome) -> Self {
+        Self {
+            action,
+            outcome,
+            target_type: None,
+            target_id: None,
+            target_label: None,
+            detail: None,
+        }
+    }
+
+    pub fn target(mut self, kind: &'a str, id: Option<i64>, label: Option<&'a str>) -> Self {
+        self.target_type = Some(kind);
+        self.target_id = id;
+        self.target_label = label;
+        self
+    }
+
+    pub fn detail(mut self, detail: &'a str) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub occurred_at: NaiveDateTime,
+    pub actor_id: Option<i64>,
+    pub actor_name: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<i64>,
+    pub target_label: Option<String>,
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+/// Longest user agent kept; the rest is cut so a hostile header cannot bloat the log.
+const MAX_USER_AGENT: usize = 512;
+
+pub fn record(conn: &mut DbConn, actor: &Actor, event: &Event<'_>) -> QueryResult<()> {
+    let user_agent = actor
+        .user_agent
+        .as_deref()
+        .map(|ua| ua.chars().take(MAX_USER_AGENT).collect::<String>());
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::occurred_at.eq(super::now()),
+            audit_events::actor_id.eq(actor.user_id),
+            audit_events::actor_name.eq(actor.username.as_deref()),
+            audit_events::ip.eq(actor.ip.as_deref()),
+            audit_events::user_agent.eq(user_agent),
+            audit_events::action.eq(event.action),
+            audit_events::target_type.eq(event.target_type),
+            audit_events::target_id.eq(event.target_id),
+            audit_events::target_label.eq(event.target_label),
+            audit_events::outcome.eq(event.outcome.as_str()),
+            audit_events::detail.eq(event.detail),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The newest events first, at most `limit`.
+pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<AuditEvent>> {
+    audit_events::table
+        .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)
+}

@@ -1,0 +1,191 @@
+//! The database: one `DbConn` over SQLite or PostgreSQL, its pool, embedded
+//! migrations, and the query modules (one per table).
+//!
+//! The backend is chosen from the URL scheme here rather than by the derived
+//! `MultiConnection::establish`, which tries each backend in turn and so hides the
+//! real PostgreSQL error behind SQLite's.
+
+pub mod audit;
+pub mod schema;
+pub mod sessions;
+pub mod settings;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{NaiveDateTime, SubsecRound as _, Utc};
+use diesel::connection::SimpleConnection as _;
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness as _, embed_migrations};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to whichever database the URL names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type DbPool = r2d2::Pool<ConnectionManager>;
+pub type PooledConn = r2d2::PooledConnection<ConnectionManager>;
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// A parsed database URL: the backend and what its driver is given.
+#[derive(Clone)]
+pub struct DatabaseUrl {
+    backend: Backend,
+    target: String,
+}
+
+impl DatabaseUrl {
+    /// Accepts `sqlite://path`, `sqlite:path`, `postgres://…` and `postgresql://…`.
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        let (backend, target) = if url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+        {
+            // Without a connect timeout libpq waits for the OS (minutes) on an
+            // unreachable host; start-up should fail within seconds instead.
+            let target = if url.contains("connect_timeout=") {
+                url.to_owned()
+            } else {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}connect_timeout=5")
+            };
+            (Backend::Postgres, target)
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            anyhow::ensure!(
+                !path.is_empty(),
+                "the SQLite URL names no file: use sqlite://path/to/file.db"
+            );
+            (Backend::Sqlite, path.to_owned())
+        } else {
+            anyhow::bail!(
+                "unsupported database URL scheme (expected sqlite://path or postgres://user@host/db)"
+            );
+        };
+        Ok(Self { backend, target })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A description that is safe to log: no password.
+    pub fn redacted(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("sqlite://{}", self.target),
+            Backend::Postgres => {
+                let (scheme, rest) = self.target.split_once("://").unwrap_or(("postgres", ""));
+                match rest.split_once('@') {
+                    Some((creds, host)) if creds.contains(':') => {
+                        let user = creds.split(':').next().unwrap_or_default();
+                        format!("{scheme}://{user}:***@{host}")
+                    }
+                    _ => self.target.clone(),
+                }
+            }
+        }
+    }
+
+    fn establish(&self) -> ConnectionResult<DbConn> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.target).map(DbConn::Pg),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.target)?;
+                // WAL lets readers run beside the one writer; busy_timeout makes a
+                // writer wait for the lock instead of failing with "database is locked".
+                // synchronous=FULL: a confirmed revocation must survive a power cut.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL;
+                     PRAGMA busy_timeout = 10000;
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA synchronous = FULL;",
+                )
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+}
+
+/// r2d2 manager that establishes connections by URL scheme and sets SQLite pragmas.
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConn;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<DbConn, ConnectionError> {
+        self.url.establish()
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnectionError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// Connects once directly (so an unreachable database fails with its real message),
+/// runs the migrations, and builds the pool.
+pub fn connect_and_migrate(url: &DatabaseUrl, pool_size: u32) -> anyhow::Result<DbPool> {
+    let mut conn = url
+        .establish()
+        .with_context(|| format!("cannot connect to the database at {}", url.redacted()))?;
+    run_migrations(&mut conn)?;
+    drop(conn);
+    let pool = r2d2::Pool::builder()
+        .max_size(pool_size)
+        .min_idle(Some(pool_size.min(2)))
+        .connection_timeout(Duration::from_secs(5))
+        .test_on_check_out(false)
+        .build(ConnectionManager { url: url.clone() })
+        .context("cannot build the database pool")?;
+    Ok(pool)
+}
+
+/// Applies every pending migration of the connection's backend.
+pub fn run_migrations(conn: &mut DbConn) -> anyhow::Result<()> {
+    let applied = match conn {
+        DbConn::Pg(pg) => pg.run_pending_migrations(PG_MIGRATIONS),
+        DbConn::Sqlite(sqlite) => sqlite.run_pending_migrations(SQLITE_MIGRATIONS),
+    }
+    .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+    for version in applied {
+        tracing::info!(%version, "applied migration");
+    }
+    Ok(())
+}
+
+/// The current UTC time at the precision both backends store (microseconds).
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// Whether a diesel error is a unique-constraint violation (a name clash).
+pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
+    matches!(
+        err,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

@@ -1,0 +1,157 @@
+//! Diesel table definitions shared by the SQLite and PostgreSQL backends.
+//!
+//! Written by hand rather than by `diesel print-schema`: ids are `BigInt` on both
+//! backends and every timestamp is a UTC `Timestamp`.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        email -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        is_admin -> Bool,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    departments (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_types (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Text,
+        scopes -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    memberships (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        department_id -> BigInt,
+        user_type_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    scopes (id) {
+        id -> BigInt,
+        name -> Text,
+        resource -> Text,
+        description -> Text,
+        retired_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tokens (id) {
+        id -> BigInt,
+        kind -> Text,
+        name -> Text,
+        description -> Text,
+        owner_id -> BigInt,
+        created_by -> Nullable<BigInt>,
+        department_id -> Nullable<BigInt>,
+        user_type_id -> Nullable<BigInt>,
+        scopes -> Text,
+        display_prefix -> Text,
+        sha256 -> Binary,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        last_used_ip -> Nullable<Text>,
+        last_used_user_agent -> Nullable<Text>,
+        device_name -> Nullable<Text>,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        occurred_at -> Timestamp,
+        actor_id -> Nullable<BigInt>,
+        actor_name -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        action -> Text,
+        target_type -> Nullable<Text>,
+        target_id -> Nullable<BigInt>,
+        target_label -> Nullable<Text>,
+        outcome -> Text,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    settings (id) {
+        id -> Integer,
+        default_lifetime_days -> Integer,
+        max_lifetime_days -> Integer,
+        allow_non_expiring -> Bool,
+        retention_days -> Integer,
+        mobile_session_days -> Integer,
+        token_creation_enabled -> Bool,
+        tenant_id -> Text,
+        cookie_key -> Nullable<Text>,
+        setup_code_sha256 -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (key_sha256) {
+        key_sha256 -> Binary,
+        user_id -> Nullable<BigInt>,
+        state -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        absolute_expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    throttle_events (id) {
+        id -> BigInt,
+        bucket -> Text,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(memberships -> departments (department_id));
+diesel::joinable!(memberships -> user_types (user_type_id));
+diesel::joinable!(tokens -> departments (department_id));
+diesel::joinable!(tokens -> user_types (user_type_id));
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    departments,
+    user_types,
+    memberships,
+    scopes,
+    tokens,
+    audit_events,
+    settings,
+    sessions,
+    throttle_events,
+);

@@ -1,0 +1,58 @@
+//! The one-row `settings` table: token policy and instance-wide values.
+
+use diesel::prelude::*;
+
+use super::DbConn;
+use super::schema::settings;
+
+/// The token policy and instance settings (row id 1).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = settings)]
+pub struct Settings {
+    pub default_lifetime_days: i32,
+    pub max_lifetime_days: i32,
+    pub allow_non_expiring: bool,
+    pub retention_days: i32,
+    pub mobile_session_days: i32,
+    pub token_creation_enabled: bool,
+    pub tenant_id: String,
+}
+
+pub fn load(conn: &mut DbConn) -> QueryResult<Settings> {
+    settings::table
+        .find(1)
+        .select(Settings::as_select())
+        .first(conn)
+}
+
+/// Returns the shared cookie-signing key, storing `candidate` first if none exists.
+/// Every instance of one deployment reads the same key, so a cookie issued by one
+/// is accepted by the others.
+pub fn cookie_key_or_init(conn: &mut DbConn, candidate: &str) -> QueryResult<String> {
+    diesel::update(
+        settings::table
+            .find(1)
+            .filter(settings::cookie_key.is_null()),
+    )
+    .set(settings::cookie_key.eq(candidate))
+    .execute(conn)?;
+    settings::table
+        .find(1)
+        .select(settings::cookie_key.assume_not_null())
+        .first(conn)
+}
+
+/// Stores the SHA-256 (hex) of a fresh first-run setup code, replacing any older one.
+pub fn set_setup_code(conn: &mut DbConn, code_sha256: Option<&str>) -> QueryResult<()> {
+    diesel::update(settings::table.find(1))
+        .set(settings::setup_code_sha256.eq(code_sha256))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn setup_code(conn: &mut DbConn) -> QueryResult<Option<String>> {
+    settings::table
+        .find(1)
+        .select(settings::setup_code_sha256)
+        .first(conn)
+}

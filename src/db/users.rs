@@ -1,0 +1,109 @@
+//! Users: lookup by id or (case-insensitive) username, creation, password and
+//! status changes.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConn;
+use super::schema::{sessions, users};
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, which both backends have; usernames are ASCII so they agree.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+pub const STATUS_ACTIVE: &str = "active";
+pub const STATUS_DISABLED: &str = "disabled";
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub last_login_at: Option<NaiveDateTime>,
+}
+
+impl User {
+    pub fn is_active(&self) -> bool {
+        self.status == STATUS_ACTIVE
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+    pub is_admin: bool,
+    pub status: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<User> {
+    users::table.find(id).select(User::as_select()).first(conn)
+}
+
+pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(lower(users::username).eq(username.to_ascii_lowercase()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn admin_exists(conn: &mut DbConn) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(users::is_admin.eq(true)),
+    ))
+    .get_result(conn)
+}
+
+/// Inserts a user; a username clash is a `UniqueViolation`.
+pub fn create(conn: &mut DbConn, new: &NewUser<'_>) -> QueryResult<User> {
+    let id = diesel::insert_into(users::table)
+        .values(new)
+        .returning(users::id)
+        .get_result(conn)?;
+    find(conn, id)
+}
+
+pub fn set_password_hash(conn: &mut DbConn, id: i64, hash: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(hash),
+            users::updated_at.eq(super::now()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn touch_last_login(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::last_login_at.eq(super::now()))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Enables or disables a user. Disabling also ends every web session of theirs in
+/// the same transaction, so nothing they hold keeps working.
+pub fn set_status(conn: &mut DbConn, id: i64, status: &str) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        diesel::update(users::table.find(id))
+            .set((users::status.eq(status), users::updated_at.eq(super::now())))
+            .execute(conn)?;
+        if status == STATUS_DISABLED {
+            diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,6 @@
+//! Pure rules of the product: validated account fields, secrets, throttling
+//! policy. No actix, no diesel: everything here is unit-tested in isolation.
+
+pub mod account;
+pub mod form;
+pub mod throttle;

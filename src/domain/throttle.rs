@@ -1,0 +1,60 @@
+//! How many failed attempts are tolerated before further ones are refused.
+
+use std::time::Duration;
+
+/// A limit of `max_failures` within a sliding `window`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub max_failures: i64,
+    pub window: Duration,
+}
+
+impl Limit {
+    pub fn is_exceeded(&self, failures_in_window: i64) -> bool {
+        failures_in_window >= self.max_failures
+    }
+
+    /// Minutes to tell the person to wait, rounded up.
+    pub fn window_minutes(&self) -> u64 {
+        self.window.as_secs().div_ceil(60)
+    }
+}
+
+/// Failed sign-ins per username: a guessed password costs its owner nothing else.
+pub const LOGIN_PER_USERNAME: Limit = Limit {
+    max_failures: 5,
+    window: Duration::from_secs(15 * 60),
+};
+
+/// Failed sign-ins per client IP, across usernames. Higher than the per-username
+/// limit so that one locked account does not lock out its neighbours behind a NAT.
+pub const LOGIN_PER_IP: Limit = Limit {
+    max_failures: 50,
+    window: Duration::from_secs(15 * 60),
+};
+
+/// Bucket names for the throttle table.
+pub fn login_username_bucket(username: &str) -> String {
+    format!("login-user:{}", username.to_ascii_lowercase())
+}
+
+pub fn login_ip_bucket(ip: &str) -> String {
+    format!("login-ip:{ip}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_trips_at_max() {
+        assert!(!LOGIN_PER_USERNAME.is_exceeded(4));
+        assert!(LOGIN_PER_USERNAME.is_exceeded(5));
+        assert_eq!(LOGIN_PER_USERNAME.window_minutes(), 15);
+    }
+
+    #[test]
+    fn username_bucket_ignores_case() {
+        assert_eq!(login_username_bucket("Ada"), login_username_bucket("ada"));
+    }
+}

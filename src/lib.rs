@@ -1,0 +1,14 @@
+//! Tessera: a self-hosted access-token management portal.
+
+pub mod accounts;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod page;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

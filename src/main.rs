@@ -1,0 +1,96 @@
+//! The `tessera` binary: parse the command line, set up logging, dispatch.
+
+use std::io::BufRead as _;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use tessera::cli::{Cli, Command, CreateAdminArgs};
+use tessera::config::Config;
+use tessera::startup::Application;
+use tessera::{accounts, auth, db, domain, telemetry};
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init(&cli.config.log, cli.config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&cli.config).await,
+        Command::Migrate => migrate(&cli.config),
+        Command::CreateAdmin(args) => create_admin(&cli.config, args),
+    }
+}
+
+async fn serve(config: &Config) -> anyhow::Result<()> {
+    let app = Application::build(config).await?;
+    let origin = format!(
+        "http://{}:{}",
+        config
+            .bind
+            .rsplit_once(':')
+            .map_or("127.0.0.1", |(host, _)| match host {
+                "0.0.0.0" | "[::]" => "localhost",
+                host => host,
+            }),
+        app.port()
+    );
+    tracing::info!(%origin, "Tessera is listening");
+    if let Some(code) = app.setup_code() {
+        // Printed, not logged: the code is a one-time secret for whoever started us.
+        println!(
+            "\nTessera has no administrator yet. Open this link to create one:\n\n    {origin}/setup?code={code}\n"
+        );
+    }
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+fn migrate(config: &Config) -> anyhow::Result<()> {
+    let url = db::DatabaseUrl::parse(&config.database_url())?;
+    db::connect_and_migrate(&url, 1)?;
+    println!("Database at {} is up to date.", url.redacted());
+    Ok(())
+}
+
+fn create_admin(config: &Config, args: CreateAdminArgs) -> anyhow::Result<()> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password).to_owned();
+
+    let url = db::DatabaseUrl::parse(&config.database_url())?;
+    let pool = db::connect_and_migrate(&url, 1)?;
+    let mut conn = pool.get()?;
+    let hasher = auth::password::Hasher::new(config.argon2_memory_kib, config.argon2_iterations)?;
+    let mut account = domain::account::NewAccount {
+        display_name: args.display_name.unwrap_or_default(),
+        username: args.username,
+        email: args.email,
+        password: domain::account::Password::new(password),
+    };
+    match accounts::create(&mut conn, &hasher, &mut account, true)? {
+        Ok(user) => {
+            db::settings::set_setup_code(&mut conn, None)?;
+            let actor = db::audit::Actor {
+                username: Some("command line".to_owned()),
+                ..Default::default()
+            };
+            let event = db::audit::Event::new("create_admin", db::audit::Outcome::Success).target(
+                "user",
+                Some(user.id),
+                Some(&user.username),
+            );
+            db::audit::record(&mut conn, &actor, &event)?;
+            println!("Administrator {} created.", user.username);
+            Ok(())
+        }
+        Err(errors) => {
+            for (field, message) in errors.iter() {
+                eprintln!("{}: {message}", field.replace('_', "-"));
+            }
+            anyhow::bail!("no administrator was created");
+        }
+    }
+}

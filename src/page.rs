@@ -1,0 +1,107 @@
+//! What every page carries (`PageCtx`: who is signed in, the CSRF token, a flash
+//! message, the current path) and the helpers that turn a template into a response.
+
+use std::future::{Ready, ready};
+
+use actix_session::{Session, SessionExt as _};
+use actix_web::http::{StatusCode, header};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, HttpResponse, Responder as _};
+
+use crate::auth::csrf;
+use crate::auth::extract::CurrentUser;
+use askama::Template;
+use askama_web::WebTemplateExt as _;
+
+const FLASH_ENTRY: &str = "_flash";
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Flash {
+    /// `success` or `error`: the CSS class of the message.
+    pub kind: String,
+    pub message: String,
+}
+
+/// The signed-in person as pages show them.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub username: String,
+    pub display_name: String,
+    pub is_admin: bool,
+}
+
+pub struct PageCtx {
+    pub viewer: Option<Viewer>,
+    pub csrf_token: String,
+    pub flash: Option<Flash>,
+    pub path: String,
+}
+
+impl PageCtx {
+    /// For pages rendered without a request (error pages): nobody, no forms.
+    pub fn anonymous() -> Self {
+        Self {
+            viewer: None,
+            csrf_token: String::new(),
+            flash: None,
+            path: String::new(),
+        }
+    }
+
+    pub fn from_request(req: &HttpRequest) -> Self {
+        let session = req.get_session();
+        let viewer = req.extensions().get::<CurrentUser>().map(|u| Viewer {
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            is_admin: u.is_admin,
+        });
+        let flash = session
+            .remove(FLASH_ENTRY)
+            .and_then(|json| serde_json::from_str(&json).ok());
+        Self {
+            viewer,
+            csrf_token: csrf::token(&session),
+            flash,
+            path: req.path().to_owned(),
+        }
+    }
+
+    /// Whether the navigation entry for `prefix` is the current page.
+    pub fn is_current(&self, prefix: &str) -> bool {
+        self.path == prefix || self.path.starts_with(&format!("{prefix}/"))
+    }
+}
+
+impl FromRequest for PageCtx {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(Ok(PageCtx::from_request(req)))
+    }
+}
+
+/// Leaves a message for the next page this session sees.
+pub fn flash(session: &Session, kind: &str, message: impl Into<String>) {
+    let flash = Flash {
+        kind: kind.to_owned(),
+        message: message.into(),
+    };
+    // Serialising two strings cannot fail.
+    let _ = session.insert(FLASH_ENTRY, flash);
+}
+
+/// A `303 See Other` to `location`, the answer to every successful form POST.
+pub fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// Renders a page with a status (askama_web turns a render failure into a plain 500).
+pub fn render(req: &HttpRequest, status: StatusCode, page: impl Template) -> HttpResponse {
+    let mut res = page.into_web_template().respond_to(req);
+    if res.status().is_success() {
+        *res.status_mut() = status;
+    }
+    res
+}

@@ -1,0 +1,139 @@
+//! Sign in and sign out.
+
+use actix_session::Session;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use crate::accounts::{self, SignIn};
+use crate::auth::extract::{ClientInfo, CurrentUser};
+use crate::auth::session_store::USER_ENTRY;
+use crate::db::audit::{self, Event, Outcome};
+use crate::domain::account::Password;
+use crate::error::AppError;
+use crate::page::{PageCtx, redirect, render};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    ctx: PageCtx,
+    username: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: Password,
+    #[serde(default)]
+    next: String,
+}
+
+/// Only same-site paths are followed after sign-in (no open redirect).
+fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/"
+    }
+}
+
+pub async fn show_login(
+    req: HttpRequest,
+    user: Option<CurrentUser>,
+    query: web::Query<NextQuery>,
+) -> HttpResponse {
+    let next = query.into_inner().next.unwrap_or_default();
+    if user.is_some() {
+        return redirect(safe_next(&next));
+    }
+    let page = LoginPage {
+        ctx: PageCtx::from_request(&req),
+        username: String::new(),
+        next,
+        error: None,
+    };
+    render(&req, StatusCode::OK, page)
+}
+
+pub async fn sign_in(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    client: ClientInfo,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let LoginForm {
+        username,
+        password,
+        next,
+    } = form.into_inner();
+    let actor = client.actor(None);
+    let name = username.clone();
+    let outcome = state
+        .db(move |conn, hasher| {
+            Ok(accounts::sign_in(
+                conn,
+                hasher,
+                name.trim(),
+                &password,
+                &actor,
+                "login",
+            )?)
+        })
+        .await?;
+    let (error, retry_after_minutes) = match outcome {
+        SignIn::Success(user) => {
+            // A new session id at sign-in: a fixated pre-login id is worthless.
+            session.renew();
+            session
+                .insert(USER_ENTRY, user.id)
+                .map_err(|e| AppError::Internal(e.into()))?;
+            return Ok(redirect(safe_next(&next)));
+        }
+        SignIn::Failed => ("Incorrect username or password.".to_owned(), None),
+        SignIn::Throttled { minutes } => (
+            format!("Too many failed sign-in attempts. Wait {minutes} minutes, then try again."),
+            Some(minutes),
+        ),
+    };
+    let page = LoginPage {
+        ctx: PageCtx::from_request(&req),
+        username,
+        next,
+        error: Some(error),
+    };
+    let Some(minutes) = retry_after_minutes else {
+        return Ok(render(&req, StatusCode::OK, page));
+    };
+    let mut res = render(&req, StatusCode::TOO_MANY_REQUESTS, page);
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(minutes * 60));
+    Ok(res)
+}
+
+pub async fn sign_out(
+    state: web::Data<AppState>,
+    session: Session,
+    client: ClientInfo,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let actor = client.actor(Some(&user));
+    let (id, name) = (user.id, user.username.clone());
+    state
+        .db(move |conn, _| {
+            let event =
+                Event::new("logout", Outcome::Success).target("user", Some(id), Some(&name));
+            Ok(audit::record(conn, &actor, &event)?)
+        })
+        .await?;
+    session.purge();
+    Ok(redirect("/login"))
+}

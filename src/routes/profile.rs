@@ -1,0 +1,126 @@
+//! The profile page: who you are, and changing your password.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use diesel::Connection as _;
+
+use crate::auth::extract::{ClientInfo, CurrentUser};
+use crate::auth::session_store::SID_ENTRY;
+use crate::db::audit::{self, Event, Outcome};
+use crate::db::{sessions, users};
+use crate::domain::account::Password;
+use crate::domain::form::FieldErrors;
+use crate::error::AppError;
+use crate::page::{PageCtx, flash, redirect, render};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    ctx: PageCtx,
+    user: users::User,
+    errors: FieldErrors,
+    sign_out_others: bool,
+}
+
+#[derive(serde::Deserialize)]
+pub struct PasswordForm {
+    current_password: Password,
+    new_password: Password,
+    #[serde(default)]
+    sign_out_others: Option<String>,
+}
+
+pub async fn show_profile(req: HttpRequest, user: CurrentUser) -> HttpResponse {
+    let page = ProfilePage {
+        ctx: PageCtx::from_request(&req),
+        user: user.0,
+        errors: FieldErrors::new(),
+        sign_out_others: false,
+    };
+    render(&req, StatusCode::OK, page)
+}
+
+pub async fn change_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    client: ClientInfo,
+    user: CurrentUser,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let sign_out_others = form.sign_out_others.is_some();
+    let current_sid = session
+        .get::<String>(SID_ENTRY)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let actor = client.actor(Some(&user));
+    let account = user.0.clone();
+    let errors = state
+        .db(move |conn, hasher| {
+            let mut errors = FieldErrors::new();
+            if !hasher.verify(&form.current_password, &account.password_hash) {
+                errors.add("current_password", "This is not your current password.");
+            }
+            errors.check("new_password", form.new_password.check_new());
+            if errors.is_empty() && form.new_password.expose() == form.current_password.expose() {
+                errors.add(
+                    "new_password",
+                    "Choose a password different from the current one.",
+                );
+            }
+            let outcome = if errors.is_empty() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            };
+            let event = Event::new("password_change", outcome).target(
+                "user",
+                Some(account.id),
+                Some(&account.username),
+            );
+            if !errors.is_empty() {
+                audit::record(conn, &actor, &event)?;
+                return Ok(errors);
+            }
+            let hash = hasher.hash(&form.new_password)?;
+            conn.transaction(|conn| {
+                users::set_password_hash(conn, account.id, &hash)?;
+                if sign_out_others {
+                    let keep = crate::auth::unhex(&current_sid);
+                    sessions::delete_for_user_except(conn, account.id, &keep)?;
+                }
+                let event = if sign_out_others {
+                    event.detail("other sessions signed out")
+                } else {
+                    event
+                };
+                audit::record(conn, &actor, &event)
+            })?;
+            Ok(errors)
+        })
+        .await?;
+    if errors.is_empty() {
+        flash(
+            &session,
+            "success",
+            if sign_out_others {
+                "Password changed. Your other sessions were signed out."
+            } else {
+                "Password changed."
+            },
+        );
+        return Ok(redirect("/profile"));
+    }
+    let page = ProfilePage {
+        ctx: PageCtx::from_request(&req),
+        user: user.0,
+        errors,
+        sign_out_others,
+    };
+    Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page))
+}

@@ -1,0 +1,175 @@
+//! First run: while no administrator exists, `/setup` (with the one-time code
+//! printed at start-up) creates one. Afterwards the page does not exist.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use diesel::Connection as _;
+
+use crate::accounts;
+use crate::auth::extract::ClientInfo;
+use crate::auth::session_store::USER_ENTRY;
+use crate::auth::{hex, sha256};
+use crate::db::audit::{self, Event, Outcome};
+use crate::db::{DbConn, settings, users};
+use crate::domain::account::{NewAccount, Password};
+use crate::domain::form::FieldErrors;
+use crate::error::AppError;
+use crate::page::{PageCtx, flash, redirect, render};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    ctx: PageCtx,
+    form: SetupForm,
+    errors: FieldErrors,
+}
+
+#[derive(Default, serde::Deserialize)]
+pub struct SetupForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct CodeQuery {
+    code: Option<String>,
+}
+
+/// Makes a fresh one-time setup code if no administrator exists, storing only its
+/// hash. Returns the code to print; `None` once an administrator exists.
+pub fn prepare_setup_code(conn: &mut DbConn) -> anyhow::Result<Option<String>> {
+    if users::admin_exists(conn)? {
+        settings::set_setup_code(conn, None)?;
+        return Ok(None);
+    }
+    let code = crate::auth::random_urlsafe(18);
+    settings::set_setup_code(conn, Some(&hex(&sha256(code.as_bytes()))))?;
+    Ok(Some(code))
+}
+
+fn code_matches(stored: Option<&str>, submitted: &str) -> bool {
+    stored.is_some_and(|stored| {
+        crate::auth::csrf::matches(stored, &hex(&sha256(submitted.trim().as_bytes())))
+    })
+}
+
+pub async fn show_setup(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<CodeQuery>,
+) -> Result<HttpResponse, AppError> {
+    if state.db(|conn, _| Ok(users::admin_exists(conn)?)).await? {
+        return Err(AppError::NotFound);
+    }
+    let page = SetupPage {
+        ctx: PageCtx::from_request(&req),
+        form: SetupForm {
+            code: query.into_inner().code.unwrap_or_default(),
+            ..SetupForm::default()
+        },
+        errors: FieldErrors::new(),
+    };
+    Ok(render(&req, StatusCode::OK, page))
+}
+
+pub async fn create_first_admin(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    client: ClientInfo,
+    form: web::Form<SetupForm>,
+) -> Result<HttpResponse, AppError> {
+    let mut form = form.into_inner();
+    let mut account = NewAccount {
+        username: form.username.clone(),
+        email: form.email.clone(),
+        display_name: form.display_name.clone(),
+        password: Password::new(std::mem::take(&mut form.password)),
+    };
+    let code = form.code.clone();
+    let actor = client.actor(None);
+    let outcome = state
+        .db(move |conn, hasher| {
+            conn.transaction(|conn| {
+                if users::admin_exists(conn)? {
+                    return Err(AppError::NotFound);
+                }
+                if !code_matches(settings::setup_code(conn)?.as_deref(), &code) {
+                    let mut errors = account.validate();
+                    errors.add(
+                        "code",
+                        "This setup code is not valid. Use the link printed when Tessera started.",
+                    );
+                    return Ok(Err(errors));
+                }
+                let user = match accounts::create(conn, hasher, &mut account, true)? {
+                    Ok(user) => user,
+                    Err(errors) => return Ok(Err(errors)),
+                };
+                settings::set_setup_code(conn, None)?;
+                let actor = audit::Actor {
+                    user_id: Some(user.id),
+                    username: Some(user.username.clone()),
+                    ..actor
+                };
+                let event = Event::new("setup", Outcome::Success).target(
+                    "user",
+                    Some(user.id),
+                    Some(&user.username),
+                );
+                audit::record(conn, &actor, &event)?;
+                Ok(Ok(user))
+            })
+        })
+        .await?;
+    match outcome {
+        Ok(user) => {
+            session.renew();
+            session
+                .insert(USER_ENTRY, user.id)
+                .map_err(|e| AppError::Internal(e.into()))?;
+            flash(
+                &session,
+                "success",
+                format!(
+                    "Welcome, {}. You are the administrator of this Tessera.",
+                    user.display_name
+                ),
+            );
+            Ok(redirect("/"))
+        }
+        Err(errors) => {
+            let page = SetupPage {
+                ctx: PageCtx::from_request(&req),
+                form,
+                errors,
+            };
+            Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_must_match_the_stored_hash() {
+        let stored = hex(&sha256(b"abc"));
+        assert!(code_matches(Some(&stored), "abc"));
+        assert!(code_matches(Some(&stored), " abc "));
+        assert!(!code_matches(Some(&stored), "abd"));
+        assert!(!code_matches(None, "abc"));
+    }
+}

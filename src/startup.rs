@@ -1,0 +1,210 @@
+//! `Application`: connects the database, binds the listener (port 0 in tests) and
+//! wires every middleware and the route table.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, TtlExtensionPolicy};
+use actix_web::body::{BodySize, MessageBody};
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use base64::Engine as _;
+
+use crate::auth::gate::{FORM_LIMIT, gate};
+use crate::auth::password::Hasher;
+use crate::auth::random_urlsafe;
+use crate::auth::session_store::DbSessionStore;
+use crate::config::Config;
+use crate::db::{self, DatabaseUrl, DbPool, settings};
+use crate::error::{AppError, error_page};
+use crate::routes;
+use crate::state::AppState;
+use crate::telemetry::request_span;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "tessera_session";
+
+const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: DbPool,
+    setup_code: Option<String>,
+}
+
+impl Application {
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let url = DatabaseUrl::parse(&config.database_url())?;
+        tracing::info!(database = %url.redacted(), "connecting to the database");
+        let pool_size = config.db_pool_size;
+        let (pool, cookie_key, setup_code) = web::block(move || -> anyhow::Result<_> {
+            let pool = db::connect_and_migrate(&url, pool_size)?;
+            let mut conn = pool.get()?;
+            let cookie_key = settings::cookie_key_or_init(&mut conn, &random_urlsafe(64))?;
+            let setup_code = routes::prepare_setup_code(&mut conn)?;
+            Ok((pool, cookie_key, setup_code))
+        })
+        .await??;
+        let cookie_key = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cookie_key)
+            .ok()
+            .filter(|bytes| bytes.len() >= 64)
+            .context("the stored cookie key is malformed")?;
+        let cookie_key = Key::from(&cookie_key);
+
+        let (memory, iterations) = (config.argon2_memory_kib, config.argon2_iterations);
+        let hasher = web::block(move || Hasher::new(memory, iterations)).await??;
+        let state = AppState {
+            pool: pool.clone(),
+            hasher,
+            token_prefix: config.token_prefix.clone(),
+        };
+
+        let listener = TcpListener::bind(&config.bind)
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let store = DbSessionStore::new(
+            pool.clone(),
+            config.session_idle_timeout,
+            config.session_absolute_timeout,
+        );
+        let idle = actix_web::cookie::time::Duration::try_from(config.session_idle_timeout)
+            .context("session idle timeout out of range")?;
+        let secure = config.cookie_secure();
+        let static_dir: PathBuf = config.static_dir.clone();
+        let workers = config
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+
+        let server = HttpServer::new(move || {
+            let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())
+                .cookie_name(SESSION_COOKIE.to_owned())
+                .cookie_secure(secure)
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .session_lifecycle(
+                    BrowserSession::default()
+                        .state_ttl(idle)
+                        .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+                )
+                .build();
+            App::new()
+                .wrap(ErrorHandlers::new().default_handler(fill_empty_error))
+                .wrap(from_fn(gate))
+                .wrap(sessions)
+                .wrap(
+                    DefaultHeaders::new()
+                        .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                        .add((header::REFERRER_POLICY, "same-origin"))
+                        .add((header::X_FRAME_OPTIONS, "DENY")),
+                )
+                .wrap(from_fn(request_span))
+                .app_data(web::Data::new(state.clone()))
+                .app_data(
+                    web::FormConfig::default().limit(FORM_LIMIT).error_handler(
+                        |err, _| match err {
+                            actix_web::error::UrlencodedError::Overflow { .. } => {
+                                AppError::PayloadTooLarge.into()
+                            }
+                            _ => AppError::BadRequest(
+                                "The form could not be read. Reload the page and try again.".into(),
+                            )
+                            .into(),
+                        },
+                    ),
+                )
+                .app_data(web::QueryConfig::default().error_handler(|_, _| {
+                    AppError::BadRequest("The address has a malformed query string.".into()).into()
+                }))
+                .service(actix_files::Files::new("/static", static_dir.clone()))
+                .configure(routes::configure)
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(AppError::NotFound)
+                }))
+        })
+        .workers(workers)
+        .listen(listener)?
+        .run();
+
+        Ok(Self {
+            port,
+            server,
+            pool,
+            setup_code,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The pool, for tests that arrange data through the db layer.
+    pub fn pool(&self) -> DbPool {
+        self.pool.clone()
+    }
+
+    /// The one-time setup code while no administrator exists.
+    pub fn setup_code(&self) -> Option<&str> {
+        self.setup_code.as_deref()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// The server future, for callers that keep its handle (tests stop it).
+    pub fn into_server(self) -> Server {
+        self.server
+    }
+}
+
+/// Gives error responses that actix produced without a body (404 of a resource,
+/// 405, 413, …) the plain error page.
+fn fill_empty_error<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    if !matches!(
+        res.response().body().size(),
+        BodySize::None | BodySize::Sized(0)
+    ) {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (title, message) = match status {
+        StatusCode::NOT_FOUND => ("Not found", "There is no page at this address."),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "Method not allowed",
+            "This address does not accept that kind of request.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "Request too large",
+            "The request was larger than Tessera accepts.",
+        ),
+        s if s.is_server_error() => (
+            "Something went wrong",
+            "Tessera could not complete this request.",
+        ),
+        _ => (
+            "Request not accepted",
+            "Tessera could not accept this request.",
+        ),
+    };
+    let (req, original) = res.into_parts();
+    let mut page = error_page(status, title, message.to_owned());
+    for (name, value) in original.headers() {
+        if name == header::ALLOW {
+            page.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, page).map_into_right_body(),
+    ))
+}

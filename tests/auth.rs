@@ -1,0 +1,351 @@
+//! Sign-in, sign-out, sessions, throttling and CSRF, against the real server.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{PASSWORD, csrf_in, location, new_client, spawn_app, spawn_app_with, text_of};
+use reqwest::StatusCode;
+
+#[actix_web::test]
+async fn sign_in_then_sign_out_and_the_old_cookie_is_dead() {
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+
+    let res = app.get("/profile").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), "/login");
+
+    let res = app.login("ada", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), "/");
+    let cookie = res
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("tessera_session="))
+        .expect("a session cookie is set at sign-in");
+    assert!(cookie.contains("HttpOnly"));
+    assert!(cookie.contains("SameSite=Lax"));
+    let cookie_pair = cookie.split(';').next().unwrap().to_owned();
+
+    let profile = app.get_html("/profile").await;
+    assert!(profile.contains("ada@example.com"));
+    assert_eq!(
+        app.audit("login"),
+        vec![(Some("ada".into()), "success".into())]
+    );
+
+    let res = app.logout().await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), "/login");
+    assert_eq!(app.audit("logout").len(), 1);
+
+    // Replaying the cookie from before sign-out lands on the sign-in page.
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/profile"))
+        .header(reqwest::header::COOKIE, cookie_pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(replay.headers()), "/login");
+}
+
+#[actix_web::test]
+async fn the_session_id_changes_at_sign_in() {
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+    let login_page = app.get("/login").await;
+    let before = login_page
+        .cookies()
+        .find(|c| c.name() == "tessera_session")
+        .map(|c| c.value().to_owned())
+        .expect("the sign-in page starts a session for its CSRF token");
+    let csrf = csrf_in(&login_page.text().await.unwrap());
+    let res = app
+        .post_form(
+            "/login",
+            &[
+                ("username", "ada"),
+                ("password", PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    let after = res
+        .cookies()
+        .find(|c| c.name() == "tessera_session")
+        .map(|c| c.value().to_owned())
+        .expect("a new cookie at sign-in");
+    assert_ne!(before, after);
+}
+
+#[actix_web::test]
+async fn unknown_user_and_wrong_password_get_the_same_answer() {
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+
+    let wrong = app.login("ada", "not the password").await;
+    let wrong_status = wrong.status();
+    let wrong_body = wrong.text().await.unwrap();
+    let unknown = app.login("nobody", "not the password").await;
+    let unknown_status = unknown.status();
+    let unknown_body = unknown.text().await.unwrap();
+
+    assert_eq!(wrong_status, StatusCode::OK);
+    assert_eq!(wrong_status, unknown_status);
+    let message = |body: &str| text_of(body, ".form-error").unwrap();
+    assert_eq!(message(&wrong_body), "Incorrect username or password.");
+    assert_eq!(message(&wrong_body), message(&unknown_body));
+    // The pages differ only in the username echoed back and the CSRF token.
+    let normalise =
+        |body: &str, name: &str| body.replace(&csrf_in(body), "CSRF").replace(name, "NAME");
+    assert_eq!(
+        normalise(&wrong_body, "ada"),
+        normalise(&unknown_body, "nobody")
+    );
+    assert_eq!(app.audit("login_failure").len(), 2);
+}
+
+#[actix_web::test]
+async fn a_disabled_user_cannot_sign_in() {
+    let app = spawn_app().await;
+    let user = app.create_user("ada", false);
+    app.db(|conn| tessera::db::users::set_status(conn, user.id, "disabled"))
+        .unwrap();
+    let res = app.login("ada", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Incorrect username or password.")
+    );
+}
+
+#[actix_web::test]
+async fn repeated_failures_throttle_that_username_only() {
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+    app.create_user("bob", false);
+
+    for _ in 0..5 {
+        assert_eq!(
+            app.login("ada", "wrong password").await.status(),
+            StatusCode::OK
+        );
+    }
+    // Now even the right password is refused for a while, with a clear message.
+    let res = app.login("ada", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key(reqwest::header::RETRY_AFTER));
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Too many failed sign-in attempts"), "{body}");
+
+    // Another account from the same address is unaffected.
+    let other = app.visitor();
+    assert_eq!(
+        other.login("bob", PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[actix_web::test]
+async fn forms_without_the_right_csrf_token_change_nothing() {
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+
+    // Sign-in itself is protected: no token, or a wrong one, is refused.
+    app.get("/login").await;
+    let res = app
+        .post_form("/login", &[("username", "ada"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .post_form(
+            "/login",
+            &[
+                ("username", "ada"),
+                ("password", PASSWORD),
+                ("csrf_token", "forged"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/profile").await.status(), StatusCode::SEE_OTHER);
+
+    app.login_ok("ada").await;
+    let users_before = app.count("users");
+    let audit_login_failures = app.audit("login_failure").len();
+    let hash_before = app
+        .db(|c| tessera::db::users::find_by_username(c, "ada"))
+        .unwrap()
+        .unwrap()
+        .password_hash;
+    for csrf in [None, Some("forged"), Some("")] {
+        let mut fields = vec![
+            ("current_password", PASSWORD),
+            ("new_password", "another password"),
+        ];
+        if let Some(csrf) = csrf {
+            fields.push(("csrf_token", csrf));
+        }
+        let res = app.post_form("/profile/password", &fields).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert!(res.text().await.unwrap().contains("nothing was changed"));
+    }
+    let hash_after = app
+        .db(|c| tessera::db::users::find_by_username(c, "ada"))
+        .unwrap()
+        .unwrap()
+        .password_hash;
+    assert_eq!(hash_before, hash_after);
+    assert_eq!(app.count("users"), users_before);
+    assert_eq!(app.audit("login_failure").len(), audit_login_failures);
+
+    // Sign-out needs the token too: without it the session lives on.
+    assert_eq!(
+        app.post_form("/logout", &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
+    assert_eq!(app.audit("csrf_failure").len(), 6);
+}
+
+#[actix_web::test]
+async fn a_token_from_another_session_is_refused() {
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+    app.create_user("eve", false);
+    app.login_ok("ada").await;
+
+    let eve = app.visitor();
+    eve.login("eve", PASSWORD).await;
+    let eves_token = csrf_in(&eve.get_html("/profile").await);
+    let res = app
+        .post_form(
+            "/profile/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "another password"),
+                ("csrf_token", &eves_token),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[actix_web::test]
+async fn an_idle_session_expires() {
+    let app = spawn_app_with(|c| c.session_idle_timeout = Duration::from_secs(2)).await;
+    app.create_user("ada", false);
+    app.login_ok("ada").await;
+    assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
+    // Activity keeps it alive past the idle timeout...
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
+    }
+    // ...and idleness ends it.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let res = app.get("/profile").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), "/login");
+}
+
+#[actix_web::test]
+async fn a_session_ends_at_its_absolute_timeout_however_active() {
+    let app = spawn_app_with(|c| c.session_absolute_timeout = Duration::from_secs(3)).await;
+    app.create_user("ada", false);
+    app.login_ok("ada").await;
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(app.get("/profile").await.status(), StatusCode::SEE_OTHER);
+}
+
+#[actix_web::test]
+async fn disabling_a_user_ends_their_sessions_at_once() {
+    let app = spawn_app().await;
+    let user = app.create_user("ada", false);
+    app.login_ok("ada").await;
+    assert_eq!(
+        app.db(|c| tessera::db::sessions::count_for_user(c, user.id))
+            .unwrap(),
+        1
+    );
+
+    app.db(|conn| tessera::db::users::set_status(conn, user.id, "disabled"))
+        .unwrap();
+    assert_eq!(
+        app.db(|c| tessera::db::sessions::count_for_user(c, user.id))
+            .unwrap(),
+        0
+    );
+    let res = app.get("/profile").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), "/login");
+}
+
+#[actix_web::test]
+async fn sign_in_returns_to_a_local_next_page_only() {
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+    let client = new_client();
+    for (next, expected) in [
+        ("/profile", "/profile"),
+        ("https://evil.example/", "/"),
+        ("//evil.example", "/"),
+    ] {
+        let page = client
+            .get(app.url(&format!("/login?next={}", urlencode(next))))
+            .send()
+            .await
+            .unwrap();
+        let csrf = csrf_in(&page.text().await.unwrap());
+        let res = client
+            .post(app.url("/login"))
+            .form(&[
+                ("username", "ada"),
+                ("password", PASSWORD),
+                ("next", next),
+                ("csrf_token", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(location(res.headers()), expected, "next={next}");
+        let csrf = csrf_in(
+            &client
+                .get(app.url("/profile"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        );
+        client
+            .post(app.url("/logout"))
+            .form(&[("csrf_token", csrf)])
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

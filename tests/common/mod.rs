@@ -1,0 +1,315 @@
+//! Test harness: spawns the real server on 127.0.0.1:0 with its own database (a
+//! temporary SQLite file, or a fresh PostgreSQL schema when `TEST_DATABASE_URL` is
+//! set) and drives it over HTTP with a cookie-keeping client.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use clap::Parser as _;
+use diesel::connection::SimpleConnection as _;
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use scraper::{Html, Selector};
+use tessera::cli::Cli;
+use tessera::config::Config;
+use tessera::db::{DbConn, DbPool};
+use tessera::domain::account::{NewAccount, Password};
+use tessera::startup::Application;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Where a test's database lives; dropped with the test.
+enum TestDb {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, schema: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, schema } = self
+            && let Ok(mut conn) = PgConnection::establish(admin_url)
+        {
+            let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+/// A fresh database URL for one test, and what cleans it up.
+fn fresh_database() -> (String, TestDb) {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let schema = format!("t_{}", random_suffix());
+            let mut conn = PgConnection::establish(&admin_url)
+                .unwrap_or_else(|e| panic!("TEST_DATABASE_URL does not answer: {e}"));
+            conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
+                .expect("create test schema");
+            let sep = if admin_url.contains('?') { '&' } else { '?' };
+            let url = format!("{admin_url}{sep}options=-csearch_path%3D{schema}");
+            (url, TestDb::Postgres { admin_url, schema })
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
+            (url, TestDb::Sqlite(dir))
+        }
+    }
+}
+
+fn random_suffix() -> String {
+    use rand::Rng as _;
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(12)
+        .map(|c| (c as char).to_ascii_lowercase())
+        .collect()
+}
+
+/// Whether the tests run against PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty())
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub pool: DbPool,
+    pub visitor: Visitor,
+    pub database_url: String,
+    setup_code: Option<String>,
+    handle: actix_web::dev::ServerHandle,
+    _db: TestDb,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop command now; the workers wind down on their own.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// The configuration a test server starts with: its own database, port 0, cheap
+/// argon2 (through config, as any deployment could set it).
+pub fn test_config(database_url: &str) -> Config {
+    Cli::parse_from([
+        "tessera",
+        "--bind",
+        "127.0.0.1:0",
+        "--database-url",
+        database_url,
+        "--argon2-memory-kib",
+        "64",
+        "--argon2-iterations",
+        "1",
+        "--db-pool-size",
+        "4",
+        "--workers",
+        "2",
+        "--cookie-secure",
+        "false",
+    ])
+    .config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        tessera::telemetry::init("debug", tessera::config::LogFormat::Text);
+    }
+    let (database_url, db) = fresh_database();
+    let mut config = test_config(&database_url);
+    customize(&mut config);
+    let app = Application::build(&config).await.expect("the app builds");
+    let port = app.port();
+    let pool = app.pool();
+    let setup_code = app.setup_code().map(str::to_owned);
+    let server = app.into_server();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        pool,
+        visitor: Visitor {
+            address: format!("http://127.0.0.1:{port}"),
+            client: new_client(),
+        },
+        database_url,
+        setup_code,
+        handle,
+        _db: db,
+    }
+}
+
+/// A client that keeps cookies and does not follow redirects.
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// The value of `<input name="csrf_token">` in a page.
+pub fn csrf_in(html: &str) -> String {
+    input_value(html, "csrf_token").expect("the page has a csrf_token field")
+}
+
+/// The value of the first `<input name=…>` in a page.
+pub fn input_value(html: &str, name: &str) -> Option<String> {
+    let doc = Html::parse_document(html);
+    let selector = Selector::parse(&format!("input[name=\"{name}\"]")).unwrap();
+    doc.select(&selector)
+        .next()
+        .and_then(|el| el.value().attr("value"))
+        .map(str::to_owned)
+}
+
+/// The text of the first element matching a CSS selector.
+pub fn text_of(html: &str, selector: &str) -> Option<String> {
+    let doc = Html::parse_document(html);
+    let selector = Selector::parse(selector).unwrap();
+    doc.select(&selector)
+        .next()
+        .map(|el| el.text().collect::<String>().trim().to_owned())
+}
+
+pub fn location(headers: &HeaderMap) -> &str {
+    headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// One browser-like visitor: a base address and a cookie-keeping client.
+pub struct Visitor {
+    pub address: String,
+    pub client: reqwest::Client,
+}
+
+impl Visitor {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_html(&self, path: &str) -> String {
+        let res = self.get(path).await;
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        res.text().await.unwrap()
+    }
+
+    /// POSTs a form as is (the caller supplies any csrf_token).
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// POSTs a form with the CSRF token read from `page` (a GET path) first.
+    pub async fn submit(
+        &self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let csrf = csrf_in(&self.get_html(page).await);
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &csrf));
+        self.post_form(action, &all).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.submit(
+            "/login",
+            "/login",
+            &[("username", username), ("password", password)],
+        )
+        .await
+    }
+
+    /// Signs in and asserts it worked.
+    pub async fn login_ok(&self, username: &str) {
+        let res = self.login(username, PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "sign-in of {username}");
+    }
+
+    pub async fn logout(&self) -> reqwest::Response {
+        self.submit("/profile", "/logout", &[]).await
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Visitor;
+    fn deref(&self) -> &Visitor {
+        &self.visitor
+    }
+}
+
+impl TestApp {
+    /// Another visitor of the same server, with its own cookies.
+    pub fn visitor(&self) -> Visitor {
+        Visitor {
+            address: self.address.clone(),
+            client: new_client(),
+        }
+    }
+
+    pub fn setup_code(&self) -> Option<&str> {
+        self.setup_code.as_deref()
+    }
+
+    /// Runs blocking db-layer code on a pooled connection.
+    pub fn db<T>(&self, f: impl FnOnce(&mut DbConn) -> T) -> T {
+        let mut conn = self.pool.get().expect("pooled connection");
+        f(&mut conn)
+    }
+
+    /// Creates an active user with [`PASSWORD`] through the db layer.
+    pub fn create_user(&self, username: &str, is_admin: bool) -> tessera::db::users::User {
+        let hasher = tessera::auth::password::Hasher::new(64, 1).unwrap();
+        let mut account = NewAccount {
+            username: username.to_owned(),
+            email: format!("{username}@example.com"),
+            display_name: String::new(),
+            password: Password::new(PASSWORD.to_owned()),
+        };
+        self.db(|conn| tessera::accounts::create(conn, &hasher, &mut account, is_admin))
+            .expect("create user")
+            .expect("valid user")
+    }
+
+    pub fn count(&self, table: &str) -> i64 {
+        self.db(|conn| {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+                "(SELECT COUNT(*) FROM {table})"
+            )))
+            .get_result(conn)
+            .expect("count")
+        })
+    }
+
+    /// Audit rows with this action, as (actor_name, outcome).
+    pub fn audit(&self, action: &str) -> Vec<(Option<String>, String)> {
+        use tessera::db::schema::audit_events::dsl as a;
+        self.db(|conn| {
+            a::audit_events
+                .filter(a::action.eq(action))
+                .order(a::id.asc())
+                .select((a::actor_name, a::outcome))
+                .load(conn)
+                .expect("audit rows")
+        })
+    }
+}
