@@ -35,10 +35,12 @@ fn is_admin_area(path: &str) -> bool {
     path == "/admin" || path.starts_with("/admin/")
 }
 
-/// Forms need a CSRF token; the bearer-token API does not (no ambient credentials).
+/// Every POST outside the bearer-token API (which has no ambient credentials) needs
+/// a CSRF token. POST is the only state-changing method a cross-site page can send
+/// with cookies and without a CORS preflight (which Tessera never grants), and the
+/// only one the web pages use; nothing changes state on GET.
 fn needs_csrf(req: &ServiceRequest) -> bool {
-    !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        && !req.path().starts_with("/api/")
+    req.method() == Method::POST && !req.path().starts_with("/api/")
 }
 
 pub async fn gate(

@@ -1,0 +1,174 @@
+//! First run: the one-time setup page, `create-admin`, and start-up failures.
+
+mod common;
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{PASSWORD, input_value, location, spawn_app, text_of};
+use reqwest::StatusCode;
+
+fn setup_fields<'a>(code: &'a str, username: &'a str, password: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("code", code),
+        ("username", username),
+        ("email", "root@example.com"),
+        ("display_name", "Root"),
+        ("password", password),
+    ]
+}
+
+#[actix_web::test]
+async fn setup_creates_the_first_admin_once_then_disappears() {
+    let app = spawn_app().await;
+    let code = app.setup_code().expect("a fresh install has a setup code").to_owned();
+
+    // The link printed at start-up fills the code in.
+    let page = app.get_html(&format!("/setup?code={code}")).await;
+    assert_eq!(input_value(&page, "code").as_deref(), Some(code.as_str()));
+    assert_eq!(text_of(&page, "h1").as_deref(), Some("First administrator"));
+
+    let res = app
+        .submit("/setup", "/setup", &setup_fields(&code, "root", PASSWORD))
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), "/");
+
+    // Signed in as the new administrator.
+    let admin = app.get_html("/admin").await;
+    assert!(admin.contains("Administrator"));
+    assert!(admin.contains("setup"), "the audit shows the setup");
+    assert_eq!(app.audit("setup"), vec![(Some("root".into()), "success".into())]);
+
+    // The page no longer exists, for anyone, with or without the code.
+    assert_eq!(app.get("/setup").await.status(), StatusCode::NOT_FOUND);
+    let stranger = app.visitor();
+    assert_eq!(stranger.get(&format!("/setup?code={code}")).await.status(), StatusCode::NOT_FOUND);
+    let csrf = common::csrf_in(&stranger.get_html("/login").await);
+    let mut fields = setup_fields(&code, "root2", PASSWORD);
+    fields.push(("csrf_token", &csrf));
+    assert_eq!(stranger.post_form("/setup", &fields).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.count("users"), 1);
+}
+
+#[actix_web::test]
+async fn setup_refuses_a_wrong_code_and_keeps_what_was_typed() {
+    let app = spawn_app().await;
+    let res = app
+        .submit("/setup", "/setup", &setup_fields("not-the-code", "root", PASSWORD))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(text_of(&page, "#code-error").unwrap().contains("not valid"));
+    assert_eq!(input_value(&page, "username").as_deref(), Some("root"));
+    assert_eq!(input_value(&page, "email").as_deref(), Some("root@example.com"));
+    assert!(!page.contains(PASSWORD), "the password is never echoed");
+    assert_eq!(app.count("users"), 0);
+}
+
+#[actix_web::test]
+async fn setup_validates_fields() {
+    let app = spawn_app().await;
+    let code = app.setup_code().unwrap().to_owned();
+    let res = app
+        .submit(
+            "/setup",
+            "/setup",
+            &[("code", &code), ("username", "<b>x y</b>"), ("email", "nope"), ("password", "short")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(text_of(&page, "#username-error").is_some());
+    assert!(text_of(&page, "#email-error").is_some());
+    assert!(text_of(&page, "#password-error").unwrap().contains("8 characters"));
+    assert_eq!(input_value(&page, "username").as_deref(), Some("<b>x y</b>"), "what was typed comes back");
+    assert!(!page.contains("<b>x y</b>"));
+    assert_eq!(app.count("users"), 0);
+}
+
+#[actix_web::test]
+async fn no_setup_code_once_an_admin_exists() {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let config = common::test_config(&app.database_url);
+    let again = tessera::startup::Application::build(&config).await.unwrap();
+    assert!(again.setup_code().is_none());
+    assert_eq!(app.get("/setup").await.status(), StatusCode::NOT_FOUND);
+}
+
+fn tessera_bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TESSERA_") || key == "DATABASE_URL" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("TESSERA_ARGON2_MEMORY_KIB", "64")
+        .env("TESSERA_ARGON2_ITERATIONS", "1");
+    cmd
+}
+
+#[actix_web::test]
+async fn create_admin_from_a_script() {
+    let app = spawn_app().await;
+    let mut child = tessera_bin()
+        .args(["create-admin", "--username", "ops", "--email", "ops@example.com", "--password-stdin"])
+        .env("TESSERA_DATABASE_URL", &app.database_url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let all_output = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!all_output.contains(PASSWORD), "the password is never printed");
+
+    app.login_ok("ops").await;
+    assert_eq!(app.get("/admin").await.status(), StatusCode::OK);
+    assert_eq!(app.get("/setup").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.audit("create_admin").len(), 1);
+
+    // A bad password is refused with a message, and nothing is created.
+    let mut child = tessera_bin()
+        .args(["create-admin", "--username", "ops2", "--email", "ops2@example.com", "--password-stdin"])
+        .env("TESSERA_DATABASE_URL", &app.database_url)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"short\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password: Use at least 8 characters."));
+    assert_eq!(app.count("users"), 1);
+}
+
+#[test]
+fn an_unreachable_database_fails_start_up_quickly_with_its_real_error() {
+    let started = Instant::now();
+    let out = tessera_bin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("TESSERA_DATABASE_URL", "postgres://tessera:secret-pw@127.0.0.1:1/tessera")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot connect to the database"), "{stderr}");
+    assert!(stderr.contains("127.0.0.1") && stderr.contains("1"), "{stderr}");
+    assert!(stderr.to_lowercase().contains("refused"), "the driver's own message: {stderr}");
+    assert!(!stderr.contains("secret-pw"), "no password in the error: {stderr}");
+}
+
+#[test]
+fn help_explains_the_settings() {
+    let out = tessera_bin().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in ["serve", "migrate", "create-admin", "TESSERA_DATABASE_URL", "TESSERA_BIND", "TESSERA_TOKEN_PREFIX", "TESSERA_COOKIE_SECURE", "TESSERA_LOG", "TESSERA_LOG_FORMAT"] {
+        assert!(help.contains(needle), "--help mentions {needle}");
+    }
+}
