@@ -25,7 +25,14 @@ async fn changing_the_password_needs_the_current_one() {
     app.login_ok("ada").await;
 
     let res = app
-        .submit("/profile", "/profile/password", &[("current_password", "wrong one!"), ("new_password", NEW_PASSWORD)])
+        .submit(
+            "/profile",
+            "/profile/password",
+            &[
+                ("current_password", "wrong one!"),
+                ("new_password", NEW_PASSWORD),
+            ],
+        )
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = res.text().await.unwrap();
@@ -33,26 +40,52 @@ async fn changing_the_password_needs_the_current_one() {
     assert!(!page.contains(NEW_PASSWORD) && !page.contains("wrong one!"));
 
     let res = app
-        .submit("/profile", "/profile/password", &[("current_password", PASSWORD), ("new_password", "short")])
+        .submit(
+            "/profile",
+            "/profile/password",
+            &[("current_password", PASSWORD), ("new_password", "short")],
+        )
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(text_of(&res.text().await.unwrap(), "#new_password-error").unwrap().contains("8 characters"));
+    assert!(
+        text_of(&res.text().await.unwrap(), "#new_password-error")
+            .unwrap()
+            .contains("8 characters")
+    );
 
     let res = app
-        .submit("/profile", "/profile/password", &[("current_password", PASSWORD), ("new_password", NEW_PASSWORD)])
+        .submit(
+            "/profile",
+            "/profile/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", NEW_PASSWORD),
+            ],
+        )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(res.headers()), "/profile");
     assert!(app.get_html("/profile").await.contains("Password changed."));
-    let outcomes: Vec<String> = app.audit("password_change").into_iter().map(|(_, o)| o).collect();
+    let outcomes: Vec<String> = app
+        .audit("password_change")
+        .into_iter()
+        .map(|(_, o)| o)
+        .collect();
     assert_eq!(outcomes, ["failure", "failure", "success"]);
 
     // The old password no longer works; the new one does.
     let other = app.visitor();
     assert_eq!(other.login("ada", PASSWORD).await.status(), StatusCode::OK);
-    assert_eq!(other.login("ada", NEW_PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        other.login("ada", NEW_PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
     // No password, old or new, is stored or audited in clear.
-    let hash = app.db(|c| tessera::db::users::find_by_username(c, "ada")).unwrap().unwrap().password_hash;
+    let hash = app
+        .db(|c| tessera::db::users::find_by_username(c, "ada"))
+        .unwrap()
+        .unwrap()
+        .password_hash;
     assert!(hash.starts_with("$argon2id$") && !hash.contains(NEW_PASSWORD));
 }
 
@@ -68,7 +101,14 @@ async fn sign_out_my_other_sessions() {
 
     // Without the option, other sessions live on.
     let res = app
-        .submit("/profile", "/profile/password", &[("current_password", PASSWORD), ("new_password", NEW_PASSWORD)])
+        .submit(
+            "/profile",
+            "/profile/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", NEW_PASSWORD),
+            ],
+        )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(laptop.get("/profile").await.status(), StatusCode::OK);
@@ -77,11 +117,19 @@ async fn sign_out_my_other_sessions() {
         .submit(
             "/profile",
             "/profile/password",
-            &[("current_password", NEW_PASSWORD), ("new_password", PASSWORD), ("sign_out_others", "on")],
+            &[
+                ("current_password", NEW_PASSWORD),
+                ("new_password", PASSWORD),
+                ("sign_out_others", "on"),
+            ],
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert!(app.get_html("/profile").await.contains("other sessions were signed out"));
+    assert!(
+        app.get_html("/profile")
+            .await
+            .contains("other sessions were signed out")
+    );
     for other in [&laptop, &phone] {
         let res = other.get("/profile").await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);

@@ -9,7 +9,11 @@ use std::time::{Duration, Instant};
 use common::{PASSWORD, input_value, location, spawn_app, text_of};
 use reqwest::StatusCode;
 
-fn setup_fields<'a>(code: &'a str, username: &'a str, password: &'a str) -> Vec<(&'a str, &'a str)> {
+fn setup_fields<'a>(
+    code: &'a str,
+    username: &'a str,
+    password: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("code", code),
         ("username", username),
@@ -22,7 +26,10 @@ fn setup_fields<'a>(code: &'a str, username: &'a str, password: &'a str) -> Vec<
 #[actix_web::test]
 async fn setup_creates_the_first_admin_once_then_disappears() {
     let app = spawn_app().await;
-    let code = app.setup_code().expect("a fresh install has a setup code").to_owned();
+    let code = app
+        .setup_code()
+        .expect("a fresh install has a setup code")
+        .to_owned();
 
     // The link printed at start-up fills the code in.
     let page = app.get_html(&format!("/setup?code={code}")).await;
@@ -39,16 +46,25 @@ async fn setup_creates_the_first_admin_once_then_disappears() {
     let admin = app.get_html("/admin").await;
     assert!(admin.contains("Administrator"));
     assert!(admin.contains("setup"), "the audit shows the setup");
-    assert_eq!(app.audit("setup"), vec![(Some("root".into()), "success".into())]);
+    assert_eq!(
+        app.audit("setup"),
+        vec![(Some("root".into()), "success".into())]
+    );
 
     // The page no longer exists, for anyone, with or without the code.
     assert_eq!(app.get("/setup").await.status(), StatusCode::NOT_FOUND);
     let stranger = app.visitor();
-    assert_eq!(stranger.get(&format!("/setup?code={code}")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        stranger.get(&format!("/setup?code={code}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
     let csrf = common::csrf_in(&stranger.get_html("/login").await);
     let mut fields = setup_fields(&code, "root2", PASSWORD);
     fields.push(("csrf_token", &csrf));
-    assert_eq!(stranger.post_form("/setup", &fields).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        stranger.post_form("/setup", &fields).await.status(),
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(app.count("users"), 1);
 }
 
@@ -56,13 +72,20 @@ async fn setup_creates_the_first_admin_once_then_disappears() {
 async fn setup_refuses_a_wrong_code_and_keeps_what_was_typed() {
     let app = spawn_app().await;
     let res = app
-        .submit("/setup", "/setup", &setup_fields("not-the-code", "root", PASSWORD))
+        .submit(
+            "/setup",
+            "/setup",
+            &setup_fields("not-the-code", "root", PASSWORD),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = res.text().await.unwrap();
     assert!(text_of(&page, "#code-error").unwrap().contains("not valid"));
     assert_eq!(input_value(&page, "username").as_deref(), Some("root"));
-    assert_eq!(input_value(&page, "email").as_deref(), Some("root@example.com"));
+    assert_eq!(
+        input_value(&page, "email").as_deref(),
+        Some("root@example.com")
+    );
     assert!(!page.contains(PASSWORD), "the password is never echoed");
     assert_eq!(app.count("users"), 0);
 }
@@ -75,15 +98,28 @@ async fn setup_validates_fields() {
         .submit(
             "/setup",
             "/setup",
-            &[("code", &code), ("username", "<b>x y</b>"), ("email", "nope"), ("password", "short")],
+            &[
+                ("code", &code),
+                ("username", "<b>x y</b>"),
+                ("email", "nope"),
+                ("password", "short"),
+            ],
         )
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = res.text().await.unwrap();
     assert!(text_of(&page, "#username-error").is_some());
     assert!(text_of(&page, "#email-error").is_some());
-    assert!(text_of(&page, "#password-error").unwrap().contains("8 characters"));
-    assert_eq!(input_value(&page, "username").as_deref(), Some("<b>x y</b>"), "what was typed comes back");
+    assert!(
+        text_of(&page, "#password-error")
+            .unwrap()
+            .contains("8 characters")
+    );
+    assert_eq!(
+        input_value(&page, "username").as_deref(),
+        Some("<b>x y</b>"),
+        "what was typed comes back"
+    );
     assert!(!page.contains("<b>x y</b>"));
     assert_eq!(app.count("users"), 0);
 }
@@ -114,18 +150,41 @@ fn tessera_bin() -> Command {
 async fn create_admin_from_a_script() {
     let app = spawn_app().await;
     let mut child = tessera_bin()
-        .args(["create-admin", "--username", "ops", "--email", "ops@example.com", "--password-stdin"])
+        .args([
+            "create-admin",
+            "--username",
+            "ops",
+            "--email",
+            "ops@example.com",
+            "--password-stdin",
+        ])
         .env("TESSERA_DATABASE_URL", &app.database_url)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let all_output = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!all_output.contains(PASSWORD), "the password is never printed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all_output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !all_output.contains(PASSWORD),
+        "the password is never printed"
+    );
 
     app.login_ok("ops").await;
     assert_eq!(app.get("/admin").await.status(), StatusCode::OK);
@@ -134,7 +193,14 @@ async fn create_admin_from_a_script() {
 
     // A bad password is refused with a message, and nothing is created.
     let mut child = tessera_bin()
-        .args(["create-admin", "--username", "ops2", "--email", "ops2@example.com", "--password-stdin"])
+        .args([
+            "create-admin",
+            "--username",
+            "ops2",
+            "--email",
+            "ops2@example.com",
+            "--password-stdin",
+        ])
         .env("TESSERA_DATABASE_URL", &app.database_url)
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
@@ -152,23 +218,48 @@ fn an_unreachable_database_fails_start_up_quickly_with_its_real_error() {
     let started = Instant::now();
     let out = tessera_bin()
         .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("TESSERA_DATABASE_URL", "postgres://tessera:secret-pw@127.0.0.1:1/tessera")
+        .env(
+            "TESSERA_DATABASE_URL",
+            "postgres://tessera:secret-pw@127.0.0.1:1/tessera",
+        )
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert!(started.elapsed() < Duration::from_secs(10));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot connect to the database"), "{stderr}");
-    assert!(stderr.contains("127.0.0.1") && stderr.contains("1"), "{stderr}");
-    assert!(stderr.to_lowercase().contains("refused"), "the driver's own message: {stderr}");
-    assert!(!stderr.contains("secret-pw"), "no password in the error: {stderr}");
+    assert!(
+        stderr.contains("cannot connect to the database"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("127.0.0.1") && stderr.contains("1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.to_lowercase().contains("refused"),
+        "the driver's own message: {stderr}"
+    );
+    assert!(
+        !stderr.contains("secret-pw"),
+        "no password in the error: {stderr}"
+    );
 }
 
 #[test]
 fn help_explains_the_settings() {
     let out = tessera_bin().arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for needle in ["serve", "migrate", "create-admin", "TESSERA_DATABASE_URL", "TESSERA_BIND", "TESSERA_TOKEN_PREFIX", "TESSERA_COOKIE_SECURE", "TESSERA_LOG", "TESSERA_LOG_FORMAT"] {
+    for needle in [
+        "serve",
+        "migrate",
+        "create-admin",
+        "TESSERA_DATABASE_URL",
+        "TESSERA_BIND",
+        "TESSERA_TOKEN_PREFIX",
+        "TESSERA_COOKIE_SECURE",
+        "TESSERA_LOG",
+        "TESSERA_LOG_FORMAT",
+    ] {
         assert!(help.contains(needle), "--help mentions {needle}");
     }
 }

@@ -9,7 +9,12 @@ const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; frame
 
 fn assert_security_headers(res: &reqwest::Response) {
     let h = res.headers();
-    assert_eq!(h.get("content-security-policy").unwrap(), CSP, "{}", res.url());
+    assert_eq!(
+        h.get("content-security-policy").unwrap(),
+        CSP,
+        "{}",
+        res.url()
+    );
     assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
     assert_eq!(h.get("referrer-policy").unwrap(), "same-origin");
 }
@@ -25,7 +30,12 @@ async fn every_html_response_carries_the_security_headers() {
     app.login_ok("ada").await;
     for path in ["/profile", "/profile/tokens", "/admin", "/nowhere"] {
         let res = app.get(path).await;
-        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
         assert_security_headers(&res);
     }
 }
@@ -43,7 +53,8 @@ async fn pages_have_one_h1_and_a_label_for_every_input() {
         let doc = scraper::Html::parse_document(&page);
         let h1 = scraper::Selector::parse("h1").unwrap();
         assert_eq!(doc.select(&h1).count(), 1, "{page}");
-        let inputs = scraper::Selector::parse("input:not([type=hidden]), select, textarea").unwrap();
+        let inputs =
+            scraper::Selector::parse("input:not([type=hidden]), select, textarea").unwrap();
         for input in doc.select(&inputs) {
             let id = input.value().id().expect("every input has an id");
             let label = scraper::Selector::parse(&format!("label[for=\"{id}\"]")).unwrap();
@@ -78,18 +89,27 @@ async fn the_admin_area_is_for_administrators_only() {
 
     app.login_ok("ada").await;
     let nav = app.get_html("/profile").await;
-    assert!(!nav.contains("href=\"/admin\""), "no Administrator link for users");
+    assert!(
+        !nav.contains("href=\"/admin\""),
+        "no Administrator link for users"
+    );
     for path in ["/admin", "/admin/users", "/admin/anything/at/all"] {
         let res = app.get(path).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
         assert!(res.text().await.unwrap().contains("You do not have access"));
     }
     let csrf = common::csrf_in(&app.get_html("/profile").await);
-    let res = app.post_form("/admin/tokens/bulk-revoke", &[("csrf_token", &csrf)]).await;
+    let res = app
+        .post_form("/admin/tokens/bulk-revoke", &[("csrf_token", &csrf)])
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let denials = app.audit("authorization_failure");
     assert_eq!(denials.len(), 4);
-    assert!(denials.iter().all(|(actor, outcome)| actor.as_deref() == Some("ada") && outcome == "denied"));
+    assert!(
+        denials
+            .iter()
+            .all(|(actor, outcome)| actor.as_deref() == Some("ada") && outcome == "denied")
+    );
 
     let admin = app.visitor();
     admin.login_ok("root").await;
@@ -105,16 +125,29 @@ async fn unknown_routes_wrong_methods_and_large_bodies_get_plain_pages() {
 
     let res = app.get("/no/such/page").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert_eq!(text_of(&res.text().await.unwrap(), "h1").as_deref(), Some("Not found"));
+    assert_eq!(
+        text_of(&res.text().await.unwrap(), "h1").as_deref(),
+        Some("Not found")
+    );
 
     let res = app.client.delete(app.url("/login")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(text_of(&res.text().await.unwrap(), "h1").as_deref(), Some("Method not allowed"));
+    assert_eq!(
+        text_of(&res.text().await.unwrap(), "h1").as_deref(),
+        Some("Method not allowed")
+    );
 
     let csrf = common::csrf_in(&app.get_html("/profile").await);
     let huge = "x".repeat(200 * 1024);
     let res = app
-        .post_form("/profile/password", &[("csrf_token", &csrf), ("current_password", &huge), ("new_password", &huge)])
+        .post_form(
+            "/profile/password",
+            &[
+                ("csrf_token", &csrf),
+                ("current_password", &huge),
+                ("new_password", &huge),
+            ],
+        )
         .await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
@@ -137,9 +170,17 @@ async fn static_files_are_served_locally() {
     let app = spawn_app().await;
     let res = app.get("/static/css/tessera.css").await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
     let login = app.get_html("/login").await;
-    assert!(!login.contains("http://") && !login.contains("https://"), "no CDN");
+    assert!(
+        !login.contains("http://") && !login.contains("https://"),
+        "no CDN"
+    );
 }
 
 #[actix_web::test]
@@ -153,7 +194,8 @@ async fn health_and_readiness() {
 
 #[actix_web::test]
 async fn the_secure_cookie_flag_follows_the_setting() {
-    let app = common::spawn_app_with(|c| c.cookie_secure = tessera::config::CookieSecure::True).await;
+    let app =
+        common::spawn_app_with(|c| c.cookie_secure = tessera::config::CookieSecure::True).await;
     let res = app.get("/login").await;
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("Secure"), "{cookie}");
