@@ -159,3 +159,120 @@ impl From<askama::Error> for AppError {
         AppError::Internal(err.into())
     }
 }
+
+/// Errors of the JSON API: RFC 6750 for authentication, `{"error",
+/// "error_description"}` bodies for everything.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No credentials at all: 401 with a bare challenge.
+    #[error("no credentials")]
+    MissingToken,
+    /// Malformed header, or more than one way of sending a token.
+    #[error("invalid request: {0}")]
+    InvalidRequest(&'static str),
+    /// Bad, unknown, expired, disabled or revoked token.
+    #[error("invalid token")]
+    InvalidToken,
+    /// The token is fine but lacks this scope.
+    #[error("insufficient scope")]
+    InsufficientScope(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error("unprocessable: {0:?}")]
+    Unprocessable(crate::domain::form::FieldErrors),
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(err: diesel::result::Error) -> Self {
+        ApiError::App(err.into())
+    }
+}
+
+impl ApiError {
+    fn parts(&self) -> (&'static str, String) {
+        match self {
+            ApiError::MissingToken => (
+                "invalid_request",
+                "Send a token as `Authorization: Bearer <token>`.".into(),
+            ),
+            ApiError::InvalidRequest(why) => ("invalid_request", (*why).into()),
+            ApiError::InvalidToken => (
+                "invalid_token",
+                "The access token is malformed, unknown, expired, disabled or revoked.".into(),
+            ),
+            ApiError::InsufficientScope(scope) => (
+                "insufficient_scope",
+                format!("This call needs the `{scope}` scope."),
+            ),
+            ApiError::NotFound => ("not_found", "No such resource.".into()),
+            ApiError::Unprocessable(_) => ("invalid_input", "Some fields are not valid.".into()),
+            ApiError::App(err) => match err {
+                AppError::Unavailable(_) => (
+                    "temporarily_unavailable",
+                    "The database is not answering.".into(),
+                ),
+                AppError::TooManyRequests { message, .. } => ("too_many_requests", message.clone()),
+                AppError::PayloadTooLarge => {
+                    ("invalid_request", "The request body is too large.".into())
+                }
+                AppError::BadRequest(message) => ("invalid_request", message.clone()),
+                AppError::NotFound => ("not_found", "No such resource.".into()),
+                _ => ("server_error", "The request could not be completed.".into()),
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::MissingToken | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
+            ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::App(err) => err.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::App(AppError::Internal(cause) | AppError::Unavailable(cause)) = self {
+            tracing::error!(error = %format!("{cause:#}"), "API request failed");
+        }
+        let (error, description) = self.parts();
+        let mut body = serde_json::json!({ "error": error, "error_description": description });
+        if let ApiError::Unprocessable(fields) = self {
+            body["fields"] = fields
+                .iter()
+                .map(|(name, message)| (name.to_owned(), serde_json::Value::from(message)))
+                .collect();
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CACHE_CONTROL, "no-store"));
+        let challenge = match self {
+            ApiError::MissingToken => Some(r#"Bearer realm="tessera""#.to_owned()),
+            ApiError::InvalidRequest(_)
+            | ApiError::InvalidToken
+            | ApiError::InsufficientScope(_) => {
+                let scope = match self {
+                    ApiError::InsufficientScope(scope) => format!(r#", scope="{scope}""#),
+                    _ => String::new(),
+                };
+                Some(format!(r#"Bearer realm="tessera", error="{error}"{scope}"#))
+            }
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
+            res.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
+        if let ApiError::App(AppError::TooManyRequests {
+            retry_after_secs, ..
+        }) = self
+        {
+            res.insert_header((header::RETRY_AFTER, *retry_after_secs));
+        }
+        res.json(body)
+    }
+}

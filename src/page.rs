@@ -9,6 +9,7 @@ use actix_web::{FromRequest, HttpMessage as _, HttpRequest, HttpResponse, Respon
 
 use crate::auth::csrf;
 use crate::auth::extract::CurrentUser;
+use crate::error::AppError;
 use askama::Template;
 use askama_web::WebTemplateExt as _;
 
@@ -104,4 +105,33 @@ pub fn render(req: &HttpRequest, status: StatusCode, page: impl Template) -> Htt
         *res.status_mut() = status;
     }
     res
+}
+
+/// A form body (`application/x-www-form-urlencoded`) decoded with repeated fields
+/// (`scopes=a&scopes=b`) into `Vec`s. Bad bodies are a 400 page, oversized a 413.
+pub struct HtmlForm<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for HtmlForm<T> {
+    type Error = AppError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let body = actix_web::web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = body.await.map_err(|err| {
+                if err.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::PayloadTooLarge
+                } else {
+                    AppError::BadRequest("The form could not be read.".into())
+                }
+            })?;
+            serde_html_form::from_bytes(&body)
+                .map(HtmlForm)
+                .map_err(|_| {
+                    AppError::BadRequest(
+                        "The form could not be read. Reload the page and try again.".into(),
+                    )
+                })
+        })
+    }
 }

@@ -108,19 +108,7 @@ impl Application {
                 )
                 .wrap(from_fn(request_span))
                 .app_data(web::Data::new(state.clone()))
-                .app_data(
-                    web::FormConfig::default().limit(FORM_LIMIT).error_handler(
-                        |err, _| match err {
-                            actix_web::error::UrlencodedError::Overflow { .. } => {
-                                AppError::PayloadTooLarge.into()
-                            }
-                            _ => AppError::BadRequest(
-                                "The form could not be read. Reload the page and try again.".into(),
-                            )
-                            .into(),
-                        },
-                    ),
-                )
+                .app_data(web::PayloadConfig::new(FORM_LIMIT))
                 .app_data(web::QueryConfig::default().error_handler(|_, _| {
                     AppError::BadRequest("The address has a malformed query string.".into()).into()
                 }))

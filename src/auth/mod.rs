@@ -1,6 +1,7 @@
 //! Who is asking: password hashing, the database session store, CSRF, the
 //! deny-by-default gate, and the extractors handlers use.
 
+pub mod bearer;
 pub mod csrf;
 pub mod extract;
 pub mod gate;

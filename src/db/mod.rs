@@ -6,11 +6,15 @@
 //! real PostgreSQL error behind SQLite's.
 
 pub mod audit;
+pub mod departments;
+pub mod memberships;
 pub mod schema;
+pub mod scopes;
 pub mod sessions;
 pub mod settings;
 pub mod throttle;
 pub mod tokens;
+pub mod user_types;
 pub mod users;
 
 use std::time::Duration;

@@ -56,3 +56,15 @@ pub fn setup_code(conn: &mut DbConn) -> QueryResult<Option<String>> {
         .select(settings::setup_code_sha256)
         .first(conn)
 }
+
+impl Settings {
+    /// The token policy these settings define.
+    pub fn policy(&self) -> crate::domain::policy::Policy {
+        crate::domain::policy::Policy {
+            default_lifetime_days: self.default_lifetime_days.into(),
+            max_lifetime_days: self.max_lifetime_days.into(),
+            allow_non_expiring: self.allow_non_expiring,
+            creation_enabled: self.token_creation_enabled,
+        }
+    }
+}

@@ -7,35 +7,184 @@ use diesel::prelude::*;
 use super::DbConn;
 use super::schema::{tokens, user_types};
 
-/// A token as listings show it.
+pub const STATUS_ACTIVE: &str = "active";
+pub const STATUS_DISABLED: &str = "disabled";
+
+/// A token row, without its hash.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tokens)]
-pub struct TokenSummary {
+pub struct Token {
     pub id: i64,
     pub kind: String,
     pub name: String,
     pub description: String,
+    pub owner_id: i64,
+    pub created_by: Option<i64>,
+    pub department_id: Option<i64>,
+    pub user_type_id: Option<i64>,
     pub scopes: String,
     pub display_prefix: String,
     pub status: String,
     pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
     pub expires_at: Option<NaiveDateTime>,
     pub last_used_at: Option<NaiveDateTime>,
+    pub last_used_ip: Option<String>,
+    pub last_used_user_agent: Option<String>,
+    pub device_name: Option<String>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub revoked_by: Option<i64>,
 }
 
-/// An owner's live (unrevoked) tokens of one kind, newest first, with the name of
-/// the user type (client role) where there is one.
+impl Token {
+    pub fn is_active(&self) -> bool {
+        self.status == STATUS_ACTIVE
+    }
+
+    pub fn is_expired(&self, now: NaiveDateTime) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// How audit rows and pages name a token: never by its secret.
+    pub fn label(&self) -> String {
+        format!("{} ({}…)", self.name, self.display_prefix)
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = tokens)]
+pub struct NewToken<'a> {
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub owner_id: i64,
+    pub created_by: Option<i64>,
+    pub department_id: Option<i64>,
+    pub user_type_id: Option<i64>,
+    pub scopes: &'a str,
+    pub display_prefix: &'a str,
+    pub sha256: &'a [u8],
+    pub status: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub device_name: Option<&'a str>,
+}
+
+/// Inserts a token; a live name clash for the same owner and kind is a
+/// `UniqueViolation`.
+pub fn insert(conn: &mut DbConn, new: &NewToken<'_>) -> QueryResult<i64> {
+    diesel::insert_into(tokens::table)
+        .values(new)
+        .returning(tokens::id)
+        .get_result(conn)
+}
+
+/// The token whose whole value hashes to `sha256`, revoked or not.
+pub fn find_by_hash(conn: &mut DbConn, sha256: &[u8]) -> QueryResult<Option<Token>> {
+    tokens::table
+        .filter(tokens::sha256.eq(sha256))
+        .select(Token::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A live (unrevoked) token of `owner`'s; anyone else's id is `NotFound`.
+pub fn find_owned(conn: &mut DbConn, id: i64, owner_id: i64) -> QueryResult<Token> {
+    tokens::table
+        .find(id)
+        .filter(tokens::owner_id.eq(owner_id))
+        .filter(tokens::revoked_at.is_null())
+        .select(Token::as_select())
+        .first(conn)
+}
+
+/// An owner's live tokens of one kind, newest first, with the name of the user
+/// type (client role) where there is one.
 pub fn list_for_owner(
     conn: &mut DbConn,
     owner_id: i64,
     kind: &str,
-) -> QueryResult<Vec<(TokenSummary, Option<String>)>> {
+) -> QueryResult<Vec<(Token, Option<String>)>> {
     tokens::table
         .left_join(user_types::table)
         .filter(tokens::owner_id.eq(owner_id))
         .filter(tokens::kind.eq(kind))
         .filter(tokens::revoked_at.is_null())
         .order((tokens::created_at.desc(), tokens::id.desc()))
-        .select((TokenSummary::as_select(), user_types::name.nullable()))
+        .select((Token::as_select(), user_types::name.nullable()))
         .load(conn)
+}
+
+pub fn update_scopes_and_description(
+    conn: &mut DbConn,
+    id: i64,
+    scopes: &str,
+    description: &str,
+) -> QueryResult<()> {
+    diesel::update(tokens::table.find(id))
+        .set((
+            tokens::scopes.eq(scopes),
+            tokens::description.eq(description),
+            tokens::updated_at.eq(super::now()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Gives a live token a new secret (the old one stops matching at once) and a new expiry.
+pub fn replace_secret(
+    conn: &mut DbConn,
+    id: i64,
+    sha256: &[u8],
+    display_prefix: &str,
+    expires_at: Option<NaiveDateTime>,
+) -> QueryResult<usize> {
+    diesel::update(tokens::table.find(id).filter(tokens::revoked_at.is_null()))
+        .set((
+            tokens::sha256.eq(sha256),
+            tokens::display_prefix.eq(display_prefix),
+            tokens::expires_at.eq(expires_at),
+            tokens::updated_at.eq(super::now()),
+        ))
+        .execute(conn)
+}
+
+pub fn set_status(conn: &mut DbConn, id: i64, status: &str) -> QueryResult<usize> {
+    diesel::update(tokens::table.find(id).filter(tokens::revoked_at.is_null()))
+        .set((
+            tokens::status.eq(status),
+            tokens::updated_at.eq(super::now()),
+        ))
+        .execute(conn)
+}
+
+/// Marks a live token revoked; returns 0 if it already was.
+pub fn revoke(conn: &mut DbConn, id: i64, by: Option<i64>) -> QueryResult<usize> {
+    let now = super::now();
+    diesel::update(tokens::table.find(id).filter(tokens::revoked_at.is_null()))
+        .set((
+            tokens::revoked_at.eq(now),
+            tokens::revoked_by.eq(by),
+            tokens::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Records a use. Callers write at most once a minute per token (see `auth::bearer`).
+pub fn touch_last_used(
+    conn: &mut DbConn,
+    id: i64,
+    at: NaiveDateTime,
+    ip: &str,
+    user_agent: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(tokens::table.find(id))
+        .set((
+            tokens::last_used_at.eq(at),
+            tokens::last_used_ip.eq(ip),
+            tokens::last_used_user_agent.eq(user_agent),
+        ))
+        .execute(conn)
+        .map(drop)
 }

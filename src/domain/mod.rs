@@ -3,4 +3,7 @@
 
 pub mod account;
 pub mod form;
+pub mod policy;
+pub mod scopes;
 pub mod throttle;
+pub mod token;

@@ -11,7 +11,7 @@ use crate::auth::session_store::USER_ENTRY;
 use crate::db::audit::{self, Event, Outcome};
 use crate::domain::account::Password;
 use crate::error::AppError;
-use crate::page::{PageCtx, redirect, render};
+use crate::page::{HtmlForm, PageCtx, redirect, render};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -68,13 +68,13 @@ pub async fn sign_in(
     state: web::Data<AppState>,
     session: Session,
     client: ClientInfo,
-    form: web::Form<LoginForm>,
+    HtmlForm(form): HtmlForm<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     let LoginForm {
         username,
         password,
         next,
-    } = form.into_inner();
+    } = form;
     let actor = client.actor(None);
     let name = username.clone();
     let outcome = state

@@ -1,11 +1,12 @@
 //! The route table: every path the portal answers, in one place.
 
 mod admin;
+mod api;
 mod health;
 mod login;
 mod profile;
+mod profile_tokens;
 mod setup;
-mod tokens;
 
 use actix_web::web;
 
@@ -28,8 +29,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/profile").get(profile::show_profile))
         .service(web::resource("/profile/password").post(profile::change_password))
-        .service(web::resource("/profile/tokens").get(tokens::list_my_tokens))
+        .service(
+            web::resource("/profile/tokens")
+                .get(profile_tokens::list_my_tokens)
+                .post(profile_tokens::create_access_token),
+        )
+        .service(web::resource("/profile/tokens/new").get(profile_tokens::show_new_token))
+        .service(web::resource("/profile/clients/new").get(profile_tokens::show_new_client))
+        .service(web::resource("/profile/clients").post(profile_tokens::create_client))
+        .service(web::resource("/profile/tokens/{id}").post(profile_tokens::update_token))
+        .service(web::resource("/profile/tokens/{id}/edit").get(profile_tokens::show_edit_token))
+        .service(
+            web::resource("/profile/tokens/{id}/regenerate").post(profile_tokens::regenerate_token),
+        )
+        .service(web::resource("/profile/tokens/{id}/disable").post(profile_tokens::disable_token))
+        .service(web::resource("/profile/tokens/{id}/enable").post(profile_tokens::enable_token))
+        .service(
+            web::resource("/profile/tokens/{id}/revoke")
+                .get(profile_tokens::confirm_revoke)
+                .post(profile_tokens::revoke_token),
+        )
         .service(web::resource("/admin").get(admin::show_overview))
         .service(web::resource("/healthz").get(health::healthz))
-        .service(web::resource("/readyz").get(health::readyz));
+        .service(web::resource("/readyz").get(health::readyz))
+        .configure(api::configure);
 }

@@ -13,7 +13,7 @@ use crate::db::{sessions, users};
 use crate::domain::account::Password;
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
-use crate::page::{PageCtx, flash, redirect, render};
+use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -49,9 +49,8 @@ pub async fn change_password(
     session: Session,
     client: ClientInfo,
     user: CurrentUser,
-    form: web::Form<PasswordForm>,
+    HtmlForm(form): HtmlForm<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
     let sign_out_others = form.sign_out_others.is_some();
     let current_sid = session
         .get::<String>(SID_ENTRY)

@@ -16,7 +16,7 @@ use crate::db::{DbConn, settings, users};
 use crate::domain::account::{NewAccount, Password};
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
-use crate::page::{PageCtx, flash, redirect, render};
+use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -88,9 +88,8 @@ pub async fn create_first_admin(
     state: web::Data<AppState>,
     session: Session,
     client: ClientInfo,
-    form: web::Form<SetupForm>,
+    HtmlForm(mut form): HtmlForm<SetupForm>,
 ) -> Result<HttpResponse, AppError> {
-    let mut form = form.into_inner();
     let mut account = NewAccount {
         username: form.username.clone(),
         email: form.email.clone(),

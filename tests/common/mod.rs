@@ -313,3 +313,119 @@ impl TestApp {
         })
     }
 }
+
+/// The one-time token on a result page (`#new-token`).
+pub fn new_token_in(html: &str) -> String {
+    text_of(html, "#new-token").expect("the page shows a new token")
+}
+
+impl TestApp {
+    /// Gives `user_id` a membership in a new department with a new user type
+    /// holding `scopes`; returns (department id, user type id).
+    pub fn grant(&self, user_id: i64, user_type: &str, scopes: &str) -> (i64, i64) {
+        use tessera::db::{departments, memberships, user_types};
+        self.db(|conn| {
+            let department = departments::create(conn, &format!("Dept {user_type}"), "").unwrap();
+            let user_type = user_types::create(conn, user_type, "", scopes).unwrap();
+            memberships::add(conn, user_id, department, user_type).unwrap();
+            (department, user_type)
+        })
+    }
+
+    /// `GET /api/v1/me` with a bearer token.
+    pub async fn api_me(&self, token: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(self.url("/api/v1/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET /api/v1/me")
+    }
+
+    /// Every text cell of every row of the whole database, for leak checks.
+    pub fn database_dump(&self) -> String {
+        let tables = [
+            "users",
+            "departments",
+            "user_types",
+            "memberships",
+            "scopes",
+            "tokens",
+            "audit_events",
+            "settings",
+            "sessions",
+            "throttle_events",
+        ];
+        let mut dump = String::new();
+        self.db(|conn| {
+            for table in tables {
+                #[derive(QueryableByName)]
+                struct Row {
+                    #[diesel(sql_type = diesel::sql_types::Text)]
+                    row: String,
+                }
+                let sql = if on_postgres() {
+                    format!("SELECT CAST(t AS TEXT) AS row FROM {table} t")
+                } else {
+                    let cols: Vec<String> = diesel::sql_query(format!("SELECT name AS row FROM pragma_table_info('{table}')"))
+                        .load::<Row>(conn)
+                        .unwrap()
+                        .into_iter()
+                        .map(|r| format!("COALESCE(CASE WHEN typeof({0}) = 'blob' THEN hex({0}) ELSE CAST({0} AS TEXT) END, '')", r.row))
+                        .collect();
+                    format!("SELECT {} AS row FROM {table}", cols.join(" || '|' || "))
+                };
+                for row in diesel::sql_query(sql).load::<Row>(conn).unwrap() {
+                    dump.push_str(&row.row);
+                    dump.push('\n');
+                }
+            }
+        });
+        dump
+    }
+}
+
+impl Visitor {
+    /// Submits "Create access token"; returns the response.
+    pub async fn create_access_token(&self, name: &str, scopes: &[&str]) -> reqwest::Response {
+        let mut fields = vec![
+            ("name", name),
+            ("description", ""),
+            ("expires_in_days", "30"),
+        ];
+        for scope in scopes {
+            fields.push(("scopes", scope));
+        }
+        self.submit("/profile/tokens/new", "/profile/tokens", &fields)
+            .await
+    }
+
+    /// Creates an access token and returns (its id, the token).
+    pub async fn new_access_token(&self, name: &str, scopes: &[&str]) -> (i64, String) {
+        let res = self.create_access_token(name, scopes).await;
+        assert_eq!(res.status(), StatusCode::OK, "create {name}");
+        let html = res.text().await.unwrap();
+        let token = new_token_in(&html);
+        let list = self.get_html("/profile/tokens").await;
+        let doc = Html::parse_document(&list);
+        let rows = Selector::parse("tr[data-token-id]").unwrap();
+        let id = doc
+            .select(&rows)
+            .find(|row| row.text().any(|t| t.trim() == name))
+            .and_then(|row| row.value().attr("data-token-id"))
+            .expect("the new token is listed")
+            .parse()
+            .unwrap();
+        (id, token)
+    }
+
+    /// POSTs a row action (`regenerate`, `disable`, `enable`, `revoke`) of a token.
+    pub async fn token_action(&self, id: i64, action: &str) -> reqwest::Response {
+        self.submit(
+            "/profile/tokens",
+            &format!("/profile/tokens/{id}/{action}"),
+            &[],
+        )
+        .await
+    }
+}

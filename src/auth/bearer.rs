@@ -1,0 +1,85 @@
+//! `Bearer`: the extractor every `/api/v1` route that needs a token uses. It
+//! parses the `Authorization: Bearer` header (a wrong shape or checksum is
+//! refused without touching the database), authenticates by one indexed lookup of
+//! the SHA-256, and computes the effective scopes at request time. Query-string
+//! tokens (`?access_token=`) are never read.
+
+use std::ops::Deref;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+
+use super::extract::ClientInfo;
+use crate::domain::token::PlainToken;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::tokens::{self, Authenticated, UseContext};
+
+/// A request authenticated by a valid token.
+#[derive(Debug, Clone)]
+pub struct Bearer(pub Authenticated);
+
+impl Deref for Bearer {
+    type Target = Authenticated;
+    fn deref(&self) -> &Authenticated {
+        &self.0
+    }
+}
+
+impl Bearer {
+    /// Refuses with 403 `insufficient_scope` unless the token may use `scope` now.
+    pub fn require(&self, scope: &'static str) -> Result<(), ApiError> {
+        if self.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::InsufficientScope(scope))
+        }
+    }
+}
+
+/// The token in an `Authorization` header value, or why there is none.
+fn bearer_value(req: &HttpRequest) -> Result<&str, ApiError> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let Some(value) = values.next() else {
+        return Err(ApiError::MissingToken);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::InvalidRequest(
+            "Send exactly one Authorization header.",
+        ));
+    }
+    let value = value.to_str().map_err(|_| ApiError::InvalidToken)?;
+    let (scheme, token) = value.split_once(' ').ok_or(ApiError::InvalidToken)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::MissingToken);
+    }
+    Ok(token.trim())
+}
+
+impl FromRequest for Bearer {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let presented = bearer_value(req).and_then(|value| {
+            let prefix = state.as_ref().map_or("", |s| s.token_prefix.as_str());
+            PlainToken::parse(prefix, value).ok_or(ApiError::InvalidToken)
+        });
+        let client = ClientInfo::of(req);
+        Box::pin(async move {
+            let presented = presented?;
+            let state = state.expect("AppState is registered");
+            let from = UseContext {
+                ip: client.ip,
+                user_agent: client.user_agent,
+            };
+            let outcome = state
+                .db(move |conn, _| tokens::authenticate(conn, &presented, &from))
+                .await?;
+            outcome.map(Bearer).map_err(|_| ApiError::InvalidToken)
+        })
+    }
+}

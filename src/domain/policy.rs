@@ -1,0 +1,216 @@
+//! The token policy (SPEC §3): lifetimes, whether tokens may never expire, and
+//! the rules for names, descriptions and expiry choices.
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
+
+/// Expiry presets offered by the forms, in days.
+pub const EXPIRY_PRESETS: [i64; 6] = [7, 30, 60, 90, 180, 365];
+
+/// Tokens expiring within this many days are marked in listings.
+pub const EXPIRING_SOON_DAYS: i64 = 7;
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub default_lifetime_days: i64,
+    pub max_lifetime_days: i64,
+    pub allow_non_expiring: bool,
+    pub creation_enabled: bool,
+}
+
+/// What a form asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpiryChoice {
+    Days(i64),
+    Date(NaiveDate),
+    Never,
+}
+
+impl ExpiryChoice {
+    /// Reads the form fields `expires_in_days` and `expires_at` (a date wins).
+    pub fn from_form(expires_in_days: &str, expires_at: &str) -> Result<Self, &'static str> {
+        let date = expires_at.trim();
+        if !date.is_empty() {
+            return NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                .map(ExpiryChoice::Date)
+                .map_err(|_| "Enter the date as YYYY-MM-DD.");
+        }
+        match expires_in_days.trim() {
+            "never" => Ok(ExpiryChoice::Never),
+            "" | "custom" => Err("Choose an expiry, or enter a date."),
+            days => days
+                .parse::<i64>()
+                .ok()
+                .filter(|d| EXPIRY_PRESETS.contains(d))
+                .map(ExpiryChoice::Days)
+                .ok_or("Choose one of the offered expiry periods."),
+        }
+    }
+}
+
+impl Policy {
+    /// The expiry a choice means now, or why it is not allowed. A date means the
+    /// end of that day (UTC).
+    pub fn resolve_expiry(
+        &self,
+        choice: &ExpiryChoice,
+        now: NaiveDateTime,
+    ) -> Result<Option<NaiveDateTime>, String> {
+        let expires_at = match choice {
+            ExpiryChoice::Never if self.allow_non_expiring => return Ok(None),
+            ExpiryChoice::Never => {
+                return Err(
+                    "Tokens must expire: the policy does not allow tokens without an expiry date."
+                        .into(),
+                );
+            }
+            ExpiryChoice::Days(days) => now + TimeDelta::days(*days),
+            ExpiryChoice::Date(date) => {
+                let end_of_day =
+                    date.and_time(NaiveTime::from_hms_opt(23, 59, 59).expect("valid time"));
+                if end_of_day <= now || *date <= now.date() {
+                    return Err("Choose a date after today.".into());
+                }
+                end_of_day
+            }
+        };
+        // A whole extra day of grace so "the last allowed date" is allowed.
+        if expires_at > now + TimeDelta::days(self.max_lifetime_days + 1) {
+            return Err(format!(
+                "The policy allows at most {} days; choose an earlier date.",
+                self.max_lifetime_days
+            ));
+        }
+        Ok(Some(expires_at))
+    }
+
+    /// The expiry a regenerated token gets: the default lifetime from now.
+    pub fn default_expiry(&self, now: NaiveDateTime) -> NaiveDateTime {
+        now + TimeDelta::days(self.default_lifetime_days.min(self.max_lifetime_days))
+    }
+
+    /// Whether the default lifetime is one of the presets (the form preselects it).
+    pub fn default_preset(&self) -> i64 {
+        if EXPIRY_PRESETS.contains(&self.default_lifetime_days) {
+            self.default_lifetime_days
+        } else {
+            90
+        }
+    }
+}
+
+/// Checks a token name: 1 to 100 characters, no control characters.
+pub fn check_token_name(name: &str) -> Result<(), &'static str> {
+    if name.trim().is_empty() {
+        Err("Enter a name.")
+    } else if name.chars().count() > 100 {
+        Err("Use at most 100 characters.")
+    } else if name.chars().any(char::is_control) {
+        Err("Remove control characters.")
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a description: at most 500 characters.
+pub fn check_description(description: &str) -> Result<(), &'static str> {
+    if description.chars().count() > 500 {
+        Err("Use at most 500 characters.")
+    } else if description
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        Err("Remove control characters.")
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy {
+            default_lifetime_days: 90,
+            max_lifetime_days: 365,
+            allow_non_expiring: false,
+            creation_enabled: true,
+        }
+    }
+
+    fn now() -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 1, 10)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+    }
+
+    #[test]
+    fn form_choices() {
+        assert_eq!(
+            ExpiryChoice::from_form("30", ""),
+            Ok(ExpiryChoice::Days(30))
+        );
+        assert_eq!(
+            ExpiryChoice::from_form("30", "2026-02-01"),
+            Ok(ExpiryChoice::Date(
+                NaiveDate::from_ymd_opt(2026, 2, 1).unwrap()
+            ))
+        );
+        assert_eq!(
+            ExpiryChoice::from_form("never", ""),
+            Ok(ExpiryChoice::Never)
+        );
+        assert!(ExpiryChoice::from_form("31", "").is_err());
+        assert!(ExpiryChoice::from_form("custom", "").is_err());
+        assert!(ExpiryChoice::from_form("", "01/02/2026").is_err());
+    }
+
+    #[test]
+    fn expiry_is_bounded_by_policy() {
+        let p = policy();
+        assert_eq!(
+            p.resolve_expiry(&ExpiryChoice::Days(7), now()),
+            Ok(Some(now() + TimeDelta::days(7)))
+        );
+        assert!(p.resolve_expiry(&ExpiryChoice::Never, now()).is_err());
+        let last_day = NaiveDate::from_ymd_opt(2027, 1, 10).unwrap();
+        assert!(
+            p.resolve_expiry(&ExpiryChoice::Date(last_day), now())
+                .is_ok()
+        );
+        let too_late = NaiveDate::from_ymd_opt(2027, 1, 12).unwrap();
+        assert!(
+            p.resolve_expiry(&ExpiryChoice::Date(too_late), now())
+                .is_err()
+        );
+        assert!(
+            p.resolve_expiry(&ExpiryChoice::Date(now().date()), now())
+                .is_err()
+        );
+        let narrow = Policy {
+            max_lifetime_days: 30,
+            ..policy()
+        };
+        assert!(
+            narrow
+                .resolve_expiry(&ExpiryChoice::Days(60), now())
+                .is_err()
+        );
+        let open = Policy {
+            allow_non_expiring: true,
+            ..policy()
+        };
+        assert_eq!(open.resolve_expiry(&ExpiryChoice::Never, now()), Ok(None));
+    }
+
+    #[test]
+    fn names_and_descriptions() {
+        assert!(check_token_name("ci").is_ok());
+        assert!(check_token_name("  ").is_err());
+        assert!(check_token_name(&"x".repeat(101)).is_err());
+        assert!(check_token_name("a\u{0}b").is_err());
+        assert!(check_description("line one\nline two").is_ok());
+        assert!(check_description(&"x".repeat(501)).is_err());
+    }
+}

@@ -1,0 +1,288 @@
+//! The token format (SPEC §2): `{prefix}{kind}_{body}{check}`.
+//!
+//! - `prefix`: the deployment's marker (default `tsr`);
+//! - `kind`: `p` personal, `c` client, `a` api, `s` session;
+//! - `body`: 30 base62 characters from the OS CSPRNG (about 178 bits);
+//! - `check`: CRC32 (IEEE) of everything before it, base62, zero-padded to 6.
+//!
+//! A value of the wrong shape or checksum is rejected here, before any database
+//! access. Only the SHA-256 of the whole token is stored.
+
+use std::fmt;
+
+use sha2::{Digest as _, Sha256};
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+pub const BODY_LEN: usize = 30;
+pub const CHECK_LEN: usize = 6;
+/// Characters of the body shown in a display prefix.
+pub const SHOWN_BODY_CHARS: usize = 4;
+
+/// The four kinds of bearer credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    Personal,
+    Client,
+    Api,
+    Session,
+}
+
+impl TokenKind {
+    pub const ALL: [TokenKind; 4] = [Self::Personal, Self::Client, Self::Api, Self::Session];
+
+    /// The one-letter marker inside the token.
+    pub fn marker(self) -> char {
+        match self {
+            Self::Personal => 'p',
+            Self::Client => 'c',
+            Self::Api => 'a',
+            Self::Session => 's',
+        }
+    }
+
+    fn from_marker(c: char) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.marker() == c)
+    }
+
+    /// The value of the `kind` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Personal => "personal",
+            Self::Client => "client",
+            Self::Api => "api",
+            Self::Session => "session",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// How the UI names the kind.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Personal => "Access token",
+            Self::Client => "Client",
+            Self::Api => "API token",
+            Self::Session => "Mobile session",
+        }
+    }
+}
+
+/// Checks a deployment prefix: 1 to 16 lower-case ASCII letters or digits.
+pub fn check_prefix(prefix: &str) -> Result<(), &'static str> {
+    if prefix.is_empty() || prefix.len() > 16 {
+        Err("the token prefix must have 1 to 16 characters")
+    } else if !prefix
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        Err("the token prefix may contain only lower-case letters and digits")
+    } else {
+        Ok(())
+    }
+}
+
+/// A whole token in clear. It exists between generation (or parsing) and hashing;
+/// `Debug` and `Display` show only the display prefix.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PlainToken {
+    value: String,
+    kind: TokenKind,
+    /// Length of `{prefix}{k}_`.
+    head_len: usize,
+}
+
+impl PlainToken {
+    /// A fresh token of `kind` from the OS CSPRNG.
+    pub fn generate(prefix: &str, kind: TokenKind) -> Self {
+        use rand::TryRngCore as _;
+        let mut rng = rand::rngs::OsRng.unwrap_err();
+        let mut value = format!("{prefix}{}_", kind.marker());
+        let head_len = value.len();
+        // Rejection sampling keeps every base62 character equally likely.
+        while value.len() < head_len + BODY_LEN {
+            let byte = rand::RngCore::next_u32(&mut rng) as u8;
+            if byte < 248 {
+                value.push(BASE62[(byte % 62) as usize] as char);
+            }
+        }
+        let check = checksum(&value);
+        value.push_str(&check);
+        Self {
+            value,
+            kind,
+            head_len,
+        }
+    }
+
+    /// Parses a presented value. Wrong prefix, kind, length, alphabet or checksum
+    /// is `None`.
+    pub fn parse(prefix: &str, value: &str) -> Option<Self> {
+        let rest = value.strip_prefix(prefix)?;
+        let mut chars = rest.chars();
+        let kind = TokenKind::from_marker(chars.next()?)?;
+        if chars.next()? != '_' {
+            return None;
+        }
+        let tail = chars.as_str();
+        if tail.len() != BODY_LEN + CHECK_LEN || !tail.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        let split = value.len() - CHECK_LEN;
+        if checksum(&value[..split]) != value[split..] {
+            return None;
+        }
+        Some(Self {
+            value: value.to_owned(),
+            kind,
+            head_len: prefix.len() + 2,
+        })
+    }
+
+    pub fn kind(&self) -> TokenKind {
+        self.kind
+    }
+
+    /// The whole token, for the one response that shows it.
+    pub fn expose(&self) -> &str {
+        &self.value
+    }
+
+    /// SHA-256 of the whole token: what the database stores.
+    pub fn sha256(&self) -> [u8; 32] {
+        Sha256::digest(self.value.as_bytes()).into()
+    }
+
+    /// `tsrp_4Fq0`: the kind marker and the first characters of the body.
+    pub fn display_prefix(&self) -> String {
+        self.value[..self.head_len + SHOWN_BODY_CHARS].to_owned()
+    }
+}
+
+impl fmt::Debug for PlainToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PlainToken({}…)", self.display_prefix())
+    }
+}
+
+impl fmt::Display for PlainToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}…", self.display_prefix())
+    }
+}
+
+/// CRC32 (IEEE) of `data` in base62, left-padded with `0` to six characters.
+pub fn checksum(data: &str) -> String {
+    let mut n = crc32fast::hash(data.as_bytes());
+    let mut out = [b'0'; CHECK_LEN];
+    for slot in out.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    String::from_utf8(out.to_vec()).expect("base62 is ASCII")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn shape_of_a_generated_token() {
+        let token = PlainToken::generate("tsr", TokenKind::Personal);
+        let value = token.expose();
+        // 3 + 1 + 1 + 30 + 6: SPEC §2's "40 characters" miscounts its own parts.
+        assert_eq!(value.len(), 41);
+        assert!(value.starts_with("tsrp_"));
+        assert_eq!(token.display_prefix(), value[..9]);
+        assert_eq!(PlainToken::parse("tsr", value), Some(token.clone()));
+        assert!(!format!("{token:?} {token}").contains(&value[9..]));
+    }
+
+    #[test]
+    fn checksum_is_crc32_in_base62() {
+        // crc32("") = 0, crc32("a") = 0xe8b7be43 = 3904355907.
+        assert_eq!(checksum(""), "000000");
+        let mut n: u64 = 3_904_355_907;
+        let mut expected = Vec::new();
+        for _ in 0..6 {
+            expected.push(BASE62[(n % 62) as usize]);
+            n /= 62;
+        }
+        expected.reverse();
+        assert_eq!(checksum("a"), String::from_utf8(expected).unwrap());
+    }
+
+    #[test]
+    fn rejects_wrong_shapes() {
+        let good = PlainToken::generate("tsr", TokenKind::Client);
+        let v = good.expose();
+        for bad in [
+            "",
+            "tsr",
+            "tsrc_",
+            &v[..39],
+            &format!("{v}0"),
+            &v.replacen("tsrc_", "tsrx_", 1),
+            &v.replacen("tsrc_", "tsrc-", 1),
+            &v.replacen("tsr", "abc", 1),
+            &format!("{}é{}", &v[..10], &v[12..]),
+            &format!(" {v}"),
+        ] {
+            assert_eq!(PlainToken::parse("tsr", bad), None, "{bad:?}");
+        }
+        assert_eq!(PlainToken::parse("other", v), None);
+    }
+
+    #[test]
+    fn hundred_thousand_generated_tokens_are_distinct() {
+        let mut seen = HashSet::with_capacity(100_000);
+        for _ in 0..100_000 {
+            assert!(seen.insert(PlainToken::generate("tsr", TokenKind::Api).sha256()));
+        }
+    }
+
+    #[test]
+    fn prefixes() {
+        assert!(check_prefix("tsr").is_ok());
+        assert!(check_prefix("acme2").is_ok());
+        for bad in ["", "TSR", "ts_r", "ts-r", &"a".repeat(17)] {
+            assert!(check_prefix(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn kinds() -> impl Strategy<Value = TokenKind> {
+        prop::sample::select(TokenKind::ALL.to_vec())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        #[test]
+        fn every_generated_token_parses(kind in kinds(), prefix in "[a-z0-9]{1,16}") {
+            let token = PlainToken::generate(&prefix, kind);
+            let parsed = PlainToken::parse(&prefix, token.expose());
+            prop_assert_eq!(parsed.map(|t| t.kind()), Some(kind));
+        }
+
+        #[test]
+        fn any_one_character_change_is_rejected(kind in kinds(), pos in 0usize..40, replacement in "[0-9A-Za-z_]") {
+            let token = PlainToken::generate("tsr", kind);
+            let mut chars: Vec<char> = token.expose().chars().collect();
+            let new = replacement.chars().next().unwrap();
+            prop_assume!(chars[pos] != new);
+            chars[pos] = new;
+            let changed: String = chars.into_iter().collect();
+            prop_assert!(PlainToken::parse("tsr", &changed).is_none(), "{} accepted", changed);
+        }
+
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,60}") {
+            let _ = PlainToken::parse("tsr", &s);
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! `GET /api/v1/me`: who a token acts for and what it may do right now.
+
+use actix_web::{HttpResponse, http::header};
+use chrono::NaiveDateTime;
+use serde::Serialize;
+
+use crate::auth::bearer::Bearer;
+use crate::error::ApiError;
+
+#[derive(Serialize)]
+pub struct MeUser {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub email: String,
+}
+
+#[derive(Serialize)]
+pub struct Me {
+    pub user: MeUser,
+    pub kind: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub department: Option<String>,
+    pub user_type: Option<String>,
+    /// RFC 3339, UTC; null for a token that does not expire.
+    pub expires_at: Option<String>,
+}
+
+pub fn rfc3339(at: NaiveDateTime) -> String {
+    at.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub async fn show_me(bearer: Bearer) -> Result<HttpResponse, ApiError> {
+    let Bearer(auth) = bearer;
+    let me = Me {
+        user: MeUser {
+            id: auth.owner.id,
+            username: auth.owner.username,
+            display_name: auth.owner.display_name,
+            email: auth.owner.email,
+        },
+        kind: auth.token.kind,
+        name: auth.token.name,
+        scopes: auth.scopes.into_iter().collect(),
+        department: auth.department,
+        user_type: auth.user_type,
+        expires_at: auth.token.expires_at.map(rfc3339),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(me))
+}

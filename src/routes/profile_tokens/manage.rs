@@ -1,0 +1,232 @@
+//! Row actions on one's own token: edit (personal), regenerate, disable, enable,
+//! revoke (with a confirmation page).
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::{Choices, show_issued};
+use crate::auth::extract::{ClientInfo, CurrentUser};
+use crate::db::tokens::{self as token_rows, Token};
+use crate::domain::form::FieldErrors;
+use crate::domain::scopes::{self, ScopeSet};
+use crate::domain::token::TokenKind;
+use crate::error::AppError;
+use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
+use crate::state::AppState;
+use crate::tokens;
+
+const BACK: &str = "/profile/tokens";
+
+/// The caller's live token with this id; anyone else's is a 404.
+async fn own_token(state: &AppState, user: &CurrentUser, id: i64) -> Result<Token, AppError> {
+    let owner = user.id;
+    state
+        .db(move |conn, _| Ok(token_rows::find_owned(conn, id, owner)?))
+        .await
+}
+
+#[derive(Template)]
+#[template(path = "profile/token_edit.html")]
+struct EditTokenPage {
+    ctx: PageCtx,
+    token: Token,
+    choices: Choices,
+    selected: ScopeSet,
+    description: String,
+    errors: FieldErrors,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct EditForm {
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    description: String,
+}
+
+async fn edit_page(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    token: Token,
+    selected: ScopeSet,
+    description: String,
+    errors: FieldErrors,
+) -> Result<EditTokenPage, AppError> {
+    let owner = user.0.clone();
+    let choices = state.db(move |conn, _| Choices::load(conn, &owner)).await?;
+    Ok(EditTokenPage {
+        ctx: PageCtx::from_request(req),
+        token,
+        choices,
+        selected,
+        description,
+        errors,
+    })
+}
+
+pub async fn show_edit_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let token = own_token(&state, &user, path.into_inner()).await?;
+    if token.kind != TokenKind::Personal.as_str() {
+        return Err(AppError::NotFound);
+    }
+    let selected = scopes::parse(&token.scopes);
+    let description = token.description.clone();
+    let page = edit_page(
+        &req,
+        &state,
+        &user,
+        token,
+        selected,
+        description,
+        FieldErrors::new(),
+    )
+    .await?;
+    Ok(render(&req, StatusCode::OK, page))
+}
+
+pub async fn update_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    client: ClientInfo,
+    session: Session,
+    path: web::Path<i64>,
+    HtmlForm(form): HtmlForm<EditForm>,
+) -> Result<HttpResponse, AppError> {
+    let token = own_token(&state, &user, path.into_inner()).await?;
+    if token.kind != TokenKind::Personal.as_str() {
+        return Err(AppError::NotFound);
+    }
+    let wanted: ScopeSet = form.scopes.iter().cloned().collect();
+    let (owner, actor, t, w, d) = (
+        user.0.clone(),
+        client.actor(Some(&user)),
+        token.clone(),
+        wanted.clone(),
+        form.description.clone(),
+    );
+    let outcome = state
+        .db(move |conn, _| tokens::edit(conn, &t, &owner, &actor, &w, &d))
+        .await?;
+    match outcome {
+        Ok(()) => {
+            flash(
+                &session,
+                "success",
+                format!("Saved the changes to “{}”.", token.name),
+            );
+            Ok(redirect(BACK))
+        }
+        Err(errors) => {
+            let page =
+                edit_page(&req, &state, &user, token, wanted, form.description, errors).await?;
+            Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page))
+        }
+    }
+}
+
+pub async fn regenerate_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    client: ClientInfo,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let token = own_token(&state, &user, path.into_inner()).await?;
+    let (actor, prefix) = (client.actor(Some(&user)), state.token_prefix.clone());
+    let issued = state
+        .db(move |conn, _| tokens::regenerate(conn, &prefix, &token, &actor))
+        .await?;
+    Ok(show_issued(&req, "Token regenerated", issued))
+}
+
+async fn set_enabled(
+    state: &AppState,
+    user: &CurrentUser,
+    client: &ClientInfo,
+    session: &Session,
+    id: i64,
+    enabled: bool,
+) -> Result<HttpResponse, AppError> {
+    let token = own_token(state, user, id).await?;
+    let (actor, name) = (client.actor(Some(user)), token.name.clone());
+    state
+        .db(move |conn, _| tokens::set_enabled(conn, &token, &actor, enabled))
+        .await?;
+    let message = if enabled {
+        format!("Enabled “{name}”: it works again.")
+    } else {
+        format!("Disabled “{name}”: it is refused until you enable it.")
+    };
+    flash(session, "success", message);
+    Ok(redirect(BACK))
+}
+
+pub async fn disable_token(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    client: ClientInfo,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    set_enabled(&state, &user, &client, &session, path.into_inner(), false).await
+}
+
+pub async fn enable_token(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    client: ClientInfo,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    set_enabled(&state, &user, &client, &session, path.into_inner(), true).await
+}
+
+#[derive(Template)]
+#[template(path = "profile/token_revoke.html")]
+struct RevokePage {
+    ctx: PageCtx,
+    token: Token,
+}
+
+pub async fn confirm_revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let token = own_token(&state, &user, path.into_inner()).await?;
+    let page = RevokePage {
+        ctx: PageCtx::from_request(&req),
+        token,
+    };
+    Ok(render(&req, StatusCode::OK, page))
+}
+
+pub async fn revoke_token(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    client: ClientInfo,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let token = own_token(&state, &user, path.into_inner()).await?;
+    let (actor, name) = (client.actor(Some(&user)), token.name.clone());
+    state
+        .db(move |conn, _| tokens::revoke(conn, &token, &actor, "token_revoked"))
+        .await?;
+    flash(
+        &session,
+        "success",
+        format!("Revoked “{name}”. It can no longer be used."),
+    );
+    Ok(redirect(BACK))
+}

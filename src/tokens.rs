@@ -1,0 +1,456 @@
+//! Token lifecycle shared by the web pages and the JSON API: create, edit,
+//! regenerate, disable, enable, revoke, and authenticate a presented token.
+//! Every change and every refused use writes an audit row that names the token
+//! by id and display prefix only. Blocking code: run it through `AppState::db`.
+
+use chrono::{NaiveDateTime, TimeDelta};
+
+use crate::db::audit::{self, Actor, Event, Outcome};
+use crate::db::tokens::{self as token_rows, NewToken, STATUS_ACTIVE, STATUS_DISABLED, Token};
+use crate::db::users::User;
+use crate::db::{self, DbConn, memberships, scopes as catalog, settings, user_types};
+use crate::domain::form::FieldErrors;
+use crate::domain::policy::{ExpiryChoice, check_description, check_token_name};
+use crate::domain::scopes::{self, Holdings, ScopeSet};
+use crate::domain::token::{PlainToken, TokenKind};
+use crate::error::AppError;
+
+/// A token just created or regenerated: the only moment its secret exists.
+#[derive(Debug)]
+pub struct Issued {
+    pub id: i64,
+    pub kind: TokenKind,
+    pub name: String,
+    pub secret: PlainToken,
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+/// What a create form or API call asks for.
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    pub kind: TokenKind,
+    pub name: String,
+    pub description: String,
+    /// The chosen scopes (personal tokens).
+    pub scopes: ScopeSet,
+    /// The client role / user type (client and api tokens).
+    pub user_type_id: Option<i64>,
+    /// The department (api tokens, tied to one membership).
+    pub department_id: Option<i64>,
+    /// The expiry asked for, or why the form's expiry fields could not be read.
+    pub expiry: Result<ExpiryChoice, &'static str>,
+    /// Scopes the caller may grant beyond the owner's holdings check (a token
+    /// creating a token never grants more than it has itself).
+    pub grant_ceiling: Option<ScopeSet>,
+}
+
+/// Writes an audit row about `token`, named by id and display prefix.
+fn record(
+    conn: &mut DbConn,
+    actor: &Actor,
+    action: &str,
+    outcome: Outcome,
+    token: &Token,
+) -> Result<(), AppError> {
+    let label = token.label();
+    let event = Event::new(action, outcome).target("token", Some(token.id), Some(&label));
+    audit::record(conn, actor, &event)?;
+    Ok(())
+}
+
+/// Creates a token for `owner`. Bad input comes back as field errors, nothing stored.
+pub fn create(
+    conn: &mut DbConn,
+    prefix: &str,
+    owner: &User,
+    actor: &Actor,
+    mut req: CreateRequest,
+) -> Result<Result<Issued, FieldErrors>, AppError> {
+    let settings = settings::load(conn)?;
+    let policy = settings.policy();
+    let now = db::now();
+    req.name = req.name.trim().to_owned();
+    req.description = req.description.trim().to_owned();
+
+    let mut errors = FieldErrors::new();
+    if !policy.creation_enabled {
+        errors.add(
+            "name",
+            "Token creation is switched off by the administrators.",
+        );
+        return Ok(Err(errors));
+    }
+    errors.check("name", check_token_name(&req.name));
+    errors.check("description", check_description(&req.description));
+    let expires_at = match req
+        .expiry
+        .as_ref()
+        .map(|choice| policy.resolve_expiry(choice, now))
+    {
+        Ok(Ok(at)) => at,
+        Ok(Err(message)) => {
+            errors.add("expires_at", message);
+            None
+        }
+        Err(message) => {
+            errors.add("expires_at", *message);
+            None
+        }
+    };
+    let holdings = memberships::holdings(conn, owner.id, owner.is_admin)?;
+    let active: ScopeSet = catalog::active_catalog(conn)?
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    match req.kind {
+        TokenKind::Personal => {
+            if req.scopes.is_empty() {
+                errors.add("scopes", "Choose at least one scope.");
+            } else if let Some(unknown) = req.scopes.iter().find(|s| !active.contains(*s)) {
+                errors.add("scopes", format!("There is no scope called {unknown}."));
+            } else {
+                let mut denied = scopes::beyond(&req.scopes, &holdings);
+                if let Some(ceiling) = &req.grant_ceiling {
+                    denied.extend(req.scopes.iter().filter(|s| !ceiling.contains(*s)).cloned());
+                }
+                denied.dedup();
+                if !denied.is_empty() {
+                    errors.add(
+                        "scopes",
+                        format!(
+                            "You cannot grant {}: you do not hold it.",
+                            denied.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        TokenKind::Client => match req.user_type_id {
+            None => errors.add("role_id", "Choose a client role."),
+            Some(id) => {
+                let allowed = user_types::assignable_by(conn, owner.id, owner.is_admin)?;
+                if !allowed.iter().any(|t| t.id == id) {
+                    errors.add("role_id", "Choose one of your client roles.");
+                }
+            }
+        },
+        TokenKind::Api => match (req.department_id, req.user_type_id) {
+            (Some(department), Some(user_type))
+                if memberships::holds(conn, owner.id, department, user_type)? => {}
+            _ => errors.add(
+                "membership",
+                "Choose one of this user's department and user type pairs.",
+            ),
+        },
+        TokenKind::Session => {}
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+
+    let secret = PlainToken::generate(prefix, req.kind);
+    let hash = secret.sha256();
+    let display_prefix = secret.display_prefix();
+    let stored_scopes = match req.kind {
+        TokenKind::Personal => scopes::join(&req.scopes),
+        _ => String::new(),
+    };
+    let new = NewToken {
+        kind: req.kind.as_str(),
+        name: &req.name,
+        description: &req.description,
+        owner_id: owner.id,
+        created_by: actor.user_id,
+        department_id: req.department_id,
+        user_type_id: req.user_type_id,
+        scopes: &stored_scopes,
+        display_prefix: &display_prefix,
+        sha256: &hash,
+        status: STATUS_ACTIVE,
+        created_at: now,
+        updated_at: now,
+        expires_at,
+        device_name: None,
+    };
+    let id = match token_rows::insert(conn, &new) {
+        Ok(id) => id,
+        Err(err) if db::is_unique_violation(&err) => {
+            errors.add(
+                "name",
+                format!(
+                    "You already have a {} named “{}”. Choose another name.",
+                    req.kind.label().to_lowercase(),
+                    req.name
+                ),
+            );
+            return Ok(Err(errors));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let label = format!("{} ({display_prefix}…)", req.name);
+    audit::record(
+        conn,
+        actor,
+        &Event::new("token_created", Outcome::Success).target("token", Some(id), Some(&label)),
+    )?;
+    Ok(Ok(Issued {
+        id,
+        kind: req.kind,
+        name: req.name,
+        secret,
+        expires_at,
+    }))
+}
+
+/// Changes a personal token's scopes and description; scopes stay within the
+/// owner's holdings.
+pub fn edit(
+    conn: &mut DbConn,
+    token: &Token,
+    owner: &User,
+    actor: &Actor,
+    wanted: &ScopeSet,
+    description: &str,
+) -> Result<Result<(), FieldErrors>, AppError> {
+    let mut errors = FieldErrors::new();
+    let description = description.trim();
+    errors.check("description", check_description(description));
+    let holdings = memberships::holdings(conn, owner.id, owner.is_admin)?;
+    let current = scopes::parse(&token.scopes);
+    if wanted.is_empty() {
+        errors.add("scopes", "Choose at least one scope.");
+    }
+    // Narrowing is always allowed; whatever is added must be held now.
+    let added: ScopeSet = wanted.difference(&current).cloned().collect();
+    let denied = scopes::beyond(&added, &holdings);
+    if !denied.is_empty() {
+        errors.add(
+            "scopes",
+            format!(
+                "You cannot grant {}: you do not hold it.",
+                denied.join(", ")
+            ),
+        );
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    token_rows::update_scopes_and_description(conn, token.id, &scopes::join(wanted), description)?;
+    record(conn, actor, "token_edited", Outcome::Success, token)?;
+    Ok(Ok(()))
+}
+
+/// A new secret for the same record; the old one stops working at once.
+pub fn regenerate(
+    conn: &mut DbConn,
+    prefix: &str,
+    token: &Token,
+    actor: &Actor,
+) -> Result<Issued, AppError> {
+    let kind = TokenKind::parse(&token.kind).ok_or(AppError::NotFound)?;
+    let policy = settings::load(conn)?.policy();
+    let secret = PlainToken::generate(prefix, kind);
+    let expires_at = Some(policy.default_expiry(db::now()));
+    let changed = token_rows::replace_secret(
+        conn,
+        token.id,
+        &secret.sha256(),
+        &secret.display_prefix(),
+        expires_at,
+    )?;
+    if changed == 0 {
+        return Err(AppError::NotFound);
+    }
+    let label = format!("{} ({}…)", token.name, secret.display_prefix());
+    audit::record(
+        conn,
+        actor,
+        &Event::new("token_regenerated", Outcome::Success)
+            .target("token", Some(token.id), Some(&label))
+            .detail(&format!("previous secret {}…", token.display_prefix)),
+    )?;
+    Ok(Issued {
+        id: token.id,
+        kind,
+        name: token.name.clone(),
+        secret,
+        expires_at,
+    })
+}
+
+pub fn set_enabled(
+    conn: &mut DbConn,
+    token: &Token,
+    actor: &Actor,
+    enabled: bool,
+) -> Result<(), AppError> {
+    let (status, action) = if enabled {
+        (STATUS_ACTIVE, "token_enabled")
+    } else {
+        (STATUS_DISABLED, "token_disabled")
+    };
+    token_rows::set_status(conn, token.id, status)?;
+    record(conn, actor, action, Outcome::Success, token)
+}
+
+/// Revokes for good. Returns false if it already was.
+pub fn revoke(
+    conn: &mut DbConn,
+    token: &Token,
+    actor: &Actor,
+    action: &str,
+) -> Result<bool, AppError> {
+    let revoked = token_rows::revoke(conn, token.id, actor.user_id)? == 1;
+    if revoked {
+        record(conn, actor, action, Outcome::Success, token)?;
+    }
+    Ok(revoked)
+}
+
+/// A token that passed every check, with what it may do right now.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub token: Token,
+    pub owner: User,
+    pub scopes: ScopeSet,
+    pub department: Option<String>,
+    pub user_type: Option<String>,
+}
+
+/// Why a well-formed token was refused (audited; the client only learns "invalid").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Unknown,
+    Revoked,
+    Disabled,
+    Expired,
+    OwnerDisabled,
+}
+
+impl Refusal {
+    fn action(self) -> &'static str {
+        match self {
+            Refusal::Unknown => "unknown_token_used",
+            Refusal::Revoked => "revoked_token_used",
+            Refusal::Disabled => "disabled_token_used",
+            Refusal::Expired => "expired_token_used",
+            Refusal::OwnerDisabled => "token_of_disabled_user_used",
+        }
+    }
+}
+
+/// Where a presented token came from.
+#[derive(Debug, Clone)]
+pub struct UseContext {
+    pub ip: String,
+    pub user_agent: Option<String>,
+}
+
+/// Last use is written at most this often per token.
+const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
+
+/// Looks a parsed token up by hash and applies every rule of SPEC §1: revoked,
+/// disabled, expired and disabled-owner tokens are refused (and audited); the
+/// effective scopes are computed now, so a demotion narrows the next request.
+pub fn authenticate(
+    conn: &mut DbConn,
+    presented: &PlainToken,
+    from: &UseContext,
+) -> Result<Result<Authenticated, Refusal>, AppError> {
+    let actor = Actor {
+        ip: Some(from.ip.clone()),
+        user_agent: from.user_agent.clone(),
+        ..Actor::default()
+    };
+    let Some(token) = token_rows::find_by_hash(conn, &presented.sha256())? else {
+        let label = presented.display_prefix() + "…";
+        audit::record(
+            conn,
+            &actor,
+            &Event::new(Refusal::Unknown.action(), Outcome::Denied).target(
+                "token",
+                None,
+                Some(&label),
+            ),
+        )?;
+        return Ok(Err(Refusal::Unknown));
+    };
+    let owner = crate::db::users::find(conn, token.owner_id)?;
+    let now = db::now();
+    let refusal = if token.revoked_at.is_some() {
+        Some(Refusal::Revoked)
+    } else if !token.is_active() {
+        Some(Refusal::Disabled)
+    } else if token.is_expired(now) {
+        Some(Refusal::Expired)
+    } else if !owner.is_active() {
+        Some(Refusal::OwnerDisabled)
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
+        let actor = Actor {
+            user_id: Some(owner.id),
+            username: Some(owner.username.clone()),
+            ..actor
+        };
+        record(conn, &actor, refusal.action(), Outcome::Denied, &token)?;
+        return Ok(Err(refusal));
+    }
+
+    let scopes = effective_scopes(conn, &token, &owner)?;
+    let (department, user_type) =
+        memberships::names(conn, token.department_id, token.user_type_id)?;
+    if token
+        .last_used_at
+        .is_none_or(|at| now - at >= LAST_USED_GRANULARITY)
+    {
+        token_rows::touch_last_used(conn, token.id, now, &from.ip, from.user_agent.as_deref())?;
+    }
+    Ok(Ok(Authenticated {
+        token,
+        owner,
+        scopes,
+        department,
+        user_type,
+    }))
+}
+
+/// SPEC §1: the token's scopes (personal) or its user type's (the other kinds),
+/// intersected with what the owner holds now (the one membership an api token is
+/// tied to), restricted to the active catalog.
+pub fn effective_scopes(
+    conn: &mut DbConn,
+    token: &Token,
+    owner: &User,
+) -> Result<ScopeSet, AppError> {
+    let active: ScopeSet = catalog::active_catalog(conn)?
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    let type_scopes = match token.user_type_id {
+        Some(id) => scopes::parse(&user_types::find(conn, id)?.scopes),
+        None => ScopeSet::new(),
+    };
+    let base = match TokenKind::parse(&token.kind) {
+        Some(TokenKind::Personal) => scopes::parse(&token.scopes),
+        Some(TokenKind::Session) if token.user_type_id.is_none() => active.clone(),
+        _ => type_scopes.clone(),
+    };
+    let holdings = match (owner.is_admin, token.department_id, token.user_type_id) {
+        (true, _, _) => Holdings::Everything,
+        (false, Some(department), Some(user_type)) => {
+            if memberships::holds(conn, owner.id, department, user_type)? {
+                Holdings::Only(type_scopes)
+            } else {
+                Holdings::Only(ScopeSet::new())
+            }
+        }
+        _ => memberships::holdings(conn, owner.id, false)?,
+    };
+    Ok(holdings
+        .intersect(&base)
+        .intersection(&active)
+        .cloned()
+        .collect())
+}

@@ -1,0 +1,134 @@
+// Tessera's little JavaScript: dialogs for creating tokens and confirming
+// revocation, and the Copy button. Every action also works without it: the
+// links and forms lead to full pages.
+"use strict";
+
+(function () {
+  const parser = new DOMParser();
+
+  async function fetchPage(url, options) {
+    const response = await fetch(url, Object.assign({ credentials: "same-origin" }, options));
+    const html = await response.text();
+    return { response, doc: parser.parseFromString(html, "text/html") };
+  }
+
+  // Copy buttons: <button data-copy="element-id">.
+  function wireCopyButtons(root) {
+    root.querySelectorAll("[data-copy]").forEach((button) => {
+      const target = document.getElementById(button.dataset.copy);
+      if (!target) return;
+      button.hidden = false;
+      button.addEventListener("click", async () => {
+        const text = target.textContent.trim();
+        try {
+          await navigator.clipboard.writeText(text);
+        } catch (_) {
+          const range = document.createRange();
+          range.selectNodeContents(target);
+          const selection = window.getSelection();
+          selection.removeAllRanges();
+          selection.addRange(range);
+          document.execCommand("copy");
+        }
+        button.textContent = "Copied";
+        button.classList.add("copied");
+      });
+    });
+  }
+
+  // Forms in a dialog submit in the background: a validation error re-renders
+  // the form inside the dialog; success shows the one-time token in it.
+  function wireDialogForm(dialog) {
+    const body = dialog.querySelector("[data-dialog-body]");
+    const form = body && body.querySelector("form[data-dialog-form]");
+    if (!form) return;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = form.querySelector("button[type=submit]");
+      if (button) button.disabled = true;
+      try {
+        const { doc } = await fetchPage(form.action, {
+          method: "POST",
+          body: new URLSearchParams(new FormData(form)),
+        });
+        const result = doc.querySelector("[data-token-result]");
+        const again = doc.querySelector("form[data-dialog-form]");
+        if (result) {
+          body.replaceChildren(document.importNode(result, true));
+          const title = dialog.querySelector("h2");
+          if (title) title.hidden = true;
+          dialog.dataset.reloadOnClose = "true";
+          wireCopyButtons(body);
+          wireCloseLinks(dialog);
+        } else if (again) {
+          body.replaceChildren(document.importNode(again, true));
+          wireDialogForm(dialog);
+          wireCloseLinks(dialog);
+          const firstError = body.querySelector(".field-error");
+          if (firstError) firstError.scrollIntoView({ block: "nearest" });
+        } else {
+          form.submit();
+        }
+      } catch (_) {
+        form.submit();
+      } finally {
+        if (button) button.disabled = false;
+      }
+    });
+  }
+
+  function wireCloseLinks(dialog) {
+    dialog.querySelectorAll("[data-dialog-close]").forEach((link) => {
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        dialog.close();
+      });
+    });
+  }
+
+  function reloadAfterClose(dialog) {
+    dialog.addEventListener("close", () => {
+      if (dialog.dataset.reloadOnClose) window.location.assign(window.location.pathname);
+    });
+  }
+
+  // Links with data-open-dialog="id" open that dialog instead of navigating.
+  document.querySelectorAll("[data-open-dialog]").forEach((link) => {
+    const dialog = document.getElementById(link.dataset.openDialog);
+    if (!dialog || typeof dialog.showModal !== "function") return;
+    wireDialogForm(dialog);
+    wireCloseLinks(dialog);
+    reloadAfterClose(dialog);
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      dialog.showModal();
+      const first = dialog.querySelector("input:not([type=hidden]), select, textarea");
+      if (first) first.focus();
+    });
+  });
+
+  // Links with data-confirm-dialog load their confirmation page into a dialog.
+  const confirmDialog = document.getElementById("confirm-dialog");
+  if (confirmDialog && typeof confirmDialog.showModal === "function") {
+    document.querySelectorAll("[data-confirm-dialog]").forEach((link) => {
+      link.addEventListener("click", async (event) => {
+        event.preventDefault();
+        try {
+          const { response, doc } = await fetchPage(link.href);
+          const content = doc.querySelector("[data-confirm-content]");
+          if (!response.ok || !content) throw new Error("no confirmation");
+          const body = confirmDialog.querySelector("[data-dialog-body]");
+          const copy = document.importNode(content, true);
+          copy.classList.remove("card", "narrow");
+          body.replaceChildren(copy);
+          wireCloseLinks(confirmDialog);
+          confirmDialog.showModal();
+        } catch (_) {
+          window.location.assign(link.href);
+        }
+      });
+    });
+  }
+
+  wireCopyButtons(document);
+})();

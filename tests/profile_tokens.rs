@@ -1,0 +1,647 @@
+//! Token Management on the profile page: personal access tokens and clients that
+//! really authenticate `/api/v1/me`, and every way they stop doing so.
+
+mod common;
+
+use common::{PASSWORD, input_value, location, new_token_in, spawn_app, text_of};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const WARNING: &str = "Make sure to copy your token now. You won't be able to see it again.";
+
+async fn me(app: &common::TestApp, token: &str) -> (StatusCode, Value) {
+    let res = app.api_me(token).await;
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[actix_web::test]
+async fn a_new_access_token_is_shown_once_and_authenticates() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(
+        ada.id,
+        "Field",
+        "devices:read devices:write collections:read",
+    );
+    app.login_ok("ada").await;
+
+    let res = app.create_access_token("ci", &["devices:read"]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let page = res.text().await.unwrap();
+    assert!(page.contains(WARNING));
+    let token = new_token_in(&page);
+    // {prefix}{kind}_ + 30 body + 6 check characters (SPEC §2).
+    assert!(token.starts_with("tsrp_") && token.len() == 41, "{token}");
+
+    let (status, body) = me(&app, &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["username"], "ada");
+    assert_eq!(body["kind"], "personal");
+    assert_eq!(body["name"], "ci");
+    assert_eq!(body["scopes"], serde_json::json!(["devices:read"]));
+    assert!(body["expires_at"].as_str().unwrap().ends_with('Z'));
+
+    // Afterwards the token appears nowhere: not in the list, not on its edit page,
+    // not in the audit log, not anywhere in the database.
+    let list = app.get_html("/profile/tokens").await;
+    assert!(!list.contains(&token));
+    assert!(list.contains(&token[..9]), "the display prefix is shown");
+    let id = list
+        .split("data-token-id=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        !app.get_html(&format!("/profile/tokens/{id}/edit"))
+            .await
+            .contains(&token)
+    );
+    assert!(!app.database_dump().contains(&token[9..]));
+    assert_eq!(app.audit("token_created").len(), 1);
+}
+
+#[actix_web::test]
+async fn scopes_offered_and_granted_are_limited_to_what_the_user_holds() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Reader", "devices:read");
+    app.login_ok("ada").await;
+
+    let form = app.get_html("/profile/tokens/new").await;
+    assert!(form.contains("value=\"devices:read\""));
+    assert!(
+        !form.contains("value=\"users:write\""),
+        "only held scopes are offered"
+    );
+
+    let res = app
+        .create_access_token("sneaky", &["devices:read", "users:write"])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(
+        text_of(&page, "#scopes-error")
+            .unwrap()
+            .contains("users:write")
+    );
+    assert_eq!(input_value(&page, "name").as_deref(), Some("sneaky"));
+    assert_eq!(app.count("tokens"), 0);
+
+    let res = app.create_access_token("nothing", &[]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.count("tokens"), 0);
+}
+
+#[actix_web::test]
+async fn a_name_clash_keeps_what_was_typed() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read collections:read");
+    app.login_ok("ada").await;
+    app.new_access_token("Deploy", &["devices:read"]).await;
+
+    let res = app
+        .submit(
+            "/profile/tokens/new",
+            "/profile/tokens",
+            &[
+                ("name", "deploy"),
+                ("description", "second one"),
+                ("scopes", "collections:read"),
+                ("expires_in_days", "60"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(
+        text_of(&page, "#name-error")
+            .unwrap()
+            .contains("already have")
+    );
+    assert_eq!(input_value(&page, "name").as_deref(), Some("deploy"));
+    assert_eq!(
+        text_of(&page, "#token-description").as_deref(),
+        Some("second one")
+    );
+    assert!(page.contains("value=\"collections:read\" checked"));
+    assert!(page.contains("value=\"60\" selected"));
+    assert_eq!(app.count("tokens"), 1);
+
+    // Another user may use the same name; so may the same user after revoking.
+    let bob = app.create_user("bob", false);
+    app.grant(bob.id, "Other", "devices:read");
+    let other = app.visitor();
+    other.login_ok("bob").await;
+    other.new_access_token("deploy", &["devices:read"]).await;
+}
+
+#[actix_web::test]
+async fn expiry_is_bounded_by_the_policy() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    app.login_ok("ada").await;
+    let too_far = (chrono::Utc::now() + chrono::TimeDelta::days(400))
+        .format("%Y-%m-%d")
+        .to_string();
+    for (days, date) in [
+        ("never", ""),
+        ("31", ""),
+        ("30", too_far.as_str()),
+        ("30", "yesterday"),
+    ] {
+        let res = app
+            .submit(
+                "/profile/tokens/new",
+                "/profile/tokens",
+                &[
+                    ("name", "t"),
+                    ("scopes", "devices:read"),
+                    ("expires_in_days", days),
+                    ("expires_at", date),
+                ],
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{days} {date}"
+        );
+        assert!(text_of(&res.text().await.unwrap(), "#expires_at-error").is_some());
+    }
+    let soon = (chrono::Utc::now() + chrono::TimeDelta::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let res = app
+        .submit(
+            "/profile/tokens/new",
+            "/profile/tokens",
+            &[
+                ("name", "t"),
+                ("scopes", "devices:read"),
+                ("expires_in_days", "90"),
+                ("expires_at", &soon),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let list = app.get_html("/profile/tokens").await;
+    assert!(list.contains(&soon) && list.contains("expires soon"));
+}
+
+#[actix_web::test]
+async fn a_client_acts_with_its_role() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let (_, role) = app.grant(ada.id, "BI", "collections:read devices:read");
+    let (_, other_role) = {
+        let bob = app.create_user("bob", false);
+        app.grant(bob.id, "Admin-ish", "users:write")
+    };
+    app.login_ok("ada").await;
+
+    let form = app.get_html("/profile/clients/new").await;
+    assert!(
+        form.contains(">BI<") && !form.contains("Admin-ish"),
+        "only held roles are offered"
+    );
+
+    let expires = (chrono::Utc::now() + chrono::TimeDelta::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let res = app
+        .submit(
+            "/profile/clients/new",
+            "/profile/clients",
+            &[
+                ("name", "JDBC"),
+                ("role_id", &other_role.to_string()),
+                ("expires_at", &expires),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&res.text().await.unwrap(), "#role_id-error").is_some());
+
+    let res = app
+        .submit(
+            "/profile/clients/new",
+            "/profile/clients",
+            &[
+                ("name", "JDBC"),
+                ("role_id", &role.to_string()),
+                ("expires_at", &expires),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let token = new_token_in(&res.text().await.unwrap());
+    assert!(token.starts_with("tsrc_"));
+    let (status, body) = me(&app, &token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["kind"], "client");
+    assert_eq!(body["user_type"], "BI");
+    assert_eq!(
+        body["scopes"],
+        serde_json::json!(["collections:read", "devices:read"])
+    );
+
+    let list = app.get_html("/profile/tokens").await;
+    let clients = list.split("id=\"clients-heading\"").nth(1).unwrap();
+    assert!(clients.contains("JDBC") && clients.contains("BI"));
+    assert!(!clients.contains("/edit\""), "clients have no Edit action");
+}
+
+#[actix_web::test]
+async fn edit_narrows_freely_and_never_widens_beyond_the_owner() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read devices:write");
+    app.login_ok("ada").await;
+    let (id, token) = app
+        .new_access_token("ci", &["devices:read", "devices:write"])
+        .await;
+
+    let res = app
+        .submit(
+            &format!("/profile/tokens/{id}/edit"),
+            &format!("/profile/tokens/{id}"),
+            &[("scopes", "devices:read"), ("description", "narrowed")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        me(&app, &token).await.1["scopes"],
+        serde_json::json!(["devices:read"])
+    );
+
+    let res = app
+        .submit(
+            &format!("/profile/tokens/{id}/edit"),
+            &format!("/profile/tokens/{id}"),
+            &[
+                ("scopes", "devices:read"),
+                ("scopes", "users:write"),
+                ("description", "wider"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        me(&app, &token).await.1["scopes"],
+        serde_json::json!(["devices:read"])
+    );
+    let list = app.get_html("/profile/tokens").await;
+    assert!(list.contains("narrowed") && !list.contains("wider"));
+    assert_eq!(app.audit("token_edited").len(), 1);
+}
+
+#[actix_web::test]
+async fn regenerate_disable_enable_and_revoke() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    app.login_ok("ada").await;
+    let (id, old) = app.new_access_token("ci", &["devices:read"]).await;
+
+    // Regenerate: a new secret, shown once; the old one is refused at once.
+    let res = app.token_action(id, "regenerate").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let new = new_token_in(&res.text().await.unwrap());
+    assert_ne!(old, new);
+    assert_eq!(me(&app, &old).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(&app, &new).await.0, StatusCode::OK);
+
+    // Disable and enable.
+    let res = app.token_action(id, "disable").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me(&app, &new).await.0, StatusCode::UNAUTHORIZED);
+    assert!(
+        app.get_html("/profile/tokens")
+            .await
+            .contains("badge-disabled")
+    );
+    app.token_action(id, "enable").await;
+    assert_eq!(me(&app, &new).await.0, StatusCode::OK);
+
+    // Revoke asks first, then the row leaves the list and the secret is refused.
+    let confirm = app.get_html(&format!("/profile/tokens/{id}/revoke")).await;
+    assert_eq!(
+        text_of(&confirm, "form.confirm button").as_deref(),
+        Some("Revoke")
+    );
+    let res = app.token_action(id, "revoke").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), "/profile/tokens");
+    assert!(
+        !app.get_html("/profile/tokens")
+            .await
+            .contains(&format!("data-token-id=\"{id}\""))
+    );
+    assert_eq!(me(&app, &new).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.audit("revoked_token_used").len(), 1);
+    assert_eq!(
+        app.token_action(id, "enable").await.status(),
+        StatusCode::NOT_FOUND,
+        "revoked is final"
+    );
+
+    for action in [
+        "token_created",
+        "token_regenerated",
+        "token_disabled",
+        "token_enabled",
+        "token_revoked",
+    ] {
+        assert_eq!(app.audit(action).len(), 1, "{action}");
+    }
+    let dump = app.database_dump();
+    assert!(
+        !dump.contains(&old[9..]) && !dump.contains(&new[9..]),
+        "no secret is stored or audited"
+    );
+}
+
+#[actix_web::test]
+async fn users_see_and_touch_only_their_own_tokens() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    let mallory = app.create_user("mallory", false);
+    app.grant(mallory.id, "Other", "devices:read");
+    app.login_ok("ada").await;
+    let (id, token) = app.new_access_token("mine", &["devices:read"]).await;
+
+    let intruder = app.visitor();
+    intruder.login_ok("mallory").await;
+    assert!(!intruder.get_html("/profile/tokens").await.contains("mine"));
+    for path in [
+        format!("/profile/tokens/{id}/edit"),
+        format!("/profile/tokens/{id}/revoke"),
+    ] {
+        assert_eq!(
+            intruder.get(&path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    for action in ["regenerate", "disable", "enable", "revoke"] {
+        assert_eq!(
+            intruder.token_action(id, action).await.status(),
+            StatusCode::NOT_FOUND,
+            "{action}"
+        );
+    }
+    let res = intruder
+        .submit(
+            "/profile/tokens",
+            &format!("/profile/tokens/{id}"),
+            &[("scopes", "devices:read"), ("description", "pwned")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(me(&app, &token).await.0, StatusCode::OK, "nothing changed");
+    assert!(!app.get_html("/profile/tokens").await.contains("pwned"));
+}
+
+#[actix_web::test]
+async fn tokens_stop_working_with_their_owner() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let (department, user_type) = app.grant(ada.id, "Field", "devices:read devices:write");
+    app.login_ok("ada").await;
+    let (_, token) = app
+        .new_access_token("ci", &["devices:read", "devices:write"])
+        .await;
+
+    // Demoted out of a scope: the next request is narrower.
+    app.db(|c| tessera::db::user_types::set_scopes(c, user_type, "devices:read"))
+        .unwrap();
+    assert_eq!(
+        me(&app, &token).await.1["scopes"],
+        serde_json::json!(["devices:read"])
+    );
+    // Out of every membership: no scopes, but still a valid token.
+    app.db(|c| tessera::db::memberships::remove(c, ada.id, department, user_type))
+        .unwrap();
+    assert_eq!(me(&app, &token).await.1["scopes"], serde_json::json!([]));
+    // Disabled owner: refused.
+    app.db(|c| tessera::db::users::set_status(c, ada.id, "disabled"))
+        .unwrap();
+    assert_eq!(me(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.audit("token_of_disabled_user_used").len(), 1);
+}
+
+#[actix_web::test]
+async fn an_expired_token_is_refused() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    app.login_ok("ada").await;
+    let (id, token) = app.new_access_token("ci", &["devices:read"]).await;
+    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        diesel::update(t::tokens.find(id))
+            .set(t::expires_at.eq(Some(tessera::db::now() - chrono::TimeDelta::seconds(1))))
+            .execute(conn)
+    })
+    .unwrap();
+    assert_eq!(me(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+    assert!(app.get_html("/profile/tokens").await.contains("expired"));
+    assert_eq!(app.audit("expired_token_used").len(), 1);
+}
+
+#[actix_web::test]
+async fn api_me_speaks_rfc_6750() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    app.login_ok("ada").await;
+    let (_, token) = app.new_access_token("ci", &["devices:read"]).await;
+    let client = reqwest::Client::new();
+
+    // No credentials (and the session cookie does not count).
+    let res = app.get("/api/v1/me").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        "Bearer realm=\"tessera\""
+    );
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+
+    // ?access_token= is never read.
+    let res = client
+        .get(app.url(&format!("/api/v1/me?access_token={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // Malformed: wrong checksum, wrong prefix, garbage. Refused without a database lookup (no audit row).
+    let mut flipped = token.clone().into_bytes();
+    flipped[12] = if flipped[12] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).unwrap();
+    for bad in [
+        flipped.as_str(),
+        "tsrp_short",
+        "garbage",
+        &token.replacen("tsr", "xyz", 1),
+    ] {
+        let res = app.api_me(bad).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{bad}");
+        let challenge = res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_token");
+        assert!(body["error_description"].is_string());
+    }
+    assert_eq!(app.audit("unknown_token_used").len(), 0);
+
+    // Well-formed but unknown: refused and audited by display prefix.
+    let unknown = tessera::domain::token::PlainToken::generate(
+        "tsr",
+        tessera::domain::token::TokenKind::Personal,
+    );
+    assert_eq!(
+        app.api_me(unknown.expose()).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.audit("unknown_token_used").len(), 1);
+}
+
+#[actix_web::test]
+async fn last_use_is_recorded_at_most_once_a_minute() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    app.login_ok("ada").await;
+    let (id, token) = app.new_access_token("ci", &["devices:read"]).await;
+    let last_used = || {
+        app.db(|conn| {
+            use diesel::prelude::*;
+            use tessera::db::schema::tokens::dsl as t;
+            t::tokens
+                .find(id)
+                .select((t::last_used_at, t::last_used_ip))
+                .first::<(Option<chrono::NaiveDateTime>, Option<String>)>(conn)
+        })
+        .unwrap()
+    };
+    assert_eq!(last_used().0, None);
+    app.api_me(&token).await;
+    let (first, ip) = last_used();
+    assert!(first.is_some());
+    assert_eq!(ip.as_deref(), Some("127.0.0.1"));
+    app.api_me(&token).await;
+    assert_eq!(last_used().0, first, "no write within the minute");
+    assert!(app.get_html("/profile/tokens").await.contains("127.0.0.1"));
+}
+
+#[actix_web::test]
+async fn hostile_names_are_shown_escaped() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    app.login_ok("ada").await;
+    let payload = "<script>alert(1)</script>";
+    let res = app.create_access_token(payload, &["devices:read"]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(!res.text().await.unwrap().contains(payload));
+    let list = app.get_html("/profile/tokens").await;
+    assert!(!list.contains(payload));
+    assert!(list.contains("&#60;script&#62;") || list.contains("&lt;script&gt;"));
+}
+
+#[actix_web::test]
+async fn every_token_form_needs_the_csrf_token() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let (_, role) = app.grant(ada.id, "Field", "devices:read");
+    app.login_ok("ada").await;
+    let (id, token) = app.new_access_token("ci", &["devices:read"]).await;
+    let tokens_before = app.count("tokens");
+    let role = role.to_string();
+    let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            "/profile/tokens".into(),
+            vec![
+                ("name", "x"),
+                ("scopes", "devices:read"),
+                ("expires_in_days", "30"),
+            ],
+        ),
+        (
+            "/profile/clients".into(),
+            vec![
+                ("name", "x"),
+                ("role_id", &role),
+                ("expires_at", "2099-01-01"),
+            ],
+        ),
+        (
+            format!("/profile/tokens/{id}"),
+            vec![("scopes", "devices:read"), ("description", "x")],
+        ),
+        (format!("/profile/tokens/{id}/regenerate"), vec![]),
+        (format!("/profile/tokens/{id}/disable"), vec![]),
+        (format!("/profile/tokens/{id}/revoke"), vec![]),
+    ];
+    for (path, fields) in posts {
+        let mut with_bad = fields.clone();
+        with_bad.push(("csrf_token", "forged"));
+        assert_eq!(
+            app.post_form(&path, &fields).await.status(),
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+        assert_eq!(
+            app.post_form(&path, &with_bad).await.status(),
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    assert_eq!(app.count("tokens"), tokens_before);
+    assert_eq!(
+        me(&app, &token).await.0,
+        StatusCode::OK,
+        "still works, unchanged"
+    );
+    let _ = PASSWORD;
+}
+
+#[actix_web::test]
+async fn creation_can_be_switched_off() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::settings::dsl as s;
+        diesel::update(s::settings)
+            .set(s::token_creation_enabled.eq(false))
+            .execute(conn)
+    })
+    .unwrap();
+    app.login_ok("ada").await;
+    let form = app.get_html("/profile/tokens/new").await;
+    assert!(form.contains("switched off"));
+    let res = app.create_access_token("ci", &["devices:read"]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.count("tokens"), 0);
+}
