@@ -138,7 +138,7 @@ async fn unknown_routes_wrong_methods_and_large_bodies_get_plain_pages() {
     );
 
     let csrf = common::csrf_in(&app.get_html("/profile").await);
-    let huge = "x".repeat(200 * 1024);
+    let huge = "x".repeat(2 * 1024 * 1024);
     let res = app
         .post_form(
             "/profile/password",

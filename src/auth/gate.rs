@@ -19,8 +19,9 @@ use crate::db::{audit, users};
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// Largest form body accepted (CSRF reading included).
-pub const FORM_LIMIT: usize = 64 * 1024;
+/// Largest form body accepted (CSRF reading included): room for a bulk revoke of
+/// tens of thousands of selected ids.
+pub const FORM_LIMIT: usize = 1024 * 1024;
 
 /// Routes anyone may reach. Everything else needs a signed-in user.
 fn is_public(path: &str) -> bool {

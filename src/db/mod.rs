@@ -13,6 +13,7 @@ pub mod scopes;
 pub mod sessions;
 pub mod settings;
 pub mod throttle;
+pub mod token_search;
 pub mod tokens;
 pub mod user_types;
 pub mod users;
@@ -29,12 +30,21 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness as _, embed_migrati
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+diesel::define_sql_function! {
+    /// SQL `lower()`, which both backends have (ASCII-only on SQLite; usernames
+    /// are ASCII so the two agree).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 /// A connection to whichever database the URL names.
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
     Pg(PgConnection),
     Sqlite(SqliteConnection),
 }
+
+/// The backend type of `DbConn`, for boxed queries.
+pub type Db = <DbConn as diesel::Connection>::Backend;
 
 pub type DbPool = r2d2::Pool<ConnectionManager>;
 pub type PooledConn = r2d2::PooledConnection<ConnectionManager>;

@@ -142,6 +142,7 @@ diesel::joinable!(memberships -> user_types (user_type_id));
 diesel::joinable!(tokens -> departments (department_id));
 diesel::joinable!(tokens -> user_types (user_type_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(tokens -> users (owner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,

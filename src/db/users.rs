@@ -4,13 +4,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::DbConn;
 use super::schema::{sessions, users};
-
-diesel::define_sql_function! {
-    /// SQL `lower()`, which both backends have; usernames are ASCII so they agree.
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
+use super::{DbConn, lower};
 
 pub const STATUS_ACTIVE: &str = "active";
 pub const STATUS_DISABLED: &str = "disabled";

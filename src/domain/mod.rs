@@ -7,3 +7,4 @@ pub mod policy;
 pub mod scopes;
 pub mod throttle;
 pub mod token;
+pub mod token_filter;

@@ -5,7 +5,7 @@ mod api;
 mod health;
 mod login;
 mod profile;
-mod profile_tokens;
+pub mod profile_tokens;
 mod setup;
 
 use actix_web::web;
@@ -50,6 +50,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .post(profile_tokens::revoke_token),
         )
         .service(web::resource("/admin").get(admin::show_overview))
+        .service(
+            web::resource("/admin/tokens")
+                .get(admin::tokens::list_tokens)
+                .post(admin::token_new::create_api_token),
+        )
+        .service(web::resource("/admin/tokens/new").get(admin::token_new::show_new_api_token))
+        .service(
+            web::resource("/admin/tokens/bulk-revoke").post(admin::tokens::confirm_bulk_revoke),
+        )
+        .service(
+            web::resource("/admin/tokens/bulk-revoke/confirm").post(admin::tokens::bulk_revoke),
+        )
+        .service(web::resource("/admin/tokens/{id}").get(admin::token_detail::show_token))
+        .service(
+            web::resource("/admin/tokens/{id}/regenerate")
+                .post(admin::token_detail::regenerate_token),
+        )
+        .service(
+            web::resource("/admin/tokens/{id}/disable").post(admin::token_detail::disable_token),
+        )
+        .service(web::resource("/admin/tokens/{id}/enable").post(admin::token_detail::enable_token))
         .service(web::resource("/healthz").get(health::healthz))
         .service(web::resource("/readyz").get(health::readyz))
         .configure(api::configure);

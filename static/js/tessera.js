@@ -130,5 +130,36 @@
     });
   }
 
+  // "Select all" header checkbox: <input data-select-all="ids"> ticks every
+  // checkbox of that name in its form.
+  document.querySelectorAll("[data-select-all]").forEach((master) => {
+    const form = master.closest("form");
+    const name = master.dataset.selectAll;
+    const boxes = () => Array.from(form.querySelectorAll(`input[type=checkbox][name="${name}"]`));
+    master.hidden = false;
+    master.addEventListener("change", () => boxes().forEach((box) => { box.checked = master.checked; }));
+    form.addEventListener("change", (event) => {
+      if (event.target === master || event.target.name !== name) return;
+      const all = boxes();
+      master.checked = all.every((box) => box.checked);
+      master.indeterminate = !master.checked && all.some((box) => box.checked);
+    });
+  });
+
+  // Selects that reload the page when changed (their form has a fallback button).
+  document.querySelectorAll("select[data-autosubmit]").forEach((select) => {
+    select.addEventListener("change", () => select.form.submit());
+  });
+  document.querySelectorAll("[data-hide-with-js]").forEach((element) => { element.hidden = true; });
+
+  // A warning beside an expiry date beyond the suggested limit.
+  document.querySelectorAll("[data-suggested-until]").forEach((input) => {
+    const warning = document.getElementById("expiry-warning");
+    if (!warning) return;
+    input.addEventListener("input", () => {
+      warning.hidden = !(input.value && input.value > input.dataset.suggestedUntil);
+    });
+  });
+
   wireCopyButtons(document);
 })();

@@ -429,3 +429,69 @@ impl Visitor {
         .await
     }
 }
+
+/// What `insert_token` creates.
+pub struct Seeded {
+    pub id: i64,
+    pub token: String,
+}
+
+impl TestApp {
+    /// Inserts a live token straight through the db layer (fast arrangement).
+    pub fn insert_token(
+        &self,
+        owner_id: i64,
+        kind: &str,
+        name: &str,
+        department_type: Option<(i64, i64)>,
+    ) -> Seeded {
+        use tessera::domain::token::{PlainToken, TokenKind};
+        let secret = PlainToken::generate("tsr", TokenKind::parse(kind).unwrap());
+        let now = tessera::db::now();
+        let id = self
+            .db(|conn| {
+                tessera::db::tokens::insert(
+                    conn,
+                    &tessera::db::tokens::NewToken {
+                        kind,
+                        name,
+                        description: "",
+                        owner_id,
+                        created_by: Some(owner_id),
+                        department_id: department_type.map(|(d, _)| d),
+                        user_type_id: department_type.map(|(_, t)| t),
+                        scopes: if kind == "personal" {
+                            "devices:read"
+                        } else {
+                            ""
+                        },
+                        display_prefix: &secret.display_prefix(),
+                        sha256: &secret.sha256(),
+                        status: "active",
+                        created_at: now,
+                        updated_at: now,
+                        expires_at: Some(now + chrono::TimeDelta::days(30)),
+                        device_name: (kind == "session").then_some("Pixel 9"),
+                    },
+                )
+            })
+            .expect("insert token");
+        Seeded {
+            id,
+            token: secret.expose().to_owned(),
+        }
+    }
+
+    /// Whether a token row is revoked.
+    pub fn is_revoked(&self, id: i64) -> bool {
+        use tessera::db::schema::tokens::dsl as t;
+        self.db(|conn| {
+            t::tokens
+                .find(id)
+                .select(t::revoked_at)
+                .first::<Option<chrono::NaiveDateTime>>(conn)
+                .expect("token row")
+                .is_some()
+        })
+    }
+}

@@ -1,5 +1,10 @@
 //! The administrator area. Everything under `/admin` is refused to
-//! non-administrators by the gate before any handler here runs.
+//! non-administrators by the gate before any handler here runs; handlers still
+//! take `CurrentAdmin` so that no route depends on the gate alone.
+
+pub mod token_detail;
+pub mod token_new;
+pub mod tokens;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -1,0 +1,145 @@
+//! `/admin/tokens/{id}`: one token of any user, its audit trail, and the row
+//! actions (regenerate, disable/enable, revoke) for administrators.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::tokens::{InventoryRow, with_names};
+use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::db::audit::AuditEvent;
+use crate::db::schema::{audit_events, tokens as token_table};
+use crate::db::tokens::Token;
+use crate::db::{self, settings};
+use crate::error::AppError;
+use crate::page::{PageCtx, flash, redirect, render};
+use crate::routes::profile_tokens::show_issued;
+use crate::state::AppState;
+use crate::tokens;
+
+#[derive(Template)]
+#[template(path = "admin/tokens/detail.html")]
+struct DetailPage {
+    ctx: PageCtx,
+    row: InventoryRow,
+    trail: Vec<AuditEvent>,
+    tenant_id: String,
+    origin: String,
+    now: NaiveDateTime,
+}
+
+async fn load_token(state: &AppState, id: i64) -> Result<Token, AppError> {
+    state
+        .db(move |conn, _| {
+            Ok(token_table::table
+                .find(id)
+                .select(Token::as_select())
+                .first(conn)?)
+        })
+        .await
+}
+
+pub async fn show_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _admin: CurrentAdmin,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (row, trail, tenant_id) = state
+        .db(move |conn, _| {
+            let token = token_table::table
+                .find(id)
+                .select(Token::as_select())
+                .first(conn)?;
+            let row = with_names(conn, vec![token])?
+                .pop()
+                .ok_or(AppError::NotFound)?;
+            let trail = audit_events::table
+                .filter(audit_events::target_type.eq("token"))
+                .filter(audit_events::target_id.eq(id))
+                .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+                .limit(100)
+                .select(AuditEvent::as_select())
+                .load(conn)?;
+            Ok((row, trail, settings::load(conn)?.tenant_id))
+        })
+        .await?;
+    let origin = {
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    };
+    let page = DetailPage {
+        ctx: PageCtx::from_request(&req),
+        row,
+        trail,
+        tenant_id,
+        origin,
+        now: db::now(),
+    };
+    Ok(render(&req, StatusCode::OK, page))
+}
+
+fn back(id: i64) -> String {
+    format!("/admin/tokens/{id}")
+}
+
+pub async fn regenerate_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    client: ClientInfo,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let token = load_token(&state, path.into_inner()).await?;
+    let (actor, prefix) = (client.actor(Some(&admin)), state.token_prefix.clone());
+    let issued = state
+        .db(move |conn, _| tokens::regenerate(conn, &prefix, &token, &actor))
+        .await?;
+    Ok(show_issued(&req, "Token regenerated", issued))
+}
+
+async fn set_enabled(
+    state: &AppState,
+    admin: &CurrentAdmin,
+    client: &ClientInfo,
+    session: &Session,
+    id: i64,
+    enabled: bool,
+) -> Result<HttpResponse, AppError> {
+    let token = load_token(state, id).await?;
+    if token.revoked_at.is_some() {
+        return Err(AppError::NotFound);
+    }
+    let actor = client.actor(Some(admin));
+    let label = token.label();
+    state
+        .db(move |conn, _| tokens::set_enabled(conn, &token, &actor, enabled))
+        .await?;
+    let verb = if enabled { "Enabled" } else { "Disabled" };
+    flash(session, "success", format!("{verb} {label}."));
+    Ok(redirect(&back(id)))
+}
+
+pub async fn disable_token(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    client: ClientInfo,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    set_enabled(&state, &admin, &client, &session, path.into_inner(), false).await
+}
+
+pub async fn enable_token(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    client: ClientInfo,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    set_enabled(&state, &admin, &client, &session, path.into_inner(), true).await
+}

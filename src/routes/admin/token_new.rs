@@ -1,0 +1,197 @@
+//! `/admin/tokens/new`: Create API token, bound to a user and one of their
+//! memberships (department & user type), whose scopes it takes.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::{Months, NaiveDate};
+use diesel::prelude::*;
+
+use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::db::schema::{departments, memberships, user_types, users};
+use crate::db::{self, DbConn, settings};
+use crate::domain::form::FieldErrors;
+use crate::domain::policy::{ExpiryChoice, Policy};
+use crate::domain::token::TokenKind;
+use crate::error::AppError;
+use crate::page::{HtmlForm, PageCtx, render};
+use crate::routes::profile_tokens::show_issued;
+use crate::state::AppState;
+use crate::tokens::{self, CreateRequest};
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ApiTokenForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub expires_at: String,
+    #[serde(default)]
+    pub user_id: String,
+    #[serde(default)]
+    pub membership: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+impl ApiTokenForm {
+    fn user_id(&self) -> Option<i64> {
+        self.user_id.trim().parse().ok()
+    }
+
+    /// `{department_id}:{user_type_id}`.
+    fn membership(&self) -> Option<(i64, i64)> {
+        let (d, t) = self.membership.split_once(':')?;
+        Some((d.trim().parse().ok()?, t.trim().parse().ok()?))
+    }
+
+    pub fn is_user(&self, id: &i64) -> bool {
+        self.user_id() == Some(*id)
+    }
+
+    pub fn is_membership(&self, value: &str) -> bool {
+        self.membership == value
+    }
+}
+
+/// One membership offered in the select.
+pub struct MembershipChoice {
+    pub value: String,
+    pub label: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/tokens/new.html")]
+struct NewApiTokenPage {
+    ctx: PageCtx,
+    form: ApiTokenForm,
+    users: Vec<(i64, String, String)>,
+    memberships: Vec<MembershipChoice>,
+    policy: Policy,
+    suggested_until: String,
+    beyond_suggestion: bool,
+    errors: FieldErrors,
+}
+
+/// The suggested longest lifetime of an API token: twelve months.
+fn suggested_until(today: NaiveDate) -> NaiveDate {
+    today.checked_add_months(Months::new(12)).unwrap_or(today)
+}
+
+fn load_page_data(
+    conn: &mut DbConn,
+    user_id: Option<i64>,
+) -> Result<(Vec<(i64, String, String)>, Vec<MembershipChoice>, Policy), AppError> {
+    let users = users::table
+        .filter(users::status.eq("active"))
+        .order(users::username.asc())
+        .select((users::id, users::username, users::display_name))
+        .load(conn)?;
+    let memberships = match user_id {
+        Some(id) => memberships::table
+            .inner_join(departments::table)
+            .inner_join(user_types::table)
+            .filter(memberships::user_id.eq(id))
+            .order((departments::name.asc(), user_types::name.asc()))
+            .select((
+                departments::id,
+                departments::name,
+                user_types::id,
+                user_types::name,
+            ))
+            .load::<(i64, String, i64, String)>(conn)?
+            .into_iter()
+            .map(|(d, dn, t, tn)| MembershipChoice {
+                value: format!("{d}:{t}"),
+                label: format!("{dn} — {tn}"),
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok((users, memberships, settings::load(conn)?.policy()))
+}
+
+async fn page(
+    req: &HttpRequest,
+    state: &AppState,
+    form: ApiTokenForm,
+    errors: FieldErrors,
+) -> Result<NewApiTokenPage, AppError> {
+    let user_id = form.user_id();
+    let (users, memberships, policy) = state
+        .db(move |conn, _| load_page_data(conn, user_id))
+        .await?;
+    let suggestion = suggested_until(db::now().date());
+    let beyond_suggestion =
+        NaiveDate::parse_from_str(form.expires_at.trim(), "%Y-%m-%d").is_ok_and(|d| d > suggestion);
+    Ok(NewApiTokenPage {
+        ctx: PageCtx::from_request(req),
+        form,
+        users,
+        memberships,
+        policy,
+        suggested_until: suggestion.format("%Y-%m-%d").to_string(),
+        beyond_suggestion,
+        errors,
+    })
+}
+
+pub async fn show_new_api_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _admin: CurrentAdmin,
+    query: web::Query<ApiTokenForm>,
+) -> Result<HttpResponse, AppError> {
+    let mut form = query.into_inner();
+    if form.expires_at.trim().is_empty() {
+        form.expires_at = suggested_until(db::now().date())
+            .format("%Y-%m-%d")
+            .to_string();
+    }
+    let page = page(&req, &state, form, FieldErrors::new()).await?;
+    Ok(render(&req, StatusCode::OK, page))
+}
+
+pub async fn create_api_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    client: ClientInfo,
+    HtmlForm(form): HtmlForm<ApiTokenForm>,
+) -> Result<HttpResponse, AppError> {
+    let owner_id = form.user_id();
+    let membership = form.membership();
+    let request = CreateRequest {
+        kind: TokenKind::Api,
+        name: form.name.clone(),
+        description: form.description.clone(),
+        scopes: Default::default(),
+        user_type_id: membership.map(|(_, t)| t),
+        department_id: membership.map(|(d, _)| d),
+        expiry: ExpiryChoice::from_form("", &form.expires_at),
+        grant_ceiling: None,
+    };
+    let (actor, prefix) = (client.actor(Some(&admin)), state.token_prefix.clone());
+    let outcome = state
+        .db(move |conn, _| {
+            let owner = match owner_id {
+                Some(id) => crate::db::users::find(conn, id)
+                    .optional()?
+                    .filter(|u| u.is_active()),
+                None => None,
+            };
+            let Some(owner) = owner else {
+                let mut errors = FieldErrors::new();
+                errors.add("user_id", "Choose an active user.");
+                return Ok(Err(errors));
+            };
+            tokens::create(conn, &prefix, &owner, &actor, request)
+        })
+        .await?;
+    match outcome {
+        Ok(issued) => Ok(show_issued(&req, "API token created", issued)),
+        Err(errors) => {
+            let page = page(&req, &state, form, errors).await?;
+            Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page))
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! Administrator / Tokens: the inventory of every token (tab "API Tokens": kinds
+//! personal, client, api; tab "Mobile Users Logged In": sessions), with filters,
+//! keyset pagination and bulk revocation.
+
+use std::collections::HashMap;
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::db::schema::{departments, user_types, users};
+use crate::db::token_search::{self, Selection};
+use crate::db::tokens::Token;
+use crate::db::{self, DbConn};
+use crate::domain::policy::EXPIRING_SOON_DAYS;
+use crate::domain::token_filter::{FilterQuery, Sort, StatusFilter, Tab, TokenFilter};
+use crate::error::AppError;
+use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
+use crate::state::AppState;
+
+/// One inventory row with the names it refers to.
+pub struct InventoryRow {
+    pub token: Token,
+    pub owner: String,
+    pub email: String,
+    pub department: Option<String>,
+    pub user_type: Option<String>,
+}
+
+impl InventoryRow {
+    pub fn status(&self, now: &NaiveDateTime) -> &'static str {
+        if self.token.revoked_at.is_some() {
+            "revoked"
+        } else if !self.token.is_active() {
+            "disabled"
+        } else if self.token.is_expired(*now) {
+            "expired"
+        } else {
+            "active"
+        }
+    }
+
+    pub fn expires_soon(&self, now: &NaiveDateTime) -> bool {
+        self.token
+            .expires_at
+            .is_some_and(|at| at > *now && at - *now <= chrono::TimeDelta::days(EXPIRING_SOON_DAYS))
+    }
+}
+
+/// Names for a page of tokens: three small lookups instead of a join per row.
+pub fn with_names(conn: &mut DbConn, tokens: Vec<Token>) -> QueryResult<Vec<InventoryRow>> {
+    let owner_ids: Vec<i64> = tokens.iter().map(|t| t.owner_id).collect();
+    let department_ids: Vec<i64> = tokens.iter().filter_map(|t| t.department_id).collect();
+    let type_ids: Vec<i64> = tokens.iter().filter_map(|t| t.user_type_id).collect();
+    let owners: HashMap<i64, (String, String)> = users::table
+        .filter(users::id.eq_any(&owner_ids))
+        .select((users::id, users::username, users::email))
+        .load::<(i64, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, name, email)| (id, (name, email)))
+        .collect();
+    let departments: HashMap<i64, String> = departments::table
+        .filter(departments::id.eq_any(&department_ids))
+        .select((departments::id, departments::name))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let types: HashMap<i64, String> = user_types::table
+        .filter(user_types::id.eq_any(&type_ids))
+        .select((user_types::id, user_types::name))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    Ok(tokens
+        .into_iter()
+        .map(|token| {
+            let (owner, email) = owners.get(&token.owner_id).cloned().unwrap_or_default();
+            InventoryRow {
+                department: token
+                    .department_id
+                    .and_then(|id| departments.get(&id).cloned()),
+                user_type: token.user_type_id.and_then(|id| types.get(&id).cloned()),
+                owner,
+                email,
+                token,
+            }
+        })
+        .collect())
+}
+
+/// The departments for the filter's select.
+pub fn department_choices(conn: &mut DbConn) -> QueryResult<Vec<(i64, String)>> {
+    departments::table
+        .order(departments::name.asc())
+        .select((departments::id, departments::name))
+        .load(conn)
+}
+
+#[derive(Template)]
+#[template(path = "admin/tokens/list.html")]
+struct TokensPage {
+    ctx: PageCtx,
+    filter: TokenFilter,
+    filter_query: String,
+    rows: Vec<InventoryRow>,
+    next: Option<String>,
+    is_first_page: bool,
+    departments: Vec<(i64, String)>,
+    now: NaiveDateTime,
+}
+
+impl TokensPage {
+    fn is_sessions(&self) -> bool {
+        self.filter.tab == Tab::Sessions
+    }
+
+    fn statuses(&self) -> [StatusFilter; 5] {
+        StatusFilter::ALL
+    }
+
+    fn sorts(&self) -> [Sort; 3] {
+        Sort::ALL
+    }
+
+    fn is_department(&self, id: &i64) -> bool {
+        self.filter.department_id == Some(*id)
+    }
+
+    fn is_status(&self, status: &StatusFilter) -> bool {
+        self.filter.status == Some(*status)
+    }
+
+    fn is_sort(&self, sort: &Sort) -> bool {
+        self.filter.sort == *sort
+    }
+}
+
+pub async fn list_tokens(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _admin: CurrentAdmin,
+    query: web::Query<FilterQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (filter, after) = TokenFilter::from_query(&query);
+    let f = filter.clone();
+    let now = db::now();
+    let (rows, next, departments) = state
+        .db(move |conn, _| {
+            let (tokens, next) = token_search::page(conn, &f, after, now)?;
+            Ok((with_names(conn, tokens)?, next, department_choices(conn)?))
+        })
+        .await?;
+    let page = TokensPage {
+        ctx: PageCtx::from_request(&req),
+        filter_query: filter.to_query(),
+        filter,
+        rows,
+        next: next.map(|c| c.encode()),
+        is_first_page: after.is_none(),
+        departments,
+        now,
+    };
+    Ok(render(&req, StatusCode::OK, page))
+}
+
+/// The bulk form: either chosen ids, or "everything this filter matches".
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct BulkForm {
+    #[serde(default)]
+    ids: Vec<String>,
+    /// "1" when the administrator chose every token matching the filter.
+    #[serde(default)]
+    all_matching: String,
+    /// "1" when the administrator chose every row of the page (works without JS).
+    #[serde(default)]
+    all_on_page: String,
+    #[serde(default)]
+    page_ids: Vec<String>,
+    #[serde(flatten)]
+    filter: FilterQuery,
+}
+
+impl BulkForm {
+    fn parts(&self) -> (TokenFilter, Result<Vec<i64>, ()>) {
+        let (filter, _) = TokenFilter::from_query(&self.filter);
+        if self.all_matching == "1" {
+            return (filter, Err(()));
+        }
+        let chosen = if self.all_on_page == "1" {
+            &self.page_ids
+        } else {
+            &self.ids
+        };
+        let mut ids: Vec<i64> = chosen
+            .iter()
+            .filter_map(|id| id.trim().parse().ok())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        (filter, Ok(ids))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/tokens/bulk_confirm.html")]
+struct BulkConfirmPage {
+    ctx: PageCtx,
+    filter: TokenFilter,
+    filter_query: String,
+    /// Chosen ids (None: everything matching the filter).
+    ids: Option<Vec<i64>>,
+    rows: Vec<InventoryRow>,
+    count: i64,
+    /// Ids that are already revoked or do not exist.
+    skipped: Vec<String>,
+}
+
+/// Most rows listed on the confirmation page; the count covers the rest.
+const CONFIRM_LISTED: i64 = 200;
+
+pub async fn confirm_bulk_revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _admin: CurrentAdmin,
+    HtmlForm(form): HtmlForm<BulkForm>,
+) -> Result<HttpResponse, AppError> {
+    let (filter, chosen) = form.parts();
+    if matches!(&chosen, Ok(ids) if ids.is_empty()) {
+        return Err(AppError::BadRequest(
+            "Select at least one token to delete.".into(),
+        ));
+    }
+    let f = filter.clone();
+    let now = db::now();
+    let (rows, count, skipped) = state
+        .db(move |conn, _| match &chosen {
+            Ok(ids) => {
+                let found = token_search::by_ids(conn, ids)?;
+                let live: Vec<Token> = found
+                    .iter()
+                    .filter(|t| t.revoked_at.is_none())
+                    .cloned()
+                    .collect();
+                let skipped = ids
+                    .iter()
+                    .filter(|id| !live.iter().any(|t| t.id == **id))
+                    .map(|id| match found.iter().find(|t| t.id == *id) {
+                        Some(t) => format!("{} (already revoked)", t.label()),
+                        None => format!("#{id} (does not exist)"),
+                    })
+                    .collect();
+                let count = live.len() as i64;
+                let shown = live.into_iter().take(CONFIRM_LISTED as usize).collect();
+                Ok((with_names(conn, shown)?, count, skipped))
+            }
+            Err(()) => {
+                let count = token_search::count_live(conn, &f, now)?;
+                let sample = token_search::sample(conn, &f, now, CONFIRM_LISTED)?;
+                Ok((with_names(conn, sample)?, count, Vec::new()))
+            }
+        })
+        .await?;
+    let page = BulkConfirmPage {
+        ctx: PageCtx::from_request(&req),
+        filter_query: filter.to_query(),
+        filter,
+        ids: form.parts().1.ok(),
+        rows,
+        count,
+        skipped,
+    };
+    Ok(render(&req, StatusCode::OK, page))
+}
+
+pub async fn bulk_revoke(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    client: ClientInfo,
+    session: Session,
+    HtmlForm(form): HtmlForm<BulkForm>,
+) -> Result<HttpResponse, AppError> {
+    let (filter, chosen) = form.parts();
+    let actor = client.actor(Some(&admin));
+    let f = filter.clone();
+    let revoked = state
+        .db(move |conn, _| {
+            let selection = match &chosen {
+                Ok(ids) => Selection::Ids(ids),
+                Err(()) => Selection::Filter(&f),
+            };
+            Ok(token_search::revoke(
+                conn,
+                selection,
+                &actor,
+                "token_revoked",
+            )?)
+        })
+        .await?;
+    let noun = if revoked == 1 { "token" } else { "tokens" };
+    flash(&session, "success", format!("Revoked {revoked} {noun}."));
+    Ok(redirect(&format!("/admin/tokens?{}", filter.to_query())))
+}

@@ -1,0 +1,570 @@
+//! Administrator / Tokens: the inventory, filters, keyset pagination, bulk
+//! revocation, token detail and Create API token.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::{location, new_token_in, spawn_app, text_of};
+use reqwest::StatusCode;
+use scraper::{Html, Selector};
+
+fn row_ids(html: &str) -> Vec<i64> {
+    let doc = Html::parse_document(html);
+    let rows = Selector::parse("table.inventory tbody tr[data-token-id]").unwrap();
+    doc.select(&rows)
+        .map(|r| r.value().attr("data-token-id").unwrap().parse().unwrap())
+        .collect()
+}
+
+fn next_link(html: &str) -> Option<String> {
+    let doc = Html::parse_document(html);
+    let next = Selector::parse("a[rel=next]").unwrap();
+    doc.select(&next)
+        .next()
+        .map(|a| a.value().attr("href").unwrap().to_owned())
+}
+
+async fn admin_app() -> (common::TestApp, tessera::db::users::User) {
+    let app = spawn_app().await;
+    let root = app.create_user("root", true);
+    app.login_ok("root").await;
+    (app, root)
+}
+
+#[actix_web::test]
+async fn non_admins_get_403_on_every_admin_route() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let t = app.insert_token(ada.id, "personal", "mine", None);
+    app.login_ok("ada").await;
+    for path in [
+        "/admin",
+        "/admin/tokens",
+        "/admin/tokens?tab=sessions",
+        "/admin/tokens/new",
+        &format!("/admin/tokens/{}", t.id),
+    ] {
+        assert_eq!(
+            app.get(path).await.status(),
+            StatusCode::FORBIDDEN,
+            "GET {path}"
+        );
+    }
+    let csrf = common::csrf_in(&app.get_html("/profile").await);
+    let id = t.id.to_string();
+    for path in [
+        "/admin/tokens".to_owned(),
+        "/admin/tokens/bulk-revoke".into(),
+        "/admin/tokens/bulk-revoke/confirm".into(),
+        format!("/admin/tokens/{id}/regenerate"),
+        format!("/admin/tokens/{id}/disable"),
+        format!("/admin/tokens/{id}/enable"),
+    ] {
+        let res = app
+            .post_form(&path, &[("csrf_token", &csrf), ("ids", &id)])
+            .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "POST {path}");
+    }
+    assert!(!app.is_revoked(t.id));
+}
+
+#[actix_web::test]
+async fn the_inventory_lists_every_users_tokens_and_filters_them() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let bob = app.create_user("bob", false);
+    let (field, reader) = app.grant(ada.id, "Reader", "devices:read");
+    let personal = app.insert_token(ada.id, "personal", "ada deploy", None);
+    let client = app.insert_token(ada.id, "client", "BI", Some((field, reader)));
+    let api = app.insert_token(ada.id, "api", "ERP sync", Some((field, reader)));
+    let bobs = app.insert_token(bob.id, "personal", "bob backup", None);
+    let session = app.insert_token(bob.id, "session", "Pixel 9", None);
+
+    let all = app.get_html("/admin/tokens?tab=api").await;
+    let ids: HashSet<i64> = row_ids(&all).into_iter().collect();
+    assert_eq!(
+        ids,
+        HashSet::from([personal.id, client.id, api.id, bobs.id]),
+        "no sessions on the API tab"
+    );
+    let sessions = app.get_html("/admin/tokens?tab=sessions").await;
+    assert_eq!(row_ids(&sessions), vec![session.id]);
+    assert!(sessions.contains("bob@example.com") && sessions.contains("Pixel 9"));
+
+    let cases: Vec<(&str, Vec<i64>)> = vec![
+        ("kind=client", vec![client.id]),
+        ("user=BOB", vec![bobs.id]),
+        (
+            &*Box::leak(format!("department={field}").into_boxed_str()),
+            vec![api.id, client.id],
+        ),
+        ("q=DEPLOY", vec![personal.id]),
+        (
+            &*Box::leak(format!("q={}", &personal.token[..9]).into_boxed_str()),
+            vec![personal.id],
+        ),
+        ("q=%25", vec![]),
+        ("status=expiring", vec![]),
+    ];
+    for (query, expected) in cases {
+        let mut got = row_ids(
+            &app.get_html(&format!("/admin/tokens?tab=api&{query}"))
+                .await,
+        );
+        got.sort_unstable();
+        let mut expected = expected;
+        expected.sort_unstable();
+        assert_eq!(got, expected, "{query}");
+    }
+
+    // Revoked tokens leave the default view and appear under status=revoked.
+    app.db(|c| tessera::db::tokens::revoke(c, bobs.id, None))
+        .unwrap();
+    assert!(!row_ids(&app.get_html("/admin/tokens?tab=api").await).contains(&bobs.id));
+    assert_eq!(
+        row_ids(&app.get_html("/admin/tokens?tab=api&status=revoked").await),
+        vec![bobs.id]
+    );
+}
+
+#[actix_web::test]
+async fn keyset_pages_cover_every_row_once_in_order() {
+    let (app, root) = admin_app().await;
+    let mut made = Vec::new();
+    for i in 0..123 {
+        made.push(
+            app.insert_token(root.id, "personal", &format!("t{i:03}"), None)
+                .id,
+        );
+    }
+    // Give some tokens a last use, some not, to exercise the NULL segment.
+    app.db(|conn| {
+        for (n, id) in made.iter().enumerate().filter(|(n, _)| n % 3 == 0) {
+            let at = tessera::db::now() - chrono::TimeDelta::minutes(n as i64);
+            tessera::db::tokens::touch_last_used(conn, *id, at, "10.0.0.1", None).unwrap();
+        }
+    });
+    for sort in ["created", "expires", "last_used"] {
+        let mut seen = Vec::new();
+        let mut url = format!("/admin/tokens?tab=api&sort={sort}");
+        let mut pages = 0;
+        loop {
+            let page = app.get_html(&url).await;
+            let ids = row_ids(&page);
+            assert!(ids.len() <= 50);
+            seen.extend(ids);
+            pages += 1;
+            match next_link(&page) {
+                Some(next) => url = next.replace("&amp;", "&"),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3, "{sort}");
+        let unique: HashSet<i64> = seen.iter().copied().collect();
+        assert_eq!(seen.len(), 123, "{sort}: every row once");
+        assert_eq!(unique.len(), 123, "{sort}");
+        if sort == "created" {
+            let mut newest_first = made.clone();
+            newest_first.reverse();
+            assert_eq!(seen, newest_first);
+        }
+        if sort == "last_used" {
+            let used: Vec<i64> = made.iter().step_by(3).copied().collect();
+            assert_eq!(
+                &seen[..used.len()],
+                &used[..],
+                "most recently used first, never-used last"
+            );
+        }
+    }
+}
+
+#[actix_web::test]
+async fn bulk_revoke_revokes_exactly_the_selection() {
+    let (app, root) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Reader", "devices:read");
+    let tokens: Vec<_> = (0..5)
+        .map(|i| app.insert_token(ada.id, "personal", &format!("t{i}"), None))
+        .collect();
+    let already = app.insert_token(ada.id, "personal", "old", None);
+    app.db(|c| tessera::db::tokens::revoke(c, already.id, Some(root.id)))
+        .unwrap();
+
+    let chosen = [tokens[0].id, tokens[2].id, tokens[4].id];
+    let mut fields: Vec<(&str, String)> = chosen.iter().map(|id| ("ids", id.to_string())).collect();
+    fields.push(("ids", already.id.to_string()));
+    fields.push(("ids", "999999".into()));
+    let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = app
+        .submit("/admin/tokens", "/admin/tokens/bulk-revoke", &borrowed)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let confirm = res.text().await.unwrap();
+    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 3 tokens?"));
+    assert!(confirm.contains("already revoked") && confirm.contains("#999999 (does not exist)"));
+    let listed: HashSet<i64> = {
+        let doc = Html::parse_document(&confirm);
+        let rows = Selector::parse("tr[data-token-id]").unwrap();
+        doc.select(&rows)
+            .map(|r| r.value().attr("data-token-id").unwrap().parse().unwrap())
+            .collect()
+    };
+    assert_eq!(listed, HashSet::from(chosen));
+    assert!(
+        chosen.iter().all(|id| !app.is_revoked(*id)),
+        "nothing happens before confirming"
+    );
+
+    // Confirm with the form the page rendered.
+    let doc = Html::parse_document(&confirm);
+    let inputs = Selector::parse("form.confirm input[type=hidden]").unwrap();
+    let form: Vec<(String, String)> = doc
+        .select(&inputs)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(res.headers()).starts_with("/admin/tokens?"));
+    assert!(
+        app.get_html("/admin/tokens")
+            .await
+            .contains("Revoked 3 tokens.")
+    );
+
+    for t in &tokens {
+        let expected = if chosen.contains(&t.id) {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(
+            app.api_me(&t.token).await.status(),
+            expected,
+            "token {}",
+            t.id
+        );
+        assert_eq!(app.is_revoked(t.id), chosen.contains(&t.id));
+    }
+    assert_eq!(
+        app.audit("token_revoked").len(),
+        3,
+        "one audit row per revoked token"
+    );
+}
+
+#[actix_web::test]
+async fn bulk_revoke_is_all_or_nothing() {
+    let (app, root) = admin_app().await;
+    let tokens: Vec<_> = (0..20)
+        .map(|i| app.insert_token(root.id, "personal", &format!("t{i}"), None))
+        .collect();
+    // Make the audit insert for one token in the middle of the batch fail.
+    let poison = tokens[10].id;
+    app.db(|conn| {
+        use diesel::connection::SimpleConnection as _;
+        if common::on_postgres() {
+            conn.batch_execute(&format!(
+                "CREATE FUNCTION fail_audit() RETURNS trigger AS $$ BEGIN
+                   IF NEW.target_id = {poison} THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;
+                 CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION fail_audit();"
+            ))
+        } else {
+            conn.batch_execute(&format!(
+                "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events WHEN NEW.target_id = {poison}
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
+            ))
+        }
+    })
+    .unwrap();
+    let ids: Vec<String> = tokens.iter().map(|t| t.id.to_string()).collect();
+    let mut fields: Vec<(&str, &str)> = ids.iter().map(|id| ("ids", id.as_str())).collect();
+    fields.push(("tab", "api"));
+    let res = app
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens/bulk-revoke/confirm",
+            &fields,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = res.text().await.unwrap();
+    assert!(
+        !body.contains("injected failure"),
+        "no database detail in the page"
+    );
+    assert!(
+        tokens.iter().all(|t| !app.is_revoked(t.id)),
+        "nothing revoked"
+    );
+    assert!(app.api_me(&tokens[0].token).await.status() == StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn revoke_everything_a_filter_matches() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let bob = app.create_user("bob", false);
+    let (dept, user_type) = app.grant(ada.id, "Ops", "devices:read");
+    let in_dept: Vec<_> = (0..3)
+        .map(|i| app.insert_token(ada.id, "api", &format!("a{i}"), Some((dept, user_type))))
+        .collect();
+    let outside = app.insert_token(bob.id, "personal", "keep", None);
+
+    let department = dept.to_string();
+    let res = app
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens/bulk-revoke",
+            &[
+                ("tab", "api"),
+                ("department", &department),
+                ("all_matching", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let confirm = res.text().await.unwrap();
+    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 3 tokens?"));
+    let res = app
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens/bulk-revoke/confirm",
+            &[
+                ("tab", "api"),
+                ("department", &department),
+                ("all_matching", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(in_dept.iter().all(|t| app.is_revoked(t.id)));
+    assert!(!app.is_revoked(outside.id));
+
+    // Tokens unused for 90 days: none here, so nothing to revoke.
+    let res = app
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens/bulk-revoke",
+            &[("tab", "api"), ("unused_days", "90"), ("all_matching", "1")],
+        )
+        .await;
+    assert_eq!(
+        text_of(&res.text().await.unwrap(), "h1").as_deref(),
+        Some("Revoke 0 tokens?")
+    );
+}
+
+#[actix_web::test]
+async fn create_an_api_token_for_a_users_membership() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read devices:write");
+    let bob = app.create_user("bob", false);
+    let (bob_dept, bob_type) = app.grant(bob.id, "Other", "users:write");
+
+    let form = app
+        .get_html(&format!("/admin/tokens/new?user_id={}", ada.id))
+        .await;
+    assert!(form.contains(&format!("value=\"{dept}:{user_type}\"")));
+    assert!(
+        !form.contains(&format!("value=\"{bob_dept}:{bob_type}\"")),
+        "only this user's memberships"
+    );
+
+    let user_id = ada.id.to_string();
+    let expires = (chrono::Utc::now() + chrono::TimeDelta::days(200))
+        .format("%Y-%m-%d")
+        .to_string();
+    let foreign = format!("{bob_dept}:{bob_type}");
+    let res = app
+        .submit(
+            "/admin/tokens/new",
+            "/admin/tokens",
+            &[
+                ("name", "ERP"),
+                ("expires_at", &expires),
+                ("user_id", &user_id),
+                ("membership", &foreign),
+                ("description", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(text_of(&page, "#membership-error").is_some());
+    assert_eq!(common::input_value(&page, "name").as_deref(), Some("ERP"));
+
+    let own = format!("{dept}:{user_type}");
+    let res = app
+        .submit(
+            "/admin/tokens/new",
+            "/admin/tokens",
+            &[
+                ("name", "ERP"),
+                ("expires_at", &expires),
+                ("user_id", &user_id),
+                ("membership", &own),
+                ("description", "nightly sync"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let token = new_token_in(&res.text().await.unwrap());
+    assert!(token.starts_with("tsra_"));
+    let me: serde_json::Value = app.api_me(&token).await.json().await.unwrap();
+    assert_eq!(me["user"]["username"], "ada");
+    assert_eq!(me["department"], "Dept Integrator");
+    assert_eq!(me["user_type"], "Integrator");
+    assert_eq!(
+        me["scopes"],
+        serde_json::json!(["devices:read", "devices:write"])
+    );
+
+    // Demoting the user narrows the token on the next request.
+    app.db(|c| tessera::db::user_types::set_scopes(c, user_type, "devices:read"))
+        .unwrap();
+    let me: serde_json::Value = app.api_me(&token).await.json().await.unwrap();
+    assert_eq!(me["scopes"], serde_json::json!(["devices:read"]));
+    // Leaving the membership empties it.
+    app.db(|c| tessera::db::memberships::remove(c, ada.id, dept, user_type))
+        .unwrap();
+    let me: serde_json::Value = app.api_me(&token).await.json().await.unwrap();
+    assert_eq!(me["scopes"], serde_json::json!([]));
+
+    // Beyond the policy maximum: refused.
+    let too_far = (chrono::Utc::now() + chrono::TimeDelta::days(400))
+        .format("%Y-%m-%d")
+        .to_string();
+    let res = app
+        .submit(
+            "/admin/tokens/new",
+            "/admin/tokens",
+            &[
+                ("name", "ERP2"),
+                ("expires_at", &too_far),
+                ("user_id", &user_id),
+                ("membership", &own),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[actix_web::test]
+async fn token_detail_and_its_actions() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
+    let api = app.insert_token(ada.id, "api", "ERP", Some((dept, user_type)));
+    let session = app.insert_token(ada.id, "session", "Phone", None);
+
+    let page = app.get_html(&format!("/admin/tokens/{}", api.id)).await;
+    for label in [
+        "Token name",
+        "API token",
+        "Tenant Id",
+        "Description of use",
+        "Expiry date",
+        "Associated user",
+        "Department and user type",
+        "Audit trail",
+    ] {
+        assert!(page.contains(label), "{label}");
+    }
+    assert!(page.contains(&api.token[..9]) && !page.contains(&api.token[9..]));
+    assert!(page.contains("curl -H"));
+
+    let page = app.get_html(&format!("/admin/tokens/{}", session.id)).await;
+    for label in [
+        "User name",
+        "Email",
+        "Department",
+        "User type",
+        "Last active",
+        "Expiry date",
+        "Pixel 9",
+    ] {
+        assert!(page.contains(label), "{label}");
+    }
+
+    let res = app
+        .submit(
+            &format!("/admin/tokens/{}", api.id),
+            &format!("/admin/tokens/{}/disable", api.id),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.api_me(&api.token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    app.submit(
+        &format!("/admin/tokens/{}", api.id),
+        &format!("/admin/tokens/{}/enable", api.id),
+        &[],
+    )
+    .await;
+    assert_eq!(app.api_me(&api.token).await.status(), StatusCode::OK);
+    let res = app
+        .submit(
+            &format!("/admin/tokens/{}", api.id),
+            &format!("/admin/tokens/{}/regenerate", api.id),
+            &[],
+        )
+        .await;
+    let fresh = new_token_in(&res.text().await.unwrap());
+    assert_eq!(
+        app.api_me(&api.token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.api_me(&fresh).await.status(), StatusCode::OK);
+    let trail = app.get_html(&format!("/admin/tokens/{}", api.id)).await;
+    for action in ["token_disabled", "token_enabled", "token_regenerated"] {
+        assert!(trail.contains(action), "{action} in the trail");
+    }
+    assert_eq!(
+        app.get(&format!("/admin/tokens/{}", 999_999))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[actix_web::test]
+async fn hostile_names_are_escaped_on_admin_pages() {
+    let (app, _) = admin_app().await;
+    let payload = "<img src=x onerror=alert(1)>";
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.db(|conn| {
+        let d = tessera::db::departments::create(conn, payload, "").unwrap();
+        let t = tessera::db::user_types::create(conn, &format!("{payload}t"), "", "devices:read")
+            .unwrap();
+        tessera::db::memberships::add(conn, ada.id, d, t).unwrap();
+        (d, t)
+    });
+    let t = app.insert_token(ada.id, "api", payload, Some((dept, user_type)));
+    for path in [
+        "/admin/tokens".to_owned(),
+        format!("/admin/tokens?q={}", "%3Cimg"),
+        format!("/admin/tokens/{}", t.id),
+        format!("/admin/tokens/new?user_id={}", ada.id),
+        "/admin".into(),
+    ] {
+        let page = app.get_html(&path).await;
+        assert!(!page.contains("<img src=x"), "{path}");
+    }
+}
