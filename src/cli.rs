@@ -26,6 +26,21 @@ pub enum Command {
     Migrate,
     /// Create an administrator account (for scripts and first installs).
     CreateAdmin(CreateAdminArgs),
+    /// Fill the database with realistic demo users, departments and tokens.
+    SeedDemo(SeedDemoArgs),
+    /// Delete revoked and expired tokens older than the retention period, and
+    /// expired sessions; print how many.
+    Purge,
+}
+
+#[derive(Args)]
+pub struct SeedDemoArgs {
+    /// How many users to create (each gets one or two memberships).
+    #[arg(long, default_value_t = 1000)]
+    pub users: usize,
+    /// How many tokens to create, of every kind and status.
+    #[arg(long, default_value_t = 10_000)]
+    pub tokens: usize,
 }
 
 #[derive(Args)]

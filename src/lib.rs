@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod page;
 pub mod routes;
+pub mod seed;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -4,7 +4,7 @@ use std::io::BufRead as _;
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use tessera::cli::{Cli, Command, CreateAdminArgs};
+use tessera::cli::{Cli, Command, CreateAdminArgs, SeedDemoArgs};
 use tessera::config::Config;
 use tessera::startup::Application;
 use tessera::{accounts, auth, db, domain, telemetry};
@@ -17,6 +17,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => serve(&cli.config).await,
         Command::Migrate => migrate(&cli.config),
         Command::CreateAdmin(args) => create_admin(&cli.config, args),
+        Command::SeedDemo(args) => seed_demo(&cli.config, args),
+        Command::Purge => purge(&cli.config),
     }
 }
 
@@ -93,4 +95,48 @@ fn create_admin(config: &Config, args: CreateAdminArgs) -> anyhow::Result<()> {
             anyhow::bail!("no administrator was created");
         }
     }
+}
+
+fn seed_demo(config: &Config, args: SeedDemoArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.users > 0, "--users must be at least 1");
+    let url = db::DatabaseUrl::parse(&config.database_url())?;
+    let pool = db::connect_and_migrate(&url, 1)?;
+    let mut conn = pool.get()?;
+    let hasher = auth::password::Hasher::new(config.argon2_memory_kib, config.argon2_iterations)?;
+    let started = std::time::Instant::now();
+    let summary = tessera::seed::seed_demo(
+        &mut conn,
+        &hasher,
+        &config.token_prefix,
+        args.users,
+        args.tokens,
+        true,
+    )?;
+    println!(
+        "Seeded {} users and {} tokens in {:.1} s (token rows {:.1} s, their indexes {:.1} s). \
+         Demo users sign in with the password {:?}.",
+        summary.users,
+        summary.tokens,
+        started.elapsed().as_secs_f64(),
+        summary.token_insert_secs,
+        summary.token_index_secs,
+        tessera::seed::DEMO_PASSWORD
+    );
+    Ok(())
+}
+
+fn purge(config: &Config) -> anyhow::Result<()> {
+    let url = db::DatabaseUrl::parse(&config.database_url())?;
+    let pool = db::connect_and_migrate(&url, 1)?;
+    let mut conn = pool.get()?;
+    let now = db::now();
+    let retention = db::settings::load(&mut conn)?.retention_days;
+    let cutoff = now - chrono::TimeDelta::days(retention.into());
+    let tokens = db::tokens::purge_before(&mut conn, cutoff)?;
+    let sessions = db::sessions::purge_expired(&mut conn, now)?;
+    let throttle = db::throttle::purge_before(&mut conn, now - chrono::TimeDelta::days(1))?;
+    println!(
+        "Purged {tokens} revoked or expired tokens older than {retention} days, {sessions} expired sessions and {throttle} old throttle records."
+    );
+    Ok(())
 }

@@ -188,3 +188,15 @@ pub fn touch_last_used(
         .execute(conn)
         .map(drop)
 }
+
+/// Deletes tokens revoked, or expired, before `cutoff`; returns how many.
+pub fn purge_before(conn: &mut DbConn, cutoff: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        tokens::table.filter(
+            tokens::revoked_at
+                .lt(cutoff)
+                .or(tokens::expires_at.lt(cutoff)),
+        ),
+    )
+    .execute(conn)
+}

@@ -97,14 +97,19 @@ impl PlainToken {
     /// A fresh token of `kind` from the OS CSPRNG.
     pub fn generate(prefix: &str, kind: TokenKind) -> Self {
         use rand::TryRngCore as _;
-        let mut rng = rand::rngs::OsRng.unwrap_err();
         let mut value = format!("{prefix}{}_", kind.marker());
         let head_len = value.len();
-        // Rejection sampling keeps every base62 character equally likely.
+        // Rejection sampling (bytes below 248 = 4 × 62) keeps every base62
+        // character equally likely; 48 bytes almost always suffice for 30.
+        let mut random = [0u8; 48];
         while value.len() < head_len + BODY_LEN {
-            let byte = rand::RngCore::next_u32(&mut rng) as u8;
-            if byte < 248 {
-                value.push(BASE62[(byte % 62) as usize] as char);
+            rand::rngs::OsRng
+                .try_fill_bytes(&mut random)
+                .expect("the operating system's random source failed");
+            for byte in random {
+                if byte < 248 && value.len() < head_len + BODY_LEN {
+                    value.push(BASE62[(byte % 62) as usize] as char);
+                }
             }
         }
         let check = checksum(&value);

@@ -86,7 +86,6 @@ CREATE INDEX tokens_expires ON tokens (expires_at, id);
 CREATE INDEX tokens_last_used ON tokens (last_used_at, id);
 CREATE INDEX tokens_department ON tokens (department_id, created_at, id);
 CREATE INDEX tokens_kind ON tokens (kind, created_at, id);
-CREATE INDEX tokens_display_prefix ON tokens (display_prefix);
 
 CREATE TABLE audit_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

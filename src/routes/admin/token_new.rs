@@ -64,7 +64,7 @@ pub struct MembershipChoice {
 struct NewApiTokenPage {
     ctx: PageCtx,
     form: ApiTokenForm,
-    users: Vec<(i64, String, String)>,
+    users: UserChoices,
     memberships: Vec<MembershipChoice>,
     policy: Policy,
     suggested_until: String,
@@ -77,10 +77,13 @@ fn suggested_until(today: NaiveDate) -> NaiveDate {
     today.checked_add_months(Months::new(12)).unwrap_or(today)
 }
 
+/// Active users as (id, username, display name).
+type UserChoices = Vec<(i64, String, String)>;
+
 fn load_page_data(
     conn: &mut DbConn,
     user_id: Option<i64>,
-) -> Result<(Vec<(i64, String, String)>, Vec<MembershipChoice>, Policy), AppError> {
+) -> Result<(UserChoices, Vec<MembershipChoice>, Policy), AppError> {
     let users = users::table
         .filter(users::status.eq("active"))
         .order(users::username.asc())

@@ -1,0 +1,158 @@
+//! The maintenance commands: `seed-demo` and `purge`.
+
+mod common;
+
+use std::process::Command;
+
+use common::spawn_app;
+use diesel::prelude::*;
+
+fn tessera(database_url: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TESSERA_") || key == "DATABASE_URL" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("TESSERA_DATABASE_URL", database_url)
+        .env("TESSERA_ARGON2_MEMORY_KIB", "64")
+        .env("TESSERA_ARGON2_ITERATIONS", "1")
+        .env("TESSERA_LOG", "warn");
+    cmd
+}
+
+#[actix_web::test]
+async fn seed_demo_fills_every_kind_and_status() {
+    let app = spawn_app().await;
+    let out = tessera(&app.database_url)
+        .args(["seed-demo", "--users", "30", "--tokens", "2000"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Seeded 30 users and 2000 tokens"));
+    assert_eq!(app.count("users"), 30);
+    assert_eq!(app.count("tokens"), 2000);
+    use tessera::db::schema::tokens::dsl as t;
+    let kinds: Vec<String> = app
+        .db(|c| t::tokens.select(t::kind).distinct().load(c))
+        .unwrap();
+    assert_eq!(kinds.len(), 4, "{kinds:?}");
+    let revoked: i64 = app
+        .db(|c| {
+            t::tokens
+                .filter(t::revoked_at.is_not_null())
+                .count()
+                .get_result(c)
+        })
+        .unwrap();
+    let disabled: i64 = app
+        .db(|c| {
+            t::tokens
+                .filter(t::status.eq("disabled"))
+                .count()
+                .get_result(c)
+        })
+        .unwrap();
+    let expired: i64 = app
+        .db(|c| {
+            t::tokens
+                .filter(t::expires_at.lt(tessera::db::now()))
+                .count()
+                .get_result(c)
+        })
+        .unwrap();
+    let used: i64 = app
+        .db(|c| {
+            t::tokens
+                .filter(t::last_used_at.is_not_null())
+                .count()
+                .get_result(c)
+        })
+        .unwrap();
+    assert!(
+        revoked > 0 && disabled > 0 && expired > 0 && used > 0,
+        "{revoked} {disabled} {expired} {used}"
+    );
+
+    // The indexes dropped for the load are back.
+    app.db(|conn| {
+        use diesel::connection::SimpleConnection as _;
+        conn.batch_execute("SELECT 1").unwrap();
+    });
+    let page = {
+        app.create_user("root", true);
+        app.login_ok("root").await;
+        app.get_html("/admin/tokens?tab=api&status=expiring").await
+    };
+    assert!(page.contains("Administrator / Tokens"));
+    if !common::on_postgres() {
+        #[derive(QueryableByName)]
+        struct Name {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            name: String,
+        }
+        let names: Vec<String> = app
+            .db(|c| {
+                diesel::sql_query(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tokens'",
+                )
+                .load::<Name>(c)
+            })
+            .unwrap()
+            .into_iter()
+            .map(|n| n.name)
+            .collect();
+        for index in [
+            "tokens_sha256",
+            "tokens_owner_kind_name",
+            "tokens_created",
+            "tokens_kind",
+        ] {
+            assert!(names.iter().any(|n| n == index), "{index} in {names:?}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn purge_deletes_old_revoked_and_expired_tokens_only() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let old_revoked = app.insert_token(ada.id, "personal", "old revoked", None);
+    let old_expired = app.insert_token(ada.id, "personal", "old expired", None);
+    let recent_revoked = app.insert_token(ada.id, "personal", "recent revoked", None);
+    let live = app.insert_token(ada.id, "personal", "live", None);
+    let long_ago = tessera::db::now() - chrono::TimeDelta::days(120);
+    app.db(|conn| {
+        use tessera::db::schema::tokens::dsl as t;
+        diesel::update(t::tokens.find(old_revoked.id))
+            .set(t::revoked_at.eq(Some(long_ago)))
+            .execute(conn)?;
+        diesel::update(t::tokens.find(old_expired.id))
+            .set(t::expires_at.eq(Some(long_ago)))
+            .execute(conn)?;
+        diesel::update(t::tokens.find(recent_revoked.id))
+            .set(t::revoked_at.eq(Some(tessera::db::now())))
+            .execute(conn)
+    })
+    .unwrap();
+    let out = tessera(&app.database_url).arg("purge").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("Purged 2 revoked or expired tokens older than 90 days"),
+        "{said}"
+    );
+    use tessera::db::schema::tokens::dsl as t;
+    let left: Vec<i64> = app
+        .db(|c| t::tokens.select(t::id).order(t::id).load(c))
+        .unwrap();
+    assert_eq!(left, vec![recent_revoked.id, live.id]);
+}
