@@ -110,7 +110,7 @@ async fn seed_demo_fills_every_kind_and_status() {
             "tokens_sha256",
             "tokens_owner_kind_name",
             "tokens_created",
-            "tokens_kind",
+            "tokens_revoked",
         ] {
             assert!(names.iter().any(|n| n == index), "{index} in {names:?}");
         }

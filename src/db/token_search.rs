@@ -90,16 +90,16 @@ pub fn page(
     // Rows ordered by a nullable column come in two segments: the non-NULL ones in
     // (column, id) order, then the NULL ones in id order.
     macro_rules! segmented {
-        ($column:expr, $after_value:ident, $before_value:ident, $ord:ident) => {{
+        ($column:expr, $after_or_equal:ident, $after_value:ident, $before_value:ident, $ord:ident) => {{
             let mut rows: Vec<Token> = Vec::new();
             if after.is_none_or(|c| c.value.is_some()) {
                 let mut query = filtered(f, now).filter($column.is_not_null());
                 if let Some(Cursor { value: Some(v), id }) = after {
-                    query = query.filter(
-                        $column
-                            .$after_value(v)
-                            .or($column.eq(v).and(tokens::id.$before_value(id))),
-                    );
+                    // "(column, id) beyond (v, id)", written so that the planner
+                    // seeks the index to v instead of scanning from its start.
+                    query = query
+                        .filter($column.$after_or_equal(v))
+                        .filter($column.$after_value(v).or(tokens::id.$before_value(id)));
                 }
                 rows = query
                     .order(($column.$ord(), tokens::id.$ord()))
@@ -127,11 +127,10 @@ pub fn page(
         Sort::Created => {
             let mut query = filtered(f, now);
             if let Some(Cursor { value: Some(v), id }) = after {
-                query = query.filter(
-                    tokens::created_at
-                        .lt(v)
-                        .or(tokens::created_at.eq(v).and(tokens::id.lt(id))),
-                );
+                // As above: a range the index can seek, then the tie-break.
+                query = query
+                    .filter(tokens::created_at.le(v))
+                    .filter(tokens::created_at.lt(v).or(tokens::id.lt(id)));
             }
             query
                 .order((tokens::created_at.desc(), tokens::id.desc()))
@@ -139,8 +138,8 @@ pub fn page(
                 .select(Token::as_select())
                 .load(conn)?
         }
-        Sort::Expires => segmented!(tokens::expires_at, gt, gt, asc),
-        Sort::LastUsed => segmented!(tokens::last_used_at, lt, lt, desc),
+        Sort::Expires => segmented!(tokens::expires_at, ge, gt, gt, asc),
+        Sort::LastUsed => segmented!(tokens::last_used_at, le, lt, lt, desc),
     };
     let next = (rows.len() > PAGE_SIZE).then(|| {
         rows.truncate(PAGE_SIZE);

@@ -1,0 +1,230 @@
+//! Benchmark of the administrator inventory at a million tokens (issue #4).
+//!
+//! Seeds a SQLite database with `seed-demo` (1,000,000 tokens, 10,000 users;
+//! set `BENCH_DB=/path/to/file.db` to reuse one), starts the release server
+//! in-process and prints server-side medians (the `Server-Timing` header) for:
+//! the API Tokens page (first page, a filtered page, a page 10,000 pages deep)
+//! and bulk revocation of 1,000 and 10,000 selected tokens via the confirm POST.
+//!
+//! Run: `cargo bench --bench admin_tokens` (`BENCH_TOKENS=N` for a smaller run).
+
+use std::time::Instant;
+
+use clap::Parser as _;
+use diesel::prelude::*;
+use tessera::cli::Cli;
+use tessera::db::schema::tokens::dsl as t;
+use tessera::domain::token_filter::Cursor;
+use tessera::startup::Application;
+
+const RUNS: usize = 41;
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn server_ms(res: &reqwest::Response) -> f64 {
+    res.headers()["server-timing"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("app;dur=")
+        .parse()
+        .unwrap()
+}
+
+fn csrf_in(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("csrf field") + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let tokens: usize = std::env::var("BENCH_TOKENS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir()?;
+    let (path, fresh) = match std::env::var("BENCH_DB") {
+        Ok(path) => {
+            let fresh = !std::path::Path::new(&path).exists();
+            (path, fresh)
+        }
+        Err(_) => (dir.path().join("bench.db").display().to_string(), true),
+    };
+    let url = format!("sqlite://{path}");
+    let config = Cli::parse_from([
+        "tessera",
+        "--bind",
+        "127.0.0.1:0",
+        "--database-url",
+        &url,
+        "--cookie-secure",
+        "false",
+        "--log",
+        "warn",
+    ])
+    .config;
+    tessera::telemetry::init("warn", tessera::config::LogFormat::Text);
+    if std::env::var("BENCH_TRACE_SQL").is_ok() {
+        diesel::connection::set_default_instrumentation(|| {
+            Some(Box::new(
+                |event: diesel::connection::InstrumentationEvent<'_>| {
+                    if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } =
+                        event
+                    {
+                        eprintln!("SQL {query}");
+                    }
+                },
+            ))
+        })
+        .unwrap();
+    }
+    let app = Application::build(&config).await?;
+    let pool = app.pool();
+    let hasher = tessera::auth::password::Hasher::new(19456, 2)?;
+    if fresh {
+        let started = Instant::now();
+        let mut conn = pool.get()?;
+        let summary = tessera::seed::seed_demo(&mut conn, &hasher, "tsr", 10_000, tokens, true)?;
+        println!(
+            "seed-demo: {} tokens in {:.1} s (rows {:.1} s, indexes {:.1} s)",
+            summary.tokens,
+            started.elapsed().as_secs_f64(),
+            summary.token_insert_secs,
+            summary.token_index_secs
+        );
+    }
+    let admin_name = format!("bench{}", std::process::id());
+    {
+        let mut conn = pool.get()?;
+        let mut account = tessera::domain::account::NewAccount {
+            username: admin_name.clone(),
+            email: format!("{admin_name}@example.com"),
+            display_name: String::new(),
+            password: tessera::domain::account::Password::new("benchmark password".into()),
+        };
+        tessera::accounts::create(&mut conn, &hasher, &mut account, true)?
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let server = app.into_server();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let login = client
+        .get(format!("{base}/login"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let res = client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("username", admin_name.as_str()),
+            ("password", "benchmark password"),
+            ("csrf_token", &csrf_in(&login)),
+        ])
+        .send()
+        .await?;
+    anyhow::ensure!(res.status() == 303, "sign-in failed: {}", res.status());
+
+    // The cursor of page 10,000 (rows 499,951-500,000 of the default order).
+    let deep_cursor = {
+        let mut conn = pool.get()?;
+        let (created_at, id): (chrono::NaiveDateTime, i64) = t::tokens
+            .filter(t::kind.ne("session"))
+            .filter(t::revoked_at.is_null())
+            .order((t::created_at.desc(), t::id.desc()))
+            .offset(50 * 9_999 - 1)
+            .select((t::created_at, t::id))
+            .first(&mut conn)?;
+        Cursor {
+            value: Some(created_at),
+            id,
+        }
+        .encode()
+    };
+    let department: i64 = {
+        let mut conn = pool.get()?;
+        tessera::db::schema::departments::table
+            .select(tessera::db::schema::departments::id)
+            .first(&mut conn)?
+    };
+
+    println!("\nAPI Tokens page, {tokens} tokens, server-side median of {RUNS} requests:");
+    let pages = [
+        ("first page", "/admin/tokens?tab=api".to_owned()),
+        (
+            "filtered (department, kind=api, active)",
+            format!("/admin/tokens?tab=api&department={department}&kind=api&status=active"),
+        ),
+        (
+            "filtered (name contains \"deploy\")",
+            "/admin/tokens?tab=api&q=deploy".to_owned(),
+        ),
+        (
+            "page 10,000",
+            format!("/admin/tokens?tab=api&after={deep_cursor}"),
+        ),
+        (
+            "sessions tab, sorted by last used",
+            "/admin/tokens?tab=sessions&sort=last_used".to_owned(),
+        ),
+    ];
+    for (label, path) in &pages {
+        let mut times = Vec::with_capacity(RUNS);
+        for _ in 0..RUNS {
+            let res = client.get(format!("{base}{path}")).send().await?;
+            anyhow::ensure!(res.status() == 200, "{path}: {}", res.status());
+            times.push(server_ms(&res));
+            let body = res.text().await?;
+            anyhow::ensure!(body.contains("data-token-id"), "{path} listed no rows");
+        }
+        println!("  {label:<45} {:>8.2} ms", median(times));
+    }
+
+    println!(
+        "\nBulk revoke through POST /admin/tokens/bulk-revoke/confirm, server-side median of 5:"
+    );
+    let page = client
+        .get(format!("{base}/admin/tokens?tab=api"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let csrf = csrf_in(&page);
+    for size in [1_000usize, 10_000] {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let ids: Vec<i64> = {
+                let mut conn = pool.get()?;
+                t::tokens
+                    .filter(t::revoked_at.is_null())
+                    .order(t::id.desc())
+                    .limit(size as i64)
+                    .select(t::id)
+                    .load(&mut conn)?
+            };
+            let mut form: Vec<(&str, String)> =
+                ids.iter().map(|id| ("ids", id.to_string())).collect();
+            form.push(("csrf_token", csrf.clone()));
+            form.push(("tab", "api".into()));
+            let res = client
+                .post(format!("{base}/admin/tokens/bulk-revoke/confirm"))
+                .form(&form)
+                .send()
+                .await?;
+            anyhow::ensure!(res.status() == 303, "bulk revoke: {}", res.status());
+            times.push(server_ms(&res));
+        }
+        println!("  {size:>6} tokens {:>37.1} ms", median(times));
+    }
+    handle.stop(true).await;
+    Ok(())
+}
