@@ -120,3 +120,68 @@ pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<AuditEvent>> {
         .select(AuditEvent::as_select())
         .load(conn)
 }
+
+/// Filters of the audit log page (and its CSV export).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Actor username, any case.
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    /// Events about this token id.
+    pub token_id: Option<i64>,
+    pub from: Option<NaiveDateTime>,
+    pub until: Option<NaiveDateTime>,
+}
+
+fn filtered<'a>(f: &'a AuditFilter) -> audit_events::BoxedQuery<'a, super::Db> {
+    let mut query = audit_events::table.into_boxed();
+    if let Some(actor) = &f.actor {
+        query = query.filter(
+            super::lower(audit_events::actor_name.assume_not_null()).eq(actor.to_ascii_lowercase()),
+        );
+    }
+    if let Some(action) = &f.action {
+        query = query.filter(audit_events::action.eq(action));
+    }
+    if let Some(id) = f.token_id {
+        query = query
+            .filter(audit_events::target_type.eq("token"))
+            .filter(audit_events::target_id.eq(id));
+    }
+    if let Some(from) = f.from {
+        query = query.filter(audit_events::occurred_at.ge(from));
+    }
+    if let Some(until) = f.until {
+        query = query.filter(audit_events::occurred_at.lt(until));
+    }
+    query
+}
+
+/// Newest first, at most `limit`, strictly older than the `(occurred_at, id)` cursor.
+pub fn page(
+    conn: &mut DbConn,
+    f: &AuditFilter,
+    before: Option<(NaiveDateTime, i64)>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEvent>> {
+    let mut query = filtered(f);
+    if let Some((at, id)) = before {
+        query = query
+            .filter(audit_events::occurred_at.le(at))
+            .filter(audit_events::occurred_at.lt(at).or(audit_events::id.lt(id)));
+    }
+    query
+        .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)
+}
+
+/// The distinct actions recorded so far, for the filter's select.
+pub fn actions(conn: &mut DbConn) -> QueryResult<Vec<String>> {
+    audit_events::table
+        .select(audit_events::action)
+        .distinct()
+        .order(audit_events::action.asc())
+        .load(conn)
+}

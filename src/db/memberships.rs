@@ -109,3 +109,19 @@ pub fn names(
     };
     Ok((department, user_type))
 }
+
+/// A user's memberships as (department id, department, user type id, user type).
+pub fn of_user(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<(i64, String, i64, String)>> {
+    memberships::table
+        .inner_join(departments::table)
+        .inner_join(user_types::table)
+        .filter(memberships::user_id.eq(user_id))
+        .order((departments::name.asc(), user_types::name.asc()))
+        .select((
+            departments::id,
+            departments::name,
+            user_types::id,
+            user_types::name,
+        ))
+        .load(conn)
+}

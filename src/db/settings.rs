@@ -68,3 +68,24 @@ impl Settings {
         }
     }
 }
+
+/// The administrator-editable part of the settings.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = settings)]
+pub struct SettingsChanges {
+    pub default_lifetime_days: i32,
+    pub max_lifetime_days: i32,
+    pub allow_non_expiring: bool,
+    pub retention_days: i32,
+    pub mobile_session_days: i32,
+    pub token_creation_enabled: bool,
+    pub tenant_id: String,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+pub fn update(conn: &mut DbConn, changes: &SettingsChanges) -> QueryResult<()> {
+    diesel::update(settings::table.find(1))
+        .set(changes)
+        .execute(conn)
+        .map(drop)
+}

@@ -102,3 +102,54 @@ pub fn set_status(conn: &mut DbConn, id: i64, status: &str) -> QueryResult<()> {
         Ok(())
     })
 }
+
+/// Users ordered by username, after `after` (keyset), optionally matching `q`
+/// in username, display name or email.
+pub fn list(
+    conn: &mut DbConn,
+    q: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<User>> {
+    let mut query = users::table.into_boxed::<super::Db>();
+    if let Some(q) = q {
+        let pattern = format!(
+            "%{}%",
+            crate::domain::token_filter::like_escape(&q.to_lowercase())
+        );
+        query = query.filter(
+            lower(users::username)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(users::display_name)
+                    .like(pattern.clone())
+                    .escape('\\'))
+                .or(lower(users::email).like(pattern).escape('\\')),
+        );
+    }
+    if let Some(after) = after {
+        query = query.filter(lower(users::username).gt(after.to_ascii_lowercase()));
+    }
+    query
+        .order(lower(users::username).asc())
+        .limit(limit)
+        .select(User::as_select())
+        .load(conn)
+}
+
+/// The fields an administrator edits.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges<'a> {
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub is_admin: bool,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn update(conn: &mut DbConn, id: i64, changes: &UserChanges<'_>) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(changes)
+        .execute(conn)
+        .map(drop)
+}

@@ -71,6 +71,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/admin/tokens/{id}/disable").post(admin::token_detail::disable_token),
         )
         .service(web::resource("/admin/tokens/{id}/enable").post(admin::token_detail::enable_token))
+        .service(
+            web::resource("/admin/users")
+                .get(admin::users::list_users)
+                .post(admin::users::create_user),
+        )
+        .service(web::resource("/admin/users/new").get(admin::users::show_new_user))
+        .service(
+            web::resource("/admin/users/{id}")
+                .get(admin::users::show_user)
+                .post(admin::users::update_user),
+        )
+        .service(web::resource("/admin/users/{id}/disable").post(admin::users::disable_user))
+        .service(web::resource("/admin/users/{id}/enable").post(admin::users::enable_user))
+        .service(web::resource("/admin/users/{id}/memberships").post(admin::users::add_membership))
+        .service(
+            web::resource("/admin/users/{id}/memberships/remove")
+                .post(admin::users::remove_membership),
+        )
+        .service(
+            web::resource("/admin/settings")
+                .get(admin::settings::show_settings)
+                .post(admin::settings::update_settings),
+        )
+        .service(web::resource("/admin/audit").get(admin::audit_log::show_audit))
+        .service(web::resource("/admin/audit.csv").get(admin::audit_log::export_audit))
         .service(web::resource("/healthz").get(health::healthz))
         .service(web::resource("/readyz").get(health::readyz))
         .configure(api::configure);

@@ -2,9 +2,12 @@
 //! non-administrators by the gate before any handler here runs; handlers still
 //! take `CurrentAdmin` so that no route depends on the gate alone.
 
+pub mod audit_log;
+pub mod settings;
 pub mod token_detail;
 pub mod token_new;
 pub mod tokens;
+pub mod users;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -8,8 +8,8 @@ use chrono::{Months, NaiveDate};
 use diesel::prelude::*;
 
 use crate::auth::extract::{ClientInfo, CurrentAdmin};
-use crate::db::schema::{departments, memberships, user_types, users};
-use crate::db::{self, DbConn, settings};
+use crate::db::schema::users;
+use crate::db::{self, DbConn, memberships, settings};
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::{ExpiryChoice, Policy};
 use crate::domain::token::TokenKind;
@@ -90,18 +90,7 @@ fn load_page_data(
         .select((users::id, users::username, users::display_name))
         .load(conn)?;
     let memberships = match user_id {
-        Some(id) => memberships::table
-            .inner_join(departments::table)
-            .inner_join(user_types::table)
-            .filter(memberships::user_id.eq(id))
-            .order((departments::name.asc(), user_types::name.asc()))
-            .select((
-                departments::id,
-                departments::name,
-                user_types::id,
-                user_types::name,
-            ))
-            .load::<(i64, String, i64, String)>(conn)?
+        Some(id) => memberships::of_user(conn, id)?
             .into_iter()
             .map(|(d, dn, t, tn)| MembershipChoice {
                 value: format!("{d}:{t}"),

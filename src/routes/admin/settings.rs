@@ -1,0 +1,200 @@
+//! `/admin/settings`: the token policy and instance settings.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::db;
+use crate::db::audit::{self, Event, Outcome};
+use crate::db::settings::{self, SettingsChanges};
+use crate::domain::form::FieldErrors;
+use crate::error::AppError;
+use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
+use crate::state::AppState;
+
+/// The form as typed (numbers stay text so a bad value comes back as typed).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    default_lifetime_days: String,
+    #[serde(default)]
+    max_lifetime_days: String,
+    #[serde(default)]
+    allow_non_expiring: Option<String>,
+    #[serde(default)]
+    retention_days: String,
+    #[serde(default)]
+    mobile_session_days: String,
+    #[serde(default)]
+    token_creation_enabled: Option<String>,
+    #[serde(default)]
+    tenant_id: String,
+}
+
+impl SettingsForm {
+    fn from_settings(s: &settings::Settings) -> Self {
+        Self {
+            default_lifetime_days: s.default_lifetime_days.to_string(),
+            max_lifetime_days: s.max_lifetime_days.to_string(),
+            allow_non_expiring: s.allow_non_expiring.then(|| "on".into()),
+            retention_days: s.retention_days.to_string(),
+            mobile_session_days: s.mobile_session_days.to_string(),
+            token_creation_enabled: s.token_creation_enabled.then(|| "on".into()),
+            tenant_id: s.tenant_id.clone(),
+        }
+    }
+
+    /// The changes, or field errors.
+    fn validate(&self) -> Result<SettingsChanges, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut days = |field: &'static str, value: &str, max: i32| -> i32 {
+            match value.trim().parse::<i32>() {
+                Ok(n) if (1..=max).contains(&n) => n,
+                _ => {
+                    errors.add(
+                        field,
+                        format!("Enter a whole number of days from 1 to {max}."),
+                    );
+                    0
+                }
+            }
+        };
+        let default_lifetime_days =
+            days("default_lifetime_days", &self.default_lifetime_days, 3650);
+        let max_lifetime_days = days("max_lifetime_days", &self.max_lifetime_days, 3650);
+        let retention_days = days("retention_days", &self.retention_days, 3650);
+        let mobile_session_days = days("mobile_session_days", &self.mobile_session_days, 365);
+        if default_lifetime_days > 0
+            && max_lifetime_days > 0
+            && default_lifetime_days > max_lifetime_days
+        {
+            errors.add(
+                "default_lifetime_days",
+                "The default lifetime cannot exceed the maximum lifetime.",
+            );
+        }
+        let tenant_id = self.tenant_id.trim().to_owned();
+        if tenant_id.chars().count() > 100 || tenant_id.chars().any(char::is_control) {
+            errors.add("tenant_id", "Use at most 100 printable characters.");
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(SettingsChanges {
+            default_lifetime_days,
+            max_lifetime_days,
+            allow_non_expiring: self.allow_non_expiring.is_some(),
+            retention_days,
+            mobile_session_days,
+            token_creation_enabled: self.token_creation_enabled.is_some(),
+            tenant_id,
+            updated_at: db::now(),
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/settings.html")]
+struct SettingsPage {
+    ctx: PageCtx,
+    form: SettingsForm,
+    errors: FieldErrors,
+}
+
+pub async fn show_settings(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _admin: CurrentAdmin,
+) -> Result<HttpResponse, AppError> {
+    let current = state.db(|conn, _| Ok(settings::load(conn)?)).await?;
+    let page = SettingsPage {
+        ctx: PageCtx::from_request(&req),
+        form: SettingsForm::from_settings(&current),
+        errors: FieldErrors::new(),
+    };
+    Ok(render(&req, StatusCode::OK, page))
+}
+
+pub async fn update_settings(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    client: ClientInfo,
+    session: Session,
+    HtmlForm(form): HtmlForm<SettingsForm>,
+) -> Result<HttpResponse, AppError> {
+    let changes = match form.validate() {
+        Ok(changes) => changes,
+        Err(errors) => {
+            let page = SettingsPage {
+                ctx: PageCtx::from_request(&req),
+                form,
+                errors,
+            };
+            return Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
+        }
+    };
+    let actor = client.actor(Some(&admin));
+    state
+        .db(move |conn, _| {
+            let detail = format!(
+                "default {} d, max {} d, non-expiring {}, retention {} d, mobile sessions {} d, creation {}",
+                changes.default_lifetime_days,
+                changes.max_lifetime_days,
+                if changes.allow_non_expiring { "allowed" } else { "refused" },
+                changes.retention_days,
+                changes.mobile_session_days,
+                if changes.token_creation_enabled { "on" } else { "off" },
+            );
+            settings::update(conn, &changes)?;
+            audit::record(conn, &actor, &Event::new("settings_updated", Outcome::Success).detail(&detail))?;
+            Ok(())
+        })
+        .await?;
+    flash(&session, "success", "Settings saved.");
+    Ok(redirect("/admin/settings"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> SettingsForm {
+        SettingsForm {
+            default_lifetime_days: "90".into(),
+            max_lifetime_days: "365".into(),
+            allow_non_expiring: None,
+            retention_days: "90".into(),
+            mobile_session_days: "30".into(),
+            token_creation_enabled: Some("on".into()),
+            tenant_id: "acme".into(),
+        }
+    }
+
+    #[test]
+    fn validates_ranges_and_order() {
+        assert!(form().validate().is_ok());
+        let bad = SettingsForm {
+            default_lifetime_days: "400".into(),
+            ..form()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .get("default_lifetime_days")
+                .is_some()
+        );
+        let bad = SettingsForm {
+            retention_days: "x".into(),
+            ..form()
+        };
+        assert!(bad.validate().unwrap_err().get("retention_days").is_some());
+        let bad = SettingsForm {
+            mobile_session_days: "0".into(),
+            ..form()
+        };
+        assert!(bad.validate().is_err());
+    }
+}

@@ -1,0 +1,488 @@
+//! `/admin/users`: the people who sign in: list, create, edit, disable/enable,
+//! memberships, and their tokens and sessions with "Revoke all".
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use diesel::prelude::*;
+
+use super::tokens::{InventoryRow, department_choices, with_names};
+use crate::accounts;
+use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::db::audit::{self, Event, Outcome};
+use crate::db::schema::tokens as token_table;
+use crate::db::tokens::Token;
+use crate::db::users::{self, STATUS_ACTIVE, STATUS_DISABLED, User, UserChanges};
+use crate::db::{self, memberships, user_types};
+use crate::domain::account::{NewAccount, Password, check_display_name, check_email};
+use crate::domain::form::FieldErrors;
+use crate::error::AppError;
+use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
+use crate::state::AppState;
+
+const PAGE: i64 = 100;
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct UsersQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    after: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users/list.html")]
+struct UsersPage {
+    ctx: PageCtx,
+    q: String,
+    users: Vec<User>,
+    next: Option<String>,
+}
+
+pub async fn list_users(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _admin: CurrentAdmin,
+    query: web::Query<UsersQuery>,
+) -> Result<HttpResponse, AppError> {
+    let UsersQuery { q, after } = query.into_inner();
+    let (q2, after2) = (q.trim().to_owned(), after.trim().to_owned());
+    let mut users = state
+        .db(move |conn, _| {
+            let q = Some(q2.as_str()).filter(|s| !s.is_empty());
+            let after = Some(after2.as_str()).filter(|s| !s.is_empty());
+            Ok(users::list(conn, q, after, PAGE + 1)?)
+        })
+        .await?;
+    let next = (users.len() as i64 > PAGE).then(|| {
+        users.truncate(PAGE as usize);
+        users.last().map(|u| u.username.clone()).unwrap_or_default()
+    });
+    let page = UsersPage {
+        ctx: PageCtx::from_request(&req),
+        q: q.trim().to_owned(),
+        users,
+        next,
+    };
+    Ok(render(&req, StatusCode::OK, page))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct NewUserForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    is_admin: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users/new.html")]
+struct NewUserPage {
+    ctx: PageCtx,
+    form: NewUserForm,
+    errors: FieldErrors,
+}
+
+pub async fn show_new_user(req: HttpRequest, _admin: CurrentAdmin) -> HttpResponse {
+    let page = NewUserPage {
+        ctx: PageCtx::from_request(&req),
+        form: NewUserForm::default(),
+        errors: FieldErrors::new(),
+    };
+    render(&req, StatusCode::OK, page)
+}
+
+pub async fn create_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    client: ClientInfo,
+    session: Session,
+    HtmlForm(mut form): HtmlForm<NewUserForm>,
+) -> Result<HttpResponse, AppError> {
+    let mut account = NewAccount {
+        username: form.username.clone(),
+        email: form.email.clone(),
+        display_name: form.display_name.clone(),
+        password: Password::new(std::mem::take(&mut form.password)),
+    };
+    let is_admin = form.is_admin.is_some();
+    let actor = client.actor(Some(&admin));
+    let outcome = state
+        .db(move |conn, hasher| {
+            let created = accounts::create(conn, hasher, &mut account, is_admin)?;
+            if let Ok(user) = &created {
+                let event = Event::new("user_created", Outcome::Success).target(
+                    "user",
+                    Some(user.id),
+                    Some(&user.username),
+                );
+                audit::record(conn, &actor, &event)?;
+            }
+            Ok(created)
+        })
+        .await?;
+    match outcome {
+        Ok(user) => {
+            flash(&session, "success", format!("Created {}.", user.username));
+            Ok(redirect(&format!("/admin/users/{}", user.id)))
+        }
+        Err(errors) => {
+            let page = NewUserPage {
+                ctx: PageCtx::from_request(&req),
+                form,
+                errors,
+            };
+            Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/users/detail.html")]
+struct UserPage {
+    ctx: PageCtx,
+    user: User,
+    memberships: Vec<(i64, String, i64, String)>,
+    departments: Vec<(i64, String)>,
+    user_types: Vec<user_types::UserType>,
+    tokens: Vec<InventoryRow>,
+    sessions: Vec<InventoryRow>,
+    email: String,
+    display_name: String,
+    errors: FieldErrors,
+    is_self: bool,
+    now: chrono::NaiveDateTime,
+}
+
+async fn user_page(
+    req: &HttpRequest,
+    state: &AppState,
+    admin: &CurrentAdmin,
+    id: i64,
+    edits: Option<(String, String, FieldErrors)>,
+) -> Result<UserPage, AppError> {
+    let (user, memberships, departments, user_types, tokens, sessions) = state
+        .db(move |conn, _| {
+            let user = users::find(conn, id)?;
+            let live: Vec<Token> = token_table::table
+                .filter(token_table::owner_id.eq(id))
+                .filter(token_table::revoked_at.is_null())
+                .order((token_table::created_at.desc(), token_table::id.desc()))
+                .limit(500)
+                .select(Token::as_select())
+                .load(conn)?;
+            let (sessions, tokens): (Vec<Token>, Vec<Token>) =
+                live.into_iter().partition(|t| t.kind == "session");
+            Ok((
+                user,
+                memberships::of_user(conn, id)?,
+                department_choices(conn)?,
+                user_types::all(conn)?,
+                with_names(conn, tokens)?,
+                with_names(conn, sessions)?,
+            ))
+        })
+        .await?;
+    let (email, display_name, errors) = edits.unwrap_or_else(|| {
+        (
+            user.email.clone(),
+            user.display_name.clone(),
+            FieldErrors::new(),
+        )
+    });
+    Ok(UserPage {
+        ctx: PageCtx::from_request(req),
+        is_self: user.id == admin.id,
+        user,
+        memberships,
+        departments,
+        user_types,
+        tokens,
+        sessions,
+        email,
+        display_name,
+        errors,
+        now: db::now(),
+    })
+}
+
+pub async fn show_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let page = user_page(&req, &state, &admin, path.into_inner(), None).await?;
+    Ok(render(&req, StatusCode::OK, page))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct EditUserForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    is_admin: Option<String>,
+}
+
+pub async fn update_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    client: ClientInfo,
+    session: Session,
+    path: web::Path<i64>,
+    HtmlForm(form): HtmlForm<EditUserForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (email, display_name) = (
+        form.email.trim().to_owned(),
+        form.display_name.trim().to_owned(),
+    );
+    let mut errors = FieldErrors::new();
+    errors.check("email", check_email(&email));
+    errors.check("display_name", check_display_name(&display_name));
+    let is_admin = form.is_admin.is_some();
+    if id == admin.id && !is_admin {
+        errors.add("is_admin", "You cannot remove your own administrator role.");
+    }
+    if !errors.is_empty() {
+        let page = user_page(
+            &req,
+            &state,
+            &admin,
+            id,
+            Some((email, display_name, errors)),
+        )
+        .await?;
+        return Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
+    }
+    let actor = client.actor(Some(&admin));
+    let name = state
+        .db(move |conn, _| {
+            let user = users::find(conn, id)?;
+            let changes = UserChanges {
+                email: &email,
+                display_name: &display_name,
+                is_admin,
+                updated_at: db::now(),
+            };
+            users::update(conn, id, &changes)?;
+            let detail = if is_admin != user.is_admin {
+                if is_admin {
+                    "made administrator"
+                } else {
+                    "administrator role removed"
+                }
+            } else {
+                "details changed"
+            };
+            let event = Event::new("user_updated", Outcome::Success)
+                .target("user", Some(id), Some(&user.username))
+                .detail(detail);
+            audit::record(conn, &actor, &event)?;
+            Ok(user.username)
+        })
+        .await?;
+    flash(&session, "success", format!("Saved {name}."));
+    Ok(redirect(&format!("/admin/users/{id}")))
+}
+
+async fn set_status(
+    state: &AppState,
+    admin: &CurrentAdmin,
+    client: &ClientInfo,
+    session: &Session,
+    id: i64,
+    status: &'static str,
+) -> Result<HttpResponse, AppError> {
+    if id == admin.id {
+        flash(session, "error", "You cannot disable your own account.");
+        return Ok(redirect(&format!("/admin/users/{id}")));
+    }
+    let actor = client.actor(Some(admin));
+    let name = state
+        .db(move |conn, _| {
+            let user = users::find(conn, id)?;
+            users::set_status(conn, id, status)?;
+            let action = if status == STATUS_DISABLED {
+                "user_disabled"
+            } else {
+                "user_enabled"
+            };
+            let event =
+                Event::new(action, Outcome::Success).target("user", Some(id), Some(&user.username));
+            audit::record(conn, &actor, &event)?;
+            Ok(user.username)
+        })
+        .await?;
+    let message = if status == STATUS_DISABLED {
+        format!("Disabled {name}: their sessions ended and their tokens stopped working.")
+    } else {
+        format!("Enabled {name}.")
+    };
+    flash(session, "success", message);
+    Ok(redirect(&format!("/admin/users/{id}")))
+}
+
+pub async fn disable_user(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    client: ClientInfo,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    set_status(
+        &state,
+        &admin,
+        &client,
+        &session,
+        path.into_inner(),
+        STATUS_DISABLED,
+    )
+    .await
+}
+
+pub async fn enable_user(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    client: ClientInfo,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    set_status(
+        &state,
+        &admin,
+        &client,
+        &session,
+        path.into_inner(),
+        STATUS_ACTIVE,
+    )
+    .await
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct MembershipForm {
+    /// `{department_id}:{user_type_id}` to remove, or the two selects to add.
+    #[serde(default)]
+    membership: String,
+    #[serde(default)]
+    department_id: String,
+    #[serde(default)]
+    user_type_id: String,
+}
+
+pub async fn add_membership(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    client: ClientInfo,
+    session: Session,
+    path: web::Path<i64>,
+    HtmlForm(form): HtmlForm<MembershipForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (Ok(department), Ok(user_type)) = (
+        form.department_id.trim().parse::<i64>(),
+        form.user_type_id.trim().parse::<i64>(),
+    ) else {
+        flash(&session, "error", "Choose a department and a user type.");
+        return Ok(redirect(&format!("/admin/users/{id}")));
+    };
+    let actor = client.actor(Some(&admin));
+    let added = state
+        .db(move |conn, _| {
+            let user = users::find(conn, id)?;
+            if memberships::holds(conn, id, department, user_type)? {
+                return Ok(None);
+            }
+            memberships::add(conn, id, department, user_type).map_err(|e| match e {
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                    _,
+                ) => AppError::NotFound,
+                other => other.into(),
+            })?;
+            let (d, t) = memberships::names(conn, Some(department), Some(user_type))?;
+            let label = format!(
+                "{} in {} as {}",
+                user.username,
+                d.unwrap_or_default(),
+                t.unwrap_or_default()
+            );
+            audit::record(
+                conn,
+                &actor,
+                &Event::new("membership_added", Outcome::Success).target(
+                    "user",
+                    Some(id),
+                    Some(&label),
+                ),
+            )?;
+            Ok(Some(label))
+        })
+        .await?;
+    match added {
+        Some(label) => flash(&session, "success", format!("Added {label}.")),
+        None => flash(&session, "error", "The user already has that membership."),
+    }
+    Ok(redirect(&format!("/admin/users/{id}")))
+}
+
+pub async fn remove_membership(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    client: ClientInfo,
+    session: Session,
+    path: web::Path<i64>,
+    HtmlForm(form): HtmlForm<MembershipForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let pair = form
+        .membership
+        .split_once(':')
+        .and_then(|(d, t)| Some((d.trim().parse::<i64>().ok()?, t.trim().parse::<i64>().ok()?)));
+    let Some((department, user_type)) = pair else {
+        return Err(AppError::BadRequest("No membership was chosen.".into()));
+    };
+    let actor = client.actor(Some(&admin));
+    state
+        .db(move |conn, _| {
+            let user = users::find(conn, id)?;
+            let (d, t) = memberships::names(conn, Some(department), Some(user_type))?;
+            if memberships::remove(conn, id, department, user_type)? == 0 {
+                return Err(AppError::NotFound);
+            }
+            let label = format!(
+                "{} in {} as {}",
+                user.username,
+                d.unwrap_or_default(),
+                t.unwrap_or_default()
+            );
+            audit::record(
+                conn,
+                &actor,
+                &Event::new("membership_removed", Outcome::Success).target(
+                    "user",
+                    Some(id),
+                    Some(&label),
+                ),
+            )?;
+            Ok(())
+        })
+        .await?;
+    flash(
+        &session,
+        "success",
+        "Membership removed. Tokens that relied on it narrow at their next use.",
+    );
+    Ok(redirect(&format!("/admin/users/{id}")))
+}

@@ -1,0 +1,407 @@
+//! Administrator pages for users, settings and the audit log.
+
+mod common;
+
+use common::{PASSWORD, location, spawn_app, text_of};
+use reqwest::StatusCode;
+
+async fn admin_app() -> (common::TestApp, tessera::db::users::User) {
+    let app = spawn_app().await;
+    let root = app.create_user("root", true);
+    app.login_ok("root").await;
+    (app, root)
+}
+
+#[actix_web::test]
+async fn non_admins_are_refused_everywhere() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.login_ok("ada").await;
+    for path in [
+        "/admin/users",
+        "/admin/users/new",
+        &format!("/admin/users/{}", ada.id),
+        "/admin/settings",
+        "/admin/audit",
+        "/admin/audit.csv",
+    ] {
+        assert_eq!(
+            app.get(path).await.status(),
+            StatusCode::FORBIDDEN,
+            "GET {path}"
+        );
+    }
+    let csrf = common::csrf_in(&app.get_html("/profile").await);
+    for path in [
+        "/admin/users".to_owned(),
+        format!("/admin/users/{}", ada.id),
+        format!("/admin/users/{}/disable", ada.id),
+        format!("/admin/users/{}/memberships", ada.id),
+        "/admin/settings".into(),
+    ] {
+        let res = app
+            .post_form(
+                &path,
+                &[
+                    ("csrf_token", &csrf),
+                    ("is_admin", "on"),
+                    ("email", "x@example.com"),
+                    ("display_name", "x"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "POST {path}");
+    }
+    let ada_now = app.db(|c| tessera::db::users::find(c, ada.id)).unwrap();
+    assert!(!ada_now.is_admin && ada_now.is_active());
+}
+
+#[actix_web::test]
+async fn create_a_user_who_can_then_sign_in() {
+    let (app, _) = admin_app().await;
+    let res = app
+        .submit(
+            "/admin/users/new",
+            "/admin/users",
+            &[
+                ("username", "root"),
+                ("email", "bad"),
+                ("display_name", ""),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(text_of(&page, "#email-error").is_some());
+    assert_eq!(
+        common::input_value(&page, "username").as_deref(),
+        Some("root"),
+        "what was typed comes back"
+    );
+    assert!(text_of(&page, "#password-error").is_some());
+
+    let res = app
+        .submit(
+            "/admin/users/new",
+            "/admin/users",
+            &[
+                ("username", "grace"),
+                ("email", "grace@example.com"),
+                ("display_name", "Grace Hopper"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(res.headers()).starts_with("/admin/users/"));
+    assert!(
+        app.get_html("/admin/users?q=hopper")
+            .await
+            .contains("grace@example.com")
+    );
+    assert_eq!(app.audit("user_created").len(), 1);
+    assert_eq!(
+        app.visitor().login("grace", PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[actix_web::test]
+async fn disabling_a_user_stops_their_sessions_and_tokens_at_once() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    let t = app.insert_token(ada.id, "personal", "ci", None);
+    let s = app.insert_token(ada.id, "session", "Phone", None);
+    let browser = app.visitor();
+    browser.login_ok("ada").await;
+    assert_eq!(app.api_me(&t.token).await.status(), StatusCode::OK);
+
+    let page = format!("/admin/users/{}", ada.id);
+    let res = app
+        .submit(&page, &format!("/admin/users/{}/disable", ada.id), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.get("/profile").await.status(),
+        StatusCode::SEE_OTHER,
+        "web session ended"
+    );
+    assert_eq!(
+        app.api_me(&t.token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.api_me(&s.token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.audit("user_disabled").len(), 1);
+
+    app.submit(&page, &format!("/admin/users/{}/enable", ada.id), &[])
+        .await;
+    assert_eq!(app.api_me(&t.token).await.status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn an_admin_cannot_lock_themselves_out() {
+    let (app, root) = admin_app().await;
+    let page = format!("/admin/users/{}", root.id);
+    app.submit(&page, &format!("/admin/users/{}/disable", root.id), &[])
+        .await;
+    let res = app
+        .submit(
+            &page,
+            &page,
+            &[("email", "root@example.com"), ("display_name", "Root")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let me = app.db(|c| tessera::db::users::find(c, root.id)).unwrap();
+    assert!(me.is_admin && me.is_active());
+    assert_eq!(app.get("/admin").await.status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn memberships_grant_scopes_and_removal_narrows_tokens() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (department, user_type) = app.db(|conn| {
+        let d = tessera::db::departments::create(conn, "Finance", "").unwrap();
+        let t = tessera::db::user_types::create(conn, "BI", "", "collections:read").unwrap();
+        (d, t)
+    });
+    let page = format!("/admin/users/{}", ada.id);
+    let (d, t) = (department.to_string(), user_type.to_string());
+    let res = app
+        .submit(
+            &page,
+            &format!("/admin/users/{}/memberships", ada.id),
+            &[("department_id", &d), ("user_type_id", &t)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = app.get_html(&page).await;
+    assert!(html.contains("Finance") && html.contains("BI"));
+
+    let token = app.insert_token(ada.id, "personal", "ci", None);
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as tk;
+        diesel::update(tk::tokens.find(token.id))
+            .set(tk::scopes.eq("collections:read"))
+            .execute(conn)
+    })
+    .unwrap();
+    let me: serde_json::Value = app.api_me(&token.token).await.json().await.unwrap();
+    assert_eq!(me["scopes"], serde_json::json!(["collections:read"]));
+
+    let membership = format!("{department}:{user_type}");
+    app.submit(
+        &page,
+        &format!("/admin/users/{}/memberships/remove", ada.id),
+        &[("membership", &membership)],
+    )
+    .await;
+    let me: serde_json::Value = app.api_me(&token.token).await.json().await.unwrap();
+    assert_eq!(me["scopes"], serde_json::json!([]));
+    assert_eq!(app.audit("membership_added").len(), 1);
+    assert_eq!(app.audit("membership_removed").len(), 1);
+}
+
+#[actix_web::test]
+async fn revoke_all_of_a_users_tokens() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let bob = app.create_user("bob", false);
+    let ada_tokens: Vec<_> = (0..3)
+        .map(|i| app.insert_token(ada.id, "personal", &format!("t{i}"), None))
+        .collect();
+    let bobs = app.insert_token(bob.id, "personal", "keep", None);
+    let page = format!("/admin/users/{}", ada.id);
+    let res = app
+        .submit(
+            &page,
+            "/admin/tokens/bulk-revoke",
+            &[("tab", "api"), ("user", "ada"), ("all_matching", "1")],
+        )
+        .await;
+    assert_eq!(
+        text_of(&res.text().await.unwrap(), "h1").as_deref(),
+        Some("Revoke 3 tokens?")
+    );
+    let res = app
+        .submit(
+            &page,
+            "/admin/tokens/bulk-revoke/confirm",
+            &[("tab", "api"), ("user", "ada"), ("all_matching", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(ada_tokens.iter().all(|t| app.is_revoked(t.id)));
+    assert!(!app.is_revoked(bobs.id));
+}
+
+#[actix_web::test]
+async fn settings_change_the_policy() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    let fields = |creation: Option<&'static str>, default: &'static str| {
+        let mut f = vec![
+            ("default_lifetime_days", default),
+            ("max_lifetime_days", "30"),
+            ("retention_days", "60"),
+            ("mobile_session_days", "14"),
+            ("tenant_id", "acme-42"),
+        ];
+        if let Some(c) = creation {
+            f.push(("token_creation_enabled", c));
+        }
+        f
+    };
+    let res = app
+        .submit(
+            "/admin/settings",
+            "/admin/settings",
+            &fields(Some("on"), "90"),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "default above maximum"
+    );
+    assert!(text_of(&res.text().await.unwrap(), "#default_lifetime_days-error").is_some());
+
+    let res = app
+        .submit(
+            "/admin/settings",
+            "/admin/settings",
+            &fields(Some("on"), "30"),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let s = app.db(tessera::db::settings::load).unwrap();
+    assert_eq!(
+        (s.max_lifetime_days, s.retention_days, s.tenant_id.as_str()),
+        (30, 60, "acme-42")
+    );
+
+    // A 60-day token is now beyond the maximum.
+    let user = app.visitor();
+    user.login_ok("ada").await;
+    let res = user
+        .submit(
+            "/profile/tokens/new",
+            "/profile/tokens",
+            &[
+                ("name", "t"),
+                ("scopes", "devices:read"),
+                ("expires_in_days", "60"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Switching creation off closes the forms with an explanation.
+    app.submit("/admin/settings", "/admin/settings", &fields(None, "30"))
+        .await;
+    assert!(
+        user.get_html("/profile/tokens/new")
+            .await
+            .contains("switched off")
+    );
+    assert!(
+        app.get_html("/admin/tokens/new")
+            .await
+            .contains("switched off")
+    );
+    assert_eq!(app.audit("settings_updated").len(), 2);
+}
+
+#[actix_web::test]
+async fn the_audit_log_filters_pages_and_exports() {
+    let (app, _) = admin_app().await;
+    // 120 failed sign-ins by a stranger (other IPs are not needed: the
+    // username throttle does not stop the rows being written).
+    for i in 0..120 {
+        app.db(|conn| {
+            let actor = tessera::db::audit::Actor {
+                username: Some(format!("user{i}")),
+                ip: Some("10.0.0.9".into()),
+                ..Default::default()
+            };
+            tessera::db::audit::record(
+                conn,
+                &actor,
+                &tessera::db::audit::Event::new(
+                    "login_failure",
+                    tessera::db::audit::Outcome::Failure,
+                ),
+            )
+        })
+        .unwrap();
+    }
+    let first = app.get_html("/admin/audit?action=login_failure").await;
+    let rows = first.matches("data-event-id").count();
+    assert_eq!(rows, 100);
+    let next = {
+        let doc = scraper::Html::parse_document(&first);
+        let link = scraper::Selector::parse("a[rel=next]").unwrap();
+        doc.select(&link)
+            .next()
+            .unwrap()
+            .value()
+            .attr("href")
+            .unwrap()
+            .to_owned()
+    };
+    let second = app.get_html(&next).await;
+    assert_eq!(second.matches("data-event-id").count(), 20);
+    assert!(second.contains("user0") && !second.contains(">user119<"));
+
+    let only = app.get_html("/admin/audit?actor=USER7").await;
+    assert_eq!(only.matches("data-event-id").count(), 1);
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let ranged = app
+        .get_html(&format!(
+            "/admin/audit?action=login_failure&from={today}&until={today}"
+        ))
+        .await;
+    assert_eq!(ranged.matches("data-event-id").count(), 100);
+    let none = app
+        .get_html("/admin/audit?action=login_failure&until=2000-01-01")
+        .await;
+    assert_eq!(none.matches("data-event-id").count(), 0);
+
+    let res = app.get("/admin/audit.csv?action=login_failure").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = res.text().await.unwrap();
+    assert!(csv.starts_with("time_utc,actor,ip,user_agent,action"));
+    assert_eq!(csv.lines().count(), 121);
+}
+
+#[actix_web::test]
+async fn hostile_user_fields_are_escaped() {
+    let (app, _) = admin_app().await;
+    let payload = "<img src=x onerror=alert(1)>";
+    let ada = app.create_user("ada", false);
+    app.db(|conn| {
+        let changes = tessera::db::users::UserChanges { email: "ada@example.com", display_name: payload, is_admin: false, updated_at: tessera::db::now() };
+        tessera::db::users::update(conn, ada.id, &changes)
+    })
+    .unwrap();
+    for path in ["/admin/users".to_owned(), format!("/admin/users/{}", ada.id), "/admin/audit".into()] {
+        let page = app.get_html(&path).await;
+        assert!(!page.contains("<img src=x"), "{path}");
+    }
+    let res = app.submit("/admin/users/new", "/admin/users", &[("username", "x"), ("email", payload), ("password", "short")]).await;
+    assert!(!res.text().await.unwrap().contains("<img src=x"));
+}
