@@ -4,7 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConn;
-use super::schema::{memberships, user_types};
+use super::schema::{memberships, tokens, user_types};
+use crate::domain::catalog::Usage;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = user_types)]
@@ -70,4 +71,97 @@ pub fn set_scopes(conn: &mut DbConn, id: i64, scopes: &str) -> QueryResult<usize
     diesel::update(user_types::table.find(id))
         .set(user_types::scopes.eq(scopes))
         .execute(conn)
+}
+
+/// A user type as the catalog page lists it.
+#[derive(Debug, Clone)]
+pub struct UserTypeRow {
+    pub user_type: UserType,
+    /// Distinct users who hold it through a membership.
+    pub members: i64,
+}
+
+/// Every user type by name, with its number of members.
+pub fn list_with_members(conn: &mut DbConn) -> QueryResult<Vec<UserTypeRow>> {
+    let members: Vec<(i64, i64)> = memberships::table
+        .group_by(memberships::user_type_id)
+        .select((
+            memberships::user_type_id,
+            diesel::dsl::count(memberships::user_id).aggregate_distinct(),
+        ))
+        .load(conn)?;
+    Ok(all(conn)?
+        .into_iter()
+        .map(|user_type| UserTypeRow {
+            members: members
+                .iter()
+                .find(|(t, _)| *t == user_type.id)
+                .map_or(0, |(_, n)| *n),
+            user_type,
+        })
+        .collect())
+}
+
+/// The names of every user type but `except` (for the case-insensitive clash check).
+pub fn names_except(conn: &mut DbConn, except: Option<i64>) -> QueryResult<Vec<String>> {
+    user_types::table
+        .filter(user_types::id.ne(except.unwrap_or(-1)))
+        .select(user_types::name)
+        .load(conn)
+}
+
+pub fn update(
+    conn: &mut DbConn,
+    id: i64,
+    name: &str,
+    description: &str,
+    scopes: &str,
+) -> QueryResult<usize> {
+    diesel::update(user_types::table.find(id))
+        .set((
+            user_types::name.eq(name),
+            user_types::description.eq(description),
+            user_types::scopes.eq(scopes),
+        ))
+        .execute(conn)
+}
+
+/// The memberships and tokens (live or revoked) that refer to a user type.
+pub fn usage(conn: &mut DbConn, id: i64) -> QueryResult<Usage> {
+    let memberships = memberships::table
+        .filter(memberships::user_type_id.eq(id))
+        .count()
+        .get_result(conn)?;
+    let live_tokens = tokens::table
+        .filter(tokens::user_type_id.eq(id))
+        .filter(tokens::revoked_at.is_null())
+        .count()
+        .get_result(conn)?;
+    let revoked_tokens = tokens::table
+        .filter(tokens::user_type_id.eq(id))
+        .filter(tokens::revoked_at.is_not_null())
+        .count()
+        .get_result(conn)?;
+    Ok(Usage {
+        memberships,
+        live_tokens,
+        revoked_tokens,
+    })
+}
+
+/// Deletes a user type only if no membership and no token refers to it, in one
+/// statement; returns how many rows went (0: it is in use or gone).
+pub fn delete_if_unused(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
+    use diesel::dsl::{exists, not};
+    diesel::delete(
+        user_types::table
+            .filter(user_types::id.eq(id))
+            .filter(not(exists(
+                memberships::table.filter(memberships::user_type_id.eq(id)),
+            )))
+            .filter(not(exists(
+                tokens::table.filter(tokens::user_type_id.eq(id)),
+            ))),
+    )
+    .execute(conn)
 }

@@ -98,5 +98,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/admin/audit.csv").get(admin::audit_log::export_audit))
         .service(web::resource("/healthz").get(health::healthz))
         .service(web::resource("/readyz").get(health::readyz))
+        .configure(admin::catalog::configure)
         .configure(api::configure);
 }

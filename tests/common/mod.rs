@@ -495,3 +495,57 @@ impl TestApp {
         })
     }
 }
+
+/// One audit row as the catalog tests check it.
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub actor_name: Option<String>,
+    pub target_type: Option<String>,
+    pub target_id: Option<i64>,
+    pub target_label: Option<String>,
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+impl TestApp {
+    /// Audit rows with this action, oldest first, with their targets.
+    pub fn audit_rows(&self, action: &str) -> Vec<AuditRow> {
+        use tessera::db::schema::audit_events::dsl as a;
+        self.db(|conn| {
+            a::audit_events
+                .filter(a::action.eq(action))
+                .order(a::id.asc())
+                .select((
+                    a::actor_name,
+                    a::target_type,
+                    a::target_id,
+                    a::target_label,
+                    a::outcome,
+                    a::detail,
+                ))
+                .load::<(
+                    Option<String>,
+                    Option<String>,
+                    Option<i64>,
+                    Option<String>,
+                    String,
+                    Option<String>,
+                )>(conn)
+                .expect("audit rows")
+                .into_iter()
+                .map(
+                    |(actor_name, target_type, target_id, target_label, outcome, detail)| {
+                        AuditRow {
+                            actor_name,
+                            target_type,
+                            target_id,
+                            target_label,
+                            outcome,
+                            detail,
+                        }
+                    },
+                )
+                .collect()
+        })
+    }
+}

@@ -3,6 +3,7 @@
 //! take `CurrentAdmin` so that no route depends on the gate alone.
 
 pub mod audit_log;
+pub mod catalog;
 pub mod settings;
 pub mod token_detail;
 pub mod token_new;
