@@ -349,3 +349,30 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+#[actix_web::test]
+async fn many_failures_from_one_address_throttle_that_address() {
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+    // Fewer than five per username, so only the per-IP limit (50) can trip.
+    for i in 0..50 {
+        let res = app
+            .login(&format!("guess{}", i % 13), "wrong password")
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "attempt {i}");
+    }
+    let res = app.visitor().login("ada", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Too many failed sign-in attempts")
+    );
+    let throttled = app
+        .audit("login_failure")
+        .into_iter()
+        .filter(|(_, outcome)| outcome == "denied")
+        .count();
+    assert_eq!(throttled, 1);
+}

@@ -128,7 +128,8 @@ impl DatabaseUrl {
                     "PRAGMA journal_mode = WAL;
                      PRAGMA busy_timeout = 10000;
                      PRAGMA foreign_keys = ON;
-                     PRAGMA synchronous = FULL;",
+                     PRAGMA synchronous = FULL;
+                     PRAGMA wal_autocheckpoint = 10000;",
                 )
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConn::Sqlite(conn))
@@ -140,6 +141,8 @@ impl DatabaseUrl {
 /// r2d2 manager that establishes connections by URL scheme and sets SQLite pragmas.
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// Lives as long as the pool; the SQLite checkpointer stops when it is gone.
+    _alive: std::sync::Arc<()>,
 }
 
 impl r2d2::ManageConnection for ConnectionManager {
@@ -168,14 +171,43 @@ pub fn connect_and_migrate(url: &DatabaseUrl, pool_size: u32) -> anyhow::Result<
         .with_context(|| format!("cannot connect to the database at {}", url.redacted()))?;
     run_migrations(&mut conn)?;
     drop(conn);
+    let alive = std::sync::Arc::new(());
     let pool = r2d2::Pool::builder()
         .max_size(pool_size)
         .min_idle(Some(pool_size.min(2)))
         .connection_timeout(Duration::from_secs(5))
         .test_on_check_out(false)
-        .build(ConnectionManager { url: url.clone() })
+        .build(ConnectionManager {
+            url: url.clone(),
+            _alive: alive.clone(),
+        })
         .context("cannot build the database pool")?;
+    if url.backend == Backend::Sqlite {
+        spawn_checkpointer(url.clone(), std::sync::Arc::downgrade(&alive));
+    }
     Ok(pool)
+}
+
+/// Copies the SQLite write-ahead log back into the database file once a second,
+/// on its own connection, so that no request pays for a checkpoint (connections
+/// only checkpoint themselves past 10,000 pages, as a safety net).
+fn spawn_checkpointer(url: DatabaseUrl, alive: std::sync::Weak<()>) {
+    let spawned = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            let Ok(mut conn) = url.establish() else {
+                return;
+            };
+            while alive.upgrade().is_some() {
+                std::thread::sleep(Duration::from_secs(1));
+                if let Err(err) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                    tracing::warn!(error = %err, "WAL checkpoint failed");
+                }
+            }
+        });
+    if let Err(err) = spawned {
+        tracing::warn!(error = %err, "cannot start the WAL checkpointer; connections checkpoint themselves");
+    }
 }
 
 /// Applies every pending migration of the connection's backend.
