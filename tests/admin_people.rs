@@ -394,14 +394,29 @@ async fn hostile_user_fields_are_escaped() {
     let payload = "<img src=x onerror=alert(1)>";
     let ada = app.create_user("ada", false);
     app.db(|conn| {
-        let changes = tessera::db::users::UserChanges { email: "ada@example.com", display_name: payload, is_admin: false, updated_at: tessera::db::now() };
+        let changes = tessera::db::users::UserChanges {
+            email: "ada@example.com",
+            display_name: payload,
+            is_admin: false,
+            updated_at: tessera::db::now(),
+        };
         tessera::db::users::update(conn, ada.id, &changes)
     })
     .unwrap();
-    for path in ["/admin/users".to_owned(), format!("/admin/users/{}", ada.id), "/admin/audit".into()] {
+    for path in [
+        "/admin/users".to_owned(),
+        format!("/admin/users/{}", ada.id),
+        "/admin/audit".into(),
+    ] {
         let page = app.get_html(&path).await;
         assert!(!page.contains("<img src=x"), "{path}");
     }
-    let res = app.submit("/admin/users/new", "/admin/users", &[("username", "x"), ("email", payload), ("password", "short")]).await;
+    let res = app
+        .submit(
+            "/admin/users/new",
+            "/admin/users",
+            &[("username", "x"), ("email", payload), ("password", "short")],
+        )
+        .await;
     assert!(!res.text().await.unwrap().contains("<img src=x"));
 }

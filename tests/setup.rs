@@ -270,7 +270,15 @@ fn json_logs_carry_a_line_per_request_and_no_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let mut child = tessera_bin()
-        .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json", "--log", "info"])
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--log",
+            "info",
+        ])
         .env("TESSERA_DATABASE_URL", &url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -280,19 +288,32 @@ fn json_logs_carry_a_line_per_request_and_no_secrets() {
     let mut lines = BufReader::new(stderr).lines();
     let origin = loop {
         let line = lines.next().expect("the server logs its address").unwrap();
-        let json: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        let json: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
         if let Some(origin) = json["origin"].as_str() {
             break origin.to_owned();
         }
     };
-    let body = std::process::Command::new("curl").args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("{origin}/login?next=/secret-path")]).output();
+    let body = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("{origin}/login?next=/secret-path"),
+        ])
+        .output();
     let status = match body {
         Ok(out) => String::from_utf8_lossy(&out.stdout).to_string(),
         Err(_) => {
             // No curl: speak HTTP by hand.
             use std::io::{Read as _, Write as _};
             let mut s = std::net::TcpStream::connect(origin.trim_start_matches("http://")).unwrap();
-            s.write_all(b"GET /login?next=/secret-path HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+            s.write_all(
+                b"GET /login?next=/secret-path HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .unwrap();
             let mut out = String::new();
             s.read_to_string(&mut out).unwrap();
             out[9..12].to_owned()
@@ -307,9 +328,13 @@ fn json_logs_carry_a_line_per_request_and_no_secrets() {
         }
     };
     let _ = child.kill();
+    let _ = child.wait();
     assert_eq!(request_line["status"], 200);
     assert!(request_line["latency_ms"].is_number());
     let text = request_line.to_string();
     assert!(text.contains("\"/login\""), "{text}");
-    assert!(!text.contains("secret-path"), "no query strings in logs: {text}");
+    assert!(
+        !text.contains("secret-path"),
+        "no query strings in logs: {text}"
+    );
 }
