@@ -893,9 +893,8 @@ async fn select_all_selects_the_page() {
         fallback.attr("data-hide-with-js").await.unwrap().is_some(),
         "the fallback is marked data-hide-with-js"
     );
-    // tessera.js hides it. (That the user then no longer sees it is checked by
-    // `the_no_js_select_all_button_disappears_with_javascript`, ignored while the
-    // stylesheet overrides `hidden` on buttons.)
+    // tessera.js hides it (that the user then no longer sees it is checked by
+    // `the_no_js_select_all_button_disappears_with_javascript`).
     browser
         .eventually(
             "tessera.js to hide the no-JS Select all button",
@@ -980,8 +979,6 @@ async fn select_all_selects_the_page() {
 }
 
 #[actix_web::test]
-#[ignore = "bug: static/css/tessera.css `button { display: inline-block }` overrides the \
-            `hidden` attribute, so `button[data-hide-with-js]` stays visible"]
 async fn the_no_js_select_all_button_disappears_with_javascript() {
     let Some(binaries) = browser_or_skip("the_no_js_select_all_button_disappears_with_javascript")
     else {
