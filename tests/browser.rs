@@ -1002,3 +1002,61 @@ async fn the_no_js_select_all_button_disappears_with_javascript() {
         })
         .await;
 }
+
+/// Renders the main pages with realistic rows and saves them as PNG files in
+/// `target/screenshots/` (the README's pictures come from here), checking on
+/// the way that each page lays out its table.
+#[actix_web::test]
+async fn screenshots_of_the_main_pages() {
+    let Some(binaries) = browser_or_skip("screenshots_of_the_main_pages") else {
+        return;
+    };
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let ada = app.create_user("ada", false);
+    let (department, user_type) =
+        app.grant(ada.id, "BI", "collections:read devices:read devices:write");
+    let visitor = app.visitor();
+    visitor.login_ok("ada").await;
+    for (name, scopes) in [
+        ("CI deploy", vec!["devices:read", "devices:write"]),
+        ("Backup script", vec!["collections:read"]),
+    ] {
+        visitor.new_access_token(name, &scopes).await;
+    }
+    let expires = (chrono::Utc::now() + chrono::TimeDelta::days(5))
+        .format("%Y-%m-%d")
+        .to_string();
+    let role = user_type.to_string();
+    visitor
+        .submit(
+            "/profile/clients/new",
+            "/profile/clients",
+            &[
+                ("name", "JDBC"),
+                ("role_id", &role),
+                ("expires_at", &expires),
+            ],
+        )
+        .await;
+    for name in ["ERP sync", "Data lake"] {
+        app.insert_token(ada.id, "api", name, Some((department, user_type)));
+    }
+    app.insert_token(ada.id, "session", "Pixel 9", Some((department, user_type)));
+
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&out).expect("screenshot folder");
+    let browser = Browser::launch(&binaries, &app).await;
+    browser.sign_in("ada").await;
+    browser.goto("/profile/tokens").await;
+    assert_eq!(browser.row_ids("tr[data-token-id]").await.len(), 3);
+    let png = browser.client.screenshot().await.expect("screenshot");
+    std::fs::write(out.join("token-management.png"), png).expect("write png");
+
+    let admin = Browser::launch(&binaries, &app).await;
+    admin.sign_in("root").await;
+    admin.goto("/admin/tokens?tab=api").await;
+    assert_eq!(admin.row_ids("tr[data-token-id]").await.len(), 5);
+    let png = admin.client.screenshot().await.expect("screenshot");
+    std::fs::write(out.join("admin-tokens.png"), png).expect("write png");
+}
