@@ -178,6 +178,9 @@ pub enum ApiError {
     InsufficientScope(&'static str),
     #[error("not found")]
     NotFound,
+    /// Mobile sign-in with an unknown user, a wrong password or a disabled account.
+    #[error("invalid credentials")]
+    InvalidCredentials,
     #[error("unprocessable: {0:?}")]
     Unprocessable(crate::domain::form::FieldErrors),
     #[error(transparent)]
@@ -207,6 +210,9 @@ impl ApiError {
                 format!("This call needs the `{scope}` scope."),
             ),
             ApiError::NotFound => ("not_found", "No such resource.".into()),
+            ApiError::InvalidCredentials => {
+                ("invalid_grant", "Incorrect username or password.".into())
+            }
             ApiError::Unprocessable(_) => ("invalid_input", "Some fields are not valid.".into()),
             ApiError::App(err) => match err {
                 AppError::Unavailable(_) => (
@@ -228,7 +234,9 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::MissingToken | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
+            ApiError::MissingToken | ApiError::InvalidToken | ApiError::InvalidCredentials => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,

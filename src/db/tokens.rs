@@ -200,3 +200,10 @@ pub fn purge_before(conn: &mut DbConn, cutoff: NaiveDateTime) -> QueryResult<usi
     )
     .execute(conn)
 }
+
+pub fn set_device_name(conn: &mut DbConn, id: i64, device_name: &str) -> QueryResult<()> {
+    diesel::update(tokens::table.find(id))
+        .set(tokens::device_name.eq(device_name))
+        .execute(conn)
+        .map(drop)
+}

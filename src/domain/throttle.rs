@@ -33,6 +33,13 @@ pub const LOGIN_PER_IP: Limit = Limit {
     window: Duration::from_secs(15 * 60),
 };
 
+/// Revocations by value per client IP: enough for any honest finder of leaked
+/// tokens, too few to probe the database.
+pub const REVOKE_PER_IP: Limit = Limit {
+    max_failures: 30,
+    window: Duration::from_secs(60),
+};
+
 /// Bucket names for the throttle table.
 pub fn login_username_bucket(username: &str) -> String {
     format!("login-user:{}", username.to_ascii_lowercase())

@@ -1,9 +1,41 @@
 //! The JSON API under `/api/v1`: bearer tokens only, never the session cookie.
 
+mod introspect;
 mod me;
+mod sessions;
 
 use actix_web::web;
 
+use crate::error::ApiError;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/v1/me").get(me::show_me));
+    // Bad bodies get JSON errors here, not the HTML error pages.
+    let json = web::JsonConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|_, _| {
+            ApiError::InvalidRequest("The body must be a JSON object with the documented fields.")
+                .into()
+        });
+    let form = web::FormConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|_, _| {
+            ApiError::InvalidRequest("The body must be a form with a `token` field.").into()
+        });
+    cfg.service(web::resource("/api/v1/me").get(me::show_me))
+        .service(
+            web::resource("/api/v1/sessions")
+                .app_data(json)
+                .post(sessions::create_session),
+        )
+        .service(web::resource("/api/v1/sessions/current").delete(sessions::delete_current_session))
+        .service(
+            web::resource("/api/v1/introspect")
+                .app_data(form.clone())
+                .post(introspect::introspect),
+        )
+        .service(
+            web::resource("/api/v1/revoke")
+                .app_data(form)
+                .post(introspect::revoke_by_value),
+        );
 }

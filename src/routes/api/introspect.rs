@@ -1,0 +1,141 @@
+//! `POST /api/v1/introspect` (RFC 7662) and `POST /api/v1/revoke` (RFC 7009
+//! style revocation by value, for leaked tokens).
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::bearer::Bearer;
+use crate::auth::extract::ClientInfo;
+use crate::db::audit::{self, Event, Outcome};
+use crate::db::{settings, throttle, tokens as token_rows};
+use crate::domain::throttle::{Limit, REVOKE_PER_IP};
+use crate::domain::token::PlainToken;
+use crate::error::{ApiError, AppError};
+use crate::state::AppState;
+use crate::tokens::{self, UseContext};
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    token: String,
+}
+
+/// RFC 7662's answer for an active token.
+#[derive(Serialize)]
+pub struct Active {
+    active: bool,
+    scope: String,
+    username: String,
+    sub: String,
+    token_type: &'static str,
+    exp: Option<i64>,
+    iat: i64,
+    client_id: String,
+    department: Option<String>,
+    user_type: Option<String>,
+    tenant: String,
+}
+
+fn inactive() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "active": false }))
+}
+
+pub async fn introspect(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    caller: Bearer,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require("introspect")?;
+    let Some(presented) = PlainToken::parse(&state.token_prefix, form.token.trim()) else {
+        return Ok(inactive());
+    };
+    let from = UseContext {
+        ip: client.ip,
+        user_agent: client.user_agent,
+    };
+    let outcome = state
+        .db(move |conn, _| {
+            let outcome = tokens::authenticate(conn, &presented, &from)?;
+            let tenant = settings::load(conn)?.tenant_id;
+            Ok((outcome, tenant))
+        })
+        .await?;
+    let (Ok(auth), tenant) = outcome else {
+        return Ok(inactive());
+    };
+    let body = Active {
+        active: true,
+        scope: crate::domain::scopes::join(&auth.scopes),
+        username: auth.owner.username,
+        sub: auth.owner.id.to_string(),
+        token_type: "Bearer",
+        exp: auth.token.expires_at.map(|at| at.and_utc().timestamp()),
+        iat: auth.token.created_at.and_utc().timestamp(),
+        client_id: format!("{}…", auth.token.display_prefix),
+        department: auth.department,
+        user_type: auth.user_type,
+        tenant,
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body))
+}
+
+fn window_start(limit: &Limit) -> chrono::NaiveDateTime {
+    crate::db::now()
+        - chrono::TimeDelta::from_std(limit.window).unwrap_or(chrono::TimeDelta::minutes(1))
+}
+
+/// Anyone who finds a token (in a repository, a log) may revoke it. Always 200,
+/// so the answer says nothing about whether the token existed.
+pub async fn revoke_by_value(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, ApiError> {
+    let presented = PlainToken::parse(&state.token_prefix, form.token.trim());
+    let actor = client.actor(None);
+    let bucket = format!("revoke-ip:{}", client.ip);
+    let throttled = state
+        .db(move |conn, _| {
+            if REVOKE_PER_IP.is_exceeded(throttle::count_since(
+                conn,
+                &bucket,
+                window_start(&REVOKE_PER_IP),
+            )?) {
+                return Ok(true);
+            }
+            throttle::record(conn, &bucket, crate::db::now())?;
+            let Some(presented) = presented else {
+                return Ok(false);
+            };
+            if let Some(token) = token_rows::find_by_hash(conn, &presented.sha256())?
+                && token.revoked_at.is_none()
+            {
+                tokens::revoke(conn, &token, &actor, "token_revoked_by_value")?;
+            } else {
+                let label = format!("{}…", presented.display_prefix());
+                let event = Event::new("token_revoked_by_value", Outcome::Failure)
+                    .target("token", None, Some(&label))
+                    .detail("unknown or already revoked");
+                audit::record(conn, &actor, &event)?;
+            }
+            Ok(false)
+        })
+        .await?;
+    if throttled {
+        return Err(AppError::TooManyRequests {
+            message: "Too many revocation requests from this address. Try again in a minute."
+                .into(),
+            retry_after_secs: REVOKE_PER_IP.window.as_secs(),
+        }
+        .into());
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}

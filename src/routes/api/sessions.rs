@@ -1,0 +1,140 @@
+//! Mobile sign-in (`POST /api/v1/sessions`) and sign-out
+//! (`DELETE /api/v1/sessions/current`): a username and password become a
+//! `session` token, listed under "Mobile Users Logged In".
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::me::rfc3339;
+use crate::accounts::{self, SignIn};
+use crate::auth::bearer::Bearer;
+use crate::auth::extract::ClientInfo;
+use crate::db::{memberships, settings};
+use crate::domain::account::Password;
+use crate::domain::form::FieldErrors;
+use crate::domain::policy::ExpiryChoice;
+use crate::domain::token::TokenKind;
+use crate::error::{ApiError, AppError};
+use crate::state::AppState;
+use crate::tokens::{self, CreateRequest};
+
+#[derive(Deserialize)]
+pub struct SignInRequest {
+    username: String,
+    password: Password,
+    #[serde(default)]
+    device_name: String,
+}
+
+#[derive(Serialize)]
+pub struct SessionCreated {
+    pub token: String,
+    pub expires_at: Option<String>,
+}
+
+/// What a sign-in attempt came to, inside the database work.
+enum Outcome {
+    Created(tokens::Issued),
+    Refused(SignIn),
+    Invalid(FieldErrors),
+}
+
+pub async fn create_session(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    body: web::Json<SignInRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let SignInRequest {
+        username,
+        password,
+        device_name,
+    } = body.into_inner();
+    let device = device_name.trim();
+    let device = if device.is_empty() {
+        "Mobile device".to_owned()
+    } else {
+        device.chars().take(100).collect()
+    };
+    let actor = client.actor(None);
+    let prefix = state.token_prefix.clone();
+    let outcome = state
+        .db(move |conn, hasher| {
+            let user = match accounts::sign_in(
+                conn,
+                hasher,
+                username.trim(),
+                &password,
+                &actor,
+                "mobile_login",
+            )? {
+                SignIn::Success(user) => user,
+                other => return Ok(Outcome::Refused(other)),
+            };
+            let settings = settings::load(conn)?;
+            let days = settings.mobile_session_days.min(settings.max_lifetime_days);
+            // A mobile session acts within the user's first membership (or, without
+            // one, with what the user holds).
+            let membership = memberships::of_user(conn, user.id)?.into_iter().next();
+            let request = CreateRequest {
+                kind: TokenKind::Session,
+                name: device.clone(),
+                description: String::new(),
+                scopes: Default::default(),
+                user_type_id: membership.as_ref().map(|m| m.2),
+                department_id: membership.as_ref().map(|m| m.0),
+                expiry: Ok(ExpiryChoice::Days(days.into())),
+                grant_ceiling: None,
+            };
+            let actor = crate::db::audit::Actor {
+                user_id: Some(user.id),
+                username: Some(user.username.clone()),
+                ..actor
+            };
+            Ok(
+                match tokens::create(conn, &prefix, &user, &actor, request)? {
+                    Ok(issued) => {
+                        crate::db::tokens::set_device_name(conn, issued.id, &device)?;
+                        Outcome::Created(issued)
+                    }
+                    Err(errors) => Outcome::Invalid(errors),
+                },
+            )
+        })
+        .await?;
+    match outcome {
+        Outcome::Created(issued) => Ok(HttpResponse::Created()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(SessionCreated {
+                token: issued.secret.expose().to_owned(),
+                expires_at: issued.expires_at.map(rfc3339),
+            })),
+        Outcome::Refused(SignIn::Throttled { minutes }) => Err(AppError::TooManyRequests {
+            message: format!(
+                "Too many failed sign-in attempts. Wait {minutes} minutes, then try again."
+            ),
+            retry_after_secs: minutes * 60,
+        }
+        .into()),
+        Outcome::Refused(_) => Err(ApiError::InvalidCredentials),
+        Outcome::Invalid(errors) => Err(ApiError::Unprocessable(errors)),
+    }
+}
+
+pub async fn delete_current_session(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    bearer: Bearer,
+) -> Result<HttpResponse, ApiError> {
+    if bearer.token.kind != TokenKind::Session.as_str() {
+        return Err(ApiError::InvalidRequest(
+            "Only a mobile session token can sign itself out.",
+        ));
+    }
+    let actor = client.actor(Some(&bearer.owner));
+    let token = bearer.0.token;
+    state
+        .db(move |conn, _| tokens::revoke(conn, &token, &actor, "mobile_logout"))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

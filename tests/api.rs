@@ -1,0 +1,269 @@
+//! The integration API: mobile sessions, introspection and revocation by value.
+
+mod common;
+
+use common::{PASSWORD, spawn_app};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn mobile_sign_in(
+    app: &common::TestApp,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(app.url("/api/v1/sessions"))
+        .json(&json!({ "username": username, "password": password, "device_name": "Pixel 9" }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn introspect(app: &common::TestApp, caller: &str, token: &str) -> (StatusCode, Value) {
+    let res = reqwest::Client::new()
+        .post(app.url("/api/v1/introspect"))
+        .bearer_auth(caller)
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn revoke_by_value(app: &common::TestApp, token: &str) -> StatusCode {
+    reqwest::Client::new()
+        .post(app.url("/api/v1/revoke"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[actix_web::test]
+async fn a_mobile_client_signs_in_uses_its_token_and_signs_out() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+
+    let res = mobile_sign_in(&app, "ada", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let body: Value = res.json().await.unwrap();
+    let token = body["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("tsrs_"));
+    assert!(body["expires_at"].as_str().unwrap().ends_with('Z'));
+
+    let me: Value = app.api_me(&token).await.json().await.unwrap();
+    assert_eq!(me["kind"], "session");
+    assert_eq!(me["name"], "Pixel 9");
+    assert_eq!(me["department"], "Dept Field");
+    assert_eq!(me["scopes"], json!(["devices:read"]));
+    assert_eq!(app.audit("mobile_login").len(), 1);
+
+    // It shows under "Mobile Users Logged In", with the device.
+    app.create_user("root", true);
+    app.login_ok("root").await;
+    let tab = app.get_html("/admin/tokens?tab=sessions").await;
+    assert!(tab.contains("ada@example.com") && tab.contains("Pixel 9"));
+
+    let res = reqwest::Client::new()
+        .delete(app.url("/api/v1/sessions/current"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.api_me(&token).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.audit("mobile_logout").len(), 1);
+}
+
+#[actix_web::test]
+async fn mobile_sign_in_failures_look_alike_and_are_throttled() {
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+    let wrong = mobile_sign_in(&app, "ada", "wrong password").await;
+    let unknown = mobile_sign_in(&app, "nobody", "wrong password").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        wrong.json::<Value>().await.unwrap(),
+        unknown.json::<Value>().await.unwrap()
+    );
+    for _ in 0..4 {
+        mobile_sign_in(&app, "ada", "wrong password").await;
+    }
+    let res = mobile_sign_in(&app, "ada", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "too_many_requests"
+    );
+
+    let res = reqwest::Client::new()
+        .post(app.url("/api/v1/sessions"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+    assert_eq!(app.count("tokens"), 0);
+}
+
+#[actix_web::test]
+async fn only_a_session_token_signs_itself_out() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let personal = app.insert_token(ada.id, "personal", "ci", None);
+    let res = reqwest::Client::new()
+        .delete(app.url("/api/v1/sessions/current"))
+        .bearer_auth(&personal.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.api_me(&personal.token).await.status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn introspection_reports_each_token_state() {
+    let app = spawn_app().await;
+    let rs = app.create_user("resource-server", false);
+    app.grant(rs.id, "Introspector", "introspect");
+    let caller = app.insert_token(rs.id, "personal", "rs", None);
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        diesel::update(t::tokens.find(caller.id))
+            .set(t::scopes.eq("introspect"))
+            .execute(conn)
+    })
+    .unwrap();
+    let ada = app.create_user("ada", false);
+    let (department, user_type) = app.grant(ada.id, "Field", "devices:read");
+    let api = app.insert_token(ada.id, "api", "ERP", Some((department, user_type)));
+
+    let (status, body) = introspect(&app, &caller.token, &api.token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["active"], true);
+    assert_eq!(body["scope"], "devices:read");
+    assert_eq!(body["username"], "ada");
+    assert_eq!(body["sub"], ada.id.to_string());
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["department"], "Dept Field");
+    assert_eq!(body["user_type"], "Field");
+    for field in ["exp", "iat", "client_id", "tenant"] {
+        assert!(!body[field].is_null(), "{field}");
+    }
+
+    let inactive = json!({ "active": false });
+    // Malformed and unknown.
+    assert_eq!(introspect(&app, &caller.token, "garbage").await.1, inactive);
+    let unknown =
+        tessera::domain::token::PlainToken::generate("tsr", tessera::domain::token::TokenKind::Api);
+    assert_eq!(
+        introspect(&app, &caller.token, unknown.expose()).await.1,
+        inactive
+    );
+    // Disabled, expired, revoked.
+    app.db(|c| tessera::db::tokens::set_status(c, api.id, "disabled"))
+        .unwrap();
+    assert_eq!(
+        introspect(&app, &caller.token, &api.token).await.1,
+        inactive
+    );
+    app.db(|c| tessera::db::tokens::set_status(c, api.id, "active"))
+        .unwrap();
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        diesel::update(t::tokens.find(api.id))
+            .set(t::expires_at.eq(Some(tessera::db::now() - chrono::TimeDelta::seconds(1))))
+            .execute(conn)
+    })
+    .unwrap();
+    assert_eq!(
+        introspect(&app, &caller.token, &api.token).await.1,
+        inactive
+    );
+    let other = app.insert_token(ada.id, "personal", "other", None);
+    app.db(|c| tessera::db::tokens::revoke(c, other.id, None))
+        .unwrap();
+    assert_eq!(
+        introspect(&app, &caller.token, &other.token).await.1,
+        inactive
+    );
+}
+
+#[actix_web::test]
+async fn introspection_needs_the_introspect_scope() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    let plain = app.insert_token(ada.id, "personal", "ci", None);
+    let res = reqwest::Client::new()
+        .post(app.url("/api/v1/introspect"))
+        .bearer_auth(&plain.token)
+        .form(&[("token", &plain.token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"")
+            && challenge.contains("scope=\"introspect\""),
+        "{challenge}"
+    );
+    let res = reqwest::Client::new()
+        .post(app.url("/api/v1/introspect"))
+        .form(&[("token", &plain.token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn anyone_can_revoke_a_leaked_token_by_value() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let leaked = app.insert_token(ada.id, "personal", "leaked", None);
+    assert_eq!(revoke_by_value(&app, &leaked.token).await, StatusCode::OK);
+    assert_eq!(
+        app.api_me(&leaked.token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let audit = app.audit("token_revoked_by_value");
+    assert_eq!(audit, vec![(None, "success".to_owned())]);
+    // Again, or garbage, or unknown: still 200, and nothing else happens.
+    assert_eq!(revoke_by_value(&app, &leaked.token).await, StatusCode::OK);
+    assert_eq!(revoke_by_value(&app, "garbage").await, StatusCode::OK);
+    assert!(!app.database_dump().contains(&leaked.token[9..]));
+}
+
+#[actix_web::test]
+async fn revocation_by_value_is_rate_limited_per_address() {
+    let app = spawn_app().await;
+    for _ in 0..30 {
+        assert_eq!(revoke_by_value(&app, "garbage").await, StatusCode::OK);
+    }
+    let res = reqwest::Client::new()
+        .post(app.url("/api/v1/revoke"))
+        .form(&[("token", "garbage")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+}
