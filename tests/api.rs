@@ -267,3 +267,201 @@ async fn revocation_by_value_is_rate_limited_per_address() {
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(res.headers().contains_key("retry-after"));
 }
+
+/// A personal token of a fresh user holding `held`, with `scopes` of its own.
+async fn personal_token(
+    app: &common::TestApp,
+    username: &str,
+    held: &str,
+    scopes: &[&str],
+) -> String {
+    let user = app.create_user(username, false);
+    app.grant(user.id, &format!("{username}-type"), held);
+    let visitor = app.visitor();
+    visitor.login_ok(username).await;
+    visitor.new_access_token("api caller", scopes).await.1
+}
+
+#[actix_web::test]
+async fn the_token_api_manages_the_callers_own_tokens() {
+    let app = spawn_app().await;
+    let caller = personal_token(
+        &app,
+        "ada",
+        "tokens:read tokens:write devices:read devices:write",
+        &["tokens:read", "tokens:write", "devices:read"],
+    )
+    .await;
+    let http = reqwest::Client::new();
+
+    let res = http
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&caller)
+        .json(&json!({ "name": "from the API", "scopes": ["devices:read"], "expires_in_days": 30 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created: Value = res.json().await.unwrap();
+    let new_token = created["token"].as_str().unwrap().to_owned();
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(app.api_me(&new_token).await.status(), StatusCode::OK);
+
+    let list: Value = http
+        .get(app.url("/api/v1/tokens"))
+        .bearer_auth(&caller)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"from the API") && names.contains(&"api caller"));
+    assert!(
+        !list.to_string().contains(&new_token),
+        "no secret in listings"
+    );
+
+    let one: Value = http
+        .get(app.url(&format!("/api/v1/tokens/{id}")))
+        .bearer_auth(&caller)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["scopes"], json!(["devices:read"]));
+
+    let res = http
+        .patch(app.url(&format!("/api/v1/tokens/{id}")))
+        .bearer_auth(&caller)
+        .json(&json!({ "description": "patched" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["description"], "patched");
+
+    let res = http
+        .post(app.url(&format!("/api/v1/tokens/{id}/regenerate")))
+        .bearer_auth(&caller)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let regenerated = res.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.api_me(&new_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.api_me(&regenerated).await.status(), StatusCode::OK);
+
+    let res = http
+        .delete(app.url(&format!("/api/v1/tokens/{id}")))
+        .bearer_auth(&caller)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.api_me(&regenerated).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let res = http
+        .get(app.url(&format!("/api/v1/tokens/{id}")))
+        .bearer_auth(&caller)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "not_found");
+}
+
+#[actix_web::test]
+async fn the_token_api_never_escalates() {
+    let app = spawn_app().await;
+    // The owner holds devices:write, but the calling token does not.
+    let caller = personal_token(
+        &app,
+        "ada",
+        "tokens:read tokens:write devices:read devices:write",
+        &["tokens:write", "devices:read"],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let res = http
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&caller)
+        .json(&json!({ "name": "wider", "scopes": ["devices:read", "devices:write"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["fields"]["scopes"]
+            .as_str()
+            .unwrap()
+            .contains("devices:write"),
+        "{body}"
+    );
+
+    let res = http
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&caller)
+        .json(&json!({ "name": "", "scopes": [] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["fields"]["name"].is_string() && body["fields"]["scopes"].is_string(),
+        "{body}"
+    );
+
+    // tokens:read is missing: listing is refused with insufficient_scope.
+    let res = http
+        .get(app.url("/api/v1/tokens"))
+        .bearer_auth(&caller)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("insufficient_scope")
+    );
+
+    // Another user's token id is a 404.
+    let bob = app.create_user("bob", false);
+    let bobs = app.insert_token(bob.id, "personal", "bob's", None);
+    let res = http
+        .delete(app.url(&format!("/api/v1/tokens/{}", bobs.id)))
+        .bearer_auth(&caller)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(!app.is_revoked(bobs.id));
+    let res = http
+        .delete(app.url("/api/v1/tokens/not-a-number"))
+        .bearer_auth(&caller)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.count("tokens"), 2);
+}

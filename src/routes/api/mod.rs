@@ -3,6 +3,7 @@
 mod introspect;
 mod me;
 mod sessions;
+mod tokens;
 
 use actix_web::web;
 
@@ -21,10 +22,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .error_handler(|_, _| {
             ApiError::InvalidRequest("The body must be a form with a `token` field.").into()
         });
+    let path = web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into());
     cfg.service(web::resource("/api/v1/me").get(me::show_me))
         .service(
             web::resource("/api/v1/sessions")
-                .app_data(json)
+                .app_data(json.clone())
                 .post(sessions::create_session),
         )
         .service(web::resource("/api/v1/sessions/current").delete(sessions::delete_current_session))
@@ -37,5 +39,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/api/v1/revoke")
                 .app_data(form)
                 .post(introspect::revoke_by_value),
+        )
+        .service(
+            web::resource("/api/v1/tokens")
+                .app_data(json.clone())
+                .get(tokens::list_tokens)
+                .post(tokens::create_token),
+        )
+        .service(
+            web::resource("/api/v1/tokens/{id}")
+                .app_data(json.clone())
+                .app_data(path.clone())
+                .get(tokens::get_token)
+                .patch(tokens::update_token)
+                .delete(tokens::delete_token),
+        )
+        .service(
+            web::resource("/api/v1/tokens/{id}/regenerate")
+                .app_data(path)
+                .post(tokens::regenerate_token),
         );
 }

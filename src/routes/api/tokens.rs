@@ -1,0 +1,272 @@
+//! The token JSON API: a caller's own tokens (`tokens:read` / `tokens:write`).
+//! A created or edited token never gets scopes beyond the calling token's.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::me::rfc3339;
+use crate::auth::bearer::Bearer;
+use crate::auth::extract::ClientInfo;
+use crate::db::tokens::{self as token_rows, Token};
+use crate::domain::form::FieldErrors;
+use crate::domain::policy::ExpiryChoice;
+use crate::domain::scopes::{self, ScopeSet};
+use crate::domain::token::TokenKind;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::tokens::{self, CreateRequest, Issued};
+
+/// A token as the API shows it (never its secret).
+#[derive(Serialize)]
+pub struct TokenView {
+    pub id: i64,
+    pub kind: String,
+    pub name: String,
+    pub description: String,
+    pub scopes: Vec<String>,
+    pub display_prefix: String,
+    pub status: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+impl From<Token> for TokenView {
+    fn from(t: Token) -> Self {
+        Self {
+            id: t.id,
+            scopes: scopes::parse(&t.scopes).into_iter().collect(),
+            kind: t.kind,
+            name: t.name,
+            description: t.description,
+            display_prefix: t.display_prefix,
+            status: t.status,
+            created_at: rfc3339(t.created_at),
+            expires_at: t.expires_at.map(rfc3339),
+            last_used_at: t.last_used_at.map(rfc3339),
+        }
+    }
+}
+
+/// A created or regenerated token: shown in full this once.
+#[derive(Serialize)]
+pub struct IssuedView {
+    pub id: i64,
+    pub name: String,
+    pub token: String,
+    pub expires_at: Option<String>,
+}
+
+impl From<Issued> for IssuedView {
+    fn from(i: Issued) -> Self {
+        Self {
+            id: i.id,
+            name: i.name,
+            token: i.secret.expose().to_owned(),
+            expires_at: i.expires_at.map(rfc3339),
+        }
+    }
+}
+
+fn no_store(mut res: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    res.insert_header((header::CACHE_CONTROL, "no-store"));
+    res
+}
+
+pub async fn list_tokens(
+    state: web::Data<AppState>,
+    caller: Bearer,
+) -> Result<HttpResponse, ApiError> {
+    caller.require("tokens:read")?;
+    let owner = caller.owner.id;
+    let tokens = state
+        .db(move |conn, _| {
+            let mut all = Vec::new();
+            for kind in ["personal", "client", "api"] {
+                all.extend(
+                    token_rows::list_for_owner(conn, owner, kind)?
+                        .into_iter()
+                        .map(|(t, _)| TokenView::from(t)),
+                );
+            }
+            Ok(all)
+        })
+        .await?;
+    Ok(no_store(HttpResponse::Ok()).json(serde_json::json!({ "tokens": tokens })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    name: String,
+    #[serde(default)]
+    description: String,
+    scopes: Vec<String>,
+    /// One of 7, 30, 60, 90, 180, 365; or give `expires_at`.
+    #[serde(default)]
+    expires_in_days: Option<i64>,
+    /// YYYY-MM-DD.
+    #[serde(default)]
+    expires_at: Option<String>,
+}
+
+pub async fn create_token(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    caller: Bearer,
+    body: web::Json<CreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require("tokens:write")?;
+    let body = body.into_inner();
+    let days = body
+        .expires_in_days
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| "90".into());
+    let request = CreateRequest {
+        kind: TokenKind::Personal,
+        name: body.name,
+        description: body.description,
+        scopes: body.scopes.into_iter().collect(),
+        user_type_id: None,
+        department_id: None,
+        expiry: ExpiryChoice::from_form(&days, body.expires_at.as_deref().unwrap_or("")),
+        grant_ceiling: Some(caller.scopes.clone()),
+    };
+    let (owner, actor, prefix) = (
+        caller.owner.clone(),
+        client.actor(Some(&caller.owner)),
+        state.token_prefix.clone(),
+    );
+    let issued = state
+        .db(move |conn, _| tokens::create(conn, &prefix, &owner, &actor, request))
+        .await?
+        .map_err(ApiError::Unprocessable)?;
+    Ok(no_store(HttpResponse::Created()).json(IssuedView::from(issued)))
+}
+
+async fn own_token(state: &AppState, caller: &Bearer, id: i64) -> Result<Token, ApiError> {
+    let owner = caller.owner.id;
+    state
+        .db(move |conn, _| Ok(token_rows::find_owned(conn, id, owner)?))
+        .await
+        .map_err(|err| match err {
+            crate::error::AppError::NotFound => ApiError::NotFound,
+            other => other.into(),
+        })
+        .and_then(|t| {
+            if t.kind == "session" {
+                Err(ApiError::NotFound)
+            } else {
+                Ok(t)
+            }
+        })
+}
+
+pub async fn get_token(
+    state: web::Data<AppState>,
+    caller: Bearer,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require("tokens:read")?;
+    let token = own_token(&state, &caller, path.into_inner()).await?;
+    Ok(no_store(HttpResponse::Ok()).json(TokenView::from(token)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+pub async fn update_token(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    caller: Bearer,
+    path: web::Path<i64>,
+    body: web::Json<PatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require("tokens:write")?;
+    let token = own_token(&state, &caller, path.into_inner()).await?;
+    if token.kind != TokenKind::Personal.as_str() {
+        return Err(ApiError::InvalidRequest(
+            "Only an access token's scopes and description can change.",
+        ));
+    }
+    let body = body.into_inner();
+    let wanted: ScopeSet = match body.scopes {
+        Some(list) => list.into_iter().collect(),
+        None => scopes::parse(&token.scopes),
+    };
+    let added: Vec<String> = wanted
+        .difference(&scopes::parse(&token.scopes))
+        .filter(|s| !caller.scopes.contains(*s))
+        .cloned()
+        .collect();
+    if !added.is_empty() {
+        let mut errors = FieldErrors::new();
+        errors.add(
+            "scopes",
+            format!(
+                "You cannot grant {}: the calling token does not hold it.",
+                added.join(", ")
+            ),
+        );
+        return Err(ApiError::Unprocessable(errors));
+    }
+    let description = body
+        .description
+        .unwrap_or_else(|| token.description.clone());
+    let (owner, actor, id) = (
+        caller.owner.clone(),
+        client.actor(Some(&caller.owner)),
+        token.id,
+    );
+    let updated = state
+        .db(move |conn, _| {
+            if let Err(errors) = tokens::edit(conn, &token, &owner, &actor, &wanted, &description)?
+            {
+                return Ok(Err(errors));
+            }
+            Ok(Ok(token_rows::find_owned(conn, id, owner.id)?))
+        })
+        .await?
+        .map_err(ApiError::Unprocessable)?;
+    Ok(no_store(HttpResponse::Ok()).json(TokenView::from(updated)))
+}
+
+pub async fn delete_token(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    caller: Bearer,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require("tokens:write")?;
+    let token = own_token(&state, &caller, path.into_inner()).await?;
+    let actor = client.actor(Some(&caller.owner));
+    state
+        .db(move |conn, _| tokens::revoke(conn, &token, &actor, "token_revoked"))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn regenerate_token(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    caller: Bearer,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require("tokens:write")?;
+    let token = own_token(&state, &caller, path.into_inner()).await?;
+    let (actor, prefix) = (
+        client.actor(Some(&caller.owner)),
+        state.token_prefix.clone(),
+    );
+    let issued = state
+        .db(move |conn, _| tokens::regenerate(conn, &prefix, &token, &actor))
+        .await?;
+    Ok(no_store(HttpResponse::Ok()).json(IssuedView::from(issued)))
+}
