@@ -41,6 +41,7 @@ pub async fn request_span(
         latency_ms = tracing::field::Empty,
     );
     let started = Instant::now();
+    let method = req.method().to_string();
     let mut result = next.call(req).instrument(span.clone()).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let status = match &mut result {
@@ -51,6 +52,16 @@ pub async fn request_span(
                 res.headers_mut()
                     .insert(HeaderName::from_static("server-timing"), value);
             }
+            let route = res
+                .request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".into());
+            crate::metrics::observe_request(
+                &route,
+                &method,
+                res.status().as_u16(),
+                latency_ms / 1000.0,
+            );
             res.status().as_u16()
         }
         Err(err) => err.as_response_error().status_code().as_u16(),

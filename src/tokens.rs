@@ -328,6 +328,17 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// The `outcome` label of the token-validation metric.
+    pub fn as_metric_label(self) -> &'static str {
+        match self {
+            Refusal::Unknown => "unknown",
+            Refusal::Revoked => "revoked",
+            Refusal::Disabled => "disabled",
+            Refusal::Expired => "expired",
+            Refusal::OwnerDisabled => "owner_disabled",
+        }
+    }
+
     fn action(self) -> &'static str {
         match self {
             Refusal::Unknown => "unknown_token_used",

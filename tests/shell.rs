@@ -201,3 +201,32 @@ async fn the_secure_cookie_flag_follows_the_setting() {
     assert!(cookie.contains("Secure"), "{cookie}");
     let _ = PASSWORD;
 }
+
+#[actix_web::test]
+async fn metrics_count_requests_validations_and_the_pool() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let t = app.insert_token(ada.id, "personal", "ci", None);
+    app.api_me(&t.token).await;
+    app.api_me("garbage").await;
+    app.get("/login").await;
+    let res = app.get("/metrics").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = res.text().await.unwrap();
+    for needle in [
+        "tessera_http_requests_total{method=\"GET\",route=\"/login\",status=\"200\"}",
+        "tessera_http_request_duration_seconds_bucket{route=\"/api/v1/me\"",
+        "tessera_token_validations_total{outcome=\"valid\"}",
+        "tessera_token_validations_total{outcome=\"malformed\"}",
+        "tessera_db_pool_connections{state=\"idle\"}",
+    ] {
+        assert!(text.contains(needle), "{needle} in:\n{text}");
+    }
+    assert!(!text.contains(&t.token[9..]), "no secret in metrics");
+}

@@ -70,7 +70,12 @@ impl FromRequest for Bearer {
         });
         let client = ClientInfo::of(req);
         Box::pin(async move {
-            let presented = presented?;
+            let presented = presented.inspect_err(|err| {
+                crate::metrics::observe_validation(match err {
+                    ApiError::MissingToken => "missing",
+                    _ => "malformed",
+                })
+            })?;
             let state = state.expect("AppState is registered");
             let from = UseContext {
                 ip: client.ip,
@@ -79,6 +84,10 @@ impl FromRequest for Bearer {
             let outcome = state
                 .db(move |conn, _| tokens::authenticate(conn, &presented, &from))
                 .await?;
+            crate::metrics::observe_validation(match &outcome {
+                Ok(_) => "valid",
+                Err(refusal) => refusal.as_metric_label(),
+            });
             outcome.map(Bearer).map_err(|_| ApiError::InvalidToken)
         })
     }

@@ -98,6 +98,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/admin/audit.csv").get(admin::audit_log::export_audit))
         .service(web::resource("/healthz").get(health::healthz))
         .service(web::resource("/readyz").get(health::readyz))
+        .service(web::resource("/metrics").get(health::metrics))
         .configure(admin::catalog::configure)
         .configure(api::configure);
 }
