@@ -79,6 +79,16 @@ pub struct Config {
     )]
     pub argon2_iterations: u32,
 
+    /// Failed API authentications allowed per client address and minute before
+    /// further API requests from it get 429.
+    #[arg(
+        long,
+        env = "TESSERA_API_FAILURES_PER_MINUTE",
+        default_value_t = 100,
+        global = true
+    )]
+    pub api_failures_per_minute: u32,
+
     /// Database connections per instance.
     #[arg(
         long,

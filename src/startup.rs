@@ -65,6 +65,9 @@ impl Application {
             pool: pool.clone(),
             hasher,
             token_prefix: config.token_prefix.clone(),
+            api_failures: std::sync::Arc::new(crate::domain::rate_limit::FailureLimiter::new(
+                config.api_failures_per_minute,
+            )),
         };
 
         let listener = TcpListener::bind(&config.bind)

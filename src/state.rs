@@ -11,6 +11,8 @@ pub struct AppState {
     pub pool: DbPool,
     pub hasher: Hasher,
     pub token_prefix: String,
+    /// Failed bearer authentications per address (see `domain::rate_limit`).
+    pub api_failures: std::sync::Arc<crate::domain::rate_limit::FailureLimiter>,
 }
 
 impl AppState {

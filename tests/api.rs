@@ -465,3 +465,46 @@ async fn the_token_api_never_escalates() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.count("tokens"), 2);
 }
+
+#[actix_web::test]
+async fn guessing_tokens_from_one_address_is_cut_off() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let good = app.insert_token(ada.id, "personal", "ci", None);
+    for i in 0..100 {
+        let guess = if i % 2 == 0 {
+            "tsrp_guess".to_owned()
+        } else {
+            tessera::domain::token::PlainToken::generate(
+                "tsr",
+                tessera::domain::token::TokenKind::Personal,
+            )
+            .expose()
+            .to_owned()
+        };
+        assert_eq!(
+            app.api_me(&guess).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "guess {i}"
+        );
+    }
+    let res = app.api_me("tsrp_one_more").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "too_many_requests"
+    );
+    // The address is refused outright for the rest of the minute, even with a good token.
+    assert_eq!(
+        app.api_me(&good.token).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Unknown well-formed guesses were audited; malformed ones never reached the database.
+    assert_eq!(app.audit("unknown_token_used").len(), 50);
+}

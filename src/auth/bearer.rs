@@ -13,7 +13,7 @@ use futures_util::future::LocalBoxFuture;
 
 use super::extract::ClientInfo;
 use crate::domain::token::PlainToken;
-use crate::error::ApiError;
+use crate::error::{ApiError, AppError};
 use crate::state::AppState;
 use crate::tokens::{self, Authenticated, UseContext};
 
@@ -63,31 +63,63 @@ impl FromRequest for Bearer {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let presented = bearer_value(req).and_then(|value| {
-            let prefix = state.as_ref().map_or("", |s| s.token_prefix.as_str());
-            PlainToken::parse(prefix, value).ok_or(ApiError::InvalidToken)
-        });
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .expect("AppState is registered");
         let client = ClientInfo::of(req);
+        let address = req.peer_addr().map(|a| a.ip());
+        let now = std::time::Instant::now();
+        // An address that keeps failing is refused before any parsing or lookup.
+        if let Some(retry_after_secs) =
+            address.and_then(|ip| state.api_failures.blocked_for(ip, now))
+        {
+            crate::metrics::observe_validation("rate_limited");
+            let limited = AppError::TooManyRequests {
+                message: "Too many failed authentications from this address.".into(),
+                retry_after_secs,
+            };
+            return Box::pin(async move { Err(limited.into()) });
+        }
+        let failed = move |state: &AppState| {
+            if let Some(ip) = address {
+                state.api_failures.record_failure(ip, now);
+            }
+        };
+        let presented = bearer_value(req).and_then(|value| {
+            PlainToken::parse(&state.token_prefix, value).ok_or(ApiError::InvalidToken)
+        });
         Box::pin(async move {
-            let presented = presented.inspect_err(|err| {
-                crate::metrics::observe_validation(match err {
-                    ApiError::MissingToken => "missing",
-                    _ => "malformed",
-                })
-            })?;
-            let state = state.expect("AppState is registered");
+            let presented = match presented {
+                Ok(presented) => presented,
+                Err(err) => {
+                    let missing = matches!(err, ApiError::MissingToken);
+                    crate::metrics::observe_validation(if missing {
+                        "missing"
+                    } else {
+                        "malformed"
+                    });
+                    if !missing {
+                        failed(&state);
+                    }
+                    return Err(err);
+                }
+            };
             let from = UseContext {
                 ip: client.ip,
                 user_agent: client.user_agent,
             };
-            let outcome = state
+            let db_state = state.clone();
+            let outcome = db_state
                 .db(move |conn, _| tokens::authenticate(conn, &presented, &from))
                 .await?;
             crate::metrics::observe_validation(match &outcome {
                 Ok(_) => "valid",
                 Err(refusal) => refusal.as_metric_label(),
             });
+            if outcome.is_err() {
+                failed(&state);
+            }
             outcome.map(Bearer).map_err(|_| ApiError::InvalidToken)
         })
     }

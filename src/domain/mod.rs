@@ -5,6 +5,7 @@ pub mod account;
 pub mod catalog;
 pub mod form;
 pub mod policy;
+pub mod rate_limit;
 pub mod scopes;
 pub mod throttle;
 pub mod token;
