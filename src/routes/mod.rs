@@ -1,7 +1,7 @@
 //! The route table: every path the portal answers, in one place.
 
 mod admin;
-mod api;
+pub mod api;
 mod health;
 mod login;
 mod profile;

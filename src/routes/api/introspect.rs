@@ -5,6 +5,8 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+#[allow(unused_imports)]
+use super::openapi::{ErrorBody, Inactive};
 use crate::auth::bearer::Bearer;
 use crate::auth::extract::ClientInfo;
 use crate::db::audit::{self, Event, Outcome};
@@ -15,14 +17,14 @@ use crate::error::{ApiError, AppError};
 use crate::state::AppState;
 use crate::tokens::{self, UseContext};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct TokenForm {
     #[serde(default)]
     token: String,
 }
 
 /// RFC 7662's answer for an active token.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Active {
     active: bool,
     scope: String,
@@ -43,6 +45,11 @@ fn inactive() -> HttpResponse {
         .json(serde_json::json!({ "active": false }))
 }
 
+/// RFC 7662 introspection: an active token's facts, or exactly `{"active":false}`.
+#[utoipa::path(post, path = "/api/v1/introspect", security(("bearer" = [])),
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Active, or {\"active\":false}", body = Active),
+        (status = 400, description = "Malformed body", body = ErrorBody), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
 pub async fn introspect(
     state: web::Data<AppState>,
     client: ClientInfo,
@@ -92,6 +99,13 @@ fn window_start(limit: &Limit) -> chrono::NaiveDateTime {
 
 /// Anyone who finds a token (in a repository, a log) may revoke it. Always 200,
 /// so the answer says nothing about whether the token existed.
+/// Revokes a leaked token by its value; needs no authentication and always
+/// answers 200 (RFC 7009 style).
+#[utoipa::path(post, path = "/api/v1/revoke",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Done (whether or not the token existed)"),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 429, description = "Too many revocations from this address", body = ErrorBody)))]
 pub async fn revoke_by_value(
     state: web::Data<AppState>,
     client: ClientInfo,

@@ -4,10 +4,12 @@ use actix_web::{HttpResponse, http::header};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
+#[allow(unused_imports)]
+use super::openapi::ErrorBody;
 use crate::auth::bearer::Bearer;
 use crate::error::ApiError;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MeUser {
     pub id: i64,
     pub username: String,
@@ -15,7 +17,7 @@ pub struct MeUser {
     pub email: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Me {
     pub user: MeUser,
     pub kind: String,
@@ -32,6 +34,9 @@ pub fn rfc3339(at: NaiveDateTime) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// Who the token acts for and what it may do right now.
+#[utoipa::path(get, path = "/api/v1/me", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
 pub async fn show_me(bearer: Bearer) -> Result<HttpResponse, ApiError> {
     let Bearer(auth) = bearer;
     let me = Me {

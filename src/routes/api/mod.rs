@@ -2,6 +2,7 @@
 
 mod introspect;
 mod me;
+pub mod openapi;
 mod sessions;
 mod tokens;
 
@@ -23,7 +24,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             ApiError::InvalidRequest("The body must be a form with a `token` field.").into()
         });
     let path = web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into());
-    cfg.service(web::resource("/api/v1/me").get(me::show_me))
+    cfg.service(web::resource("/api/openapi.json").get(openapi::openapi_json))
+        .service(web::resource("/api/v1/me").get(me::show_me))
         .service(
             web::resource("/api/v1/sessions")
                 .app_data(json.clone())

@@ -7,6 +7,8 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::me::rfc3339;
+#[allow(unused_imports)]
+use super::openapi::ErrorBody;
 use crate::accounts::{self, SignIn};
 use crate::auth::bearer::Bearer;
 use crate::auth::extract::ClientInfo;
@@ -19,15 +21,16 @@ use crate::error::{ApiError, AppError};
 use crate::state::AppState;
 use crate::tokens::{self, CreateRequest};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SignInRequest {
     username: String,
+    #[schema(value_type = String, format = Password)]
     password: Password,
     #[serde(default)]
     device_name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SessionCreated {
     pub token: String,
     pub expires_at: Option<String>,
@@ -40,6 +43,13 @@ enum Outcome {
     Invalid(FieldErrors),
 }
 
+/// Mobile sign-in: a username and password become a session token (shown once).
+#[utoipa::path(post, path = "/api/v1/sessions", request_body = SignInRequest,
+    responses((status = 201, body = SessionCreated),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "Incorrect username or password", body = ErrorBody),
+        (status = 422, description = "Token creation refused by policy", body = ErrorBody),
+        (status = 429, description = "Too many failed sign-ins", body = ErrorBody)))]
 pub async fn create_session(
     state: web::Data<AppState>,
     client: ClientInfo,
@@ -121,6 +131,10 @@ pub async fn create_session(
     }
 }
 
+/// Signs the calling mobile session out.
+#[utoipa::path(delete, path = "/api/v1/sessions/current", security(("bearer" = [])),
+    responses((status = 204, description = "Signed out"),
+        (status = 400, description = "The token is not a mobile session", body = ErrorBody), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
 pub async fn delete_current_session(
     state: web::Data<AppState>,
     client: ClientInfo,

@@ -6,6 +6,8 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::me::rfc3339;
+#[allow(unused_imports)]
+use super::openapi::ErrorBody;
 use crate::auth::bearer::Bearer;
 use crate::auth::extract::ClientInfo;
 use crate::db::tokens::{self as token_rows, Token};
@@ -17,8 +19,14 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::tokens::{self, CreateRequest, Issued};
 
+/// The list answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenList {
+    pub tokens: Vec<TokenView>,
+}
+
 /// A token as the API shows it (never its secret).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenView {
     pub id: i64,
     pub kind: String,
@@ -50,7 +58,7 @@ impl From<Token> for TokenView {
 }
 
 /// A created or regenerated token: shown in full this once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct IssuedView {
     pub id: i64,
     pub name: String,
@@ -74,6 +82,9 @@ fn no_store(mut res: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseB
     res
 }
 
+/// The caller's own live tokens (never their secrets).
+#[utoipa::path(get, path = "/api/v1/tokens", security(("bearer" = [])),
+    responses((status = 200, description = "`{\"tokens\": [...]}`", body = TokenList), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
 pub async fn list_tokens(
     state: web::Data<AppState>,
     caller: Bearer,
@@ -93,10 +104,10 @@ pub async fn list_tokens(
             Ok(all)
         })
         .await?;
-    Ok(no_store(HttpResponse::Ok()).json(serde_json::json!({ "tokens": tokens })))
+    Ok(no_store(HttpResponse::Ok()).json(TokenList { tokens }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
     name: String,
@@ -111,6 +122,10 @@ pub struct CreateBody {
     expires_at: Option<String>,
 }
 
+/// Creates an access token, within the calling token's scopes; shown once.
+#[utoipa::path(post, path = "/api/v1/tokens", security(("bearer" = [])), request_body = CreateBody,
+    responses((status = 201, body = IssuedView), (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 422, description = "Field errors", body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
 pub async fn create_token(
     state: web::Data<AppState>,
     client: ClientInfo,
@@ -163,6 +178,9 @@ async fn own_token(state: &AppState, caller: &Bearer, id: i64) -> Result<Token, 
         })
 }
 
+/// One of the caller's tokens.
+#[utoipa::path(get, path = "/api/v1/tokens/{id}", security(("bearer" = [])), params(("id" = i64, Path, description = "Token id")),
+    responses((status = 200, body = TokenView), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
 pub async fn get_token(
     state: web::Data<AppState>,
     caller: Bearer,
@@ -173,7 +191,7 @@ pub async fn get_token(
     Ok(no_store(HttpResponse::Ok()).json(TokenView::from(token)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
     #[serde(default)]
@@ -182,6 +200,10 @@ pub struct PatchBody {
     description: Option<String>,
 }
 
+/// Changes an access token's scopes and description.
+#[utoipa::path(patch, path = "/api/v1/tokens/{id}", security(("bearer" = [])), params(("id" = i64, Path, description = "Token id")), request_body = PatchBody,
+    responses((status = 200, body = TokenView), (status = 400, description = "Not an access token, or a malformed body", body = ErrorBody),
+        (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, description = "Field errors", body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
 pub async fn update_token(
     state: web::Data<AppState>,
     client: ClientInfo,
@@ -238,6 +260,9 @@ pub async fn update_token(
     Ok(no_store(HttpResponse::Ok()).json(TokenView::from(updated)))
 }
 
+/// Revokes one of the caller's tokens.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", security(("bearer" = [])), params(("id" = i64, Path, description = "Token id")),
+    responses((status = 204, description = "Revoked"), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
 pub async fn delete_token(
     state: web::Data<AppState>,
     client: ClientInfo,
@@ -253,6 +278,9 @@ pub async fn delete_token(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// A new secret for one of the caller's tokens; the old one stops at once.
+#[utoipa::path(post, path = "/api/v1/tokens/{id}/regenerate", security(("bearer" = [])), params(("id" = i64, Path, description = "Token id")),
+    responses((status = 200, body = IssuedView), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
 pub async fn regenerate_token(
     state: web::Data<AppState>,
     client: ClientInfo,
