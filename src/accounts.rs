@@ -1,17 +1,18 @@
 //! Account operations shared by the web pages and the command line: validated
 //! creation, the sign-in check with throttling, password change. Blocking code:
-//! call it inside `web::block` (handlers do so through `AppState::db`).
+//! call it inside `web::block` (handlers do so through `AppState`).
 
 use chrono::TimeDelta;
 
 use crate::auth::password::Hasher;
 use crate::db::audit::{self, Actor, Event, Outcome};
-use crate::db::{self, DbConn, throttle, users};
+use crate::db::{self, DbConn, DbPool, throttle, users};
 use crate::domain::account::{NewAccount, Password};
 use crate::domain::form::FieldErrors;
 use crate::domain::throttle::{
     LOGIN_PER_IP, LOGIN_PER_USERNAME, Limit, login_ip_bucket, login_username_bucket,
 };
+use crate::error::AppError;
 
 /// Validates, hashes and inserts an account. Bad fields and a taken username come
 /// back as field errors.
@@ -65,35 +66,39 @@ fn window_start(limit: &Limit) -> chrono::NaiveDateTime {
 
 /// Checks a username and password, counting failures per username and per IP.
 /// Writes the audit row (`action` on success, `{action}_failure` otherwise).
+/// No database connection is held while argon2 runs.
 pub fn sign_in(
-    conn: &mut DbConn,
+    pool: &DbPool,
     hasher: &Hasher,
     username: &str,
     password: &Password,
     actor: &Actor,
     action: &str,
-) -> anyhow::Result<SignIn> {
+) -> Result<SignIn, AppError> {
     let user_bucket = login_username_bucket(username);
     let ip_bucket = login_ip_bucket(actor.ip.as_deref().unwrap_or("unknown"));
     let failure_action = format!("{action}_failure");
     let label = username.chars().take(64).collect::<String>();
 
-    for (bucket, limit) in [
-        (&user_bucket, LOGIN_PER_USERNAME),
-        (&ip_bucket, LOGIN_PER_IP),
-    ] {
-        if limit.is_exceeded(throttle::count_since(conn, bucket, window_start(&limit))?) {
-            let event = Event::new(&failure_action, Outcome::Denied)
-                .target("user", None, Some(&label))
-                .detail("throttled");
-            audit::record(conn, actor, &event)?;
-            return Ok(SignIn::Throttled {
-                minutes: limit.window_minutes(),
-            });
+    let user = {
+        let conn = &mut pool.get()?;
+        for (bucket, limit) in [
+            (&user_bucket, LOGIN_PER_USERNAME),
+            (&ip_bucket, LOGIN_PER_IP),
+        ] {
+            if limit.is_exceeded(throttle::count_since(conn, bucket, window_start(&limit))?) {
+                let event = Event::new(&failure_action, Outcome::Denied)
+                    .target("user", None, Some(&label))
+                    .detail("throttled");
+                audit::record(conn, actor, &event)?;
+                return Ok(SignIn::Throttled {
+                    minutes: limit.window_minutes(),
+                });
+            }
         }
-    }
+        users::find_by_username(conn, username)?
+    };
 
-    let user = users::find_by_username(conn, username)?;
     let verified = match &user {
         Some(user) => hasher.verify(password, &user.password_hash) && user.is_active(),
         None => {
@@ -101,6 +106,7 @@ pub fn sign_in(
             false
         }
     };
+    let conn = &mut pool.get()?;
     let user = match user {
         Some(user) if verified => user,
         _ => {
@@ -113,7 +119,6 @@ pub fn sign_in(
             return Ok(SignIn::Failed);
         }
     };
-
     throttle::clear(conn, &user_bucket)?;
     users::touch_last_login(conn, user.id)?;
     let actor = Actor {

@@ -78,15 +78,8 @@ pub async fn sign_in(
     let actor = client.actor(None);
     let name = username.clone();
     let outcome = state
-        .db(move |conn, hasher| {
-            Ok(accounts::sign_in(
-                conn,
-                hasher,
-                name.trim(),
-                &password,
-                &actor,
-                "login",
-            )?)
+        .blocking(move |pool, hasher| {
+            accounts::sign_in(pool, hasher, name.trim(), &password, &actor, "login")
         })
         .await?;
     let (error, retry_after_minutes) = match outcome {
