@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{BrowserSession, TtlExtensionPolicy};
@@ -20,11 +21,14 @@ use crate::auth::password::Hasher;
 use crate::auth::random_urlsafe;
 use crate::auth::session_store::DbSessionStore;
 use crate::config::Config;
-use crate::db::{self, DatabaseUrl, DbPool, settings};
+use crate::db::{self, Backend, DatabaseUrl, DbPool, settings};
+use crate::domain::rate_limit::FailureLimiter;
 use crate::error::{AppError, error_page};
 use crate::routes;
 use crate::state::AppState;
 use crate::telemetry::request_span;
+use crate::tokens::cache::TokenCache;
+use crate::tokens::last_used::LastUseBuffer;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "tessera_session";
@@ -35,14 +39,17 @@ const CONTENT_SECURITY_POLICY: &str =
 pub struct Application {
     port: u16,
     server: Server,
-    pool: DbPool,
+    state: AppState,
     setup_code: Option<String>,
+    _serve_lock: Option<db::ServeLock>,
 }
 
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let url = DatabaseUrl::parse(&config.database_url())?;
         tracing::info!(database = %url.redacted(), "connecting to the database");
+        let serve_lock = url.lock_for_serving()?;
+        let cache_tokens = url.backend() == Backend::Sqlite;
         let pool_size = config.db_pool_size;
         let (pool, cookie_key, setup_code) = web::block(move || -> anyhow::Result<_> {
             let pool = db::connect_and_migrate(&url, pool_size)?;
@@ -65,10 +72,11 @@ impl Application {
             pool: pool.clone(),
             hasher,
             token_prefix: config.token_prefix.clone(),
-            api_failures: std::sync::Arc::new(crate::domain::rate_limit::FailureLimiter::new(
-                config.api_failures_per_minute,
-            )),
+            api_failures: Arc::new(FailureLimiter::new(config.api_failures_per_minute)),
+            token_cache: Arc::new(TokenCache::new(cache_tokens)),
+            last_used: Arc::new(LastUseBuffer::default()),
         };
+        LastUseBuffer::spawn_flusher(&state.last_used, pool.clone());
 
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -86,6 +94,7 @@ impl Application {
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
 
+        let app_state = state.clone();
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())
                 .cookie_name(SESSION_COOKIE.to_owned())
@@ -110,7 +119,7 @@ impl Application {
                         .add((header::X_FRAME_OPTIONS, "DENY")),
                 )
                 .wrap(from_fn(request_span))
-                .app_data(web::Data::new(state.clone()))
+                .app_data(web::Data::new(app_state.clone()))
                 .app_data(web::PayloadConfig::new(FORM_LIMIT))
                 .app_data(web::QueryConfig::default().error_handler(|_, _| {
                     AppError::BadRequest("The address has a malformed query string.".into()).into()
@@ -128,8 +137,9 @@ impl Application {
         Ok(Self {
             port,
             server,
-            pool,
+            state,
             setup_code,
+            _serve_lock: serve_lock,
         })
     }
 
@@ -139,7 +149,13 @@ impl Application {
 
     /// The pool, for tests that arrange data through the db layer.
     pub fn pool(&self) -> DbPool {
-        self.pool.clone()
+        self.state.pool.clone()
+    }
+
+    /// The token cache, for tests that change the database behind the server's
+    /// back (they must invalidate it, as `AppState::db` does).
+    pub fn token_cache(&self) -> Arc<TokenCache> {
+        self.state.token_cache.clone()
     }
 
     /// The one-time setup code while no administrator exists.
@@ -147,8 +163,17 @@ impl Application {
         self.setup_code.as_deref()
     }
 
+    /// Serves until SIGTERM or SIGINT, which stop accepting connections and let
+    /// requests in flight finish (up to 30 s); then writes the buffered last uses.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        let state = self.state;
+        let flushed = web::block(move || state.last_used.flush_with(&state.pool)).await;
+        if flushed.is_err() {
+            tracing::error!("cannot write the last use of tokens at shutdown");
+        }
+        tracing::info!("Tessera stopped");
+        served
     }
 
     /// The server future, for callers that keep its handle (tests stop it).

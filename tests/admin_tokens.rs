@@ -139,12 +139,18 @@ async fn keyset_pages_cover_every_row_once_in_order() {
         );
     }
     // Give some tokens a last use, some not, to exercise the NULL segment.
-    app.db(|conn| {
-        for (n, id) in made.iter().enumerate().filter(|(n, _)| n % 3 == 0) {
-            let at = tessera::db::now() - chrono::TimeDelta::minutes(n as i64);
-            tessera::db::tokens::touch_last_used(conn, *id, at, "10.0.0.1", None).unwrap();
-        }
-    });
+    let uses: Vec<_> = made
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| n % 3 == 0)
+        .map(|(n, id)| tessera::db::tokens::Use {
+            token_id: *id,
+            at: tessera::db::now() - chrono::TimeDelta::minutes(n as i64),
+            ip: "10.0.0.1".into(),
+            user_agent: None,
+        })
+        .collect();
+    app.db(|conn| tessera::db::tokens::record_uses(conn, &uses).unwrap());
     for sort in ["created", "expires", "last_used"] {
         let mut seen = Vec::new();
         let mut url = format!("/admin/tokens?tab=api&sort={sort}");
@@ -191,6 +197,11 @@ async fn bulk_revoke_revokes_exactly_the_selection() {
     let already = app.insert_token(ada.id, "personal", "old", None);
     app.db(|c| tessera::db::tokens::revoke(c, already.id, Some(root.id)))
         .unwrap();
+
+    // In use before: the revocation must also end what the server remembers.
+    for t in &tokens {
+        assert_eq!(app.api_me(&t.token).await.status(), StatusCode::OK);
+    }
 
     let chosen = [tokens[0].id, tokens[2].id, tokens[4].id];
     let mut fields: Vec<(&str, String)> = chosen.iter().map(|id| ("ids", id.to_string())).collect();

@@ -239,6 +239,7 @@ async fn anyone_can_revoke_a_leaked_token_by_value() {
     let app = spawn_app().await;
     let ada = app.create_user("ada", false);
     let leaked = app.insert_token(ada.id, "personal", "leaked", None);
+    assert_eq!(app.api_me(&leaked.token).await.status(), StatusCode::OK);
     assert_eq!(revoke_by_value(&app, &leaked.token).await, StatusCode::OK);
     assert_eq!(
         app.api_me(&leaked.token).await.status(),

@@ -338,3 +338,50 @@ fn json_logs_carry_a_line_per_request_and_no_secrets() {
         "no query strings in logs: {text}"
     );
 }
+
+/// Starts `tessera serve` on `url`; returns once it listens. The caller kills
+/// and waits for it.
+#[allow(clippy::zombie_processes)]
+fn serve_until_listening(url: &str) -> std::process::Child {
+    use std::io::{BufRead as _, BufReader};
+    let mut child = tessera_bin()
+        .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
+        .env("TESSERA_DATABASE_URL", url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("the server starts").unwrap();
+        if line.contains("Tessera is listening") {
+            // Keep reading, so that the server never writes into a closed pipe.
+            std::thread::spawn(move || lines.for_each(drop));
+            return child;
+        }
+    }
+}
+
+#[test]
+fn a_second_server_on_one_sqlite_file_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let mut first = serve_until_listening(&url);
+    let second = tessera_bin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("TESSERA_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another Tessera server is already serving"),
+        "{stderr}"
+    );
+    // Killed, the first server leaves the database free for the next one.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut third = serve_until_listening(&url);
+    third.kill().unwrap();
+    third.wait().unwrap();
+}

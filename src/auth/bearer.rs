@@ -5,6 +5,7 @@
 //! tokens (`?access_token=`) are never read.
 
 use std::ops::Deref;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -15,11 +16,11 @@ use super::extract::ClientInfo;
 use crate::domain::token::PlainToken;
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
-use crate::tokens::{self, Authenticated, UseContext};
+use crate::tokens::{Authenticated, UseContext};
 
 /// A request authenticated by a valid token.
 #[derive(Debug, Clone)]
-pub struct Bearer(pub Authenticated);
+pub struct Bearer(pub Arc<Authenticated>);
 
 impl Deref for Bearer {
     type Target = Authenticated;
@@ -109,10 +110,7 @@ impl FromRequest for Bearer {
                 ip: client.ip,
                 user_agent: client.user_agent,
             };
-            let db_state = state.clone();
-            let outcome = db_state
-                .db(move |conn, _| tokens::authenticate(conn, &presented, &from))
-                .await?;
+            let outcome = state.authenticate(presented, from).await?;
             crate::metrics::observe_validation(match &outcome {
                 Ok(_) => "valid",
                 Err(refusal) => refusal.as_metric_label(),

@@ -10,6 +10,7 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{Error, HttpMessage as _};
+use diesel::OptionalExtension as _;
 use futures_util::StreamExt as _;
 
 use super::csrf;
@@ -58,7 +59,7 @@ pub async fn gate(
     let user = match session.get::<i64>(USER_ENTRY).ok().flatten() {
         Some(user_id) => {
             match state
-                .db(move |conn, _| Ok(users::find(conn, user_id).ok()))
+                .db_read(move |conn| Ok(users::find(conn, user_id).optional()?))
                 .await
             {
                 Ok(Some(user)) if user.is_active() => Some(user),
@@ -129,7 +130,7 @@ async fn read_body(req: &mut ServiceRequest) -> Result<Bytes, AppError> {
 async fn record(state: &AppState, actor: audit::Actor, action: &'static str, path: &str) {
     let path = path.to_owned();
     let result = state
-        .db(move |conn, _| {
+        .db_read(move |conn| {
             let event =
                 audit::Event::new(action, audit::Outcome::Denied).target("path", None, Some(&path));
             Ok(audit::record(conn, &actor, &event)?)

@@ -116,6 +116,34 @@ impl DatabaseUrl {
         }
     }
 
+    /// For `serve` on SQLite: an exclusive lock that one process holds while it
+    /// serves this database file, so that a second one refuses to start. The
+    /// in-memory token cache is sound only while this process makes every change
+    /// (several instances belong on PostgreSQL). `None` on PostgreSQL.
+    pub fn lock_for_serving(&self) -> anyhow::Result<Option<ServeLock>> {
+        if self.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        let path = format!("{}-serve.lock", self.target);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open the lock file {path}"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(ServeLock(file))),
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "another Tessera server is already serving {}: one SQLite database \
+                 has one server (run several instances on PostgreSQL)",
+                self.redacted()
+            ),
+            Err(std::fs::TryLockError::Error(err)) => {
+                Err(err).with_context(|| format!("cannot lock {path}"))
+            }
+        }
+    }
+
     fn establish(&self) -> ConnectionResult<DbConn> {
         match self.backend {
             Backend::Postgres => PgConnection::establish(&self.target).map(DbConn::Pg),
@@ -137,6 +165,10 @@ impl DatabaseUrl {
         }
     }
 }
+
+/// Held while a `serve` process owns a SQLite database; released when dropped
+/// or when the process ends, however it ends.
+pub struct ServeLock(#[allow(dead_code)] std::fs::File);
 
 /// r2d2 manager that establishes connections by URL scheme and sets SQLite pragmas.
 pub struct ConnectionManager {

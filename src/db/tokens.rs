@@ -5,7 +5,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConn;
-use super::schema::{tokens, user_types};
+use super::schema::{departments, tokens, user_types, users};
+use super::users::User;
 
 pub const STATUS_ACTIVE: &str = "active";
 pub const STATUS_DISABLED: &str = "disabled";
@@ -87,6 +88,42 @@ pub fn find_by_hash(conn: &mut DbConn, sha256: &[u8]) -> QueryResult<Option<Toke
         .select(Token::as_select())
         .first(conn)
         .optional()
+}
+
+/// What authentication needs of a token, read in one query.
+#[derive(Debug, Clone)]
+pub struct ForAuth {
+    pub token: Token,
+    pub owner: User,
+    /// The user type's name and scopes, if the token has one.
+    pub user_type: Option<(String, String)>,
+    pub department: Option<String>,
+}
+
+/// The token whose whole value hashes to `sha256` (revoked or not), joined with
+/// its owner, user type and department.
+pub fn find_for_auth(conn: &mut DbConn, sha256: &[u8]) -> QueryResult<Option<ForAuth>> {
+    tokens::table
+        .inner_join(users::table)
+        .left_join(user_types::table)
+        .left_join(departments::table)
+        .filter(tokens::sha256.eq(sha256))
+        .select((
+            Token::as_select(),
+            User::as_select(),
+            (user_types::name, user_types::scopes).nullable(),
+            departments::name.nullable(),
+        ))
+        .first::<(Token, User, Option<(String, String)>, Option<String>)>(conn)
+        .optional()
+        .map(|row| {
+            row.map(|(token, owner, user_type, department)| ForAuth {
+                token,
+                owner,
+                user_type,
+                department,
+            })
+        })
 }
 
 /// A live (unrevoked) token of `owner`'s; anyone else's id is `NotFound`.
@@ -171,22 +208,30 @@ pub fn revoke(conn: &mut DbConn, id: i64, by: Option<i64>) -> QueryResult<usize>
         .execute(conn)
 }
 
-/// Records a use. Callers write at most once a minute per token (see `auth::bearer`).
-pub fn touch_last_used(
-    conn: &mut DbConn,
-    id: i64,
-    at: NaiveDateTime,
-    ip: &str,
-    user_agent: Option<&str>,
-) -> QueryResult<()> {
-    diesel::update(tokens::table.find(id))
-        .set((
-            tokens::last_used_at.eq(at),
-            tokens::last_used_ip.eq(ip),
-            tokens::last_used_user_agent.eq(user_agent),
-        ))
-        .execute(conn)
-        .map(drop)
+/// One recorded use of a token.
+#[derive(Debug, Clone)]
+pub struct Use {
+    pub token_id: i64,
+    pub at: NaiveDateTime,
+    pub ip: String,
+    pub user_agent: Option<String>,
+}
+
+/// Writes buffered last uses in one transaction (see `tokens::last_used`, which
+/// keeps this to at most once a minute per token).
+pub fn record_uses(conn: &mut DbConn, uses: &[Use]) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        for used in uses {
+            diesel::update(tokens::table.find(used.token_id))
+                .set((
+                    tokens::last_used_at.eq(used.at),
+                    tokens::last_used_ip.eq(&used.ip),
+                    tokens::last_used_user_agent.eq(used.user_agent.as_deref()),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
 }
 
 /// Deletes tokens revoked, or expired, before `cutoff`; returns how many.

@@ -1,9 +1,16 @@
 //! Token lifecycle shared by the web pages and the JSON API: create, edit,
-//! regenerate, disable, enable, revoke, and authenticate a presented token.
-//! Every change and every refused use writes an audit row that names the token
-//! by id and display prefix only. Blocking code: run it through `AppState::db`.
+//! regenerate, disable, enable, revoke; authenticating a presented token lives in
+//! `authenticate`, with its cache and the last-use buffer beside it. Every change
+//! and every refused use writes an audit row that names the token by id and
+//! display prefix only. Blocking code: run it through `AppState::db`.
 
-use chrono::{NaiveDateTime, TimeDelta};
+mod authenticate;
+pub mod cache;
+pub mod last_used;
+
+pub use authenticate::{Authenticated, Refusal, UseContext, authenticate};
+
+use chrono::NaiveDateTime;
 
 use crate::db::audit::{self, Actor, Event, Outcome};
 use crate::db::tokens::{self as token_rows, NewToken, STATUS_ACTIVE, STATUS_DISABLED, Token};
@@ -11,7 +18,7 @@ use crate::db::users::User;
 use crate::db::{self, DbConn, memberships, scopes as catalog, settings, user_types};
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::{ExpiryChoice, check_description, check_token_name};
-use crate::domain::scopes::{self, Holdings, ScopeSet};
+use crate::domain::scopes::{self, ScopeSet};
 use crate::domain::token::{PlainToken, TokenKind};
 use crate::error::AppError;
 
@@ -305,163 +312,4 @@ pub fn revoke(
         record(conn, actor, action, Outcome::Success, token)?;
     }
     Ok(revoked)
-}
-
-/// A token that passed every check, with what it may do right now.
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    pub token: Token,
-    pub owner: User,
-    pub scopes: ScopeSet,
-    pub department: Option<String>,
-    pub user_type: Option<String>,
-}
-
-/// Why a well-formed token was refused (audited; the client only learns "invalid").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    Unknown,
-    Revoked,
-    Disabled,
-    Expired,
-    OwnerDisabled,
-}
-
-impl Refusal {
-    /// The `outcome` label of the token-validation metric.
-    pub fn as_metric_label(self) -> &'static str {
-        match self {
-            Refusal::Unknown => "unknown",
-            Refusal::Revoked => "revoked",
-            Refusal::Disabled => "disabled",
-            Refusal::Expired => "expired",
-            Refusal::OwnerDisabled => "owner_disabled",
-        }
-    }
-
-    fn action(self) -> &'static str {
-        match self {
-            Refusal::Unknown => "unknown_token_used",
-            Refusal::Revoked => "revoked_token_used",
-            Refusal::Disabled => "disabled_token_used",
-            Refusal::Expired => "expired_token_used",
-            Refusal::OwnerDisabled => "token_of_disabled_user_used",
-        }
-    }
-}
-
-/// Where a presented token came from.
-#[derive(Debug, Clone)]
-pub struct UseContext {
-    pub ip: String,
-    pub user_agent: Option<String>,
-}
-
-/// Last use is written at most this often per token.
-const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
-
-/// Looks a parsed token up by hash and applies every rule of SPEC §1: revoked,
-/// disabled, expired and disabled-owner tokens are refused (and audited); the
-/// effective scopes are computed now, so a demotion narrows the next request.
-pub fn authenticate(
-    conn: &mut DbConn,
-    presented: &PlainToken,
-    from: &UseContext,
-) -> Result<Result<Authenticated, Refusal>, AppError> {
-    let actor = Actor {
-        ip: Some(from.ip.clone()),
-        user_agent: from.user_agent.clone(),
-        ..Actor::default()
-    };
-    let Some(token) = token_rows::find_by_hash(conn, &presented.sha256())? else {
-        let label = presented.display_prefix() + "…";
-        audit::record(
-            conn,
-            &actor,
-            &Event::new(Refusal::Unknown.action(), Outcome::Denied).target(
-                "token",
-                None,
-                Some(&label),
-            ),
-        )?;
-        return Ok(Err(Refusal::Unknown));
-    };
-    let owner = crate::db::users::find(conn, token.owner_id)?;
-    let now = db::now();
-    let refusal = if token.revoked_at.is_some() {
-        Some(Refusal::Revoked)
-    } else if !token.is_active() {
-        Some(Refusal::Disabled)
-    } else if token.is_expired(now) {
-        Some(Refusal::Expired)
-    } else if !owner.is_active() {
-        Some(Refusal::OwnerDisabled)
-    } else {
-        None
-    };
-    if let Some(refusal) = refusal {
-        let actor = Actor {
-            user_id: Some(owner.id),
-            username: Some(owner.username.clone()),
-            ..actor
-        };
-        record(conn, &actor, refusal.action(), Outcome::Denied, &token)?;
-        return Ok(Err(refusal));
-    }
-
-    let scopes = effective_scopes(conn, &token, &owner)?;
-    let (department, user_type) =
-        memberships::names(conn, token.department_id, token.user_type_id)?;
-    if token
-        .last_used_at
-        .is_none_or(|at| now - at >= LAST_USED_GRANULARITY)
-    {
-        token_rows::touch_last_used(conn, token.id, now, &from.ip, from.user_agent.as_deref())?;
-    }
-    Ok(Ok(Authenticated {
-        token,
-        owner,
-        scopes,
-        department,
-        user_type,
-    }))
-}
-
-/// SPEC §1: the token's scopes (personal) or its user type's (the other kinds),
-/// intersected with what the owner holds now (the one membership an api token is
-/// tied to), restricted to the active catalog.
-pub fn effective_scopes(
-    conn: &mut DbConn,
-    token: &Token,
-    owner: &User,
-) -> Result<ScopeSet, AppError> {
-    let active: ScopeSet = catalog::active_catalog(conn)?
-        .into_iter()
-        .map(|(name, _, _)| name)
-        .collect();
-    let type_scopes = match token.user_type_id {
-        Some(id) => scopes::parse(&user_types::find(conn, id)?.scopes),
-        None => ScopeSet::new(),
-    };
-    let base = match TokenKind::parse(&token.kind) {
-        Some(TokenKind::Personal) => scopes::parse(&token.scopes),
-        Some(TokenKind::Session) if token.user_type_id.is_none() => active.clone(),
-        _ => type_scopes.clone(),
-    };
-    let holdings = match (owner.is_admin, token.department_id, token.user_type_id) {
-        (true, _, _) => Holdings::Everything,
-        (false, Some(department), Some(user_type)) => {
-            if memberships::holds(conn, owner.id, department, user_type)? {
-                Holdings::Only(type_scopes)
-            } else {
-                Holdings::Only(ScopeSet::new())
-            }
-        }
-        _ => memberships::holdings(conn, owner.id, false)?,
-    };
-    Ok(holdings
-        .intersect(&base)
-        .intersection(&active)
-        .cloned()
-        .collect())
 }

@@ -77,6 +77,7 @@ pub struct TestApp {
     pub pool: DbPool,
     pub visitor: Visitor,
     pub database_url: String,
+    token_cache: std::sync::Arc<tessera::tokens::cache::TokenCache>,
     setup_code: Option<String>,
     handle: actix_web::dev::ServerHandle,
     _db: TestDb,
@@ -126,6 +127,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     let app = Application::build(&config).await.expect("the app builds");
     let port = app.port();
     let pool = app.pool();
+    let token_cache = app.token_cache();
     let setup_code = app.setup_code().map(str::to_owned);
     let server = app.into_server();
     let handle = server.handle();
@@ -139,10 +141,22 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
             client: new_client(),
         },
         database_url,
+        token_cache,
         setup_code,
         handle,
         _db: db,
     }
+}
+
+/// Polls `check` every 50 ms for up to 5 s; true once it holds.
+pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if check() {
+            return true;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    check()
 }
 
 /// A client that keeps cookies and does not follow redirects.
@@ -270,10 +284,13 @@ impl TestApp {
         self.setup_code.as_deref()
     }
 
-    /// Runs blocking db-layer code on a pooled connection.
+    /// Runs blocking db-layer code on a pooled connection. Like the server's own
+    /// changes, it ends by invalidating the server's token cache.
     pub fn db<T>(&self, f: impl FnOnce(&mut DbConn) -> T) -> T {
         let mut conn = self.pool.get().expect("pooled connection");
-        f(&mut conn)
+        let result = f(&mut conn);
+        self.token_cache.invalidate();
+        result
     }
 
     /// Creates an active user with [`PASSWORD`] through the db layer.

@@ -10,7 +10,7 @@ use super::openapi::{ErrorBody, Inactive};
 use crate::auth::bearer::Bearer;
 use crate::auth::extract::ClientInfo;
 use crate::db::audit::{self, Event, Outcome};
-use crate::db::{settings, throttle, tokens as token_rows};
+use crate::db::{throttle, tokens as token_rows};
 use crate::domain::throttle::{Limit, REVOKE_PER_IP};
 use crate::domain::token::PlainToken;
 use crate::error::{ApiError, AppError};
@@ -64,28 +64,21 @@ pub async fn introspect(
         ip: client.ip,
         user_agent: client.user_agent,
     };
-    let outcome = state
-        .db(move |conn, _| {
-            let outcome = tokens::authenticate(conn, &presented, &from)?;
-            let tenant = settings::load(conn)?.tenant_id;
-            Ok((outcome, tenant))
-        })
-        .await?;
-    let (Ok(auth), tenant) = outcome else {
+    let Ok(auth) = state.authenticate(presented, from).await? else {
         return Ok(inactive());
     };
     let body = Active {
         active: true,
         scope: crate::domain::scopes::join(&auth.scopes),
-        username: auth.owner.username,
+        username: auth.owner.username.clone(),
         sub: auth.owner.id.to_string(),
         token_type: "Bearer",
         exp: auth.token.expires_at.map(|at| at.and_utc().timestamp()),
         iat: auth.token.created_at.and_utc().timestamp(),
         client_id: format!("{}…", auth.token.display_prefix),
-        department: auth.department,
-        user_type: auth.user_type,
-        tenant,
+        department: auth.department.clone(),
+        user_type: auth.user_type.clone(),
+        tenant: auth.tenant.clone(),
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

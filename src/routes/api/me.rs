@@ -42,15 +42,15 @@ pub async fn show_me(bearer: Bearer) -> Result<HttpResponse, ApiError> {
     let me = Me {
         user: MeUser {
             id: auth.owner.id,
-            username: auth.owner.username,
-            display_name: auth.owner.display_name,
-            email: auth.owner.email,
+            username: auth.owner.username.clone(),
+            display_name: auth.owner.display_name.clone(),
+            email: auth.owner.email.clone(),
         },
-        kind: auth.token.kind,
-        name: auth.token.name,
-        scopes: auth.scopes.into_iter().collect(),
-        department: auth.department,
-        user_type: auth.user_type,
+        kind: auth.token.kind.clone(),
+        name: auth.token.name.clone(),
+        scopes: auth.scopes.iter().cloned().collect(),
+        department: auth.department.clone(),
+        user_type: auth.user_type.clone(),
         expires_at: auth.token.expires_at.map(rfc3339),
     };
     Ok(HttpResponse::Ok()

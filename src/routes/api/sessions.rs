@@ -69,9 +69,9 @@ pub async fn create_session(
     let actor = client.actor(None);
     let prefix = state.token_prefix.clone();
     let outcome = state
-        .db(move |conn, hasher| {
+        .blocking(move |pool, hasher| {
             let user = match accounts::sign_in(
-                conn,
+                pool,
                 hasher,
                 username.trim(),
                 &password,
@@ -81,6 +81,7 @@ pub async fn create_session(
                 SignIn::Success(user) => user,
                 other => return Ok(Outcome::Refused(other)),
             };
+            let conn = &mut pool.get()?;
             let settings = settings::load(conn)?;
             let days = settings.mobile_session_days.min(settings.max_lifetime_days);
             // A mobile session acts within the user's first membership (or, without
@@ -146,7 +147,7 @@ pub async fn delete_current_session(
         ));
     }
     let actor = client.actor(Some(&bearer.owner));
-    let token = bearer.0.token;
+    let token = bearer.token.clone();
     state
         .db(move |conn, _| tokens::revoke(conn, &token, &actor, "mobile_logout"))
         .await?;

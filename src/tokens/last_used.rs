@@ -1,0 +1,153 @@
+//! Last use of tokens (time, IP, user agent), written at most once a minute per
+//! token and never on the request path: uses are buffered here and written by a
+//! background thread about once a second, in one transaction, and once more when
+//! the server shuts down gracefully.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, TimeDelta};
+
+use crate::db::tokens::{self as token_rows, Use};
+use crate::db::{DbConn, DbPool};
+
+/// Last use is written at most this often per token.
+pub const GRANULARITY: TimeDelta = TimeDelta::seconds(60);
+
+/// How often buffered uses are written.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// When each token's use was last recorded (buffered or written), for the
+    /// once-a-minute rule; entries older than a minute are dropped at each flush.
+    recorded: HashMap<i64, NaiveDateTime>,
+    /// Uses waiting to be written.
+    pending: HashMap<i64, Use>,
+}
+
+#[derive(Debug, Default)]
+pub struct LastUseBuffer {
+    inner: Mutex<Inner>,
+}
+
+impl LastUseBuffer {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Notes a use of token `token_id`, whose row says it was last used at
+    /// `stored`, unless one was recorded within the minute.
+    pub fn record(
+        &self,
+        token_id: i64,
+        stored: Option<NaiveDateTime>,
+        at: NaiveDateTime,
+        ip: &str,
+        user_agent: Option<&str>,
+    ) {
+        let mut inner = self.lock();
+        let last = inner.recorded.get(&token_id).copied().max(stored);
+        if last.is_some_and(|last| at - last < GRANULARITY) {
+            return;
+        }
+        inner.recorded.insert(token_id, at);
+        inner.pending.insert(
+            token_id,
+            Use {
+                token_id,
+                at,
+                ip: ip.to_owned(),
+                user_agent: user_agent.map(str::to_owned),
+            },
+        );
+    }
+
+    /// Writes every pending use. On failure they are put back for the next try.
+    pub fn flush(&self, conn: &mut DbConn) -> diesel::QueryResult<usize> {
+        let uses: Vec<Use> = {
+            let mut inner = self.lock();
+            let now = crate::db::now();
+            inner.recorded.retain(|_, at| now - *at < GRANULARITY);
+            inner.pending.drain().map(|(_, used)| used).collect()
+        };
+        if uses.is_empty() {
+            return Ok(0);
+        }
+        if let Err(err) = token_rows::record_uses(conn, &uses) {
+            let mut inner = self.lock();
+            for used in uses {
+                inner.pending.entry(used.token_id).or_insert(used);
+            }
+            return Err(err);
+        }
+        Ok(uses.len())
+    }
+
+    /// Flushes on a pooled connection; failures are logged (the next flush retries).
+    pub fn flush_with(&self, pool: &DbPool) {
+        let result = pool
+            .get()
+            .map_err(|e| e.to_string())
+            .and_then(|mut conn| self.flush(&mut conn).map_err(|e| e.to_string()));
+        if let Err(error) = result {
+            tracing::warn!(%error, "cannot write the last use of tokens yet");
+        }
+    }
+
+    /// Starts the background writer; it stops when the buffer is dropped.
+    pub fn spawn_flusher(buffer: &Arc<Self>, pool: DbPool) {
+        let buffer: Weak<Self> = Arc::downgrade(buffer);
+        let spawned = std::thread::Builder::new()
+            .name("last-use-writer".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(FLUSH_EVERY);
+                    let Some(buffer) = buffer.upgrade() else {
+                        return;
+                    };
+                    if !buffer.lock().pending.is_empty() {
+                        buffer.flush_with(&pool);
+                    }
+                }
+            });
+        if let Err(err) = spawned {
+            tracing::error!(error = %err, "cannot start the last-use writer");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> NaiveDateTime {
+        chrono::DateTime::from_timestamp(1_000_000 + secs, 0)
+            .unwrap()
+            .naive_utc()
+    }
+
+    fn pending(buffer: &LastUseBuffer) -> Vec<(i64, NaiveDateTime)> {
+        let mut uses: Vec<_> = buffer
+            .lock()
+            .pending
+            .values()
+            .map(|u| (u.token_id, u.at))
+            .collect();
+        uses.sort();
+        uses
+    }
+
+    #[test]
+    fn at_most_one_use_a_minute_per_token() {
+        let buffer = LastUseBuffer::default();
+        buffer.record(1, None, at(0), "192.0.2.1", None);
+        buffer.record(1, None, at(30), "192.0.2.1", None);
+        buffer.record(2, Some(at(-10)), at(30), "192.0.2.1", None);
+        buffer.record(3, Some(at(-90)), at(30), "192.0.2.1", Some("curl"));
+        assert_eq!(pending(&buffer), vec![(1, at(0)), (3, at(30))]);
+        buffer.record(1, None, at(60), "192.0.2.9", None);
+        assert_eq!(pending(&buffer), vec![(1, at(60)), (3, at(30))]);
+    }
+}
