@@ -1,6 +1,6 @@
 //! The `tessera` binary: parse the command line, set up logging, dispatch.
 
-use std::io::BufRead as _;
+use std::io::{BufRead as _, Write as _};
 
 use anyhow::Context as _;
 use clap::Parser as _;
@@ -38,7 +38,9 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     tracing::info!(%origin, "Tessera is listening");
     if let Some(code) = app.setup_code() {
         // Printed, not logged: the code is a one-time secret for whoever started us.
-        println!(
+        // (Written without println!, which would panic on a closed stdout.)
+        let _ = writeln!(
+            std::io::stdout(),
             "\nTessera has no administrator yet. Open this link to create one:\n\n    {origin}/setup?code={code}\n"
         );
     }
