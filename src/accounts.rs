@@ -2,15 +2,13 @@
 //! creation, the sign-in check with throttling, password change. Blocking code:
 //! call it inside `web::block` (handlers do so through `AppState`).
 
-use chrono::TimeDelta;
-
 use crate::auth::password::Hasher;
 use crate::db::audit::{self, Actor, Event, Outcome};
 use crate::db::{self, DbConn, DbPool, throttle, users};
 use crate::domain::account::{NewAccount, Password};
 use crate::domain::form::FieldErrors;
 use crate::domain::throttle::{
-    LOGIN_PER_IP, LOGIN_PER_USERNAME, Limit, login_ip_bucket, login_username_bucket,
+    LOGIN_PER_IP, LOGIN_PER_USERNAME, login_ip_bucket, login_username_bucket,
 };
 use crate::error::AppError;
 
@@ -60,10 +58,6 @@ pub enum SignIn {
     },
 }
 
-fn window_start(limit: &Limit) -> chrono::NaiveDateTime {
-    db::now() - TimeDelta::from_std(limit.window).unwrap_or(TimeDelta::minutes(15))
-}
-
 /// Checks a username and password, counting failures per username and per IP.
 /// Writes the audit row (`action` on success, `{action}_failure` otherwise).
 /// No database connection is held while argon2 runs.
@@ -80,23 +74,32 @@ pub fn sign_in(
     let failure_action = format!("{action}_failure");
     let label = username.chars().take(64).collect::<String>();
 
-    let user = {
+    // The attempt counts from now on, for attempts running beside it too.
+    let (user, attempts) = {
         let conn = &mut pool.get()?;
+        let now = db::now();
+        let mut attempts = Vec::new();
         for (bucket, limit) in [
             (&user_bucket, LOGIN_PER_USERNAME),
             (&ip_bucket, LOGIN_PER_IP),
         ] {
-            if limit.is_exceeded(throttle::count_since(conn, bucket, window_start(&limit))?) {
-                let event = Event::new(&failure_action, Outcome::Denied)
-                    .target("user", None, Some(&label))
-                    .detail("throttled");
-                audit::record(conn, actor, &event)?;
-                return Ok(SignIn::Throttled {
-                    minutes: limit.window_minutes(),
-                });
+            match throttle::try_attempt(conn, bucket, &limit, now)? {
+                Some(attempt) => attempts.push(attempt),
+                None => {
+                    for attempt in attempts {
+                        throttle::forget(conn, attempt)?;
+                    }
+                    let event = Event::new(&failure_action, Outcome::Denied)
+                        .target("user", None, Some(&label))
+                        .detail("throttled");
+                    audit::record(conn, actor, &event)?;
+                    return Ok(SignIn::Throttled {
+                        minutes: limit.window_minutes(),
+                    });
+                }
             }
         }
-        users::find_by_username(conn, username)?
+        (users::find_by_username(conn, username)?, attempts)
     };
 
     let verified = match &user {
@@ -110,16 +113,19 @@ pub fn sign_in(
     let user = match user {
         Some(user) if verified => user,
         _ => {
-            let now = db::now();
-            throttle::record(conn, &user_bucket, now)?;
-            throttle::record(conn, &ip_bucket, now)?;
+            // The recorded attempts stay: they are this failure.
             let event =
                 Event::new(&failure_action, Outcome::Failure).target("user", None, Some(&label));
             audit::record(conn, actor, &event)?;
             return Ok(SignIn::Failed);
         }
     };
+
+    // A success clears its username's failures and does not count against its address.
     throttle::clear(conn, &user_bucket)?;
+    for attempt in attempts {
+        throttle::forget(conn, attempt)?;
+    }
     users::touch_last_login(conn, user.id)?;
     let actor = Actor {
         user_id: Some(user.id),

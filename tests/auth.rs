@@ -303,6 +303,8 @@ async fn sign_in_returns_to_a_local_next_page_only() {
         ("/profile", "/profile"),
         ("https://evil.example/", "/"),
         ("//evil.example", "/"),
+        ("/\t/evil.example", "/"),
+        ("/\\evil.example", "/"),
     ] {
         let page = client
             .get(app.url(&format!("/login?next={}", urlencode(next))))
@@ -375,4 +377,69 @@ async fn many_failures_from_one_address_throttle_that_address() {
         .filter(|(_, outcome)| outcome == "denied")
         .count();
     assert_eq!(throttled, 1);
+}
+
+#[actix_web::test]
+async fn a_burst_of_guesses_at_once_gets_no_more_than_the_limit() {
+    let app = spawn_app().await;
+    app.create_user("victim", false);
+    // Twenty visitors, each with its own session and CSRF token, guess at once.
+    let mut guesses = Vec::new();
+    for i in 0..20 {
+        let visitor = app.visitor();
+        let csrf = csrf_in(&visitor.get_html("/login").await);
+        guesses.push(actix_web::rt::spawn(async move {
+            let password = format!("wrong guess {i}");
+            visitor
+                .post_form(
+                    "/login",
+                    &[
+                        ("username", "victim"),
+                        ("password", &password),
+                        ("csrf_token", &csrf),
+                    ],
+                )
+                .await
+                .status()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for guess in guesses {
+        statuses.push(guess.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked + refused, 20, "{statuses:?}");
+    assert!(checked <= 5, "at most five passwords checked: {statuses:?}");
+    let failures = app.audit("login_failure");
+    let verified = failures.iter().filter(|(_, o)| o == "failure").count();
+    assert_eq!(verified, checked);
+    // And the right password now waits for the window, too.
+    assert_eq!(
+        app.visitor().login("victim", PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[actix_web::test]
+async fn visitors_who_are_not_signed_in_leave_no_session_rows() {
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+    for _ in 0..20 {
+        app.visitor().get_html("/login").await;
+    }
+    assert_eq!(app.count("sessions"), 0, "a GET stores nothing");
+    // The anonymous session's CSRF token still works, failed attempts included.
+    assert_eq!(
+        app.login("ada", "wrong password").await.status(),
+        StatusCode::OK
+    );
+    app.login_ok("ada").await;
+    assert_eq!(app.count("sessions"), 1);
+    app.get_html("/profile").await;
+    app.logout().await;
+    assert_eq!(app.count("sessions"), 0);
 }

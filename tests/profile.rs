@@ -136,3 +136,36 @@ async fn sign_out_my_other_sessions() {
         assert_eq!(location(res.headers()), "/login");
     }
 }
+
+#[actix_web::test]
+async fn guesses_of_the_current_password_are_throttled() {
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+    app.login_ok("ada").await;
+    let fields = |password| {
+        [
+            ("current_password", password),
+            ("new_password", "a brand new password"),
+        ]
+    };
+    for _ in 0..5 {
+        let res = app
+            .submit("/profile", "/profile/password", &fields("not my password"))
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let res = app
+        .submit("/profile", "/profile/password", &fields(PASSWORD))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Too many wrong passwords")
+    );
+    let denied = app.audit("password_change");
+    assert_eq!(denied.last().unwrap().1, "denied");
+    // The password did not change: it still signs in.
+    app.visitor().login_ok("ada").await;
+}

@@ -88,6 +88,8 @@ async fn setup_refuses_a_wrong_code_and_keeps_what_was_typed() {
     );
     assert!(!page.contains(PASSWORD), "the password is never echoed");
     assert_eq!(app.count("users"), 0);
+    assert_eq!(app.audit("setup"), vec![(None, "denied".to_owned())]);
+    assert!(!app.database_dump().contains("not-the-code"));
 }
 
 #[actix_web::test]

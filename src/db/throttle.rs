@@ -1,11 +1,12 @@
-//! Failed-attempt counters for throttling, kept in the database so that every
-//! instance of a deployment sees the same counts.
+//! Attempt counters for throttling, kept in the database so that every instance
+//! of a deployment sees the same counts.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConn;
 use super::schema::throttle_events;
+use crate::domain::throttle::Limit;
 
 /// Counts the failures recorded in `bucket` since `since`.
 pub fn count_since(conn: &mut DbConn, bucket: &str, since: NaiveDateTime) -> QueryResult<i64> {
@@ -16,12 +17,40 @@ pub fn count_since(conn: &mut DbConn, bucket: &str, since: NaiveDateTime) -> Que
         .get_result(conn)
 }
 
-pub fn record(conn: &mut DbConn, bucket: &str, at: NaiveDateTime) -> QueryResult<()> {
-    diesel::insert_into(throttle_events::table)
+/// Records an attempt in `bucket` and says whether `limit` lets it go ahead:
+/// its id if so, `None` (and the record removed again, so that refusals do not
+/// prolong a lock-out) if not.
+///
+/// Recording before counting is what makes the limit hold under concurrency:
+/// every attempt counts itself and all recorded before its count, so the k-th
+/// attempt to be recorded counts at least k, and at most `max_failures` of any
+/// burst get through, however many arrive at once and on however many
+/// instances.
+pub fn try_attempt(
+    conn: &mut DbConn,
+    bucket: &str,
+    limit: &Limit,
+    now: NaiveDateTime,
+) -> QueryResult<Option<i64>> {
+    let id = diesel::insert_into(throttle_events::table)
         .values((
             throttle_events::bucket.eq(bucket),
-            throttle_events::occurred_at.eq(at),
+            throttle_events::occurred_at.eq(now),
         ))
+        .returning(throttle_events::id)
+        .get_result(conn)?;
+    if limit.allows(count_since(conn, bucket, limit.window_start(now))?) {
+        Ok(Some(id))
+    } else {
+        forget(conn, id)?;
+        Ok(None)
+    }
+}
+
+/// Removes one recorded attempt (one that turned out not to count, such as a
+/// successful sign-in).
+pub fn forget(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    diesel::delete(throttle_events::table.find(id))
         .execute(conn)
         .map(drop)
 }

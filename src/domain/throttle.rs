@@ -10,8 +10,15 @@ pub struct Limit {
 }
 
 impl Limit {
-    pub fn is_exceeded(&self, failures_in_window: i64) -> bool {
-        failures_in_window >= self.max_failures
+    /// Whether an attempt may go ahead, given how many attempts the window holds
+    /// counting this one.
+    pub fn allows(&self, attempts_in_window: i64) -> bool {
+        attempts_in_window <= self.max_failures
+    }
+
+    /// Where the window that ends at `now` starts.
+    pub fn window_start(&self, now: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+        now - chrono::TimeDelta::from_std(self.window).unwrap_or(chrono::TimeDelta::minutes(15))
     }
 
     /// Minutes to tell the person to wait, rounded up.
@@ -40,9 +47,12 @@ pub const REVOKE_PER_IP: Limit = Limit {
     window: Duration::from_secs(60),
 };
 
-/// Bucket names for the throttle table.
+/// Bucket names for the throttle table. A username longer than any account's
+/// (64 characters) is cut there, so that no one can store megabytes in a bucket
+/// name; such names match no account anyway.
 pub fn login_username_bucket(username: &str) -> String {
-    format!("login-user:{}", username.to_ascii_lowercase())
+    let name: String = username.chars().take(64).collect();
+    format!("login-user:{}", name.to_ascii_lowercase())
 }
 
 pub fn login_ip_bucket(ip: &str) -> String {
@@ -55,9 +65,15 @@ mod tests {
 
     #[test]
     fn limit_trips_at_max() {
-        assert!(!LOGIN_PER_USERNAME.is_exceeded(4));
-        assert!(LOGIN_PER_USERNAME.is_exceeded(5));
+        assert!(LOGIN_PER_USERNAME.allows(5), "the fifth attempt goes ahead");
+        assert!(!LOGIN_PER_USERNAME.allows(6));
         assert_eq!(LOGIN_PER_USERNAME.window_minutes(), 15);
+    }
+
+    #[test]
+    fn username_buckets_are_bounded() {
+        let long = "x".repeat(100_000);
+        assert_eq!(login_username_bucket(&long).len(), "login-user:".len() + 64);
     }
 
     #[test]

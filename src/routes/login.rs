@@ -36,13 +36,15 @@ pub struct LoginForm {
     next: String,
 }
 
-/// Only same-site paths are followed after sign-in (no open redirect).
+/// Only same-site paths are followed after sign-in (no open redirect): a path
+/// that starts with one `/`, made of visible ASCII without `\`. Browsers drop
+/// tabs and newlines from a `Location`, so `/\t/evil.example` would become
+/// `//evil.example`, another site.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next
-    } else {
-        "/"
-    }
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    if local { next } else { "/" }
 }
 
 pub async fn show_login(
@@ -129,4 +131,29 @@ pub async fn sign_out(
         .await?;
     session.purge();
     Ok(redirect("/login"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        for ok in ["/", "/profile/tokens", "/admin/tokens?tab=api&q=x%20y"] {
+            assert_eq!(safe_next(ok), ok);
+        }
+        for bad in [
+            "",
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "/\u{a0}/evil.example",
+            "profile",
+        ] {
+            assert_eq!(safe_next(bad), "/", "{bad:?}");
+        }
+    }
 }

@@ -9,9 +9,10 @@ use diesel::Connection as _;
 use crate::auth::extract::{ClientInfo, CurrentUser};
 use crate::auth::session_store::SID_ENTRY;
 use crate::db::audit::{self, Event, Outcome};
-use crate::db::{sessions, users};
+use crate::db::{sessions, throttle, users};
 use crate::domain::account::Password;
 use crate::domain::form::FieldErrors;
+use crate::domain::throttle::LOGIN_PER_USERNAME;
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
@@ -62,7 +63,28 @@ pub async fn change_password(
     let errors = state
         .db(move |conn, hasher| {
             let mut errors = FieldErrors::new();
-            if !hasher.verify(&form.current_password, &account.password_hash) {
+            // Guesses of the current password (from a session left open, say)
+            // are throttled like sign-ins.
+            let bucket = format!("password-change:{}", account.id);
+            let limit = LOGIN_PER_USERNAME;
+            let Some(attempt) = throttle::try_attempt(conn, &bucket, &limit, crate::db::now())?
+            else {
+                errors.add(
+                    "current_password",
+                    format!(
+                        "Too many wrong passwords. Wait {} minutes, then try again.",
+                        limit.window_minutes()
+                    ),
+                );
+                let event = Event::new("password_change", Outcome::Denied)
+                    .target("user", Some(account.id), Some(&account.username))
+                    .detail("throttled");
+                audit::record(conn, &actor, &event)?;
+                return Ok(errors);
+            };
+            if hasher.verify(&form.current_password, &account.password_hash) {
+                throttle::forget(conn, attempt)?;
+            } else {
                 errors.add("current_password", "This is not your current password.");
             }
             errors.check("new_password", form.new_password.check_new());

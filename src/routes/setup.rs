@@ -105,6 +105,9 @@ pub async fn create_first_admin(
                     return Err(AppError::NotFound);
                 }
                 if !code_matches(settings::setup_code(conn)?.as_deref(), &code) {
+                    let event =
+                        Event::new("setup", Outcome::Denied).detail("wrong or missing setup code");
+                    audit::record(conn, &actor, &event)?;
                     let mut errors = account.validate();
                     errors.add(
                         "code",

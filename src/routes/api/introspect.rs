@@ -11,7 +11,7 @@ use crate::auth::bearer::Bearer;
 use crate::auth::extract::ClientInfo;
 use crate::db::audit::{self, Event, Outcome};
 use crate::db::{throttle, tokens as token_rows};
-use crate::domain::throttle::{Limit, REVOKE_PER_IP};
+use crate::domain::throttle::REVOKE_PER_IP;
 use crate::domain::token::PlainToken;
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
@@ -85,11 +85,6 @@ pub async fn introspect(
         .json(body))
 }
 
-fn window_start(limit: &Limit) -> chrono::NaiveDateTime {
-    crate::db::now()
-        - chrono::TimeDelta::from_std(limit.window).unwrap_or(chrono::TimeDelta::minutes(1))
-}
-
 /// Anyone who finds a token (in a repository, a log) may revoke it. Always 200,
 /// so the answer says nothing about whether the token existed.
 /// Revokes a leaked token by its value; needs no authentication and always
@@ -109,14 +104,9 @@ pub async fn revoke_by_value(
     let bucket = format!("revoke-ip:{}", client.ip);
     let throttled = state
         .db(move |conn, _| {
-            if REVOKE_PER_IP.is_exceeded(throttle::count_since(
-                conn,
-                &bucket,
-                window_start(&REVOKE_PER_IP),
-            )?) {
+            if throttle::try_attempt(conn, &bucket, &REVOKE_PER_IP, crate::db::now())?.is_none() {
                 return Ok(true);
             }
-            throttle::record(conn, &bucket, crate::db::now())?;
             let Some(presented) = presented else {
                 return Ok(false);
             };
