@@ -102,9 +102,10 @@ pub struct Config {
     #[arg(long, env = "TESSERA_WORKERS", global = true)]
     pub workers: Option<usize>,
 
-    /// Folder with the stylesheet and scripts.
-    #[arg(long, env = "TESSERA_STATIC_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/static"), global = true)]
-    pub static_dir: PathBuf,
+    /// Serve /static/ from this folder (a restyled copy of static/) instead of
+    /// the stylesheet, script and icon built into the binary.
+    #[arg(long, env = "TESSERA_STATIC_DIR", global = true)]
+    pub static_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

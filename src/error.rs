@@ -1,7 +1,10 @@
 //! `AppError`: the one error type of handlers. Each variant becomes a plain page
 //! (or a redirect to sign-in); a 5xx logs its cause chain and shows nothing of it.
 
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
+use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
@@ -282,5 +285,78 @@ impl ResponseError for ApiError {
             res.insert_header((header::RETRY_AFTER, *retry_after_secs));
         }
         res.json(body)
+    }
+}
+
+/// Middleware (outside the session layer, inside the security headers): every
+/// error answer gets a plain body. actix's own bodiless 404, 405 and 413 become
+/// the plain error page, or a JSON error body under `/api/`; headers that tell
+/// the client what to do (`Allow`, `Retry-After`, `WWW-Authenticate`) stay.
+/// (An `Err` from middleware, such as the session layer failing to save, cannot
+/// be caught here: the request is gone by then, and a clone of it must not be
+/// held while routing runs. The session store avoids erring where it can.)
+pub async fn plain_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?.map_into_boxed_body();
+    let status = res.status();
+    let bodiless = matches!(
+        res.response().body().size(),
+        BodySize::None | BodySize::Sized(0)
+    );
+    if !(status.is_client_error() || status.is_server_error()) || !bodiless {
+        return Ok(res);
+    }
+    let (request, original) = res.into_parts();
+    let mut replaced = error_body(request.path(), status);
+    for (name, value) in original.headers() {
+        if [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE].contains(name) {
+            replaced.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(ServiceResponse::new(request, replaced))
+}
+
+/// The plain answer for an error status: a page, or JSON under `/api/`.
+fn error_body(path: &str, status: StatusCode) -> HttpResponse {
+    let (title, message, code) = match status {
+        StatusCode::NOT_FOUND => (
+            "Not found",
+            "There is no page at this address.",
+            "not_found",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "Method not allowed",
+            "This address does not accept that kind of request.",
+            "invalid_request",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "Request too large",
+            "The request was larger than Tessera accepts.",
+            "invalid_request",
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "Service unavailable",
+            "The database is not answering. Try again in a moment.",
+            "temporarily_unavailable",
+        ),
+        s if s.is_server_error() => (
+            "Something went wrong",
+            "Tessera could not complete this request.",
+            "server_error",
+        ),
+        _ => (
+            "Request not accepted",
+            "Tessera could not accept this request.",
+            "invalid_request",
+        ),
+    };
+    if path.starts_with("/api/") {
+        HttpResponse::build(status)
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({ "error": code, "error_description": message }))
+    } else {
+        error_page(status, title, message.to_owned())
     }
 }

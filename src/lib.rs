@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod background;
 pub mod cli;
 pub mod config;
 pub mod db;

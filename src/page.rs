@@ -55,8 +55,12 @@ impl PageCtx {
             display_name: u.display_name.clone(),
             is_admin: u.is_admin,
         });
+        // Removed only when there is one: any remove marks the session changed,
+        // which would write it back on every page view.
         let flash = session
-            .remove(FLASH_ENTRY)
+            .contains_key(FLASH_ENTRY)
+            .then(|| session.remove(FLASH_ENTRY))
+            .flatten()
             .and_then(|json| serde_json::from_str(&json).ok());
         Self {
             viewer,

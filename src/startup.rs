@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{BrowserSession, TtlExtensionPolicy};
-use actix_web::body::{BodySize, MessageBody};
 use actix_web::cookie::{Key, SameSite};
-use actix_web::dev::{Server, ServiceResponse};
-use actix_web::http::{StatusCode, header};
-use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, from_fn};
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use base64::Engine as _;
@@ -23,7 +22,7 @@ use crate::auth::session_store::DbSessionStore;
 use crate::config::Config;
 use crate::db::{self, Backend, DatabaseUrl, DbPool, settings};
 use crate::domain::rate_limit::FailureLimiter;
-use crate::error::{AppError, error_page};
+use crate::error::{AppError, plain_errors};
 use crate::routes;
 use crate::state::AppState;
 use crate::telemetry::request_span;
@@ -48,17 +47,20 @@ impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let url = DatabaseUrl::parse(&config.database_url())?;
         tracing::info!(database = %url.redacted(), "connecting to the database");
-        let serve_lock = url.lock_for_serving()?;
         let cache_tokens = url.backend() == Backend::Sqlite;
         let pool_size = config.db_pool_size;
-        let (pool, cookie_key, setup_code) = web::block(move || -> anyhow::Result<_> {
-            let pool = db::connect_and_migrate(&url, pool_size)?;
-            let mut conn = pool.get()?;
-            let cookie_key = settings::cookie_key_or_init(&mut conn, &random_urlsafe(64))?;
-            let setup_code = routes::prepare_setup_code(&mut conn)?;
-            Ok((pool, cookie_key, setup_code))
-        })
-        .await??;
+        let (pool, cookie_key, setup_code, serve_lock) =
+            web::block(move || -> anyhow::Result<_> {
+                // Connect first, so that a database that cannot be opened says so in
+                // its own words; then make sure no other server owns a SQLite file.
+                let pool = db::connect_and_migrate(&url, pool_size)?;
+                let serve_lock = url.lock_for_serving()?;
+                let mut conn = pool.get()?;
+                let cookie_key = settings::cookie_key_or_init(&mut conn, &random_urlsafe(64))?;
+                let setup_code = routes::prepare_setup_code(&mut conn)?;
+                Ok((pool, cookie_key, setup_code, serve_lock))
+            })
+            .await??;
         let cookie_key = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(cookie_key)
             .ok()
@@ -76,7 +78,7 @@ impl Application {
             token_cache: Arc::new(TokenCache::new(cache_tokens)),
             last_used: Arc::new(LastUseBuffer::default()),
         };
-        LastUseBuffer::spawn_flusher(&state.last_used, pool.clone());
+        crate::background::spawn(&state.last_used, pool.clone());
 
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -89,7 +91,7 @@ impl Application {
         let idle = actix_web::cookie::time::Duration::try_from(config.session_idle_timeout)
             .context("session idle timeout out of range")?;
         let secure = config.cookie_secure();
-        let static_dir: PathBuf = config.static_dir.clone();
+        let static_dir: Option<PathBuf> = config.static_dir.clone();
         let workers = config
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
@@ -108,9 +110,9 @@ impl Application {
                 )
                 .build();
             App::new()
-                .wrap(ErrorHandlers::new().default_handler(fill_empty_error))
                 .wrap(from_fn(gate))
                 .wrap(sessions)
+                .wrap(from_fn(plain_errors))
                 .wrap(
                     DefaultHeaders::new()
                         .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
@@ -124,10 +126,16 @@ impl Application {
                 .app_data(web::QueryConfig::default().error_handler(|_, _| {
                     AppError::BadRequest("The address has a malformed query string.".into()).into()
                 }))
-                .service(actix_files::Files::new("/static", static_dir.clone()))
+                .configure(|cfg| match &static_dir {
+                    Some(dir) => {
+                        cfg.service(actix_files::Files::new("/static", dir));
+                    }
+                    None => routes::builtin_assets(cfg),
+                })
                 .configure(routes::configure)
+                // Bodiless: `plain_errors` answers with a page, or JSON under /api/.
                 .default_service(web::to(|| async {
-                    Err::<actix_web::HttpResponse, _>(AppError::NotFound)
+                    actix_web::HttpResponse::NotFound().finish()
                 }))
         })
         .workers(workers)
@@ -180,47 +188,4 @@ impl Application {
     pub fn into_server(self) -> Server {
         self.server
     }
-}
-
-/// Gives error responses that actix produced without a body (404 of a resource,
-/// 405, 413, …) the plain error page.
-fn fill_empty_error<B: MessageBody + 'static>(
-    res: ServiceResponse<B>,
-) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    if !matches!(
-        res.response().body().size(),
-        BodySize::None | BodySize::Sized(0)
-    ) {
-        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
-    }
-    let status = res.status();
-    let (title, message) = match status {
-        StatusCode::NOT_FOUND => ("Not found", "There is no page at this address."),
-        StatusCode::METHOD_NOT_ALLOWED => (
-            "Method not allowed",
-            "This address does not accept that kind of request.",
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => (
-            "Request too large",
-            "The request was larger than Tessera accepts.",
-        ),
-        s if s.is_server_error() => (
-            "Something went wrong",
-            "Tessera could not complete this request.",
-        ),
-        _ => (
-            "Request not accepted",
-            "Tessera could not accept this request.",
-        ),
-    };
-    let (req, original) = res.into_parts();
-    let mut page = error_page(status, title, message.to_owned());
-    for (name, value) in original.headers() {
-        if name == header::ALLOW {
-            page.headers_mut().insert(name.clone(), value.clone());
-        }
-    }
-    Ok(ErrorHandlerResponse::Response(
-        ServiceResponse::new(req, page).map_into_right_body(),
-    ))
 }

@@ -572,3 +572,50 @@ async fn the_openapi_document_lists_every_route() {
         );
     }
 }
+
+#[actix_web::test]
+async fn oversized_api_bodies_get_413_with_a_json_error() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::new();
+    let big = "x".repeat(100 * 1024);
+    let responses = [
+        client
+            .post(app.url("/api/v1/sessions"))
+            .header("content-type", "application/json")
+            .body(format!(
+                r#"{{"username":"{big}","password":"p","device_name":"d"}}"#
+            ))
+            .send()
+            .await
+            .unwrap(),
+        client
+            .post(app.url("/api/v1/revoke"))
+            .form(&[("token", big.as_str())])
+            .send()
+            .await
+            .unwrap(),
+    ];
+    for res in responses {
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
+    }
+}
+
+#[actix_web::test]
+async fn unknown_api_routes_and_methods_answer_in_json() {
+    let app = spawn_app().await;
+    let res = reqwest::get(app.url("/api/v1/nothing")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "not_found");
+    let res = reqwest::Client::new()
+        .put(app.url("/api/v1/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(res.headers().contains_key("allow"));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+}

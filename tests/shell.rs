@@ -121,6 +121,16 @@ async fn the_admin_area_is_for_administrators_only() {
 async fn unknown_routes_wrong_methods_and_large_bodies_get_plain_pages() {
     let app = spawn_app().await;
     app.create_user("ada", false);
+    assert_eq!(
+        app.get("/no/such/page").await.status(),
+        StatusCode::NOT_FOUND,
+        "before signing in too"
+    );
+    assert_eq!(
+        app.get("/profile").await.status(),
+        StatusCode::SEE_OTHER,
+        "a real page asks to sign in"
+    );
     app.login_ok("ada").await;
 
     let res = app.get("/no/such/page").await;
@@ -176,11 +186,46 @@ async fn static_files_are_served_locally() {
             .unwrap()
             .starts_with("text/css")
     );
+    // Built into the binary: revalidated by entity tag, 304 while unchanged.
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(res.headers()["cache-control"], "no-cache");
+    assert!(res.text().await.unwrap().contains("body"));
+    let again = app
+        .client
+        .get(app.url("/static/css/tessera.css"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    let js = app.get("/static/js/tessera.js").await;
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert_eq!(
+        app.get("/static/nothing.css").await.status(),
+        StatusCode::NOT_FOUND
+    );
     let login = app.get_html("/login").await;
     assert!(
         !login.contains("http://") && !login.contains("https://"),
         "no CDN"
     );
+}
+
+#[actix_web::test]
+async fn a_static_folder_replaces_the_built_in_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("css")).unwrap();
+    std::fs::write(dir.path().join("css/tessera.css"), "/* restyled */").unwrap();
+    let folder = dir.path().to_owned();
+    let app = common::spawn_app_with(move |config| config.static_dir = Some(folder)).await;
+    let res = app.get("/static/css/tessera.css").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.text().await.unwrap(), "/* restyled */");
 }
 
 #[actix_web::test]

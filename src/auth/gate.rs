@@ -15,7 +15,7 @@ use futures_util::StreamExt as _;
 
 use super::csrf;
 use super::extract::{ClientInfo, CurrentUser};
-use super::session_store::USER_ENTRY;
+use super::session_store::{UNAVAILABLE_ENTRY, USER_ENTRY};
 use crate::db::{audit, users};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -30,6 +30,13 @@ fn is_public(path: &str) -> bool {
         path,
         "/login" | "/setup" | "/healthz" | "/readyz" | "/metrics" | "/favicon.ico"
     ) || path.starts_with("/static/")
+        || path.starts_with("/api/")
+}
+
+/// Paths whose answer never depends on the web session.
+fn uses_no_session(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics" | "/favicon.ico")
+        || path.starts_with("/static/")
         || path.starts_with("/api/")
 }
 
@@ -56,6 +63,13 @@ pub async fn gate(
     let session = req.get_session();
     let path = req.path().to_owned();
 
+    // The session could not be loaded (database down): no page can be served
+    // honestly. The API, probes and static files do not use sessions.
+    if session.contains_key(UNAVAILABLE_ENTRY) && !uses_no_session(&path) {
+        let err = AppError::Unavailable(anyhow::anyhow!("the session store does not answer"));
+        return Ok(req.error_response(err));
+    }
+
     let user = match session.get::<i64>(USER_ENTRY).ok().flatten() {
         Some(user_id) => {
             match state
@@ -74,7 +88,10 @@ pub async fn gate(
         None => None,
     };
 
-    if !is_public(&path) {
+    // A path no route answers is a 404 for everyone, signed in or not; the
+    // admin area alone answers none of its paths to anyone but administrators.
+    let private = !is_public(&path) && (req.match_pattern().is_some() || is_admin_area(&path));
+    if private {
         match &user {
             None => return Ok(req.error_response(AppError::LoginRequired)),
             Some(user) if is_admin_area(&path) && !user.is_admin => {

@@ -10,6 +10,12 @@
 //!
 //! The idle deadline moves forward on load at most once a minute (no write per
 //! request); the absolute deadline is fixed at creation.
+//!
+//! A visitor who is not signed in and has nothing else in their session (say,
+//! someone who opened the sign-in page) gets a key and a CSRF token but no row:
+//! loading a key that has no row gives such an anonymous session. So a GET of
+//! the sign-in page writes nothing, and nobody can fill the table by asking for
+//! it; the row appears when there is something to keep (sign-in, a flash).
 
 use std::collections::HashMap;
 
@@ -26,6 +32,9 @@ pub const CSRF_ENTRY: &str = "_csrf";
 pub const SID_ENTRY: &str = "_sid";
 pub const KEY_ENTRY: &str = "_key";
 pub const USER_ENTRY: &str = "user_id";
+/// Marks a session that could not be loaded because the database did not
+/// answer; the gate turns it into a 503 (never persisted).
+pub const UNAVAILABLE_ENTRY: &str = "_unavailable";
 
 /// Idle extension is written only when it would move the deadline by more than a
 /// minute (or a quarter of the idle timeout, when that is shorter).
@@ -67,6 +76,9 @@ impl DbSessionStore {
             None => new_session_key(),
         };
         let (user_id, persisted) = persistable(state)?;
+        if user_id.is_none() && persisted == EMPTY_STATE {
+            return SessionKey::try_from(key).map_err(anyhow::Error::from);
+        }
         let hash = sha256(key.as_bytes());
         let now = db::now();
         let (idle, absolute) = (self.idle, self.absolute);
@@ -103,7 +115,7 @@ pub fn csrf_token_for(key: &str) -> String {
 
 /// Drops the reserved entries and serialises the rest; also returns the user id.
 fn persistable(mut state: SessionState) -> anyhow::Result<(Option<i64>, String)> {
-    for reserved in [CSRF_ENTRY, SID_ENTRY, KEY_ENTRY] {
+    for reserved in [CSRF_ENTRY, SID_ENTRY, KEY_ENTRY, UNAVAILABLE_ENTRY] {
         state.remove(reserved);
     }
     // The user id lives in its own column (so a user's sessions can be ended at once).
@@ -112,6 +124,16 @@ fn persistable(mut state: SessionState) -> anyhow::Result<(Option<i64>, String)>
         .map(|v| serde_json::from_str::<i64>(&v))
         .transpose()?;
     Ok((user_id, serde_json::to_string(&state)?))
+}
+
+/// The serialised state of a session with nothing in it.
+const EMPTY_STATE: &str = "{}";
+
+/// The in-memory state of a session whose key is `key`, its CSRF token and id.
+fn with_reserved(mut state: SessionState, key: &str, hash: &[u8]) -> SessionState {
+    state.insert(CSRF_ENTRY.to_owned(), json_string(&csrf_token_for(key)));
+    state.insert(SID_ENTRY.to_owned(), json_string(&hex(hash)));
+    state
 }
 
 fn json_string(value: &str) -> String {
@@ -138,17 +160,28 @@ impl SessionStore for DbSessionStore {
                 }
                 Ok(row)
             })
-            .await
-            .map_err(LoadError::Other)?;
-        let Some(row) = row else { return Ok(None) };
+            .await;
+        let row = match row {
+            Ok(row) => row,
+            Err(error) => {
+                // Not an error of the session layer, which would answer with a
+                // bare 500: the gate answers 503 with the plain page instead.
+                tracing::warn!(error = %format!("{error:#}"), "cannot load a session");
+                let mut state = SessionState::new();
+                state.insert(UNAVAILABLE_ENTRY.to_owned(), "true".to_owned());
+                return Ok(Some(state));
+            }
+        };
+        // No row (never stored, signed out, expired): an anonymous session.
+        let Some(row) = row else {
+            return Ok(Some(with_reserved(SessionState::new(), key, &hash)));
+        };
         let mut state: SessionState =
             serde_json::from_str(&row.state).map_err(|e| LoadError::Deserialization(e.into()))?;
         if let Some(user_id) = row.user_id {
             state.insert(USER_ENTRY.to_owned(), user_id.to_string());
         }
-        state.insert(CSRF_ENTRY.to_owned(), json_string(&csrf_token_for(key)));
-        state.insert(SID_ENTRY.to_owned(), json_string(&hex(&hash)));
-        Ok(Some(state))
+        Ok(Some(with_reserved(state, key, &hash)))
     }
 
     async fn save(
@@ -176,10 +209,14 @@ impl SessionStore for DbSessionStore {
         if updated == 1 {
             return Ok(session_key);
         }
-        // The row is gone (signed out elsewhere, user disabled, expired meanwhile):
-        // never resurrect the identity; carry on as a fresh anonymous session.
+        // No row: an anonymous session that now has something to keep (it keeps
+        // its key), or one whose row is gone (signed out elsewhere, user
+        // disabled, expired meanwhile), which never gets its identity back and
+        // carries on as a fresh anonymous session under a new key.
         let mut state = session_state;
-        state.remove(USER_ENTRY);
+        if state.remove(USER_ENTRY).is_none() {
+            state.insert(KEY_ENTRY.to_owned(), json_string(session_key.as_ref()));
+        }
         self.insert(state).await.map_err(UpdateError::Other)
     }
 

@@ -99,18 +99,40 @@ impl DatabaseUrl {
         self.backend
     }
 
-    /// A description that is safe to log: no password.
+    /// A description that is safe to log: no password, whether it sits in the
+    /// user-info part (even with an unencoded `@` in it) or in a `password=`
+    /// parameter.
     pub fn redacted(&self) -> String {
         match self.backend {
             Backend::Sqlite => format!("sqlite://{}", self.target),
             Backend::Postgres => {
                 let (scheme, rest) = self.target.split_once("://").unwrap_or(("postgres", ""));
-                match rest.split_once('@') {
-                    Some((creds, host)) if creds.contains(':') => {
-                        let user = creds.split(':').next().unwrap_or_default();
-                        format!("{scheme}://{user}:***@{host}")
-                    }
-                    _ => self.target.clone(),
+                let (location, query) = match rest.split_once('?') {
+                    Some((location, query)) => (location, Some(query)),
+                    None => (rest, None),
+                };
+                let location = match location.rsplit_once('@') {
+                    Some((creds, host)) => match creds.split_once(':') {
+                        Some((user, _)) => format!("{user}:***@{host}"),
+                        None => format!("{creds}@{host}"),
+                    },
+                    None => location.to_owned(),
+                };
+                let query = query.map(|query| {
+                    query
+                        .split('&')
+                        .map(|pair| match pair.split_once('=') {
+                            Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                                format!("{key}=***")
+                            }
+                            _ => pair.to_owned(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("&")
+                });
+                match query {
+                    Some(query) => format!("{scheme}://{location}?{query}"),
+                    None => format!("{scheme}://{location}"),
                 }
             }
         }
@@ -266,4 +288,35 @@ pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
         err,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DatabaseUrl;
+
+    #[test]
+    fn redaction_hides_every_password() {
+        for (url, shown) in [
+            (
+                "postgres://ada:secret@db.example/tessera",
+                "postgres://ada:***@db.example/tessera?connect_timeout=5",
+            ),
+            (
+                "postgres://ada:p@ss@db.example/tessera",
+                "postgres://ada:***@db.example/tessera?connect_timeout=5",
+            ),
+            (
+                "postgresql://ada@db.example/t?password=secret&sslmode=require",
+                "postgresql://ada@db.example/t?password=***&sslmode=require&connect_timeout=5",
+            ),
+            (
+                "postgres://db.example/t",
+                "postgres://db.example/t?connect_timeout=5",
+            ),
+        ] {
+            let redacted = DatabaseUrl::parse(url).unwrap().redacted();
+            assert_eq!(redacted, shown);
+            assert!(!redacted.contains("secret") && !redacted.contains("ss@"));
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 mod admin;
 pub mod api;
+mod assets;
 mod health;
 mod login;
 mod profile;
@@ -13,6 +14,11 @@ use actix_web::web;
 use crate::page::redirect;
 
 pub use setup::prepare_setup_code;
+
+/// `/static/` from the copies built into the binary (see `assets`).
+pub fn builtin_assets(cfg: &mut web::ServiceConfig) {
+    cfg.route("/static/{path:.*}", web::get().to(assets::builtin_asset));
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(|| async { redirect("/profile/tokens") }))

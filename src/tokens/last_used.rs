@@ -1,11 +1,10 @@
 //! Last use of tokens (time, IP, user agent), written at most once a minute per
-//! token and never on the request path: uses are buffered here and written by a
-//! background thread about once a second, in one transaction, and once more when
-//! the server shuts down gracefully.
+//! token and never on the request path: uses are buffered here and written by
+//! the background thread (`crate::background`) about once a second, in one
+//! transaction, and once more when the server shuts down gracefully.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::sync::Mutex;
 
 use chrono::{NaiveDateTime, TimeDelta};
 
@@ -14,9 +13,6 @@ use crate::db::{DbConn, DbPool};
 
 /// Last use is written at most this often per token.
 pub const GRANULARITY: TimeDelta = TimeDelta::seconds(60);
-
-/// How often buffered uses are written.
-const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -64,6 +60,10 @@ impl LastUseBuffer {
         );
     }
 
+    pub fn has_pending(&self) -> bool {
+        !self.lock().pending.is_empty()
+    }
+
     /// Writes every pending use. On failure they are put back for the next try.
     pub fn flush(&self, conn: &mut DbConn) -> diesel::QueryResult<usize> {
         let uses: Vec<Use> = {
@@ -93,27 +93,6 @@ impl LastUseBuffer {
             .and_then(|mut conn| self.flush(&mut conn).map_err(|e| e.to_string()));
         if let Err(error) = result {
             tracing::warn!(%error, "cannot write the last use of tokens yet");
-        }
-    }
-
-    /// Starts the background writer; it stops when the buffer is dropped.
-    pub fn spawn_flusher(buffer: &Arc<Self>, pool: DbPool) {
-        let buffer: Weak<Self> = Arc::downgrade(buffer);
-        let spawned = std::thread::Builder::new()
-            .name("last-use-writer".into())
-            .spawn(move || {
-                loop {
-                    std::thread::sleep(FLUSH_EVERY);
-                    let Some(buffer) = buffer.upgrade() else {
-                        return;
-                    };
-                    if !buffer.lock().pending.is_empty() {
-                        buffer.flush_with(&pool);
-                    }
-                }
-            });
-        if let Err(err) = spawned {
-            tracing::error!(error = %err, "cannot start the last-use writer");
         }
     }
 }

@@ -8,20 +8,31 @@ mod tokens;
 
 use actix_web::web;
 
-use crate::error::ApiError;
+use actix_web::error::{JsonPayloadError, UrlencodedError};
+
+use crate::error::{ApiError, AppError};
+
+/// Largest JSON or form body an API call accepts.
+const BODY_LIMIT: usize = 64 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // Bad bodies get JSON errors here, not the HTML error pages.
     let json = web::JsonConfig::default()
-        .limit(64 * 1024)
-        .error_handler(|_, _| {
-            ApiError::InvalidRequest("The body must be a JSON object with the documented fields.")
-                .into()
+        .limit(BODY_LIMIT)
+        .error_handler(|err, _| match err {
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                ApiError::App(AppError::PayloadTooLarge).into()
+            }
+            _ => ApiError::InvalidRequest(
+                "The body must be a JSON object with the documented fields.",
+            )
+            .into(),
         });
     let form = web::FormConfig::default()
-        .limit(64 * 1024)
-        .error_handler(|_, _| {
-            ApiError::InvalidRequest("The body must be a form with a `token` field.").into()
+        .limit(BODY_LIMIT)
+        .error_handler(|err, _| match err {
+            UrlencodedError::Overflow { .. } => ApiError::App(AppError::PayloadTooLarge).into(),
+            _ => ApiError::InvalidRequest("The body must be a form with a `token` field.").into(),
         });
     let path = web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into());
     cfg.service(web::resource("/api/openapi.json").get(openapi::openapi_json))
