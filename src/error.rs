@@ -181,6 +181,9 @@ pub enum ApiError {
     InsufficientScope(&'static str),
     #[error("not found")]
     NotFound,
+    /// `DELETE /sessions/current` with a token that is not a mobile session.
+    #[error("not a session")]
+    NotASession,
     /// Mobile sign-in with an unknown user, a wrong password or a disabled account.
     #[error("invalid credentials")]
     InvalidCredentials,
@@ -213,6 +216,10 @@ impl ApiError {
                 format!("This call needs the `{scope}` scope."),
             ),
             ApiError::NotFound => ("not_found", "No such resource.".into()),
+            ApiError::NotASession => (
+                "not_found",
+                "Only a mobile session token has a current session to sign out.".into(),
+            ),
             ApiError::InvalidCredentials => {
                 ("invalid_grant", "Incorrect username or password.".into())
             }
@@ -242,7 +249,7 @@ impl ResponseError for ApiError {
             }
             ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::NotASession => StatusCode::NOT_FOUND,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::App(err) => err.status_code(),
         }

@@ -128,7 +128,9 @@ async fn only_a_session_token_signs_itself_out() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "not_found");
     assert_eq!(app.api_me(&personal.token).await.status(), StatusCode::OK);
 }
 

@@ -39,6 +39,15 @@ pub struct Active {
     tenant: String,
 }
 
+/// What introspection answers: an active token's facts, or `{"active":false}`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum Answer {
+    Active(Box<Active>),
+    Inactive(Inactive),
+}
+
 fn inactive() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -48,7 +57,7 @@ fn inactive() -> HttpResponse {
 /// RFC 7662 introspection: an active token's facts, or exactly `{"active":false}`.
 #[utoipa::path(post, path = "/api/v1/introspect", security(("bearer" = [])),
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Active, or {\"active\":false}", body = Active),
+    responses((status = 200, description = "Active, or exactly {\"active\":false}", body = Answer),
         (status = 400, description = "Malformed body", body = ErrorBody), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
 pub async fn introspect(
     state: web::Data<AppState>,

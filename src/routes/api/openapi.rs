@@ -17,8 +17,10 @@ pub struct ErrorBody {
     fields: Option<std::collections::HashMap<String, String>>,
 }
 
-/// The answer of introspection for anything that is not an active token.
-#[derive(ToSchema)]
+/// The answer of introspection for anything that is not an active token: this
+/// one member and nothing else.
+#[derive(serde::Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct Inactive {
     /// Always false.

@@ -135,16 +135,14 @@ pub async fn create_session(
 /// Signs the calling mobile session out.
 #[utoipa::path(delete, path = "/api/v1/sessions/current", security(("bearer" = [])),
     responses((status = 204, description = "Signed out"),
-        (status = 400, description = "The token is not a mobile session", body = ErrorBody), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
+        (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 404, description = "The token is not a mobile session", body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
 pub async fn delete_current_session(
     state: web::Data<AppState>,
     client: ClientInfo,
     bearer: Bearer,
 ) -> Result<HttpResponse, ApiError> {
     if bearer.token.kind != TokenKind::Session.as_str() {
-        return Err(ApiError::InvalidRequest(
-            "Only a mobile session token can sign itself out.",
-        ));
+        return Err(ApiError::NotASession);
     }
     let actor = client.actor(Some(&bearer.owner));
     let token = bearer.token.clone();

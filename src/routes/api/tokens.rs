@@ -110,15 +110,21 @@ pub async fn list_tokens(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
+    /// Unique among your access tokens (case-insensitive).
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     description: String,
+    /// Scopes of the catalog that your calling token holds.
+    #[schema(min_items = 1)]
     scopes: Vec<String>,
-    /// One of 7, 30, 60, 90, 180, 365; or give `expires_at`.
+    /// One of 7, 30, 60, 90, 180, 365 (within the policy's maximum); or give `expires_at`.
     #[serde(default)]
     expires_in_days: Option<i64>,
     /// YYYY-MM-DD.
     #[serde(default)]
+    #[schema(format = Date)]
     expires_at: Option<String>,
 }
 

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Throughput benchmark of the integration API (issue #5).
+#
+# Seeds a SQLite database with `tessera seed-demo` (1,000,000 tokens unless
+# BENCH_TOKENS says otherwise), starts the release binary, and runs
+# `wrk -t2 -c32 -d10s --latency` against:
+#   - GET /healthz (the ceiling: no database),
+#   - GET /api/v1/me with a valid token,
+#   - POST /api/v1/introspect,
+#   - GET /api/v1/me again while 20 argon2id sign-ins run at once,
+# then prints requests/s, p99 latency and the server's peak RSS.
+# Needs wrk (Debian package `wrk`; installed here when running as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TOKENS=${BENCH_TOKENS:-1000000}
+DURATION=${BENCH_DURATION:-10s}
+PORT=${BENCH_PORT:-18181}
+
+if ! command -v wrk >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null
+  else
+    echo "wrk is missing: install the Debian package wrk" >&2; exit 1
+  fi
+fi
+
+cargo build --release --quiet
+BIN=$PWD/target/release/tessera
+WORK=$(mktemp -d)
+SERVER=
+cleanup() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true
+  jobs -p | xargs -r kill 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+export TESSERA_DATABASE_URL="sqlite://$WORK/bench.db" TESSERA_LOG=warn
+
+echo "== seeding $TOKENS tokens"
+"$BIN" seed-demo --users 10000 --tokens "$TOKENS" | tail -n 1
+echo 'benchmark password' | "$BIN" create-admin --username bench --email bench@example.com --password-stdin >/dev/null
+
+"$BIN" serve --bind "127.0.0.1:$PORT" --api-failures-per-minute 1000000 &
+SERVER=$!
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+
+sign_in() {
+  curl -fs -X POST "http://127.0.0.1:$PORT/api/v1/sessions" -H 'content-type: application/json' \
+    -d '{"username":"bench","password":"benchmark password","device_name":"bench"}' || true
+}
+# The administrator holds every scope, introspect included.
+TOKEN=$(sign_in | sed -E 's/.*"token":"([^"]+)".*/\1/')
+[ -n "$TOKEN" ] || { echo "could not sign in" >&2; exit 1; }
+
+cat > "$WORK/introspect.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "token=$TOKEN"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Bearer $TOKEN"
+LUA
+
+CEILING=
+run() { # label, wrk args...
+  local label=$1; shift
+  local out; out=$(wrk -t2 -c32 -d"$DURATION" --latency "$@")
+  local rps; rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  local p99; p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  local errors; errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+  local share=
+  if [ -z "$CEILING" ]; then CEILING=$rps; else share=$(awk -v a="$rps" -v b="$CEILING" 'BEGIN {printf "%3.0f%% of the ceiling", 100 * a / b}'); fi
+  printf '  %-36s %10s req/s  p99 %8s  %s%s\n' "$label" "$rps" "$p99" "$share" "${errors:+   non-2xx: $errors}"
+}
+
+echo "== wrk -t2 -c32 -d$DURATION --latency"
+run "GET /healthz (ceiling)" "http://127.0.0.1:$PORT/healthz"
+run "GET /api/v1/me" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/me"
+run "POST /api/v1/introspect" -s "$WORK/introspect.lua" "http://127.0.0.1:$PORT/api/v1/introspect"
+
+# 20 sign-ins (argon2id, OWASP cost) at once, again and again, during the run.
+# They are refused after five failures per username only on wrong passwords:
+# these are right, so each one hashes.
+STOP=$WORK/stop
+signing_in() {
+  while [ ! -e "$STOP" ]; do
+    case $(sign_in) in *'"token"'*) echo ok >>"$WORK/signins" ;; *) echo failed >>"$WORK/signins" ;; esac
+  done
+}
+( for _ in $(seq 20); do signing_in & done; wait ) &
+SIGNINS=$!
+sleep 1
+run "GET /api/v1/me during 20 sign-ins" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/me"
+touch "$STOP"
+wait "$SIGNINS" 2>/dev/null || true
+
+echo "== sign-ins during that run: $(grep -c ok "$WORK/signins" || true) succeeded, $(grep -c failed "$WORK/signins" || true) failed"
+echo "== server peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' "/proc/$SERVER/status")"
