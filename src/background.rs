@@ -1,20 +1,25 @@
-//! The server's one background thread: it writes buffered last uses of tokens
-//! about once a second and, every ten minutes, deletes expired web sessions and
-//! throttle records whose window has long passed. It stops soon after the
-//! server's state is dropped.
+//! The server's one background thread. About once a second it probes the
+//! database when that can tell something new (`db::health`) and, while the
+//! database answers, writes buffered last uses of tokens; every ten minutes it
+//! deletes expired web sessions and throttle records whose window has long
+//! passed. It stops soon after the server's state is dropped.
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use crate::db::{self, DbPool, sessions, throttle};
+use crate::db::{self, DatabaseUrl, DbPool, sessions, throttle};
+use crate::state::AppState;
 use crate::tokens::last_used::LastUseBuffer;
 
 const TICK: Duration = Duration::from_secs(1);
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
 
-/// Starts the thread for the server whose last-use buffer is `last_used`.
-pub fn spawn(last_used: &Arc<LastUseBuffer>, pool: DbPool) {
-    let last_used: Weak<LastUseBuffer> = Arc::downgrade(last_used);
+/// Starts the thread for the server with this state and database.
+pub fn spawn(state: &AppState, url: DatabaseUrl) {
+    // The last-use buffer lives as long as the server's state: the thread stops
+    // when it is gone.
+    let last_used: Weak<LastUseBuffer> = Arc::downgrade(&state.last_used);
+    let (pool, health) = (state.pool.clone(), state.db_health.clone());
     let spawned = std::thread::Builder::new()
         .name("background".into())
         .spawn(move || {
@@ -24,6 +29,10 @@ pub fn spawn(last_used: &Arc<LastUseBuffer>, pool: DbPool) {
                 let Some(last_used) = last_used.upgrade() else {
                     return;
                 };
+                health.probe(&url);
+                if !health.is_up() {
+                    continue;
+                }
                 if last_used.has_pending() {
                     last_used.flush_with(&pool);
                 }

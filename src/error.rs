@@ -134,6 +134,9 @@ impl From<diesel::result::Error> for AppError {
     fn from(err: diesel::result::Error) -> Self {
         match err {
             diesel::result::Error::NotFound => AppError::NotFound,
+            other if crate::db::health::is_unavailable(&other) => {
+                AppError::Unavailable(other.into())
+            }
             other => AppError::Internal(other.into()),
         }
     }

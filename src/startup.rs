@@ -20,6 +20,7 @@ use crate::auth::password::Hasher;
 use crate::auth::random_urlsafe;
 use crate::auth::session_store::DbSessionStore;
 use crate::config::Config;
+use crate::db::health::DbHealth;
 use crate::db::{self, Backend, DatabaseUrl, DbPool, settings};
 use crate::domain::rate_limit::FailureLimiter;
 use crate::error::{AppError, plain_errors};
@@ -48,6 +49,7 @@ impl Application {
         let url = DatabaseUrl::parse(&config.database_url())?;
         tracing::info!(database = %url.redacted(), "connecting to the database");
         let cache_tokens = url.backend() == Backend::Sqlite;
+        let probe_url = url.clone();
         let pool_size = config.db_pool_size;
         let (pool, cookie_key, setup_code, serve_lock) =
             web::block(move || -> anyhow::Result<_> {
@@ -77,14 +79,16 @@ impl Application {
             api_failures: Arc::new(FailureLimiter::new(config.api_failures_per_minute)),
             token_cache: Arc::new(TokenCache::new(cache_tokens)),
             last_used: Arc::new(LastUseBuffer::default()),
+            db_health: Arc::new(DbHealth::default()),
         };
-        crate::background::spawn(&state.last_used, pool.clone());
+        crate::background::spawn(&state, probe_url);
 
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let store = DbSessionStore::new(
             pool.clone(),
+            state.db_health.clone(),
             config.session_idle_timeout,
             config.session_absolute_timeout,
         );

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use actix_web::web;
 
 use crate::auth::password::Hasher;
+use crate::db::health::DbHealth;
 use crate::db::{DbConn, DbPool};
 use crate::domain::rate_limit::FailureLimiter;
 use crate::domain::token::PlainToken;
@@ -25,6 +26,12 @@ pub struct AppState {
     pub token_cache: Arc<TokenCache>,
     /// Last uses of tokens waiting to be written.
     pub last_used: Arc<LastUseBuffer>,
+    /// Whether the database answers (see `db::health`).
+    pub db_health: Arc<DbHealth>,
+}
+
+fn unavailable() -> AppError {
+    AppError::Unavailable(anyhow::anyhow!("the database does not answer"))
 }
 
 impl AppState {
@@ -36,12 +43,24 @@ impl AppState {
         F: FnOnce(&DbPool, &Hasher) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
+        if !self.db_health.is_up() {
+            return Err(unavailable());
+        }
         let state = self.clone();
-        web::block(move || {
+        let result = web::block(move || {
             let _invalidate = InvalidateOnDrop(&state.token_cache);
             f(&state.pool, &state.hasher)
         })
-        .await?
+        .await?;
+        self.note(result)
+    }
+
+    /// Marks the database down when work found it gone.
+    fn note<T>(&self, result: Result<T, AppError>) -> Result<T, AppError> {
+        if let Err(AppError::Unavailable(why)) = &result {
+            self.db_health.mark_down(&format!("{why:#}"));
+        }
+        result
     }
 
     /// [`Self::blocking`] on one pooled connection.
@@ -61,8 +80,12 @@ impl AppState {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
+        if !self.db_health.is_up() {
+            return Err(unavailable());
+        }
         let pool = self.pool.clone();
-        web::block(move || f(&mut *pool.get()?)).await?
+        let result = web::block(move || f(&mut *pool.get()?)).await?;
+        self.note(result)
     }
 
     /// Authenticates a well-formed token: from the cache when nothing changed
@@ -74,7 +97,12 @@ impl AppState {
     ) -> Result<Result<Arc<Authenticated>, Refusal>, AppError> {
         let hash = presented.sha256();
         let now = crate::db::now();
-        let (auth, from) = match self.token_cache.get(&hash, now) {
+        // Nothing is accepted from memory while the database does not answer.
+        let cached = match self.db_health.is_up() {
+            true => self.token_cache.get(&hash, now),
+            false => None,
+        };
+        let (auth, from) = match cached {
             Some(auth) => (auth, from),
             None => {
                 let generation = self.token_cache.generation();

@@ -18,12 +18,14 @@
 //! it; the row appears when there is something to keep (sign-in, a flash).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
 use chrono::{NaiveDateTime, TimeDelta};
 
 use crate::auth::{hex, random_urlsafe, sha256};
+use crate::db::health::DbHealth;
 use crate::db::{self, DbPool, sessions};
 
 type SessionState = HashMap<String, String>;
@@ -43,14 +45,21 @@ const EXTEND_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
 #[derive(Clone)]
 pub struct DbSessionStore {
     pool: DbPool,
+    health: Arc<DbHealth>,
     idle: TimeDelta,
     absolute: TimeDelta,
 }
 
 impl DbSessionStore {
-    pub fn new(pool: DbPool, idle: std::time::Duration, absolute: std::time::Duration) -> Self {
+    pub fn new(
+        pool: DbPool,
+        health: Arc<DbHealth>,
+        idle: std::time::Duration,
+        absolute: std::time::Duration,
+    ) -> Self {
         Self {
             pool,
+            health,
             idle: TimeDelta::from_std(idle).unwrap_or(TimeDelta::minutes(30)),
             absolute: TimeDelta::from_std(absolute).unwrap_or(TimeDelta::hours(12)),
         }
@@ -61,6 +70,7 @@ impl DbSessionStore {
         F: FnOnce(&mut db::DbConn) -> diesel::QueryResult<T> + Send + 'static,
         T: Send + 'static,
     {
+        anyhow::ensure!(self.health.is_up(), "the database does not answer");
         let pool = self.pool.clone();
         let result = actix_web::web::block(move || -> anyhow::Result<T> {
             let mut conn = pool.get()?;

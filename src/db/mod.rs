@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod departments;
+pub mod health;
 pub mod memberships;
 pub mod schema;
 pub mod scopes;
@@ -97,6 +98,11 @@ impl DatabaseUrl {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// What the driver is given (may hold a password: never log it).
+    pub(crate) fn target(&self) -> &str {
+        &self.target
     }
 
     /// A description that is safe to log: no password, whether it sits in the
@@ -230,7 +236,10 @@ pub fn connect_and_migrate(url: &DatabaseUrl, pool_size: u32) -> anyhow::Result<
         .max_size(pool_size)
         .min_idle(Some(pool_size.min(2)))
         .connection_timeout(Duration::from_secs(5))
-        .test_on_check_out(false)
+        // A PostgreSQL connection may have died (a restart, a network cut): check
+        // it before use, so that the pool replaces it and Tessera recovers on its
+        // own. A SQLite connection is a file handle that cannot die so.
+        .test_on_check_out(url.backend == Backend::Postgres)
         .build(ConnectionManager {
             url: url.clone(),
             _alive: alive.clone(),

@@ -1,0 +1,131 @@
+//! Whether the database answers, as this process last found out.
+//!
+//! Work that finds the database gone (a pool that cannot connect, a connection
+//! that closed, an I/O error from SQLite) marks it down; while it is down every
+//! piece of database work fails at once with 503 instead of waiting for a
+//! connection, and no token is accepted from memory. The background thread
+//! probes with a fresh connection (about once a second) and marks it up again as
+//! soon as that works: no restart is needed. On SQLite the probe also runs while
+//! it is up, because connections already open keep reading a file that was
+//! removed or replaced; only a fresh open notices.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use diesel::connection::SimpleConnection as _;
+use diesel::prelude::*;
+
+use super::{Backend, DatabaseUrl};
+
+#[derive(Debug)]
+pub struct DbHealth {
+    up: AtomicBool,
+}
+
+impl Default for DbHealth {
+    fn default() -> Self {
+        Self {
+            up: AtomicBool::new(true),
+        }
+    }
+}
+
+impl DbHealth {
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::SeqCst)
+    }
+
+    pub fn mark_down(&self, why: &str) {
+        if self.up.swap(false, Ordering::SeqCst) {
+            tracing::error!(
+                why,
+                "the database does not answer; refusing work until it does"
+            );
+        }
+    }
+
+    pub fn mark_up(&self) {
+        if !self.up.swap(true, Ordering::SeqCst) {
+            tracing::warn!("the database answers again");
+        }
+    }
+
+    /// Probes with a fresh connection when that is how to learn something new
+    /// (see the module comment), and records the answer.
+    pub fn probe(&self, url: &DatabaseUrl) {
+        if self.is_up() && url.backend() == Backend::Postgres {
+            return;
+        }
+        match probe(url) {
+            Ok(()) => self.mark_up(),
+            Err(why) => self.mark_down(&why),
+        }
+    }
+}
+
+/// Opens a new connection (never creating a SQLite file) and reads a table.
+fn probe(url: &DatabaseUrl) -> Result<(), String> {
+    let mut conn = match url.backend() {
+        Backend::Postgres => {
+            super::DbConn::Pg(PgConnection::establish(url.target()).map_err(|e| e.to_string())?)
+        }
+        Backend::Sqlite => {
+            let uri = format!("file:{}?mode=rw", uri_escape(url.target()));
+            super::DbConn::Sqlite(SqliteConnection::establish(&uri).map_err(|e| e.to_string())?)
+        }
+    };
+    conn.batch_execute("SELECT id FROM settings LIMIT 1")
+        .map_err(|e| e.to_string())
+}
+
+/// A path as the path part of a SQLite `file:` URI.
+fn uri_escape(path: &str) -> String {
+    path.chars()
+        .map(|c| match c {
+            '?' => "%3f".to_owned(),
+            '#' => "%23".to_owned(),
+            '%' => "%25".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// Whether a database error means the database itself is gone (as opposed to
+/// a problem with one statement).
+pub fn is_unavailable(err: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match err {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        Error::DatabaseError(_, info) => {
+            let message = info.message();
+            [
+                "disk I/O error",
+                "unable to open database file",
+                "file is not a database",
+                "database disk image is malformed",
+                "attempt to write a readonly database",
+            ]
+            .iter()
+            .any(|m| message.contains(m))
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_sqlite_file_is_down_and_never_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gone?.db");
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", path.display())).unwrap();
+        let health = DbHealth::default();
+        health.probe(&url);
+        assert!(!health.is_up());
+        assert!(!path.exists(), "the probe creates no file");
+        super::super::connect_and_migrate(&url, 1).unwrap();
+        health.probe(&url);
+        assert!(health.is_up());
+    }
+}
