@@ -1,8 +1,9 @@
 //! The server's one background thread. About once a second it probes the
-//! database when that can tell something new (`db::health`) and, while the
-//! database answers, writes buffered last uses of tokens; every ten minutes it
-//! deletes expired web sessions and throttle records whose window has long
-//! passed. It stops soon after the server's state is dropped.
+//! database when that can tell something new (`db::health`); while the database
+//! answers it writes buffered last uses of tokens (every
+//! `--last-use-flush-interval`) and, every ten minutes, deletes expired web
+//! sessions and throttle records whose window has long passed. It stops soon
+//! after the server's state is dropped.
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -11,11 +12,11 @@ use crate::db::{self, DatabaseUrl, DbPool, sessions, throttle};
 use crate::state::AppState;
 use crate::tokens::last_used::LastUseBuffer;
 
-const TICK: Duration = Duration::from_secs(1);
+const TICK: Duration = Duration::from_millis(500);
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
 
 /// Starts the thread for the server with this state and database.
-pub fn spawn(state: &AppState, url: DatabaseUrl) {
+pub fn spawn(state: &AppState, url: DatabaseUrl, flush_every: Duration) {
     // The last-use buffer lives as long as the server's state: the thread stops
     // when it is gone.
     let last_used: Weak<LastUseBuffer> = Arc::downgrade(&state.last_used);
@@ -23,7 +24,7 @@ pub fn spawn(state: &AppState, url: DatabaseUrl) {
     let spawned = std::thread::Builder::new()
         .name("background".into())
         .spawn(move || {
-            let mut last_housekeeping = Instant::now();
+            let (mut last_flush, mut last_housekeeping) = (Instant::now(), Instant::now());
             loop {
                 std::thread::sleep(TICK);
                 let Some(last_used) = last_used.upgrade() else {
@@ -33,7 +34,8 @@ pub fn spawn(state: &AppState, url: DatabaseUrl) {
                 if !health.is_up() {
                     continue;
                 }
-                if last_used.has_pending() {
+                if last_flush.elapsed() >= flush_every && last_used.has_pending() {
+                    last_flush = Instant::now();
                     last_used.flush_with(&pool);
                 }
                 if last_housekeeping.elapsed() >= HOUSEKEEPING_EVERY {

@@ -89,6 +89,11 @@ pub struct Config {
     )]
     pub api_failures_per_minute: u32,
 
+    /// How often the last use of tokens (kept in memory meanwhile) is written to
+    /// the database; a graceful shutdown writes what is pending.
+    #[arg(long, env = "TESSERA_LAST_USE_FLUSH_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration, global = true)]
+    pub last_use_flush_interval: Duration,
+
     /// Database connections per instance.
     #[arg(
         long,

@@ -81,7 +81,7 @@ impl Application {
             last_used: Arc::new(LastUseBuffer::default()),
             db_health: Arc::new(DbHealth::default()),
         };
-        crate::background::spawn(&state, probe_url);
+        crate::background::spawn(&state, probe_url, config.last_use_flush_interval);
 
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
