@@ -21,7 +21,7 @@ use tessera::startup::Application;
 pub const PASSWORD: &str = "correct horse battery";
 
 /// Where a test's database lives; dropped with the test.
-enum TestDb {
+pub enum TestDb {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { admin_url: String, schema: String },
 }
@@ -37,7 +37,7 @@ impl Drop for TestDb {
 }
 
 /// A fresh database URL for one test, and what cleans it up.
-fn fresh_database() -> (String, TestDb) {
+pub fn fresh_database() -> (String, TestDb) {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let schema = format!("t_{}", random_suffix());
@@ -361,44 +361,7 @@ impl TestApp {
 
     /// Every text cell of every row of the whole database, for leak checks.
     pub fn database_dump(&self) -> String {
-        let tables = [
-            "users",
-            "departments",
-            "user_types",
-            "memberships",
-            "scopes",
-            "tokens",
-            "audit_events",
-            "settings",
-            "sessions",
-            "throttle_events",
-        ];
-        let mut dump = String::new();
-        self.db(|conn| {
-            for table in tables {
-                #[derive(QueryableByName)]
-                struct Row {
-                    #[diesel(sql_type = diesel::sql_types::Text)]
-                    row: String,
-                }
-                let sql = if on_postgres() {
-                    format!("SELECT CAST(t AS TEXT) AS row FROM {table} t")
-                } else {
-                    let cols: Vec<String> = diesel::sql_query(format!("SELECT name AS row FROM pragma_table_info('{table}')"))
-                        .load::<Row>(conn)
-                        .unwrap()
-                        .into_iter()
-                        .map(|r| format!("COALESCE(CASE WHEN typeof({0}) = 'blob' THEN hex({0}) ELSE CAST({0} AS TEXT) END, '')", r.row))
-                        .collect();
-                    format!("SELECT {} AS row FROM {table}", cols.join(" || '|' || "))
-                };
-                for row in diesel::sql_query(sql).load::<Row>(conn).unwrap() {
-                    dump.push_str(&row.row);
-                    dump.push('\n');
-                }
-            }
-        });
-        dump
+        database_dump(&self.pool)
     }
 }
 
@@ -565,4 +528,46 @@ impl TestApp {
                 .collect()
         })
     }
+}
+
+/// Every text cell of every row of every table (blobs in hex), one row per line.
+pub fn database_dump(pool: &DbPool) -> String {
+    let tables = [
+        "users",
+        "departments",
+        "user_types",
+        "memberships",
+        "scopes",
+        "tokens",
+        "audit_events",
+        "settings",
+        "sessions",
+        "throttle_events",
+    ];
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        row: String,
+    }
+    let conn = &mut pool.get().expect("pooled connection");
+    let postgres = matches!(**conn, DbConn::Pg(_));
+    let mut dump = String::new();
+    for table in tables {
+        let sql = if postgres {
+            format!("SELECT CAST(t AS TEXT) AS row FROM {table} t")
+        } else {
+            let cols: Vec<String> = diesel::sql_query(format!("SELECT name AS row FROM pragma_table_info('{table}')"))
+                .load::<Row>(conn)
+                .unwrap()
+                .into_iter()
+                .map(|r| format!("COALESCE(CASE WHEN typeof({0}) = 'blob' THEN hex({0}) ELSE CAST({0} AS TEXT) END, '')", r.row))
+                .collect();
+            format!("SELECT {} AS row FROM {table}", cols.join(" || '|' || "))
+        };
+        for row in diesel::sql_query(sql).load::<Row>(conn).unwrap() {
+            dump.push_str(&row.row);
+            dump.push('\n');
+        }
+    }
+    dump
 }

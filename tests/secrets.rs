@@ -1,0 +1,526 @@
+//! Issue #6, no secret leaks: a whole scenario (first-run setup, sign-in, every
+//! kind of token created, used, regenerated and revoked, mobile sign-in and
+//! sign-out, introspection, revocation by value, a password change) against the
+//! real binary logging at the most verbose level; then the logs, the audit
+//! table and the whole database are searched for every token, password, session
+//! cookie, CSRF token and setup code that was issued or typed: zero hits.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::cookie::CookieStore as _;
+use serde_json::Value;
+
+/// The server process with everything it writes, on both streams.
+struct Server {
+    child: Child,
+    origin: String,
+    output: Arc<Mutex<String>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(database_url: &str) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("TESSERA_") || key == "DATABASE_URL" {
+                cmd.env_remove(key);
+            }
+        }
+        let mut child = cmd
+            .args(["serve", "--bind", "127.0.0.1:0", "--cookie-secure", "false"])
+            .env("TESSERA_DATABASE_URL", database_url)
+            .env("TESSERA_LOG", "trace")
+            .env("TESSERA_ARGON2_MEMORY_KIB", "64")
+            .env("TESSERA_ARGON2_ITERATIONS", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let output = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let stdout_log = output.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let mut log = stdout_log.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let stderr = child.stderr.take().unwrap();
+        let stderr_log = output.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let line = strip_ansi(&line);
+                if let Some(at) = line.find("origin=") {
+                    let origin: String = line[at + 7..]
+                        .chars()
+                        .take_while(|c| !c.is_whitespace())
+                        .filter(|c| *c != '"')
+                        .collect();
+                    let _ = tx.send(origin);
+                }
+                let mut log = stderr_log.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let origin = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server logs its address");
+        Self {
+            child,
+            origin,
+            output,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
+
+    /// SIGTERM, then everything it wrote.
+    fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(200));
+        self.output.lock().unwrap().clone()
+    }
+}
+
+/// A log line without its colour codes (`ESC [ ... m`).
+fn strip_ansi(line: &str) -> String {
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
+
+/// A browser: cookie jar we can read, no redirects followed.
+struct Browser {
+    client: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self { client, jar }
+    }
+
+    async fn page(&self, url: &str, secrets: &mut Vec<String>) -> String {
+        let res = self.client.get(url).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "GET {url}");
+        let html = res.text().await.unwrap();
+        if let Some(csrf) = common::input_value(&html, "csrf_token") {
+            secrets.push(csrf);
+        }
+        self.remember_cookie(url, secrets);
+        html
+    }
+
+    fn remember_cookie(&self, url: &str, secrets: &mut Vec<String>) {
+        if let Some(cookies) = self.jar.cookies(&url.parse().unwrap()) {
+            for pair in cookies.to_str().unwrap().split("; ") {
+                if let Some((_, value)) = pair.split_once('=') {
+                    secrets.push(value.to_owned());
+                }
+            }
+        }
+    }
+
+    /// Submits a form found on `page` to `action`, with its CSRF token.
+    async fn submit(
+        &self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+        secrets: &mut Vec<String>,
+    ) -> reqwest::Response {
+        let html = self.page(page, secrets).await;
+        let csrf = common::csrf_in(&html);
+        let mut all = fields.to_vec();
+        all.push(("csrf_token", &csrf));
+        let res = self.client.post(action).form(&all).send().await.unwrap();
+        self.remember_cookie(action, secrets);
+        res
+    }
+}
+
+/// The token on a result page; the page's text if there is none.
+async fn issued(res: reqwest::Response) -> String {
+    let status = res.status();
+    let html = res.text().await.unwrap();
+    common::text_of(&html, "#new-token").unwrap_or_else(|| {
+        panic!(
+            "no new token ({status}): {}",
+            common::text_of(&html, "main").unwrap_or(html)
+        )
+    })
+}
+
+async fn api_json(res: reqwest::Response, expected: StatusCode) -> Value {
+    assert_eq!(res.status(), expected);
+    res.json().await.unwrap()
+}
+
+#[actix_web::test]
+async fn no_secret_reaches_logs_audit_or_database() {
+    let (database_url, _db) = common::fresh_database();
+    let server = Server::start(&database_url);
+    let mut secrets: Vec<String> = Vec::new();
+    let http = reqwest::Client::new();
+    let admin_password = "first admin passphrase";
+    let ada_password = "ada's first passphrase";
+    let ada_new_password = "ada's second passphrase";
+    secrets.extend([admin_password, ada_password, ada_new_password].map(str::to_owned));
+
+    // First run: the setup link is printed on standard output (right after
+    // the address is logged).
+    let mut printed = String::new();
+    for _ in 0..100 {
+        printed = server.output.lock().unwrap().clone();
+        if printed.contains("/setup?code=") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let code = printed
+        .split("/setup?code=")
+        .nth(1)
+        .expect("the setup link is printed")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    secrets.push(code.clone());
+    let admin = Browser::new();
+    let setup_page = server.url(&format!("/setup?code={code}"));
+    let res = admin
+        .submit(
+            &setup_page,
+            &server.url("/setup"),
+            &[
+                ("code", &code),
+                ("username", "root"),
+                ("email", "root@example.com"),
+                ("display_name", "Root"),
+                ("password", admin_password),
+            ],
+            &mut secrets,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "setup");
+
+    // The administrator creates ada and gives her a membership.
+    let res = admin
+        .submit(
+            &server.url("/admin/users/new"),
+            &server.url("/admin/users"),
+            &[
+                ("username", "ada"),
+                ("email", "ada@example.com"),
+                ("display_name", "Ada"),
+                ("password", ada_password),
+            ],
+            &mut secrets,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "create ada");
+    let pool = tessera::db::connect_and_migrate(
+        &tessera::db::DatabaseUrl::parse(&database_url).unwrap(),
+        1,
+    )
+    .unwrap();
+    let (department, user_type, ada_id) = {
+        use tessera::db::{departments, memberships, user_types, users};
+        let conn = &mut pool.get().unwrap();
+        let ada = users::find_by_username(conn, "ada").unwrap().unwrap();
+        let department = departments::create(conn, "Field", "").unwrap();
+        let user_type =
+            user_types::create(conn, "Operator", "", "devices:read devices:write").unwrap();
+        memberships::add(conn, ada.id, department, user_type).unwrap();
+        (department, user_type, ada.id)
+    };
+
+    // Ada signs in (once wrongly), creates an access token and a client.
+    let ada = Browser::new();
+    let login = server.url("/login");
+    let res = ada
+        .submit(
+            &login,
+            &login,
+            &[("username", "ada"), ("password", "not her password")],
+            &mut secrets,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = ada
+        .submit(
+            &login,
+            &login,
+            &[("username", "ada"), ("password", ada_password)],
+            &mut secrets,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "ada signs in");
+    let res = ada
+        .submit(
+            &server.url("/profile/tokens/new"),
+            &server.url("/profile/tokens"),
+            &[
+                ("name", "ci"),
+                ("description", "build pipeline"),
+                ("scopes", "devices:read"),
+                ("expires_in_days", "30"),
+            ],
+            &mut secrets,
+        )
+        .await;
+    let personal = issued(res).await;
+    secrets.push(personal.clone());
+    let role = user_type.to_string();
+    let in_a_month = (chrono::Utc::now() + chrono::TimeDelta::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let res = ada
+        .submit(
+            &server.url("/profile/clients/new"),
+            &server.url("/profile/clients"),
+            &[
+                ("name", "BI"),
+                ("role_id", &role),
+                ("expires_at", &in_a_month),
+            ],
+            &mut secrets,
+        )
+        .await;
+    let client = issued(res).await;
+    secrets.push(client.clone());
+    for token in [&personal, &client] {
+        let res = http
+            .get(server.url("/api/v1/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+
+    // Regenerate the access token (the old secret stays a secret).
+    let personal_id: i64 = {
+        let list = ada.page(&server.url("/profile/tokens"), &mut secrets).await;
+        let doc = scraper::Html::parse_document(&list);
+        let rows = scraper::Selector::parse("tr[data-token-id]").unwrap();
+        doc.select(&rows)
+            .find(|row| row.text().any(|t| t.trim() == "ci"))
+            .and_then(|row| row.value().attr("data-token-id"))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let res = ada
+        .submit(
+            &server.url("/profile/tokens"),
+            &server.url(&format!("/profile/tokens/{personal_id}/regenerate")),
+            &[],
+            &mut secrets,
+        )
+        .await;
+    let regenerated = issued(res).await;
+    secrets.push(regenerated.clone());
+
+    // The administrator issues an API token for ada's membership.
+    let membership = format!("{department}:{user_type}");
+    let ada_user = ada_id.to_string();
+    let res = admin
+        .submit(
+            &server.url("/admin/tokens/new"),
+            &server.url("/admin/tokens"),
+            &[
+                ("name", "integration"),
+                ("expires_at", &in_a_month),
+                ("user_id", &ada_user),
+                ("membership", &membership),
+                ("description", "sync job"),
+            ],
+            &mut secrets,
+        )
+        .await;
+    let api_token = issued(res).await;
+    secrets.push(api_token.clone());
+
+    // Mobile sign-in of the administrator (every scope, introspection included).
+    let session = api_json(
+        http.post(server.url("/api/v1/sessions"))
+            .json(&serde_json::json!({
+                "username": "root", "password": admin_password, "device_name": "Pixel 9"
+            }))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    secrets.push(session.clone());
+    for token in [&regenerated, &api_token, &personal, "tsrp_garbage"] {
+        http.post(server.url("/api/v1/introspect"))
+            .bearer_auth(&session)
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+    }
+    // A token created through the API, then revoked by value as if leaked.
+    let via_api = api_json(
+        http.post(server.url("/api/v1/tokens"))
+            .bearer_auth(&session)
+            .json(&serde_json::json!({"name": "leaky", "scopes": ["devices:read"]}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    secrets.push(via_api.clone());
+    let res = http
+        .post(server.url("/api/v1/revoke"))
+        .form(&[("token", &via_api)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // Used after revocation: audited as such.
+    http.get(server.url("/api/v1/me"))
+        .bearer_auth(&via_api)
+        .send()
+        .await
+        .unwrap();
+
+    // Ada revokes her client, changes her password, signs out.
+    let client_id: i64 = {
+        let list = ada.page(&server.url("/profile/tokens"), &mut secrets).await;
+        let doc = scraper::Html::parse_document(&list);
+        let rows = scraper::Selector::parse("tr[data-token-id]").unwrap();
+        doc.select(&rows)
+            .find(|row| row.text().any(|t| t.trim() == "BI"))
+            .and_then(|row| row.value().attr("data-token-id"))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let res = ada
+        .submit(
+            &server.url(&format!("/profile/tokens/{client_id}/revoke")),
+            &server.url(&format!("/profile/tokens/{client_id}/revoke")),
+            &[],
+            &mut secrets,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = ada
+        .submit(
+            &server.url("/profile"),
+            &server.url("/profile/password"),
+            &[
+                ("current_password", ada_password),
+                ("new_password", ada_new_password),
+            ],
+            &mut secrets,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "password change");
+    let res = ada
+        .submit(
+            &server.url("/profile"),
+            &server.url("/logout"),
+            &[],
+            &mut secrets,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // Mobile sign-out.
+    let res = http
+        .delete(server.url("/api/v1/sessions/current"))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+
+    // The logs: the whole of standard error, at trace level.
+    let output = server.stop();
+    let logs = output
+        .split_once("/setup?code=")
+        .map(|(before, after)| {
+            // The one place the setup code belongs: the printed link.
+            let rest = after.split_once('\n').map_or("", |(_, rest)| rest);
+            format!("{before}{rest}")
+        })
+        .unwrap_or(output);
+    assert!(
+        logs.lines().count() > 100,
+        "trace logging was on: {} lines",
+        logs.lines().count()
+    );
+
+    // Everything stored: every row of every table (audit included) and, on
+    // SQLite, the raw bytes of the database and its write-ahead log.
+    let mut stored = common::database_dump(&pool);
+    if let Some(path) = database_url.strip_prefix("sqlite://") {
+        for file in [path.to_owned(), format!("{path}-wal")] {
+            if let Ok(bytes) = std::fs::read(&file) {
+                stored.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    assert!(stored.contains("ci") && stored.contains("token_created"));
+
+    secrets.sort();
+    secrets.dedup();
+    secrets.retain(|s| s.len() >= 8);
+    assert!(secrets.len() >= 15, "{} secrets collected", secrets.len());
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "a secret is in the logs");
+        assert!(!stored.contains(secret.as_str()), "a secret is stored");
+        // Token bodies alone (without the prefix) must not be there either.
+        if let Some(body) = secret.strip_prefix("tsr").and_then(|rest| rest.get(2..)) {
+            assert!(!logs.contains(body) && !stored.contains(body));
+        }
+    }
+}
