@@ -192,8 +192,21 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("unprocessable: {0:?}")]
     Unprocessable(crate::domain::form::FieldErrors),
+    /// A body or path that could not be read, answered only once the token was
+    /// checked (see [`checked`]); its response is the extractor's own JSON error.
+    #[error("rejected: {0}")]
+    Rejected(actix_web::Error),
     #[error(transparent)]
     App(#[from] AppError),
+}
+
+/// An extracted body or path parameter, once the bearer token has been checked.
+/// Handlers take `Result<web::Json<T>, actix_web::Error>` (and the like) rather
+/// than the bare extractor: a body extractor that fails while the token lookup is
+/// still running would otherwise answer 400 to a request whose token is bad,
+/// where RFC 6750 wants 401.
+pub fn checked<T>(extracted: Result<T, actix_web::Error>) -> Result<T, ApiError> {
+    extracted.map_err(ApiError::Rejected)
 }
 
 impl From<diesel::result::Error> for ApiError {
@@ -227,6 +240,7 @@ impl ApiError {
                 ("invalid_grant", "Incorrect username or password.".into())
             }
             ApiError::Unprocessable(_) => ("invalid_input", "Some fields are not valid.".into()),
+            ApiError::Rejected(_) => ("invalid_request", "The request could not be read.".into()),
             ApiError::App(err) => match err {
                 AppError::Unavailable(_) => (
                     "temporarily_unavailable",
@@ -255,10 +269,14 @@ impl ResponseError for ApiError {
             ApiError::NotFound | ApiError::NotASession => StatusCode::NOT_FOUND,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::App(err) => err.status_code(),
+            ApiError::Rejected(err) => err.as_response_error().status_code(),
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let ApiError::Rejected(err) = self {
+            return err.error_response();
+        }
         if let ApiError::App(AppError::Internal(cause) | AppError::Unavailable(cause)) = self {
             tracing::error!(error = %format!("{cause:#}"), "API request failed");
         }

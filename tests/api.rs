@@ -621,3 +621,148 @@ async fn unknown_api_routes_and_methods_answer_in_json() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request");
 }
+
+/// The documented routes that need a bearer token, with the scope each needs.
+async fn bearer_routes(app: &common::TestApp) -> Vec<(String, String, Option<String>)> {
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let mut routes = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op["security"].is_null() {
+                continue;
+            }
+            let described = op["responses"]["403"]["description"].as_str().is_some();
+            let scope = match (path.as_str(), method.as_str()) {
+                ("/api/v1/introspect", _) => Some("introspect"),
+                (p, "get") if p.starts_with("/api/v1/tokens") => Some("tokens:read"),
+                (p, _) if p.starts_with("/api/v1/tokens") => Some("tokens:write"),
+                _ => None,
+            };
+            assert_eq!(
+                described,
+                scope.is_some(),
+                "{method} {path} documents its 403"
+            );
+            routes.push((method.clone(), path.clone(), scope.map(str::to_owned)));
+        }
+    }
+    assert_eq!(routes.len(), 9, "{routes:?}");
+    routes
+}
+
+fn request(app: &common::TestApp, method: &str, path: &str) -> reqwest::RequestBuilder {
+    let url = app.url(&path.replace("{id}", "1"));
+    let http = reqwest::Client::new();
+    let req = match method {
+        "get" => http.get(url),
+        "post" => http.post(url),
+        "patch" => http.patch(url),
+        "delete" => http.delete(url),
+        other => panic!("{other}"),
+    };
+    match (method, path) {
+        ("post", "/api/v1/introspect") => req.form(&[("token", "tsrp_x")]),
+        ("post" | "patch", _) => req.json(&json!({})),
+        _ => req,
+    }
+}
+
+#[actix_web::test]
+async fn every_bearer_route_speaks_rfc_6750() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Reader", "devices:read");
+    let plain = app.insert_token(ada.id, "personal", "plain", None).token;
+    let revoked = app.insert_token(ada.id, "personal", "gone", None);
+    app.db(|c| tessera::db::tokens::revoke(c, revoked.id, None))
+        .unwrap();
+    let unknown = tessera::domain::token::PlainToken::generate(
+        "tsr",
+        tessera::domain::token::TokenKind::Personal,
+    );
+    for (method, path, scope) in bearer_routes(&app).await {
+        let what = format!("{method} {path}");
+        // No credentials: a bare challenge.
+        let res = request(&app, &method, &path).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{what}");
+        assert_eq!(
+            res.headers()["www-authenticate"],
+            r#"Bearer realm="tessera""#,
+            "{what}"
+        );
+        let body: Value = res.json().await.unwrap();
+        assert!(body["error_description"].is_string(), "{what}");
+
+        // A token in the query string is never read.
+        let res = request(&app, &method, &format!("{path}?access_token={plain}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::UNAUTHORIZED,
+            "{what} ?access_token"
+        );
+
+        // Malformed, unknown and revoked tokens: invalid_token.
+        for bad in ["not-a-token", unknown.expose(), &revoked.token] {
+            let res = request(&app, &method, &path)
+                .bearer_auth(bad)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{what}");
+            let challenge = res.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(
+                challenge.starts_with(r#"Bearer realm="tessera""#)
+                    && challenge.contains(r#"error="invalid_token""#),
+                "{what}: {challenge}"
+            );
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["error"], "invalid_token", "{what}");
+        }
+
+        // Another scheme, or two headers.
+        let res = request(&app, &method, &path)
+            .header("authorization", format!("Basic {plain}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{what} Basic");
+        let res = request(&app, &method, &path)
+            .bearer_auth(&plain)
+            .header("authorization", format!("Bearer {plain}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{what} two headers");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "{what}");
+
+        // A valid token without the scope the route needs.
+        if let Some(scope) = scope {
+            let res = request(&app, &method, &path)
+                .bearer_auth(&plain)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{what}");
+            let challenge = res.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(
+                challenge.contains(r#"error="insufficient_scope""#)
+                    && challenge.contains(&format!(r#"scope="{scope}""#)),
+                "{what}: {challenge}"
+            );
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["error"], "insufficient_scope", "{what}");
+        }
+    }
+    // Nothing above changed the token that was used without its scope.
+    assert_eq!(app.api_me(&plain).await.status(), StatusCode::OK);
+}

@@ -13,7 +13,7 @@ use crate::db::audit::{self, Event, Outcome};
 use crate::db::{throttle, tokens as token_rows};
 use crate::domain::throttle::REVOKE_PER_IP;
 use crate::domain::token::PlainToken;
-use crate::error::{ApiError, AppError};
+use crate::error::{ApiError, AppError, checked};
 use crate::state::AppState;
 use crate::tokens::{self, UseContext};
 
@@ -63,9 +63,10 @@ pub async fn introspect(
     state: web::Data<AppState>,
     client: ClientInfo,
     caller: Bearer,
-    form: web::Form<TokenForm>,
+    form: Result<web::Form<TokenForm>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require("introspect")?;
+    let form = checked(form)?;
     let Some(presented) = PlainToken::parse(&state.token_prefix, form.token.trim()) else {
         return Ok(inactive());
     };

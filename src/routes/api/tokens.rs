@@ -15,7 +15,7 @@ use crate::domain::form::FieldErrors;
 use crate::domain::policy::ExpiryChoice;
 use crate::domain::scopes::{self, ScopeSet};
 use crate::domain::token::TokenKind;
-use crate::error::ApiError;
+use crate::error::{ApiError, checked};
 use crate::state::AppState;
 use crate::tokens::{self, CreateRequest, Issued};
 
@@ -136,10 +136,10 @@ pub async fn create_token(
     state: web::Data<AppState>,
     client: ClientInfo,
     caller: Bearer,
-    body: web::Json<CreateBody>,
+    body: Result<web::Json<CreateBody>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require("tokens:write")?;
-    let body = body.into_inner();
+    let body = checked(body)?.into_inner();
     let days = body
         .expires_in_days
         .map(|d| d.to_string())
@@ -190,10 +190,10 @@ async fn own_token(state: &AppState, caller: &Bearer, id: i64) -> Result<Token, 
 pub async fn get_token(
     state: web::Data<AppState>,
     caller: Bearer,
-    path: web::Path<i64>,
+    path: Result<web::Path<i64>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require("tokens:read")?;
-    let token = own_token(&state, &caller, path.into_inner()).await?;
+    let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
     Ok(no_store(HttpResponse::Ok()).json(TokenView::from(token)))
 }
 
@@ -214,17 +214,17 @@ pub async fn update_token(
     state: web::Data<AppState>,
     client: ClientInfo,
     caller: Bearer,
-    path: web::Path<i64>,
-    body: web::Json<PatchBody>,
+    path: Result<web::Path<i64>, actix_web::Error>,
+    body: Result<web::Json<PatchBody>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require("tokens:write")?;
-    let token = own_token(&state, &caller, path.into_inner()).await?;
+    let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
     if token.kind != TokenKind::Personal.as_str() {
         return Err(ApiError::InvalidRequest(
             "Only an access token's scopes and description can change.",
         ));
     }
-    let body = body.into_inner();
+    let body = checked(body)?.into_inner();
     let wanted: ScopeSet = match body.scopes {
         Some(list) => list.into_iter().collect(),
         None => scopes::parse(&token.scopes),
@@ -273,10 +273,10 @@ pub async fn delete_token(
     state: web::Data<AppState>,
     client: ClientInfo,
     caller: Bearer,
-    path: web::Path<i64>,
+    path: Result<web::Path<i64>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require("tokens:write")?;
-    let token = own_token(&state, &caller, path.into_inner()).await?;
+    let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
     let actor = client.actor(Some(&caller.owner));
     state
         .db(move |conn, _| tokens::revoke(conn, &token, &actor, "token_revoked"))
@@ -291,10 +291,10 @@ pub async fn regenerate_token(
     state: web::Data<AppState>,
     client: ClientInfo,
     caller: Bearer,
-    path: web::Path<i64>,
+    path: Result<web::Path<i64>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require("tokens:write")?;
-    let token = own_token(&state, &caller, path.into_inner()).await?;
+    let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
     let (actor, prefix) = (
         client.actor(Some(&caller.owner)),
         state.token_prefix.clone(),
