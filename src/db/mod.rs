@@ -273,13 +273,30 @@ fn spawn_checkpointer(url: DatabaseUrl, alive: std::sync::Weak<()>) {
     }
 }
 
+/// Serialises migrations of one PostgreSQL schema: instances that start
+/// together would otherwise both apply the same migration, and all but one fail.
+const PG_MIGRATION_LOCK: &str = "hashtext('tessera migrations ' || coalesce(current_schema(), ''))";
+
 /// Applies every pending migration of the connection's backend.
 pub fn run_migrations(conn: &mut DbConn) -> anyhow::Result<()> {
-    let applied = match conn {
-        DbConn::Pg(pg) => pg.run_pending_migrations(PG_MIGRATIONS),
-        DbConn::Sqlite(sqlite) => sqlite.run_pending_migrations(SQLITE_MIGRATIONS),
+    fn owned<V: std::fmt::Display>(
+        applied: diesel::migration::Result<Vec<V>>,
+    ) -> anyhow::Result<Vec<String>> {
+        applied
+            .map(|versions| versions.iter().map(ToString::to_string).collect())
+            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))
     }
-    .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+    let applied = match conn {
+        DbConn::Pg(pg) => {
+            pg.batch_execute(&format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})"))
+                .context("cannot take the migration lock")?;
+            let applied = owned(pg.run_pending_migrations(PG_MIGRATIONS));
+            // Also released when the connection closes, whatever happened.
+            let _ = pg.batch_execute(&format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})"));
+            applied
+        }
+        DbConn::Sqlite(sqlite) => owned(sqlite.run_pending_migrations(SQLITE_MIGRATIONS)),
+    }?;
     for version in applied {
         tracing::info!(%version, "applied migration");
     }

@@ -1,0 +1,784 @@
+//! Reliability: a revocation is final the moment its response arrives, under
+//! concurrent use (on SQLite, whose token cache is the risk, and on
+//! PostgreSQL), and several `tessera serve` processes on one PostgreSQL database
+//! behave as one deployment.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use common::{PASSWORD, Visitor, csrf_in, text_of};
+use rand::{Rng as _, SeedableRng as _};
+use reqwest::StatusCode;
+
+// ---------------------------------------------------------------------------
+// 1. Revocation races
+// ---------------------------------------------------------------------------
+
+/// Tokens in play, and what happens to them (indexes into one list).
+const TOKENS: usize = 150;
+/// Never revoked: must answer 200 every time.
+const KEPT: std::ops::Range<usize> = 0..40;
+/// Revoked one by one by their owner on the profile page.
+const BY_PROFILE: std::ops::Range<usize> = 40..70;
+/// Revoked one by one through `DELETE /api/v1/tokens/{id}`.
+const BY_API: std::ops::Range<usize> = 70..90;
+/// Revoked by the administrator, in groups of `GROUP`.
+const BY_BULK: std::ops::Range<usize> = 90..150;
+const GROUP: usize = 20;
+/// `GET /api/v1/me` requests in total, and how many tasks send them.
+const REQUESTS: usize = 3_000;
+const CLIENTS: usize = 32;
+
+/// One `GET /api/v1/me`.
+struct Use {
+    token: usize,
+    /// Taken just before the request was handed to the client.
+    sent: Instant,
+    answered: Instant,
+    /// `Err` when no HTTP answer came at all.
+    status: Result<u16, String>,
+    body: String,
+}
+
+/// When a token's revocation was asked for and when its response arrived.
+#[derive(Clone, Copy)]
+struct Revocation {
+    asked: Instant,
+    confirmed: Instant,
+}
+
+/// What every task shares.
+struct Race {
+    origin: String,
+    client: reqwest::Client,
+    secrets: Vec<String>,
+    ids: Vec<i64>,
+    /// Requests handed out / answered so far.
+    issued: AtomicUsize,
+    answered: AtomicUsize,
+    /// Tokens a revoker is working on now (one slot per revoker): half of the
+    /// load goes to them, so that many requests race each revocation.
+    hot: Mutex<[Vec<usize>; 3]>,
+    revocations: Mutex<HashMap<usize, Revocation>>,
+    /// Statuses and bodies of the revoking requests that were not what we expected.
+    revoke_problems: Mutex<Vec<String>>,
+}
+
+impl Race {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
+
+    /// Waits until `n` load requests have been answered (or all of them are).
+    async fn progress(&self, n: usize) {
+        while self.answered.load(Ordering::SeqCst) < n.min(REQUESTS) {
+            actix_web::rt::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    fn set_hot(&self, slot: usize, tokens: Vec<usize>) {
+        self.hot.lock().unwrap()[slot] = tokens;
+    }
+
+    fn pick(&self, rng: &mut rand::rngs::StdRng) -> usize {
+        if rng.random_bool(0.5) {
+            let hot: Vec<usize> = self.hot.lock().unwrap().iter().flatten().copied().collect();
+            if !hot.is_empty() {
+                return hot[rng.random_range(0..hot.len())];
+            }
+        }
+        rng.random_range(0..TOKENS)
+    }
+
+    fn revoked(&self, tokens: &[usize], asked: Instant, confirmed: Instant) {
+        let mut all = self.revocations.lock().unwrap();
+        for &t in tokens {
+            all.insert(t, Revocation { asked, confirmed });
+        }
+    }
+
+    /// Notes an unexpected revoke answer (checked at the end, so that a failing
+    /// revoker never leaves the load waiting).
+    async fn check_answer(&self, what: &str, res: reqwest::Response, expected: StatusCode) {
+        let status = res.status();
+        let body = res.text().await.unwrap_or_default();
+        if status != expected || body.contains("database is locked") {
+            self.revoke_problems
+                .lock()
+                .unwrap()
+                .push(format!("{what}: {status} {body:.300}"));
+        }
+    }
+}
+
+/// One load task: sends `GET /api/v1/me` until the total is reached.
+async fn load(race: Arc<Race>, seed: u64) -> Vec<Use> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut uses = Vec::new();
+    while race.issued.fetch_add(1, Ordering::SeqCst) < REQUESTS {
+        let token = race.pick(&mut rng);
+        let request = race
+            .client
+            .get(race.url("/api/v1/me"))
+            .bearer_auth(&race.secrets[token]);
+        let sent = Instant::now();
+        let outcome = match request.send().await {
+            Ok(res) => {
+                let status = res.status().as_u16();
+                match res.text().await {
+                    Ok(body) => (Ok(status), body),
+                    Err(err) => (Err(format!("body: {err}")), String::new()),
+                }
+            }
+            Err(err) => (Err(err.to_string()), String::new()),
+        };
+        let answered = Instant::now();
+        race.answered.fetch_add(1, Ordering::SeqCst);
+        uses.push(Use {
+            token,
+            sent,
+            answered,
+            status: outcome.0,
+            body: outcome.1,
+        });
+    }
+    uses
+}
+
+/// The owner revokes `BY_PROFILE` one by one, spread over the load.
+async fn revoke_by_profile(race: Arc<Race>, owner: Visitor) {
+    let csrf = csrf_in(&owner.get_html("/profile/tokens").await);
+    for (k, token) in BY_PROFILE.enumerate() {
+        race.progress(300 + k * 70).await;
+        race.set_hot(0, vec![token]);
+        let asked = Instant::now();
+        let res = owner
+            .post_form(
+                &format!("/profile/tokens/{}/revoke", race.ids[token]),
+                &[("csrf_token", &csrf)],
+            )
+            .await;
+        race.revoked(&[token], asked, Instant::now());
+        race.check_answer("profile revoke", res, StatusCode::SEE_OTHER)
+            .await;
+    }
+}
+
+/// `DELETE /api/v1/tokens/{id}` for `BY_API`, with a `tokens:write` token.
+async fn revoke_by_api(race: Arc<Race>, writer: String) {
+    for (k, token) in BY_API.enumerate() {
+        race.progress(350 + k * 100).await;
+        race.set_hot(1, vec![token]);
+        let request = race
+            .client
+            .delete(race.url(&format!("/api/v1/tokens/{}", race.ids[token])))
+            .bearer_auth(&writer);
+        let asked = Instant::now();
+        let res = request.send().await.expect("DELETE /api/v1/tokens/{id}");
+        race.revoked(&[token], asked, Instant::now());
+        race.check_answer("API revoke", res, StatusCode::NO_CONTENT)
+            .await;
+    }
+}
+
+/// The administrator revokes `BY_BULK` in groups: selection, confirmation page,
+/// then the confirmation itself.
+async fn revoke_in_bulk(race: Arc<Race>, admin: Visitor) {
+    let csrf = csrf_in(&admin.get_html("/profile").await);
+    let groups: Vec<Vec<usize>> = BY_BULK
+        .collect::<Vec<_>>()
+        .chunks(GROUP)
+        .map(<[usize]>::to_vec)
+        .collect();
+    for (g, group) in groups.into_iter().enumerate() {
+        race.progress(500 + g * 800).await;
+        race.set_hot(2, group.clone());
+        let mut fields: Vec<(&str, String)> = group
+            .iter()
+            .map(|&t| ("ids", race.ids[t].to_string()))
+            .collect();
+        fields.push(("csrf_token", csrf.clone()));
+        let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let confirm = admin.post_form("/admin/tokens/bulk-revoke", &form).await;
+        let status = confirm.status();
+        let page = confirm.text().await.unwrap_or_default();
+        if status != StatusCode::OK
+            || text_of(&page, "h1").as_deref() != Some(&*format!("Revoke {GROUP} tokens?"))
+        {
+            race.revoke_problems
+                .lock()
+                .unwrap()
+                .push(format!("bulk confirmation page: {status} {page:.300}"));
+        }
+        let asked = Instant::now();
+        let res = admin
+            .post_form("/admin/tokens/bulk-revoke/confirm", &form)
+            .await;
+        race.revoked(&group, asked, Instant::now());
+        race.check_answer("bulk revoke", res, StatusCode::SEE_OTHER)
+            .await;
+    }
+}
+
+#[actix_web::test]
+async fn revocation_is_final_under_concurrent_use() {
+    let started = Instant::now();
+    // Refused tokens count as failed authentications; the per-address limiter
+    // (its own test covers it) would otherwise turn the rest of the load into 429s.
+    let app = common::spawn_app_with(|c| c.api_failures_per_minute = 1_000_000).await;
+    app.create_user("root", true);
+    let ada = app.create_user("ada", false);
+    let writer_role = app.grant(ada.id, "Writer", "devices:read tokens:read tokens:write");
+    let seeded: Vec<_> = (0..TOKENS)
+        .map(|i| app.insert_token(ada.id, "personal", &format!("t{i:03}"), None))
+        .collect();
+    let writer = app.insert_token(ada.id, "client", "revoker", Some(writer_role));
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    // In use before the race: on SQLite the cache now holds every token.
+    for t in seeded.iter().chain([&writer]) {
+        let res = client
+            .get(app.url("/api/v1/me"))
+            .bearer_auth(&t.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let owner = app.visitor();
+    owner.login_ok("ada").await;
+    let admin = app.visitor();
+    admin.login_ok("root").await;
+
+    let race = Arc::new(Race {
+        origin: app.address.clone(),
+        client,
+        secrets: seeded.iter().map(|t| t.token.clone()).collect(),
+        ids: seeded.iter().map(|t| t.id).collect(),
+        issued: AtomicUsize::new(0),
+        answered: AtomicUsize::new(0),
+        hot: Mutex::new(Default::default()),
+        revocations: Mutex::new(HashMap::new()),
+        revoke_problems: Mutex::new(Vec::new()),
+    });
+    let loads: Vec<_> = (0..CLIENTS)
+        .map(|i| actix_web::rt::spawn(load(race.clone(), i as u64)))
+        .collect();
+    let revokers = [
+        actix_web::rt::spawn(revoke_by_profile(race.clone(), owner)),
+        actix_web::rt::spawn(revoke_by_api(race.clone(), writer.token.clone())),
+        actix_web::rt::spawn(revoke_in_bulk(race.clone(), admin)),
+    ];
+    let mut uses = Vec::new();
+    for task in loads {
+        uses.extend(task.await.expect("a load task"));
+    }
+    for task in revokers {
+        task.await.expect("a revoker");
+    }
+    let load_done = Instant::now();
+
+    // Every revoking request did what it should.
+    let problems = race.revoke_problems.lock().unwrap().clone();
+    assert!(problems.is_empty(), "revoke requests failed: {problems:#?}");
+    let revocations = race.revocations.lock().unwrap().clone();
+    let revoked_tokens = BY_PROFILE.chain(BY_API).chain(BY_BULK);
+    assert_eq!(revocations.len(), revoked_tokens.clone().count());
+
+    // Every load request got an answer: 200, or 401 for a token being revoked.
+    assert_eq!(uses.len(), REQUESTS);
+    let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
+    let mut violations = Vec::new();
+    let mut early_refusals = Vec::new();
+    let mut locked = 0;
+    let (mut raced, mut refused_after) = (0, 0);
+    let mut tried_after = std::collections::HashSet::new();
+    for u in &uses {
+        let key = match &u.status {
+            Ok(code) => code.to_string(),
+            Err(err) => format!("no answer ({err})"),
+        };
+        *by_status.entry(key).or_default() += 1;
+        if u.body.contains("database is locked") {
+            locked += 1;
+        }
+        let Some(rev) = revocations.get(&u.token) else {
+            continue;
+        };
+        if u.sent > rev.confirmed {
+            refused_after += 1;
+            tried_after.insert(u.token);
+            if u.status == Ok(200) {
+                violations.push(format!(
+                    "token {} accepted {:?} after its revocation was confirmed",
+                    u.token,
+                    u.sent - rev.confirmed
+                ));
+            }
+        } else if u.answered > rev.asked {
+            raced += 1;
+        }
+        if u.status == Ok(401) && u.answered < rev.asked {
+            early_refusals.push(u.token);
+        }
+    }
+    eprintln!(
+        "{REQUESTS} requests in {:.2?} (whole test {:.2?}) on {}: {by_status:?}; \
+         {raced} overlapped their token's revocation, {refused_after} came after it \
+         (for {} of {} revoked tokens)",
+        load_done - started,
+        started.elapsed(),
+        if common::on_postgres() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+        tried_after.len(),
+        revocations.len(),
+    );
+    assert!(
+        violations.is_empty(),
+        "{} violations: {violations:#?}",
+        violations.len()
+    );
+    assert_eq!(locked, 0, "\"database is locked\" in {locked} answers");
+    assert!(
+        by_status.keys().all(|k| k == "200" || k == "401"),
+        "only 200 and 401 (no 5xx, no 429, no lost request): {by_status:?}"
+    );
+    assert!(
+        early_refusals.is_empty(),
+        "refused before anyone asked to revoke them: {early_refusals:?}"
+    );
+    let kept_refused = uses
+        .iter()
+        .filter(|u| KEPT.contains(&u.token) && u.status != Ok(200))
+        .count();
+    assert_eq!(kept_refused, 0, "tokens nobody revoked were refused");
+    assert!(refused_after > 0, "the load used revoked tokens afterwards");
+
+    // Afterwards: the database says what the answers said, and every revoked
+    // token stays refused while the others keep working.
+    for i in 0..TOKENS {
+        let revoked = revocations.contains_key(&i);
+        assert_eq!(
+            app.is_revoked(race.ids[i]),
+            revoked,
+            "token {i} in the database"
+        );
+        let expected = if revoked {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(
+            app.api_me(&race.secrets[i]).await.status(),
+            expected,
+            "token {i}"
+        );
+    }
+    assert_eq!(
+        app.audit("token_revoked").len(),
+        revoked_tokens.count(),
+        "one audit row per revocation"
+    );
+    assert_eq!(app.api_me(&writer.token).await.status(), StatusCode::OK);
+}
+
+// ---------------------------------------------------------------------------
+// 2. Several instances, one PostgreSQL database
+// ---------------------------------------------------------------------------
+
+/// The built `tessera` binary, with nothing inherited from the environment that
+/// would change its settings, and cheap argon2.
+fn tessera_bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TESSERA_") || key == "DATABASE_URL" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("TESSERA_ARGON2_MEMORY_KIB", "64")
+        .env("TESSERA_ARGON2_ITERATIONS", "1");
+    cmd
+}
+
+/// A fresh schema in the `TEST_DATABASE_URL` database, dropped when this is.
+struct Schema {
+    admin_url: String,
+    name: String,
+    /// The URL whose connections see only this schema.
+    url: String,
+}
+
+impl Schema {
+    fn create(admin_url: &str) -> Self {
+        use diesel::connection::SimpleConnection as _;
+        use diesel::{Connection as _, PgConnection};
+        let suffix: String = rand::rng()
+            .sample_iter(rand::distr::Alphanumeric)
+            .take(12)
+            .map(|c| (c as char).to_ascii_lowercase())
+            .collect();
+        let name = format!("t_{suffix}");
+        PgConnection::establish(admin_url)
+            .expect("TEST_DATABASE_URL answers")
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .expect("create the schema");
+        let sep = if admin_url.contains('?') { '&' } else { '?' };
+        Self {
+            url: format!("{admin_url}{sep}options=-csearch_path%3D{name}"),
+            admin_url: admin_url.to_owned(),
+            name,
+        }
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        use diesel::connection::SimpleConnection as _;
+        use diesel::{Connection as _, PgConnection};
+        if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
+            let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}
+
+/// A running `tessera serve`; killed when dropped. Its log is kept, and shown
+/// when a test fails.
+struct Instance {
+    name: &'static str,
+    child: Child,
+    origin: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- log of instance {} ---", self.name);
+            for line in self.log.lock().unwrap().iter() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+impl Instance {
+    /// Starts `tessera serve` on a free port against `database_url`; call
+    /// [`Instance::listening`] to wait until it accepts requests.
+    fn start(name: &'static str, database_url: &str) -> (Self, mpsc::Receiver<String>) {
+        let mut child = tessera_bin()
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--cookie-secure",
+                "false",
+            ])
+            .env("TESSERA_DATABASE_URL", database_url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tessera serve");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (lines_tx, lines_rx) = mpsc::channel();
+        let kept = log.clone();
+        // Reads the log to its end, so that the server never writes into a closed pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                kept.lock().unwrap().push(line.clone());
+                let _ = lines_tx.send(line);
+            }
+        });
+        let instance = Self {
+            name,
+            child,
+            origin: String::new(),
+            log,
+        };
+        (instance, lines_rx)
+    }
+
+    /// Waits (at most 30 s) for the "Tessera is listening" line and learns the origin.
+    fn listening(&mut self, lines: mpsc::Receiver<String>) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match lines.recv_timeout(left) {
+                Ok(line) => line,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("instance {} ended: {:?}", self.name, self.child.wait())
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("instance {} did not listen within 30 s", self.name)
+                }
+            };
+            let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if json["message"] == "Tessera is listening" {
+                self.origin = json["origin"].as_str().expect("the origin").to_owned();
+                return;
+            }
+        }
+    }
+
+    /// A browser-like visitor of this instance using `client` (and its cookies).
+    fn visitor(&self, client: &reqwest::Client) -> Visitor {
+        Visitor {
+            address: self.origin.clone(),
+            client: client.clone(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
+
+    async fn me(&self, token: &str) -> StatusCode {
+        bare_client()
+            .get(self.url("/api/v1/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET /api/v1/me")
+            .status()
+    }
+}
+
+/// A client without cookies that does not follow redirects.
+fn bare_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+fn create_admin(database_url: &str, username: &str) {
+    let mut child = tessera_bin()
+        .args([
+            "create-admin",
+            "--username",
+            username,
+            "--email",
+            &format!("{username}@example.com"),
+            "--password-stdin",
+        ])
+        .env("TESSERA_DATABASE_URL", database_url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "create-admin: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[actix_web::test]
+async fn several_instances_share_one_postgres() {
+    let Some(admin_url) = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        eprintln!("skipped several_instances_share_one_postgres: needs TEST_DATABASE_URL");
+        return;
+    };
+    let started = Instant::now();
+    // Declared first, dropped last: the instances stop before their schema goes.
+    let schema = Schema::create(&admin_url);
+
+    // Both start at once on an empty database, as a fresh deployment would:
+    // migrations and the shared cookie key must cope with that.
+    let (mut a, a_log) = Instance::start("A", &schema.url);
+    let (mut b, b_log) = Instance::start("B", &schema.url);
+    a.listening(a_log);
+    b.listening(b_log);
+    assert_ne!(a.origin, b.origin);
+    create_admin(&schema.url, "root");
+
+    // Signed in on A, the same cookie is a session on B.
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let browser = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let (on_a, on_b) = (a.visitor(&browser), b.visitor(&browser));
+    on_a.login_ok("root").await;
+    let cookie = {
+        use reqwest::cookie::CookieStore as _;
+        let header = jar
+            .cookies(&a.origin.parse().unwrap())
+            .expect("a session cookie from A");
+        header.to_str().unwrap().to_owned()
+    };
+    assert!(cookie.contains("tessera_session="), "{cookie}");
+    let res = bare_client()
+        .get(b.url("/profile"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "A's session works on B");
+    let profile = res.text().await.unwrap();
+    assert!(profile.contains("<dd>root</dd>"), "B knows who signed in");
+
+    // Tokens made on A work on B.
+    let (ops_id, ops) = on_a
+        .new_access_token("ops", &["tokens:read", "tokens:write", "devices:read"])
+        .await;
+    let mut made = Vec::new();
+    for i in 0..5 {
+        let res = browser
+            .post(a.url("/api/v1/tokens"))
+            .bearer_auth(&ops)
+            .json(&serde_json::json!({
+                "name": format!("job {i}"),
+                "scopes": ["devices:read"],
+                "expires_in_days": 30,
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let issued: serde_json::Value = res.json().await.unwrap();
+        made.push((
+            issued["id"].as_i64().unwrap(),
+            issued["token"].as_str().unwrap().to_owned(),
+        ));
+    }
+    for (_, token) in made.iter().chain([&(ops_id, ops.clone())]) {
+        assert_eq!(b.me(token).await, StatusCode::OK, "made on A, used on B");
+        assert_eq!(a.me(token).await, StatusCode::OK);
+    }
+
+    // Revoked on A (profile page): refused on B at its very next request.
+    let (one_id, one) = &made[0];
+    let res = on_a.token_action(*one_id, "revoke").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        b.me(one).await,
+        StatusCode::UNAUTHORIZED,
+        "revoked on A, refused on B"
+    );
+
+    // Bulk revoke on B (A's session, B's confirmation form): refused on A.
+    let bulk: Vec<&(i64, String)> = made[1..4].iter().collect();
+    let mut fields: Vec<(&str, String)> =
+        bulk.iter().map(|(id, _)| ("ids", id.to_string())).collect();
+    let csrf = csrf_in(&on_b.get_html("/admin/tokens").await);
+    fields.push(("csrf_token", csrf));
+    let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let confirm = on_b.post_form("/admin/tokens/bulk-revoke", &form).await;
+    assert_eq!(confirm.status(), StatusCode::OK);
+    assert_eq!(
+        text_of(&confirm.text().await.unwrap(), "h1").as_deref(),
+        Some("Revoke 3 tokens?")
+    );
+    let res = on_b
+        .post_form("/admin/tokens/bulk-revoke/confirm", &form)
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    for (_, token) in &bulk {
+        assert_eq!(
+            a.me(token).await,
+            StatusCode::UNAUTHORIZED,
+            "bulk revoked on B, refused on A"
+        );
+    }
+    // What nobody revoked still works on both.
+    let (_, spare) = &made[4];
+    assert_eq!(a.me(spare).await, StatusCode::OK);
+    assert_eq!(b.me(spare).await, StatusCode::OK);
+
+    // Mobile sign-in on A, used on B, signed out on B: refused on A.
+    let res = bare_client()
+        .post(a.url("/api/v1/sessions"))
+        .json(&serde_json::json!({
+            "username": "root",
+            "password": PASSWORD,
+            "device_name": "Pixel 9",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let mobile = res.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me = bare_client()
+        .get(b.url("/api/v1/me"))
+        .bearer_auth(&mobile)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(
+        me.json::<serde_json::Value>().await.unwrap()["kind"],
+        "session"
+    );
+    let res = bare_client()
+        .delete(b.url("/api/v1/sessions/current"))
+        .bearer_auth(&mobile)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        a.me(&mobile).await,
+        StatusCode::UNAUTHORIZED,
+        "signed out on B, refused on A"
+    );
+
+    // Signed out on B: the session is over on A too.
+    let res = on_b.logout().await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = bare_client()
+        .get(a.url("/profile"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "signed out on B, not signed in on A"
+    );
+    assert!(common::location(res.headers()).starts_with("/login"));
+    eprintln!(
+        "two instances on one PostgreSQL database: {:.2?}",
+        started.elapsed()
+    );
+    drop((a, b));
+    drop(schema);
+}
