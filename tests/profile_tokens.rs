@@ -410,6 +410,123 @@ async fn users_see_and_touch_only_their_own_tokens() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(me(&app, &token).await.0, StatusCode::OK, "nothing changed");
     assert!(!app.get_html("/profile/tokens").await.contains("pwned"));
+
+    // Every attempt is audited: the intruder as actor, the token by id and label.
+    let denied = app.audit_rows("token_access_denied");
+    assert_eq!(denied.len(), 7, "2 pages, 4 actions, 1 edit: {denied:?}");
+    for row in &denied {
+        assert_eq!(row.actor_name.as_deref(), Some("mallory"));
+        assert_eq!(row.outcome, "denied");
+        assert_eq!(row.target_type.as_deref(), Some("token"));
+        assert_eq!(row.target_id, Some(id));
+        let label = row.target_label.as_deref().unwrap();
+        assert!(
+            label.contains("mine") && label.contains(&token[..9]),
+            "{label}"
+        );
+        assert!(!label.contains(&token[9..]), "no secret in the audit row");
+    }
+    // An id that is nobody's token is a plain 404, with nothing to audit.
+    assert_eq!(
+        intruder.token_action(id + 1000, "disable").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.audit_rows("token_access_denied").len(), 7);
+}
+
+/// API tokens (issued by an administrator) and mobile sessions belong to the
+/// user but are not the profile's to manage: every profile route is a 404 that
+/// changes nothing, and is audited.
+#[actix_web::test]
+async fn profile_routes_leave_api_tokens_and_sessions_alone() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let membership = app.grant(ada.id, "Field", "devices:read");
+    let api = app.insert_token(ada.id, "api", "ERP sync", Some(membership));
+    let session = app.insert_token(ada.id, "session", "Pixel 9", Some(membership));
+    app.login_ok("ada").await;
+    assert!(!app.get_html("/profile/tokens").await.contains("ERP sync"));
+
+    let before = |id: i64| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        app.db(|conn| {
+            t::tokens
+                .find(id)
+                .select((
+                    t::display_prefix,
+                    t::status,
+                    t::scopes,
+                    t::description,
+                    t::expires_at,
+                    t::revoked_at,
+                ))
+                .first::<(
+                    String,
+                    String,
+                    String,
+                    String,
+                    Option<chrono::NaiveDateTime>,
+                    Option<chrono::NaiveDateTime>,
+                )>(conn)
+                .unwrap()
+        })
+    };
+    for seeded in [&api, &session] {
+        let id = seeded.id;
+        let row = before(id);
+        for path in [
+            format!("/profile/tokens/{id}/edit"),
+            format!("/profile/tokens/{id}/revoke"),
+        ] {
+            assert_eq!(
+                app.get(&path).await.status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
+        }
+        // Used before each attempt, so a cached success cannot hide a change.
+        for action in ["regenerate", "disable", "enable", "revoke"] {
+            assert_eq!(me(&app, &seeded.token).await.0, StatusCode::OK);
+            assert_eq!(
+                app.token_action(id, action).await.status(),
+                StatusCode::NOT_FOUND,
+                "{action} of {id}"
+            );
+            assert_eq!(me(&app, &seeded.token).await.0, StatusCode::OK, "{action}");
+        }
+        let res = app
+            .submit(
+                "/profile/tokens",
+                &format!("/profile/tokens/{id}"),
+                &[("scopes", "devices:read"), ("description", "mine now")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert_eq!(before(id), row, "the row did not change");
+        assert_eq!(me(&app, &seeded.token).await.0, StatusCode::OK);
+
+        let denied: Vec<_> = app
+            .audit_rows("token_access_denied")
+            .into_iter()
+            .filter(|r| r.target_id == Some(id))
+            .collect();
+        assert_eq!(denied.len(), 7, "{denied:?}");
+        assert!(
+            denied
+                .iter()
+                .all(|r| r.actor_name.as_deref() == Some("ada") && r.outcome == "denied")
+        );
+    }
+    for action in [
+        "token_regenerated",
+        "token_disabled",
+        "token_enabled",
+        "token_revoked",
+        "token_edited",
+    ] {
+        assert!(app.audit(action).is_empty(), "{action}");
+    }
 }
 
 #[actix_web::test]

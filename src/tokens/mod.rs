@@ -51,6 +51,35 @@ pub struct CreateRequest {
     pub grant_ceiling: Option<ScopeSet>,
 }
 
+/// The kinds of token the profile pages manage; `api` tokens (issued by an
+/// administrator) and mobile sessions are out of their reach.
+pub const PROFILE_KINDS: [&str; 2] = ["personal", "client"];
+
+/// The caller's live token `id` of one of `kinds`, as the profile pages look it
+/// up. Anything else is `NotFound`; when the token exists but belongs to someone
+/// else, or is of a kind outside `kinds`, the attempt is audited first as
+/// `token_access_denied` (naming the token by id and display prefix).
+pub fn find_for_caller(
+    conn: &mut DbConn,
+    id: i64,
+    caller: &Actor,
+    kinds: &[&str],
+) -> Result<Token, AppError> {
+    let owner = caller.user_id.ok_or(AppError::NotFound)?;
+    match token_rows::find_owned(conn, id, owner, kinds) {
+        Ok(token) => Ok(token),
+        Err(diesel::result::Error::NotFound) => {
+            if let Some(token) = token_rows::find_any(conn, id)?
+                && (token.owner_id != owner || !kinds.contains(&token.kind.as_str()))
+            {
+                record(conn, caller, "token_access_denied", Outcome::Denied, &token)?;
+            }
+            Err(AppError::NotFound)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// Writes an audit row about `token`, named by id and display prefix.
 fn record(
     conn: &mut DbConn,

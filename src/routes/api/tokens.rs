@@ -160,21 +160,17 @@ pub async fn create_token(
     Ok(no_store(HttpResponse::Created()).json(IssuedView::from(issued)))
 }
 
+/// The kinds of token the token API manages: not mobile sessions.
+const API_KINDS: [&str; 3] = ["personal", "client", "api"];
+
 async fn own_token(state: &AppState, caller: &Bearer, id: i64) -> Result<Token, ApiError> {
     let owner = caller.owner.id;
     state
-        .db(move |conn, _| Ok(token_rows::find_owned(conn, id, owner)?))
+        .db(move |conn, _| Ok(token_rows::find_owned(conn, id, owner, &API_KINDS)?))
         .await
         .map_err(|err| match err {
             crate::error::AppError::NotFound => ApiError::NotFound,
             other => other.into(),
-        })
-        .and_then(|t| {
-            if t.kind == "session" {
-                Err(ApiError::NotFound)
-            } else {
-                Ok(t)
-            }
         })
 }
 
@@ -253,7 +249,7 @@ pub async fn update_token(
             {
                 return Ok(Err(errors));
             }
-            Ok(Ok(token_rows::find_owned(conn, id, owner.id)?))
+            Ok(Ok(token_rows::find_owned(conn, id, owner.id, &API_KINDS)?))
         })
         .await?
         .map_err(ApiError::Unprocessable)?;
