@@ -764,3 +764,47 @@ async fn creation_can_be_switched_off() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.count("tokens"), 0);
 }
+
+/// Edit checks added scopes against the active catalog, as create does: even an
+/// administrator (who holds everything) cannot store a scope that does not exist.
+#[actix_web::test]
+async fn edit_refuses_scopes_outside_the_catalog() {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    app.login_ok("root").await;
+    let (id, token) = app.new_access_token("ci", &["devices:read"]).await;
+
+    let res = app
+        .submit(
+            &format!("/profile/tokens/{id}/edit"),
+            &format!("/profile/tokens/{id}"),
+            &[
+                ("scopes", "devices:read"),
+                ("scopes", "bogus:scope"),
+                ("description", "typed here"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert_eq!(
+        text_of(&page, "#scopes-error").as_deref(),
+        Some("There is no scope called bogus:scope.")
+    );
+    assert_eq!(
+        text_of(&page, "#token-description").as_deref(),
+        Some("typed here")
+    );
+    assert!(page.contains("value=\"devices:read\" checked"));
+    assert_eq!(
+        me(&app, &token).await.1["scopes"],
+        serde_json::json!(["devices:read"])
+    );
+    let stored: String = app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        t::tokens.find(id).select(t::scopes).first(conn).unwrap()
+    });
+    assert_eq!(stored, "devices:read");
+    assert!(app.audit("token_edited").is_empty());
+}

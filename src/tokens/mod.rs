@@ -80,6 +80,21 @@ pub fn find_for_caller(
     }
 }
 
+/// The error beside the scopes when one of `wanted` is not in the active catalog.
+fn check_catalog<'a>(
+    conn: &mut DbConn,
+    wanted: impl IntoIterator<Item = &'a String>,
+) -> Result<Result<(), String>, AppError> {
+    let active: ScopeSet = catalog::active_catalog(conn)?
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    Ok(match scopes::first_unknown(wanted, &active) {
+        Some(unknown) => Err(format!("There is no scope called {unknown}.")),
+        None => Ok(()),
+    })
+}
+
 /// Writes an audit row about `token`, named by id and display prefix.
 fn record(
     conn: &mut DbConn,
@@ -134,16 +149,12 @@ pub fn create(
         }
     };
     let holdings = memberships::holdings(conn, owner.id, owner.is_admin)?;
-    let active: ScopeSet = catalog::active_catalog(conn)?
-        .into_iter()
-        .map(|(name, _, _)| name)
-        .collect();
     match req.kind {
         TokenKind::Personal => {
             if req.scopes.is_empty() {
                 errors.add("scopes", "Choose at least one scope.");
-            } else if let Some(unknown) = req.scopes.iter().find(|s| !active.contains(*s)) {
-                errors.add("scopes", format!("There is no scope called {unknown}."));
+            } else if let Err(message) = check_catalog(conn, &req.scopes)? {
+                errors.add("scopes", message);
             } else {
                 let mut denied = scopes::beyond(&req.scopes, &holdings);
                 if let Some(ceiling) = &req.grant_ceiling {
@@ -256,8 +267,12 @@ pub fn edit(
     if wanted.is_empty() {
         errors.add("scopes", "Choose at least one scope.");
     }
-    // Narrowing is always allowed; whatever is added must be held now.
+    // Narrowing is always allowed; whatever is added must be in the catalog (as
+    // on create) and held now.
     let added: ScopeSet = wanted.difference(&current).cloned().collect();
+    if let Err(message) = check_catalog(conn, &added)? {
+        errors.add("scopes", message);
+    }
     let denied = scopes::beyond(&added, &holdings);
     if !denied.is_empty() {
         errors.add(
