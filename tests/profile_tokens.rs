@@ -119,10 +119,9 @@ async fn a_name_clash_keeps_what_was_typed() {
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = res.text().await.unwrap();
-    assert!(
-        text_of(&page, "#name-error")
-            .unwrap()
-            .contains("already have")
+    assert_eq!(
+        text_of(&page, "#name-error").as_deref(),
+        Some("You already have an access token named “deploy”. Choose another name.")
     );
     assert_eq!(input_value(&page, "name").as_deref(), Some("deploy"));
     assert_eq!(

@@ -67,6 +67,16 @@ impl TokenKind {
             Self::Session => "Mobile session",
         }
     }
+
+    /// The label in running text, with its article: "an access token", "a client".
+    pub fn in_sentence(self) -> &'static str {
+        match self {
+            Self::Personal => "an access token",
+            Self::Client => "a client",
+            Self::Api => "an API token",
+            Self::Session => "a mobile session",
+        }
+    }
 }
 
 /// Checks a deployment prefix: 1 to 16 lower-case ASCII letters or digits.
@@ -249,6 +259,14 @@ mod tests {
         for _ in 0..100_000 {
             assert!(seen.insert(PlainToken::generate("tsr", TokenKind::Api).sha256()));
         }
+    }
+
+    #[test]
+    fn kinds_in_running_text_take_the_right_article() {
+        assert_eq!(TokenKind::Personal.in_sentence(), "an access token");
+        assert_eq!(TokenKind::Client.in_sentence(), "a client");
+        assert_eq!(TokenKind::Api.in_sentence(), "an API token");
+        assert_eq!(TokenKind::Session.in_sentence(), "a mobile session");
     }
 
     #[test]

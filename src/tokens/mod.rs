@@ -225,8 +225,8 @@ pub fn create(
             errors.add(
                 "name",
                 format!(
-                    "You already have a {} named “{}”. Choose another name.",
-                    req.kind.label().to_lowercase(),
+                    "You already have {} named “{}”. Choose another name.",
+                    req.kind.in_sentence(),
                     req.name
                 ),
             );
