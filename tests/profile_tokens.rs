@@ -138,6 +138,82 @@ async fn a_name_clash_keeps_what_was_typed() {
     let other = app.visitor();
     other.login_ok("bob").await;
     other.new_access_token("deploy", &["devices:read"]).await;
+
+    let (first, old) = app.new_access_token("Reused", &["devices:read"]).await;
+    assert_eq!(
+        app.create_access_token("reused", &["devices:read"])
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        app.token_action(first, "revoke").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let (second, new) = app.new_access_token("reused", &["devices:read"]).await;
+    assert_ne!(first, second, "a new record under the freed name");
+    assert_eq!(me(&app, &new).await.0, StatusCode::OK);
+    assert_eq!(me(&app, &old).await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// SQLite's lower() folds ASCII only; names must clash whatever their letters.
+#[actix_web::test]
+async fn names_clash_case_insensitively_beyond_ascii() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let (_, role) = app.grant(ada.id, "Field", "devices:read");
+    app.login_ok("ada").await;
+    app.new_access_token("Ärger", &["devices:read"]).await;
+
+    let res = app
+        .submit(
+            "/profile/tokens/new",
+            "/profile/tokens",
+            &[
+                ("name", "ärger"),
+                ("description", "typed"),
+                ("scopes", "devices:read"),
+                ("expires_in_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert_eq!(
+        text_of(&page, "#name-error").as_deref(),
+        Some("You already have an access token named “ärger”. Choose another name.")
+    );
+    assert_eq!(input_value(&page, "name").as_deref(), Some("ärger"));
+    assert_eq!(
+        text_of(&page, "#token-description").as_deref(),
+        Some("typed")
+    );
+    assert_eq!(app.count("tokens"), 1);
+
+    // Clients too, with their own article; a different kind may share the name.
+    let role = role.to_string();
+    let expires = (chrono::Utc::now() + chrono::TimeDelta::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let provision = async |name: &str| {
+        app.submit(
+            "/profile/clients/new",
+            "/profile/clients",
+            &[("name", name), ("role_id", &role), ("expires_at", &expires)],
+        )
+        .await
+    };
+    assert_eq!(provision("ÖL-Export").await.status(), StatusCode::OK);
+    let res = provision("öl-export").await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert_eq!(
+        text_of(&page, "#name-error").as_deref(),
+        Some("You already have a client named “öl-export”. Choose another name.")
+    );
+    assert_eq!(input_value(&page, "name").as_deref(), Some("öl-export"));
+    assert_eq!(provision("ärger").await.status(), StatusCode::OK);
+    assert_eq!(app.count("tokens"), 3);
 }
 
 #[actix_web::test]

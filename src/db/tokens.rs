@@ -57,6 +57,8 @@ impl Token {
 pub struct NewToken<'a> {
     pub kind: &'a str,
     pub name: &'a str,
+    /// `domain::policy::token_name_key(name)`: what the unique index compares.
+    pub name_key: &'a str,
     pub description: &'a str,
     pub owner_id: i64,
     pub created_by: Option<i64>,

@@ -17,7 +17,7 @@ use crate::db::tokens::{self as token_rows, NewToken, STATUS_ACTIVE, STATUS_DISA
 use crate::db::users::User;
 use crate::db::{self, DbConn, memberships, scopes as catalog, settings, user_types};
 use crate::domain::form::FieldErrors;
-use crate::domain::policy::{ExpiryChoice, check_description, check_token_name};
+use crate::domain::policy::{ExpiryChoice, check_description, check_token_name, token_name_key};
 use crate::domain::scopes::{self, ScopeSet};
 use crate::domain::token::{PlainToken, TokenKind};
 use crate::error::AppError;
@@ -202,9 +202,11 @@ pub fn create(
         TokenKind::Personal => scopes::join(&req.scopes),
         _ => String::new(),
     };
+    let name_key = token_name_key(&req.name);
     let new = NewToken {
         kind: req.kind.as_str(),
         name: &req.name,
+        name_key: &name_key,
         description: &req.description,
         owner_id: owner.id,
         created_by: actor.user_id,
