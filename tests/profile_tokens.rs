@@ -883,3 +883,89 @@ async fn edit_refuses_scopes_outside_the_catalog() {
     assert_eq!(stored, "devices:read");
     assert!(app.audit("token_edited").is_empty());
 }
+
+/// Regenerating makes a new credential, so it stops with token creation: on the
+/// profile, on the administrator's token page and in the JSON API. Nothing changes.
+#[actix_web::test]
+async fn regenerate_is_refused_while_creation_is_switched_off() {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read tokens:write");
+    app.login_ok("ada").await;
+    let (id, token) = app
+        .new_access_token("ci", &["devices:read", "tokens:write"])
+        .await;
+    let prefix_and_expiry = || {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        app.db(|conn| {
+            t::tokens
+                .find(id)
+                .select((t::display_prefix, t::expires_at))
+                .first::<(String, Option<chrono::NaiveDateTime>)>(conn)
+                .unwrap()
+        })
+    };
+    let before = prefix_and_expiry();
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::settings::dsl as s;
+        diesel::update(s::settings)
+            .set(s::token_creation_enabled.eq(false))
+            .execute(conn)
+    })
+    .unwrap();
+
+    // Profile: back to the list with the reason.
+    let res = app.token_action(id, "regenerate").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), "/profile/tokens");
+    let list = app.get_html("/profile/tokens").await;
+    assert!(
+        text_of(&list, ".flash-error")
+            .unwrap()
+            .contains("Token creation is switched off"),
+        "{list}"
+    );
+    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+
+    // Administrator's token page.
+    let admin = app.visitor();
+    admin.login_ok("root").await;
+    let detail = format!("/admin/tokens/{id}");
+    let res = admin
+        .submit(&detail, &format!("{detail}/regenerate"), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), detail);
+    let page = admin.get_html(&detail).await;
+    assert!(
+        text_of(&page, ".flash-error")
+            .unwrap()
+            .contains("Token creation is switched off")
+    );
+    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+
+    // JSON API.
+    let res = reqwest::Client::new()
+        .post(app.url(&format!("/api/v1/tokens/{id}/regenerate")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["fields"]["token"]
+            .as_str()
+            .unwrap()
+            .contains("Token creation is switched off"),
+        "{body}"
+    );
+    assert!(body.get("token").is_none());
+
+    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+    assert_eq!(prefix_and_expiry(), before, "nothing changed");
+    assert!(app.audit("token_regenerated").is_empty());
+}

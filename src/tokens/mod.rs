@@ -55,6 +55,9 @@ pub struct CreateRequest {
 /// administrator) and mobile sessions are out of their reach.
 pub const PROFILE_KINDS: [&str; 2] = ["personal", "client"];
 
+/// Why a lifecycle change was refused while token creation is switched off.
+pub const CREATION_OFF: &str = "Token creation is switched off by the administrators.";
+
 /// The caller's live token `id` of one of `kinds`, as the profile pages look it
 /// up. Anything else is `NotFound`; when the token exists but belongs to someone
 /// else, or is of a kind outside `kinds`, the attempt is audited first as
@@ -125,10 +128,7 @@ pub fn create(
 
     let mut errors = FieldErrors::new();
     if !policy.creation_enabled {
-        errors.add(
-            "name",
-            "Token creation is switched off by the administrators.",
-        );
+        errors.add("name", CREATION_OFF);
         return Ok(Err(errors));
     }
     errors.check("name", check_token_name(&req.name));
@@ -293,15 +293,28 @@ pub fn edit(
     Ok(Ok(()))
 }
 
-/// A new secret for the same record; the old one stops working at once.
+/// A new secret for the same record; the old one stops working at once. Refused,
+/// changing nothing, while token creation is switched off (a new secret is a new
+/// credential): the message comes back under the field `token`.
 pub fn regenerate(
     conn: &mut DbConn,
     prefix: &str,
     token: &Token,
     actor: &Actor,
-) -> Result<Issued, AppError> {
+) -> Result<Result<Issued, FieldErrors>, AppError> {
     let kind = TokenKind::parse(&token.kind).ok_or(AppError::NotFound)?;
     let policy = settings::load(conn)?.policy();
+    if !policy.creation_enabled {
+        let mut errors = FieldErrors::new();
+        errors.add(
+            "token",
+            format!(
+                "{CREATION_OFF} Regenerating is refused until they switch it on again; \
+                 the current secret keeps working."
+            ),
+        );
+        return Ok(Err(errors));
+    }
     let secret = PlainToken::generate(prefix, kind);
     let expires_at = Some(policy.default_expiry(db::now()));
     let changed = token_rows::replace_secret(
@@ -322,13 +335,13 @@ pub fn regenerate(
             .target("token", Some(token.id), Some(&label))
             .detail(&format!("previous secret {}…", token.display_prefix)),
     )?;
-    Ok(Issued {
+    Ok(Ok(Issued {
         id: token.id,
         kind,
         name: token.name.clone(),
         secret,
         expires_at,
-    })
+    }))
 }
 
 pub fn set_enabled(

@@ -275,8 +275,9 @@ pub async fn delete_token(
 }
 
 /// A new secret for one of the caller's tokens; the old one stops at once.
+/// Refused (422, nothing changes) while token creation is switched off.
 #[utoipa::path(post, path = "/api/v1/tokens/{id}/regenerate", security(("bearer" = [])), params(("id" = i64, Path, description = "Token id")),
-    responses((status = 200, body = IssuedView), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
+    responses((status = 200, body = IssuedView), (status = 422, description = "Token creation is switched off: `fields.token` says so", body = ErrorBody), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
 pub async fn regenerate_token(
     state: web::Data<AppState>,
     client: ClientInfo,
@@ -291,6 +292,7 @@ pub async fn regenerate_token(
     );
     let issued = state
         .db(move |conn, _| tokens::regenerate(conn, &prefix, &token, &actor))
-        .await?;
+        .await?
+        .map_err(ApiError::Unprocessable)?;
     Ok(no_store(HttpResponse::Ok()).json(IssuedView::from(issued)))
 }

@@ -146,14 +146,22 @@ pub async fn regenerate_token(
     state: web::Data<AppState>,
     user: CurrentUser,
     client: ClientInfo,
+    session: Session,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let token = own_token(&state, &user, &client, path.into_inner()).await?;
     let (actor, prefix) = (client.actor(Some(&user)), state.token_prefix.clone());
-    let issued = state
+    let outcome = state
         .db(move |conn, _| tokens::regenerate(conn, &prefix, &token, &actor))
         .await?;
-    Ok(show_issued(&req, "Token regenerated", issued))
+    match outcome {
+        Ok(issued) => Ok(show_issued(&req, "Token regenerated", issued)),
+        Err(errors) => {
+            let message = errors.get("token").unwrap_or(tokens::CREATION_OFF);
+            flash(&session, "error", message);
+            Ok(redirect(BACK))
+        }
+    }
 }
 
 async fn set_enabled(
