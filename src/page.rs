@@ -15,6 +15,11 @@ use askama_web::WebTemplateExt as _;
 
 const FLASH_ENTRY: &str = "_flash";
 
+/// Sent by static/js/tessera.js when it loads a page only to show part of it in a
+/// dialog (a confirmation, a form's answer): such a page leaves a pending flash
+/// message for the next full page, which is where the person will see it.
+pub const DIALOG_HEADER: &str = "x-tessera-dialog";
+
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Flash {
     /// `success` or `error`: the CSS class of the message.
@@ -55,9 +60,13 @@ impl PageCtx {
             display_name: u.display_name.clone(),
             is_admin: u.is_admin,
         });
-        let flash = session
-            .remove(FLASH_ENTRY)
-            .and_then(|json| serde_json::from_str(&json).ok());
+        let flash = if req.headers().contains_key(DIALOG_HEADER) {
+            None
+        } else {
+            session
+                .remove(FLASH_ENTRY)
+                .and_then(|json| serde_json::from_str(&json).ok())
+        };
         Self {
             viewer,
             csrf_token: csrf::token(&session),

@@ -969,3 +969,41 @@ async fn regenerate_is_refused_while_creation_is_switched_off() {
     assert_eq!(prefix_and_expiry(), before, "nothing changed");
     assert!(app.audit("token_regenerated").is_empty());
 }
+
+/// The revoke confirmation loaded into a dialog (the script says so with a
+/// header) leaves a pending message for the page the person sees next.
+#[actix_web::test]
+async fn the_confirmation_dialog_does_not_eat_a_pending_message() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    app.login_ok("ada").await;
+    let (id, _) = app.new_access_token("ci", &["devices:read"]).await;
+    // Leaves "Disabled “ci”…" for the next page, without following the redirect.
+    assert_eq!(
+        app.token_action(id, "disable").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let res = app
+        .client
+        .get(app.url(&format!("/profile/tokens/{id}/revoke")))
+        .header("X-Tessera-Dialog", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(!res.text().await.unwrap().contains("Disabled “ci”"));
+    let list = app.get_html("/profile/tokens").await;
+    assert!(
+        text_of(&list, ".flash-success")
+            .unwrap()
+            .contains("Disabled “ci”"),
+        "{list}"
+    );
+    // Shown once.
+    assert!(
+        !app.get_html("/profile/tokens")
+            .await
+            .contains("Disabled “ci”")
+    );
+}

@@ -6,8 +6,11 @@
 (function () {
   const parser = new DOMParser();
 
+  // Pages fetched for a dialog say so, so that the server keeps any pending
+  // flash message for the next full page instead of spending it here.
   async function fetchPage(url, options) {
-    const response = await fetch(url, Object.assign({ credentials: "same-origin" }, options));
+    const headers = { "X-Tessera-Dialog": "1" };
+    const response = await fetch(url, Object.assign({ credentials: "same-origin", headers }, options));
     const html = await response.text();
     return { response, doc: parser.parseFromString(html, "text/html") };
   }
