@@ -769,6 +769,12 @@ async fn every_token_form_needs_the_csrf_token() {
     let (_, role) = app.grant(ada.id, "Field", "devices:read");
     app.login_ok("ada").await;
     let (id, token) = app.new_access_token("ci", &["devices:read"]).await;
+    // A disabled one, for the enable route.
+    let (off, off_token) = app.new_access_token("off", &["devices:read"]).await;
+    assert_eq!(
+        app.token_action(off, "disable").await.status(),
+        StatusCode::SEE_OTHER
+    );
     let tokens_before = app.count("tokens");
     let role = role.to_string();
     let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
@@ -794,6 +800,7 @@ async fn every_token_form_needs_the_csrf_token() {
         ),
         (format!("/profile/tokens/{id}/regenerate"), vec![]),
         (format!("/profile/tokens/{id}/disable"), vec![]),
+        (format!("/profile/tokens/{off}/enable"), vec![]),
         (format!("/profile/tokens/{id}/revoke"), vec![]),
     ];
     for (path, fields) in posts {
@@ -816,6 +823,12 @@ async fn every_token_form_needs_the_csrf_token() {
         StatusCode::OK,
         "still works, unchanged"
     );
+    assert_eq!(
+        me(&app, &off_token).await.0,
+        StatusCode::UNAUTHORIZED,
+        "still disabled"
+    );
+    assert_eq!(app.audit("token_enabled").len(), 0);
     let _ = PASSWORD;
 }
 
@@ -882,6 +895,171 @@ async fn edit_refuses_scopes_outside_the_catalog() {
     });
     assert_eq!(stored, "devices:read");
     assert!(app.audit("token_edited").is_empty());
+}
+
+/// The expiry of a token row, straight from the database.
+fn expiry_of(app: &common::TestApp, id: i64) -> chrono::NaiveDateTime {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as t;
+    app.db(|conn| {
+        t::tokens
+            .find(id)
+            .select(t::expires_at)
+            .first::<Option<chrono::NaiveDateTime>>(conn)
+            .unwrap()
+            .expect("an expiry")
+    })
+}
+
+/// The whole lifecycle of a client over HTTP, the token used right before and
+/// right after every change.
+#[actix_web::test]
+async fn a_client_lives_its_whole_lifecycle_over_http() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let (_, role) = app.grant(ada.id, "BI", "collections:read devices:read");
+    app.login_ok("ada").await;
+    let expires = (chrono::Utc::now() + chrono::TimeDelta::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let res = app
+        .submit(
+            "/profile/clients/new",
+            "/profile/clients",
+            &[
+                ("name", "Test runner"),
+                ("role_id", &role.to_string()),
+                ("expires_at", &expires),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let first = new_token_in(&res.text().await.unwrap());
+    let list = app.get_html("/profile/tokens").await;
+    let id: i64 = list
+        .split("id=\"clients-heading\"")
+        .nth(1)
+        .unwrap()
+        .split("data-token-id=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // Regenerate: shorten the expiry first, so the new one must come from the policy.
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        diesel::update(t::tokens.find(id))
+            .set(t::expires_at.eq(Some(tessera::db::now() + chrono::TimeDelta::days(2))))
+            .execute(conn)
+    })
+    .unwrap();
+    assert_eq!(me(&app, &first).await.0, StatusCode::OK);
+    let policy = app.db(|conn| tessera::db::settings::load(conn).unwrap().policy());
+    let asked = tessera::db::now();
+    let res = app.token_action(id, "regenerate").await;
+    let answered = tessera::db::now();
+    assert_eq!(res.status(), StatusCode::OK);
+    let second = new_token_in(&res.text().await.unwrap());
+    assert!(second.starts_with("tsrc_") && second != first);
+    assert_eq!(me(&app, &first).await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = me(&app, &second).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["kind"], "client");
+    let expiry = expiry_of(&app, id);
+    let slack = chrono::TimeDelta::seconds(1);
+    assert!(
+        expiry >= policy.default_expiry(asked) - slack
+            && expiry <= policy.default_expiry(answered) + slack,
+        "{expiry} is {} days from now",
+        policy.default_lifetime_days
+    );
+
+    // Disable, enable, revoke: each refused or accepted at once.
+    assert_eq!(me(&app, &second).await.0, StatusCode::OK);
+    assert_eq!(
+        app.token_action(id, "disable").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(me(&app, &second).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.token_action(id, "enable").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(me(&app, &second).await.0, StatusCode::OK);
+    assert_eq!(
+        app.token_action(id, "revoke").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(me(&app, &second).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.audit("revoked_token_used").len(), 1);
+    for action in [
+        "token_regenerated",
+        "token_disabled",
+        "token_enabled",
+        "token_revoked",
+    ] {
+        assert_eq!(app.audit(action).len(), 1, "{action}");
+    }
+}
+
+/// An administrator changes the owner through the admin pages; the owner's token,
+/// used right before each change, is narrowed or refused right after it.
+#[actix_web::test]
+async fn demotion_and_disabling_through_the_admin_pages_reach_the_tokens() {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    app.login_ok("root").await;
+    let ada = app.create_user("ada", true);
+    let (department, user_type) = app.grant(ada.id, "Field", "devices:read");
+    let owner = app.visitor();
+    owner.login_ok("ada").await;
+    let (_, token) = owner
+        .new_access_token("ci", &["devices:read", "users:write"])
+        .await;
+    let user_page = format!("/admin/users/{}", ada.id);
+
+    // The administrator flag taken away: users:write goes, devices:read stays.
+    assert_eq!(
+        me(&app, &token).await.1["scopes"],
+        serde_json::json!(["devices:read", "users:write"])
+    );
+    let res = app
+        .submit(
+            &user_page,
+            &user_page,
+            &[("email", "ada@example.com"), ("display_name", "Ada")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        me(&app, &token).await.1["scopes"],
+        serde_json::json!(["devices:read"])
+    );
+
+    // The membership that gave devices:read removed: nothing left.
+    let res = app
+        .submit(
+            &user_page,
+            &format!("{user_page}/memberships/remove"),
+            &[("membership", &format!("{department}:{user_type}"))],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me(&app, &token).await.1["scopes"], serde_json::json!([]));
+
+    // Disabled: refused.
+    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+    let res = app
+        .submit(&user_page, &format!("{user_page}/disable"), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.audit("token_of_disabled_user_used").len(), 1);
 }
 
 /// Regenerating makes a new credential, so it stops with token creation: on the
