@@ -15,6 +15,11 @@ use askama_web::WebTemplateExt as _;
 
 const FLASH_ENTRY: &str = "_flash";
 
+/// Sent by static/js/tessera.js when it loads a page only to show part of it in a
+/// dialog (a confirmation, a form's answer): such a page leaves a pending flash
+/// message for the next full page, which is where the person will see it.
+pub const DIALOG_HEADER: &str = "x-tessera-dialog";
+
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Flash {
     /// `success` or `error`: the CSS class of the message.
@@ -55,13 +60,18 @@ impl PageCtx {
             display_name: u.display_name.clone(),
             is_admin: u.is_admin,
         });
+        // A page loaded into a dialog leaves the flash for the next full page.
         // Removed only when there is one: any remove marks the session changed,
         // which would write it back on every page view.
-        let flash = session
-            .contains_key(FLASH_ENTRY)
-            .then(|| session.remove(FLASH_ENTRY))
-            .flatten()
-            .and_then(|json| serde_json::from_str(&json).ok());
+        let flash = if req.headers().contains_key(DIALOG_HEADER) {
+            None
+        } else {
+            session
+                .contains_key(FLASH_ENTRY)
+                .then(|| session.remove(FLASH_ENTRY))
+                .flatten()
+                .and_then(|json| serde_json::from_str(&json).ok())
+        };
         Self {
             viewer,
             csrf_token: csrf::token(&session),

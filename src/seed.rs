@@ -273,6 +273,7 @@ fn drop_token_indexes(sqlite: &mut diesel::SqliteConnection) -> QueryResult<Vec<
 struct SeedToken {
     kind: &'static str,
     name: String,
+    name_key: String,
     description: &'static str,
     owner_id: i64,
     created_by: Option<i64>,
@@ -350,6 +351,7 @@ fn seed_token(
     let secret = PlainToken::generate(prefix, kind);
     SeedToken {
         kind: kind.as_str(),
+        name_key: crate::domain::policy::token_name_key(&name),
         name,
         description: "",
         owner_id: *owner,

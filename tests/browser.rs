@@ -736,6 +736,110 @@ async fn revoke_asks_in_a_dialog_then_the_token_is_refused() {
 }
 
 #[actix_web::test]
+async fn provision_client_dialog_shows_the_new_token() {
+    let Some(binaries) = browser_or_skip("provision_client_dialog_shows_the_new_token") else {
+        return;
+    };
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let (_, role) = app.grant(ada.id, "BI", "collections:read devices:read");
+    let browser = Browser::launch(&binaries, &app).await;
+    browser.sign_in("ada").await;
+    browser.goto("/profile/tokens").await;
+
+    browser
+        .find("a[data-open-dialog=\"provision-client-dialog\"]")
+        .await
+        .click()
+        .await
+        .expect("click Provision client");
+    browser.wait_dialog_open("provision-client-dialog").await;
+    assert_eq!(browser.path().await, "/profile/tokens", "no navigation");
+    assert_eq!(
+        browser
+            .js("return document.activeElement.id;", vec![])
+            .await,
+        "client-name"
+    );
+    browser
+        .find("#provision-client-dialog input[name=name]")
+        .await
+        .send_keys("JDBC")
+        .await
+        .expect("type the client name");
+    browser
+        .find("#provision-client-dialog select[name=role_id]")
+        .await
+        .select_by_value(&role.to_string())
+        .await
+        .expect("choose the client role");
+    let generate = browser.button("#provision-client-dialog", "Generate").await;
+    generate.click().await.expect("click Generate");
+
+    // The one-time token replaces the form inside the still open dialog.
+    let shown = browser.find("#provision-client-dialog #new-token").await;
+    assert!(browser.dialog_is_modal("provision-client-dialog").await);
+    assert_eq!(browser.path().await, "/profile/tokens", "no navigation");
+    let token = shown.text().await.unwrap().trim().to_owned();
+    assert!(token.starts_with("tsrc_") && token.len() == 41, "{token:?}");
+    let res = app.api_me(&token).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["kind"], "client");
+    assert_eq!(body["name"], "JDBC");
+    assert_eq!(body["user_type"], "BI");
+    assert_eq!(body["scopes"], json!(["collections:read", "devices:read"]));
+
+    // Where copying fails, Copy does not claim it worked: it selects the token
+    // and says how to copy it.
+    browser
+        .js(
+            "Object.defineProperty(navigator, 'clipboard', { value: { writeText: () => \
+               Promise.reject(new Error('denied')) }, configurable: true }); \
+             document.execCommand = () => false;",
+            vec![],
+        )
+        .await;
+    let copy = browser
+        .find("#provision-client-dialog button[data-copy=\"new-token\"]")
+        .await;
+    copy.click().await.expect("click Copy");
+    browser
+        .eventually("the Copy button to own up", async || {
+            Ok((copy.text().await?.trim() == "Press Ctrl+C to copy").then_some(()))
+        })
+        .await;
+    assert_eq!(
+        browser
+            .js("return window.getSelection().toString().trim();", vec![])
+            .await,
+        json!(token),
+        "the token is selected for copying by hand"
+    );
+
+    // Done reloads the list, which has the client under Clients.
+    browser.mark_page().await;
+    browser
+        .find("#provision-client-dialog a[data-dialog-close]")
+        .await
+        .click()
+        .await
+        .expect("click Done");
+    browser.wait_new_page("the list to reload").await;
+    let clients = browser
+        .find("section[aria-labelledby=clients-heading]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        clients.contains("JDBC") && clients.contains("BI"),
+        "{clients}"
+    );
+    assert!(!clients.contains(&token), "the secret is not listed");
+}
+
+#[actix_web::test]
 async fn bulk_delete_revokes_exactly_the_three_ticked_rows() {
     let Some(binaries) = browser_or_skip("bulk_delete_revokes_exactly_the_three_ticked_rows")
     else {

@@ -119,10 +119,9 @@ async fn a_name_clash_keeps_what_was_typed() {
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = res.text().await.unwrap();
-    assert!(
-        text_of(&page, "#name-error")
-            .unwrap()
-            .contains("already have")
+    assert_eq!(
+        text_of(&page, "#name-error").as_deref(),
+        Some("You already have an access token named “deploy”. Choose another name.")
     );
     assert_eq!(input_value(&page, "name").as_deref(), Some("deploy"));
     assert_eq!(
@@ -139,6 +138,82 @@ async fn a_name_clash_keeps_what_was_typed() {
     let other = app.visitor();
     other.login_ok("bob").await;
     other.new_access_token("deploy", &["devices:read"]).await;
+
+    let (first, old) = app.new_access_token("Reused", &["devices:read"]).await;
+    assert_eq!(
+        app.create_access_token("reused", &["devices:read"])
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        app.token_action(first, "revoke").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let (second, new) = app.new_access_token("reused", &["devices:read"]).await;
+    assert_ne!(first, second, "a new record under the freed name");
+    assert_eq!(me(&app, &new).await.0, StatusCode::OK);
+    assert_eq!(me(&app, &old).await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// SQLite's lower() folds ASCII only; names must clash whatever their letters.
+#[actix_web::test]
+async fn names_clash_case_insensitively_beyond_ascii() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let (_, role) = app.grant(ada.id, "Field", "devices:read");
+    app.login_ok("ada").await;
+    app.new_access_token("Ärger", &["devices:read"]).await;
+
+    let res = app
+        .submit(
+            "/profile/tokens/new",
+            "/profile/tokens",
+            &[
+                ("name", "ärger"),
+                ("description", "typed"),
+                ("scopes", "devices:read"),
+                ("expires_in_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert_eq!(
+        text_of(&page, "#name-error").as_deref(),
+        Some("You already have an access token named “ärger”. Choose another name.")
+    );
+    assert_eq!(input_value(&page, "name").as_deref(), Some("ärger"));
+    assert_eq!(
+        text_of(&page, "#token-description").as_deref(),
+        Some("typed")
+    );
+    assert_eq!(app.count("tokens"), 1);
+
+    // Clients too, with their own article; a different kind may share the name.
+    let role = role.to_string();
+    let expires = (chrono::Utc::now() + chrono::TimeDelta::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let provision = async |name: &str| {
+        app.submit(
+            "/profile/clients/new",
+            "/profile/clients",
+            &[("name", name), ("role_id", &role), ("expires_at", &expires)],
+        )
+        .await
+    };
+    assert_eq!(provision("ÖL-Export").await.status(), StatusCode::OK);
+    let res = provision("öl-export").await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert_eq!(
+        text_of(&page, "#name-error").as_deref(),
+        Some("You already have a client named “öl-export”. Choose another name.")
+    );
+    assert_eq!(input_value(&page, "name").as_deref(), Some("öl-export"));
+    assert_eq!(provision("ärger").await.status(), StatusCode::OK);
+    assert_eq!(app.count("tokens"), 3);
 }
 
 #[actix_web::test]
@@ -410,6 +485,123 @@ async fn users_see_and_touch_only_their_own_tokens() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(me(&app, &token).await.0, StatusCode::OK, "nothing changed");
     assert!(!app.get_html("/profile/tokens").await.contains("pwned"));
+
+    // Every attempt is audited: the intruder as actor, the token by id and label.
+    let denied = app.audit_rows("token_access_denied");
+    assert_eq!(denied.len(), 7, "2 pages, 4 actions, 1 edit: {denied:?}");
+    for row in &denied {
+        assert_eq!(row.actor_name.as_deref(), Some("mallory"));
+        assert_eq!(row.outcome, "denied");
+        assert_eq!(row.target_type.as_deref(), Some("token"));
+        assert_eq!(row.target_id, Some(id));
+        let label = row.target_label.as_deref().unwrap();
+        assert!(
+            label.contains("mine") && label.contains(&token[..9]),
+            "{label}"
+        );
+        assert!(!label.contains(&token[9..]), "no secret in the audit row");
+    }
+    // An id that is nobody's token is a plain 404, with nothing to audit.
+    assert_eq!(
+        intruder.token_action(id + 1000, "disable").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.audit_rows("token_access_denied").len(), 7);
+}
+
+/// API tokens (issued by an administrator) and mobile sessions belong to the
+/// user but are not the profile's to manage: every profile route is a 404 that
+/// changes nothing, and is audited.
+#[actix_web::test]
+async fn profile_routes_leave_api_tokens_and_sessions_alone() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let membership = app.grant(ada.id, "Field", "devices:read");
+    let api = app.insert_token(ada.id, "api", "ERP sync", Some(membership));
+    let session = app.insert_token(ada.id, "session", "Pixel 9", Some(membership));
+    app.login_ok("ada").await;
+    assert!(!app.get_html("/profile/tokens").await.contains("ERP sync"));
+
+    let before = |id: i64| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        app.db(|conn| {
+            t::tokens
+                .find(id)
+                .select((
+                    t::display_prefix,
+                    t::status,
+                    t::scopes,
+                    t::description,
+                    t::expires_at,
+                    t::revoked_at,
+                ))
+                .first::<(
+                    String,
+                    String,
+                    String,
+                    String,
+                    Option<chrono::NaiveDateTime>,
+                    Option<chrono::NaiveDateTime>,
+                )>(conn)
+                .unwrap()
+        })
+    };
+    for seeded in [&api, &session] {
+        let id = seeded.id;
+        let row = before(id);
+        for path in [
+            format!("/profile/tokens/{id}/edit"),
+            format!("/profile/tokens/{id}/revoke"),
+        ] {
+            assert_eq!(
+                app.get(&path).await.status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
+        }
+        // Used before each attempt, so a cached success cannot hide a change.
+        for action in ["regenerate", "disable", "enable", "revoke"] {
+            assert_eq!(me(&app, &seeded.token).await.0, StatusCode::OK);
+            assert_eq!(
+                app.token_action(id, action).await.status(),
+                StatusCode::NOT_FOUND,
+                "{action} of {id}"
+            );
+            assert_eq!(me(&app, &seeded.token).await.0, StatusCode::OK, "{action}");
+        }
+        let res = app
+            .submit(
+                "/profile/tokens",
+                &format!("/profile/tokens/{id}"),
+                &[("scopes", "devices:read"), ("description", "mine now")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert_eq!(before(id), row, "the row did not change");
+        assert_eq!(me(&app, &seeded.token).await.0, StatusCode::OK);
+
+        let denied: Vec<_> = app
+            .audit_rows("token_access_denied")
+            .into_iter()
+            .filter(|r| r.target_id == Some(id))
+            .collect();
+        assert_eq!(denied.len(), 7, "{denied:?}");
+        assert!(
+            denied
+                .iter()
+                .all(|r| r.actor_name.as_deref() == Some("ada") && r.outcome == "denied")
+        );
+    }
+    for action in [
+        "token_regenerated",
+        "token_disabled",
+        "token_enabled",
+        "token_revoked",
+        "token_edited",
+    ] {
+        assert!(app.audit(action).is_empty(), "{action}");
+    }
 }
 
 #[actix_web::test]
@@ -577,6 +769,12 @@ async fn every_token_form_needs_the_csrf_token() {
     let (_, role) = app.grant(ada.id, "Field", "devices:read");
     app.login_ok("ada").await;
     let (id, token) = app.new_access_token("ci", &["devices:read"]).await;
+    // A disabled one, for the enable route.
+    let (off, off_token) = app.new_access_token("off", &["devices:read"]).await;
+    assert_eq!(
+        app.token_action(off, "disable").await.status(),
+        StatusCode::SEE_OTHER
+    );
     let tokens_before = app.count("tokens");
     let role = role.to_string();
     let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
@@ -602,6 +800,7 @@ async fn every_token_form_needs_the_csrf_token() {
         ),
         (format!("/profile/tokens/{id}/regenerate"), vec![]),
         (format!("/profile/tokens/{id}/disable"), vec![]),
+        (format!("/profile/tokens/{off}/enable"), vec![]),
         (format!("/profile/tokens/{id}/revoke"), vec![]),
     ];
     for (path, fields) in posts {
@@ -624,6 +823,12 @@ async fn every_token_form_needs_the_csrf_token() {
         StatusCode::OK,
         "still works, unchanged"
     );
+    assert_eq!(
+        me(&app, &off_token).await.0,
+        StatusCode::UNAUTHORIZED,
+        "still disabled"
+    );
+    assert_eq!(app.audit("token_enabled").len(), 0);
     let _ = PASSWORD;
 }
 
@@ -646,4 +851,337 @@ async fn creation_can_be_switched_off() {
     let res = app.create_access_token("ci", &["devices:read"]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.count("tokens"), 0);
+}
+
+/// Edit checks added scopes against the active catalog, as create does: even an
+/// administrator (who holds everything) cannot store a scope that does not exist.
+#[actix_web::test]
+async fn edit_refuses_scopes_outside_the_catalog() {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    app.login_ok("root").await;
+    let (id, token) = app.new_access_token("ci", &["devices:read"]).await;
+
+    let res = app
+        .submit(
+            &format!("/profile/tokens/{id}/edit"),
+            &format!("/profile/tokens/{id}"),
+            &[
+                ("scopes", "devices:read"),
+                ("scopes", "bogus:scope"),
+                ("description", "typed here"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert_eq!(
+        text_of(&page, "#scopes-error").as_deref(),
+        Some("There is no scope called bogus:scope.")
+    );
+    assert_eq!(
+        text_of(&page, "#token-description").as_deref(),
+        Some("typed here")
+    );
+    assert!(page.contains("value=\"devices:read\" checked"));
+    assert_eq!(
+        me(&app, &token).await.1["scopes"],
+        serde_json::json!(["devices:read"])
+    );
+    let stored: String = app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        t::tokens.find(id).select(t::scopes).first(conn).unwrap()
+    });
+    assert_eq!(stored, "devices:read");
+    assert!(app.audit("token_edited").is_empty());
+}
+
+/// The expiry of a token row, straight from the database.
+fn expiry_of(app: &common::TestApp, id: i64) -> chrono::NaiveDateTime {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as t;
+    app.db(|conn| {
+        t::tokens
+            .find(id)
+            .select(t::expires_at)
+            .first::<Option<chrono::NaiveDateTime>>(conn)
+            .unwrap()
+            .expect("an expiry")
+    })
+}
+
+/// The whole lifecycle of a client over HTTP, the token used right before and
+/// right after every change.
+#[actix_web::test]
+async fn a_client_lives_its_whole_lifecycle_over_http() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let (_, role) = app.grant(ada.id, "BI", "collections:read devices:read");
+    app.login_ok("ada").await;
+    let expires = (chrono::Utc::now() + chrono::TimeDelta::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let res = app
+        .submit(
+            "/profile/clients/new",
+            "/profile/clients",
+            &[
+                ("name", "Test runner"),
+                ("role_id", &role.to_string()),
+                ("expires_at", &expires),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let first = new_token_in(&res.text().await.unwrap());
+    let list = app.get_html("/profile/tokens").await;
+    let id: i64 = list
+        .split("id=\"clients-heading\"")
+        .nth(1)
+        .unwrap()
+        .split("data-token-id=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // Regenerate: shorten the expiry first, so the new one must come from the policy.
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        diesel::update(t::tokens.find(id))
+            .set(t::expires_at.eq(Some(tessera::db::now() + chrono::TimeDelta::days(2))))
+            .execute(conn)
+    })
+    .unwrap();
+    assert_eq!(me(&app, &first).await.0, StatusCode::OK);
+    let policy = app.db(|conn| tessera::db::settings::load(conn).unwrap().policy());
+    let asked = tessera::db::now();
+    let res = app.token_action(id, "regenerate").await;
+    let answered = tessera::db::now();
+    assert_eq!(res.status(), StatusCode::OK);
+    let second = new_token_in(&res.text().await.unwrap());
+    assert!(second.starts_with("tsrc_") && second != first);
+    assert_eq!(me(&app, &first).await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = me(&app, &second).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["kind"], "client");
+    let expiry = expiry_of(&app, id);
+    let slack = chrono::TimeDelta::seconds(1);
+    assert!(
+        expiry >= policy.default_expiry(asked) - slack
+            && expiry <= policy.default_expiry(answered) + slack,
+        "{expiry} is {} days from now",
+        policy.default_lifetime_days
+    );
+
+    // Disable, enable, revoke: each refused or accepted at once.
+    assert_eq!(me(&app, &second).await.0, StatusCode::OK);
+    assert_eq!(
+        app.token_action(id, "disable").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(me(&app, &second).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.token_action(id, "enable").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(me(&app, &second).await.0, StatusCode::OK);
+    assert_eq!(
+        app.token_action(id, "revoke").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(me(&app, &second).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.audit("revoked_token_used").len(), 1);
+    for action in [
+        "token_regenerated",
+        "token_disabled",
+        "token_enabled",
+        "token_revoked",
+    ] {
+        assert_eq!(app.audit(action).len(), 1, "{action}");
+    }
+}
+
+/// An administrator changes the owner through the admin pages; the owner's token,
+/// used right before each change, is narrowed or refused right after it.
+#[actix_web::test]
+async fn demotion_and_disabling_through_the_admin_pages_reach_the_tokens() {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    app.login_ok("root").await;
+    let ada = app.create_user("ada", true);
+    let (department, user_type) = app.grant(ada.id, "Field", "devices:read");
+    let owner = app.visitor();
+    owner.login_ok("ada").await;
+    let (_, token) = owner
+        .new_access_token("ci", &["devices:read", "users:write"])
+        .await;
+    let user_page = format!("/admin/users/{}", ada.id);
+
+    // The administrator flag taken away: users:write goes, devices:read stays.
+    assert_eq!(
+        me(&app, &token).await.1["scopes"],
+        serde_json::json!(["devices:read", "users:write"])
+    );
+    let res = app
+        .submit(
+            &user_page,
+            &user_page,
+            &[("email", "ada@example.com"), ("display_name", "Ada")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        me(&app, &token).await.1["scopes"],
+        serde_json::json!(["devices:read"])
+    );
+
+    // The membership that gave devices:read removed: nothing left.
+    let res = app
+        .submit(
+            &user_page,
+            &format!("{user_page}/memberships/remove"),
+            &[("membership", &format!("{department}:{user_type}"))],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me(&app, &token).await.1["scopes"], serde_json::json!([]));
+
+    // Disabled: refused.
+    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+    let res = app
+        .submit(&user_page, &format!("{user_page}/disable"), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.audit("token_of_disabled_user_used").len(), 1);
+}
+
+/// Regenerating makes a new credential, so it stops with token creation: on the
+/// profile, on the administrator's token page and in the JSON API. Nothing changes.
+#[actix_web::test]
+async fn regenerate_is_refused_while_creation_is_switched_off() {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read tokens:write");
+    app.login_ok("ada").await;
+    let (id, token) = app
+        .new_access_token("ci", &["devices:read", "tokens:write"])
+        .await;
+    let prefix_and_expiry = || {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        app.db(|conn| {
+            t::tokens
+                .find(id)
+                .select((t::display_prefix, t::expires_at))
+                .first::<(String, Option<chrono::NaiveDateTime>)>(conn)
+                .unwrap()
+        })
+    };
+    let before = prefix_and_expiry();
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::settings::dsl as s;
+        diesel::update(s::settings)
+            .set(s::token_creation_enabled.eq(false))
+            .execute(conn)
+    })
+    .unwrap();
+
+    // Profile: back to the list with the reason.
+    let res = app.token_action(id, "regenerate").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), "/profile/tokens");
+    let list = app.get_html("/profile/tokens").await;
+    assert!(
+        text_of(&list, ".flash-error")
+            .unwrap()
+            .contains("Token creation is switched off"),
+        "{list}"
+    );
+    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+
+    // Administrator's token page.
+    let admin = app.visitor();
+    admin.login_ok("root").await;
+    let detail = format!("/admin/tokens/{id}");
+    let res = admin
+        .submit(&detail, &format!("{detail}/regenerate"), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), detail);
+    let page = admin.get_html(&detail).await;
+    assert!(
+        text_of(&page, ".flash-error")
+            .unwrap()
+            .contains("Token creation is switched off")
+    );
+    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+
+    // JSON API.
+    let res = reqwest::Client::new()
+        .post(app.url(&format!("/api/v1/tokens/{id}/regenerate")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["fields"]["token"]
+            .as_str()
+            .unwrap()
+            .contains("Token creation is switched off"),
+        "{body}"
+    );
+    assert!(body.get("token").is_none());
+
+    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+    assert_eq!(prefix_and_expiry(), before, "nothing changed");
+    assert!(app.audit("token_regenerated").is_empty());
+}
+
+/// The revoke confirmation loaded into a dialog (the script says so with a
+/// header) leaves a pending message for the page the person sees next.
+#[actix_web::test]
+async fn the_confirmation_dialog_does_not_eat_a_pending_message() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    app.login_ok("ada").await;
+    let (id, _) = app.new_access_token("ci", &["devices:read"]).await;
+    // Leaves "Disabled “ci”…" for the next page, without following the redirect.
+    assert_eq!(
+        app.token_action(id, "disable").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let res = app
+        .client
+        .get(app.url(&format!("/profile/tokens/{id}/revoke")))
+        .header("X-Tessera-Dialog", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(!res.text().await.unwrap().contains("Disabled “ci”"));
+    let list = app.get_html("/profile/tokens").await;
+    assert!(
+        text_of(&list, ".flash-success")
+            .unwrap()
+            .contains("Disabled “ci”"),
+        "{list}"
+    );
+    // Shown once.
+    assert!(
+        !app.get_html("/profile/tokens")
+            .await
+            .contains("Disabled “ci”")
+    );
 }

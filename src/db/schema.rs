@@ -81,6 +81,8 @@ diesel::table! {
         device_name -> Nullable<Text>,
         revoked_at -> Nullable<Timestamp>,
         revoked_by -> Nullable<BigInt>,
+        /// The name folded for uniqueness (`domain::policy::token_name_key`).
+        name_key -> Text,
     }
 }
 

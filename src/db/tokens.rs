@@ -57,6 +57,8 @@ impl Token {
 pub struct NewToken<'a> {
     pub kind: &'a str,
     pub name: &'a str,
+    /// `domain::policy::token_name_key(name)`: what the unique index compares.
+    pub name_key: &'a str,
     pub description: &'a str,
     pub owner_id: i64,
     pub created_by: Option<i64>,
@@ -126,14 +128,25 @@ pub fn find_for_auth(conn: &mut DbConn, sha256: &[u8]) -> QueryResult<Option<For
         })
 }
 
-/// A live (unrevoked) token of `owner`'s; anyone else's id is `NotFound`.
-pub fn find_owned(conn: &mut DbConn, id: i64, owner_id: i64) -> QueryResult<Token> {
+/// A live (unrevoked) token of `owner`'s, of one of `kinds`; anyone else's id,
+/// or a token of another kind, is `NotFound`.
+pub fn find_owned(conn: &mut DbConn, id: i64, owner_id: i64, kinds: &[&str]) -> QueryResult<Token> {
     tokens::table
         .find(id)
         .filter(tokens::owner_id.eq(owner_id))
+        .filter(tokens::kind.eq_any(kinds))
         .filter(tokens::revoked_at.is_null())
         .select(Token::as_select())
         .first(conn)
+}
+
+/// Any token with this id, whoever owns it, revoked or not.
+pub fn find_any(conn: &mut DbConn, id: i64) -> QueryResult<Option<Token>> {
+    tokens::table
+        .find(id)
+        .select(Token::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// An owner's live tokens of one kind, newest first, with the name of the user

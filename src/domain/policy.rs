@@ -111,6 +111,13 @@ pub fn check_token_name(name: &str) -> Result<(), &'static str> {
     }
 }
 
+/// What makes two token names the same name: the trimmed name folded to lower
+/// case in full Unicode ("Ärger" and "ärger" clash), stored as `tokens.name_key`
+/// under a unique index, so both databases compare alike.
+pub fn token_name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
 /// Checks a description: at most 500 characters.
 pub fn check_description(description: &str) -> Result<(), &'static str> {
     if description.chars().count() > 500 {
@@ -210,6 +217,9 @@ mod tests {
         assert!(check_token_name("  ").is_err());
         assert!(check_token_name(&"x".repeat(101)).is_err());
         assert!(check_token_name("a\u{0}b").is_err());
+        assert_eq!(token_name_key("  Ärger "), "ärger");
+        assert_eq!(token_name_key("ÄRGER"), token_name_key("ärger"));
+        assert_eq!(token_name_key("Deploy"), "deploy");
         assert!(check_description("line one\nline two").is_ok());
         assert!(check_description(&"x".repeat(501)).is_err());
     }

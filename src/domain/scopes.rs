@@ -54,6 +54,14 @@ pub fn beyond(wanted: &ScopeSet, held: &Holdings) -> Vec<String> {
         .collect()
 }
 
+/// The first of `wanted` that is not in `catalog` (the active scope names).
+pub fn first_unknown<'a>(
+    wanted: impl IntoIterator<Item = &'a String>,
+    catalog: &ScopeSet,
+) -> Option<&'a String> {
+    wanted.into_iter().find(|s| !catalog.contains(*s))
+}
+
 /// The resource label of a scope name (`devices:read` → "Device" via the catalog),
 /// used to group checkboxes.
 #[derive(Debug, Clone)]
@@ -95,6 +103,17 @@ mod tests {
         let held = Holdings::Only(parse("devices:read users:read"));
         assert_eq!(held.intersect(&wanted), parse("devices:read"));
         assert_eq!(beyond(&wanted, &held), vec!["devices:write".to_owned()]);
+    }
+
+    #[test]
+    fn unknown_scopes_are_found() {
+        let catalog = parse("devices:read devices:write");
+        assert_eq!(first_unknown(&parse("devices:read"), &catalog), None);
+        let wanted = parse("devices:read bogus:scope");
+        assert_eq!(
+            first_unknown(&wanted, &catalog).map(String::as_str),
+            Some("bogus:scope")
+        );
     }
 
     #[test]

@@ -67,6 +67,16 @@ impl TokenKind {
             Self::Session => "Mobile session",
         }
     }
+
+    /// The label in running text, with its article: "an access token", "a client".
+    pub fn in_sentence(self) -> &'static str {
+        match self {
+            Self::Personal => "an access token",
+            Self::Client => "a client",
+            Self::Api => "an API token",
+            Self::Session => "a mobile session",
+        }
+    }
 }
 
 /// Checks a deployment prefix: 1 to 16 lower-case ASCII letters or digits.
@@ -251,6 +261,36 @@ mod tests {
         }
     }
 
+    /// Every position of a token (prefix, kind marker, separator, body and check
+    /// characters), changed to every other character a token may hold.
+    #[test]
+    fn every_one_character_change_at_every_position_is_rejected() {
+        const ALPHABET: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
+        for kind in TokenKind::ALL {
+            let token = PlainToken::generate("tsr", kind);
+            let chars: Vec<char> = token.expose().chars().collect();
+            for pos in 0..chars.len() {
+                for new in ALPHABET.chars().filter(|c| *c != chars[pos]) {
+                    let mut changed = chars.clone();
+                    changed[pos] = new;
+                    let changed: String = changed.into_iter().collect();
+                    assert!(
+                        PlainToken::parse("tsr", &changed).is_none(),
+                        "{changed} accepted (position {pos})"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kinds_in_running_text_take_the_right_article() {
+        assert_eq!(TokenKind::Personal.in_sentence(), "an access token");
+        assert_eq!(TokenKind::Client.in_sentence(), "a client");
+        assert_eq!(TokenKind::Api.in_sentence(), "an API token");
+        assert_eq!(TokenKind::Session.in_sentence(), "a mobile session");
+    }
+
     #[test]
     fn prefixes() {
         assert!(check_prefix("tsr").is_ok());
@@ -275,9 +315,10 @@ mod tests {
         }
 
         #[test]
-        fn any_one_character_change_is_rejected(kind in kinds(), pos in 0usize..40, replacement in "[0-9A-Za-z_]") {
+        fn any_one_character_change_is_rejected(kind in kinds(), pos in 0usize..41, replacement in "[0-9A-Za-z_]") {
             let token = PlainToken::generate("tsr", kind);
             let mut chars: Vec<char> = token.expose().chars().collect();
+            prop_assert_eq!(chars.len(), 41, "positions 0..41 are every character");
             let new = replacement.chars().next().unwrap();
             prop_assume!(chars[pos] != new);
             chars[pos] = new;

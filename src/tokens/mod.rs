@@ -17,7 +17,7 @@ use crate::db::tokens::{self as token_rows, NewToken, STATUS_ACTIVE, STATUS_DISA
 use crate::db::users::User;
 use crate::db::{self, DbConn, memberships, scopes as catalog, settings, user_types};
 use crate::domain::form::FieldErrors;
-use crate::domain::policy::{ExpiryChoice, check_description, check_token_name};
+use crate::domain::policy::{ExpiryChoice, check_description, check_token_name, token_name_key};
 use crate::domain::scopes::{self, ScopeSet};
 use crate::domain::token::{PlainToken, TokenKind};
 use crate::error::AppError;
@@ -51,6 +51,53 @@ pub struct CreateRequest {
     pub grant_ceiling: Option<ScopeSet>,
 }
 
+/// The kinds of token the profile pages manage; `api` tokens (issued by an
+/// administrator) and mobile sessions are out of their reach.
+pub const PROFILE_KINDS: [&str; 2] = ["personal", "client"];
+
+/// Why a lifecycle change was refused while token creation is switched off.
+pub const CREATION_OFF: &str = "Token creation is switched off by the administrators.";
+
+/// The caller's live token `id` of one of `kinds`, as the profile pages look it
+/// up. Anything else is `NotFound`; when the token exists but belongs to someone
+/// else, or is of a kind outside `kinds`, the attempt is audited first as
+/// `token_access_denied` (naming the token by id and display prefix).
+pub fn find_for_caller(
+    conn: &mut DbConn,
+    id: i64,
+    caller: &Actor,
+    kinds: &[&str],
+) -> Result<Token, AppError> {
+    let owner = caller.user_id.ok_or(AppError::NotFound)?;
+    match token_rows::find_owned(conn, id, owner, kinds) {
+        Ok(token) => Ok(token),
+        Err(diesel::result::Error::NotFound) => {
+            if let Some(token) = token_rows::find_any(conn, id)?
+                && (token.owner_id != owner || !kinds.contains(&token.kind.as_str()))
+            {
+                record(conn, caller, "token_access_denied", Outcome::Denied, &token)?;
+            }
+            Err(AppError::NotFound)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The error beside the scopes when one of `wanted` is not in the active catalog.
+fn check_catalog<'a>(
+    conn: &mut DbConn,
+    wanted: impl IntoIterator<Item = &'a String>,
+) -> Result<Result<(), String>, AppError> {
+    let active: ScopeSet = catalog::active_catalog(conn)?
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    Ok(match scopes::first_unknown(wanted, &active) {
+        Some(unknown) => Err(format!("There is no scope called {unknown}.")),
+        None => Ok(()),
+    })
+}
+
 /// Writes an audit row about `token`, named by id and display prefix.
 fn record(
     conn: &mut DbConn,
@@ -81,10 +128,7 @@ pub fn create(
 
     let mut errors = FieldErrors::new();
     if !policy.creation_enabled {
-        errors.add(
-            "name",
-            "Token creation is switched off by the administrators.",
-        );
+        errors.add("name", CREATION_OFF);
         return Ok(Err(errors));
     }
     errors.check("name", check_token_name(&req.name));
@@ -105,16 +149,12 @@ pub fn create(
         }
     };
     let holdings = memberships::holdings(conn, owner.id, owner.is_admin)?;
-    let active: ScopeSet = catalog::active_catalog(conn)?
-        .into_iter()
-        .map(|(name, _, _)| name)
-        .collect();
     match req.kind {
         TokenKind::Personal => {
             if req.scopes.is_empty() {
                 errors.add("scopes", "Choose at least one scope.");
-            } else if let Some(unknown) = req.scopes.iter().find(|s| !active.contains(*s)) {
-                errors.add("scopes", format!("There is no scope called {unknown}."));
+            } else if let Err(message) = check_catalog(conn, &req.scopes)? {
+                errors.add("scopes", message);
             } else {
                 let mut denied = scopes::beyond(&req.scopes, &holdings);
                 if let Some(ceiling) = &req.grant_ceiling {
@@ -162,9 +202,11 @@ pub fn create(
         TokenKind::Personal => scopes::join(&req.scopes),
         _ => String::new(),
     };
+    let name_key = token_name_key(&req.name);
     let new = NewToken {
         kind: req.kind.as_str(),
         name: &req.name,
+        name_key: &name_key,
         description: &req.description,
         owner_id: owner.id,
         created_by: actor.user_id,
@@ -185,8 +227,8 @@ pub fn create(
             errors.add(
                 "name",
                 format!(
-                    "You already have a {} named “{}”. Choose another name.",
-                    req.kind.label().to_lowercase(),
+                    "You already have {} named “{}”. Choose another name.",
+                    req.kind.in_sentence(),
                     req.name
                 ),
             );
@@ -227,8 +269,12 @@ pub fn edit(
     if wanted.is_empty() {
         errors.add("scopes", "Choose at least one scope.");
     }
-    // Narrowing is always allowed; whatever is added must be held now.
+    // Narrowing is always allowed; whatever is added must be in the catalog (as
+    // on create) and held now.
     let added: ScopeSet = wanted.difference(&current).cloned().collect();
+    if let Err(message) = check_catalog(conn, &added)? {
+        errors.add("scopes", message);
+    }
     let denied = scopes::beyond(&added, &holdings);
     if !denied.is_empty() {
         errors.add(
@@ -247,15 +293,28 @@ pub fn edit(
     Ok(Ok(()))
 }
 
-/// A new secret for the same record; the old one stops working at once.
+/// A new secret for the same record; the old one stops working at once. Refused,
+/// changing nothing, while token creation is switched off (a new secret is a new
+/// credential): the message comes back under the field `token`.
 pub fn regenerate(
     conn: &mut DbConn,
     prefix: &str,
     token: &Token,
     actor: &Actor,
-) -> Result<Issued, AppError> {
+) -> Result<Result<Issued, FieldErrors>, AppError> {
     let kind = TokenKind::parse(&token.kind).ok_or(AppError::NotFound)?;
     let policy = settings::load(conn)?.policy();
+    if !policy.creation_enabled {
+        let mut errors = FieldErrors::new();
+        errors.add(
+            "token",
+            format!(
+                "{CREATION_OFF} Regenerating is refused until they switch it on again; \
+                 the current secret keeps working."
+            ),
+        );
+        return Ok(Err(errors));
+    }
     let secret = PlainToken::generate(prefix, kind);
     let expires_at = Some(policy.default_expiry(db::now()));
     let changed = token_rows::replace_secret(
@@ -276,13 +335,13 @@ pub fn regenerate(
             .target("token", Some(token.id), Some(&label))
             .detail(&format!("previous secret {}…", token.display_prefix)),
     )?;
-    Ok(Issued {
+    Ok(Ok(Issued {
         id: token.id,
         kind,
         name: token.name.clone(),
         secret,
         expires_at,
-    })
+    }))
 }
 
 pub fn set_enabled(

@@ -6,32 +6,54 @@
 (function () {
   const parser = new DOMParser();
 
+  // Pages fetched for a dialog say so, so that the server keeps any pending
+  // flash message for the next full page instead of spending it here.
   async function fetchPage(url, options) {
-    const response = await fetch(url, Object.assign({ credentials: "same-origin" }, options));
+    const headers = { "X-Tessera-Dialog": "1" };
+    const response = await fetch(url, Object.assign({ credentials: "same-origin", headers }, options));
     const html = await response.text();
     return { response, doc: parser.parseFromString(html, "text/html") };
   }
 
-  // Copy buttons: <button data-copy="element-id">.
+  function selectText(element) {
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+
+  // Copy buttons: <button data-copy="element-id">. The button says "Copied" only
+  // when the text really reached the clipboard; otherwise the text is left
+  // selected and the button says how to copy it by hand.
   function wireCopyButtons(root) {
     root.querySelectorAll("[data-copy]").forEach((button) => {
       const target = document.getElementById(button.dataset.copy);
       if (!target) return;
       button.hidden = false;
       button.addEventListener("click", async () => {
-        const text = target.textContent.trim();
+        let copied = false;
         try {
-          await navigator.clipboard.writeText(text);
+          await navigator.clipboard.writeText(target.textContent.trim());
+          copied = true;
         } catch (_) {
-          const range = document.createRange();
-          range.selectNodeContents(target);
-          const selection = window.getSelection();
-          selection.removeAllRanges();
-          selection.addRange(range);
-          document.execCommand("copy");
+          // No Clipboard API here (or not allowed): the old command, which
+          // reports whether it worked.
+          selectText(target);
+          try {
+            copied = document.execCommand("copy");
+          } catch (_) {
+            copied = false;
+          }
         }
-        button.textContent = "Copied";
-        button.classList.add("copied");
+        if (copied) {
+          button.textContent = "Copied";
+          button.classList.add("copied");
+        } else {
+          selectText(target);
+          button.textContent = "Press Ctrl+C to copy";
+          button.classList.remove("copied");
+        }
       });
     });
   }

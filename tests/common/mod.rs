@@ -435,6 +435,7 @@ impl TestApp {
                     &tessera::db::tokens::NewToken {
                         kind,
                         name,
+                        name_key: &tessera::domain::policy::token_name_key(name),
                         description: "",
                         owner_id,
                         created_by: Some(owner_id),

@@ -92,14 +92,23 @@ pub async fn regenerate_token(
     state: web::Data<AppState>,
     admin: CurrentAdmin,
     client: ClientInfo,
+    session: Session,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let token = load_token(&state, path.into_inner()).await?;
+    let id = path.into_inner();
+    let token = load_token(&state, id).await?;
     let (actor, prefix) = (client.actor(Some(&admin)), state.token_prefix.clone());
-    let issued = state
+    let outcome = state
         .db(move |conn, _| tokens::regenerate(conn, &prefix, &token, &actor))
         .await?;
-    Ok(show_issued(&req, "Token regenerated", issued))
+    match outcome {
+        Ok(issued) => Ok(show_issued(&req, "Token regenerated", issued)),
+        Err(errors) => {
+            let message = errors.get("token").unwrap_or(tokens::CREATION_OFF);
+            flash(&session, "error", message);
+            Ok(redirect(&back(id)))
+        }
+    }
 }
 
 async fn set_enabled(

@@ -166,21 +166,17 @@ pub async fn create_token(
     Ok(no_store(HttpResponse::Created()).json(IssuedView::from(issued)))
 }
 
+/// The kinds of token the token API manages: not mobile sessions.
+const API_KINDS: [&str; 3] = ["personal", "client", "api"];
+
 async fn own_token(state: &AppState, caller: &Bearer, id: i64) -> Result<Token, ApiError> {
     let owner = caller.owner.id;
     state
-        .db(move |conn, _| Ok(token_rows::find_owned(conn, id, owner)?))
+        .db(move |conn, _| Ok(token_rows::find_owned(conn, id, owner, &API_KINDS)?))
         .await
         .map_err(|err| match err {
             crate::error::AppError::NotFound => ApiError::NotFound,
             other => other.into(),
-        })
-        .and_then(|t| {
-            if t.kind == "session" {
-                Err(ApiError::NotFound)
-            } else {
-                Ok(t)
-            }
         })
 }
 
@@ -259,7 +255,7 @@ pub async fn update_token(
             {
                 return Ok(Err(errors));
             }
-            Ok(Ok(token_rows::find_owned(conn, id, owner.id)?))
+            Ok(Ok(token_rows::find_owned(conn, id, owner.id, &API_KINDS)?))
         })
         .await?
         .map_err(ApiError::Unprocessable)?;
@@ -285,8 +281,9 @@ pub async fn delete_token(
 }
 
 /// A new secret for one of the caller's tokens; the old one stops at once.
+/// Refused (422, nothing changes) while token creation is switched off.
 #[utoipa::path(post, path = "/api/v1/tokens/{id}/regenerate", security(("bearer" = [])), params(("id" = i64, Path, description = "Token id")),
-    responses((status = 200, body = IssuedView), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
+    responses((status = 200, body = IssuedView), (status = 422, description = "Token creation is switched off: `fields.token` says so", body = ErrorBody), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
 pub async fn regenerate_token(
     state: web::Data<AppState>,
     client: ClientInfo,
@@ -301,6 +298,7 @@ pub async fn regenerate_token(
     );
     let issued = state
         .db(move |conn, _| tokens::regenerate(conn, &prefix, &token, &actor))
-        .await?;
+        .await?
+        .map_err(ApiError::Unprocessable)?;
     Ok(no_store(HttpResponse::Ok()).json(IssuedView::from(issued)))
 }

@@ -8,7 +8,7 @@ use askama::Template;
 
 use super::{Choices, show_issued};
 use crate::auth::extract::{ClientInfo, CurrentUser};
-use crate::db::tokens::{self as token_rows, Token};
+use crate::db::tokens::Token;
 use crate::domain::form::FieldErrors;
 use crate::domain::scopes::{self, ScopeSet};
 use crate::domain::token::TokenKind;
@@ -19,11 +19,18 @@ use crate::tokens;
 
 const BACK: &str = "/profile/tokens";
 
-/// The caller's live token with this id; anyone else's is a 404.
-async fn own_token(state: &AppState, user: &CurrentUser, id: i64) -> Result<Token, AppError> {
-    let owner = user.id;
+/// The caller's live access token or client with this id. Anyone else's token,
+/// and an API token or mobile session even of the caller's, is a 404 (audited as
+/// `token_access_denied`).
+async fn own_token(
+    state: &AppState,
+    user: &CurrentUser,
+    client: &ClientInfo,
+    id: i64,
+) -> Result<Token, AppError> {
+    let actor = client.actor(Some(user));
     state
-        .db(move |conn, _| Ok(token_rows::find_owned(conn, id, owner)?))
+        .db(move |conn, _| tokens::find_for_caller(conn, id, &actor, &tokens::PROFILE_KINDS))
         .await
 }
 
@@ -71,9 +78,10 @@ pub async fn show_edit_token(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
+    client: ClientInfo,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let token = own_token(&state, &user, path.into_inner()).await?;
+    let token = own_token(&state, &user, &client, path.into_inner()).await?;
     if token.kind != TokenKind::Personal.as_str() {
         return Err(AppError::NotFound);
     }
@@ -101,7 +109,7 @@ pub async fn update_token(
     path: web::Path<i64>,
     HtmlForm(form): HtmlForm<EditForm>,
 ) -> Result<HttpResponse, AppError> {
-    let token = own_token(&state, &user, path.into_inner()).await?;
+    let token = own_token(&state, &user, &client, path.into_inner()).await?;
     if token.kind != TokenKind::Personal.as_str() {
         return Err(AppError::NotFound);
     }
@@ -138,14 +146,22 @@ pub async fn regenerate_token(
     state: web::Data<AppState>,
     user: CurrentUser,
     client: ClientInfo,
+    session: Session,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let token = own_token(&state, &user, path.into_inner()).await?;
+    let token = own_token(&state, &user, &client, path.into_inner()).await?;
     let (actor, prefix) = (client.actor(Some(&user)), state.token_prefix.clone());
-    let issued = state
+    let outcome = state
         .db(move |conn, _| tokens::regenerate(conn, &prefix, &token, &actor))
         .await?;
-    Ok(show_issued(&req, "Token regenerated", issued))
+    match outcome {
+        Ok(issued) => Ok(show_issued(&req, "Token regenerated", issued)),
+        Err(errors) => {
+            let message = errors.get("token").unwrap_or(tokens::CREATION_OFF);
+            flash(&session, "error", message);
+            Ok(redirect(BACK))
+        }
+    }
 }
 
 async fn set_enabled(
@@ -156,7 +172,7 @@ async fn set_enabled(
     id: i64,
     enabled: bool,
 ) -> Result<HttpResponse, AppError> {
-    let token = own_token(state, user, id).await?;
+    let token = own_token(state, user, client, id).await?;
     let (actor, name) = (client.actor(Some(user)), token.name.clone());
     state
         .db(move |conn, _| tokens::set_enabled(conn, &token, &actor, enabled))
@@ -201,9 +217,10 @@ pub async fn confirm_revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
+    client: ClientInfo,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let token = own_token(&state, &user, path.into_inner()).await?;
+    let token = own_token(&state, &user, &client, path.into_inner()).await?;
     let page = RevokePage {
         ctx: PageCtx::from_request(&req),
         token,
@@ -218,7 +235,7 @@ pub async fn revoke_token(
     session: Session,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let token = own_token(&state, &user, path.into_inner()).await?;
+    let token = own_token(&state, &user, &client, path.into_inner()).await?;
     let (actor, name) = (client.actor(Some(&user)), token.name.clone());
     state
         .db(move |conn, _| tokens::revoke(conn, &token, &actor, "token_revoked"))

@@ -1,0 +1,4 @@
+DROP INDEX tokens_owner_kind_name;
+ALTER TABLE tokens DROP COLUMN name_key;
+CREATE UNIQUE INDEX tokens_owner_kind_name ON tokens (owner_id, kind, lower(name))
+    WHERE revoked_at IS NULL AND kind <> 'session';
