@@ -175,8 +175,9 @@ impl Application {
         self.setup_code.as_deref()
     }
 
-    /// Serves until SIGTERM or SIGINT, which stop accepting connections and let
-    /// requests in flight finish (up to 30 s); then writes the buffered last uses.
+    /// Serves until a signal: SIGTERM stops accepting connections and lets
+    /// requests in flight finish (up to 30 s); SIGINT (Ctrl-C) and SIGQUIT stop
+    /// at once. Either way the buffered last uses are written before exiting.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         let state = self.state;
