@@ -5,6 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use super::JsonObject;
 use super::me::rfc3339;
 #[allow(unused_imports)]
 use super::openapi::ErrorBody;
@@ -136,7 +137,7 @@ pub async fn create_token(
     state: web::Data<AppState>,
     client: ClientInfo,
     caller: Bearer,
-    body: web::Json<CreateBody>,
+    body: JsonObject<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require("tokens:write")?;
     let body = body.into_inner();
@@ -215,7 +216,7 @@ pub async fn update_token(
     client: ClientInfo,
     caller: Bearer,
     path: web::Path<i64>,
-    body: web::Json<PatchBody>,
+    body: JsonObject<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require("tokens:write")?;
     let token = own_token(&state, &caller, path.into_inner()).await?;
