@@ -69,6 +69,9 @@ pub fn sign_in(
     actor: &Actor,
     action: &str,
 ) -> Result<SignIn, AppError> {
+    // No username holds a NUL, and PostgreSQL refuses one in text: such a name is
+    // looked up, throttled and audited with U+FFFD in its place (and not found).
+    let username = &username.replace('\0', "\u{fffd}");
     let user_bucket = login_username_bucket(username);
     let ip_bucket = login_ip_bucket(actor.ip.as_deref().unwrap_or("unknown"));
     let failure_action = format!("{action}_failure");

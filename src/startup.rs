@@ -130,6 +130,11 @@ impl Application {
                 .app_data(web::QueryConfig::default().error_handler(|_, _| {
                     AppError::BadRequest("The address has a malformed query string.".into()).into()
                 }))
+                // A path id that is no id (`/admin/users/abc`, or beyond i64): no
+                // such page (actix's own answer is a plain-text parser message).
+                .app_data(
+                    web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()),
+                )
                 .configure(|cfg| match &static_dir {
                     Some(dir) => {
                         cfg.service(actix_files::Files::new("/static", dir));

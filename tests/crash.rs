@@ -45,6 +45,7 @@ fn insert_batch(conn: &mut DbConn, owner: i64, generation: u32) -> (i64, i64) {
                 .map(|(name, prefix, sha256)| NewToken {
                     kind: "personal",
                     name,
+                    name_key: name,
                     description: "",
                     owner_id: owner,
                     created_by: Some(owner),

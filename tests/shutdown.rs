@@ -72,6 +72,7 @@ async fn sigterm_lets_requests_finish_and_writes_pending_last_use() {
             &tessera::db::tokens::NewToken {
                 kind: "personal",
                 name: "deploy",
+                name_key: "deploy",
                 description: "",
                 owner_id: ops.id,
                 created_by: Some(ops.id),

@@ -106,6 +106,10 @@ pub async fn gate(
         req.extensions_mut().insert(CurrentUser(user.clone()));
     }
 
+    if !path.starts_with("/api/") && has_nul(req.query_string().as_bytes()) {
+        return Ok(req.error_response(nul_refused()));
+    }
+
     if needs_csrf(&req) {
         let body = match read_body(&mut req).await {
             Ok(body) => body,
@@ -120,10 +124,28 @@ pub async fn gate(
             record(&state, actor, "csrf_failure", &path).await;
             return Ok(req.error_response(AppError::Csrf));
         }
+        if has_nul(&body) {
+            return Ok(req.error_response(nul_refused()));
+        }
         req.set_payload(Payload::from(body));
     }
 
     Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// Whether a query string or form body decodes to text with a NUL character.
+/// No browser sends one, and PostgreSQL can neither store nor compare text that
+/// holds one: every page refuses it here, the same way on both databases.
+fn has_nul(encoded: &[u8]) -> bool {
+    encoded.contains(&0) || encoded.windows(3).any(|w| w == b"%00")
+}
+
+fn nul_refused() -> AppError {
+    AppError::BadRequest(
+        "The form or address contains a NUL character, which Tessera does not accept. \
+         Remove it and try again."
+            .into(),
+    )
 }
 
 /// Reads the whole body (at most [`FORM_LIMIT`]) so it can be checked and then

@@ -1,7 +1,7 @@
 //! The administrator's token inventory query: filters, sort order and keyset
 //! cursor, parsed from (and written back to) the URL.
 
-use chrono::{DateTime, NaiveDateTime};
+use chrono::{DateTime, Datelike as _, NaiveDateTime};
 
 /// Rows per page of the inventory.
 pub const PAGE_SIZE: usize = 50;
@@ -117,6 +117,11 @@ impl Cursor {
             "null" => None,
             micros => Some(DateTime::from_timestamp_micros(micros.parse().ok()?)?.naive_utc()),
         };
+        // No row has a time outside years 1 to 9999, and PostgreSQL refuses
+        // some that chrono accepts (before 4713 BC).
+        if value.is_some_and(|at| !(1..=9999).contains(&at.year())) {
+            return None;
+        }
         Some(Self { value, id })
     }
 }
@@ -270,7 +275,15 @@ mod tests {
         ] {
             assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
         }
-        for bad in ["", "x.1", "1.x", "null", "1"] {
+        for bad in [
+            "",
+            "x.1",
+            "1.x",
+            "null",
+            "1",
+            "-1000000000000000000.1",
+            "-9223372036854775808.1",
+        ] {
             assert_eq!(Cursor::decode(bad), None, "{bad}");
         }
     }

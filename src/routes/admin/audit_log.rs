@@ -4,7 +4,7 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
+use chrono::{Datelike as _, NaiveDate, NaiveDateTime};
 
 use crate::auth::extract::CurrentAdmin;
 use crate::db::audit::{self, AuditEvent, AuditFilter};
@@ -38,14 +38,21 @@ pub struct AuditQuery {
 impl AuditQuery {
     fn filter(&self) -> AuditFilter {
         let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty() && s.len() <= 100);
-        let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+        // Years 1 to 9999 only: PostgreSQL refuses some dates chrono reads.
+        let date = |s: &str| {
+            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                .ok()
+                .filter(|d| (1..=9999).contains(&d.year()))
+        };
         AuditFilter {
             actor: text(&self.actor),
             action: text(&self.action),
             token_id: self.token.trim().parse().ok(),
             from: date(&self.from).map(|d| d.and_time(chrono::NaiveTime::MIN)),
+            // Up to the start of the next day (checked: no overflow panic).
             until: date(&self.until)
-                .map(|d| d.and_time(chrono::NaiveTime::MIN) + TimeDelta::days(1)),
+                .and_then(|d| d.succ_opt())
+                .map(|d| d.and_time(chrono::NaiveTime::MIN)),
         }
     }
 

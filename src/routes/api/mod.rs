@@ -8,12 +8,75 @@ mod tokens;
 
 use actix_web::web;
 
+use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, UrlencodedError};
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 
 use crate::error::{ApiError, AppError};
 
 /// Largest JSON or form body an API call accepts.
 const BODY_LIMIT: usize = 64 * 1024;
+
+const NOT_THE_DOCUMENTED_OBJECT: &str =
+    "The body must be a JSON object with the documented fields.";
+
+/// A JSON body that must be an object. `web::Json` alone also reads a struct
+/// from an array, field by field in order (serde's derive allows it): a shape
+/// no client is documented to send, which must be refused like any other. Read
+/// through `web::Json`, so that the limit and the error answers below apply.
+pub struct JsonObject<T>(pub T);
+
+impl<T> JsonObject<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for JsonObject<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Json::<ObjectOnly<T>>::from_request(req, payload);
+        Box::pin(async move { Ok(JsonObject(body.await?.into_inner().0)) })
+    }
+}
+
+/// `T` as deserialized from a map only.
+struct ObjectOnly<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(MapOnly(deserializer)).map(ObjectOnly)
+    }
+}
+
+/// A deserializer that reads a struct as a map (never as a sequence).
+struct MapOnly<D>(D);
+
+impl<'de, D: serde::Deserializer<'de>> serde::Deserializer<'de> for MapOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+        byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+        identifier ignored_any
+    }
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // Bad bodies get JSON errors here, not the HTML error pages.
@@ -23,10 +86,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
                 ApiError::App(AppError::PayloadTooLarge).into()
             }
-            _ => ApiError::InvalidRequest(
-                "The body must be a JSON object with the documented fields.",
-            )
-            .into(),
+            _ => ApiError::InvalidRequest(NOT_THE_DOCUMENTED_OBJECT).into(),
         });
     let form = web::FormConfig::default()
         .limit(BODY_LIMIT)

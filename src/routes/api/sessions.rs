@@ -6,6 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use super::JsonObject;
 use super::me::rfc3339;
 #[allow(unused_imports)]
 use super::openapi::ErrorBody;
@@ -53,7 +54,7 @@ enum Outcome {
 pub async fn create_session(
     state: web::Data<AppState>,
     client: ClientInfo,
-    body: web::Json<SignInRequest>,
+    body: JsonObject<SignInRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let SignInRequest {
         username,

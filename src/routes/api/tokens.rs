@@ -5,6 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use super::JsonObject;
 use super::me::rfc3339;
 #[allow(unused_imports)]
 use super::openapi::ErrorBody;
@@ -136,7 +137,7 @@ pub async fn create_token(
     state: web::Data<AppState>,
     client: ClientInfo,
     caller: Bearer,
-    body: Result<web::Json<CreateBody>, actix_web::Error>,
+    body: Result<JsonObject<CreateBody>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require("tokens:write")?;
     let body = checked(body)?.into_inner();
@@ -211,7 +212,7 @@ pub async fn update_token(
     client: ClientInfo,
     caller: Bearer,
     path: Result<web::Path<i64>, actix_web::Error>,
-    body: Result<web::Json<PatchBody>, actix_web::Error>,
+    body: Result<JsonObject<PatchBody>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require("tokens:write")?;
     let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
