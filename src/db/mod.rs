@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod departments;
 pub mod memberships;
+pub mod password_codes;
 pub mod schema;
 pub mod scopes;
 pub mod sessions;

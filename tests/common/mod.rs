@@ -372,6 +372,7 @@ impl TestApp {
             "settings",
             "sessions",
             "throttle_events",
+            "password_codes",
         ];
         let mut dump = String::new();
         self.db(|conn| {
