@@ -579,3 +579,88 @@ async fn hostile_names_are_escaped_on_admin_pages() {
         assert!(!page.contains("<img src=x"), "{path}");
     }
 }
+
+#[actix_web::test]
+async fn the_default_expiry_respects_a_short_policy_maximum() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::settings::dsl as s;
+        diesel::update(s::settings)
+            .set((s::max_lifetime_days.eq(90), s::default_lifetime_days.eq(30)))
+            .execute(conn)
+    })
+    .unwrap();
+    let form = app
+        .get_html(&format!("/admin/tokens/new?user_id={}", ada.id))
+        .await;
+    let today = chrono::Utc::now().date_naive();
+    let in_90_days = (today + chrono::TimeDelta::days(90))
+        .format("%Y-%m-%d")
+        .to_string();
+    let expires = common::input_value(&form, "expires_at").unwrap();
+    // (the hidden copy in the user picker comes first; both carry the default)
+    assert_eq!(
+        expires, in_90_days,
+        "the earlier of 12 months and the maximum"
+    );
+    let doc = Html::parse_document(&form);
+    let date = Selector::parse("input#api-expires-at").unwrap();
+    let date = doc.select(&date).next().unwrap().value();
+    assert_eq!(date.attr("value"), Some(in_90_days.as_str()));
+    assert_eq!(date.attr("max"), Some(in_90_days.as_str()));
+    assert!(
+        text_of(&form, "#expiry-warning").is_some()
+            && form.contains("id=\"expiry-warning\" hidden"),
+        "no warning for the default"
+    );
+
+    // Submitting the untouched form (only the required choices made) works.
+    let fields: Vec<(String, String)> = {
+        let inputs = Selector::parse("#api-token-form input, #api-token-form textarea").unwrap();
+        let mut fields: Vec<(String, String)> = doc
+            .select(&inputs)
+            .filter_map(|i| {
+                let name = i.value().attr("name")?.to_owned();
+                let value = i
+                    .value()
+                    .attr("value")
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| i.text().collect());
+                Some((name, value))
+            })
+            .filter(|(name, _)| name != "csrf_token" && name != "name")
+            .collect();
+        fields.push(("name".into(), "ERP".into()));
+        fields.push(("membership".into(), format!("{dept}:{user_type}")));
+        fields
+    };
+    let borrowed: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let res = app
+        .submit("/admin/tokens/new", "/admin/tokens", &borrowed)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{borrowed:?}");
+    let token = new_token_in(&res.text().await.unwrap());
+    let me: serde_json::Value = app.api_me(&token).await.json().await.unwrap();
+    assert!(
+        me["expires_at"].as_str().unwrap().starts_with(&in_90_days),
+        "{me}"
+    );
+    let created = app.audit_rows("token_created");
+    assert_eq!(created.len(), 1, "an admin-created token is audited");
+    assert_eq!(created[0].actor_name.as_deref(), Some("root"));
+    assert_eq!(created[0].target_type.as_deref(), Some("token"));
+    assert!(
+        created[0]
+            .target_label
+            .as_deref()
+            .unwrap()
+            .contains(&token[..9])
+    );
+    assert!(!format!("{created:?}").contains(&token));
+}
