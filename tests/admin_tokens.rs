@@ -664,3 +664,59 @@ async fn the_default_expiry_respects_a_short_policy_maximum() {
     );
     assert!(!format!("{created:?}").contains(&token));
 }
+
+/// A bulk form with these ids (and the API tab).
+fn ids_form(ids: &[i64]) -> Vec<(&'static str, String)> {
+    let mut form: Vec<(&str, String)> = ids.iter().map(|id| ("ids", id.to_string())).collect();
+    form.push(("tab", "api".into()));
+    form
+}
+
+#[actix_web::test]
+async fn bulk_revoke_takes_forty_thousand_ids() {
+    let (app, root) = admin_app().await;
+    let tokens: Vec<_> = (0..5)
+        .map(|i| app.insert_token(root.id, "personal", &format!("t{i}"), None))
+        .collect();
+    let keep = app.insert_token(root.id, "personal", "keep", None);
+    // Five real ids among 40,000 (the rest do not exist).
+    let mut ids: Vec<i64> = (1_000_000..1_039_995).collect();
+    ids.extend(tokens.iter().map(|t| t.id));
+    assert_eq!(ids.len(), 40_000);
+    let csrf = common::csrf_in(&app.get_html("/admin/tokens").await);
+    let mut form = ids_form(&ids);
+    form.push(("csrf_token", csrf));
+
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert_eq!(text_of(&page, "h1").as_deref(), Some("Revoke 5 tokens?"));
+    assert!(page.contains("#1000000 (does not exist)"));
+    assert!(
+        page.contains("…and 39895 more."),
+        "the skipped list is cut short"
+    );
+
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(
+        app.get_html("/admin/tokens")
+            .await
+            .contains("Revoked 5 tokens.")
+    );
+    assert!(tokens.iter().all(|t| app.is_revoked(t.id)));
+    assert!(!app.is_revoked(keep.id));
+    assert_eq!(app.audit("token_revoked").len(), 5);
+}

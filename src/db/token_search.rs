@@ -182,13 +182,29 @@ pub fn sample(
         .load(conn)
 }
 
-/// The tokens with these ids, revoked or not.
+/// Ids per statement: under both backends' bind-parameter limits (SQLite
+/// 32,766, PostgreSQL 65,535) with room for the statement's other parameters.
+const IDS_PER_STATEMENT: usize = 10_000;
+
+/// The tokens with these ids, revoked or not, in id order. Any number of ids:
+/// they are looked up in chunks, in one transaction (so one snapshot).
 pub fn by_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Token>> {
-    tokens::table
-        .filter(tokens::id.eq_any(ids))
-        .order(tokens::id.asc())
-        .select(Token::as_select())
-        .load(conn)
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    conn.transaction(|conn| {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            found.extend(
+                tokens::table
+                    .filter(tokens::id.eq_any(chunk))
+                    .order(tokens::id.asc())
+                    .select(Token::as_select())
+                    .load::<Token>(conn)?,
+            );
+        }
+        Ok(found)
+    })
 }
 
 /// What to revoke in bulk.
@@ -216,7 +232,7 @@ pub fn revoke(
         };
         let mut revoked = 0;
         // Chunks keep each statement under both backends' bind-parameter limits.
-        for chunk in ids.chunks(10_000) {
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
             revoked += diesel::update(tokens::table)
                 .filter(tokens::id.eq_any(chunk))
                 .filter(tokens::revoked_at.is_null())

@@ -215,12 +215,17 @@ struct BulkConfirmPage {
     ids: Option<Vec<i64>>,
     rows: Vec<InventoryRow>,
     count: i64,
-    /// Ids that are already revoked or do not exist.
+    /// Ids that are already revoked or do not exist (the first ones).
     skipped: Vec<String>,
+    /// How many more were skipped than `skipped` lists.
+    more_skipped: usize,
 }
 
 /// Most rows listed on the confirmation page; the count covers the rest.
 const CONFIRM_LISTED: i64 = 200;
+
+/// Most "skipped" ids listed by name on the confirmation page.
+const SKIPPED_LISTED: usize = 100;
 
 pub async fn confirm_bulk_revoke(
     req: HttpRequest,
@@ -236,31 +241,39 @@ pub async fn confirm_bulk_revoke(
     }
     let f = filter.clone();
     let now = db::now();
-    let (rows, count, skipped) = state
+    let ids = chosen.clone().ok();
+    let (rows, count, skipped, more_skipped) = state
         .db(move |conn, _| match &chosen {
             Ok(ids) => {
                 let found = token_search::by_ids(conn, ids)?;
+                let by_id: HashMap<i64, &Token> = found.iter().map(|t| (t.id, t)).collect();
+                let mut skipped = Vec::new();
+                let mut more_skipped = 0;
+                for id in ids {
+                    let reason = match by_id.get(id) {
+                        Some(t) if t.revoked_at.is_none() => continue,
+                        Some(t) => format!("{} (already revoked)", t.label()),
+                        None => format!("#{id} (does not exist)"),
+                    };
+                    if skipped.len() < SKIPPED_LISTED {
+                        skipped.push(reason);
+                    } else {
+                        more_skipped += 1;
+                    }
+                }
                 let live: Vec<Token> = found
                     .iter()
                     .filter(|t| t.revoked_at.is_none())
                     .cloned()
                     .collect();
-                let skipped = ids
-                    .iter()
-                    .filter(|id| !live.iter().any(|t| t.id == **id))
-                    .map(|id| match found.iter().find(|t| t.id == *id) {
-                        Some(t) => format!("{} (already revoked)", t.label()),
-                        None => format!("#{id} (does not exist)"),
-                    })
-                    .collect();
                 let count = live.len() as i64;
                 let shown = live.into_iter().take(CONFIRM_LISTED as usize).collect();
-                Ok((with_names(conn, shown)?, count, skipped))
+                Ok((with_names(conn, shown)?, count, skipped, more_skipped))
             }
             Err(()) => {
                 let count = token_search::count_live(conn, &f, now)?;
                 let sample = token_search::sample(conn, &f, now, CONFIRM_LISTED)?;
-                Ok((with_names(conn, sample)?, count, Vec::new()))
+                Ok((with_names(conn, sample)?, count, Vec::new(), 0))
             }
         })
         .await?;
@@ -268,10 +281,11 @@ pub async fn confirm_bulk_revoke(
         ctx: PageCtx::from_request(&req),
         filter_query: filter.to_query(),
         filter,
-        ids: form.parts().1.ok(),
+        ids,
         rows,
         count,
         skipped,
+        more_skipped,
     };
     Ok(render(&req, StatusCode::OK, page))
 }
