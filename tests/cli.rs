@@ -106,9 +106,21 @@ async fn seed_demo_fills_every_kind_and_status() {
             .into_iter()
             .map(|n| n.name)
             .collect();
+        let triggers: Vec<String> = app
+            .db(|c| {
+                diesel::sql_query(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'tokens'",
+                )
+                .load::<Name>(c)
+            })
+            .unwrap()
+            .into_iter()
+            .map(|n| n.name)
+            .collect();
+        assert_eq!(triggers, vec!["tokens_live_name_unique".to_owned()]);
         for index in [
             "tokens_sha256",
-            "tokens_owner_kind_name",
+            "tokens_owner",
             "tokens_created",
             "tokens_revoked",
         ] {
