@@ -55,8 +55,13 @@ impl PageCtx {
             display_name: u.display_name.clone(),
             is_admin: u.is_admin,
         });
+        // Only when there is one: `Session::remove` marks the session changed
+        // even when the entry is absent, which would rewrite the session row
+        // (a write and a sync to disk) on every page view.
         let flash = session
-            .remove(FLASH_ENTRY)
+            .contains_key(FLASH_ENTRY)
+            .then(|| session.remove(FLASH_ENTRY))
+            .flatten()
             .and_then(|json| serde_json::from_str(&json).ok());
         Self {
             viewer,

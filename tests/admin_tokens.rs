@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use common::{location, new_token_in, spawn_app, text_of};
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
+use tessera::domain::token_filter::PAGE_SIZE as PAGE;
 
 fn row_ids(html: &str) -> Vec<i64> {
     let doc = Html::parse_document(html);
@@ -719,4 +720,236 @@ async fn bulk_revoke_takes_forty_thousand_ids() {
     assert!(tokens.iter().all(|t| app.is_revoked(t.id)));
     assert!(!app.is_revoked(keep.id));
     assert_eq!(app.audit("token_revoked").len(), 5);
+}
+
+#[actix_web::test]
+async fn select_all_matching_shows_how_many_first() {
+    let (app, root) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    for i in 0..(PAGE + 7) {
+        app.insert_token(ada.id, "personal", &format!("t{i:03}"), None);
+    }
+    app.insert_token(root.id, "personal", "other", None);
+    let matching = |html: &str| {
+        let doc = Html::parse_document(html);
+        let button = Selector::parse("button[name=all_matching]").unwrap();
+        doc.select(&button)
+            .next()
+            .map(|b| b.text().collect::<String>())
+            .unwrap_or_default()
+    };
+    let page = app.get_html("/admin/tokens?tab=api&user=ada").await;
+    assert_eq!(
+        matching(&page),
+        format!("Select all {} matching this filter…", PAGE + 7),
+        "counted although the page lists only {PAGE}"
+    );
+    // The next page says the same.
+    let next = next_link(&page).unwrap().replace("&amp;", "&");
+    assert!(matching(&app.get_html(&next).await).contains(&format!("all {} matching", PAGE + 7)));
+    let page = app.get_html("/admin/tokens?tab=api&q=t00").await;
+    assert_eq!(matching(&page), "Select all 10 matching this filter…");
+    let page = app.get_html("/admin/tokens?tab=api").await;
+    assert!(matching(&page).contains(&format!("all {} matching", PAGE + 8)));
+}
+
+#[actix_web::test]
+async fn delete_selected_without_a_selection_explains_itself() {
+    let (app, root) = admin_app().await;
+    let t = app.insert_token(root.id, "personal", "ci", None);
+    let res = app
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens/bulk-revoke",
+            &[("tab", "api"), ("kind", "personal")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(
+        text_of(&page, "#bulk-error")
+            .unwrap()
+            .contains("Nothing was selected")
+    );
+    assert_eq!(row_ids(&page), vec![t.id], "the list is shown again");
+    assert_eq!(
+        text_of(&page, "h1").as_deref(),
+        Some("Administrator / Tokens")
+    );
+    let doc = Html::parse_document(&page);
+    let kind = Selector::parse("#f-kind option[selected]").unwrap();
+    assert_eq!(
+        doc.select(&kind)
+            .next()
+            .and_then(|o| o.value().attr("value")),
+        Some("personal"),
+        "with its filter"
+    );
+    assert!(!app.is_revoked(t.id));
+}
+
+#[actix_web::test]
+async fn a_display_prefix_finds_its_token_and_nothing_else() {
+    let (app, root) = admin_app().await;
+    let tokens: Vec<_> = (0..30)
+        .map(|i| app.insert_token(root.id, "personal", &format!("t{i}"), None))
+        .collect();
+    let wanted = &tokens[17];
+    let prefix = &wanted.token[..9];
+    for q in [
+        prefix.to_owned(),
+        format!("{prefix}…"),
+        wanted.token[..7].to_owned(),
+    ] {
+        let ids = row_ids(
+            &app.get_html(&format!("/admin/tokens?tab=api&q={}", urlencode(&q)))
+                .await,
+        );
+        assert!(ids.contains(&wanted.id), "{q}");
+        assert!(
+            ids.iter().all(|id| tokens
+                .iter()
+                .find(|t| t.id == *id)
+                .is_some_and(|t| t.token.starts_with(q.trim_end_matches('…')))),
+            "{q}: only tokens with that prefix"
+        );
+    }
+    assert!(
+        row_ids(&app.get_html("/admin/tokens?tab=api&q=tsra_").await).is_empty(),
+        "no api token has a personal token's prefix"
+    );
+    // Revoked tokens are found the same way.
+    app.db(|c| tessera::db::tokens::revoke(c, wanted.id, None))
+        .unwrap();
+    let ids = row_ids(
+        &app.get_html(&format!("/admin/tokens?tab=api&status=revoked&q={prefix}"))
+            .await,
+    );
+    assert_eq!(ids, vec![wanted.id]);
+}
+
+fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("x", s)]).unwrap()[2..].to_owned()
+}
+
+#[actix_web::test]
+async fn a_name_search_walks_a_big_list_one_window_at_a_time() {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as tk;
+    use tessera::db::token_search::WINDOW;
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let hasher = tessera::auth::password::Hasher::new(64, 1).unwrap();
+    app.db(|conn| tessera::seed::seed_demo(conn, &hasher, "tsr", 20, 12_000, false))
+        .unwrap();
+    // Signed in after the (slow) seed, so that no idle connection is reused.
+    app.login_ok("root").await;
+    // The oldest live token of the API tab gets a name nothing else has.
+    let needle: i64 = app
+        .db(|conn| {
+            let id = tk::tokens
+                .filter(tk::kind.ne("session"))
+                .filter(tk::revoked_at.is_null())
+                .order((tk::created_at.asc(), tk::id.asc()))
+                .select(tk::id)
+                .first(conn)?;
+            diesel::update(tk::tokens.find(id))
+                .set(tk::name.eq("Needle in a haystack"))
+                .execute(conn)?;
+            QueryResult::Ok(id)
+        })
+        .unwrap();
+    let live_api: i64 = app.db(|conn| {
+        tk::tokens
+            .filter(tk::kind.ne("session"))
+            .filter(tk::revoked_at.is_null())
+            .count()
+            .get_result(conn)
+            .unwrap()
+    });
+    assert!(
+        live_api > WINDOW as i64,
+        "{live_api} tokens: more than one window"
+    );
+
+    let first = app.get_html("/admin/tokens?tab=api&q=NEEDLE").await;
+    assert!(row_ids(&first).is_empty(), "not among the newest {WINDOW}");
+    assert!(
+        text_of(&first, "#search-window")
+            .unwrap()
+            .contains(&WINDOW.to_string())
+    );
+    let doc = Html::parse_document(&first);
+    let next = Selector::parse("a[rel=next]").unwrap();
+    assert_eq!(
+        doc.select(&next).next().unwrap().text().collect::<String>(),
+        "Search further »"
+    );
+    let button = Selector::parse("button[name=all_matching]").unwrap();
+    assert_eq!(
+        doc.select(&button)
+            .next()
+            .unwrap()
+            .text()
+            .collect::<String>(),
+        "Select all matching this filter…",
+        "no match yet: no number to show"
+    );
+    // Searching further finds it, within a few windows.
+    let mut url = next_link(&first).unwrap().replace("&amp;", "&");
+    let mut found = Vec::new();
+    for _ in 0..(live_api as usize / WINDOW + 1) {
+        let page = app.get_html(&url).await;
+        found.extend(row_ids(&page));
+        match next_link(&page) {
+            Some(next) => url = next.replace("&amp;", "&"),
+            None => break,
+        }
+    }
+    assert_eq!(found, vec![needle]);
+    // A name that matches nothing ends the same way, one window at a time.
+    let nothing = app.get_html("/admin/tokens?tab=api&q=no-such-name").await;
+    assert!(row_ids(&nothing).is_empty() && next_link(&nothing).is_some());
+
+    // A common name fills its pages, newest first, and counts "at least".
+    let page = app.get_html("/admin/tokens?tab=api&q=deploy").await;
+    let ids = row_ids(&page);
+    assert_eq!(ids.len(), PAGE);
+    let doc = Html::parse_document(&page);
+    let label = doc
+        .select(&button)
+        .next()
+        .unwrap()
+        .text()
+        .collect::<String>();
+    assert!(label.contains("+ matching"), "{label}");
+    // The confirmation page counts exactly.
+    let res = app
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens/bulk-revoke",
+            &[("tab", "api"), ("q", "deploy"), ("all_matching", "1")],
+        )
+        .await;
+    let confirm = res.text().await.unwrap();
+    let exact: i64 = app.db(|conn| {
+        tk::tokens
+            .filter(tk::kind.ne("session"))
+            .filter(tk::revoked_at.is_null())
+            .filter(tk::name.like("%deploy%"))
+            .count()
+            .get_result(conn)
+            .unwrap()
+    });
+    assert_eq!(
+        text_of(&confirm, "h1"),
+        Some(format!("Revoke {exact} tokens?"))
+    );
+    // The unfiltered list counts exactly through an index.
+    let page = app.get_html("/admin/tokens?tab=api").await;
+    let shown = tessera::domain::token_filter::CappedCount::exact(live_api as usize);
+    assert!(
+        page.contains(&format!("Select all {shown} matching")),
+        "{shown}"
+    );
 }

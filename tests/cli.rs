@@ -123,6 +123,8 @@ async fn seed_demo_fills_every_kind_and_status() {
             "tokens_owner",
             "tokens_created",
             "tokens_revoked",
+            "tokens_display_prefix",
+            "tokens_sessions",
         ] {
             assert!(names.iter().any(|n| n == index), "{index} in {names:?}");
         }

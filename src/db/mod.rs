@@ -265,6 +265,36 @@ pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
 }
 
+/// `SELECT COUNT(*) FROM (<query>)`: counts the rows of a query as it is,
+/// `LIMIT` included (diesel's `count()` would count before the limit).
+#[derive(Debug, Clone, Copy)]
+pub struct CountRows<Q>(pub Q);
+
+impl<Q> diesel::query_builder::QueryId for CountRows<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q> diesel::query_builder::Query for CountRows<Q> {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl<Q: diesel::query_builder::QueryFragment<Db>> diesel::query_builder::QueryFragment<Db>
+    for CountRows<Q>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Db>,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT COUNT(*) FROM (");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") AS counted");
+        Ok(())
+    }
+}
+
+impl<Q> RunQueryDsl<DbConn> for CountRows<Q> {}
+
 /// What the trigger that keeps live token names unique says on SQLite (whose
 /// driver reports a trigger's refusal as an unknown error).
 const LIVE_NAME_TAKEN: &str = "live token name taken";

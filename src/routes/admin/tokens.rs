@@ -17,7 +17,9 @@ use crate::db::token_search::{self, Selection};
 use crate::db::tokens::Token;
 use crate::db::{self, DbConn};
 use crate::domain::policy::EXPIRING_SOON_DAYS;
-use crate::domain::token_filter::{FilterQuery, Sort, StatusFilter, Tab, TokenFilter};
+use crate::domain::token_filter::{
+    COUNT_CAP, CappedCount, Cursor, FilterQuery, Sort, StatusFilter, Tab, TokenFilter,
+};
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
@@ -108,14 +110,25 @@ struct TokensPage {
     filter_query: String,
     rows: Vec<InventoryRow>,
     next: Option<String>,
-    is_first_page: bool,
+    /// A name search that looked at this many tokens without filling the page.
+    searched: Option<usize>,
+    /// The cursor this page starts after (kept by the bulk form).
+    after: Option<String>,
+    /// How many tokens the filter matches, counted up to a cap.
+    matching: CappedCount,
     departments: Vec<(i64, String)>,
     now: NaiveDateTime,
+    /// Why the bulk form was sent back (nothing was selected).
+    bulk_error: Option<&'static str>,
 }
 
 impl TokensPage {
     fn is_sessions(&self) -> bool {
         self.filter.tab == Tab::Sessions
+    }
+
+    fn is_first_page(&self) -> bool {
+        self.after.is_none()
     }
 
     fn statuses(&self) -> [StatusFilter; 5] {
@@ -139,6 +152,47 @@ impl TokensPage {
     }
 }
 
+/// The inventory page of a filter, from `after` on.
+async fn inventory_page(
+    req: &HttpRequest,
+    state: &AppState,
+    filter: TokenFilter,
+    after: Option<Cursor>,
+    bulk_error: Option<&'static str>,
+) -> Result<TokensPage, AppError> {
+    let f = filter.clone();
+    let now = db::now();
+    let (rows, page, matching, departments) = state
+        .db(move |conn, _| {
+            let mut page = token_search::page(conn, &f, after, now)?;
+            // A first page that holds every match (of the whole list, or of
+            // the window a name search looked at) is its own count.
+            let holds_all = page.next.is_none() || page.searched.is_some();
+            let matching = if after.is_none() && holds_all {
+                let listed = page.tokens.len() as i64;
+                CappedCount::at_least(listed, page.searched.is_some(), COUNT_CAP)
+            } else {
+                token_search::count_capped(conn, &f, now, COUNT_CAP)?
+            };
+            let rows = with_names(conn, std::mem::take(&mut page.tokens))?;
+            Ok((rows, page, matching, department_choices(conn)?))
+        })
+        .await?;
+    Ok(TokensPage {
+        ctx: PageCtx::from_request(req),
+        filter_query: filter.to_query(),
+        filter,
+        rows,
+        next: page.next.map(|c| c.encode()),
+        searched: page.searched,
+        after: after.map(|c| c.encode()),
+        matching,
+        departments,
+        now,
+        bulk_error,
+    })
+}
+
 pub async fn list_tokens(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -146,24 +200,7 @@ pub async fn list_tokens(
     query: web::Query<FilterQuery>,
 ) -> Result<HttpResponse, AppError> {
     let (filter, after) = TokenFilter::from_query(&query);
-    let f = filter.clone();
-    let now = db::now();
-    let (rows, next, departments) = state
-        .db(move |conn, _| {
-            let (tokens, next) = token_search::page(conn, &f, after, now)?;
-            Ok((with_names(conn, tokens)?, next, department_choices(conn)?))
-        })
-        .await?;
-    let page = TokensPage {
-        ctx: PageCtx::from_request(&req),
-        filter_query: filter.to_query(),
-        filter,
-        rows,
-        next: next.map(|c| c.encode()),
-        is_first_page: after.is_none(),
-        departments,
-        now,
-    };
+    let page = inventory_page(&req, &state, filter, after, None).await?;
     Ok(render(&req, StatusCode::OK, page))
 }
 
@@ -185,6 +222,8 @@ pub struct BulkForm {
 }
 
 impl BulkForm {
+    /// The filter the form was sent from, and either the chosen ids (sorted,
+    /// without duplicates) or `Err(())` for "everything matching the filter".
     fn parts(&self) -> (TokenFilter, Result<Vec<i64>, ()>) {
         let (filter, _) = TokenFilter::from_query(&self.filter);
         if self.all_matching == "1" {
@@ -235,9 +274,17 @@ pub async fn confirm_bulk_revoke(
 ) -> Result<HttpResponse, AppError> {
     let (filter, chosen) = form.parts();
     if matches!(&chosen, Ok(ids) if ids.is_empty()) {
-        return Err(AppError::BadRequest(
-            "Select at least one token to delete.".into(),
-        ));
+        // Back to the same list, saying why nothing happened.
+        let (_, after) = TokenFilter::from_query(&form.filter);
+        let page = inventory_page(
+            &req,
+            &state,
+            filter,
+            after,
+            Some("Nothing was selected: tick the tokens to delete first, or choose \"Select all matching this filter\"."),
+        )
+        .await?;
+        return Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
     }
     let f = filter.clone();
     let now = db::now();
