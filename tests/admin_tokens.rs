@@ -953,3 +953,107 @@ async fn a_name_search_walks_a_big_list_one_window_at_a_time() {
         "{shown}"
     );
 }
+
+#[actix_web::test]
+async fn revoking_a_session_from_its_page_returns_to_the_sessions_tab() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let session = app.insert_token(ada.id, "session", "Phone", None);
+    let detail = format!("/admin/tokens/{}", session.id);
+    let page = app.get_html(&detail).await;
+    // The page's Revoke form, as it is.
+    let doc = Html::parse_document(&page);
+    let inputs =
+        Selector::parse("form[action=\"/admin/tokens/bulk-revoke\"] input[type=hidden]").unwrap();
+    let form: Vec<(String, String)> = doc
+        .select(&inputs)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let confirm = res.text().await.unwrap();
+    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 1 token?"));
+    let doc = Html::parse_document(&confirm);
+    let inputs = Selector::parse("form.confirm input[type=hidden]").unwrap();
+    let form: Vec<(String, String)> = doc
+        .select(&inputs)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), "/admin/tokens?tab=sessions");
+    assert!(app.is_revoked(session.id));
+    assert_eq!(
+        app.api_me(&session.token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[actix_web::test]
+async fn status_badges_say_expired_and_revoked_rows_are_not_expiring() {
+    let (app, root) = admin_app().await;
+    let now = tessera::db::now();
+    let expired_disabled = app.insert_token(root.id, "personal", "expired and disabled", None);
+    let soon = app.insert_token(root.id, "personal", "expires soon", None);
+    let soon_revoked = app.insert_token(root.id, "personal", "revoked early", None);
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as tk;
+        diesel::update(tk::tokens.find(expired_disabled.id))
+            .set((
+                tk::expires_at.eq(Some(now - chrono::TimeDelta::days(1))),
+                tk::status.eq("disabled"),
+            ))
+            .execute(conn)?;
+        diesel::update(tk::tokens.filter(tk::id.eq_any([soon.id, soon_revoked.id])))
+            .set(tk::expires_at.eq(Some(now + chrono::TimeDelta::days(2))))
+            .execute(conn)
+    })
+    .unwrap();
+    app.db(|c| tessera::db::tokens::revoke(c, soon_revoked.id, Some(root.id)))
+        .unwrap();
+    let row_text = |html: &str, id: i64| {
+        let doc = Html::parse_document(html);
+        let row = Selector::parse(&format!("tr[data-token-id=\"{id}\"]")).unwrap();
+        doc.select(&row)
+            .next()
+            .unwrap_or_else(|| panic!("row {id}"))
+            .text()
+            .collect::<String>()
+    };
+    let page = app.get_html("/admin/tokens?tab=api&status=expired").await;
+    assert_eq!(row_ids(&page), vec![expired_disabled.id]);
+    let text = row_text(&page, expired_disabled.id);
+    assert!(text.contains("expired"), "{text}");
+    let detail = app
+        .get_html(&format!("/admin/tokens/{}", expired_disabled.id))
+        .await;
+    assert!(detail.contains("badge-expired"));
+
+    let page = app.get_html("/admin/tokens?tab=api").await;
+    assert!(row_text(&page, soon.id).contains("soon"));
+    let page = app.get_html("/admin/tokens?tab=api&status=revoked").await;
+    let text = row_text(&page, soon_revoked.id);
+    assert!(text.contains("revoked") && !text.contains("soon"), "{text}");
+}

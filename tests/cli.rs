@@ -169,4 +169,14 @@ async fn purge_deletes_old_revoked_and_expired_tokens_only() {
         .db(|c| t::tokens.select(t::id).order(t::id).load(c))
         .unwrap();
     assert_eq!(left, vec![recent_revoked.id, live.id]);
+    // The purge is audited, with its counts.
+    let rows = app.audit_rows("purge");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].actor_name.as_deref(), Some("command line"));
+    assert_eq!(rows[0].outcome, "success");
+    let detail = rows[0].detail.as_deref().unwrap();
+    assert!(
+        detail.starts_with("2 revoked or expired tokens older than 90 days"),
+        "{detail}"
+    );
 }

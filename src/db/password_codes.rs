@@ -69,3 +69,7 @@ pub fn burn(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize
     .execute(conn)
 }
 
+/// Deletes codes that expired before `now` (used or not); returns how many.
+pub fn purge_expired(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(password_codes::table.filter(password_codes::expires_at.le(now))).execute(conn)
+}

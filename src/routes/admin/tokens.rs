@@ -34,22 +34,31 @@ pub struct InventoryRow {
 }
 
 impl InventoryRow {
-    pub fn status(&self, now: &NaiveDateTime) -> &'static str {
+    /// Every status that applies: a revoked token is only "revoked"; otherwise
+    /// "expired" and "disabled" may both apply; else "active".
+    pub fn badges(&self, now: &NaiveDateTime) -> Vec<&'static str> {
         if self.token.revoked_at.is_some() {
-            "revoked"
-        } else if !self.token.is_active() {
-            "disabled"
-        } else if self.token.is_expired(*now) {
-            "expired"
-        } else {
-            "active"
+            return vec!["revoked"];
         }
+        let mut badges = Vec::with_capacity(2);
+        if self.token.is_expired(*now) {
+            badges.push("expired");
+        }
+        if !self.token.is_active() {
+            badges.push("disabled");
+        }
+        if badges.is_empty() {
+            badges.push("active");
+        }
+        badges
     }
 
+    /// Live (unrevoked) and expiring within [`EXPIRING_SOON_DAYS`].
     pub fn expires_soon(&self, now: &NaiveDateTime) -> bool {
-        self.token
-            .expires_at
-            .is_some_and(|at| at > *now && at - *now <= chrono::TimeDelta::days(EXPIRING_SOON_DAYS))
+        self.token.revoked_at.is_none()
+            && self.token.expires_at.is_some_and(|at| {
+                at > *now && at - *now <= chrono::TimeDelta::days(EXPIRING_SOON_DAYS)
+            })
     }
 }
 
