@@ -655,3 +655,182 @@ async fn an_admin_issues_a_fresh_link_and_old_or_expired_ones_stop_working() {
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+#[actix_web::test]
+async fn editing_and_enabling_users_is_audited() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let page = format!("/admin/users/{}", ada.id);
+    let res = app
+        .submit(
+            &page,
+            &page,
+            &[
+                ("email", "ada@lovelace.example"),
+                ("display_name", "Ada L."),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let updated = app.audit_rows("user_updated");
+    assert_eq!(updated.len(), 1);
+    assert_eq!(updated[0].actor_name.as_deref(), Some("root"));
+    assert_eq!(updated[0].target_id, Some(ada.id));
+    assert_eq!(updated[0].detail.as_deref(), Some("details changed"));
+
+    app.submit(&page, &format!("/admin/users/{}/disable", ada.id), &[])
+        .await;
+    let res = app
+        .submit(&page, &format!("/admin/users/{}/enable", ada.id), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let enabled = app.audit_rows("user_enabled");
+    assert_eq!(enabled.len(), 1);
+    assert_eq!(enabled[0].actor_name.as_deref(), Some("root"));
+    assert_eq!(enabled[0].target_id, Some(ada.id));
+    assert!(
+        app.db(|c| tessera::db::users::find(c, ada.id))
+            .unwrap()
+            .is_active()
+    );
+}
+
+#[actix_web::test]
+async fn removing_the_admin_flag_narrows_their_tokens_at_the_next_request() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", true);
+    // An API token tied to a department & user type ada does not hold: as an
+    // administrator she holds everything, so it has the type's scopes.
+    let (department, user_type) = app.db(|conn| {
+        let d = tessera::db::departments::create(conn, "Ops", "").unwrap();
+        let t = tessera::db::user_types::create(conn, "Operator", "", "devices:write users:write")
+            .unwrap();
+        (d, t)
+    });
+    let api = app.insert_token(ada.id, "api", "ERP", Some((department, user_type)));
+    // Used right before the change, so that the server has it in memory.
+    let me: serde_json::Value = app.api_me(&api.token).await.json().await.unwrap();
+    assert_eq!(
+        me["scopes"],
+        serde_json::json!(["devices:write", "users:write"])
+    );
+
+    let page = format!("/admin/users/{}", ada.id);
+    let res = app
+        .submit(
+            &page,
+            &page,
+            &[("email", "ada@example.com"), ("display_name", "Ada")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(
+        !app.db(|c| tessera::db::users::find(c, ada.id))
+            .unwrap()
+            .is_admin
+    );
+    let me: serde_json::Value = app.api_me(&api.token).await.json().await.unwrap();
+    assert_eq!(
+        me["scopes"],
+        serde_json::json!([]),
+        "without the flag she holds nothing of that user type"
+    );
+    let updated = app.audit_rows("user_updated");
+    assert_eq!(
+        updated[0].detail.as_deref(),
+        Some("administrator role removed")
+    );
+}
+
+/// Whether a page shows `<img src=x …` as text (escaped), whichever entity
+/// the template engine uses for `<`.
+fn shown_escaped(html: &str) -> bool {
+    html.contains("&lt;img src=x") || html.contains("&#60;img src=x")
+}
+
+#[actix_web::test]
+async fn hostile_values_are_escaped_on_sessions_settings_audit_and_user_pages() {
+    let (app, root) = admin_app().await;
+    let payload = "<img src=x onerror=alert(1)>";
+    let ada = app.create_user("ada", false);
+    let session = app.insert_token(ada.id, "session", "Phone", None);
+    app.db(|c| tessera::db::tokens::set_device_name(c, session.id, payload))
+        .unwrap();
+    let hostile = app.insert_token(ada.id, "personal", payload, None);
+    // Audit rows with hostile labels, actor names and details.
+    app.db(|conn| {
+        let actor = tessera::db::audit::Actor {
+            username: Some(payload.into()),
+            ip: Some(payload.into()),
+            user_agent: Some(payload.into()),
+            ..Default::default()
+        };
+        let event =
+            tessera::db::audit::Event::new("login_failure", tessera::db::audit::Outcome::Failure)
+                .target("token", Some(hostile.id), Some(payload))
+                .detail(payload);
+        tessera::db::audit::record(conn, &actor, &event)?;
+        let event =
+            tessera::db::audit::Event::new("user_updated", tessera::db::audit::Outcome::Success)
+                .target("user", Some(ada.id), Some(payload));
+        tessera::db::audit::record(conn, &actor, &event)
+    })
+    .unwrap();
+    let res = app
+        .submit(
+            "/admin/settings",
+            "/admin/settings",
+            &[
+                ("default_lifetime_days", "90"),
+                ("max_lifetime_days", "365"),
+                ("retention_days", "90"),
+                ("mobile_session_days", "30"),
+                ("tenant_id", payload),
+                ("token_creation_enabled", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    for path in [
+        "/admin/tokens?tab=sessions".to_owned(),
+        format!("/admin/tokens/{}", session.id),
+        "/admin/settings".into(),
+        format!("/admin/tokens/{}", hostile.id),
+        "/admin/audit".into(),
+        "/admin/audit?action=login_failure".into(),
+        format!("/admin/audit?token={}", hostile.id),
+        format!("/admin/users/{}", ada.id),
+        "/admin".into(),
+    ] {
+        let page = app.get_html(&path).await;
+        assert!(!page.contains("<img src=x"), "{path}");
+        assert!(shown_escaped(&page), "{path} shows the value, escaped");
+    }
+    let csv = app.get("/admin/audit.csv").await.text().await.unwrap();
+    assert!(csv.contains(payload), "CSV is data, not HTML");
+
+    // The bulk confirmation page, by ids and by a filter.
+    let ids = [hostile.id.to_string(), session.id.to_string()];
+    let res = app
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens/bulk-revoke",
+            &[("tab", "api"), ("ids", &ids[0]), ("ids", &ids[1])],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(!page.contains("<img src=x") && shown_escaped(&page));
+    let res = app
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens/bulk-revoke",
+            &[("tab", "api"), ("q", payload), ("all_matching", "1")],
+        )
+        .await;
+    let page = res.text().await.unwrap();
+    assert_eq!(text_of(&page, "h1").as_deref(), Some("Revoke 1 token?"));
+    assert!(!page.contains("<img src=x") && shown_escaped(&page));
+    let _ = root;
+}

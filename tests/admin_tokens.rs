@@ -1057,3 +1057,272 @@ async fn status_badges_say_expired_and_revoked_rows_are_not_expiring() {
     let text = row_text(&page, soon_revoked.id);
     assert!(text.contains("revoked") && !text.contains("soon"), "{text}");
 }
+
+/// Every (method, path) of the route table under `/admin`, read from the route
+/// table's source itself, so that a route added later is covered too.
+fn admin_routes() -> Vec<(&'static str, String)> {
+    fn sources(dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut files = Vec::new();
+    sources(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes"),
+        &mut files,
+    );
+    let mut routes = Vec::new();
+    for source in files {
+        // `web::resource("/path")` followed by its `.get(…)` / `.post(…)` calls,
+        // up to the next resource.
+        for part in source.split("web::resource(\"").skip(1) {
+            let (path, rest) = part.split_once('"').unwrap();
+            if path != "/admin" && !path.starts_with("/admin/") {
+                continue;
+            }
+            let rest = rest.split(".service(").next().unwrap();
+            let rest = rest.split(".configure(").next().unwrap();
+            let compact: String = rest.chars().filter(|c| !c.is_whitespace()).collect();
+            let mut methods = 0;
+            for (marker, method) in [(".get(", "GET"), (".post(", "POST")] {
+                if compact.contains(marker) {
+                    routes.push((method, path.to_owned()));
+                    methods += 1;
+                }
+            }
+            assert!(
+                methods > 0 || compact.contains(".route("),
+                "a resource without GET or POST: {path}"
+            );
+        }
+    }
+    routes.sort();
+    routes.dedup();
+    routes
+}
+
+#[actix_web::test]
+async fn non_admins_get_403_on_every_admin_route_of_the_route_table() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let root = app.create_user("root", true);
+    let (department, user_type) = app.grant(ada.id, "Reader", "devices:read");
+    let t = app.insert_token(ada.id, "personal", "mine", None);
+    app.login_ok("ada").await;
+    let routes = admin_routes();
+    for expected in [
+        ("GET", "/admin"),
+        ("GET", "/admin/tokens"),
+        ("POST", "/admin/tokens/bulk-revoke/confirm"),
+        ("POST", "/admin/users/{id}"),
+        ("POST", "/admin/users/{id}/enable"),
+        ("POST", "/admin/users/{id}/disable"),
+        ("POST", "/admin/users/{id}/memberships/remove"),
+        ("POST", "/admin/users/{id}/password-link"),
+        ("GET", "/admin/audit.csv"),
+        ("POST", "/admin/scopes/{id}/restore"),
+        ("POST", "/admin/departments/{id}/delete"),
+    ] {
+        assert!(
+            routes.contains(&(expected.0, expected.1.to_owned())),
+            "{expected:?} is found in the route table: {routes:?}"
+        );
+    }
+    assert!(routes.len() >= 40, "{}", routes.len());
+
+    let csrf = common::csrf_in(&app.get_html("/profile").await);
+    let membership = format!("{department}:{user_type}");
+    let (token_id, root_id) = (t.id.to_string(), root.id.to_string());
+    for (method, pattern) in &routes {
+        // An id that exists for whichever kind of thing the path names.
+        let id = if pattern.starts_with("/admin/tokens/") {
+            token_id.clone()
+        } else if pattern.starts_with("/admin/users/") {
+            root_id.clone()
+        } else if pattern.starts_with("/admin/departments/") {
+            department.to_string()
+        } else if pattern.starts_with("/admin/user-types/") {
+            user_type.to_string()
+        } else {
+            "1".to_owned()
+        };
+        let path = pattern.replace("{id}", &id);
+        let res = match *method {
+            "GET" => app.get(&path).await,
+            _ => {
+                app.post_form(
+                    &path,
+                    &[
+                        ("csrf_token", &csrf),
+                        ("ids", &token_id),
+                        ("all_matching", "1"),
+                        ("is_admin", "on"),
+                        ("email", "x@example.com"),
+                        ("display_name", "x"),
+                        ("membership", &membership),
+                        ("name", "x"),
+                        ("initial", "link"),
+                    ],
+                )
+                .await
+            }
+        };
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{method} {path}");
+    }
+    // Nothing changed.
+    assert!(!app.is_revoked(t.id));
+    let ada_now = app.db(|c| tessera::db::users::find(c, ada.id)).unwrap();
+    assert!(!ada_now.is_admin && ada_now.is_active());
+    let root_now = app.db(|c| tessera::db::users::find(c, root.id)).unwrap();
+    assert!(root_now.is_admin && root_now.is_active());
+    assert_eq!(app.count("password_codes"), 0);
+    assert_eq!(
+        app.audit("authorization_failure").len(),
+        routes.len(),
+        "every refusal is audited"
+    );
+}
+
+#[actix_web::test]
+async fn filter_and_pagination_in_expiry_order_across_pages() {
+    let (app, root) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Ops", "devices:read");
+    let now = tessera::db::now();
+    // 120 api tokens in the department with scattered expiries (some never),
+    // plus tokens the filter must leave out.
+    let mut made = Vec::new();
+    for i in 0..120i64 {
+        let t = app.insert_token(
+            ada.id,
+            "api",
+            &format!("api {i:03}"),
+            Some((dept, user_type)),
+        );
+        let expires = match i % 7 {
+            0 => None,
+            _ => Some(now + chrono::TimeDelta::hours((i * 37) % 500 + 1)),
+        };
+        made.push((t.id, expires));
+    }
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as tk;
+        for (id, expires) in &made {
+            diesel::update(tk::tokens.find(id))
+                .set(tk::expires_at.eq(*expires))
+                .execute(conn)?;
+        }
+        diesel::QueryResult::Ok(())
+    })
+    .unwrap();
+    app.insert_token(ada.id, "personal", "not api", None);
+    app.insert_token(root.id, "api", "elsewhere", None);
+    let revoked = app.insert_token(ada.id, "api", "revoked api", Some((dept, user_type)));
+    app.db(|c| tessera::db::tokens::revoke(c, revoked.id, None))
+        .unwrap();
+
+    let mut url = format!("/admin/tokens?tab=api&department={dept}&kind=api&sort=expires");
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = app.get_html(&url).await;
+        let ids = row_ids(&page);
+        assert!(ids.len() <= PAGE);
+        seen.extend(ids);
+        pages += 1;
+        match next_link(&page) {
+            Some(next) => {
+                let next = next.replace("&amp;", "&");
+                assert!(
+                    next.contains(&format!("department={dept}")) && next.contains("sort=expires"),
+                    "the filter stays in the URL: {next}"
+                );
+                url = next;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    // Soonest expiry first, ties by id; never-expiring last, by id.
+    let mut expected = made.clone();
+    expected.sort_by_key(|(id, expires)| (expires.is_none(), *expires, *id));
+    let expected: Vec<i64> = expected.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(seen, expected);
+}
+
+#[actix_web::test]
+async fn unused_for_days_finds_the_tokens_it_should() {
+    let (app, root) = admin_app().await;
+    let now = tessera::db::now();
+    let old_used = app.insert_token(root.id, "personal", "used long ago", None);
+    let never_old = app.insert_token(root.id, "personal", "never used, old", None);
+    let recent = app.insert_token(root.id, "personal", "used yesterday", None);
+    let never_new = app.insert_token(root.id, "personal", "never used, new", None);
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as tk;
+        diesel::update(tk::tokens.find(old_used.id))
+            .set((
+                tk::created_at.eq(now - chrono::TimeDelta::days(300)),
+                tk::last_used_at.eq(Some(now - chrono::TimeDelta::days(120))),
+            ))
+            .execute(conn)?;
+        diesel::update(tk::tokens.find(never_old.id))
+            .set(tk::created_at.eq(now - chrono::TimeDelta::days(100)))
+            .execute(conn)?;
+        diesel::update(tk::tokens.find(recent.id))
+            .set((
+                tk::created_at.eq(now - chrono::TimeDelta::days(300)),
+                tk::last_used_at.eq(Some(now - chrono::TimeDelta::days(1))),
+            ))
+            .execute(conn)
+    })
+    .unwrap();
+    let _ = never_new;
+    let mut got = row_ids(&app.get_html("/admin/tokens?tab=api&unused_days=90").await);
+    got.sort_unstable();
+    assert_eq!(got, vec![old_used.id, never_old.id]);
+    assert_eq!(
+        row_ids(&app.get_html("/admin/tokens?tab=api&unused_days=110").await),
+        vec![old_used.id]
+    );
+
+    // Revoke them by that filter: exactly those two, one audit row each.
+    let res = app
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens/bulk-revoke",
+            &[("tab", "api"), ("unused_days", "90"), ("all_matching", "1")],
+        )
+        .await;
+    assert_eq!(
+        text_of(&res.text().await.unwrap(), "h1").as_deref(),
+        Some("Revoke 2 tokens?")
+    );
+    let res = app
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens/bulk-revoke/confirm",
+            &[("tab", "api"), ("unused_days", "90"), ("all_matching", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(app.is_revoked(old_used.id) && app.is_revoked(never_old.id));
+    assert!(!app.is_revoked(recent.id) && !app.is_revoked(never_new.id));
+    let rows = app.audit_rows("token_revoked");
+    let mut targets: Vec<i64> = rows.iter().map(|r| r.target_id.unwrap()).collect();
+    targets.sort_unstable();
+    assert_eq!(targets, vec![old_used.id, never_old.id]);
+    for row in &rows {
+        assert_eq!(row.actor_name.as_deref(), Some("root"));
+        assert_eq!(row.outcome, "success");
+        assert_eq!(row.target_type.as_deref(), Some("token"));
+        assert!(row.target_label.as_deref().unwrap().contains("tsrp_"));
+    }
+}
