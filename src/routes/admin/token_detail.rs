@@ -16,7 +16,7 @@ use crate::db::tokens::Token;
 use crate::db::{self, settings};
 use crate::error::AppError;
 use crate::page::{PageCtx, flash, redirect, render};
-use crate::routes::profile_tokens::show_issued;
+use crate::routes::profile_tokens::show_issued_then;
 use crate::state::AppState;
 use crate::tokens;
 
@@ -94,12 +94,18 @@ pub async fn regenerate_token(
     client: ClientInfo,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let token = load_token(&state, path.into_inner()).await?;
+    let id = path.into_inner();
+    let token = load_token(&state, id).await?;
     let (actor, prefix) = (client.actor(Some(&admin)), state.token_prefix.clone());
     let issued = state
         .db(move |conn, _| tokens::regenerate(conn, &prefix, &token, &actor))
         .await?;
-    Ok(show_issued(&req, "Token regenerated", issued))
+    Ok(show_issued_then(
+        &req,
+        "Token regenerated",
+        issued,
+        &back(id),
+    ))
 }
 
 async fn set_enabled(

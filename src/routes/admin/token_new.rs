@@ -15,7 +15,7 @@ use crate::domain::policy::{ExpiryChoice, Policy};
 use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, render};
-use crate::routes::profile_tokens::show_issued;
+use crate::routes::profile_tokens::show_issued_then;
 use crate::state::AppState;
 use crate::tokens::{self, CreateRequest};
 
@@ -199,7 +199,12 @@ pub async fn create_api_token(
         })
         .await?;
     match outcome {
-        Ok(issued) => Ok(show_issued(&req, "API token created", issued)),
+        Ok(issued) => Ok(show_issued_then(
+            &req,
+            "API token created",
+            issued,
+            "/admin/tokens?tab=api",
+        )),
         Err(errors) => {
             let page = page(&req, &state, form, errors).await?;
             Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page))
