@@ -3,8 +3,10 @@
 //! Seeds a SQLite database with `seed-demo` (1,000,000 tokens, 10,000 users;
 //! set `BENCH_DB=/path/to/file.db` to reuse one), starts the release server
 //! in-process and prints server-side medians (the `Server-Timing` header) for:
-//! the API Tokens page (first page, a filtered page, a page 10,000 pages deep)
-//! and bulk revocation of 1,000 and 10,000 selected tokens via the confirm POST.
+//! the API Tokens page (first page, filtered pages, a display-prefix lookup, a
+//! rare name and a name that matches nothing, a page 10,000 pages deep, the
+//! sessions tab) and bulk revocation of 1,000 and 10,000 selected tokens via
+//! the confirm POST.
 //!
 //! Run: `cargo bench --bench admin_tokens` (`BENCH_TOKENS=N` for a smaller run).
 
@@ -68,25 +70,41 @@ async fn main() -> anyhow::Result<()> {
     .config;
     tessera::telemetry::init("warn", tessera::config::LogFormat::Text);
     if std::env::var("BENCH_TRACE_SQL").is_ok() {
+        // Every statement that takes a millisecond or more, with its time.
         diesel::connection::set_default_instrumentation(|| {
+            let mut started: Option<(Instant, String)> = None;
             Some(Box::new(
-                |event: diesel::connection::InstrumentationEvent<'_>| {
-                    if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } =
-                        event
-                    {
-                        eprintln!("SQL {query}");
+                move |event: diesel::connection::InstrumentationEvent<'_>| {
+                    use diesel::connection::InstrumentationEvent as E;
+                    match event {
+                        E::StartQuery { query, .. } => {
+                            started = Some((Instant::now(), query.to_string()));
+                        }
+                        E::FinishQuery { .. } => {
+                            if let Some((at, query)) = started.take() {
+                                let ms = at.elapsed().as_secs_f64() * 1000.0;
+                                if ms >= 1.0 {
+                                    let query: String = query.chars().take(300).collect();
+                                    eprintln!("SQL {ms:8.2} ms  {query}");
+                                }
+                            }
+                        }
+                        _ => {}
                     }
                 },
             ))
         })
         .unwrap();
     }
-    let app = Application::build(&config).await?;
-    let pool = app.pool();
     let hasher = tessera::auth::password::Hasher::new(19456, 2)?;
     if fresh {
+        // As `tessera seed-demo` does it: before the server starts, on a pool
+        // of its own (seed-demo's pragmas trade durability for speed and must
+        // not stay on a connection of the server; closing the pool folds the
+        // write-ahead log back into the database).
         let started = Instant::now();
-        let mut conn = pool.get()?;
+        let seeding = tessera::db::connect_and_migrate(&tessera::db::DatabaseUrl::parse(&url)?, 1)?;
+        let mut conn = seeding.get()?;
         let summary = tessera::seed::seed_demo(&mut conn, &hasher, "tsr", 10_000, tokens, true)?;
         println!(
             "seed-demo: {} tokens in {:.1} s (rows {:.1} s, indexes {:.1} s)",
@@ -95,6 +113,17 @@ async fn main() -> anyhow::Result<()> {
             summary.token_insert_secs,
             summary.token_index_secs
         );
+        drop(conn);
+        drop(seeding);
+    }
+    let app = Application::build(&config).await?;
+    let pool = app.pool();
+    {
+        // Start from a folded-back log, whatever came before (the seed, or the
+        // revocations of an earlier run on `BENCH_DB`).
+        use diesel::connection::SimpleConnection as _;
+        pool.get()?
+            .batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?;
     }
     let admin_name = format!("bench{}", std::process::id());
     {
@@ -150,6 +179,23 @@ async fn main() -> anyhow::Result<()> {
         }
         .encode()
     };
+    // A display prefix from the middle of the table, and a name that only a
+    // token about as old has (so that no early page holds it by chance).
+    let (prefix, rare_name): (String, String) = {
+        let mut conn = pool.get()?;
+        let middle: i64 = t::tokens
+            .select(diesel::dsl::max(t::id))
+            .first::<Option<i64>>(&mut conn)?
+            .unwrap_or(0)
+            / 2;
+        t::tokens
+            .filter(t::id.ge(middle))
+            .filter(t::kind.eq("api"))
+            .filter(t::revoked_at.is_null())
+            .order(t::id.asc())
+            .select((t::display_prefix, t::name))
+            .first(&mut conn)?
+    };
     let department: i64 = {
         let mut conn = pool.get()?;
         tessera::db::schema::departments::table
@@ -158,33 +204,56 @@ async fn main() -> anyhow::Result<()> {
     };
 
     println!("\nAPI Tokens page, {tokens} tokens, server-side median of {RUNS} requests:");
+    // (label, path, whether the page must list rows)
     let pages = [
-        ("first page", "/admin/tokens?tab=api".to_owned()),
+        ("first page", "/admin/tokens?tab=api".to_owned(), true),
         (
             "filtered (department, kind=api, active)",
             format!("/admin/tokens?tab=api&department={department}&kind=api&status=active"),
+            true,
         ),
         (
             "filtered (name contains \"deploy\")",
             "/admin/tokens?tab=api&q=deploy".to_owned(),
+            true,
+        ),
+        (
+            "display prefix (q=tsra_XXXX)",
+            format!("/admin/tokens?tab=api&q={prefix}"),
+            true,
+        ),
+        (
+            "rare name (one old token's name)",
+            format!("/admin/tokens?tab=api&q={}", rare_name.replace(' ', "+")),
+            false,
+        ),
+        (
+            "name that matches nothing",
+            "/admin/tokens?tab=api&q=no-such-token-name".to_owned(),
+            false,
         ),
         (
             "page 10,000",
             format!("/admin/tokens?tab=api&after={deep_cursor}"),
+            true,
         ),
         (
             "sessions tab, sorted by last used",
             "/admin/tokens?tab=sessions&sort=last_used".to_owned(),
+            true,
         ),
     ];
-    for (label, path) in &pages {
+    for (label, path, lists_rows) in &pages {
         let mut times = Vec::with_capacity(RUNS);
         for _ in 0..RUNS {
             let res = client.get(format!("{base}{path}")).send().await?;
             anyhow::ensure!(res.status() == 200, "{path}: {}", res.status());
             times.push(server_ms(&res));
             let body = res.text().await?;
-            anyhow::ensure!(body.contains("data-token-id"), "{path} listed no rows");
+            anyhow::ensure!(
+                body.contains("data-token-id") || !*lists_rows,
+                "{path} listed no rows"
+            );
         }
         println!("  {label:<45} {:>8.2} ms", median(times));
     }

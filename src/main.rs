@@ -137,8 +137,18 @@ fn purge(config: &Config) -> anyhow::Result<()> {
     let tokens = db::tokens::purge_before(&mut conn, cutoff)?;
     let sessions = db::sessions::purge_expired(&mut conn, now)?;
     let throttle = db::throttle::purge_before(&mut conn, now - chrono::TimeDelta::days(1))?;
-    println!(
-        "Purged {tokens} revoked or expired tokens older than {retention} days, {sessions} expired sessions and {throttle} old throttle records."
+    let codes = db::password_codes::purge_expired(&mut conn, now)?;
+    let summary = format!(
+        "{tokens} revoked or expired tokens older than {retention} days, {sessions} expired sessions, \
+         {throttle} old throttle records and {codes} expired set-password links"
     );
+    // Deleting tokens is an administrative act like any other: it is audited.
+    let actor = db::audit::Actor {
+        username: Some("command line".to_owned()),
+        ..Default::default()
+    };
+    let event = db::audit::Event::new("purge", db::audit::Outcome::Success).detail(&summary);
+    db::audit::record(&mut conn, &actor, &event)?;
+    println!("Purged {summary}.");
     Ok(())
 }

@@ -202,7 +202,8 @@ pub fn seed_demo(
     let started = std::time::Instant::now();
     // Building the token indexes once at the end beats updating ten B-trees per
     // row by an order of magnitude on SQLite; the definitions come from the
-    // schema itself, so nothing here repeats the migrations.
+    // schema itself, so nothing here repeats the migrations. (The trigger that
+    // checks live names goes too: seeded names are unique by construction.)
     let saved_indexes = match conn {
         DbConn::Sqlite(sqlite) => drop_token_indexes(sqlite)?,
         DbConn::Pg(_) => Vec::new(),
@@ -248,23 +249,34 @@ pub fn seed_demo(
     })
 }
 
-/// Drops the secondary indexes of `tokens` and returns the SQL that recreates them.
+/// Drops the secondary indexes and the triggers of `tokens` (the seeded names
+/// are unique by construction) and returns the SQL that recreates them,
+/// indexes first.
 fn drop_token_indexes(sqlite: &mut diesel::SqliteConnection) -> QueryResult<Vec<String>> {
     #[derive(QueryableByName)]
-    struct Index {
+    struct Object {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        kind: String,
         #[diesel(sql_type = diesel::sql_types::Text)]
         name: String,
         #[diesel(sql_type = diesel::sql_types::Text)]
         sql: String,
     }
-    let indexes: Vec<Index> = diesel::sql_query(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tokens' AND sql IS NOT NULL",
+    let objects: Vec<Object> = diesel::sql_query(
+        "SELECT type AS kind, name, sql FROM sqlite_master \
+         WHERE type IN ('index', 'trigger') AND tbl_name = 'tokens' AND sql IS NOT NULL \
+         ORDER BY type",
     )
     .load(sqlite)?;
-    for index in &indexes {
-        sqlite.batch_execute(&format!("DROP INDEX \"{}\"", index.name.replace('"', "")))?;
+    for object in &objects {
+        let what = if object.kind == "trigger" {
+            "TRIGGER"
+        } else {
+            "INDEX"
+        };
+        sqlite.batch_execute(&format!("DROP {what} \"{}\"", object.name.replace('"', "")))?;
     }
-    Ok(indexes.into_iter().map(|i| i.sql).collect())
+    Ok(objects.into_iter().map(|o| o.sql).collect())
 }
 
 /// A seeded token row: every column given, so rows insert many to a statement.

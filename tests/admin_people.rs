@@ -420,3 +420,417 @@ async fn hostile_user_fields_are_escaped() {
         .await;
     assert!(!res.text().await.unwrap().contains("<img src=x"));
 }
+
+/// The code in a set-password link shown on a page.
+fn link_code(html: &str) -> String {
+    let link = text_of(html, "#password-link").expect("the page shows the link");
+    let (_, code) = link
+        .split_once("/set-password?code=")
+        .unwrap_or_else(|| panic!("a set-password link: {link}"));
+    code.to_owned()
+}
+
+#[actix_web::test]
+async fn a_user_created_with_a_link_sets_their_own_password() {
+    let (app, root) = admin_app().await;
+    let res = app
+        .submit(
+            "/admin/users/new",
+            "/admin/users",
+            &[
+                ("username", "grace"),
+                ("email", "grace@example.com"),
+                ("display_name", "Grace Hopper"),
+                ("initial", "link"),
+                ("password", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "the link is shown at once");
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let page = res.text().await.unwrap();
+    let code = link_code(&page);
+    assert!(code.len() >= 32, "{code}");
+    let grace = app
+        .db(|c| tessera::db::users::find_by_username(c, "grace"))
+        .unwrap()
+        .expect("grace exists");
+    assert!(grace.is_active() && !grace.is_admin);
+    assert!(
+        !app.database_dump().contains(&code),
+        "only the code's hash is stored"
+    );
+    let issued = app.audit_rows("password_link_issued");
+    assert_eq!(issued.len(), 1);
+    assert_eq!(issued[0].actor_name.as_deref(), Some("root"));
+    assert_eq!(issued[0].target_id, Some(grace.id));
+    assert_eq!(app.audit("user_created").len(), 1);
+    assert!(
+        app.audit_rows("password_link_issued")
+            .iter()
+            .all(|r| !format!("{r:?}").contains(&code)),
+        "no code in audit rows"
+    );
+    let _ = root;
+
+    // The person opens the link in their own browser, not signed in.
+    let grace_browser = app.visitor();
+    let link = format!("/set-password?code={code}");
+    let res = grace_browser.get(&link).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+    let form = res.text().await.unwrap();
+    assert_eq!(text_of(&form, "h1").as_deref(), Some("Set your password"));
+    assert!(form.contains("grace"));
+
+    // A too short password comes back beside the field, the code kept.
+    let res = grace_browser
+        .submit(
+            &link,
+            "/set-password",
+            &[("code", &code), ("new_password", "short")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(text_of(&page, "#new_password-error").is_some());
+    assert_eq!(
+        common::input_value(&page, "code").as_deref(),
+        Some(code.as_str())
+    );
+    // Without the CSRF token nothing happens.
+    let res = grace_browser
+        .post_form(
+            "/set-password",
+            &[("code", &code), ("new_password", "a fine new password")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    let res = grace_browser
+        .submit(
+            &link,
+            "/set-password",
+            &[("code", &code), ("new_password", "a fine new password")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), "/login");
+    assert!(
+        grace_browser
+            .get_html("/login")
+            .await
+            .contains("Your password is set")
+    );
+    assert_eq!(
+        grace_browser
+            .login("grace", "a fine new password")
+            .await
+            .status(),
+        StatusCode::SEE_OTHER,
+        "grace signs in with the password she chose"
+    );
+    let set = app.audit_rows("password_set");
+    assert_eq!(set.len(), 1);
+    assert_eq!(set[0].actor_name.as_deref(), Some("grace"));
+    assert!(!app.database_dump().contains("a fine new password"));
+
+    // The link is burnt; a wrong or expired one gets a clear page, never a 500.
+    let stranger = app.visitor();
+    let res = stranger.get(&link).await;
+    assert_eq!(res.status(), StatusCode::GONE);
+    let page = res.text().await.unwrap();
+    assert_eq!(
+        text_of(&page, "h1").as_deref(),
+        Some("This link cannot be used")
+    );
+    assert!(page.contains("already been used"));
+    let res = stranger
+        .submit(
+            "/login",
+            "/set-password",
+            &[("code", &code), ("new_password", "taken over by me")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::GONE);
+    assert_eq!(
+        app.visitor()
+            .login("grace", "taken over by me")
+            .await
+            .status(),
+        StatusCode::OK,
+        "the used code changed nothing"
+    );
+    for bad in ["", "nonsense", &"A".repeat(32), "<script>alert(1)</script>"] {
+        let res = stranger
+            .client
+            .get(stranger.url("/set-password"))
+            .query(&[("code", bad)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{bad}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains("not valid") && !page.contains("<script>alert"));
+    }
+    let refused = app.audit_rows("password_code_refused");
+    assert!(refused.len() >= 6, "{refused:?}");
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.detail.as_deref() == Some("used") && r.target_id == Some(grace.id))
+    );
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.detail.as_deref() == Some("unknown"))
+    );
+}
+
+#[actix_web::test]
+async fn an_admin_issues_a_fresh_link_and_old_or_expired_ones_stop_working() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let page = format!("/admin/users/{}", ada.id);
+    let action = format!("/admin/users/{}/password-link", ada.id);
+    assert!(app.get_html(&page).await.contains(&action));
+    let res = app.submit(&page, &action, &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let first = link_code(&res.text().await.unwrap());
+    let second = link_code(&app.submit(&page, &action, &[]).await.text().await.unwrap());
+    assert_ne!(first, second);
+    assert_eq!(app.audit("password_link_issued").len(), 2);
+
+    let visitor = app.visitor();
+    let res = visitor.get(&format!("/set-password?code={first}")).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_FOUND,
+        "replaced by the newer link"
+    );
+
+    // Seven days later the newest one has expired too.
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::password_codes::dsl as pc;
+        diesel::update(pc::password_codes)
+            .set(pc::expires_at.eq(tessera::db::now() - chrono::TimeDelta::minutes(1)))
+            .execute(conn)
+    })
+    .unwrap();
+    let res = visitor.get(&format!("/set-password?code={second}")).await;
+    assert_eq!(res.status(), StatusCode::GONE);
+    assert!(res.text().await.unwrap().contains("expired"));
+    let res = visitor
+        .submit(
+            "/login",
+            "/set-password",
+            &[("code", &second), ("new_password", "too late for this")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::GONE);
+    assert_eq!(
+        visitor.login("ada", PASSWORD).await.status(),
+        StatusCode::SEE_OTHER,
+        "the old password still works"
+    );
+    let refused = app.audit_rows("password_code_refused");
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.detail.as_deref() == Some("expired"))
+    );
+    // Non-administrators cannot issue links.
+    let other = app.visitor();
+    let bob = app.create_user("bob", false);
+    other.login_ok("bob").await;
+    let res = other
+        .submit(
+            "/profile",
+            &format!("/admin/users/{}/password-link", bob.id),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[actix_web::test]
+async fn editing_and_enabling_users_is_audited() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let page = format!("/admin/users/{}", ada.id);
+    let res = app
+        .submit(
+            &page,
+            &page,
+            &[
+                ("email", "ada@lovelace.example"),
+                ("display_name", "Ada L."),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let updated = app.audit_rows("user_updated");
+    assert_eq!(updated.len(), 1);
+    assert_eq!(updated[0].actor_name.as_deref(), Some("root"));
+    assert_eq!(updated[0].target_id, Some(ada.id));
+    assert_eq!(updated[0].detail.as_deref(), Some("details changed"));
+
+    app.submit(&page, &format!("/admin/users/{}/disable", ada.id), &[])
+        .await;
+    let res = app
+        .submit(&page, &format!("/admin/users/{}/enable", ada.id), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let enabled = app.audit_rows("user_enabled");
+    assert_eq!(enabled.len(), 1);
+    assert_eq!(enabled[0].actor_name.as_deref(), Some("root"));
+    assert_eq!(enabled[0].target_id, Some(ada.id));
+    assert!(
+        app.db(|c| tessera::db::users::find(c, ada.id))
+            .unwrap()
+            .is_active()
+    );
+}
+
+#[actix_web::test]
+async fn removing_the_admin_flag_narrows_their_tokens_at_the_next_request() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", true);
+    // An API token tied to a department & user type ada does not hold: as an
+    // administrator she holds everything, so it has the type's scopes.
+    let (department, user_type) = app.db(|conn| {
+        let d = tessera::db::departments::create(conn, "Ops", "").unwrap();
+        let t = tessera::db::user_types::create(conn, "Operator", "", "devices:write users:write")
+            .unwrap();
+        (d, t)
+    });
+    let api = app.insert_token(ada.id, "api", "ERP", Some((department, user_type)));
+    // Used right before the change, so that the server has it in memory.
+    let me: serde_json::Value = app.api_me(&api.token).await.json().await.unwrap();
+    assert_eq!(
+        me["scopes"],
+        serde_json::json!(["devices:write", "users:write"])
+    );
+
+    let page = format!("/admin/users/{}", ada.id);
+    let res = app
+        .submit(
+            &page,
+            &page,
+            &[("email", "ada@example.com"), ("display_name", "Ada")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(
+        !app.db(|c| tessera::db::users::find(c, ada.id))
+            .unwrap()
+            .is_admin
+    );
+    let me: serde_json::Value = app.api_me(&api.token).await.json().await.unwrap();
+    assert_eq!(
+        me["scopes"],
+        serde_json::json!([]),
+        "without the flag she holds nothing of that user type"
+    );
+    let updated = app.audit_rows("user_updated");
+    assert_eq!(
+        updated[0].detail.as_deref(),
+        Some("administrator role removed")
+    );
+}
+
+/// Whether a page shows `<img src=x …` as text (escaped), whichever entity
+/// the template engine uses for `<`.
+fn shown_escaped(html: &str) -> bool {
+    html.contains("&lt;img src=x") || html.contains("&#60;img src=x")
+}
+
+#[actix_web::test]
+async fn hostile_values_are_escaped_on_sessions_settings_audit_and_user_pages() {
+    let (app, root) = admin_app().await;
+    let payload = "<img src=x onerror=alert(1)>";
+    let ada = app.create_user("ada", false);
+    let session = app.insert_token(ada.id, "session", "Phone", None);
+    app.db(|c| tessera::db::tokens::set_device_name(c, session.id, payload))
+        .unwrap();
+    let hostile = app.insert_token(ada.id, "personal", payload, None);
+    // Audit rows with hostile labels, actor names and details.
+    app.db(|conn| {
+        let actor = tessera::db::audit::Actor {
+            username: Some(payload.into()),
+            ip: Some(payload.into()),
+            user_agent: Some(payload.into()),
+            ..Default::default()
+        };
+        let event =
+            tessera::db::audit::Event::new("login_failure", tessera::db::audit::Outcome::Failure)
+                .target("token", Some(hostile.id), Some(payload))
+                .detail(payload);
+        tessera::db::audit::record(conn, &actor, &event)?;
+        let event =
+            tessera::db::audit::Event::new("user_updated", tessera::db::audit::Outcome::Success)
+                .target("user", Some(ada.id), Some(payload));
+        tessera::db::audit::record(conn, &actor, &event)
+    })
+    .unwrap();
+    let res = app
+        .submit(
+            "/admin/settings",
+            "/admin/settings",
+            &[
+                ("default_lifetime_days", "90"),
+                ("max_lifetime_days", "365"),
+                ("retention_days", "90"),
+                ("mobile_session_days", "30"),
+                ("tenant_id", payload),
+                ("token_creation_enabled", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    for path in [
+        "/admin/tokens?tab=sessions".to_owned(),
+        format!("/admin/tokens/{}", session.id),
+        "/admin/settings".into(),
+        format!("/admin/tokens/{}", hostile.id),
+        "/admin/audit".into(),
+        "/admin/audit?action=login_failure".into(),
+        format!("/admin/audit?token={}", hostile.id),
+        format!("/admin/users/{}", ada.id),
+        "/admin".into(),
+    ] {
+        let page = app.get_html(&path).await;
+        assert!(!page.contains("<img src=x"), "{path}");
+        assert!(shown_escaped(&page), "{path} shows the value, escaped");
+    }
+    let csv = app.get("/admin/audit.csv").await.text().await.unwrap();
+    assert!(csv.contains(payload), "CSV is data, not HTML");
+
+    // The bulk confirmation page, by ids and by a filter.
+    let ids = [hostile.id.to_string(), session.id.to_string()];
+    let res = app
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens/bulk-revoke",
+            &[("tab", "api"), ("ids", &ids[0]), ("ids", &ids[1])],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(!page.contains("<img src=x") && shown_escaped(&page));
+    let res = app
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens/bulk-revoke",
+            &[("tab", "api"), ("q", payload), ("all_matching", "1")],
+        )
+        .await;
+    let page = res.text().await.unwrap();
+    assert_eq!(text_of(&page, "h1").as_deref(), Some("Revoke 1 token?"));
+    assert!(!page.contains("<img src=x") && shown_escaped(&page));
+    let _ = root;
+}

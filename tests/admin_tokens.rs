@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use common::{location, new_token_in, spawn_app, text_of};
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
+use tessera::domain::token_filter::PAGE_SIZE as PAGE;
 
 fn row_ids(html: &str) -> Vec<i64> {
     let doc = Html::parse_document(html);
@@ -577,5 +578,751 @@ async fn hostile_names_are_escaped_on_admin_pages() {
     ] {
         let page = app.get_html(&path).await;
         assert!(!page.contains("<img src=x"), "{path}");
+    }
+}
+
+#[actix_web::test]
+async fn the_default_expiry_respects_a_short_policy_maximum() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::settings::dsl as s;
+        diesel::update(s::settings)
+            .set((s::max_lifetime_days.eq(90), s::default_lifetime_days.eq(30)))
+            .execute(conn)
+    })
+    .unwrap();
+    let form = app
+        .get_html(&format!("/admin/tokens/new?user_id={}", ada.id))
+        .await;
+    let today = chrono::Utc::now().date_naive();
+    let in_90_days = (today + chrono::TimeDelta::days(90))
+        .format("%Y-%m-%d")
+        .to_string();
+    let expires = common::input_value(&form, "expires_at").unwrap();
+    // (the hidden copy in the user picker comes first; both carry the default)
+    assert_eq!(
+        expires, in_90_days,
+        "the earlier of 12 months and the maximum"
+    );
+    let doc = Html::parse_document(&form);
+    let date = Selector::parse("input#api-expires-at").unwrap();
+    let date = doc.select(&date).next().unwrap().value();
+    assert_eq!(date.attr("value"), Some(in_90_days.as_str()));
+    assert_eq!(date.attr("max"), Some(in_90_days.as_str()));
+    assert!(
+        text_of(&form, "#expiry-warning").is_some()
+            && form.contains("id=\"expiry-warning\" hidden"),
+        "no warning for the default"
+    );
+
+    // Submitting the untouched form (only the required choices made) works.
+    let fields: Vec<(String, String)> = {
+        let inputs = Selector::parse("#api-token-form input, #api-token-form textarea").unwrap();
+        let mut fields: Vec<(String, String)> = doc
+            .select(&inputs)
+            .filter_map(|i| {
+                let name = i.value().attr("name")?.to_owned();
+                let value = i
+                    .value()
+                    .attr("value")
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| i.text().collect());
+                Some((name, value))
+            })
+            .filter(|(name, _)| name != "csrf_token" && name != "name")
+            .collect();
+        fields.push(("name".into(), "ERP".into()));
+        fields.push(("membership".into(), format!("{dept}:{user_type}")));
+        fields
+    };
+    let borrowed: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let res = app
+        .submit("/admin/tokens/new", "/admin/tokens", &borrowed)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{borrowed:?}");
+    let token = new_token_in(&res.text().await.unwrap());
+    let me: serde_json::Value = app.api_me(&token).await.json().await.unwrap();
+    assert!(
+        me["expires_at"].as_str().unwrap().starts_with(&in_90_days),
+        "{me}"
+    );
+    let created = app.audit_rows("token_created");
+    assert_eq!(created.len(), 1, "an admin-created token is audited");
+    assert_eq!(created[0].actor_name.as_deref(), Some("root"));
+    assert_eq!(created[0].target_type.as_deref(), Some("token"));
+    assert!(
+        created[0]
+            .target_label
+            .as_deref()
+            .unwrap()
+            .contains(&token[..9])
+    );
+    assert!(!format!("{created:?}").contains(&token));
+}
+
+/// A bulk form with these ids (and the API tab).
+fn ids_form(ids: &[i64]) -> Vec<(&'static str, String)> {
+    let mut form: Vec<(&str, String)> = ids.iter().map(|id| ("ids", id.to_string())).collect();
+    form.push(("tab", "api".into()));
+    form
+}
+
+#[actix_web::test]
+async fn bulk_revoke_takes_forty_thousand_ids() {
+    let (app, root) = admin_app().await;
+    let tokens: Vec<_> = (0..5)
+        .map(|i| app.insert_token(root.id, "personal", &format!("t{i}"), None))
+        .collect();
+    let keep = app.insert_token(root.id, "personal", "keep", None);
+    // Five real ids among 40,000 (the rest do not exist).
+    let mut ids: Vec<i64> = (1_000_000..1_039_995).collect();
+    ids.extend(tokens.iter().map(|t| t.id));
+    assert_eq!(ids.len(), 40_000);
+    let csrf = common::csrf_in(&app.get_html("/admin/tokens").await);
+    let mut form = ids_form(&ids);
+    form.push(("csrf_token", csrf));
+
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert_eq!(text_of(&page, "h1").as_deref(), Some("Revoke 5 tokens?"));
+    assert!(page.contains("#1000000 (does not exist)"));
+    assert!(
+        page.contains("…and 39895 more."),
+        "the skipped list is cut short"
+    );
+
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(
+        app.get_html("/admin/tokens")
+            .await
+            .contains("Revoked 5 tokens.")
+    );
+    assert!(tokens.iter().all(|t| app.is_revoked(t.id)));
+    assert!(!app.is_revoked(keep.id));
+    assert_eq!(app.audit("token_revoked").len(), 5);
+}
+
+#[actix_web::test]
+async fn select_all_matching_shows_how_many_first() {
+    let (app, root) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    for i in 0..(PAGE + 7) {
+        app.insert_token(ada.id, "personal", &format!("t{i:03}"), None);
+    }
+    app.insert_token(root.id, "personal", "other", None);
+    let matching = |html: &str| {
+        let doc = Html::parse_document(html);
+        let button = Selector::parse("button[name=all_matching]").unwrap();
+        doc.select(&button)
+            .next()
+            .map(|b| b.text().collect::<String>())
+            .unwrap_or_default()
+    };
+    let page = app.get_html("/admin/tokens?tab=api&user=ada").await;
+    assert_eq!(
+        matching(&page),
+        format!("Select all {} matching this filter…", PAGE + 7),
+        "counted although the page lists only {PAGE}"
+    );
+    // The next page says the same.
+    let next = next_link(&page).unwrap().replace("&amp;", "&");
+    assert!(matching(&app.get_html(&next).await).contains(&format!("all {} matching", PAGE + 7)));
+    let page = app.get_html("/admin/tokens?tab=api&q=t00").await;
+    assert_eq!(matching(&page), "Select all 10 matching this filter…");
+    let page = app.get_html("/admin/tokens?tab=api").await;
+    assert!(matching(&page).contains(&format!("all {} matching", PAGE + 8)));
+}
+
+#[actix_web::test]
+async fn delete_selected_without_a_selection_explains_itself() {
+    let (app, root) = admin_app().await;
+    let t = app.insert_token(root.id, "personal", "ci", None);
+    let res = app
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens/bulk-revoke",
+            &[("tab", "api"), ("kind", "personal")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(
+        text_of(&page, "#bulk-error")
+            .unwrap()
+            .contains("Nothing was selected")
+    );
+    assert_eq!(row_ids(&page), vec![t.id], "the list is shown again");
+    assert_eq!(
+        text_of(&page, "h1").as_deref(),
+        Some("Administrator / Tokens")
+    );
+    let doc = Html::parse_document(&page);
+    let kind = Selector::parse("#f-kind option[selected]").unwrap();
+    assert_eq!(
+        doc.select(&kind)
+            .next()
+            .and_then(|o| o.value().attr("value")),
+        Some("personal"),
+        "with its filter"
+    );
+    assert!(!app.is_revoked(t.id));
+}
+
+#[actix_web::test]
+async fn a_display_prefix_finds_its_token_and_nothing_else() {
+    let (app, root) = admin_app().await;
+    let tokens: Vec<_> = (0..30)
+        .map(|i| app.insert_token(root.id, "personal", &format!("t{i}"), None))
+        .collect();
+    let wanted = &tokens[17];
+    let prefix = &wanted.token[..9];
+    for q in [
+        prefix.to_owned(),
+        format!("{prefix}…"),
+        wanted.token[..7].to_owned(),
+    ] {
+        let ids = row_ids(
+            &app.get_html(&format!("/admin/tokens?tab=api&q={}", urlencode(&q)))
+                .await,
+        );
+        assert!(ids.contains(&wanted.id), "{q}");
+        assert!(
+            ids.iter().all(|id| tokens
+                .iter()
+                .find(|t| t.id == *id)
+                .is_some_and(|t| t.token.starts_with(q.trim_end_matches('…')))),
+            "{q}: only tokens with that prefix"
+        );
+    }
+    assert!(
+        row_ids(&app.get_html("/admin/tokens?tab=api&q=tsra_").await).is_empty(),
+        "no api token has a personal token's prefix"
+    );
+    // Revoked tokens are found the same way.
+    app.db(|c| tessera::db::tokens::revoke(c, wanted.id, None))
+        .unwrap();
+    let ids = row_ids(
+        &app.get_html(&format!("/admin/tokens?tab=api&status=revoked&q={prefix}"))
+            .await,
+    );
+    assert_eq!(ids, vec![wanted.id]);
+}
+
+fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("x", s)]).unwrap()[2..].to_owned()
+}
+
+#[actix_web::test]
+async fn a_name_search_walks_a_big_list_one_window_at_a_time() {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as tk;
+    use tessera::db::token_search::WINDOW;
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let hasher = tessera::auth::password::Hasher::new(64, 1).unwrap();
+    app.db(|conn| tessera::seed::seed_demo(conn, &hasher, "tsr", 20, 12_000, false))
+        .unwrap();
+    // Signed in after the (slow) seed, so that no idle connection is reused.
+    app.login_ok("root").await;
+    // The oldest live token of the API tab gets a name nothing else has.
+    let needle: i64 = app
+        .db(|conn| {
+            let id = tk::tokens
+                .filter(tk::kind.ne("session"))
+                .filter(tk::revoked_at.is_null())
+                .order((tk::created_at.asc(), tk::id.asc()))
+                .select(tk::id)
+                .first(conn)?;
+            diesel::update(tk::tokens.find(id))
+                .set(tk::name.eq("Needle in a haystack"))
+                .execute(conn)?;
+            QueryResult::Ok(id)
+        })
+        .unwrap();
+    let live_api: i64 = app.db(|conn| {
+        tk::tokens
+            .filter(tk::kind.ne("session"))
+            .filter(tk::revoked_at.is_null())
+            .count()
+            .get_result(conn)
+            .unwrap()
+    });
+    assert!(
+        live_api > WINDOW as i64,
+        "{live_api} tokens: more than one window"
+    );
+
+    let first = app.get_html("/admin/tokens?tab=api&q=NEEDLE").await;
+    assert!(row_ids(&first).is_empty(), "not among the newest {WINDOW}");
+    assert!(
+        text_of(&first, "#search-window")
+            .unwrap()
+            .contains(&WINDOW.to_string())
+    );
+    let doc = Html::parse_document(&first);
+    let next = Selector::parse("a[rel=next]").unwrap();
+    assert_eq!(
+        doc.select(&next).next().unwrap().text().collect::<String>(),
+        "Search further »"
+    );
+    let button = Selector::parse("button[name=all_matching]").unwrap();
+    assert_eq!(
+        doc.select(&button)
+            .next()
+            .unwrap()
+            .text()
+            .collect::<String>(),
+        "Select all matching this filter…",
+        "no match yet: no number to show"
+    );
+    // Searching further finds it, within a few windows.
+    let mut url = next_link(&first).unwrap().replace("&amp;", "&");
+    let mut found = Vec::new();
+    for _ in 0..(live_api as usize / WINDOW + 1) {
+        let page = app.get_html(&url).await;
+        found.extend(row_ids(&page));
+        match next_link(&page) {
+            Some(next) => url = next.replace("&amp;", "&"),
+            None => break,
+        }
+    }
+    assert_eq!(found, vec![needle]);
+    // A name that matches nothing ends the same way, one window at a time.
+    let nothing = app.get_html("/admin/tokens?tab=api&q=no-such-name").await;
+    assert!(row_ids(&nothing).is_empty() && next_link(&nothing).is_some());
+
+    // A common name fills its pages, newest first, and counts "at least".
+    let page = app.get_html("/admin/tokens?tab=api&q=deploy").await;
+    let ids = row_ids(&page);
+    assert_eq!(ids.len(), PAGE);
+    let doc = Html::parse_document(&page);
+    let label = doc
+        .select(&button)
+        .next()
+        .unwrap()
+        .text()
+        .collect::<String>();
+    assert!(label.contains("+ matching"), "{label}");
+    // The confirmation page counts exactly.
+    let res = app
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens/bulk-revoke",
+            &[("tab", "api"), ("q", "deploy"), ("all_matching", "1")],
+        )
+        .await;
+    let confirm = res.text().await.unwrap();
+    let exact: i64 = app.db(|conn| {
+        tk::tokens
+            .filter(tk::kind.ne("session"))
+            .filter(tk::revoked_at.is_null())
+            .filter(tk::name.like("%deploy%"))
+            .count()
+            .get_result(conn)
+            .unwrap()
+    });
+    assert_eq!(
+        text_of(&confirm, "h1"),
+        Some(format!("Revoke {exact} tokens?"))
+    );
+    // The unfiltered list counts exactly through an index.
+    let page = app.get_html("/admin/tokens?tab=api").await;
+    let shown = tessera::domain::token_filter::CappedCount::exact(live_api as usize);
+    assert!(
+        page.contains(&format!("Select all {shown} matching")),
+        "{shown}"
+    );
+}
+
+#[actix_web::test]
+async fn revoking_a_session_from_its_page_returns_to_the_sessions_tab() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let session = app.insert_token(ada.id, "session", "Phone", None);
+    let detail = format!("/admin/tokens/{}", session.id);
+    let page = app.get_html(&detail).await;
+    // The page's Revoke form, as it is.
+    let doc = Html::parse_document(&page);
+    let inputs =
+        Selector::parse("form[action=\"/admin/tokens/bulk-revoke\"] input[type=hidden]").unwrap();
+    let form: Vec<(String, String)> = doc
+        .select(&inputs)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let confirm = res.text().await.unwrap();
+    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 1 token?"));
+    let doc = Html::parse_document(&confirm);
+    let inputs = Selector::parse("form.confirm input[type=hidden]").unwrap();
+    let form: Vec<(String, String)> = doc
+        .select(&inputs)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), "/admin/tokens?tab=sessions");
+    assert!(app.is_revoked(session.id));
+    assert_eq!(
+        app.api_me(&session.token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[actix_web::test]
+async fn status_badges_say_expired_and_revoked_rows_are_not_expiring() {
+    let (app, root) = admin_app().await;
+    let now = tessera::db::now();
+    let expired_disabled = app.insert_token(root.id, "personal", "expired and disabled", None);
+    let soon = app.insert_token(root.id, "personal", "expires soon", None);
+    let soon_revoked = app.insert_token(root.id, "personal", "revoked early", None);
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as tk;
+        diesel::update(tk::tokens.find(expired_disabled.id))
+            .set((
+                tk::expires_at.eq(Some(now - chrono::TimeDelta::days(1))),
+                tk::status.eq("disabled"),
+            ))
+            .execute(conn)?;
+        diesel::update(tk::tokens.filter(tk::id.eq_any([soon.id, soon_revoked.id])))
+            .set(tk::expires_at.eq(Some(now + chrono::TimeDelta::days(2))))
+            .execute(conn)
+    })
+    .unwrap();
+    app.db(|c| tessera::db::tokens::revoke(c, soon_revoked.id, Some(root.id)))
+        .unwrap();
+    let row_text = |html: &str, id: i64| {
+        let doc = Html::parse_document(html);
+        let row = Selector::parse(&format!("tr[data-token-id=\"{id}\"]")).unwrap();
+        doc.select(&row)
+            .next()
+            .unwrap_or_else(|| panic!("row {id}"))
+            .text()
+            .collect::<String>()
+    };
+    let page = app.get_html("/admin/tokens?tab=api&status=expired").await;
+    assert_eq!(row_ids(&page), vec![expired_disabled.id]);
+    let text = row_text(&page, expired_disabled.id);
+    assert!(text.contains("expired"), "{text}");
+    let detail = app
+        .get_html(&format!("/admin/tokens/{}", expired_disabled.id))
+        .await;
+    assert!(detail.contains("badge-expired"));
+
+    let page = app.get_html("/admin/tokens?tab=api").await;
+    assert!(row_text(&page, soon.id).contains("soon"));
+    let page = app.get_html("/admin/tokens?tab=api&status=revoked").await;
+    let text = row_text(&page, soon_revoked.id);
+    assert!(text.contains("revoked") && !text.contains("soon"), "{text}");
+}
+
+/// Every (method, path) of the route table under `/admin`, read from the route
+/// table's source itself, so that a route added later is covered too.
+fn admin_routes() -> Vec<(&'static str, String)> {
+    fn sources(dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut files = Vec::new();
+    sources(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes"),
+        &mut files,
+    );
+    let mut routes = Vec::new();
+    for source in files {
+        // `web::resource("/path")` followed by its `.get(…)` / `.post(…)` calls,
+        // up to the next resource.
+        for part in source.split("web::resource(\"").skip(1) {
+            let (path, rest) = part.split_once('"').unwrap();
+            if path != "/admin" && !path.starts_with("/admin/") {
+                continue;
+            }
+            let rest = rest.split(".service(").next().unwrap();
+            let rest = rest.split(".configure(").next().unwrap();
+            let compact: String = rest.chars().filter(|c| !c.is_whitespace()).collect();
+            let mut methods = 0;
+            for (marker, method) in [(".get(", "GET"), (".post(", "POST")] {
+                if compact.contains(marker) {
+                    routes.push((method, path.to_owned()));
+                    methods += 1;
+                }
+            }
+            assert!(
+                methods > 0 || compact.contains(".route("),
+                "a resource without GET or POST: {path}"
+            );
+        }
+    }
+    routes.sort();
+    routes.dedup();
+    routes
+}
+
+#[actix_web::test]
+async fn non_admins_get_403_on_every_admin_route_of_the_route_table() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let root = app.create_user("root", true);
+    let (department, user_type) = app.grant(ada.id, "Reader", "devices:read");
+    let t = app.insert_token(ada.id, "personal", "mine", None);
+    app.login_ok("ada").await;
+    let routes = admin_routes();
+    for expected in [
+        ("GET", "/admin"),
+        ("GET", "/admin/tokens"),
+        ("POST", "/admin/tokens/bulk-revoke/confirm"),
+        ("POST", "/admin/users/{id}"),
+        ("POST", "/admin/users/{id}/enable"),
+        ("POST", "/admin/users/{id}/disable"),
+        ("POST", "/admin/users/{id}/memberships/remove"),
+        ("POST", "/admin/users/{id}/password-link"),
+        ("GET", "/admin/audit.csv"),
+        ("POST", "/admin/scopes/{id}/restore"),
+        ("POST", "/admin/departments/{id}/delete"),
+    ] {
+        assert!(
+            routes.contains(&(expected.0, expected.1.to_owned())),
+            "{expected:?} is found in the route table: {routes:?}"
+        );
+    }
+    assert!(routes.len() >= 40, "{}", routes.len());
+
+    let csrf = common::csrf_in(&app.get_html("/profile").await);
+    let membership = format!("{department}:{user_type}");
+    let (token_id, root_id) = (t.id.to_string(), root.id.to_string());
+    for (method, pattern) in &routes {
+        // An id that exists for whichever kind of thing the path names.
+        let id = if pattern.starts_with("/admin/tokens/") {
+            token_id.clone()
+        } else if pattern.starts_with("/admin/users/") {
+            root_id.clone()
+        } else if pattern.starts_with("/admin/departments/") {
+            department.to_string()
+        } else if pattern.starts_with("/admin/user-types/") {
+            user_type.to_string()
+        } else {
+            "1".to_owned()
+        };
+        let path = pattern.replace("{id}", &id);
+        let res = match *method {
+            "GET" => app.get(&path).await,
+            _ => {
+                app.post_form(
+                    &path,
+                    &[
+                        ("csrf_token", &csrf),
+                        ("ids", &token_id),
+                        ("all_matching", "1"),
+                        ("is_admin", "on"),
+                        ("email", "x@example.com"),
+                        ("display_name", "x"),
+                        ("membership", &membership),
+                        ("name", "x"),
+                        ("initial", "link"),
+                    ],
+                )
+                .await
+            }
+        };
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{method} {path}");
+    }
+    // Nothing changed.
+    assert!(!app.is_revoked(t.id));
+    let ada_now = app.db(|c| tessera::db::users::find(c, ada.id)).unwrap();
+    assert!(!ada_now.is_admin && ada_now.is_active());
+    let root_now = app.db(|c| tessera::db::users::find(c, root.id)).unwrap();
+    assert!(root_now.is_admin && root_now.is_active());
+    assert_eq!(app.count("password_codes"), 0);
+    assert_eq!(
+        app.audit("authorization_failure").len(),
+        routes.len(),
+        "every refusal is audited"
+    );
+}
+
+#[actix_web::test]
+async fn filter_and_pagination_in_expiry_order_across_pages() {
+    let (app, root) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Ops", "devices:read");
+    let now = tessera::db::now();
+    // 120 api tokens in the department with scattered expiries (some never),
+    // plus tokens the filter must leave out.
+    let mut made = Vec::new();
+    for i in 0..120i64 {
+        let t = app.insert_token(
+            ada.id,
+            "api",
+            &format!("api {i:03}"),
+            Some((dept, user_type)),
+        );
+        let expires = match i % 7 {
+            0 => None,
+            _ => Some(now + chrono::TimeDelta::hours((i * 37) % 500 + 1)),
+        };
+        made.push((t.id, expires));
+    }
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as tk;
+        for (id, expires) in &made {
+            diesel::update(tk::tokens.find(id))
+                .set(tk::expires_at.eq(*expires))
+                .execute(conn)?;
+        }
+        diesel::QueryResult::Ok(())
+    })
+    .unwrap();
+    app.insert_token(ada.id, "personal", "not api", None);
+    app.insert_token(root.id, "api", "elsewhere", None);
+    let revoked = app.insert_token(ada.id, "api", "revoked api", Some((dept, user_type)));
+    app.db(|c| tessera::db::tokens::revoke(c, revoked.id, None))
+        .unwrap();
+
+    let mut url = format!("/admin/tokens?tab=api&department={dept}&kind=api&sort=expires");
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = app.get_html(&url).await;
+        let ids = row_ids(&page);
+        assert!(ids.len() <= PAGE);
+        seen.extend(ids);
+        pages += 1;
+        match next_link(&page) {
+            Some(next) => {
+                let next = next.replace("&amp;", "&");
+                assert!(
+                    next.contains(&format!("department={dept}")) && next.contains("sort=expires"),
+                    "the filter stays in the URL: {next}"
+                );
+                url = next;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    // Soonest expiry first, ties by id; never-expiring last, by id.
+    let mut expected = made.clone();
+    expected.sort_by_key(|(id, expires)| (expires.is_none(), *expires, *id));
+    let expected: Vec<i64> = expected.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(seen, expected);
+}
+
+#[actix_web::test]
+async fn unused_for_days_finds_the_tokens_it_should() {
+    let (app, root) = admin_app().await;
+    let now = tessera::db::now();
+    let old_used = app.insert_token(root.id, "personal", "used long ago", None);
+    let never_old = app.insert_token(root.id, "personal", "never used, old", None);
+    let recent = app.insert_token(root.id, "personal", "used yesterday", None);
+    let never_new = app.insert_token(root.id, "personal", "never used, new", None);
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as tk;
+        diesel::update(tk::tokens.find(old_used.id))
+            .set((
+                tk::created_at.eq(now - chrono::TimeDelta::days(300)),
+                tk::last_used_at.eq(Some(now - chrono::TimeDelta::days(120))),
+            ))
+            .execute(conn)?;
+        diesel::update(tk::tokens.find(never_old.id))
+            .set(tk::created_at.eq(now - chrono::TimeDelta::days(100)))
+            .execute(conn)?;
+        diesel::update(tk::tokens.find(recent.id))
+            .set((
+                tk::created_at.eq(now - chrono::TimeDelta::days(300)),
+                tk::last_used_at.eq(Some(now - chrono::TimeDelta::days(1))),
+            ))
+            .execute(conn)
+    })
+    .unwrap();
+    let _ = never_new;
+    let mut got = row_ids(&app.get_html("/admin/tokens?tab=api&unused_days=90").await);
+    got.sort_unstable();
+    assert_eq!(got, vec![old_used.id, never_old.id]);
+    assert_eq!(
+        row_ids(&app.get_html("/admin/tokens?tab=api&unused_days=110").await),
+        vec![old_used.id]
+    );
+
+    // Revoke them by that filter: exactly those two, one audit row each.
+    let res = app
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens/bulk-revoke",
+            &[("tab", "api"), ("unused_days", "90"), ("all_matching", "1")],
+        )
+        .await;
+    assert_eq!(
+        text_of(&res.text().await.unwrap(), "h1").as_deref(),
+        Some("Revoke 2 tokens?")
+    );
+    let res = app
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens/bulk-revoke/confirm",
+            &[("tab", "api"), ("unused_days", "90"), ("all_matching", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(app.is_revoked(old_used.id) && app.is_revoked(never_old.id));
+    assert!(!app.is_revoked(recent.id) && !app.is_revoked(never_new.id));
+    let rows = app.audit_rows("token_revoked");
+    let mut targets: Vec<i64> = rows.iter().map(|r| r.target_id.unwrap()).collect();
+    targets.sort_unstable();
+    assert_eq!(targets, vec![old_used.id, never_old.id]);
+    for row in &rows {
+        assert_eq!(row.actor_name.as_deref(), Some("root"));
+        assert_eq!(row.outcome, "success");
+        assert_eq!(row.target_type.as_deref(), Some("token"));
+        assert!(row.target_label.as_deref().unwrap().contains("tsrp_"));
     }
 }

@@ -899,14 +899,13 @@ async fn bulk_delete_revokes_exactly_the_three_ticked_rows() {
     .unwrap();
     assert_eq!(ticked, chosen_set, "exactly the three rows are ticked");
 
-    // Delete selected leads to a confirmation page that lists exactly them.
+    // Delete selected asks in a dialog that lists exactly them.
     let delete = browser.button("#bulk-form", "Delete selected").await;
-    browser.mark_page().await;
     delete.click().await.expect("click Delete selected");
-    browser.wait_new_page("the confirmation page").await;
-    assert_eq!(browser.path().await, "/admin/tokens/bulk-revoke");
+    browser.wait_dialog_open("confirm-dialog").await;
+    assert_eq!(browser.path().await, "/admin/tokens", "no navigation");
     let heading = browser
-        .find("[data-confirm-content] h1")
+        .find("#confirm-dialog [data-confirm-content] h1")
         .await
         .text()
         .await
@@ -914,7 +913,7 @@ async fn bulk_delete_revokes_exactly_the_three_ticked_rows() {
     assert_eq!(heading.trim(), "Revoke 3 tokens?");
     assert_eq!(
         browser
-            .row_ids("[data-confirm-content] tr[data-token-id]")
+            .row_ids("#confirm-dialog [data-confirm-content] tr[data-token-id]")
             .await,
         chosen_set,
         "the confirmation lists exactly the ticked tokens"
@@ -924,8 +923,30 @@ async fn bulk_delete_revokes_exactly_the_three_ticked_rows() {
         "nothing is revoked before confirming"
     );
 
+    // Cancel closes the dialog and changes nothing; asking again works.
+    browser
+        .find("#confirm-dialog a[data-dialog-close]")
+        .await
+        .click()
+        .await
+        .expect("click Cancel");
+    browser
+        .until_js(
+            "the confirmation to close",
+            "return !document.getElementById('confirm-dialog').open;",
+        )
+        .await;
+    assert!(tokens.iter().all(|t| !app.is_revoked(t.id)));
+    browser
+        .button("#bulk-form", "Delete selected")
+        .await
+        .click()
+        .await
+        .expect("click Delete selected again");
+    browser.wait_dialog_open("confirm-dialog").await;
+
     let confirm = browser
-        .button("[data-confirm-content] form.confirm", "Revoke 3 tokens")
+        .button("#confirm-dialog form.confirm", "Revoke 3 tokens")
         .await;
     browser.mark_page().await;
     confirm.click().await.expect("click Revoke 3 tokens");
@@ -1063,11 +1084,10 @@ async fn select_all_selects_the_page() {
 
     // What the server receives is that page, not every matching token.
     let delete = browser.button("#bulk-form", "Delete selected").await;
-    browser.mark_page().await;
     delete.click().await.expect("click Delete selected");
-    browser.wait_new_page("the confirmation page").await;
+    browser.wait_dialog_open("confirm-dialog").await;
     let heading = browser
-        .find("[data-confirm-content] h1")
+        .find("#confirm-dialog [data-confirm-content] h1")
         .await
         .text()
         .await
@@ -1075,7 +1095,7 @@ async fn select_all_selects_the_page() {
     assert_eq!(heading.trim(), format!("Revoke {PAGE_SIZE} tokens?"));
     assert_eq!(
         browser
-            .row_ids("[data-confirm-content] tr[data-token-id]")
+            .row_ids("#confirm-dialog [data-confirm-content] tr[data-token-id]")
             .await,
         on_page
     );
@@ -1163,4 +1183,147 @@ async fn screenshots_of_the_main_pages() {
     assert_eq!(admin.row_ids("tr[data-token-id]").await.len(), 5);
     let png = admin.client.screenshot().await.expect("screenshot");
     std::fs::write(out.join("admin-tokens.png"), png).expect("write png");
+}
+
+#[actix_web::test]
+async fn create_api_token_and_bulk_confirmation_open_in_dialogs() {
+    let Some(binaries) = browser_or_skip("create_api_token_and_bulk_confirmation_open_in_dialogs")
+    else {
+        return;
+    };
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let ada = app.create_user("ada", false);
+    let (department, user_type) = app.grant(ada.id, "Integrator", "devices:read devices:write");
+    let old = app.insert_token(ada.id, "personal", "old one", None);
+
+    let browser = Browser::launch(&binaries, &app).await;
+    browser.sign_in("root").await;
+    browser.goto("/admin/tokens?tab=api").await;
+
+    // "Create API token" opens its form in a dialog instead of navigating.
+    browser
+        .find("a[data-dialog-page=\"create-api-token-dialog\"]")
+        .await
+        .click()
+        .await
+        .expect("click Create API token");
+    browser.wait_dialog_open("create-api-token-dialog").await;
+    assert_eq!(browser.path().await, "/admin/tokens", "no navigation");
+    // Typed before the user is chosen, and kept when the form reloads for them.
+    browser
+        .find("#create-api-token-dialog #api-name")
+        .await
+        .send_keys("ERP sync")
+        .await
+        .expect("type the name");
+    assert!(
+        !browser
+            .find("#create-api-token-dialog form.user-pick button[type=submit]")
+            .await
+            .is_displayed()
+            .await
+            .unwrap(),
+        "the no-JS button to load the departments is hidden"
+    );
+    browser
+        .find(&format!(
+            "#create-api-token-dialog #pick-user option[value=\"{}\"]",
+            ada.id
+        ))
+        .await
+        .click()
+        .await
+        .expect("choose ada");
+    let membership = format!("{department}:{user_type}");
+    browser
+        .find(&format!(
+            "#create-api-token-dialog select[name=membership] option[value=\"{membership}\"]"
+        ))
+        .await;
+    assert!(browser.dialog_is_modal("create-api-token-dialog").await);
+    assert_eq!(browser.path().await, "/admin/tokens", "still no navigation");
+    assert_eq!(
+        browser
+            .find("#create-api-token-dialog #api-name")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("ERP sync"),
+        "what was typed is kept"
+    );
+    browser
+        .find("#create-api-token-dialog #api-token-form button[type=submit]")
+        .await
+        .click()
+        .await
+        .expect("Save");
+
+    // The token is shown once, inside the dialog, and works.
+    let shown = browser.find("#create-api-token-dialog #new-token").await;
+    assert!(browser.dialog_is_modal("create-api-token-dialog").await);
+    let token = shown.text().await.unwrap().trim().to_owned();
+    assert!(token.starts_with("tsra_"), "{token:?}");
+    let me: Value = app.api_me(&token).await.json().await.unwrap();
+    assert_eq!(me["user"]["username"], "ada");
+    assert_eq!(me["scopes"], json!(["devices:read", "devices:write"]));
+
+    // Done closes it and reloads the list, which now has the token.
+    browser.mark_page().await;
+    browser
+        .find("#create-api-token-dialog a[data-dialog-close]")
+        .await
+        .click()
+        .await
+        .expect("click Done");
+    browser.wait_new_page("the list to reload").await;
+    assert_eq!(browser.path().await, "/admin/tokens");
+    let listed = browser.row_ids("#bulk-form tr[data-token-id]").await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed.contains(&old.id));
+    let new_id = *listed.iter().find(|id| **id != old.id).unwrap();
+
+    // "Select all matching this filter" asks in the confirmation dialog too.
+    browser
+        .button("#bulk-form", "Select all 2 matching this filter…")
+        .await
+        .click()
+        .await
+        .expect("click Select all matching");
+    browser.wait_dialog_open("confirm-dialog").await;
+    assert_eq!(browser.path().await, "/admin/tokens", "no navigation");
+    let heading = browser
+        .find("#confirm-dialog [data-confirm-content] h1")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(heading.trim(), "Revoke 2 tokens?");
+    let confirm = browser
+        .button("#confirm-dialog form.confirm", "Revoke 2 tokens")
+        .await;
+    browser.mark_page().await;
+    confirm.click().await.expect("confirm");
+    browser.wait_new_page("the list after revoking").await;
+    assert!(browser.body_text().await.contains("Revoked 2 tokens."));
+    assert!(app.is_revoked(old.id) && app.is_revoked(new_id));
+    assert_eq!(app.api_me(&token).await.status(), StatusCode::UNAUTHORIZED);
+
+    // Delete selected with nothing ticked: the page explains, no dialog.
+    app.insert_token(ada.id, "personal", "another", None);
+    browser.goto("/admin/tokens?tab=api").await;
+    browser.find("#bulk-form tr[data-token-id]").await;
+    browser.mark_page().await;
+    browser
+        .button("#bulk-form", "Delete selected")
+        .await
+        .click()
+        .await
+        .expect("click Delete selected with nothing ticked");
+    browser.wait_new_page("the list with the message").await;
+    let message = browser.find("#bulk-error").await.text().await.unwrap();
+    assert!(message.contains("Nothing was selected"), "{message}");
+    assert!(!browser.dialog_is_modal("confirm-dialog").await);
 }

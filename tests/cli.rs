@@ -106,11 +106,25 @@ async fn seed_demo_fills_every_kind_and_status() {
             .into_iter()
             .map(|n| n.name)
             .collect();
+        let triggers: Vec<String> = app
+            .db(|c| {
+                diesel::sql_query(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'tokens'",
+                )
+                .load::<Name>(c)
+            })
+            .unwrap()
+            .into_iter()
+            .map(|n| n.name)
+            .collect();
+        assert_eq!(triggers, vec!["tokens_live_name_unique".to_owned()]);
         for index in [
             "tokens_sha256",
-            "tokens_owner_kind_name",
+            "tokens_owner",
             "tokens_created",
             "tokens_revoked",
+            "tokens_display_prefix",
+            "tokens_sessions",
         ] {
             assert!(names.iter().any(|n| n == index), "{index} in {names:?}");
         }
@@ -155,4 +169,14 @@ async fn purge_deletes_old_revoked_and_expired_tokens_only() {
         .db(|c| t::tokens.select(t::id).order(t::id).load(c))
         .unwrap();
     assert_eq!(left, vec![recent_revoked.id, live.id]);
+    // The purge is audited, with its counts.
+    let rows = app.audit_rows("purge");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].actor_name.as_deref(), Some("command line"));
+    assert_eq!(rows[0].outcome, "success");
+    let detail = rows[0].detail.as_deref().unwrap();
+    assert!(
+        detail.starts_with("2 revoked or expired tokens older than 90 days"),
+        "{detail}"
+    );
 }

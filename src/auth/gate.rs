@@ -28,7 +28,13 @@ pub const FORM_LIMIT: usize = 1024 * 1024;
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/login" | "/setup" | "/healthz" | "/readyz" | "/metrics" | "/favicon.ico"
+        "/login"
+            | "/setup"
+            | "/set-password"
+            | "/healthz"
+            | "/readyz"
+            | "/metrics"
+            | "/favicon.ico"
     ) || path.starts_with("/static/")
         || path.starts_with("/api/")
 }

@@ -138,6 +138,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    password_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_sha256 -> Binary,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> departments (department_id));
 diesel::joinable!(memberships -> user_types (user_type_id));
@@ -157,4 +169,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     sessions,
     throttle_events,
+    password_codes,
 );

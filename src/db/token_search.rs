@@ -14,25 +14,66 @@ use super::{Db, DbConn, lower};
 use crate::db::audit::Actor;
 use crate::domain::policy::EXPIRING_SOON_DAYS;
 use crate::domain::token_filter::{
-    Cursor, PAGE_SIZE, Sort, StatusFilter, Tab, TokenFilter, like_escape,
+    CappedCount, Cursor, PAGE_SIZE, Sort, StatusFilter, Tab, TextQuery, TokenFilter, like_escape,
+    prefix_upper_bound,
 };
 
+/// Rows of the list (of its tab, live or revoked) that a name search, or a
+/// count that cannot be exact cheaply, looks at per request in the default
+/// order. `tokens_created` holds every column the filters read, so such a walk
+/// never reads the table.
+pub const WINDOW: usize = 5_000;
+
+/// The same for a name search in the other orders, whose indexes hold no names.
+const WINDOW_OTHER_ORDERS: usize = 1_500;
+
+/// A display prefix that at most this many tokens start with is looked up
+/// through its index (and the few rows sorted); a shorter, common one (say
+/// `tsrp_`) is matched while walking the list in order instead.
+const PREFIX_LOOKUP_LIMIT: i64 = 2_000;
+
+diesel::define_sql_function! {
+    /// SQL `substr(text, start, length)` (1-based), on both backends.
+    fn substr(x: Text, start: diesel::sql_types::Integer, len: diesel::sql_types::Integer) -> Text;
+}
+
+/// How a display prefix in `q` is matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PrefixMode {
+    /// By the range of its index (`tokens_display_prefix`).
+    Lookup,
+    /// By a comparison no index serves, so that the planner walks the list's
+    /// own order (for a prefix so common that the walk soon fills a page).
+    Walk,
+}
+
 /// The tokens a filter matches, before ordering.
-fn filtered<'a>(f: &'a TokenFilter, now: NaiveDateTime) -> tokens::BoxedQuery<'a, Db> {
+fn filtered<'a>(
+    f: &'a TokenFilter,
+    now: NaiveDateTime,
+    prefix_mode: PrefixMode,
+) -> tokens::BoxedQuery<'a, Db> {
     let mut query = tokens::table.into_boxed();
     query = match f.tab {
         Tab::Api => query.filter(tokens::kind.ne("session")),
         Tab::Sessions => query.filter(tokens::kind.eq("session")),
     };
-    if let Some(text) = &f.q {
-        let in_name = format!("%{}%", like_escape(&text.to_lowercase()));
-        let at_start = format!("{}%", like_escape(text));
-        query = query.filter(
-            lower(tokens::name)
-                .like(in_name)
-                .escape('\\')
-                .or(tokens::display_prefix.like(at_start).escape('\\')),
-        );
+    match (f.text(), prefix_mode) {
+        (None, _) => {}
+        (Some(TextQuery::Prefix(prefix)), PrefixMode::Walk) => {
+            query = query.filter(
+                substr(tokens::display_prefix, 1, prefix.len() as i32).eq(prefix.to_owned()),
+            );
+        }
+        (Some(TextQuery::Prefix(prefix)), PrefixMode::Lookup) => {
+            query = query
+                .filter(tokens::display_prefix.ge(prefix.to_owned()))
+                .filter(tokens::display_prefix.lt(prefix_upper_bound(prefix)));
+        }
+        (Some(TextQuery::Name(text)), _) => {
+            let in_name = format!("%{}%", like_escape(&text.to_lowercase()));
+            query = query.filter(lower(tokens::name).like(in_name).escape('\\'));
+        }
     }
     if let Some(user) = &f.user {
         query = query.filter(
@@ -79,89 +120,340 @@ fn filtered<'a>(f: &'a TokenFilter, now: NaiveDateTime) -> tokens::BoxedQuery<'a
     query
 }
 
-/// One page of tokens and the cursor of the next page, if there is one.
+/// The list a window walks: the filter's tab, live or revoked, nothing else, so
+/// that every row counts against the window and the walk stays in one index.
+fn window_base(f: &TokenFilter) -> TokenFilter {
+    TokenFilter {
+        tab: f.tab,
+        status: (f.status == Some(StatusFilter::Revoked)).then_some(StatusFilter::Revoked),
+        sort: f.sort,
+        ..TokenFilter::default()
+    }
+}
+
+/// Whether a display prefix is common enough that walking the list beats
+/// looking it up (at most [`PREFIX_LOOKUP_LIMIT`] index entries are counted).
+fn prefix_mode(conn: &mut DbConn, f: &TokenFilter) -> QueryResult<PrefixMode> {
+    let Some(TextQuery::Prefix(prefix)) = f.text() else {
+        return Ok(PrefixMode::Lookup);
+    };
+    let probe = tokens::table
+        .filter(tokens::display_prefix.ge(prefix.to_owned()))
+        .filter(tokens::display_prefix.lt(prefix_upper_bound(prefix)))
+        .select(tokens::id)
+        .limit(PREFIX_LOOKUP_LIMIT + 1);
+    let found: i64 = super::CountRows(probe).get_result(conn)?;
+    Ok(if found > PREFIX_LOOKUP_LIMIT {
+        PrefixMode::Walk
+    } else {
+        PrefixMode::Lookup
+    })
+}
+
+/// The sort columns of a row, for cursors.
+#[derive(Debug, Clone, Copy, Queryable)]
+struct SortKey {
+    id: i64,
+    created_at: NaiveDateTime,
+    expires_at: Option<NaiveDateTime>,
+    last_used_at: Option<NaiveDateTime>,
+}
+
+impl SortKey {
+    fn cursor(&self, sort: Sort) -> Cursor {
+        let value = match sort {
+            Sort::Created => Some(self.created_at),
+            Sort::Expires => self.expires_at,
+            Sort::LastUsed => self.last_used_at,
+        };
+        Cursor { value, id: self.id }
+    }
+}
+
+fn token_cursor(token: &Token, sort: Sort) -> Cursor {
+    SortKey {
+        id: token.id,
+        created_at: token.created_at,
+        expires_at: token.expires_at,
+        last_used_at: token.last_used_at,
+    }
+    .cursor(sort)
+}
+
+/// Keeps the rows that come no later than `end` in the sort order (the last
+/// row of a window).
+fn up_to<'a>(
+    query: tokens::BoxedQuery<'a, Db>,
+    sort: Sort,
+    end: Cursor,
+) -> tokens::BoxedQuery<'a, Db> {
+    match (sort, end.value) {
+        (Sort::Created, Some(v)) => query
+            .filter(tokens::created_at.ge(v))
+            .filter(tokens::created_at.gt(v).or(tokens::id.ge(end.id))),
+        (Sort::Created, None) => query,
+        // Non-NULL values first (ascending), then the NULL ones by id.
+        (Sort::Expires, Some(v)) => query
+            .filter(tokens::expires_at.le(v))
+            .filter(tokens::expires_at.lt(v).or(tokens::id.le(end.id))),
+        (Sort::Expires, None) => {
+            query.filter(tokens::expires_at.is_not_null().or(tokens::id.le(end.id)))
+        }
+        // Non-NULL values first (descending), then the NULL ones by id.
+        (Sort::LastUsed, Some(v)) => query
+            .filter(tokens::last_used_at.ge(v))
+            .filter(tokens::last_used_at.gt(v).or(tokens::id.ge(end.id))),
+        (Sort::LastUsed, None) => {
+            query.filter(tokens::last_used_at.is_not_null().or(tokens::id.le(end.id)))
+        }
+    }
+}
+
+/// Up to `limit` rows of the filter in its sort order, after `after` and no
+/// later than `end`. Rows ordered by a nullable column come in two segments:
+/// the non-NULL ones in (column, id) order, then the NULL ones in id order.
+macro_rules! in_order {
+    ($conn:expr, $f:expr, $after:expr, $end:expr, $now:expr, $mode:expr, $limit:expr, $select:expr, $row:ty) => {{
+        let (conn, f, after, end, now, mode, limit): (
+            &mut DbConn,
+            &TokenFilter,
+            Option<Cursor>,
+            Option<Cursor>,
+            NaiveDateTime,
+            PrefixMode,
+            usize,
+        ) = (&mut *$conn, $f, $after, $end, $now, $mode, $limit);
+        let base = || {
+            let query = filtered(f, now, mode);
+            match end {
+                Some(end) => up_to(query, f.sort, end),
+                None => query,
+            }
+        };
+        macro_rules! segmented {
+            ($column:expr, $after_or_equal:ident, $after_value:ident, $before_value:ident, $ord:ident) => {{
+                let mut rows: Vec<$row> = Vec::new();
+                if after.is_none_or(|c| c.value.is_some()) {
+                    let mut query = base().filter($column.is_not_null());
+                    if let Some(Cursor { value: Some(v), id }) = after {
+                        // "(column, id) beyond (v, id)", written so that the planner
+                        // seeks the index to v instead of scanning from its start.
+                        query = query
+                            .filter($column.$after_or_equal(v))
+                            .filter($column.$after_value(v).or(tokens::id.$before_value(id)));
+                    }
+                    rows = query
+                        .order(($column.$ord(), tokens::id.$ord()))
+                        .limit(limit as i64)
+                        .select($select)
+                        .load(conn)?;
+                }
+                if rows.len() < limit {
+                    let mut query = base().filter($column.is_null());
+                    if let Some(Cursor { value: None, id }) = after {
+                        query = query.filter(tokens::id.gt(id));
+                    }
+                    rows.extend(
+                        query
+                            .order(tokens::id.asc())
+                            .limit((limit - rows.len()) as i64)
+                            .select($select)
+                            .load::<$row>(conn)?,
+                    );
+                }
+                rows
+            }};
+        }
+        let rows: Vec<$row> = match f.sort {
+            Sort::Created => {
+                let mut query = base();
+                if let Some(Cursor { value: Some(v), id }) = after {
+                    // As above: a range the index can seek, then the tie-break.
+                    query = query
+                        .filter(tokens::created_at.le(v))
+                        .filter(tokens::created_at.lt(v).or(tokens::id.lt(id)));
+                }
+                query
+                    .order((tokens::created_at.desc(), tokens::id.desc()))
+                    .limit(limit as i64)
+                    .select($select)
+                    .load(conn)?
+            }
+            Sort::Expires => segmented!(tokens::expires_at, ge, gt, gt, asc),
+            Sort::LastUsed => segmented!(tokens::last_used_at, le, lt, lt, desc),
+        };
+        rows
+    }};
+}
+
+const SORT_KEY: (
+    tokens::id,
+    tokens::created_at,
+    tokens::expires_at,
+    tokens::last_used_at,
+) = (
+    tokens::id,
+    tokens::created_at,
+    tokens::expires_at,
+    tokens::last_used_at,
+);
+
+/// The last row of the window of `size` rows of `f`'s [`window_base`] after
+/// `after`, in `f`'s order; `None` when the list ends within the window.
+fn window_end(
+    conn: &mut DbConn,
+    f: &TokenFilter,
+    after: Option<Cursor>,
+    now: NaiveDateTime,
+    size: usize,
+) -> QueryResult<Option<Cursor>> {
+    let base = window_base(f);
+    if base.sort == Sort::Created {
+        // One row, `size` rows on: the walk stays in the index.
+        let mut query = filtered(&base, now, PrefixMode::Lookup);
+        if let Some(Cursor { value: Some(v), id }) = after {
+            query = query
+                .filter(tokens::created_at.le(v))
+                .filter(tokens::created_at.lt(v).or(tokens::id.lt(id)));
+        }
+        return Ok(query
+            .order((tokens::created_at.desc(), tokens::id.desc()))
+            .offset(size as i64 - 1)
+            .limit(1)
+            .select(SORT_KEY)
+            .first::<SortKey>(conn)
+            .optional()?
+            .map(|key| key.cursor(base.sort)));
+    }
+    let keys = in_order!(
+        conn,
+        &base,
+        after,
+        None,
+        now,
+        PrefixMode::Lookup,
+        size,
+        SORT_KEY,
+        SortKey
+    );
+    Ok((keys.len() == size)
+        .then(|| keys.last().map(|key| key.cursor(base.sort)))
+        .flatten())
+}
+
+/// One page of the inventory.
+#[derive(Debug, Default)]
+pub struct Page {
+    pub tokens: Vec<Token>,
+    /// Where the next page starts, if there is more.
+    pub next: Option<Cursor>,
+    /// A name search that looked at a whole window without filling the page:
+    /// how many tokens it looked at (the next page searches on from there).
+    pub searched: Option<usize>,
+}
+
+/// One page of tokens and the cursor of the next page, if there is one. A
+/// name search looks at one window of the list (see [`WINDOW`]).
 pub fn page(
     conn: &mut DbConn,
     f: &TokenFilter,
     after: Option<Cursor>,
     now: NaiveDateTime,
-) -> QueryResult<(Vec<Token>, Option<Cursor>)> {
-    let limit = PAGE_SIZE + 1;
-    // Rows ordered by a nullable column come in two segments: the non-NULL ones in
-    // (column, id) order, then the NULL ones in id order.
-    macro_rules! segmented {
-        ($column:expr, $after_or_equal:ident, $after_value:ident, $before_value:ident, $ord:ident) => {{
-            let mut rows: Vec<Token> = Vec::new();
-            if after.is_none_or(|c| c.value.is_some()) {
-                let mut query = filtered(f, now).filter($column.is_not_null());
-                if let Some(Cursor { value: Some(v), id }) = after {
-                    // "(column, id) beyond (v, id)", written so that the planner
-                    // seeks the index to v instead of scanning from its start.
-                    query = query
-                        .filter($column.$after_or_equal(v))
-                        .filter($column.$after_value(v).or(tokens::id.$before_value(id)));
-                }
-                rows = query
-                    .order(($column.$ord(), tokens::id.$ord()))
-                    .limit(limit as i64)
-                    .select(Token::as_select())
-                    .load(conn)?;
-            }
-            if rows.len() < limit {
-                let mut query = filtered(f, now).filter($column.is_null());
-                if let Some(Cursor { value: None, id }) = after {
-                    query = query.filter(tokens::id.gt(id));
-                }
-                rows.extend(
-                    query
-                        .order(tokens::id.asc())
-                        .limit((limit - rows.len()) as i64)
-                        .select(Token::as_select())
-                        .load::<Token>(conn)?,
-                );
-            }
-            rows
-        }};
-    }
-    let mut rows = match f.sort {
-        Sort::Created => {
-            let mut query = filtered(f, now);
-            if let Some(Cursor { value: Some(v), id }) = after {
-                // As above: a range the index can seek, then the tie-break.
-                query = query
-                    .filter(tokens::created_at.le(v))
-                    .filter(tokens::created_at.lt(v).or(tokens::id.lt(id)));
-            }
-            query
-                .order((tokens::created_at.desc(), tokens::id.desc()))
-                .limit(limit as i64)
-                .select(Token::as_select())
-                .load(conn)?
+) -> QueryResult<Page> {
+    let mode = prefix_mode(conn, f)?;
+    let (end, window) = match f.text() {
+        Some(TextQuery::Name(_)) => {
+            let size = if f.sort == Sort::Created {
+                WINDOW
+            } else {
+                WINDOW_OTHER_ORDERS
+            };
+            (window_end(conn, f, after, now, size)?, size)
         }
-        Sort::Expires => segmented!(tokens::expires_at, ge, gt, gt, asc),
-        Sort::LastUsed => segmented!(tokens::last_used_at, le, lt, lt, desc),
+        _ => (None, 0),
     };
-    let next = (rows.len() > PAGE_SIZE).then(|| {
+    let limit = PAGE_SIZE + 1;
+    let mut rows = in_order!(
+        conn,
+        f,
+        after,
+        end,
+        now,
+        mode,
+        limit,
+        Token::as_select(),
+        Token
+    );
+    let (next, searched) = if rows.len() > PAGE_SIZE {
         rows.truncate(PAGE_SIZE);
         let last = rows.last().expect("a full page");
-        let value = match f.sort {
-            Sort::Created => Some(last.created_at),
-            Sort::Expires => last.expires_at,
-            Sort::LastUsed => last.last_used_at,
-        };
-        Cursor { value, id: last.id }
-    });
-    Ok((rows, next))
+        (Some(token_cursor(last, f.sort)), None)
+    } else if let Some(end) = end {
+        // The window ended before the page filled: go on from its last row.
+        (Some(end), Some(window))
+    } else {
+        (None, None)
+    };
+    Ok(Page {
+        tokens: rows,
+        next,
+        searched,
+    })
+}
+
+/// How many tokens a filter matches, up to `cap` ("10,000+" beyond). Where
+/// no index can count them cheaply (a name, or narrowing filters), counts those
+/// among the newest [`WINDOW`] tokens of the list, as "at least" unless the
+/// window held the whole list.
+pub fn count_capped(
+    conn: &mut DbConn,
+    f: &TokenFilter,
+    now: NaiveDateTime,
+    cap: i64,
+) -> QueryResult<CappedCount> {
+    // Counted through an index without walking far: the tab alone (an index
+    // holds exactly its live tokens), one user's tokens, a display prefix.
+    let cheap = match f.text() {
+        Some(TextQuery::Name(_)) => false,
+        Some(TextQuery::Prefix(_)) => true,
+        None => {
+            f.user.is_some()
+                || (f.department_id.is_none()
+                    && f.kind.is_none()
+                    && f.status.is_none()
+                    && f.unused_days.is_none())
+        }
+    };
+    let mode = prefix_mode(conn, f)?;
+    if cheap {
+        let probe = filtered(f, now, mode).select(tokens::id).limit(cap + 1);
+        let counted: i64 = super::CountRows(probe).get_result(conn)?;
+        return Ok(CappedCount::from_probe(counted, cap));
+    }
+    let by_created = TokenFilter {
+        sort: Sort::Created,
+        ..f.clone()
+    };
+    let end = window_end(conn, &by_created, None, now, WINDOW)?;
+    let mut query = filtered(&by_created, now, mode);
+    if let Some(end) = end {
+        query = up_to(query, Sort::Created, end);
+    }
+    let counted: i64 =
+        super::CountRows(query.select(tokens::id).limit(cap + 1)).get_result(conn)?;
+    Ok(CappedCount::at_least(counted, end.is_some(), cap))
 }
 
 /// How many tokens a filter matches.
 pub fn count(conn: &mut DbConn, f: &TokenFilter, now: NaiveDateTime) -> QueryResult<i64> {
-    filtered(f, now).count().get_result(conn)
+    filtered(f, now, PrefixMode::Lookup)
+        .count()
+        .get_result(conn)
 }
 
 /// How many live (unrevoked) tokens a filter matches: what a bulk revoke would revoke.
 pub fn count_live(conn: &mut DbConn, f: &TokenFilter, now: NaiveDateTime) -> QueryResult<i64> {
-    filtered(f, now)
+    filtered(f, now, PrefixMode::Lookup)
         .filter(tokens::revoked_at.is_null())
         .count()
         .get_result(conn)
@@ -174,7 +466,7 @@ pub fn sample(
     now: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<Token>> {
-    filtered(f, now)
+    filtered(f, now, PrefixMode::Lookup)
         .filter(tokens::revoked_at.is_null())
         .order((tokens::created_at.desc(), tokens::id.desc()))
         .limit(limit)
@@ -182,13 +474,29 @@ pub fn sample(
         .load(conn)
 }
 
-/// The tokens with these ids, revoked or not.
+/// Ids per statement: under both backends' bind-parameter limits (SQLite
+/// 32,766, PostgreSQL 65,535) with room for the statement's other parameters.
+const IDS_PER_STATEMENT: usize = 10_000;
+
+/// The tokens with these ids, revoked or not, in id order. Any number of ids:
+/// they are looked up in chunks, in one transaction (so one snapshot).
 pub fn by_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Token>> {
-    tokens::table
-        .filter(tokens::id.eq_any(ids))
-        .order(tokens::id.asc())
-        .select(Token::as_select())
-        .load(conn)
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    conn.transaction(|conn| {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            found.extend(
+                tokens::table
+                    .filter(tokens::id.eq_any(chunk))
+                    .order(tokens::id.asc())
+                    .select(Token::as_select())
+                    .load::<Token>(conn)?,
+            );
+        }
+        Ok(found)
+    })
 }
 
 /// What to revoke in bulk.
@@ -209,14 +517,14 @@ pub fn revoke(
     conn.transaction(|conn| {
         let ids: Vec<i64> = match selection {
             Selection::Ids(ids) => ids.to_vec(),
-            Selection::Filter(f) => filtered(f, now)
+            Selection::Filter(f) => filtered(f, now, PrefixMode::Lookup)
                 .filter(tokens::revoked_at.is_null())
                 .select(tokens::id)
                 .load(conn)?,
         };
         let mut revoked = 0;
         // Chunks keep each statement under both backends' bind-parameter limits.
-        for chunk in ids.chunks(10_000) {
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
             revoked += diesel::update(tokens::table)
                 .filter(tokens::id.eq_any(chunk))
                 .filter(tokens::revoked_at.is_null())

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod catalog;
 pub mod form;
+pub mod password_link;
 pub mod policy;
 pub mod rate_limit;
 pub mod scopes;

@@ -6,6 +6,83 @@ use chrono::{DateTime, Datelike as _, NaiveDateTime};
 /// Rows per page of the inventory.
 pub const PAGE_SIZE: usize = 50;
 
+/// The inventory counts the tokens a filter matches up to this many; beyond,
+/// it says "10,000+" (the confirmation page counts exactly).
+pub const COUNT_CAP: i64 = 10_000;
+
+/// A count that stops at a cap: exact below it, "at least the cap" above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CappedCount {
+    pub value: i64,
+    /// True when there are more than `value`.
+    pub more: bool,
+}
+
+impl CappedCount {
+    pub fn exact(value: usize) -> Self {
+        Self {
+            value: value as i64,
+            more: false,
+        }
+    }
+
+    /// From a count of at most `cap + 1` rows.
+    pub fn from_probe(counted: i64, cap: i64) -> Self {
+        if counted > cap {
+            Self {
+                value: cap,
+                more: true,
+            }
+        } else {
+            Self {
+                value: counted,
+                more: false,
+            }
+        }
+    }
+
+    /// `value` matches were seen; `more_possible` if not every row was looked at.
+    pub fn at_least(value: i64, more_possible: bool, cap: i64) -> Self {
+        if value > cap {
+            Self {
+                value: cap,
+                more: true,
+            }
+        } else {
+            Self {
+                value,
+                more: more_possible,
+            }
+        }
+    }
+
+    pub fn is_one(&self) -> bool {
+        self.value == 1 && !self.more
+    }
+}
+
+impl std::fmt::Display for CappedCount {
+    /// `1,234` or `10,000+`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let digits = self.value.unsigned_abs().to_string();
+        let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        if self.value < 0 {
+            f.write_str("-")?;
+        }
+        f.write_str(&grouped)?;
+        if self.more {
+            f.write_str("+")?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Tab {
     /// Every non-session token.
@@ -234,6 +311,11 @@ impl TokenFilter {
         serde_urlencoded::to_string(pairs).unwrap_or_default()
     }
 
+    /// What `q` asks for, if anything.
+    pub fn text(&self) -> Option<TextQuery<'_>> {
+        self.q.as_deref().map(TextQuery::parse)
+    }
+
     /// Whether anything narrows the tab's full list.
     pub fn is_narrowed(&self) -> bool {
         self.q.is_some()
@@ -243,6 +325,55 @@ impl TokenFilter {
             || self.status.is_some()
             || self.unused_days.is_some()
     }
+}
+
+/// What the text box `q` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextQuery<'a> {
+    /// The start of a token, shaped like a display prefix (`tsrp_4Fq0`, or
+    /// shorter: `tsrp_4F`): display prefixes that start with it.
+    Prefix(&'a str),
+    /// Anything else: names that contain it, in any case.
+    Name(&'a str),
+}
+
+impl<'a> TextQuery<'a> {
+    /// Reads `q`. A trailing ellipsis (as pages show display prefixes) is ignored.
+    pub fn parse(q: &'a str) -> Self {
+        let trimmed = q
+            .strip_suffix('…')
+            .or_else(|| q.strip_suffix("..."))
+            .unwrap_or(q);
+        if looks_like_display_prefix(trimmed) {
+            TextQuery::Prefix(trimmed)
+        } else {
+            TextQuery::Name(q)
+        }
+    }
+}
+
+/// `{deployment prefix}{kind}_{up to 4 body characters}`: 1 to 16 lower-case
+/// letters or digits, a kind marker (`p`, `c`, `a`, `s`), `_`, then at most as
+/// many base62 characters as a display prefix shows.
+fn looks_like_display_prefix(q: &str) -> bool {
+    let Some((head, body)) = q.split_once('_') else {
+        return false;
+    };
+    let head = head.as_bytes();
+    head.len() >= 2
+        && head.len() <= 17
+        && matches!(head[head.len() - 1], b'p' | b'c' | b'a' | b's')
+        && head
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && body.len() <= crate::domain::token::SHOWN_BODY_CHARS
+        && body.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The exclusive upper bound of the strings that start with `prefix` (ASCII
+/// letters, digits and `_`, all below `~`): `prefix <= s < prefix~`.
+pub fn prefix_upper_bound(prefix: &str) -> String {
+    format!("{prefix}~")
 }
 
 /// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
@@ -320,6 +451,75 @@ mod tests {
         };
         let (filter, _) = TokenFilter::from_query(&query);
         assert_eq!(filter, TokenFilter::default());
+    }
+
+    #[test]
+    fn q_is_a_display_prefix_or_a_name() {
+        for prefix in ["tsrp_4Fq0", "tsrp_4F", "tsrp_", "acme9c_Ab", "tsra_x"] {
+            assert_eq!(
+                TextQuery::parse(prefix),
+                TextQuery::Prefix(prefix),
+                "{prefix}"
+            );
+        }
+        assert_eq!(
+            TextQuery::parse("tsrp_4Fq0…"),
+            TextQuery::Prefix("tsrp_4Fq0")
+        );
+        assert_eq!(
+            TextQuery::parse("tsrp_4Fq0..."),
+            TextQuery::Prefix("tsrp_4Fq0")
+        );
+        for name in [
+            "deploy",
+            "ci-deploy",
+            "tsrp_4Fq0x",
+            "Tsrp_4F",
+            "tsrx_4F",
+            "p_ab",
+            "backup_script",
+            "tsrp_4F-q",
+            "ERP sync 12",
+        ] {
+            assert_eq!(TextQuery::parse(name), TextQuery::Name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn prefix_ranges_hold_exactly_the_strings_that_start_with_it() {
+        let upper = prefix_upper_bound("tsrp_4F");
+        for inside in ["tsrp_4F", "tsrp_4F00", "tsrp_4Fzz", "tsrp_4F__"] {
+            assert!("tsrp_4F" <= inside && inside < upper.as_str(), "{inside}");
+        }
+        for outside in ["tsrp_4E", "tsrp_4G", "tsrp_4", "tsrp_5", "tsrq_4F"] {
+            assert!(
+                !("tsrp_4F" <= outside && outside < upper.as_str()),
+                "{outside}"
+            );
+        }
+    }
+
+    #[test]
+    fn capped_counts_read_well() {
+        assert_eq!(CappedCount::exact(0).to_string(), "0");
+        assert_eq!(CappedCount::from_probe(999, 10_000).to_string(), "999");
+        assert_eq!(CappedCount::from_probe(1_234, 10_000).to_string(), "1,234");
+        assert_eq!(
+            CappedCount::from_probe(10_000, 10_000).to_string(),
+            "10,000"
+        );
+        assert_eq!(
+            CappedCount::from_probe(10_001, 10_000).to_string(),
+            "10,000+"
+        );
+        assert_eq!(CappedCount::exact(1_000_000).to_string(), "1,000,000");
+        assert!(CappedCount::exact(1).is_one());
+        assert_eq!(CappedCount::at_least(37, true, 10_000).to_string(), "37+");
+        assert_eq!(CappedCount::at_least(37, false, 10_000).to_string(), "37");
+        assert_eq!(
+            CappedCount::at_least(12_000, false, 10_000).to_string(),
+            "10,000+"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod health;
 mod login;
 mod profile;
 pub mod profile_tokens;
+mod set_password;
 mod setup;
 
 use actix_web::web;
@@ -32,6 +33,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/setup")
                 .get(setup::show_setup)
                 .post(setup::create_first_admin),
+        )
+        .service(
+            web::resource("/set-password")
+                .get(set_password::show_set_password)
+                .post(set_password::set_password),
         )
         .service(web::resource("/profile").get(profile::show_profile))
         .service(web::resource("/profile/password").post(profile::change_password))
@@ -90,6 +96,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/admin/users/{id}/disable").post(admin::users::disable_user))
         .service(web::resource("/admin/users/{id}/enable").post(admin::users::enable_user))
+        .service(
+            web::resource("/admin/users/{id}/password-link")
+                .post(admin::users::issue_password_link),
+        )
         .service(web::resource("/admin/users/{id}/memberships").post(admin::users::add_membership))
         .service(
             web::resource("/admin/users/{id}/memberships/remove")

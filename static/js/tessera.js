@@ -15,6 +15,14 @@
     return { response, doc: parser.parseFromString(html, "text/html") };
   }
 
+  // The fields of a form as a browser would send them, with the button that
+  // submitted it (its name and value are part of the submission).
+  function formData(form, submitter) {
+    const data = new FormData(form);
+    if (submitter && submitter.name) data.append(submitter.name, submitter.value);
+    return new URLSearchParams(data);
+  }
+
   function selectText(element) {
     const range = document.createRange();
     range.selectNodeContents(element);
@@ -58,44 +66,100 @@
     });
   }
 
-  // Forms in a dialog submit in the background: a validation error re-renders
-  // the form inside the dialog; success shows the one-time token in it.
+  // Selects that reload their form when changed (the form has a fallback button).
+  function wireAutosubmit(root) {
+    root.querySelectorAll("select[data-autosubmit]").forEach((select) => {
+      select.addEventListener("change", () => {
+        // requestSubmit fires "submit", so a dialog form stays in its dialog.
+        if (typeof select.form.requestSubmit === "function") select.form.requestSubmit();
+        else select.form.submit();
+      });
+    });
+  }
+
+  // A warning beside an expiry date beyond the suggested limit.
+  function wireExpiryWarnings(root) {
+    root.querySelectorAll("[data-suggested-until]").forEach((input) => {
+      const warning = root.querySelector("#expiry-warning") || document.getElementById("expiry-warning");
+      if (!warning) return;
+      input.addEventListener("input", () => {
+        warning.hidden = !(input.value && input.value > input.dataset.suggestedUntil);
+      });
+    });
+  }
+
+  function hideNoJsFallbacks(root) {
+    root.querySelectorAll("[data-hide-with-js]").forEach((element) => { element.hidden = true; });
+  }
+
+  // What a part of the page needs once it is in the document.
+  function wireFragment(root) {
+    hideNoJsFallbacks(root);
+    wireAutosubmit(root);
+    wireExpiryWarnings(root);
+    wireCopyButtons(root);
+  }
+
+  // A GET form in a dialog (such as "Select user") carries the values already
+  // typed into the dialog's other form, so that reloading it loses nothing.
+  function carriedQuery(form, body) {
+    const query = formData(form);
+    body.querySelectorAll("form[data-dialog-form]").forEach((other) => {
+      if (other === form) return;
+      for (const [name, value] of new FormData(other)) {
+        if (name !== "csrf_token" && query.has(name) && form.querySelector(`input[type=hidden][name="${name}"]`)) {
+          query.set(name, value);
+        }
+      }
+    });
+    return query;
+  }
+
+  // Forms in a dialog submit in the background: a validation error (or a GET
+  // form such as "Select user") re-renders the form inside the dialog; success
+  // shows the one-time token in it.
   function wireDialogForm(dialog) {
     const body = dialog.querySelector("[data-dialog-body]");
-    const form = body && body.querySelector("form[data-dialog-form]");
-    if (!form) return;
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const button = form.querySelector("button[type=submit]");
-      if (button) button.disabled = true;
-      try {
-        const { doc } = await fetchPage(form.action, {
-          method: "POST",
-          body: new URLSearchParams(new FormData(form)),
-        });
-        const result = doc.querySelector("[data-token-result]");
-        const again = doc.querySelector("form[data-dialog-form]");
-        if (result) {
-          body.replaceChildren(document.importNode(result, true));
-          const title = dialog.querySelector("h2");
-          if (title) title.hidden = true;
-          dialog.dataset.reloadOnClose = "true";
-          wireCopyButtons(body);
-          wireCloseLinks(dialog);
-        } else if (again) {
-          body.replaceChildren(document.importNode(again, true));
-          wireDialogForm(dialog);
-          wireCloseLinks(dialog);
-          const firstError = body.querySelector(".field-error");
-          if (firstError) firstError.scrollIntoView({ block: "nearest" });
-        } else {
+    if (!body) return;
+    body.querySelectorAll("form[data-dialog-form]").forEach((form) => {
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const button = form.querySelector("button[type=submit]");
+        if (button) button.disabled = true;
+        try {
+          const get = (form.getAttribute("method") || "get").toLowerCase() === "get";
+          const { doc } = get
+            ? await fetchPage(`${form.action}?${carriedQuery(form, body)}`)
+            : await fetchPage(form.action, { method: "POST", body: formData(form, event.submitter) });
+          const result = doc.querySelector("[data-token-result]");
+          const again = doc.querySelector("[data-dialog-fragment]") || doc.querySelector("form[data-dialog-form]");
+          if (result) {
+            body.replaceChildren(document.importNode(result, true));
+            const title = dialog.querySelector("h2");
+            if (title) title.hidden = true;
+            dialog.dataset.reloadOnClose = "true";
+            wireCopyButtons(body);
+            wireCloseLinks(dialog);
+          } else if (again) {
+            body.replaceChildren(document.importNode(again, true));
+            wireDialogForm(dialog);
+            wireCloseLinks(dialog);
+            wireFragment(body);
+            const firstError = body.querySelector(".field-error");
+            if (firstError) firstError.scrollIntoView({ block: "nearest" });
+            else if (get) {
+              const next = body.querySelector("form[method=post] input:not([type=hidden]), form[method=post] select");
+              if (next) next.focus();
+            }
+          } else {
+            form.submit();
+          }
+        } catch (_) {
           form.submit();
+        } finally {
+          if (button) button.disabled = false;
         }
-      } catch (_) {
-        form.submit();
-      } finally {
-        if (button) button.disabled = false;
-      }
+      });
     });
   }
 
@@ -110,8 +174,14 @@
 
   function reloadAfterClose(dialog) {
     dialog.addEventListener("close", () => {
-      if (dialog.dataset.reloadOnClose) window.location.assign(window.location.pathname);
+      if (dialog.dataset.reloadOnClose) window.location.assign(window.location.pathname + window.location.search);
     });
+  }
+
+  function openDialog(dialog) {
+    dialog.showModal();
+    const first = dialog.querySelector("input:not([type=hidden]), select, textarea");
+    if (first) first.focus();
   }
 
   // Links with data-open-dialog="id" open that dialog instead of navigating.
@@ -123,15 +193,50 @@
     reloadAfterClose(dialog);
     link.addEventListener("click", (event) => {
       event.preventDefault();
-      dialog.showModal();
-      const first = dialog.querySelector("input:not([type=hidden]), select, textarea");
-      if (first) first.focus();
+      openDialog(dialog);
     });
   });
 
-  // Links with data-confirm-dialog load their confirmation page into a dialog.
+  // Links with data-dialog-page="id" load their page's [data-dialog-fragment]
+  // into that dialog (a form too large to render into every list page).
+  document.querySelectorAll("[data-dialog-page]").forEach((link) => {
+    const dialog = document.getElementById(link.dataset.dialogPage);
+    if (!dialog || typeof dialog.showModal !== "function") return;
+    reloadAfterClose(dialog);
+    link.addEventListener("click", async (event) => {
+      event.preventDefault();
+      try {
+        const { response, doc } = await fetchPage(link.href);
+        const fragment = doc.querySelector("[data-dialog-fragment]");
+        if (!response.ok || !fragment) throw new Error("no dialog content");
+        const body = dialog.querySelector("[data-dialog-body]");
+        body.replaceChildren(document.importNode(fragment, true));
+        const title = dialog.querySelector("h2");
+        if (title) title.hidden = false;
+        delete dialog.dataset.reloadOnClose;
+        wireDialogForm(dialog);
+        wireCloseLinks(dialog);
+        wireFragment(body);
+        openDialog(dialog);
+      } catch (_) {
+        window.location.assign(link.href);
+      }
+    });
+  });
+
+  // Shows a page's [data-confirm-content] in the confirmation dialog.
+  function showConfirmation(dialog, content) {
+    const body = dialog.querySelector("[data-dialog-body]");
+    const copy = document.importNode(content, true);
+    copy.classList.remove("card", "narrow");
+    body.replaceChildren(copy);
+    wireCloseLinks(dialog);
+    dialog.showModal();
+  }
+
   const confirmDialog = document.getElementById("confirm-dialog");
   if (confirmDialog && typeof confirmDialog.showModal === "function") {
+    // Links with data-confirm-dialog load their confirmation page into a dialog.
     document.querySelectorAll("[data-confirm-dialog]").forEach((link) => {
       link.addEventListener("click", async (event) => {
         event.preventDefault();
@@ -139,14 +244,36 @@
           const { response, doc } = await fetchPage(link.href);
           const content = doc.querySelector("[data-confirm-content]");
           if (!response.ok || !content) throw new Error("no confirmation");
-          const body = confirmDialog.querySelector("[data-dialog-body]");
-          const copy = document.importNode(content, true);
-          copy.classList.remove("card", "narrow");
-          body.replaceChildren(copy);
-          wireCloseLinks(confirmDialog);
-          confirmDialog.showModal();
+          showConfirmation(confirmDialog, content);
         } catch (_) {
           window.location.assign(link.href);
+        }
+      });
+    });
+
+    // Forms with data-confirm-form (bulk revoke) post in the background and
+    // show the confirmation page they lead to in the dialog. Anything else
+    // (say, nothing was ticked) is submitted the ordinary way.
+    document.querySelectorAll("form[data-confirm-form]").forEach((form) => {
+      form.addEventListener("submit", async (event) => {
+        if (form.dataset.submitNatively) return;
+        event.preventDefault();
+        const submitter = event.submitter;
+        const submitNatively = () => {
+          form.dataset.submitNatively = "true";
+          if (submitter && typeof form.requestSubmit === "function") form.requestSubmit(submitter);
+          else form.submit();
+        };
+        try {
+          const { response, doc } = await fetchPage(form.action, {
+            method: "POST",
+            body: formData(form, submitter),
+          });
+          const content = doc.querySelector("[data-confirm-content]");
+          if (!response.ok || !content) throw new Error("no confirmation");
+          showConfirmation(confirmDialog, content);
+        } catch (_) {
+          submitNatively();
         }
       });
     });
@@ -168,20 +295,5 @@
     });
   });
 
-  // Selects that reload the page when changed (their form has a fallback button).
-  document.querySelectorAll("select[data-autosubmit]").forEach((select) => {
-    select.addEventListener("change", () => select.form.submit());
-  });
-  document.querySelectorAll("[data-hide-with-js]").forEach((element) => { element.hidden = true; });
-
-  // A warning beside an expiry date beyond the suggested limit.
-  document.querySelectorAll("[data-suggested-until]").forEach((input) => {
-    const warning = document.getElementById("expiry-warning");
-    if (!warning) return;
-    input.addEventListener("input", () => {
-      warning.hidden = !(input.value && input.value > input.dataset.suggestedUntil);
-    });
-  });
-
-  wireCopyButtons(document);
+  wireFragment(document);
 })();

@@ -544,6 +544,7 @@ pub fn database_dump(pool: &DbPool) -> String {
         "settings",
         "sessions",
         "throttle_events",
+        "password_codes",
     ];
     #[derive(QueryableByName)]
     struct Row {

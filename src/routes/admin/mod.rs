@@ -4,6 +4,7 @@
 
 pub mod audit_log;
 pub mod catalog;
+pub mod password_link;
 pub mod settings;
 pub mod token_detail;
 pub mod token_new;

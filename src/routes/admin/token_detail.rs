@@ -16,7 +16,7 @@ use crate::db::tokens::Token;
 use crate::db::{self, settings};
 use crate::error::AppError;
 use crate::page::{PageCtx, flash, redirect, render};
-use crate::routes::profile_tokens::show_issued;
+use crate::routes::profile_tokens::show_issued_then;
 use crate::state::AppState;
 use crate::tokens;
 
@@ -102,7 +102,12 @@ pub async fn regenerate_token(
         .db(move |conn, _| tokens::regenerate(conn, &prefix, &token, &actor))
         .await?;
     match outcome {
-        Ok(issued) => Ok(show_issued(&req, "Token regenerated", issued)),
+        Ok(issued) => Ok(show_issued_then(
+            &req,
+            "Token regenerated",
+            issued,
+            &back(id),
+        )),
         Err(errors) => {
             let message = errors.get("token").unwrap_or(tokens::CREATION_OFF);
             flash(&session, "error", message);

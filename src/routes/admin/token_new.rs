@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::{Months, NaiveDate};
+use chrono::{Days, Months, NaiveDate};
 use diesel::prelude::*;
 
 use crate::auth::extract::{ClientInfo, CurrentAdmin};
@@ -15,7 +15,7 @@ use crate::domain::policy::{ExpiryChoice, Policy};
 use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, render};
-use crate::routes::profile_tokens::show_issued;
+use crate::routes::profile_tokens::show_issued_then;
 use crate::state::AppState;
 use crate::tokens::{self, CreateRequest};
 
@@ -68,6 +68,10 @@ struct NewApiTokenPage {
     memberships: Vec<MembershipChoice>,
     policy: Policy,
     suggested_until: String,
+    /// The latest date the policy allows (the date input's `max`).
+    latest: String,
+    /// The earliest date allowed (tomorrow; the date input's `min`).
+    earliest: String,
     beyond_suggestion: bool,
     errors: FieldErrors,
 }
@@ -75,6 +79,18 @@ struct NewApiTokenPage {
 /// The suggested longest lifetime of an API token: twelve months.
 fn suggested_until(today: NaiveDate) -> NaiveDate {
     today.checked_add_months(Months::new(12)).unwrap_or(today)
+}
+
+/// The latest expiry date the policy allows for a token created today.
+fn latest_allowed(today: NaiveDate, policy: &Policy) -> NaiveDate {
+    today
+        .checked_add_days(Days::new(policy.max_lifetime_days.max(1) as u64))
+        .unwrap_or(today)
+}
+
+/// The form's default expiry: twelve months, or the policy maximum if sooner.
+fn default_expiry(today: NaiveDate, policy: &Policy) -> NaiveDate {
+    suggested_until(today).min(latest_allowed(today, policy))
 }
 
 /// Active users as (id, username, display name).
@@ -105,14 +121,21 @@ fn load_page_data(
 async fn page(
     req: &HttpRequest,
     state: &AppState,
-    form: ApiTokenForm,
+    mut form: ApiTokenForm,
     errors: FieldErrors,
 ) -> Result<NewApiTokenPage, AppError> {
+    // A fresh form (nothing submitted yet) starts with the default expiry.
+    let fresh = errors.is_empty();
     let user_id = form.user_id();
     let (users, memberships, policy) = state
         .db(move |conn, _| load_page_data(conn, user_id))
         .await?;
-    let suggestion = suggested_until(db::now().date());
+    let today = db::now().date();
+    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    if fresh && form.expires_at.trim().is_empty() {
+        form.expires_at = day(default_expiry(today, &policy));
+    }
+    let suggestion = suggested_until(today);
     let beyond_suggestion =
         NaiveDate::parse_from_str(form.expires_at.trim(), "%Y-%m-%d").is_ok_and(|d| d > suggestion);
     Ok(NewApiTokenPage {
@@ -120,8 +143,10 @@ async fn page(
         form,
         users,
         memberships,
+        suggested_until: day(suggestion),
+        latest: day(latest_allowed(today, &policy)),
+        earliest: day(today.succ_opt().unwrap_or(today)),
         policy,
-        suggested_until: suggestion.format("%Y-%m-%d").to_string(),
         beyond_suggestion,
         errors,
     })
@@ -133,13 +158,7 @@ pub async fn show_new_api_token(
     _admin: CurrentAdmin,
     query: web::Query<ApiTokenForm>,
 ) -> Result<HttpResponse, AppError> {
-    let mut form = query.into_inner();
-    if form.expires_at.trim().is_empty() {
-        form.expires_at = suggested_until(db::now().date())
-            .format("%Y-%m-%d")
-            .to_string();
-    }
-    let page = page(&req, &state, form, FieldErrors::new()).await?;
+    let page = page(&req, &state, query.into_inner(), FieldErrors::new()).await?;
     Ok(render(&req, StatusCode::OK, page))
 }
 
@@ -180,10 +199,40 @@ pub async fn create_api_token(
         })
         .await?;
     match outcome {
-        Ok(issued) => Ok(show_issued(&req, "API token created", issued)),
+        Ok(issued) => Ok(show_issued_then(
+            &req,
+            "API token created",
+            issued,
+            "/admin/tokens?tab=api",
+        )),
         Err(errors) => {
             let page = page(&req, &state, form, errors).await?;
             Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(max_lifetime_days: i64) -> Policy {
+        Policy {
+            default_lifetime_days: 90,
+            max_lifetime_days,
+            allow_non_expiring: false,
+            creation_enabled: true,
+        }
+    }
+
+    #[test]
+    fn the_default_expiry_never_exceeds_the_policy() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(default_expiry(today, &policy(365)), date(2027, 11, 24));
+        assert_eq!(default_expiry(today, &policy(90)), date(2027, 2, 22));
+        assert_eq!(latest_allowed(today, &policy(90)), date(2027, 2, 22));
+        assert_eq!(default_expiry(today, &policy(3650)), date(2027, 11, 24));
+        assert_eq!(latest_allowed(today, &policy(3650)), date(2036, 11, 21));
     }
 }

@@ -17,7 +17,9 @@ use crate::db::token_search::{self, Selection};
 use crate::db::tokens::Token;
 use crate::db::{self, DbConn};
 use crate::domain::policy::EXPIRING_SOON_DAYS;
-use crate::domain::token_filter::{FilterQuery, Sort, StatusFilter, Tab, TokenFilter};
+use crate::domain::token_filter::{
+    COUNT_CAP, CappedCount, Cursor, FilterQuery, Sort, StatusFilter, Tab, TokenFilter,
+};
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
@@ -32,22 +34,31 @@ pub struct InventoryRow {
 }
 
 impl InventoryRow {
-    pub fn status(&self, now: &NaiveDateTime) -> &'static str {
+    /// Every status that applies: a revoked token is only "revoked"; otherwise
+    /// "expired" and "disabled" may both apply; else "active".
+    pub fn badges(&self, now: &NaiveDateTime) -> Vec<&'static str> {
         if self.token.revoked_at.is_some() {
-            "revoked"
-        } else if !self.token.is_active() {
-            "disabled"
-        } else if self.token.is_expired(*now) {
-            "expired"
-        } else {
-            "active"
+            return vec!["revoked"];
         }
+        let mut badges = Vec::with_capacity(2);
+        if self.token.is_expired(*now) {
+            badges.push("expired");
+        }
+        if !self.token.is_active() {
+            badges.push("disabled");
+        }
+        if badges.is_empty() {
+            badges.push("active");
+        }
+        badges
     }
 
+    /// Live (unrevoked) and expiring within [`EXPIRING_SOON_DAYS`].
     pub fn expires_soon(&self, now: &NaiveDateTime) -> bool {
-        self.token
-            .expires_at
-            .is_some_and(|at| at > *now && at - *now <= chrono::TimeDelta::days(EXPIRING_SOON_DAYS))
+        self.token.revoked_at.is_none()
+            && self.token.expires_at.is_some_and(|at| {
+                at > *now && at - *now <= chrono::TimeDelta::days(EXPIRING_SOON_DAYS)
+            })
     }
 }
 
@@ -108,14 +119,25 @@ struct TokensPage {
     filter_query: String,
     rows: Vec<InventoryRow>,
     next: Option<String>,
-    is_first_page: bool,
+    /// A name search that looked at this many tokens without filling the page.
+    searched: Option<usize>,
+    /// The cursor this page starts after (kept by the bulk form).
+    after: Option<String>,
+    /// How many tokens the filter matches, counted up to a cap.
+    matching: CappedCount,
     departments: Vec<(i64, String)>,
     now: NaiveDateTime,
+    /// Why the bulk form was sent back (nothing was selected).
+    bulk_error: Option<&'static str>,
 }
 
 impl TokensPage {
     fn is_sessions(&self) -> bool {
         self.filter.tab == Tab::Sessions
+    }
+
+    fn is_first_page(&self) -> bool {
+        self.after.is_none()
     }
 
     fn statuses(&self) -> [StatusFilter; 5] {
@@ -139,6 +161,47 @@ impl TokensPage {
     }
 }
 
+/// The inventory page of a filter, from `after` on.
+async fn inventory_page(
+    req: &HttpRequest,
+    state: &AppState,
+    filter: TokenFilter,
+    after: Option<Cursor>,
+    bulk_error: Option<&'static str>,
+) -> Result<TokensPage, AppError> {
+    let f = filter.clone();
+    let now = db::now();
+    let (rows, page, matching, departments) = state
+        .db(move |conn, _| {
+            let mut page = token_search::page(conn, &f, after, now)?;
+            // A first page that holds every match (of the whole list, or of
+            // the window a name search looked at) is its own count.
+            let holds_all = page.next.is_none() || page.searched.is_some();
+            let matching = if after.is_none() && holds_all {
+                let listed = page.tokens.len() as i64;
+                CappedCount::at_least(listed, page.searched.is_some(), COUNT_CAP)
+            } else {
+                token_search::count_capped(conn, &f, now, COUNT_CAP)?
+            };
+            let rows = with_names(conn, std::mem::take(&mut page.tokens))?;
+            Ok((rows, page, matching, department_choices(conn)?))
+        })
+        .await?;
+    Ok(TokensPage {
+        ctx: PageCtx::from_request(req),
+        filter_query: filter.to_query(),
+        filter,
+        rows,
+        next: page.next.map(|c| c.encode()),
+        searched: page.searched,
+        after: after.map(|c| c.encode()),
+        matching,
+        departments,
+        now,
+        bulk_error,
+    })
+}
+
 pub async fn list_tokens(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -146,24 +209,7 @@ pub async fn list_tokens(
     query: web::Query<FilterQuery>,
 ) -> Result<HttpResponse, AppError> {
     let (filter, after) = TokenFilter::from_query(&query);
-    let f = filter.clone();
-    let now = db::now();
-    let (rows, next, departments) = state
-        .db(move |conn, _| {
-            let (tokens, next) = token_search::page(conn, &f, after, now)?;
-            Ok((with_names(conn, tokens)?, next, department_choices(conn)?))
-        })
-        .await?;
-    let page = TokensPage {
-        ctx: PageCtx::from_request(&req),
-        filter_query: filter.to_query(),
-        filter,
-        rows,
-        next: next.map(|c| c.encode()),
-        is_first_page: after.is_none(),
-        departments,
-        now,
-    };
+    let page = inventory_page(&req, &state, filter, after, None).await?;
     Ok(render(&req, StatusCode::OK, page))
 }
 
@@ -185,6 +231,8 @@ pub struct BulkForm {
 }
 
 impl BulkForm {
+    /// The filter the form was sent from, and either the chosen ids (sorted,
+    /// without duplicates) or `Err(())` for "everything matching the filter".
     fn parts(&self) -> (TokenFilter, Result<Vec<i64>, ()>) {
         let (filter, _) = TokenFilter::from_query(&self.filter);
         if self.all_matching == "1" {
@@ -215,12 +263,17 @@ struct BulkConfirmPage {
     ids: Option<Vec<i64>>,
     rows: Vec<InventoryRow>,
     count: i64,
-    /// Ids that are already revoked or do not exist.
+    /// Ids that are already revoked or do not exist (the first ones).
     skipped: Vec<String>,
+    /// How many more were skipped than `skipped` lists.
+    more_skipped: usize,
 }
 
 /// Most rows listed on the confirmation page; the count covers the rest.
 const CONFIRM_LISTED: i64 = 200;
+
+/// Most "skipped" ids listed by name on the confirmation page.
+const SKIPPED_LISTED: usize = 100;
 
 pub async fn confirm_bulk_revoke(
     req: HttpRequest,
@@ -230,37 +283,53 @@ pub async fn confirm_bulk_revoke(
 ) -> Result<HttpResponse, AppError> {
     let (filter, chosen) = form.parts();
     if matches!(&chosen, Ok(ids) if ids.is_empty()) {
-        return Err(AppError::BadRequest(
-            "Select at least one token to delete.".into(),
-        ));
+        // Back to the same list, saying why nothing happened.
+        let (_, after) = TokenFilter::from_query(&form.filter);
+        let page = inventory_page(
+            &req,
+            &state,
+            filter,
+            after,
+            Some("Nothing was selected: tick the tokens to delete first, or choose \"Select all matching this filter\"."),
+        )
+        .await?;
+        return Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
     }
     let f = filter.clone();
     let now = db::now();
-    let (rows, count, skipped) = state
+    let ids = chosen.clone().ok();
+    let (rows, count, skipped, more_skipped) = state
         .db(move |conn, _| match &chosen {
             Ok(ids) => {
                 let found = token_search::by_ids(conn, ids)?;
+                let by_id: HashMap<i64, &Token> = found.iter().map(|t| (t.id, t)).collect();
+                let mut skipped = Vec::new();
+                let mut more_skipped = 0;
+                for id in ids {
+                    let reason = match by_id.get(id) {
+                        Some(t) if t.revoked_at.is_none() => continue,
+                        Some(t) => format!("{} (already revoked)", t.label()),
+                        None => format!("#{id} (does not exist)"),
+                    };
+                    if skipped.len() < SKIPPED_LISTED {
+                        skipped.push(reason);
+                    } else {
+                        more_skipped += 1;
+                    }
+                }
                 let live: Vec<Token> = found
                     .iter()
                     .filter(|t| t.revoked_at.is_none())
                     .cloned()
                     .collect();
-                let skipped = ids
-                    .iter()
-                    .filter(|id| !live.iter().any(|t| t.id == **id))
-                    .map(|id| match found.iter().find(|t| t.id == *id) {
-                        Some(t) => format!("{} (already revoked)", t.label()),
-                        None => format!("#{id} (does not exist)"),
-                    })
-                    .collect();
                 let count = live.len() as i64;
                 let shown = live.into_iter().take(CONFIRM_LISTED as usize).collect();
-                Ok((with_names(conn, shown)?, count, skipped))
+                Ok((with_names(conn, shown)?, count, skipped, more_skipped))
             }
             Err(()) => {
                 let count = token_search::count_live(conn, &f, now)?;
                 let sample = token_search::sample(conn, &f, now, CONFIRM_LISTED)?;
-                Ok((with_names(conn, sample)?, count, Vec::new()))
+                Ok((with_names(conn, sample)?, count, Vec::new(), 0))
             }
         })
         .await?;
@@ -268,10 +337,11 @@ pub async fn confirm_bulk_revoke(
         ctx: PageCtx::from_request(&req),
         filter_query: filter.to_query(),
         filter,
-        ids: form.parts().1.ok(),
+        ids,
         rows,
         count,
         skipped,
+        more_skipped,
     };
     Ok(render(&req, StatusCode::OK, page))
 }

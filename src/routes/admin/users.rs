@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use diesel::prelude::*;
 
+use super::password_link;
 use super::tokens::{InventoryRow, department_choices, with_names};
 use crate::accounts;
 use crate::auth::extract::{ClientInfo, CurrentAdmin};
@@ -78,8 +79,18 @@ pub struct NewUserForm {
     display_name: String,
     #[serde(default)]
     password: String,
+    /// `password` (the admin types an initial password) or `link` (a one-time
+    /// set-password link is shown once instead).
+    #[serde(default)]
+    initial: String,
     #[serde(default)]
     is_admin: Option<String>,
+}
+
+impl NewUserForm {
+    fn wants_link(&self) -> bool {
+        self.initial == "link"
+    }
 }
 
 #[derive(Template)]
@@ -107,30 +118,45 @@ pub async fn create_user(
     session: Session,
     HtmlForm(mut form): HtmlForm<NewUserForm>,
 ) -> Result<HttpResponse, AppError> {
+    let wants_link = form.wants_link();
+    // With a link, the account starts with a random password nobody ever sees.
+    let password = if wants_link {
+        crate::auth::random_urlsafe(32)
+    } else {
+        std::mem::take(&mut form.password)
+    };
+    form.password.clear();
     let mut account = NewAccount {
         username: form.username.clone(),
         email: form.email.clone(),
         display_name: form.display_name.clone(),
-        password: Password::new(std::mem::take(&mut form.password)),
+        password: Password::new(password),
     };
     let is_admin = form.is_admin.is_some();
     let actor = client.actor(Some(&admin));
     let outcome = state
         .db(move |conn, hasher| {
-            let created = accounts::create(conn, hasher, &mut account, is_admin)?;
-            if let Ok(user) = &created {
-                let event = Event::new("user_created", Outcome::Success).target(
-                    "user",
-                    Some(user.id),
-                    Some(&user.username),
-                );
-                audit::record(conn, &actor, &event)?;
-            }
-            Ok(created)
+            let user = match accounts::create(conn, hasher, &mut account, is_admin)? {
+                Ok(user) => user,
+                Err(errors) => return Ok(Err(errors)),
+            };
+            let event = Event::new("user_created", Outcome::Success).target(
+                "user",
+                Some(user.id),
+                Some(&user.username),
+            );
+            audit::record(conn, &actor, &event)?;
+            let code = if wants_link {
+                Some(password_link::issue(conn, &actor, &user)?)
+            } else {
+                None
+            };
+            Ok(Ok((user, code)))
         })
         .await?;
     match outcome {
-        Ok(user) => {
+        Ok((user, Some(code))) => Ok(password_link::show(&req, &user, &code, true)),
+        Ok((user, None)) => {
             flash(&session, "success", format!("Created {}.", user.username));
             Ok(redirect(&format!("/admin/users/{}", user.id)))
         }
@@ -143,6 +169,27 @@ pub async fn create_user(
             Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page))
         }
     }
+}
+
+/// `POST /admin/users/{id}/password-link`: a fresh one-time set-password link
+/// (the user's earlier unused link stops working), shown once.
+pub async fn issue_password_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    client: ClientInfo,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let actor = client.actor(Some(&admin));
+    let (user, code) = state
+        .db(move |conn, _| {
+            let user = users::find(conn, id)?;
+            let code = password_link::issue(conn, &actor, &user)?;
+            Ok((user, code))
+        })
+        .await?;
+    Ok(password_link::show(&req, &user, &code, false))
 }
 
 #[derive(Template)]

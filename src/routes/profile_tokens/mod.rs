@@ -173,10 +173,22 @@ struct TokenCreatedPage {
     heading: &'static str,
     issued: Issued,
     origin: String,
+    /// Where "Done" leads.
+    done: String,
 }
 
 /// The one page that shows a token in full: never cached, never stored.
 pub fn show_issued(req: &HttpRequest, heading: &'static str, issued: Issued) -> HttpResponse {
+    show_issued_then(req, heading, issued, "/profile/tokens")
+}
+
+/// [`show_issued`] with "Done" leading to `done`.
+pub fn show_issued_then(
+    req: &HttpRequest,
+    heading: &'static str,
+    issued: Issued,
+    done: &str,
+) -> HttpResponse {
     let origin = {
         let info = req.connection_info();
         format!("{}://{}", info.scheme(), info.host())
@@ -186,6 +198,7 @@ pub fn show_issued(req: &HttpRequest, heading: &'static str, issued: Issued) -> 
         heading,
         issued,
         origin,
+        done: done.to_owned(),
     };
     let mut res = render(req, StatusCode::OK, page);
     res.headers_mut().insert(
