@@ -6,16 +6,16 @@
 //! Slow suite: a real `tessera serve` process, killed and restarted six times.
 
 mod common;
-mod serve_child;
+mod process;
 
 use std::time::Instant;
 
-use common::{Visitor, new_client};
+use common::{TestDb, Visitor, scalar};
 use diesel::prelude::*;
+use process::{SMALL_SERVER, Server};
 use rand::Rng as _;
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
-use serve_child::{ChildDb, Server, scalar};
 use tessera::db::DbConn;
 use tessera::db::schema::tokens;
 use tessera::db::tokens::NewToken;
@@ -45,6 +45,7 @@ fn insert_batch(conn: &mut DbConn, owner: i64, generation: u32) -> (i64, i64) {
                 .map(|(name, prefix, sha256)| NewToken {
                     kind: "personal",
                     name,
+                    // Already trimmed and lower case: its own key.
                     name_key: name,
                     description: "",
                     owner_id: owner,
@@ -83,7 +84,7 @@ fn insert_batch(conn: &mut DbConn, owner: i64, generation: u32) -> (i64, i64) {
 }
 
 /// (revoked tokens, their `token_revoked` audit rows) in a batch.
-fn batch_state(db: &ChildDb, (first, last): (i64, i64)) -> (i64, i64) {
+fn batch_state(db: &TestDb, (first, last): (i64, i64)) -> (i64, i64) {
     let mut conn = db.connect();
     let revoked = scalar(
         &mut conn,
@@ -107,16 +108,6 @@ fn batch_state(db: &ChildDb, (first, last): (i64, i64)) -> (i64, i64) {
     );
     assert_eq!(audited, audit_rows, "at most one audit row per token");
     (revoked, audited)
-}
-
-async fn me(server: &Server, token: &str) -> StatusCode {
-    reqwest::Client::new()
-        .get(server.url("/api/v1/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("GET /api/v1/me")
-        .status()
 }
 
 /// The confirmation page's form for "revoke every live token of `owner_name`",
@@ -163,11 +154,11 @@ async fn acknowledge_changes(admin: &Visitor, server: &Server, round: u32) -> Ac
     let (revoked_id, revoked) = admin
         .new_access_token(&format!("revoked-{round}"), &["devices:read"])
         .await;
-    assert_eq!(me(server, &revoked).await, StatusCode::OK);
+    assert_eq!(server.me(&revoked).await, StatusCode::OK);
     let res = admin.token_action(revoked_id, "revoke").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "the single revoke");
-    assert_eq!(me(server, &kept).await, StatusCode::OK);
-    assert_eq!(me(server, &revoked).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(server.me(&kept).await, StatusCode::OK);
+    assert_eq!(server.me(&revoked).await, StatusCode::UNAUTHORIZED);
     Acknowledged {
         kept,
         revoked,
@@ -177,7 +168,7 @@ async fn acknowledge_changes(admin: &Visitor, server: &Server, round: u32) -> Ac
 
 #[actix_web::test]
 async fn a_killed_bulk_revoke_is_all_or_nothing() {
-    let db = serve_child::fresh_database();
+    let db = common::fresh_database();
     let (bulk_owner, mut batch) = {
         let mut conn = db.connect();
         let hasher = tessera::auth::password::Hasher::new(64, 1).unwrap();
@@ -200,13 +191,18 @@ async fn a_killed_bulk_revoke_is_all_or_nothing() {
     let mut generation = 0;
     let mut instance = 0;
     let instance_name = |n: u32| format!("tessera_crash_{n}");
-    let mut server = Server::start(&db.url_for(&instance_name(instance)), &[]);
-    let client = new_client();
-    let visitor = |server: &Server| Visitor {
-        address: server.address.clone(),
-        client: client.clone(),
-    };
-    let admin = visitor(&server);
+    let mut server = Server::start(&db.url_for(&instance_name(instance)), SMALL_SERVER, &[]);
+    // The test blocks its own runtime for seconds at a time (inserting 10,000
+    // tokens, reading the database), while the server closes connections idle
+    // for 5 s: a kept-alive connection could be reused after the server closed
+    // it, unnoticed. So every request gets a fresh connection.
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let admin = server.visitor(&client);
     admin.login_ok("root").await;
 
     // Once without a kill: how long the whole revoke takes, and that it works.
@@ -232,7 +228,7 @@ async fn a_killed_bulk_revoke_is_all_or_nothing() {
     let mut acknowledged: Vec<Acknowledged> = Vec::new();
     let mut outcomes = Vec::new();
     for round in 0..ROUNDS {
-        let admin = visitor(&server);
+        let admin = server.visitor(&client);
         acknowledged.push(acknowledge_changes(&admin, &server, round).await);
         let form = bulk_confirm_form(&admin, "bulk").await;
 
@@ -277,18 +273,18 @@ async fn a_killed_bulk_revoke_is_all_or_nothing() {
 
         // Restart on the same database: everything acknowledged is still there.
         instance += 1;
-        server = Server::start(&db.url_for(&instance_name(instance)), &[]);
-        let admin = visitor(&server);
+        server = Server::start(&db.url_for(&instance_name(instance)), SMALL_SERVER, &[]);
+        let admin = server.visitor(&client);
         let res = admin.get("/admin/tokens").await;
         assert_eq!(res.status(), StatusCode::OK, "the admin's session survives");
         for (i, ack) in acknowledged.iter().enumerate() {
             assert_eq!(
-                me(&server, &ack.kept).await,
+                server.me(&ack.kept).await,
                 StatusCode::OK,
                 "round {round}: the token created in round {i} still works"
             );
             assert_eq!(
-                me(&server, &ack.revoked).await,
+                server.me(&ack.revoked).await,
                 StatusCode::UNAUTHORIZED,
                 "round {round}: the token revoked in round {i} stays revoked"
             );

@@ -4,15 +4,15 @@
 //! behave as one deployment.
 
 mod common;
+mod process;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{PASSWORD, Visitor, csrf_in, text_of};
+use common::{PASSWORD, Visitor, bare_client, csrf_in, text_of};
+use process::Server;
 use rand::{Rng as _, SeedableRng as _};
 use reqwest::StatusCode;
 
@@ -399,230 +399,26 @@ async fn revocation_is_final_under_concurrent_use() {
 // 2. Several instances, one PostgreSQL database
 // ---------------------------------------------------------------------------
 
-/// The built `tessera` binary, with nothing inherited from the environment that
-/// would change its settings, and cheap argon2.
-fn tessera_bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TESSERA_") || key == "DATABASE_URL" {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("TESSERA_ARGON2_MEMORY_KIB", "64")
-        .env("TESSERA_ARGON2_ITERATIONS", "1");
-    cmd
-}
-
-/// A fresh schema in the `TEST_DATABASE_URL` database, dropped when this is.
-struct Schema {
-    admin_url: String,
-    name: String,
-    /// The URL whose connections see only this schema.
-    url: String,
-}
-
-impl Schema {
-    fn create(admin_url: &str) -> Self {
-        use diesel::connection::SimpleConnection as _;
-        use diesel::{Connection as _, PgConnection};
-        let suffix: String = rand::rng()
-            .sample_iter(rand::distr::Alphanumeric)
-            .take(12)
-            .map(|c| (c as char).to_ascii_lowercase())
-            .collect();
-        let name = format!("t_{suffix}");
-        PgConnection::establish(admin_url)
-            .expect("TEST_DATABASE_URL answers")
-            .batch_execute(&format!("CREATE SCHEMA {name}"))
-            .expect("create the schema");
-        let sep = if admin_url.contains('?') { '&' } else { '?' };
-        Self {
-            url: format!("{admin_url}{sep}options=-csearch_path%3D{name}"),
-            admin_url: admin_url.to_owned(),
-            name,
-        }
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        use diesel::connection::SimpleConnection as _;
-        use diesel::{Connection as _, PgConnection};
-        if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
-            let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
-        }
-    }
-}
-
-/// A running `tessera serve`; killed when dropped. Its log is kept, and shown
-/// when a test fails.
-struct Instance {
-    name: &'static str,
-    child: Child,
-    origin: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- log of instance {} ---", self.name);
-            for line in self.log.lock().unwrap().iter() {
-                eprintln!("{line}");
-            }
-        }
-    }
-}
-
-impl Instance {
-    /// Starts `tessera serve` on a free port against `database_url`; call
-    /// [`Instance::listening`] to wait until it accepts requests.
-    fn start(name: &'static str, database_url: &str) -> (Self, mpsc::Receiver<String>) {
-        let mut child = tessera_bin()
-            .args([
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-                "--log-format",
-                "json",
-                "--cookie-secure",
-                "false",
-            ])
-            .env("TESSERA_DATABASE_URL", database_url)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tessera serve");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (lines_tx, lines_rx) = mpsc::channel();
-        let kept = log.clone();
-        // Reads the log to its end, so that the server never writes into a closed pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                kept.lock().unwrap().push(line.clone());
-                let _ = lines_tx.send(line);
-            }
-        });
-        let instance = Self {
-            name,
-            child,
-            origin: String::new(),
-            log,
-        };
-        (instance, lines_rx)
-    }
-
-    /// Waits (at most 30 s) for the "Tessera is listening" line and learns the origin.
-    fn listening(&mut self, lines: mpsc::Receiver<String>) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match lines.recv_timeout(left) {
-                Ok(line) => line,
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    panic!("instance {} ended: {:?}", self.name, self.child.wait())
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!("instance {} did not listen within 30 s", self.name)
-                }
-            };
-            let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            if json["message"] == "Tessera is listening" {
-                self.origin = json["origin"].as_str().expect("the origin").to_owned();
-                return;
-            }
-        }
-    }
-
-    /// A browser-like visitor of this instance using `client` (and its cookies).
-    fn visitor(&self, client: &reqwest::Client) -> Visitor {
-        Visitor {
-            address: self.origin.clone(),
-            client: client.clone(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.origin)
-    }
-
-    async fn me(&self, token: &str) -> StatusCode {
-        bare_client()
-            .get(self.url("/api/v1/me"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("GET /api/v1/me")
-            .status()
-    }
-}
-
-/// A client without cookies that does not follow redirects.
-fn bare_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
-
-fn create_admin(database_url: &str, username: &str) {
-    let mut child = tessera_bin()
-        .args([
-            "create-admin",
-            "--username",
-            username,
-            "--email",
-            &format!("{username}@example.com"),
-            "--password-stdin",
-        ])
-        .env("TESSERA_DATABASE_URL", database_url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "create-admin: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[actix_web::test]
 async fn several_instances_share_one_postgres() {
-    let Some(admin_url) = std::env::var("TEST_DATABASE_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
-    else {
+    if !common::on_postgres() {
         eprintln!("skipped several_instances_share_one_postgres: needs TEST_DATABASE_URL");
         return;
-    };
+    }
     let started = Instant::now();
     // Declared first, dropped last: the instances stop before their schema goes.
-    let schema = Schema::create(&admin_url);
+    let db = common::fresh_database();
 
     // Both start at once on an empty database, as a fresh deployment would:
     // migrations and the shared cookie key must cope with that.
-    let (mut a, a_log) = Instance::start("A", &schema.url);
-    let (mut b, b_log) = Instance::start("B", &schema.url);
-    a.listening(a_log);
-    b.listening(b_log);
-    assert_ne!(a.origin, b.origin);
-    create_admin(&schema.url, "root");
+    let args = ["--log-format", "json", "--cookie-secure", "false"];
+    let (a, b) = (
+        Server::spawn(&db.url, &args, &[]),
+        Server::spawn(&db.url, &args, &[]),
+    );
+    let (a, b) = (a.listening(), b.listening());
+    assert_ne!(a.address, b.address);
+    process::create_admin(&db.url, "root", PASSWORD, &[]);
 
     // Signed in on A, the same cookie is a session on B.
     let jar = Arc::new(reqwest::cookie::Jar::default());
@@ -637,7 +433,7 @@ async fn several_instances_share_one_postgres() {
     let cookie = {
         use reqwest::cookie::CookieStore as _;
         let header = jar
-            .cookies(&a.origin.parse().unwrap())
+            .cookies(&a.address.parse().unwrap())
             .expect("a session cookie from A");
         header.to_str().unwrap().to_owned()
     };
@@ -780,5 +576,5 @@ async fn several_instances_share_one_postgres() {
         started.elapsed()
     );
     drop((a, b));
-    drop(schema);
+    drop(db);
 }

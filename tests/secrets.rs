@@ -6,119 +6,15 @@
 //! cookie, CSRF token and setup code that was issued or typed: zero hits.
 
 mod common;
+mod process;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use process::Server;
 use reqwest::StatusCode;
 use reqwest::cookie::CookieStore as _;
 use serde_json::Value;
-
-/// The server process with everything it writes, on both streams.
-struct Server {
-    child: Child,
-    origin: String,
-    output: Arc<Mutex<String>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(database_url: &str) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("TESSERA_") || key == "DATABASE_URL" {
-                cmd.env_remove(key);
-            }
-        }
-        let mut child = cmd
-            .args(["serve", "--bind", "127.0.0.1:0", "--cookie-secure", "false"])
-            .env("TESSERA_DATABASE_URL", database_url)
-            .env("TESSERA_LOG", "trace")
-            .env("TESSERA_ARGON2_MEMORY_KIB", "64")
-            .env("TESSERA_ARGON2_ITERATIONS", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let output = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        let stdout_log = output.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let mut log = stdout_log.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let stderr = child.stderr.take().unwrap();
-        let stderr_log = output.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let line = strip_ansi(&line);
-                if let Some(at) = line.find("origin=") {
-                    let origin: String = line[at + 7..]
-                        .chars()
-                        .take_while(|c| !c.is_whitespace())
-                        .filter(|c| *c != '"')
-                        .collect();
-                    let _ = tx.send(origin);
-                }
-                let mut log = stderr_log.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let origin = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server logs its address");
-        Self {
-            child,
-            origin,
-            output,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.origin)
-    }
-
-    /// SIGTERM, then everything it wrote.
-    fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-        std::thread::sleep(Duration::from_millis(200));
-        self.output.lock().unwrap().clone()
-    }
-}
-
-/// A log line without its colour codes (`ESC [ ... m`).
-fn strip_ansi(line: &str) -> String {
-    let mut plain = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c == 'm' {
-                    break;
-                }
-            }
-        } else {
-            plain.push(c);
-        }
-    }
-    plain
-}
 
 /// A browser: cookie jar we can read, no redirects followed.
 struct Browser {
@@ -195,8 +91,13 @@ async fn api_json(res: reqwest::Response, expected: StatusCode) -> Value {
 
 #[actix_web::test]
 async fn no_secret_reaches_logs_audit_or_database() {
-    let (database_url, _db) = common::fresh_database();
-    let server = Server::start(&database_url);
+    let db = common::fresh_database();
+    let database_url = db.url.clone();
+    let mut server = Server::start(
+        &database_url,
+        &["--cookie-secure", "false"],
+        &[("TESSERA_LOG", "trace")],
+    );
     let mut secrets: Vec<String> = Vec::new();
     let http = reqwest::Client::new();
     let admin_password = "first admin passphrase";
@@ -208,7 +109,7 @@ async fn no_secret_reaches_logs_audit_or_database() {
     // the address is logged).
     let mut printed = String::new();
     for _ in 0..100 {
-        printed = server.output.lock().unwrap().clone();
+        printed = server.log();
         if printed.contains("/setup?code=") {
             break;
         }
@@ -484,7 +385,9 @@ async fn no_secret_reaches_logs_audit_or_database() {
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
 
     // The logs: the whole of standard error, at trace level.
-    let output = server.stop();
+    server.terminate();
+    server.wait();
+    let output = server.log();
     let logs = output
         .split_once("/setup?code=")
         .map(|(before, after)| {

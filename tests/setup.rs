@@ -1,12 +1,13 @@
 //! First run: the one-time setup page, `create-admin`, and start-up failures.
 
 mod common;
+mod process;
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{PASSWORD, input_value, location, spawn_app, text_of};
+use process::{Server, run_create_admin, tessera_bin};
 use reqwest::StatusCode;
 
 fn setup_fields<'a>(
@@ -136,43 +137,10 @@ async fn no_setup_code_once_an_admin_exists() {
     assert_eq!(app.get("/setup").await.status(), StatusCode::NOT_FOUND);
 }
 
-fn tessera_bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TESSERA_") || key == "DATABASE_URL" {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("TESSERA_ARGON2_MEMORY_KIB", "64")
-        .env("TESSERA_ARGON2_ITERATIONS", "1");
-    cmd
-}
-
 #[actix_web::test]
 async fn create_admin_from_a_script() {
     let app = spawn_app().await;
-    let mut child = tessera_bin()
-        .args([
-            "create-admin",
-            "--username",
-            "ops",
-            "--email",
-            "ops@example.com",
-            "--password-stdin",
-        ])
-        .env("TESSERA_DATABASE_URL", &app.database_url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_create_admin(&app.database_url, "ops", PASSWORD, &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -194,22 +162,7 @@ async fn create_admin_from_a_script() {
     assert_eq!(app.audit("create_admin").len(), 1);
 
     // A bad password is refused with a message, and nothing is created.
-    let mut child = tessera_bin()
-        .args([
-            "create-admin",
-            "--username",
-            "ops2",
-            "--email",
-            "ops2@example.com",
-            "--password-stdin",
-        ])
-        .env("TESSERA_DATABASE_URL", &app.database_url)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"short\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_create_admin(&app.database_url, "ops2", "short", &[]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("password: Use at least 8 characters."));
     assert_eq!(app.count("users"), 1);
@@ -341,34 +294,11 @@ fn json_logs_carry_a_line_per_request_and_no_secrets() {
     );
 }
 
-/// Starts `tessera serve` on `url`; returns once it listens. The caller kills
-/// and waits for it.
-#[allow(clippy::zombie_processes)]
-fn serve_until_listening(url: &str) -> std::process::Child {
-    use std::io::{BufRead as _, BufReader};
-    let mut child = tessera_bin()
-        .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
-        .env("TESSERA_DATABASE_URL", url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let line = lines.next().expect("the server starts").unwrap();
-        if line.contains("Tessera is listening") {
-            // Keep reading, so that the server never writes into a closed pipe.
-            std::thread::spawn(move || lines.for_each(drop));
-            return child;
-        }
-    }
-}
-
 #[test]
 fn a_second_server_on_one_sqlite_file_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let mut first = serve_until_listening(&url);
+    let mut first = Server::start(&url, &["--log-format", "json"], &[]);
     let second = tessera_bin()
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("TESSERA_DATABASE_URL", &url)
@@ -381,9 +311,7 @@ fn a_second_server_on_one_sqlite_file_refuses_to_start() {
         "{stderr}"
     );
     // Killed, the first server leaves the database free for the next one.
-    first.kill().unwrap();
-    first.wait().unwrap();
-    let mut third = serve_until_listening(&url);
-    third.kill().unwrap();
-    third.wait().unwrap();
+    first.kill();
+    let mut third = Server::start(&url, &["--log-format", "json"], &[]);
+    third.kill();
 }

@@ -3,14 +3,14 @@
 //! waiting in memory.
 
 mod common;
-mod serve_child;
+mod process;
 
 use std::time::{Duration, Instant};
 
 use common::PASSWORD;
 use diesel::prelude::*;
+use process::{SMALL_SERVER, Server};
 use reqwest::StatusCode;
-use serve_child::Server;
 use tessera::db::schema::tokens;
 use tessera::domain::token::{PlainToken, TokenKind};
 
@@ -21,7 +21,7 @@ type LastUse = (
     Option<String>,
 );
 
-fn last_use(db: &serve_child::ChildDb, id: i64) -> LastUse {
+fn last_use(db: &common::TestDb, id: i64) -> LastUse {
     tokens::table
         .find(id)
         .select((
@@ -51,7 +51,7 @@ async fn slow_sign_in(address: String) -> reqwest::Result<(StatusCode, serde_jso
 
 #[actix_web::test]
 async fn sigterm_lets_requests_finish_and_writes_pending_last_use() {
-    let db = serve_child::fresh_database();
+    let db = common::fresh_database();
     // An administrator with a personal token, inserted through the db layer.
     let secret = PlainToken::generate("tsr", TokenKind::Personal);
     let token_id = {
@@ -72,7 +72,7 @@ async fn sigterm_lets_requests_finish_and_writes_pending_last_use() {
             &tessera::db::tokens::NewToken {
                 kind: "personal",
                 name: "deploy",
-                name_key: "deploy",
+                name_key: &tessera::domain::policy::token_name_key("deploy"),
                 description: "",
                 owner_id: ops.id,
                 created_by: Some(ops.id),
@@ -91,7 +91,7 @@ async fn sigterm_lets_requests_finish_and_writes_pending_last_use() {
         .expect("insert the token")
     };
     // A user whose sign-in takes a while: argon2 with 256 MiB and 3 passes.
-    serve_child::create_admin(
+    process::create_admin(
         &db.url,
         "slow",
         PASSWORD,
@@ -104,7 +104,8 @@ async fn sigterm_lets_requests_finish_and_writes_pending_last_use() {
     // An hour between writes of last uses: only the shutdown can write this one.
     let mut server = Server::start(
         &db.url_for("tessera_shutdown"),
-        &["--last-use-flush-interval", "1h"],
+        &[SMALL_SERVER, &["--last-use-flush-interval", "1h"]].concat(),
+        &[],
     );
     let res = reqwest::Client::new()
         .get(server.url("/api/v1/me"))

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser as _;
 use diesel::connection::SimpleConnection as _;
@@ -20,15 +20,24 @@ use tessera::startup::Application;
 
 pub const PASSWORD: &str = "correct horse battery";
 
-/// Where a test's database lives; dropped with the test.
-pub enum TestDb {
+/// A database for one test: a temporary SQLite file, or a fresh PostgreSQL schema
+/// when `TEST_DATABASE_URL` is set (dropped with this). Empty until whoever
+/// connects first applies the migrations: an in-process app, a `tessera serve`
+/// child (tests/process) or [`TestDb::connect`].
+pub struct TestDb {
+    /// What the server and the test connect to.
+    pub url: String,
+    place: Place,
+}
+
+enum Place {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { admin_url: String, schema: String },
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let TestDb::Postgres { admin_url, schema } = self
+        if let Place::Postgres { admin_url, schema } = &self.place
             && let Ok(mut conn) = PgConnection::establish(admin_url)
         {
             let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
@@ -36,8 +45,8 @@ impl Drop for TestDb {
     }
 }
 
-/// A fresh database URL for one test, and what cleans it up.
-pub fn fresh_database() -> (String, TestDb) {
+/// A fresh, empty database for one test.
+pub fn fresh_database() -> TestDb {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let schema = format!("t_{}", random_suffix());
@@ -46,13 +55,17 @@ pub fn fresh_database() -> (String, TestDb) {
             conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
                 .expect("create test schema");
             let sep = if admin_url.contains('?') { '&' } else { '?' };
-            let url = format!("{admin_url}{sep}options=-csearch_path%3D{schema}");
-            (url, TestDb::Postgres { admin_url, schema })
+            TestDb {
+                url: format!("{admin_url}{sep}options=-csearch_path%3D{schema}"),
+                place: Place::Postgres { admin_url, schema },
+            }
         }
         _ => {
             let dir = tempfile::tempdir().expect("temp dir");
-            let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
-            (url, TestDb::Sqlite(dir))
+            TestDb {
+                url: format!("sqlite://{}", dir.path().join("tessera.db").display()),
+                place: Place::Sqlite(dir),
+            }
         }
     }
 }
@@ -69,6 +82,72 @@ fn random_suffix() -> String {
 /// Whether the tests run against PostgreSQL.
 pub fn on_postgres() -> bool {
     std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty())
+}
+
+impl TestDb {
+    /// The URL one server instance gets. On PostgreSQL it names its connections
+    /// (`application_name`), so that the test can tell when a killed instance's
+    /// connections are gone.
+    pub fn url_for(&self, instance: &str) -> String {
+        match self.place {
+            Place::Postgres { .. } => format!("{}&application_name={instance}", self.url),
+            Place::Sqlite(_) => self.url.clone(),
+        }
+    }
+
+    /// A connection of the test's own, with the pragmas the server uses, after
+    /// applying the migrations.
+    pub fn connect(&self) -> DbConn {
+        let mut conn = match self.url.strip_prefix("sqlite://") {
+            Some(path) => {
+                let mut conn = SqliteConnection::establish(path).expect("open the SQLite file");
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
+                )
+                .expect("pragmas");
+                DbConn::Sqlite(conn)
+            }
+            None => DbConn::Pg(PgConnection::establish(&self.url).expect("connect PostgreSQL")),
+        };
+        tessera::db::run_migrations(&mut conn).expect("migrations");
+        conn
+    }
+
+    /// On PostgreSQL, waits (up to 20 s) until no connection of `instance` is
+    /// left: a killed server's backend may still be finishing a statement, and
+    /// only then rolls its transaction back (or commits, if COMMIT had arrived).
+    pub fn wait_until_disconnected(&self, instance: &str) {
+        if let Place::Postgres { .. } = self.place {
+            let mut conn = self.connect();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let left = scalar(
+                    &mut conn,
+                    &format!(
+                        "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = '{instance}'"
+                    ),
+                );
+                if left == 0 {
+                    return;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{left} connections of the killed server {instance} stay open"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// The one BIGINT a query returns.
+pub fn scalar(conn: &mut DbConn, query: &str) -> i64 {
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+        "({query})"
+    )))
+    .get_result(conn)
+    .unwrap_or_else(|e| panic!("{query}: {e}"))
 }
 
 pub struct TestApp {
@@ -121,8 +200,8 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         tessera::telemetry::init("debug", tessera::config::LogFormat::Text);
     }
-    let (database_url, db) = fresh_database();
-    let mut config = test_config(&database_url);
+    let db = fresh_database();
+    let mut config = test_config(&db.url);
     customize(&mut config);
     let app = Application::build(&config).await.expect("the app builds");
     let port = app.port();
@@ -140,7 +219,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
             address: format!("http://127.0.0.1:{port}"),
             client: new_client(),
         },
-        database_url,
+        database_url: db.url.clone(),
         token_cache,
         setup_code,
         handle,
@@ -163,6 +242,15 @@ pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
 pub fn new_client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// A client without cookies that does not follow redirects.
+pub fn bare_client() -> reqwest::Client {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()
@@ -308,13 +396,7 @@ impl TestApp {
     }
 
     pub fn count(&self, table: &str) -> i64 {
-        self.db(|conn| {
-            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
-                "(SELECT COUNT(*) FROM {table})"
-            )))
-            .get_result(conn)
-            .expect("count")
-        })
+        self.db(|conn| scalar(conn, &format!("SELECT COUNT(*) FROM {table}")))
     }
 
     /// Audit rows with this action, as (actor_name, outcome).
