@@ -125,7 +125,7 @@ pub fn seed_demo(
     let now = db::now();
     let password_hash = hasher.hash(&Password::new(DEMO_PASSWORD.to_owned()))?;
 
-    let (department_ids, type_ids) = conn.transaction(|conn| -> QueryResult<_> {
+    let (department_ids, type_ids) = crate::db::transaction(conn, |conn| -> QueryResult<_> {
         let run = rng.random::<u32>();
         let departments: Vec<i64> = DEPARTMENTS
             .iter()
@@ -153,7 +153,7 @@ pub fn seed_demo(
     let mut people: Vec<(i64, Vec<(i64, i64)>)> = Vec::with_capacity(user_count);
     let batch = format!("{:06x}", rng.random::<u32>() & 0xff_ffff);
     for chunk in (0..user_count).collect::<Vec<_>>().chunks(1000) {
-        conn.transaction(|conn| -> anyhow::Result<()> {
+        crate::db::transaction(conn, |conn| -> anyhow::Result<()> {
             for &i in chunk {
                 let username = format!("demo{batch}-{i:06}");
                 let display = format!(

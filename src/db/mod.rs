@@ -347,6 +347,28 @@ impl<Q> RunQueryDsl<DbConn> for CountRows<Q> {}
 /// driver reports a trigger's refusal as an unknown error).
 const LIVE_NAME_TAKEN: &str = "live token name taken";
 
+/// Runs `f` in a transaction that holds the write lock from its start.
+///
+/// On SQLite (WAL) a transaction that reads first and writes later cannot wait
+/// for the lock: if another connection committed in between, its first write
+/// fails at once with SQLITE_BUSY, whatever the busy timeout, and the request
+/// became a 500. Taking the write lock first (as `BEGIN IMMEDIATE` does) makes it
+/// wait its turn instead. On PostgreSQL this is a plain transaction.
+/// Every transaction that writes goes through here.
+pub fn transaction<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    conn.transaction(|conn| {
+        if matches!(conn, DbConn::Sqlite(_)) {
+            // A write that changes nothing, yet takes the lock.
+            conn.batch_execute("UPDATE settings SET id = id WHERE id = 0")?;
+        }
+        f(conn)
+    })
+}
+
 /// Whether a diesel error is a unique-constraint violation (a name clash),
 /// including the live-token-name trigger's refusal.
 pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
@@ -361,6 +383,36 @@ pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::DatabaseUrl;
+
+    /// A transaction that reads, lets another connection try to write, then
+    /// writes itself: both must succeed (the other one waits).
+    #[test]
+    fn a_transaction_that_reads_first_still_writes_under_concurrency() {
+        use diesel::connection::SimpleConnection as _;
+        let dir = tempfile::tempdir().unwrap();
+        let url =
+            DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("t.db").display())).unwrap();
+        let pool = super::connect_and_migrate(&url, 2).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let other_pool = pool.clone();
+        let other = std::thread::spawn(move || {
+            rx.recv().unwrap();
+            let mut conn = other_pool.get().unwrap();
+            conn.batch_execute("UPDATE settings SET tenant_id = 'other'")
+        });
+        let mut conn = pool.get().unwrap();
+        let mine: diesel::QueryResult<()> = super::transaction(&mut conn, |conn| {
+            conn.batch_execute("SELECT COUNT(*) FROM tokens")?;
+            tx.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            conn.batch_execute("UPDATE settings SET retention_days = 30")
+        });
+        mine.expect("the transaction that read first commits");
+        other
+            .join()
+            .unwrap()
+            .expect("the other writer waited its turn");
+    }
 
     #[test]
     fn redaction_hides_every_password() {

@@ -27,7 +27,7 @@ pub fn issue(
     now: NaiveDateTime,
     expires_at: NaiveDateTime,
 ) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    super::transaction(conn, |conn| {
         diesel::delete(
             password_codes::table
                 .filter(password_codes::user_id.eq(user_id))

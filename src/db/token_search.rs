@@ -484,7 +484,7 @@ pub fn by_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Token>> {
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    conn.transaction(|conn| {
+    super::transaction(conn, |conn| {
         let mut found = Vec::new();
         for chunk in ids.chunks(IDS_PER_STATEMENT) {
             found.extend(
@@ -514,7 +514,7 @@ pub fn revoke(
     action: &str,
 ) -> QueryResult<usize> {
     let now = super::now();
-    conn.transaction(|conn| {
+    super::transaction(conn, |conn| {
         let ids: Vec<i64> = match selection {
             Selection::Ids(ids) => ids.to_vec(),
             Selection::Filter(f) => filtered(f, now, PrefixMode::Lookup)

@@ -233,7 +233,7 @@ pub struct Use {
 /// Writes buffered last uses in one transaction (see `tokens::last_used`, which
 /// keeps this to at most once a minute per token).
 pub fn record_uses(conn: &mut DbConn, uses: &[Use]) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    super::transaction(conn, |conn| {
         for used in uses {
             diesel::update(tokens::table.find(used.token_id))
                 .set((

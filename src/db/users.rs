@@ -92,7 +92,7 @@ pub fn touch_last_login(conn: &mut DbConn, id: i64) -> QueryResult<()> {
 /// Enables or disables a user. Disabling also ends every web session of theirs in
 /// the same transaction, so nothing they hold keeps working.
 pub fn set_status(conn: &mut DbConn, id: i64, status: &str) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    super::transaction(conn, |conn| {
         diesel::update(users::table.find(id))
             .set((users::status.eq(status), users::updated_at.eq(super::now())))
             .execute(conn)?;

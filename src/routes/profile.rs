@@ -4,7 +4,6 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use diesel::Connection as _;
 
 use crate::auth::extract::{ClientInfo, CurrentUser};
 use crate::auth::session_store::SID_ENTRY;
@@ -109,7 +108,7 @@ pub async fn change_password(
                 return Ok(errors);
             }
             let hash = hasher.hash(&form.new_password)?;
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 users::set_password_hash(conn, account.id, &hash)?;
                 if sign_out_others {
                     let keep = crate::auth::unhex(&current_sid);

@@ -7,7 +7,6 @@ use actix_session::Session;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use diesel::Connection as _;
 
 use crate::auth::extract::ClientInfo;
 use crate::auth::sha256;
@@ -179,7 +178,7 @@ pub async fn set_password(
                 username: Some(user.username.clone()),
                 ..actor
             };
-            let burnt = conn.transaction(|conn| -> Result<bool, AppError> {
+            let burnt = crate::db::transaction(conn, |conn| -> Result<bool, AppError> {
                 if password_codes::burn(conn, code_id, db::now())? == 0 {
                     return Ok(false);
                 }

@@ -5,7 +5,6 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use diesel::Connection as _;
 
 use crate::accounts;
 use crate::auth::extract::ClientInfo;
@@ -100,7 +99,7 @@ pub async fn create_first_admin(
     let actor = client.actor(None);
     let outcome = state
         .db(move |conn, hasher| {
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 if users::admin_exists(conn)? {
                     return Err(AppError::NotFound);
                 }

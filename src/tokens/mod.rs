@@ -317,24 +317,28 @@ pub fn regenerate(
     }
     let secret = PlainToken::generate(prefix, kind);
     let expires_at = Some(policy.default_expiry(db::now()));
-    let changed = token_rows::replace_secret(
-        conn,
-        token.id,
-        &secret.sha256(),
-        &secret.display_prefix(),
-        expires_at,
-    )?;
-    if changed == 0 {
-        return Err(AppError::NotFound);
-    }
-    let label = format!("{} ({}…)", token.name, secret.display_prefix());
-    audit::record(
-        conn,
-        actor,
-        &Event::new("token_regenerated", Outcome::Success)
-            .target("token", Some(token.id), Some(&label))
-            .detail(&format!("previous secret {}…", token.display_prefix)),
-    )?;
+    // The change and its audit row together, or neither.
+    db::transaction(conn, |conn| {
+        let changed = token_rows::replace_secret(
+            conn,
+            token.id,
+            &secret.sha256(),
+            &secret.display_prefix(),
+            expires_at,
+        )?;
+        if changed == 0 {
+            return Err(AppError::NotFound);
+        }
+        let label = format!("{} ({}…)", token.name, secret.display_prefix());
+        audit::record(
+            conn,
+            actor,
+            &Event::new("token_regenerated", Outcome::Success)
+                .target("token", Some(token.id), Some(&label))
+                .detail(&format!("previous secret {}…", token.display_prefix)),
+        )?;
+        Ok(())
+    })?;
     Ok(Ok(Issued {
         id: token.id,
         kind,
@@ -355,8 +359,10 @@ pub fn set_enabled(
     } else {
         (STATUS_DISABLED, "token_disabled")
     };
-    token_rows::set_status(conn, token.id, status)?;
-    record(conn, actor, action, Outcome::Success, token)
+    db::transaction(conn, |conn| {
+        token_rows::set_status(conn, token.id, status)?;
+        record(conn, actor, action, Outcome::Success, token)
+    })
 }
 
 /// Revokes for good. Returns false if it already was.
@@ -366,9 +372,11 @@ pub fn revoke(
     actor: &Actor,
     action: &str,
 ) -> Result<bool, AppError> {
-    let revoked = token_rows::revoke(conn, token.id, actor.user_id)? == 1;
-    if revoked {
-        record(conn, actor, action, Outcome::Success, token)?;
-    }
-    Ok(revoked)
+    db::transaction(conn, |conn| {
+        let revoked = token_rows::revoke(conn, token.id, actor.user_id)? == 1;
+        if revoked {
+            record(conn, actor, action, Outcome::Success, token)?;
+        }
+        Ok(revoked)
+    })
 }

@@ -4,7 +4,6 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use diesel::Connection as _;
 
 use super::{WriteError, in_transaction, record};
 use crate::auth::extract::{ClientInfo, CurrentAdmin};
@@ -240,7 +239,7 @@ pub async fn delete(
     let (department, refused) = state
         .db(move |conn, _| {
             let department = departments::find(conn, id)?;
-            let refused = conn.transaction(|conn| -> Result<_, AppError> {
+            let refused = crate::db::transaction(conn, |conn| -> Result<_, AppError> {
                 if let Some(why) = departments::usage(conn, id)?.blocker("department") {
                     return Ok(Some(why));
                 }

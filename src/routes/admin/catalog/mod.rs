@@ -7,7 +7,6 @@ mod scopes;
 mod user_types;
 
 use actix_web::web;
-use diesel::Connection as _;
 
 use crate::db::audit::{self, Actor, Event, Outcome};
 use crate::db::{self, DbConn};
@@ -98,7 +97,7 @@ fn in_transaction<T>(
     conn: &mut DbConn,
     write: impl FnOnce(&mut DbConn) -> Result<T, WriteError>,
 ) -> Result<Result<T, FieldErrors>, AppError> {
-    match conn.transaction(write) {
+    match crate::db::transaction(conn, write) {
         Ok(value) => Ok(Ok(value)),
         Err(WriteError::Invalid(errors)) => Ok(Err(errors)),
         Err(WriteError::App(err)) => Err(err),

@@ -7,7 +7,6 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use diesel::Connection as _;
 
 use super::{WriteError, in_transaction, record};
 use crate::auth::extract::{ClientInfo, CurrentAdmin};
@@ -173,7 +172,7 @@ pub async fn update(
     let fields = form.clone();
     let name = state
         .db(move |conn, _| {
-            conn.transaction(|conn| -> Result<_, AppError> {
+            crate::db::transaction(conn, |conn| -> Result<_, AppError> {
                 let scope = catalog::find(conn, id)?;
                 catalog::update(conn, id, &fields.resource, &fields.description)?;
                 let mut changes = Vec::new();
@@ -210,7 +209,7 @@ async fn set_retired(
     let actor = client.actor(Some(admin));
     let (name, changed) = state
         .db(move |conn, _| {
-            conn.transaction(|conn| -> Result<_, AppError> {
+            crate::db::transaction(conn, |conn| -> Result<_, AppError> {
                 let scope = catalog::find(conn, id)?;
                 let changed = if retire {
                     catalog::retire(conn, id)?

@@ -6,7 +6,6 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use diesel::Connection as _;
 
 use super::{WriteError, in_transaction, record};
 use crate::auth::extract::{ClientInfo, CurrentAdmin};
@@ -289,7 +288,7 @@ pub async fn delete(
     let (user_type, refused) = state
         .db(move |conn, _| {
             let user_type = user_types::find(conn, id)?;
-            let refused = conn.transaction(|conn| -> Result<_, AppError> {
+            let refused = crate::db::transaction(conn, |conn| -> Result<_, AppError> {
                 if let Some(why) = user_types::usage(conn, id)?.blocker("user type") {
                     return Ok(Some(why));
                 }
