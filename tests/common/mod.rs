@@ -49,14 +49,22 @@ impl Drop for TestDb {
 pub fn fresh_database() -> TestDb {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
+            // Without TLS unless the URL asks for it: libpq's OpenSSL, cleaned up
+            // at process exit while a pool thread may still be connecting, can
+            // crash the test binary after every test has passed.
+            let admin_url = if admin_url.contains("sslmode=") {
+                admin_url
+            } else {
+                let sep = if admin_url.contains('?') { '&' } else { '?' };
+                format!("{admin_url}{sep}sslmode=disable")
+            };
             let schema = format!("t_{}", random_suffix());
             let mut conn = PgConnection::establish(&admin_url)
                 .unwrap_or_else(|e| panic!("TEST_DATABASE_URL does not answer: {e}"));
             conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
                 .expect("create test schema");
-            let sep = if admin_url.contains('?') { '&' } else { '?' };
             TestDb {
-                url: format!("{admin_url}{sep}options=-csearch_path%3D{schema}"),
+                url: format!("{admin_url}&options=-csearch_path%3D{schema}"),
                 place: Place::Postgres { admin_url, schema },
             }
         }
