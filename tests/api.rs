@@ -766,3 +766,64 @@ async fn every_bearer_route_speaks_rfc_6750() {
     // Nothing above changed the token that was used without its scope.
     assert_eq!(app.api_me(&plain).await.status(), StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn the_token_api_touches_only_access_tokens_and_clients() {
+    let app = spawn_app().await;
+    let caller = personal_token(
+        &app,
+        "ada",
+        "tokens:read tokens:write",
+        &["tokens:read", "tokens:write"],
+    )
+    .await;
+    let ada = app
+        .db(|c| tessera::db::users::find_by_username(c, "ada"))
+        .unwrap()
+        .unwrap();
+    let (department, user_type) = app.grant(ada.id, "Field", "devices:read");
+    let api = app.insert_token(ada.id, "api", "ERP", Some((department, user_type)));
+    let session = app.insert_token(ada.id, "session", "Pixel", Some((department, user_type)));
+    let bob = app.create_user("bob", false);
+    let bobs = app.insert_token(bob.id, "personal", "bob's", None);
+    let http = reqwest::Client::new();
+    let listed: Value = http
+        .get(app.url("/api/v1/tokens"))
+        .bearer_auth(&caller)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = listed["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.iter().all(|k| *k == "personal" || *k == "client"),
+        "{kinds:?}"
+    );
+    for id in [api.id, session.id, bobs.id] {
+        for req in [
+            http.get(app.url(&format!("/api/v1/tokens/{id}"))),
+            http.delete(app.url(&format!("/api/v1/tokens/{id}"))),
+            http.post(app.url(&format!("/api/v1/tokens/{id}/regenerate"))),
+        ] {
+            let res = req.bearer_auth(&caller).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::NOT_FOUND, "token {id}");
+        }
+    }
+    for token in [&api.token, &session.token, &bobs.token] {
+        assert_eq!(app.api_me(token).await.status(), StatusCode::OK);
+    }
+    let denied = app.audit_rows("token_access_denied");
+    assert_eq!(denied.len(), 9);
+    assert!(
+        denied
+            .iter()
+            .all(|r| r.actor_name.as_deref() == Some("ada"))
+    );
+}

@@ -83,7 +83,7 @@ fn no_store(mut res: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseB
     res
 }
 
-/// The caller's own live tokens (never their secrets).
+/// The caller's live access tokens and clients (never their secrets).
 #[utoipa::path(get, path = "/api/v1/tokens", security(("bearer" = [])),
     responses((status = 200, description = "`{\"tokens\": [...]}`", body = TokenList), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
 pub async fn list_tokens(
@@ -95,7 +95,7 @@ pub async fn list_tokens(
     let tokens = state
         .db(move |conn, _| {
             let mut all = Vec::new();
-            for kind in ["personal", "client", "api"] {
+            for kind in tokens::PROFILE_KINDS {
                 all.extend(
                     token_rows::list_for_owner(conn, owner, kind)?
                         .into_iter()
@@ -167,13 +167,18 @@ pub async fn create_token(
     Ok(no_store(HttpResponse::Created()).json(IssuedView::from(issued)))
 }
 
-/// The kinds of token the token API manages: not mobile sessions.
-const API_KINDS: [&str; 3] = ["personal", "client", "api"];
-
-async fn own_token(state: &AppState, caller: &Bearer, id: i64) -> Result<Token, ApiError> {
-    let owner = caller.owner.id;
+/// One of the caller's access tokens or clients, as on the profile page: API
+/// tokens and mobile sessions are the administrators' (a session signs itself
+/// out). Another user's token, or one of another kind, is a 404 and audited.
+async fn own_token(
+    state: &AppState,
+    caller: &Bearer,
+    client: &ClientInfo,
+    id: i64,
+) -> Result<Token, ApiError> {
+    let actor = client.actor(Some(&caller.owner));
     state
-        .db(move |conn, _| Ok(token_rows::find_owned(conn, id, owner, &API_KINDS)?))
+        .db(move |conn, _| tokens::find_for_caller(conn, id, &actor, &tokens::PROFILE_KINDS))
         .await
         .map_err(|err| match err {
             crate::error::AppError::NotFound => ApiError::NotFound,
@@ -186,11 +191,12 @@ async fn own_token(state: &AppState, caller: &Bearer, id: i64) -> Result<Token, 
     responses((status = 200, body = TokenView), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
 pub async fn get_token(
     state: web::Data<AppState>,
+    client: ClientInfo,
     caller: Bearer,
     path: Result<web::Path<i64>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require("tokens:read")?;
-    let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
+    let token = own_token(&state, &caller, &client, checked(path)?.into_inner()).await?;
     Ok(no_store(HttpResponse::Ok()).json(TokenView::from(token)))
 }
 
@@ -215,7 +221,7 @@ pub async fn update_token(
     body: Result<JsonObject<PatchBody>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require("tokens:write")?;
-    let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
+    let token = own_token(&state, &caller, &client, checked(path)?.into_inner()).await?;
     if token.kind != TokenKind::Personal.as_str() {
         return Err(ApiError::InvalidRequest(
             "Only an access token's scopes and description can change.",
@@ -256,7 +262,12 @@ pub async fn update_token(
             {
                 return Ok(Err(errors));
             }
-            Ok(Ok(token_rows::find_owned(conn, id, owner.id, &API_KINDS)?))
+            Ok(Ok(token_rows::find_owned(
+                conn,
+                id,
+                owner.id,
+                &tokens::PROFILE_KINDS,
+            )?))
         })
         .await?
         .map_err(ApiError::Unprocessable)?;
@@ -273,7 +284,7 @@ pub async fn delete_token(
     path: Result<web::Path<i64>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require("tokens:write")?;
-    let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
+    let token = own_token(&state, &caller, &client, checked(path)?.into_inner()).await?;
     let actor = client.actor(Some(&caller.owner));
     state
         .db(move |conn, _| tokens::revoke(conn, &token, &actor, "token_revoked"))
@@ -292,7 +303,7 @@ pub async fn regenerate_token(
     path: Result<web::Path<i64>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require("tokens:write")?;
-    let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
+    let token = own_token(&state, &caller, &client, checked(path)?.into_inner()).await?;
     let (actor, prefix) = (
         client.actor(Some(&caller.owner)),
         state.token_prefix.clone(),
