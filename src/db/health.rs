@@ -9,7 +9,7 @@
 //! it is up, because connections already open keep reading a file that was
 //! removed or replaced; only a fresh open notices.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use diesel::connection::SimpleConnection as _;
 use diesel::prelude::*;
@@ -19,12 +19,15 @@ use super::{Backend, DatabaseUrl};
 #[derive(Debug)]
 pub struct DbHealth {
     up: AtomicBool,
+    /// Probes that failed in a row; one alone (a file briefly busy) is not an outage.
+    failed_probes: AtomicU32,
 }
 
 impl Default for DbHealth {
     fn default() -> Self {
         Self {
             up: AtomicBool::new(true),
+            failed_probes: AtomicU32::new(0),
         }
     }
 }
@@ -56,8 +59,15 @@ impl DbHealth {
             return;
         }
         match probe(url) {
-            Ok(()) => self.mark_up(),
-            Err(why) => self.mark_down(&why),
+            Ok(()) => {
+                self.failed_probes.store(0, Ordering::SeqCst);
+                self.mark_up();
+            }
+            Err(why) => {
+                if self.failed_probes.fetch_add(1, Ordering::SeqCst) >= 1 {
+                    self.mark_down(&why);
+                }
+            }
         }
     }
 }
@@ -70,7 +80,10 @@ fn probe(url: &DatabaseUrl) -> Result<(), String> {
         }
         Backend::Sqlite => {
             let uri = format!("file:{}?mode=rw", uri_escape(url.target()));
-            super::DbConn::Sqlite(SqliteConnection::establish(&uri).map_err(|e| e.to_string())?)
+            let mut conn = SqliteConnection::establish(&uri).map_err(|e| e.to_string())?;
+            conn.batch_execute("PRAGMA busy_timeout = 1000")
+                .map_err(|e| e.to_string())?;
+            super::DbConn::Sqlite(conn)
         }
     };
     conn.batch_execute("SELECT id FROM settings LIMIT 1")
@@ -121,6 +134,8 @@ mod tests {
         let path = dir.path().join("gone?.db");
         let url = DatabaseUrl::parse(&format!("sqlite://{}", path.display())).unwrap();
         let health = DbHealth::default();
+        health.probe(&url);
+        assert!(health.is_up(), "one failed probe is not an outage");
         health.probe(&url);
         assert!(!health.is_up());
         assert!(!path.exists(), "the probe creates no file");
