@@ -55,6 +55,12 @@ impl Policy {
         choice: &ExpiryChoice,
         now: NaiveDateTime,
     ) -> Result<Option<NaiveDateTime>, String> {
+        let too_long = || {
+            format!(
+                "The policy allows at most {} days; choose an earlier date.",
+                self.max_lifetime_days
+            )
+        };
         let expires_at = match choice {
             ExpiryChoice::Never if self.allow_non_expiring => return Ok(None),
             ExpiryChoice::Never => {
@@ -63,23 +69,19 @@ impl Policy {
                         .into(),
                 );
             }
+            ExpiryChoice::Days(days) if *days > self.max_lifetime_days => return Err(too_long()),
             ExpiryChoice::Days(days) => now + TimeDelta::days(*days),
             ExpiryChoice::Date(date) => {
-                let end_of_day =
-                    date.and_time(NaiveTime::from_hms_opt(23, 59, 59).expect("valid time"));
-                if end_of_day <= now || *date <= now.date() {
+                if *date <= now.date() {
                     return Err("Choose a date after today.".into());
                 }
-                end_of_day
+                // The last allowed date is today + the maximum, to its end.
+                if *date > now.date() + TimeDelta::days(self.max_lifetime_days) {
+                    return Err(too_long());
+                }
+                date.and_time(NaiveTime::from_hms_opt(23, 59, 59).expect("valid time"))
             }
         };
-        // A whole extra day of grace so "the last allowed date" is allowed.
-        if expires_at > now + TimeDelta::days(self.max_lifetime_days + 1) {
-            return Err(format!(
-                "The policy allows at most {} days; choose an earlier date.",
-                self.max_lifetime_days
-            ));
-        }
         Ok(Some(expires_at))
     }
 
@@ -202,6 +204,19 @@ mod tests {
         assert!(
             narrow
                 .resolve_expiry(&ExpiryChoice::Days(60), now())
+                .is_err()
+        );
+        // A preset one day past the maximum is refused, however it was posted.
+        let odd = Policy {
+            max_lifetime_days: 364,
+            ..policy()
+        };
+        assert!(odd.resolve_expiry(&ExpiryChoice::Days(365), now()).is_err());
+        assert!(odd.resolve_expiry(&ExpiryChoice::Days(180), now()).is_ok());
+        let last = now().date() + TimeDelta::days(364);
+        assert!(odd.resolve_expiry(&ExpiryChoice::Date(last), now()).is_ok());
+        assert!(
+            odd.resolve_expiry(&ExpiryChoice::Date(last.succ_opt().unwrap()), now())
                 .is_err()
         );
         let open = Policy {
