@@ -20,7 +20,11 @@ pub fn spawn(state: &AppState, url: DatabaseUrl, flush_every: Duration) {
     // The last-use buffer lives as long as the server's state: the thread stops
     // when it is gone.
     let last_used: Weak<LastUseBuffer> = Arc::downgrade(&state.last_used);
-    let (pool, health) = (state.pool.clone(), state.db_health.clone());
+    let (pool, health, cache) = (
+        state.pool.clone(),
+        state.db_health.clone(),
+        state.token_cache.clone(),
+    );
     let spawned = std::thread::Builder::new()
         .name("background".into())
         .spawn(move || {
@@ -30,7 +34,8 @@ pub fn spawn(state: &AppState, url: DatabaseUrl, flush_every: Duration) {
                 let Some(last_used) = last_used.upgrade() else {
                     return;
                 };
-                health.probe(&url);
+                // Tokens validated before an outage are looked up afresh after it.
+                health.probe(&url, || cache.invalidate());
                 if !health.is_up() {
                     continue;
                 }

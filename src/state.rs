@@ -113,7 +113,7 @@ impl AppState {
                     Ok(auth) => auth,
                     Err(refusal) => return Ok(Err(refusal)),
                 });
-                self.token_cache.insert(hash, generation, auth.clone());
+                self.token_cache.insert(hash, generation, now, auth.clone());
                 (auth, from)
             }
         };

@@ -46,22 +46,30 @@ impl DbHealth {
         }
     }
 
-    pub fn mark_up(&self) {
+    /// Marks the database up; `before_up` runs first when it was down, so that
+    /// whatever was remembered from before the outage is forgotten before anything
+    /// may use it again (the database may have changed meanwhile).
+    fn mark_up(&self, before_up: impl FnOnce()) {
+        if self.is_up() {
+            return;
+        }
+        before_up();
         if !self.up.swap(true, Ordering::SeqCst) {
             tracing::warn!("the database answers again");
         }
     }
 
     /// Probes with a fresh connection when that is how to learn something new
-    /// (see the module comment), and records the answer.
-    pub fn probe(&self, url: &DatabaseUrl) {
+    /// (see the module comment), and records the answer; `on_recovery` runs when
+    /// the database answers again after an outage, before it counts as up.
+    pub fn probe(&self, url: &DatabaseUrl, on_recovery: impl FnOnce()) {
         if self.is_up() && url.backend() == Backend::Postgres {
             return;
         }
         match probe(url) {
             Ok(()) => {
                 self.failed_probes.store(0, Ordering::SeqCst);
-                self.mark_up();
+                self.mark_up(on_recovery);
             }
             Err(why) => {
                 if self.failed_probes.fetch_add(1, Ordering::SeqCst) >= 1 {
@@ -134,13 +142,21 @@ mod tests {
         let path = dir.path().join("gone?.db");
         let url = DatabaseUrl::parse(&format!("sqlite://{}", path.display())).unwrap();
         let health = DbHealth::default();
-        health.probe(&url);
+        let recoveries = std::cell::Cell::new(0);
+        let recovered = || recoveries.set(recoveries.get() + 1);
+        health.probe(&url, recovered);
         assert!(health.is_up(), "one failed probe is not an outage");
-        health.probe(&url);
+        health.probe(&url, recovered);
         assert!(!health.is_up());
         assert!(!path.exists(), "the probe creates no file");
         super::super::connect_and_migrate(&url, 1).unwrap();
-        health.probe(&url);
+        health.probe(&url, recovered);
         assert!(health.is_up());
+        health.probe(&url, recovered);
+        assert_eq!(
+            recoveries.get(),
+            1,
+            "once per outage, before it counts as up"
+        );
     }
 }

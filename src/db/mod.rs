@@ -148,12 +148,16 @@ impl DatabaseUrl {
     /// For `serve` on SQLite: an exclusive lock that one process holds while it
     /// serves this database file, so that a second one refuses to start. The
     /// in-memory token cache is sound only while this process makes every change
-    /// (several instances belong on PostgreSQL). `None` on PostgreSQL.
+    /// (several instances belong on PostgreSQL). `None` on PostgreSQL. The lock
+    /// sits beside the file itself, symbolic links resolved, so that the same
+    /// file reached by another path is the same lock.
     pub fn lock_for_serving(&self) -> anyhow::Result<Option<ServeLock>> {
         if self.backend != Backend::Sqlite {
             return Ok(None);
         }
-        let path = format!("{}-serve.lock", self.target);
+        let file = std::fs::canonicalize(&self.target)
+            .with_context(|| format!("cannot find the database file {}", self.target))?;
+        let path = format!("{}-serve.lock", file.display());
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -10,6 +10,11 @@
 //! revocation is therefore refused by every request that starts after its
 //! response. Expiry is checked against the cached row at every use.
 //!
+//! Changes made behind the server's back (another process's `purge`, an edit
+//! with the `sqlite3` shell, a database restored while it was away) are not
+//! announced: every entry is looked up afresh after [`MAX_AGE`] at the latest,
+//! and after every outage (`db::health`).
+//!
 //! Only for SQLite, which one `serve` process owns (see `db::ServeLock`): several
 //! instances on one PostgreSQL database cannot see each other's changes in
 //! memory, so there the cache is off and every request reads the database.
@@ -18,16 +23,20 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, TimeDelta};
 
 use super::Authenticated;
 
 /// Most entries kept; past this, stale entries go first, then everything.
 const CAPACITY: usize = 20_000;
 
+/// The longest an entry is trusted without a database lookup.
+pub const MAX_AGE: TimeDelta = TimeDelta::seconds(30);
+
 #[derive(Debug)]
 struct Entry {
     generation: u64,
+    looked_up_at: NaiveDateTime,
     auth: Arc<Authenticated>,
 }
 
@@ -57,7 +66,8 @@ impl TokenCache {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// The cached authentication of a token hash, if still current and unexpired.
+    /// The cached authentication of a token hash, if still current, younger than
+    /// [`MAX_AGE`] and unexpired.
     pub fn get(&self, sha256: &[u8; 32], now: NaiveDateTime) -> Option<Arc<Authenticated>> {
         if !self.enabled {
             return None;
@@ -65,12 +75,21 @@ impl TokenCache {
         let current = self.generation();
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         let entry = entries.get(sha256)?;
-        (entry.generation == current && !entry.auth.token.is_expired(now))
-            .then(|| entry.auth.clone())
+        (entry.generation == current
+            && now < entry.looked_up_at + MAX_AGE
+            && !entry.auth.token.is_expired(now))
+        .then(|| entry.auth.clone())
     }
 
-    /// Remembers a successful authentication looked up at `generation`.
-    pub fn insert(&self, sha256: [u8; 32], generation: u64, auth: Arc<Authenticated>) {
+    /// Remembers a successful authentication looked up at `generation`, at the
+    /// time `looked_up_at` (taken before the lookup).
+    pub fn insert(
+        &self,
+        sha256: [u8; 32],
+        generation: u64,
+        looked_up_at: NaiveDateTime,
+        auth: Arc<Authenticated>,
+    ) {
         if !self.enabled || generation != self.generation() {
             return;
         }
@@ -82,7 +101,14 @@ impl TokenCache {
                 entries.clear();
             }
         }
-        entries.insert(sha256, Entry { generation, auth });
+        entries.insert(
+            sha256,
+            Entry {
+                generation,
+                looked_up_at,
+                auth,
+            },
+        );
     }
 }
 
@@ -156,7 +182,7 @@ mod tests {
     fn an_entry_lives_until_the_next_change() {
         let cache = TokenCache::new(true);
         let generation = cache.generation();
-        cache.insert([1; 32], generation, auth(None));
+        cache.insert([1; 32], generation, at(0), auth(None));
         assert!(cache.get(&[1; 32], at(10)).is_some());
         assert!(cache.get(&[2; 32], at(10)).is_none());
         cache.invalidate();
@@ -168,14 +194,14 @@ mod tests {
         let cache = TokenCache::new(true);
         let before = cache.generation();
         cache.invalidate(); // a revocation committed while the lookup ran
-        cache.insert([1; 32], before, auth(None));
+        cache.insert([1; 32], before, at(0), auth(None));
         assert!(cache.get(&[1; 32], at(10)).is_none());
     }
 
     #[test]
     fn expiry_is_checked_at_every_use() {
         let cache = TokenCache::new(true);
-        cache.insert([1; 32], cache.generation(), auth(Some(at(100))));
+        cache.insert([1; 32], cache.generation(), at(90), auth(Some(at(100))));
         assert!(cache.get(&[1; 32], at(99)).is_some());
         assert!(cache.get(&[1; 32], at(100)).is_none());
     }
@@ -183,8 +209,17 @@ mod tests {
     #[test]
     fn a_disabled_cache_keeps_nothing() {
         let cache = TokenCache::new(false);
-        cache.insert([1; 32], cache.generation(), auth(None));
+        cache.insert([1; 32], cache.generation(), at(0), auth(None));
         assert!(cache.get(&[1; 32], at(10)).is_none());
+    }
+
+    #[test]
+    fn an_entry_is_looked_up_again_after_max_age() {
+        let cache = TokenCache::new(true);
+        cache.insert([1; 32], cache.generation(), at(100), auth(None));
+        let age = MAX_AGE.num_seconds();
+        assert!(cache.get(&[1; 32], at(100 + age - 1)).is_some());
+        assert!(cache.get(&[1; 32], at(100 + age)).is_none());
     }
 
     #[test]
