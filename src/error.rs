@@ -173,7 +173,10 @@ pub enum ApiError {
     /// No credentials at all: 401 with a bare challenge.
     #[error("no credentials")]
     MissingToken,
-    /// Malformed header, or more than one way of sending a token.
+    /// A malformed `Authorization` header, or more than one: 400 with a challenge.
+    #[error("malformed authorization: {0}")]
+    MalformedAuthorization(&'static str),
+    /// A body that is not what the route takes (no challenge: not about the token).
     #[error("invalid request: {0}")]
     InvalidRequest(&'static str),
     /// Bad, unknown, expired, disabled or revoked token.
@@ -222,7 +225,9 @@ impl ApiError {
                 "invalid_request",
                 "Send a token as `Authorization: Bearer <token>`.".into(),
             ),
-            ApiError::InvalidRequest(why) => ("invalid_request", (*why).into()),
+            ApiError::MalformedAuthorization(why) | ApiError::InvalidRequest(why) => {
+                ("invalid_request", (*why).into())
+            }
             ApiError::InvalidToken => (
                 "invalid_token",
                 "The access token is malformed, unknown, expired, disabled or revoked.".into(),
@@ -264,7 +269,9 @@ impl ResponseError for ApiError {
             ApiError::MissingToken | ApiError::InvalidToken | ApiError::InvalidCredentials => {
                 StatusCode::UNAUTHORIZED
             }
-            ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::MalformedAuthorization(_) | ApiError::InvalidRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::NotASession => StatusCode::NOT_FOUND,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -292,7 +299,7 @@ impl ResponseError for ApiError {
         res.insert_header((header::CACHE_CONTROL, "no-store"));
         let challenge = match self {
             ApiError::MissingToken => Some(r#"Bearer realm="tessera""#.to_owned()),
-            ApiError::InvalidRequest(_)
+            ApiError::MalformedAuthorization(_)
             | ApiError::InvalidToken
             | ApiError::InsufficientScope(_) => {
                 let scope = match self {

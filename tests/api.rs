@@ -827,3 +827,327 @@ async fn the_token_api_touches_only_access_tokens_and_clients() {
             .all(|r| r.actor_name.as_deref() == Some("ada"))
     );
 }
+
+/// Sets policy values straight in the settings row (arrangement).
+fn set_policy(app: &common::TestApp, default_days: i32, max_days: i32, mobile_days: i32) {
+    use diesel::prelude::*;
+    use tessera::db::schema::settings::dsl as s;
+    app.db(|conn| {
+        diesel::update(s::settings.find(1))
+            .set((
+                s::default_lifetime_days.eq(default_days),
+                s::max_lifetime_days.eq(max_days),
+                s::mobile_session_days.eq(mobile_days),
+            ))
+            .execute(conn)
+    })
+    .unwrap();
+}
+
+/// Days from now to an RFC 3339 instant, rounded.
+fn days_until(at: &Value) -> i64 {
+    let at = chrono::DateTime::parse_from_rfc3339(at.as_str().expect("a time")).unwrap();
+    let seconds = (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds();
+    (seconds as f64 / 86_400.0).round() as i64
+}
+
+#[actix_web::test]
+async fn expiries_follow_the_policy_settings() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read tokens:write");
+    let caller = app.insert_token(ada.id, "personal", "caller", None);
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        diesel::update(t::tokens.find(caller.id))
+            .set(t::scopes.eq("devices:read tokens:write"))
+            .execute(conn)
+    })
+    .unwrap();
+
+    // A mobile session lives 30 days by default.
+    let body: Value = mobile_sign_in(&app, "ada", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(days_until(&body["expires_at"]), 30, "{body}");
+
+    set_policy(&app, 20, 45, 7);
+    let body: Value = mobile_sign_in(&app, "ada", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(days_until(&body["expires_at"]), 7, "the setting: {body}");
+
+    // The token API without an expiry takes the policy's default lifetime, not a
+    // fixed 90 days (which this policy's maximum would refuse).
+    let create = |name: &'static str, extra: Value| {
+        let mut body = json!({ "name": name, "scopes": ["devices:read"] });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        reqwest::Client::new()
+            .post(app.url("/api/v1/tokens"))
+            .bearer_auth(&caller.token)
+            .json(&body)
+            .send()
+    };
+    let res = create("default", json!({})).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(days_until(&body["expires_at"]), 20, "{body}");
+    // A preset beyond the maximum is refused beside the field, as on the form.
+    let res = create("long", json!({ "expires_in_days": 60 }))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["fields"]["expires_at"], "The policy allows at most 45 days; choose an earlier date.",
+        "{body}"
+    );
+}
+
+#[actix_web::test]
+async fn a_patch_never_widens_and_speaks_like_the_form() {
+    let app = spawn_app().await;
+    // The owner holds devices:write; the calling token does not.
+    let caller = personal_token(
+        &app,
+        "ada",
+        "tokens:read tokens:write devices:read devices:write",
+        &["tokens:write", "devices:read"],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let res = http
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&caller)
+        .json(&json!({ "name": "narrow", "scopes": ["devices:read"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let patch = |body: Value, id: i64| {
+        http.patch(app.url(&format!("/api/v1/tokens/{id}")))
+            .bearer_auth(&caller)
+            .json(&body)
+            .send()
+    };
+
+    let res = patch(json!({ "scopes": ["devices:read", "devices:write"] }), id)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["fields"]["scopes"], "You cannot grant devices:write: you do not hold it.",
+        "the form's words: {body}"
+    );
+    // A scope the owner does not hold either: one message, each scope once.
+    let res = patch(json!({ "scopes": ["users:write", "devices:write"] }), id)
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["fields"]["scopes"],
+        "You cannot grant devices:write, users:write: you do not hold it.",
+        "{body}"
+    );
+    let stored = app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        t::tokens.find(id).select(t::scopes).first::<String>(conn)
+    });
+    assert_eq!(stored.unwrap(), "devices:read", "nothing changed");
+
+    // Narrowing and the description are fine.
+    let res = patch(json!({ "description": "nightly" }), id)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["description"], "nightly");
+
+    // A client's scopes come from its role: a patch is a field error, not a 400.
+    let ada = app
+        .db(|c| tessera::db::users::find_by_username(c, "ada"))
+        .unwrap()
+        .unwrap();
+    let (_, role) = app.grant(ada.id, "BI", "devices:read");
+    let client = app.insert_token(ada.id, "client", "BI", None);
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        diesel::update(t::tokens.find(client.id))
+            .set(t::user_type_id.eq(Some(role)))
+            .execute(conn)
+    })
+    .unwrap();
+    let res = patch(json!({ "description": "x" }), client.id)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!res.headers().contains_key("www-authenticate"));
+    let body: Value = res.json().await.unwrap();
+    assert!(body["fields"]["token"].is_string(), "{body}");
+}
+
+#[actix_web::test]
+async fn a_missing_scope_is_audited_and_bad_bodies_carry_no_challenge() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    let plain = app.insert_token(ada.id, "personal", "ci", None);
+    let res = reqwest::Client::new()
+        .get(app.url("/api/v1/tokens"))
+        .bearer_auth(&plain.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let rows = app.audit_rows("token_scope_denied");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].target_id, Some(plain.id));
+    assert_eq!(rows[0].actor_name.as_deref(), Some("ada"));
+    assert_eq!(rows[0].outcome, "denied");
+    assert_eq!(rows[0].detail.as_deref(), Some("needs tokens:read"));
+    let label = rows[0].target_label.clone().unwrap();
+    assert!(label.starts_with("ci (tsrp_") && !label.contains(&plain.token[9..]));
+
+    // A body that is not what the route takes is not about the token: no
+    // WWW-Authenticate challenge on routes that need none.
+    let res = reqwest::Client::new()
+        .post(app.url("/api/v1/sessions"))
+        .header("content-type", "application/json")
+        .body("[1]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(!res.headers().contains_key("www-authenticate"));
+    let res = reqwest::Client::new()
+        .post(app.url("/api/v1/revoke"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(!res.headers().contains_key("www-authenticate"));
+}
+
+#[actix_web::test]
+async fn revocation_by_value_records_the_callers_address() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let leaked = app.insert_token(ada.id, "personal", "leaked", None);
+    let res = reqwest::Client::new()
+        .post(app.url("/api/v1/revoke"))
+        .header("user-agent", "leak-scanner/1.0")
+        .form(&[("token", leaked.token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let (ip, agent, target): (Option<String>, Option<String>, Option<i64>) = app
+        .db(|conn| {
+            use diesel::prelude::*;
+            use tessera::db::schema::audit_events::dsl as a;
+            a::audit_events
+                .filter(a::action.eq("token_revoked_by_value"))
+                .select((a::ip, a::user_agent, a::target_id))
+                .first(conn)
+        })
+        .unwrap();
+    assert_eq!(ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(agent.as_deref(), Some("leak-scanner/1.0"));
+    assert_eq!(target, Some(leaked.id));
+}
+
+#[actix_web::test]
+async fn introspection_of_a_disabled_users_token_is_inactive() {
+    let app = spawn_app().await;
+    let rs = app.create_user("resource-server", true);
+    let caller = app.insert_token(rs.id, "personal", "rs", None);
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        diesel::update(t::tokens.find(caller.id))
+            .set(t::scopes.eq("introspect"))
+            .execute(conn)
+    })
+    .unwrap();
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    let token = app.insert_token(ada.id, "personal", "ci", None);
+    assert_eq!(
+        introspect(&app, &caller.token, &token.token).await.1["active"],
+        true
+    );
+
+    // Disabled through the admin page, so the server learns of it as it would.
+    let admin = app.visitor();
+    admin.login_ok("resource-server").await;
+    let res = admin
+        .submit(
+            &format!("/admin/users/{}", ada.id),
+            &format!("/admin/users/{}/disable", ada.id),
+            &[],
+        )
+        .await;
+    assert!(res.status().is_redirection(), "{}", res.status());
+    assert_eq!(
+        introspect(&app, &caller.token, &token.token).await.1,
+        json!({ "active": false })
+    );
+}
+
+#[actix_web::test]
+async fn a_mobile_session_acts_with_everything_a_user_of_several_memberships_holds() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    app.grant(ada.id, "Office", "policies:read");
+    let body: Value = mobile_sign_in(&app, "ada", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let me: Value = app
+        .api_me(body["token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        me["scopes"],
+        json!(["devices:read", "policies:read"]),
+        "{me}"
+    );
+    assert_eq!(me["department"], Value::Null);
+}
+
+#[actix_web::test]
+async fn the_openapi_document_names_the_shared_errors_of_every_operation() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            let has = |status: &str| responses.contains_key(status);
+            assert!(has("503"), "{method} {path}");
+            if op.get("security").is_some() {
+                for status in ["400", "401", "429"] {
+                    assert!(has(status), "{method} {path} {status}");
+                }
+            }
+            if op.get("requestBody").is_some() {
+                assert!(has("400") && has("413"), "{method} {path}");
+            }
+        }
+    }
+}

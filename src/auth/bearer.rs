@@ -13,30 +13,43 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
 use super::extract::ClientInfo;
+use crate::db::audit::Actor;
 use crate::domain::token::PlainToken;
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
-use crate::tokens::{Authenticated, UseContext};
+use crate::tokens::{self, Authenticated, UseContext};
 
-/// A request authenticated by a valid token.
+/// A request authenticated by a valid token, and where it came from.
 #[derive(Debug, Clone)]
-pub struct Bearer(pub Arc<Authenticated>);
+pub struct Bearer {
+    pub auth: Arc<Authenticated>,
+    pub client: ClientInfo,
+}
 
 impl Deref for Bearer {
     type Target = Authenticated;
     fn deref(&self) -> &Authenticated {
-        &self.0
+        &self.auth
     }
 }
 
 impl Bearer {
-    /// Refuses with 403 `insufficient_scope` unless the token may use `scope` now.
-    pub fn require(&self, scope: &'static str) -> Result<(), ApiError> {
+    /// The audit actor of this request: the token's owner, from this client.
+    pub fn actor(&self) -> Actor {
+        self.client.actor(Some(&self.owner))
+    }
+
+    /// Refuses with 403 `insufficient_scope` (audited) unless the token may use
+    /// `scope` now.
+    pub async fn require(&self, state: &AppState, scope: &'static str) -> Result<(), ApiError> {
         if self.scopes.contains(scope) {
-            Ok(())
-        } else {
-            Err(ApiError::InsufficientScope(scope))
+            return Ok(());
         }
+        let (actor, token) = (self.actor(), self.auth.clone());
+        state
+            .db_read(move |conn| tokens::record_scope_denied(conn, &actor, &token.token, scope))
+            .await?;
+        Err(ApiError::InsufficientScope(scope))
     }
 }
 
@@ -47,7 +60,7 @@ fn bearer_value(req: &HttpRequest) -> Result<&str, ApiError> {
         return Err(ApiError::MissingToken);
     };
     if values.next().is_some() {
-        return Err(ApiError::InvalidRequest(
+        return Err(ApiError::MalformedAuthorization(
             "Send exactly one Authorization header.",
         ));
     }
@@ -107,8 +120,8 @@ impl FromRequest for Bearer {
                 }
             };
             let from = UseContext {
-                ip: client.ip,
-                user_agent: client.user_agent,
+                ip: client.ip.clone(),
+                user_agent: client.user_agent.clone(),
             };
             let outcome = state.authenticate(presented, from).await?;
             crate::metrics::observe_validation(match &outcome {
@@ -118,7 +131,9 @@ impl FromRequest for Bearer {
             if outcome.is_err() {
                 failed(&state);
             }
-            outcome.map(Bearer).map_err(|_| ApiError::InvalidToken)
+            outcome
+                .map(|auth| Bearer { auth, client })
+                .map_err(|_| ApiError::InvalidToken)
         })
     }
 }

@@ -23,6 +23,8 @@ pub enum ExpiryChoice {
     Days(i64),
     Date(NaiveDate),
     Never,
+    /// Nothing asked for (the API without an expiry): the default lifetime.
+    PolicyDefault,
 }
 
 impl ExpiryChoice {
@@ -69,6 +71,7 @@ impl Policy {
                         .into(),
                 );
             }
+            ExpiryChoice::PolicyDefault => self.default_expiry(now),
             ExpiryChoice::Days(days) if *days > self.max_lifetime_days => return Err(too_long()),
             ExpiryChoice::Days(days) => now + TimeDelta::days(*days),
             ExpiryChoice::Date(date) => {
@@ -224,6 +227,11 @@ mod tests {
             ..policy()
         };
         assert_eq!(open.resolve_expiry(&ExpiryChoice::Never, now()), Ok(None));
+        assert_eq!(
+            narrow.resolve_expiry(&ExpiryChoice::PolicyDefault, now()),
+            Ok(Some(now() + TimeDelta::days(30))),
+            "the default lifetime, within the maximum"
+        );
     }
 
     #[test]

@@ -143,6 +143,21 @@ pub fn authenticate(
     }))
 }
 
+/// Audits a valid token's call that needed a scope it does not hold now.
+pub fn record_scope_denied(
+    conn: &mut DbConn,
+    actor: &Actor,
+    token: &Token,
+    scope: &str,
+) -> Result<(), AppError> {
+    let (label, detail) = (token.label(), format!("needs {scope}"));
+    let event = Event::new("token_scope_denied", Outcome::Denied)
+        .target("token", Some(token.id), Some(&label))
+        .detail(&detail);
+    audit::record(conn, actor, &event)?;
+    Ok(())
+}
+
 /// SPEC §1: the token's scopes (personal) or its user type's (the other kinds),
 /// intersected with what the owner holds now (the one membership an api token is
 /// tied to), restricted to the active catalog.

@@ -8,7 +8,7 @@ mod authenticate;
 pub mod cache;
 pub mod last_used;
 
-pub use authenticate::{Authenticated, Refusal, UseContext, authenticate};
+pub use authenticate::{Authenticated, Refusal, UseContext, authenticate, record_scope_denied};
 
 use chrono::NaiveDateTime;
 
@@ -98,6 +98,26 @@ fn check_catalog<'a>(
     })
 }
 
+/// Why some of `wanted` cannot be granted: beyond what the owner holds now, or
+/// beyond the ceiling (the scopes of the token making the call).
+fn ungrantable(
+    wanted: &ScopeSet,
+    holdings: &scopes::Holdings,
+    ceiling: Option<&ScopeSet>,
+) -> Option<String> {
+    let mut denied: ScopeSet = scopes::beyond(wanted, holdings).into_iter().collect();
+    if let Some(ceiling) = ceiling {
+        denied.extend(wanted.difference(ceiling).cloned());
+    }
+    (!denied.is_empty()).then(|| {
+        let denied: Vec<&str> = denied.iter().map(String::as_str).collect();
+        format!(
+            "You cannot grant {}: you do not hold it.",
+            denied.join(", ")
+        )
+    })
+}
+
 /// Writes an audit row about `token`, named by id and display prefix.
 fn record(
     conn: &mut DbConn,
@@ -155,21 +175,10 @@ pub fn create(
                 errors.add("scopes", "Choose at least one scope.");
             } else if let Err(message) = check_catalog(conn, &req.scopes)? {
                 errors.add("scopes", message);
-            } else {
-                let mut denied = scopes::beyond(&req.scopes, &holdings);
-                if let Some(ceiling) = &req.grant_ceiling {
-                    denied.extend(req.scopes.iter().filter(|s| !ceiling.contains(*s)).cloned());
-                }
-                denied.dedup();
-                if !denied.is_empty() {
-                    errors.add(
-                        "scopes",
-                        format!(
-                            "You cannot grant {}: you do not hold it.",
-                            denied.join(", ")
-                        ),
-                    );
-                }
+            } else if let Some(message) =
+                ungrantable(&req.scopes, &holdings, req.grant_ceiling.as_ref())
+            {
+                errors.add("scopes", message);
             }
         }
         TokenKind::Client => match req.user_type_id {
@@ -252,7 +261,7 @@ pub fn create(
 }
 
 /// Changes a personal token's scopes and description; scopes stay within the
-/// owner's holdings.
+/// owner's holdings (and, through the API, within the calling token's).
 pub fn edit(
     conn: &mut DbConn,
     token: &Token,
@@ -260,6 +269,7 @@ pub fn edit(
     actor: &Actor,
     wanted: &ScopeSet,
     description: &str,
+    grant_ceiling: Option<&ScopeSet>,
 ) -> Result<Result<(), FieldErrors>, AppError> {
     let mut errors = FieldErrors::new();
     let description = description.trim();
@@ -275,15 +285,8 @@ pub fn edit(
     if let Err(message) = check_catalog(conn, &added)? {
         errors.add("scopes", message);
     }
-    let denied = scopes::beyond(&added, &holdings);
-    if !denied.is_empty() {
-        errors.add(
-            "scopes",
-            format!(
-                "You cannot grant {}: you do not hold it.",
-                denied.join(", ")
-            ),
-        );
+    if let Some(message) = ungrantable(&added, &holdings, grant_ceiling) {
+        errors.add("scopes", message);
     }
     if !errors.is_empty() {
         return Ok(Err(errors));

@@ -58,14 +58,14 @@ fn inactive() -> HttpResponse {
 #[utoipa::path(post, path = "/api/v1/introspect", security(("bearer" = [])),
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Active, or exactly {\"active\":false}", body = Answer),
-        (status = 400, description = "Malformed body", body = ErrorBody), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
+        (status = 403, description = "The token lacks the scope", body = ErrorBody)))]
 pub async fn introspect(
     state: web::Data<AppState>,
     client: ClientInfo,
     caller: Bearer,
     form: Result<web::Form<TokenForm>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require("introspect")?;
+    caller.require(&state, "introspect").await?;
     let form = checked(form)?;
     let Some(presented) = PlainToken::parse(&state.token_prefix, form.token.trim()) else {
         return Ok(inactive());
@@ -102,8 +102,7 @@ pub async fn introspect(
 #[utoipa::path(post, path = "/api/v1/revoke",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Done (whether or not the token existed)"),
-        (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 429, description = "Too many revocations from this address", body = ErrorBody)))]
+                (status = 429, description = "Too many revocations from this address", body = ErrorBody)))]
 pub async fn revoke_by_value(
     state: web::Data<AppState>,
     client: ClientInfo,

@@ -36,9 +36,9 @@ pub fn rfc3339(at: NaiveDateTime) -> String {
 
 /// Who the token acts for and what it may do right now.
 #[utoipa::path(get, path = "/api/v1/me", security(("bearer" = [])),
-    responses((status = 200, body = Me), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
+    responses((status = 200, body = Me)))]
 pub async fn show_me(bearer: Bearer) -> Result<HttpResponse, ApiError> {
-    let Bearer(auth) = bearer;
+    let auth = bearer.auth;
     let me = Me {
         user: MeUser {
             id: auth.owner.id,

@@ -3,6 +3,7 @@
 
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 /// Every error body of the API (RFC 6750 names in `error`).
@@ -39,6 +40,66 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The error answers every operation shares, added here once rather than on
+/// every handler: those of the bearer extractor on each route that needs a
+/// token, too large a body on each that takes one, and a database that does not
+/// answer everywhere. A handler's own description of a status wins.
+struct SharedErrors;
+
+const BEARER_ERRORS: [(&str, &str); 3] = [
+    (
+        "400",
+        "Malformed request: more than one Authorization header, or a body that is not the documented object",
+    ),
+    (
+        "401",
+        "No, malformed, unknown, expired, disabled or revoked token",
+    ),
+    ("429", "Too many failed authentications from this address"),
+];
+const BODY_ERRORS: [(&str, &str); 2] = [
+    ("400", "The body is not the documented object"),
+    ("413", "The body is larger than the API accepts"),
+];
+const EVERY_ERROR: [(&str, &str); 1] = [("503", "The database is not answering")];
+
+impl Modify for SharedErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let mut shared = EVERY_ERROR.to_vec();
+                if operation.security.is_some() {
+                    shared.extend(BEARER_ERRORS);
+                }
+                if operation.request_body.is_some() {
+                    shared.extend(BODY_ERRORS);
+                }
+                for (status, description) in shared {
+                    let body = ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build();
+                    let response = ResponseBuilder::new()
+                        .description(description)
+                        .content("application/json", body)
+                        .build();
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert(response.into());
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Tessera API", description = "Access tokens: who a token acts for, mobile sessions, introspection (RFC 7662), revocation by value, and a caller's own tokens."),
@@ -56,7 +117,7 @@ impl Modify for BearerAuth {
         super::tokens::regenerate_token,
     ),
     components(schemas(ErrorBody, Inactive)),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &SharedErrors)
 )]
 pub struct ApiDoc;
 

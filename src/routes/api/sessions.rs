@@ -47,8 +47,7 @@ enum Outcome {
 /// Mobile sign-in: a username and password become a session token (shown once).
 #[utoipa::path(post, path = "/api/v1/sessions", request_body = SignInRequest,
     responses((status = 201, body = SessionCreated),
-        (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "Incorrect username or password", body = ErrorBody),
+                (status = 401, description = "Incorrect username or password", body = ErrorBody),
         (status = 422, description = "Token creation refused by policy", body = ErrorBody),
         (status = 429, description = "Too many failed sign-ins", body = ErrorBody)))]
 pub async fn create_session(
@@ -85,9 +84,13 @@ pub async fn create_session(
             let conn = &mut pool.get()?;
             let settings = settings::load(conn)?;
             let days = settings.mobile_session_days.min(settings.max_lifetime_days);
-            // A mobile session acts within the user's first membership (or, without
-            // one, with what the user holds).
-            let membership = memberships::of_user(conn, user.id)?.into_iter().next();
+            // A user with one membership signs in within it (the sessions tab shows
+            // its department and user type); with several, or none, the session
+            // acts with everything the user holds, as on the web.
+            let membership = match memberships::of_user(conn, user.id)?.as_slice() {
+                [only] => Some(only.clone()),
+                _ => None,
+            };
             let request = CreateRequest {
                 kind: TokenKind::Session,
                 name: device.clone(),
@@ -136,7 +139,7 @@ pub async fn create_session(
 /// Signs the calling mobile session out.
 #[utoipa::path(delete, path = "/api/v1/sessions/current", security(("bearer" = [])),
     responses((status = 204, description = "Signed out"),
-        (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 404, description = "The token is not a mobile session", body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
+        (status = 404, description = "The token is not a mobile session", body = ErrorBody)))]
 pub async fn delete_current_session(
     state: web::Data<AppState>,
     client: ClientInfo,

@@ -10,7 +10,6 @@ use super::me::rfc3339;
 #[allow(unused_imports)]
 use super::openapi::ErrorBody;
 use crate::auth::bearer::Bearer;
-use crate::auth::extract::ClientInfo;
 use crate::db::tokens::{self as token_rows, Token};
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::ExpiryChoice;
@@ -85,15 +84,15 @@ fn no_store(mut res: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseB
 
 /// The caller's live access tokens and clients (never their secrets).
 #[utoipa::path(get, path = "/api/v1/tokens", security(("bearer" = [])),
-    responses((status = 200, description = "`{\"tokens\": [...]}`", body = TokenList), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
+    responses((status = 200, description = "`{\"tokens\": [...]}`", body = TokenList), (status = 403, description = "The token lacks the scope", body = ErrorBody)))]
 pub async fn list_tokens(
     state: web::Data<AppState>,
     caller: Bearer,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require("tokens:read")?;
+    caller.require(&state, "tokens:read").await?;
     let owner = caller.owner.id;
     let tokens = state
-        .db(move |conn, _| {
+        .db_read(move |conn| {
             let mut all = Vec::new();
             for kind in tokens::PROFILE_KINDS {
                 all.extend(
@@ -120,7 +119,8 @@ pub struct CreateBody {
     /// Scopes of the catalog that your calling token holds.
     #[schema(min_items = 1)]
     scopes: Vec<String>,
-    /// One of 7, 30, 60, 90, 180, 365 (within the policy's maximum); or give `expires_at`.
+    /// One of 7, 30, 60, 90, 180, 365 (within the policy's maximum); or give
+    /// `expires_at`; with neither, the policy's default lifetime.
     #[serde(default)]
     expires_in_days: Option<i64>,
     /// YYYY-MM-DD.
@@ -131,20 +131,14 @@ pub struct CreateBody {
 
 /// Creates an access token, within the calling token's scopes; shown once.
 #[utoipa::path(post, path = "/api/v1/tokens", security(("bearer" = [])), request_body = CreateBody,
-    responses((status = 201, body = IssuedView), (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 422, description = "Field errors", body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
+    responses((status = 201, body = IssuedView), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 422, description = "Field errors", body = ErrorBody)))]
 pub async fn create_token(
     state: web::Data<AppState>,
-    client: ClientInfo,
     caller: Bearer,
     body: Result<JsonObject<CreateBody>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require("tokens:write")?;
+    caller.require(&state, "tokens:write").await?;
     let body = checked(body)?.into_inner();
-    let days = body
-        .expires_in_days
-        .map(|d| d.to_string())
-        .unwrap_or_else(|| "90".into());
     let request = CreateRequest {
         kind: TokenKind::Personal,
         name: body.name,
@@ -152,12 +146,18 @@ pub async fn create_token(
         scopes: body.scopes.into_iter().collect(),
         user_type_id: None,
         department_id: None,
-        expiry: ExpiryChoice::from_form(&days, body.expires_at.as_deref().unwrap_or("")),
+        expiry: match (body.expires_in_days, body.expires_at.as_deref()) {
+            (None, None) => Ok(ExpiryChoice::PolicyDefault),
+            (days, date) => ExpiryChoice::from_form(
+                &days.map(|d| d.to_string()).unwrap_or_default(),
+                date.unwrap_or(""),
+            ),
+        },
         grant_ceiling: Some(caller.scopes.clone()),
     };
     let (owner, actor, prefix) = (
         caller.owner.clone(),
-        client.actor(Some(&caller.owner)),
+        caller.actor(),
         state.token_prefix.clone(),
     );
     let issued = state
@@ -170,15 +170,10 @@ pub async fn create_token(
 /// One of the caller's access tokens or clients, as on the profile page: API
 /// tokens and mobile sessions are the administrators' (a session signs itself
 /// out). Another user's token, or one of another kind, is a 404 and audited.
-async fn own_token(
-    state: &AppState,
-    caller: &Bearer,
-    client: &ClientInfo,
-    id: i64,
-) -> Result<Token, ApiError> {
-    let actor = client.actor(Some(&caller.owner));
+async fn own_token(state: &AppState, caller: &Bearer, id: i64) -> Result<Token, ApiError> {
+    let actor = caller.actor();
     state
-        .db(move |conn, _| tokens::find_for_caller(conn, id, &actor, &tokens::PROFILE_KINDS))
+        .db_read(move |conn| tokens::find_for_caller(conn, id, &actor, &tokens::PROFILE_KINDS))
         .await
         .map_err(|err| match err {
             crate::error::AppError::NotFound => ApiError::NotFound,
@@ -188,15 +183,14 @@ async fn own_token(
 
 /// One of the caller's tokens.
 #[utoipa::path(get, path = "/api/v1/tokens/{id}", security(("bearer" = [])), params(("id" = i64, Path, description = "Token id")),
-    responses((status = 200, body = TokenView), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
+    responses((status = 200, body = TokenView), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_token(
     state: web::Data<AppState>,
-    client: ClientInfo,
     caller: Bearer,
     path: Result<web::Path<i64>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require("tokens:read")?;
-    let token = own_token(&state, &caller, &client, checked(path)?.into_inner()).await?;
+    caller.require(&state, "tokens:read").await?;
+    let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
     Ok(no_store(HttpResponse::Ok()).json(TokenView::from(token)))
 }
 
@@ -211,54 +205,42 @@ pub struct PatchBody {
 
 /// Changes an access token's scopes and description.
 #[utoipa::path(patch, path = "/api/v1/tokens/{id}", security(("bearer" = [])), params(("id" = i64, Path, description = "Token id")), request_body = PatchBody,
-    responses((status = 200, body = TokenView), (status = 400, description = "Not an access token, or a malformed body", body = ErrorBody),
-        (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, description = "Field errors", body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
+    responses((status = 200, body = TokenView), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, description = "Field errors; `fields.token` when the token is not an access token", body = ErrorBody)))]
 pub async fn update_token(
     state: web::Data<AppState>,
-    client: ClientInfo,
     caller: Bearer,
     path: Result<web::Path<i64>, actix_web::Error>,
     body: Result<JsonObject<PatchBody>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require("tokens:write")?;
-    let token = own_token(&state, &caller, &client, checked(path)?.into_inner()).await?;
+    caller.require(&state, "tokens:write").await?;
+    let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
     if token.kind != TokenKind::Personal.as_str() {
-        return Err(ApiError::InvalidRequest(
+        let mut errors = FieldErrors::new();
+        errors.add(
+            "token",
             "Only an access token's scopes and description can change.",
-        ));
+        );
+        return Err(ApiError::Unprocessable(errors));
     }
     let body = checked(body)?.into_inner();
     let wanted: ScopeSet = match body.scopes {
         Some(list) => list.into_iter().collect(),
         None => scopes::parse(&token.scopes),
     };
-    let added: Vec<String> = wanted
-        .difference(&scopes::parse(&token.scopes))
-        .filter(|s| !caller.scopes.contains(*s))
-        .cloned()
-        .collect();
-    if !added.is_empty() {
-        let mut errors = FieldErrors::new();
-        errors.add(
-            "scopes",
-            format!(
-                "You cannot grant {}: the calling token does not hold it.",
-                added.join(", ")
-            ),
-        );
-        return Err(ApiError::Unprocessable(errors));
-    }
     let description = body
         .description
         .unwrap_or_else(|| token.description.clone());
-    let (owner, actor, id) = (
+    let (owner, actor, id, caller_scopes) = (
         caller.owner.clone(),
-        client.actor(Some(&caller.owner)),
+        caller.actor(),
         token.id,
+        caller.scopes.clone(),
     );
     let updated = state
         .db(move |conn, _| {
-            if let Err(errors) = tokens::edit(conn, &token, &owner, &actor, &wanted, &description)?
+            let ceiling = Some(&caller_scopes);
+            if let Err(errors) =
+                tokens::edit(conn, &token, &owner, &actor, &wanted, &description, ceiling)?
             {
                 return Ok(Err(errors));
             }
@@ -276,16 +258,15 @@ pub async fn update_token(
 
 /// Revokes one of the caller's tokens.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", security(("bearer" = [])), params(("id" = i64, Path, description = "Token id")),
-    responses((status = 204, description = "Revoked"), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
+    responses((status = 204, description = "Revoked"), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_token(
     state: web::Data<AppState>,
-    client: ClientInfo,
     caller: Bearer,
     path: Result<web::Path<i64>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require("tokens:write")?;
-    let token = own_token(&state, &caller, &client, checked(path)?.into_inner()).await?;
-    let actor = client.actor(Some(&caller.owner));
+    caller.require(&state, "tokens:write").await?;
+    let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
+    let actor = caller.actor();
     state
         .db(move |conn, _| tokens::revoke(conn, &token, &actor, "token_revoked"))
         .await?;
@@ -295,19 +276,15 @@ pub async fn delete_token(
 /// A new secret for one of the caller's tokens; the old one stops at once.
 /// Refused (422, nothing changes) while token creation is switched off.
 #[utoipa::path(post, path = "/api/v1/tokens/{id}/regenerate", security(("bearer" = [])), params(("id" = i64, Path, description = "Token id")),
-    responses((status = 200, body = IssuedView), (status = 422, description = "Token creation is switched off: `fields.token` says so", body = ErrorBody), (status = 401, description = "No, malformed, unknown, expired, disabled or revoked token", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, description = "Too many failed authentications from this address", body = ErrorBody)))]
+    responses((status = 200, body = IssuedView), (status = 422, description = "Token creation is switched off: `fields.token` says so", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn regenerate_token(
     state: web::Data<AppState>,
-    client: ClientInfo,
     caller: Bearer,
     path: Result<web::Path<i64>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require("tokens:write")?;
-    let token = own_token(&state, &caller, &client, checked(path)?.into_inner()).await?;
-    let (actor, prefix) = (
-        client.actor(Some(&caller.owner)),
-        state.token_prefix.clone(),
-    );
+    caller.require(&state, "tokens:write").await?;
+    let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
+    let (actor, prefix) = (caller.actor(), state.token_prefix.clone());
     let issued = state
         .db(move |conn, _| tokens::regenerate(conn, &prefix, &token, &actor))
         .await?

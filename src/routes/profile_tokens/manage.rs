@@ -122,7 +122,7 @@ pub async fn update_token(
         form.description.clone(),
     );
     let outcome = state
-        .db(move |conn, _| tokens::edit(conn, &t, &owner, &actor, &w, &d))
+        .db(move |conn, _| tokens::edit(conn, &t, &owner, &actor, &w, &d, None))
         .await?;
     match outcome {
         Ok(()) => {
