@@ -64,9 +64,17 @@ async fn sqlite_file_gone_then_back() {
     let app = spawn_app().await;
     let root = app.create_user("root", true);
     let token = app.insert_token(root.id, "personal", "ci", None).token;
+    let other = app.insert_token(root.id, "personal", "other", None);
     app.login_ok("root").await;
     // Seen once, so the server knows the token.
     everything_works(&app, &token).await;
+    assert_eq!(app.api_me(&other.token).await.status(), StatusCode::OK);
+    // Revoked behind the server's back (as by a restored backup or the sqlite3
+    // shell): what the server remembered from before the outage is not trusted
+    // after it.
+    // (`app.db` would tell the server; the pool alone does not.)
+    tessera::db::tokens::revoke(&mut app.pool.get().unwrap(), other.id, None).unwrap();
+    assert_eq!(app.api_me(&other.token).await.status(), StatusCode::OK);
 
     let path = app
         .database_url
@@ -84,6 +92,12 @@ async fn sqlite_file_gone_then_back() {
 
     std::fs::rename(&away, &path).unwrap();
     wait_for_readiness(&app, StatusCode::OK).await;
+    // Before any page (pages' database work forgets the cache as well).
+    assert_eq!(
+        app.api_me(&other.token).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "a token revoked while the server was cut off"
+    );
     everything_works(&app, &token).await;
 }
 
