@@ -1151,3 +1151,67 @@ async fn the_openapi_document_names_the_shared_errors_of_every_operation() {
         }
     }
 }
+
+#[actix_web::test]
+async fn last_use_shows_on_the_profile_the_inventory_and_the_detail_page() {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    let token = app.insert_token(ada.id, "personal", "ci", None);
+    let session = app.insert_token(ada.id, "session", "Pixel 9", None);
+    for (t, agent) in [
+        (&token, "deploy-bot/2.1"),
+        (&session, "TesseraMobile/3.0 (Android 15)"),
+    ] {
+        let res = reqwest::Client::new()
+            .get(app.url("/api/v1/me"))
+            .bearer_auth(&t.token)
+            .header("user-agent", agent)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    // Buffered, then written within the flush interval (1 s).
+    let written = || {
+        app.db(|conn| {
+            use diesel::prelude::*;
+            use tessera::db::schema::tokens::dsl as t;
+            t::tokens
+                .filter(t::last_used_user_agent.is_not_null())
+                .count()
+                .get_result::<i64>(conn)
+        })
+        .unwrap()
+            == 2
+    };
+    assert!(common::eventually(written).await, "last uses are written");
+
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let visitor = app.visitor();
+    visitor.login_ok("ada").await;
+    let page = visitor.get_html("/profile/tokens").await;
+    let row = scraper::Html::parse_document(&page);
+    let cell = row
+        .select(&scraper::Selector::parse(&format!("tr[data-token-id='{}']", token.id)).unwrap())
+        .next()
+        .expect("the token's row")
+        .html();
+    assert!(
+        cell.contains(&today) && cell.contains("127.0.0.1"),
+        "{cell}"
+    );
+    assert!(cell.contains("deploy-bot/2.1"), "{cell}");
+
+    app.login_ok("root").await;
+    let list = app.get_html("/admin/tokens?tab=api").await;
+    assert!(list.contains(&today), "the inventory's last used column");
+    let detail = app.get_html(&format!("/admin/tokens/{}", token.id)).await;
+    assert!(detail.contains("from 127.0.0.1") && detail.contains("deploy-bot/2.1"));
+    let detail = app.get_html(&format!("/admin/tokens/{}", session.id)).await;
+    assert!(
+        detail.contains("from 127.0.0.1") && detail.contains("TesseraMobile/3.0 (Android 15)"),
+        "{detail}"
+    );
+}
