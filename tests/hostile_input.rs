@@ -90,7 +90,12 @@ struct World {
     user: Visitor,
     anon: Visitor,
     ids: Ids,
+    /// A live set-password link of the user `cy`, for its form.
+    set_password_link: String,
 }
+
+/// The code of `World::set_password_link`.
+const LINK_CODE: &str = "hostile-input-link-code-0123456789";
 
 async fn world() -> World {
     // Failed bearer authentications are part of the test: never rate-limit them.
@@ -127,6 +132,20 @@ async fn world() -> World {
             .id,
     };
     app.insert_token(ada.id, "client", "JDBC", membership);
+    let cy = app.create_user("cy", false);
+    app.db(|conn| {
+        let now = tessera::db::now();
+        let code = tessera::auth::sha256(LINK_CODE.as_bytes());
+        tessera::db::password_codes::issue(
+            conn,
+            cy.id,
+            Some(root.id),
+            &code,
+            now,
+            now + chrono::TimeDelta::days(7),
+        )
+    })
+    .unwrap();
     app.login_ok("root").await;
     let user = app.visitor();
     user.login_ok("ada").await;
@@ -136,6 +155,7 @@ async fn world() -> World {
         user,
         anon,
         ids,
+        set_password_link: format!("/set-password?code={LINK_CODE}"),
     }
 }
 
@@ -407,6 +427,8 @@ impl Form {
         .iter()
         .any(|end| a.ends_with(end))
             || a == "/admin/settings"
+            // A valid new password uses the link up.
+            || a == "/set-password"
     }
 
     /// The action with numeric path segments as `{id}`: one submission series per
@@ -913,7 +935,10 @@ async fn every_form_field_survives_hostile_values() {
     for (who, seeds) in [
         (Who::User, user_pages(ids)),
         (Who::Admin, admin_pages(ids)),
-        (Who::Anonymous, vec!["/login".to_owned()]),
+        (
+            Who::Anonymous,
+            vec!["/login".to_owned(), world.set_password_link.clone()],
+        ),
     ] {
         for (path, body) in crawl_pages(&mut crawler, who, seeds).await {
             pages.push((who, path, body));
@@ -965,9 +990,12 @@ async fn every_form_field_survives_hostile_values() {
         "/admin/user-types",
         "/admin/scopes",
         "/admin/settings",
+        "/set-password",
+        "/admin/users/{id}/password-link",
     ] {
+        let expected = expected.replace("{id}", &ids.ada.to_string());
         assert!(
-            actions.contains(expected),
+            actions.contains(&expected),
             "no form posts to {expected}: {actions:#?}"
         );
     }
@@ -2101,6 +2129,8 @@ async fn arbitrary_bodies_never_get_a_5xx() {
         "/admin/scopes",
         &format!("/admin/scopes/{scope}"),
         "/admin/settings",
+        "/set-password",
+        &format!("/admin/users/{ada}/password-link"),
         &format!("/profile/tokens/{root_personal}/regenerate"),
         &format!("/profile/tokens/{root_personal}/disable"),
         &format!("/profile/tokens/{root_personal}/enable"),
