@@ -3,7 +3,12 @@
 //! database either all of them are revoked (with one audit row each) or none
 //! (and no audit row), and every change acknowledged before the kill is there.
 //!
-//! Slow suite: a real `tessera serve` process, killed and restarted six times.
+//! Six rounds kill at a random moment of [0, 1.5 × an unkilled revoke's
+//! duration]; three more wait until the database shows the revoke's write
+//! transaction open and kill then, and at least one of those must find nothing
+//! revoked: so the test has certainly killed a server inside the transaction.
+//!
+//! Slow suite: a real `tessera serve` process, killed and restarted nine times.
 
 mod common;
 mod process;
@@ -22,8 +27,49 @@ use tessera::db::tokens::NewToken;
 
 /// Tokens revoked by the one bulk revoke.
 const BULK: usize = 10_000;
-/// Rounds that kill the server during the revoke.
+/// Rounds that kill the server at a random moment around the revoke.
 const ROUNDS: u32 = 6;
+/// Rounds that kill it once its write transaction is seen open.
+const TARGETED_ROUNDS: u32 = 3;
+
+/// Whether the server `instance` is inside a write transaction on the tokens
+/// table: on PostgreSQL a connection of it holds a write lock on `tokens`; on
+/// SQLite another connection holds the write lock. (Last uses are written once
+/// an hour in this test, and a session's write is over in a few milliseconds
+/// at most, so a writer seen throughout 20 ms is the bulk revoke.)
+async fn mid_transaction(db: &TestDb, instance: &str) -> bool {
+    let writing = || match db.url.strip_prefix("sqlite://") {
+        Some(path) => {
+            use diesel::connection::SimpleConnection as _;
+            let mut conn = SqliteConnection::establish(path).expect("open the SQLite file");
+            conn.batch_execute("PRAGMA busy_timeout = 0").unwrap();
+            match conn.batch_execute("BEGIN IMMEDIATE") {
+                Ok(()) => {
+                    conn.batch_execute("ROLLBACK").unwrap();
+                    false
+                }
+                Err(_) => true,
+            }
+        }
+        None => {
+            scalar(
+                &mut db.connect(),
+                &format!(
+                    "SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                     WHERE a.application_name = '{instance}' AND l.relation = 'tokens'::regclass \
+                     AND l.mode = 'RowExclusiveLock'"
+                ),
+            ) > 0
+        }
+    };
+    for _ in 0..2 {
+        if !writing() {
+            return false;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    writing()
+}
 
 /// The ids (first, last) of a fresh batch of live tokens of `owner`, inserted in
 /// one transaction on the test's own connection.
@@ -191,7 +237,10 @@ async fn a_killed_bulk_revoke_is_all_or_nothing() {
     let mut generation = 0;
     let mut instance = 0;
     let instance_name = |n: u32| format!("tessera_crash_{n}");
-    let mut server = Server::start(&db.url_for(&instance_name(instance)), SMALL_SERVER, &[]);
+    // Last uses are written only at the end: no writer but the revoke (see
+    // `mid_transaction`).
+    let args = [SMALL_SERVER, &["--last-use-flush-interval", "1h"]].concat();
+    let mut server = Server::start(&db.url_for(&instance_name(instance)), &args, &[]);
     // The test blocks its own runtime for seconds at a time (inserting 10,000
     // tokens, reading the database), while the server closes connections idle
     // for 5 s: a kept-alive connection could be reused after the server closed
@@ -227,23 +276,37 @@ async fn a_killed_bulk_revoke_is_all_or_nothing() {
 
     let mut acknowledged: Vec<Acknowledged> = Vec::new();
     let mut outcomes = Vec::new();
-    for round in 0..ROUNDS {
+    for round in 0..ROUNDS + TARGETED_ROUNDS {
         let admin = server.visitor(&client);
         acknowledged.push(acknowledge_changes(&admin, &server, round).await);
         let form = bulk_confirm_form(&admin, "bulk").await;
 
-        // Kill at a random moment; each round draws from its own slice of
-        // [0, 1.5 × the full duration], so that the rounds cover all of it, the
-        // commit and the moments after it included.
-        let slice = full.mul_f64(1.5) / ROUNDS;
-        let delay = slice * round + slice.mul_f64(rand::rng().random_range(0.0..1.0));
         let request = admin
             .client
             .post(admin.url("/admin/tokens/bulk-revoke/confirm"))
             .form(&form)
             .send();
+        let sent = Instant::now();
         let in_flight = actix_web::rt::spawn(async move { request.await.map(|r| r.status()) });
-        actix_web::rt::time::sleep(delay).await;
+        let targeted = round >= ROUNDS;
+        if targeted {
+            // Kill as soon as the revoke's transaction is seen open.
+            while !mid_transaction(&db, &instance_name(instance)).await {
+                assert!(
+                    sent.elapsed() < full * 20,
+                    "round {round}: the revoke's transaction was never seen open"
+                );
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        } else {
+            // Kill at a random moment; each round draws from its own slice of
+            // [0, 1.5 × the full duration], so that the rounds cover all of it,
+            // the commit and the moments after it included.
+            let slice = full.mul_f64(1.5) / ROUNDS;
+            let delay = slice * round + slice.mul_f64(rand::rng().random_range(0.0..1.0));
+            actix_web::rt::time::sleep(delay).await;
+        }
+        let delay = sent.elapsed();
         server.kill();
         let answered = in_flight.await.unwrap().ok();
         db.wait_until_disconnected(&instance_name(instance));
@@ -254,10 +317,15 @@ async fn a_killed_bulk_revoke_is_all_or_nothing() {
             n if n == BULK as i64 => "all",
             _ => "PART",
         };
+        let how = if targeted {
+            "in the transaction"
+        } else {
+            "at random"
+        };
         eprintln!(
-            "round {round}: killed after {delay:?}, response {answered:?}: {outcome} revoked ({revoked}), {audited} audit rows"
+            "round {round}: killed {how} after {delay:?}, response {answered:?}: {outcome} revoked ({revoked}), {audited} audit rows"
         );
-        outcomes.push(outcome);
+        outcomes.push((targeted, outcome));
         assert!(
             revoked == 0 || revoked == BULK as i64,
             "round {round}: {revoked} of {BULK} tokens revoked after a kill at {delay:?}"
@@ -273,7 +341,7 @@ async fn a_killed_bulk_revoke_is_all_or_nothing() {
 
         // Restart on the same database: everything acknowledged is still there.
         instance += 1;
-        server = Server::start(&db.url_for(&instance_name(instance)), SMALL_SERVER, &[]);
+        server = Server::start(&db.url_for(&instance_name(instance)), &args, &[]);
         let admin = server.visitor(&client);
         let res = admin.get("/admin/tokens").await;
         assert_eq!(res.status(), StatusCode::OK, "the admin's session survives");
@@ -301,5 +369,9 @@ async fn a_killed_bulk_revoke_is_all_or_nothing() {
             batch = insert_batch(&mut conn, bulk_owner, generation);
         }
     }
-    eprintln!("outcomes: {outcomes:?}");
+    eprintln!("outcomes (targeted, revoked): {outcomes:?}");
+    assert!(
+        outcomes.contains(&(true, "none")),
+        "no kill inside the transaction was seen to undo it: {outcomes:?}"
+    );
 }
