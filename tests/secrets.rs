@@ -1,9 +1,12 @@
 //! Issue #6, no secret leaks: a whole scenario (first-run setup, sign-in, every
 //! kind of token created, used, regenerated and revoked, mobile sign-in and
-//! sign-out, introspection, revocation by value, a password change) against the
-//! real binary logging at the most verbose level; then the logs, the audit
-//! table and the whole database are searched for every token, password, session
-//! cookie, CSRF token and setup code that was issued or typed: zero hits.
+//! sign-out, introspection, revocation by value, a password change, a one-time
+//! set-password link) against the real binary logging at the most verbose
+//! level; then the logs, the audit table and the whole database are searched
+//! for every token, password (also as a form would encode it), session cookie
+//! and the session key inside it, CSRF token, setup code and set-password code
+//! that was issued or typed: zero hits. The cookie-encrypting key is stored (all
+//! instances share it) but must never be logged.
 
 mod common;
 mod process;
@@ -157,6 +160,42 @@ async fn no_secret_reaches_logs_audit_or_database() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "create ada");
+
+    // And grace, who sets her own password through a one-time link.
+    let grace_password = "grace's own passphrase";
+    secrets.push(grace_password.to_owned());
+    let res = admin
+        .submit(
+            &server.url("/admin/users/new"),
+            &server.url("/admin/users"),
+            &[
+                ("username", "grace"),
+                ("email", "grace@example.com"),
+                ("display_name", "Grace"),
+                ("initial", "link"),
+                ("password", ""),
+            ],
+            &mut secrets,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "create grace with a link");
+    let link = common::text_of(&res.text().await.unwrap(), "#password-link").unwrap();
+    let link_code = link.split_once("/set-password?code=").unwrap().1.to_owned();
+    secrets.push(link_code.clone());
+    let grace = Browser::new();
+    let res = grace
+        .submit(
+            &server.url(&format!("/set-password?code={link_code}")),
+            &server.url("/set-password"),
+            &[("code", &link_code), ("new_password", grace_password)],
+            &mut secrets,
+        )
+        .await;
+    assert!(
+        res.status().is_redirection(),
+        "set-password: {}",
+        res.status()
+    );
     let pool = tessera::db::connect_and_migrate(
         &tessera::db::DatabaseUrl::parse(&database_url).unwrap(),
         1,
@@ -413,6 +452,59 @@ async fn no_secret_reaches_logs_audit_or_database() {
         }
     }
     assert!(stored.contains("ci") && stored.contains("token_created"));
+
+    // The session cookie is encrypted: what it hides, the session key, must not
+    // be anywhere either (the database keeps its SHA-256 only). The key that
+    // encrypts it is stored, for every instance to share, but never logged.
+    let cookie_key: String = {
+        use diesel::prelude::*;
+        use tessera::db::schema::settings::dsl as s;
+        s::settings
+            .find(1)
+            .select(s::cookie_key.assume_not_null())
+            .first(&mut pool.get().unwrap())
+            .unwrap()
+    };
+    assert!(!logs.contains(&cookie_key), "the cookie key is in the logs");
+    let key = actix_web::cookie::Key::from(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            &cookie_key,
+        )
+        .unwrap(),
+    );
+    let session_keys: Vec<String> = secrets
+        .iter()
+        .filter_map(|value| {
+            // As the jar keeps it: percent-encoded.
+            let name = tessera::startup::SESSION_COOKIE;
+            let cookie = actix_web::cookie::Cookie::parse_encoded(format!("{name}={value}"))
+                .ok()?
+                .into_owned();
+            let mut jar = actix_web::cookie::CookieJar::new();
+            jar.add_original(cookie);
+            let plain = jar.private(&key).get(name)?;
+            Some(plain.value().to_owned())
+        })
+        .collect();
+    assert!(
+        session_keys.len() >= 4,
+        "session keys inside the cookies: {}",
+        session_keys.len()
+    );
+    secrets.extend(session_keys);
+    // Passwords as a form body or a URL would carry them, too.
+    let passwords = [
+        admin_password,
+        ada_password,
+        ada_new_password,
+        grace_password,
+    ];
+    secrets.extend(
+        passwords
+            .iter()
+            .map(|p| serde_urlencoded::to_string([("p", p)]).unwrap()[2..].to_owned()),
+    );
 
     secrets.sort();
     secrets.dedup();
