@@ -386,7 +386,56 @@ async fn the_secure_cookie_flag_follows_the_setting() {
     let res = app.get("/login").await;
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("Secure"), "{cookie}");
-    let _ = PASSWORD;
+}
+
+/// The session cookies a response sets, whole (`name=value; attributes`).
+fn session_cookies(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .filter(|c| c.starts_with("tessera_session="))
+        .collect()
+}
+
+#[actix_web::test]
+async fn cookie_secure_false_leaves_the_flag_off_even_after_sign_in() {
+    let config = common::test_config("sqlite://unused.db");
+    assert_eq!(
+        config.cookie_secure,
+        tessera::config::CookieSecure::False,
+        "the harness passes --cookie-secure false"
+    );
+    let app =
+        common::spawn_app_with(|c| c.cookie_secure = tessera::config::CookieSecure::False).await;
+    app.create_user("ada", false);
+    let page = app.get("/login").await;
+    let mut cookies = session_cookies(&page);
+    let csrf = common::csrf_in(&page.text().await.unwrap());
+    let res = app
+        .post_form(
+            "/login",
+            &[
+                ("username", "ada"),
+                ("password", PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let at_sign_in = session_cookies(&res);
+    assert_eq!(at_sign_in.len(), 1, "a new cookie at sign-in");
+    cookies.extend(at_sign_in);
+    assert!(!cookies.is_empty());
+    for cookie in cookies {
+        let attributes: Vec<String> = cookie
+            .split(';')
+            .skip(1)
+            .map(|a| a.trim().to_ascii_lowercase())
+            .collect();
+        assert!(!attributes.iter().any(|a| a == "secure"), "{cookie}");
+        assert!(attributes.iter().any(|a| a == "httponly"), "{cookie}");
+    }
 }
 
 #[actix_web::test]
