@@ -127,6 +127,50 @@ async fn setup_validates_fields() {
     assert_eq!(app.count("users"), 0);
 }
 
+/// 129 characters are refused beside the field and create nothing; 128 (most of
+/// them outside ASCII, more than 128 UTF-16 units) are the password, whole.
+#[actix_web::test]
+async fn setup_keeps_a_128_character_password_whole_and_refuses_129() {
+    let app = spawn_app().await;
+    let code = app.setup_code().unwrap().to_owned();
+    let form = app.get_html("/setup").await;
+    assert!(
+        !form.contains("maxlength"),
+        "no browser-side cut of a pasted password"
+    );
+    let longest: String = "ü😀ñ-".chars().cycle().take(128).collect();
+    assert!(longest.encode_utf16().count() > 128);
+    let too_long = format!("{longest}!");
+
+    let res = app
+        .submit("/setup", "/setup", &setup_fields(&code, "root", &too_long))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert_eq!(
+        text_of(&page, "input#password + #password-error").as_deref(),
+        Some("Use at most 128 characters."),
+        "right after the field"
+    );
+    assert_eq!(input_value(&page, "username").as_deref(), Some("root"));
+    assert!(!page.contains(&longest), "the password is never echoed");
+    assert_eq!(app.count("users"), 0, "nothing was created");
+    assert!(app.setup_code().is_some());
+
+    let res = app
+        .submit("/setup", "/setup", &setup_fields(&code, "root", &longest))
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("users"), 1);
+    let other = app.visitor();
+    let shorter: String = longest.chars().take(127).collect();
+    assert_eq!(other.login("root", &shorter).await.status(), StatusCode::OK);
+    assert_eq!(
+        other.login("root", &longest).await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
 #[actix_web::test]
 async fn no_setup_code_once_an_admin_exists() {
     let app = spawn_app().await;

@@ -201,6 +201,13 @@ async fn pages_have_one_h1_and_a_label_for_every_input() {
         for problem in heading_and_label_problems(page) {
             problems.push(format!("{path}: {problem}"));
         }
+        // Browsers count maxlength in UTF-16 units and silently cut what is
+        // pasted: the server alone checks a password's length.
+        let doc = scraper::Html::parse_document(page);
+        let capped = scraper::Selector::parse("input[type=password][maxlength]").unwrap();
+        for input in doc.select(&capped) {
+            problems.push(format!("{path}: {} has a maxlength", input.html()));
+        }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
