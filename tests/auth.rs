@@ -1,6 +1,7 @@
 //! Sign-in, sign-out, sessions, throttling and CSRF, against the real server.
 
 mod common;
+mod process;
 
 use std::time::Duration;
 
@@ -110,6 +111,89 @@ async fn unknown_user_and_wrong_password_get_the_same_answer() {
         normalise(&unknown_body, "nobody")
     );
     assert_eq!(app.audit("login_failure").len(), 2);
+}
+
+/// `tessera_password_verifications_total` of a server, from `/metrics`.
+async fn password_verifications(server: &process::Server) -> u64 {
+    let text = common::bare_client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix("tessera_password_verifications_total "))
+        .unwrap_or_else(|| panic!("the counter is exposed:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// An unknown username costs one argon2 verification (against the dummy hash),
+/// exactly as a wrong password does, on the web and in the API. A server of its
+/// own, so that no other test's sign-ins move its counter.
+#[actix_web::test]
+async fn an_unknown_user_costs_one_password_verification_like_a_wrong_password() {
+    let db = common::fresh_database();
+    process::create_admin(&db.url, "ada", PASSWORD, &[]);
+    let server = process::Server::start(&db.url, process::SMALL_SERVER, &[]);
+    let web = server.visitor(&new_client());
+    let api = |username: &'static str, password: &'static str| {
+        let url = server.url("/api/v1/sessions");
+        async move {
+            common::bare_client()
+                .post(url)
+                .json(&serde_json::json!({
+                    "username": username,
+                    "password": password,
+                    "device_name": "Pixel 9",
+                }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let mut count = password_verifications(&server).await;
+    let web_wrong = web.login("ada", "not the password").await.status();
+    let web_unknown = web.login("nobody", "not the password").await.status();
+    assert_eq!((web_wrong, web_unknown), (StatusCode::OK, StatusCode::OK));
+    let after_web = password_verifications(&server).await;
+    assert_eq!(after_web, count + 2, "one verification each on /login");
+    count = after_web;
+    let wrong_only = {
+        web.login("ada", "still not it").await;
+        password_verifications(&server).await
+    };
+    assert_eq!(wrong_only, count + 1, "a wrong password: one");
+    let unknown_only = {
+        web.login("nobody", "still not it").await;
+        password_verifications(&server).await
+    };
+    assert_eq!(unknown_only, wrong_only + 1, "an unknown user: one too");
+    count = unknown_only;
+
+    assert_eq!(
+        api("ada", "not the password").await,
+        StatusCode::UNAUTHORIZED
+    );
+    let after_wrong = password_verifications(&server).await;
+    assert_eq!(after_wrong, count + 1, "a wrong password in the API: one");
+    assert_eq!(
+        api("nobody", "not the password").await,
+        StatusCode::UNAUTHORIZED
+    );
+    let after_unknown = password_verifications(&server).await;
+    assert_eq!(
+        after_unknown,
+        after_wrong + 1,
+        "an unknown user in the API: one"
+    );
+    // And a right one, of course, is one too.
+    web.login_ok("ada").await;
+    assert_eq!(password_verifications(&server).await, after_unknown + 1);
 }
 
 #[actix_web::test]

@@ -468,6 +468,7 @@ async fn metrics_count_requests_validations_and_the_pool() {
         "tessera_token_validations_total{outcome=\"valid\"}",
         "tessera_token_validations_total{outcome=\"malformed\"}",
         "tessera_db_pool_connections{state=\"idle\"}",
+        "tessera_password_verifications_total ",
     ] {
         assert!(text.contains(needle), "{needle} in:\n{text}");
     }
