@@ -86,6 +86,88 @@ async fn the_session_id_changes_at_sign_in() {
     assert_ne!(before, after);
 }
 
+/// The `tessera_session` value a response sets, if any.
+fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    res.cookies()
+        .find(|c| c.name() == "tessera_session")
+        .map(|c| c.value().to_owned())
+}
+
+/// Where `GET /profile` leads with nothing but this session cookie: the
+/// signed-in user's email on the page, or `None` if it asks to sign in.
+async fn who_has(app: &common::TestApp, cookie: &str) -> Option<String> {
+    let res = common::bare_client()
+        .get(app.url("/profile"))
+        .header(reqwest::header::COOKIE, format!("tessera_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    if res.status() == StatusCode::SEE_OTHER {
+        assert_eq!(location(res.headers()), "/login");
+        return None;
+    }
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    ["ada@example.com", "bob@example.com"]
+        .into_iter()
+        .find(|email| page.contains(email))
+        .map(str::to_owned)
+}
+
+/// A session that already has its row (signed in) gets a new id at the next
+/// sign-in too, as another user or the same one, and the old id stops working.
+#[actix_web::test]
+async fn a_signed_in_session_gets_a_new_id_at_the_next_sign_in() {
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+    app.create_user("bob", false);
+    let res = app.login("ada", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let as_ada = session_cookie(&res).expect("a cookie at sign-in");
+    assert_eq!(
+        who_has(&app, &as_ada).await.as_deref(),
+        Some("ada@example.com")
+    );
+    assert_eq!(app.count("sessions"), 1, "the session has its row");
+
+    // Signed in, /login redirects: the form is posted with this session's token.
+    let app = &app;
+    let sign_in_again = |username: &'static str| async move {
+        let csrf = csrf_in(&app.get_html("/profile").await);
+        app.post_form(
+            "/login",
+            &[
+                ("username", username),
+                ("password", PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await
+    };
+    let res = sign_in_again("bob").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let as_bob = session_cookie(&res).expect("a new cookie at the second sign-in");
+    assert_ne!(as_bob, as_ada);
+    assert_eq!(who_has(&app, &as_ada).await, None, "the old id is dead");
+    assert_eq!(
+        who_has(&app, &as_bob).await.as_deref(),
+        Some("bob@example.com")
+    );
+    assert_eq!(app.count("sessions"), 1, "the old row is gone");
+
+    // The same user again: a new id all the same.
+    let res = sign_in_again("bob").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let again = session_cookie(&res).expect("a new cookie at the third sign-in");
+    assert_ne!(again, as_bob);
+    assert_eq!(who_has(&app, &as_bob).await, None, "the old id is dead");
+    assert_eq!(
+        who_has(&app, &again).await.as_deref(),
+        Some("bob@example.com")
+    );
+    assert_eq!(app.count("sessions"), 1);
+}
+
 #[actix_web::test]
 async fn unknown_user_and_wrong_password_get_the_same_answer() {
     let app = spawn_app().await;
