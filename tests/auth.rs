@@ -609,3 +609,60 @@ async fn visitors_who_are_not_signed_in_leave_no_session_rows() {
     app.logout().await;
     assert_eq!(app.count("sessions"), 0);
 }
+
+/// Login success, login failure and logout rows carry who asked from where: the
+/// client's address, the user agent it sent, and the time in UTC.
+#[actix_web::test]
+async fn sign_in_and_sign_out_audit_rows_carry_address_agent_and_utc_time() {
+    use diesel::prelude::*;
+    use tessera::db::schema::audit_events::dsl as a;
+    const AGENT: &str = "AuditCheck/1.0 (X11; tessera tests)";
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+    let browser = common::Visitor {
+        address: app.address.clone(),
+        client: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(AGENT)
+            .build()
+            .unwrap(),
+    };
+    let started = chrono::Utc::now().naive_utc();
+    assert_eq!(
+        browser.login("ada", "wrong password").await.status(),
+        StatusCode::OK
+    );
+    browser.login_ok("ada").await;
+    assert_eq!(browser.logout().await.status(), StatusCode::SEE_OTHER);
+    let finished = chrono::Utc::now().naive_utc();
+
+    let slack = chrono::TimeDelta::seconds(2);
+    for (action, actor) in [
+        ("login_failure", None),
+        ("login", Some("ada")),
+        ("logout", Some("ada")),
+    ] {
+        let rows: Vec<(
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            chrono::NaiveDateTime,
+        )> = app.db(|conn| {
+            a::audit_events
+                .filter(a::action.eq(action))
+                .select((a::actor_name, a::ip, a::user_agent, a::occurred_at))
+                .load(conn)
+                .unwrap()
+        });
+        assert_eq!(rows.len(), 1, "{action}");
+        let (actor_name, ip, user_agent, at) = rows.into_iter().next().unwrap();
+        assert_eq!(actor_name.as_deref(), actor, "{action}");
+        assert_eq!(ip.as_deref(), Some("127.0.0.1"), "{action}");
+        assert_eq!(user_agent.as_deref(), Some(AGENT), "{action}");
+        assert!(
+            at >= started - slack && at <= finished + slack,
+            "{action} at {at}, between {started} and {finished} UTC"
+        );
+    }
+}
