@@ -131,18 +131,19 @@ async fn a_signed_in_session_gets_a_new_id_at_the_next_sign_in() {
     assert_eq!(app.count("sessions"), 1, "the session has its row");
 
     // Signed in, /login redirects: the form is posted with this session's token.
-    let app = &app;
+    let visitor: &common::Visitor = &app;
     let sign_in_again = |username: &'static str| async move {
-        let csrf = csrf_in(&app.get_html("/profile").await);
-        app.post_form(
-            "/login",
-            &[
-                ("username", username),
-                ("password", PASSWORD),
-                ("csrf_token", &csrf),
-            ],
-        )
-        .await
+        let csrf = csrf_in(&visitor.get_html("/profile").await);
+        visitor
+            .post_form(
+                "/login",
+                &[
+                    ("username", username),
+                    ("password", PASSWORD),
+                    ("csrf_token", &csrf),
+                ],
+            )
+            .await
     };
     let res = sign_in_again("bob").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -643,12 +644,13 @@ async fn sign_in_and_sign_out_audit_rows_carry_address_agent_and_utc_time() {
         ("login", Some("ada")),
         ("logout", Some("ada")),
     ] {
-        let rows: Vec<(
+        type Row = (
             Option<String>,
             Option<String>,
             Option<String>,
             chrono::NaiveDateTime,
-        )> = app.db(|conn| {
+        );
+        let rows: Vec<Row> = app.db(|conn| {
             a::audit_events
                 .filter(a::action.eq(action))
                 .select((a::actor_name, a::ip, a::user_agent, a::occurred_at))
