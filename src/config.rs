@@ -148,3 +148,53 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    fn config(args: &[&str]) -> Config {
+        Flags::parse_from(std::iter::once("tessera").chain(args.iter().copied())).config
+    }
+
+    #[test]
+    fn auto_marks_the_cookie_secure_unless_bound_to_loopback() {
+        for (bind, secure) in [
+            ("127.0.0.1:8080", false),
+            ("127.0.0.2:8080", false),
+            ("[::1]:8080", false),
+            ("localhost:8080", false),
+            ("0.0.0.0:8080", true),
+            ("[::]:8080", true),
+            ("203.0.113.7:443", true),
+            ("[2001:db8::1]:443", true),
+            ("tessera.example.com:443", true),
+        ] {
+            let auto = config(&["--bind", bind]);
+            assert_eq!(
+                auto.cookie_secure,
+                CookieSecure::Auto,
+                "auto is the default"
+            );
+            assert_eq!(auto.cookie_secure(), secure, "auto with {bind}");
+            let explicit = config(&["--bind", bind, "--cookie-secure", "auto"]);
+            assert_eq!(explicit.cookie_secure(), secure, "auto with {bind}");
+        }
+    }
+
+    #[test]
+    fn true_and_false_override_the_bind_address() {
+        for bind in ["127.0.0.1:8080", "localhost:8080", "0.0.0.0:8080"] {
+            assert!(config(&["--bind", bind, "--cookie-secure", "true"]).cookie_secure());
+            assert!(!config(&["--bind", bind, "--cookie-secure", "false"]).cookie_secure());
+        }
+    }
+}

@@ -1,11 +1,12 @@
 //! Prometheus metrics: requests by route and status, request latency, token
-//! validations by outcome, and the database pool, served as text at `/metrics`.
+//! validations by outcome, password verifications, and the database pool,
+//! served as text at `/metrics`.
 
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::db::DbPool;
@@ -15,6 +16,7 @@ struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     validations: IntCounterVec,
+    password_verifications: IntCounter,
     pool: IntGaugeVec,
 }
 
@@ -47,6 +49,13 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["outcome"],
     )
     .expect("valid metric");
+    // Deliberately without a label: a sign-in with an unknown username must look
+    // exactly like one with a wrong password, here as in its timing.
+    let password_verifications = IntCounter::new(
+        "tessera_password_verifications_total",
+        "argon2 password verifications, real or against the dummy hash for unknown usernames",
+    )
+    .expect("valid metric");
     let pool = IntGaugeVec::new(
         Opts::new(
             "tessera_db_pool_connections",
@@ -59,6 +68,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(latency.clone()),
         Box::new(validations.clone()),
+        Box::new(password_verifications.clone()),
         Box::new(pool.clone()),
     ] {
         registry.register(metric).expect("unique metric");
@@ -68,6 +78,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         requests,
         latency,
         validations,
+        password_verifications,
         pool,
     }
 });
@@ -86,6 +97,11 @@ pub fn observe_request(route: &str, method: &str, status: u16, seconds: f64) {
 /// `revoked`, `disabled`, `expired` or `owner_disabled`.
 pub fn observe_validation(outcome: &str) {
     METRICS.validations.with_label_values(&[outcome]).inc();
+}
+
+/// Counts one argon2 password verification (see [`crate::auth::password::Hasher::verify`]).
+pub fn observe_password_verification() {
+    METRICS.password_verifications.inc();
 }
 
 /// The text exposition of every metric, with the pool's state as of now.

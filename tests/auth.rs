@@ -1,6 +1,7 @@
 //! Sign-in, sign-out, sessions, throttling and CSRF, against the real server.
 
 mod common;
+mod process;
 
 use std::time::Duration;
 
@@ -85,6 +86,89 @@ async fn the_session_id_changes_at_sign_in() {
     assert_ne!(before, after);
 }
 
+/// The `tessera_session` value a response sets, if any.
+fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    res.cookies()
+        .find(|c| c.name() == "tessera_session")
+        .map(|c| c.value().to_owned())
+}
+
+/// Where `GET /profile` leads with nothing but this session cookie: the
+/// signed-in user's email on the page, or `None` if it asks to sign in.
+async fn who_has(app: &common::TestApp, cookie: &str) -> Option<String> {
+    let res = common::bare_client()
+        .get(app.url("/profile"))
+        .header(reqwest::header::COOKIE, format!("tessera_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    if res.status() == StatusCode::SEE_OTHER {
+        assert_eq!(location(res.headers()), "/login");
+        return None;
+    }
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    ["ada@example.com", "bob@example.com"]
+        .into_iter()
+        .find(|email| page.contains(email))
+        .map(str::to_owned)
+}
+
+/// A session that already has its row (signed in) gets a new id at the next
+/// sign-in too, as another user or the same one, and the old id stops working.
+#[actix_web::test]
+async fn a_signed_in_session_gets_a_new_id_at_the_next_sign_in() {
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+    app.create_user("bob", false);
+    let res = app.login("ada", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let as_ada = session_cookie(&res).expect("a cookie at sign-in");
+    assert_eq!(
+        who_has(&app, &as_ada).await.as_deref(),
+        Some("ada@example.com")
+    );
+    assert_eq!(app.count("sessions"), 1, "the session has its row");
+
+    // Signed in, /login redirects: the form is posted with this session's token.
+    let visitor: &common::Visitor = &app;
+    let sign_in_again = |username: &'static str| async move {
+        let csrf = csrf_in(&visitor.get_html("/profile").await);
+        visitor
+            .post_form(
+                "/login",
+                &[
+                    ("username", username),
+                    ("password", PASSWORD),
+                    ("csrf_token", &csrf),
+                ],
+            )
+            .await
+    };
+    let res = sign_in_again("bob").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let as_bob = session_cookie(&res).expect("a new cookie at the second sign-in");
+    assert_ne!(as_bob, as_ada);
+    assert_eq!(who_has(&app, &as_ada).await, None, "the old id is dead");
+    assert_eq!(
+        who_has(&app, &as_bob).await.as_deref(),
+        Some("bob@example.com")
+    );
+    assert_eq!(app.count("sessions"), 1, "the old row is gone");
+
+    // The same user again: a new id all the same.
+    let res = sign_in_again("bob").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let again = session_cookie(&res).expect("a new cookie at the third sign-in");
+    assert_ne!(again, as_bob);
+    assert_eq!(who_has(&app, &as_bob).await, None, "the old id is dead");
+    assert_eq!(
+        who_has(&app, &again).await.as_deref(),
+        Some("bob@example.com")
+    );
+    assert_eq!(app.count("sessions"), 1);
+}
+
 #[actix_web::test]
 async fn unknown_user_and_wrong_password_get_the_same_answer() {
     let app = spawn_app().await;
@@ -110,6 +194,89 @@ async fn unknown_user_and_wrong_password_get_the_same_answer() {
         normalise(&unknown_body, "nobody")
     );
     assert_eq!(app.audit("login_failure").len(), 2);
+}
+
+/// `tessera_password_verifications_total` of a server, from `/metrics`.
+async fn password_verifications(server: &process::Server) -> u64 {
+    let text = common::bare_client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix("tessera_password_verifications_total "))
+        .unwrap_or_else(|| panic!("the counter is exposed:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// An unknown username costs one argon2 verification (against the dummy hash),
+/// exactly as a wrong password does, on the web and in the API. A server of its
+/// own, so that no other test's sign-ins move its counter.
+#[actix_web::test]
+async fn an_unknown_user_costs_one_password_verification_like_a_wrong_password() {
+    let db = common::fresh_database();
+    process::create_admin(&db.url, "ada", PASSWORD, &[]);
+    let server = process::Server::start(&db.url, process::SMALL_SERVER, &[]);
+    let web = server.visitor(&new_client());
+    let api = |username: &'static str, password: &'static str| {
+        let url = server.url("/api/v1/sessions");
+        async move {
+            common::bare_client()
+                .post(url)
+                .json(&serde_json::json!({
+                    "username": username,
+                    "password": password,
+                    "device_name": "Pixel 9",
+                }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let mut count = password_verifications(&server).await;
+    let web_wrong = web.login("ada", "not the password").await.status();
+    let web_unknown = web.login("nobody", "not the password").await.status();
+    assert_eq!((web_wrong, web_unknown), (StatusCode::OK, StatusCode::OK));
+    let after_web = password_verifications(&server).await;
+    assert_eq!(after_web, count + 2, "one verification each on /login");
+    count = after_web;
+    let wrong_only = {
+        web.login("ada", "still not it").await;
+        password_verifications(&server).await
+    };
+    assert_eq!(wrong_only, count + 1, "a wrong password: one");
+    let unknown_only = {
+        web.login("nobody", "still not it").await;
+        password_verifications(&server).await
+    };
+    assert_eq!(unknown_only, wrong_only + 1, "an unknown user: one too");
+    count = unknown_only;
+
+    assert_eq!(
+        api("ada", "not the password").await,
+        StatusCode::UNAUTHORIZED
+    );
+    let after_wrong = password_verifications(&server).await;
+    assert_eq!(after_wrong, count + 1, "a wrong password in the API: one");
+    assert_eq!(
+        api("nobody", "not the password").await,
+        StatusCode::UNAUTHORIZED
+    );
+    let after_unknown = password_verifications(&server).await;
+    assert_eq!(
+        after_unknown,
+        after_wrong + 1,
+        "an unknown user in the API: one"
+    );
+    // And a right one, of course, is one too.
+    web.login_ok("ada").await;
+    assert_eq!(password_verifications(&server).await, after_unknown + 1);
 }
 
 #[actix_web::test]
@@ -442,4 +609,62 @@ async fn visitors_who_are_not_signed_in_leave_no_session_rows() {
     app.get_html("/profile").await;
     app.logout().await;
     assert_eq!(app.count("sessions"), 0);
+}
+
+/// Login success, login failure and logout rows carry who asked from where: the
+/// client's address, the user agent it sent, and the time in UTC.
+#[actix_web::test]
+async fn sign_in_and_sign_out_audit_rows_carry_address_agent_and_utc_time() {
+    use diesel::prelude::*;
+    use tessera::db::schema::audit_events::dsl as a;
+    const AGENT: &str = "AuditCheck/1.0 (X11; tessera tests)";
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+    let browser = common::Visitor {
+        address: app.address.clone(),
+        client: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(AGENT)
+            .build()
+            .unwrap(),
+    };
+    let started = chrono::Utc::now().naive_utc();
+    assert_eq!(
+        browser.login("ada", "wrong password").await.status(),
+        StatusCode::OK
+    );
+    browser.login_ok("ada").await;
+    assert_eq!(browser.logout().await.status(), StatusCode::SEE_OTHER);
+    let finished = chrono::Utc::now().naive_utc();
+
+    let slack = chrono::TimeDelta::seconds(2);
+    for (action, actor) in [
+        ("login_failure", None),
+        ("login", Some("ada")),
+        ("logout", Some("ada")),
+    ] {
+        type Row = (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            chrono::NaiveDateTime,
+        );
+        let rows: Vec<Row> = app.db(|conn| {
+            a::audit_events
+                .filter(a::action.eq(action))
+                .select((a::actor_name, a::ip, a::user_agent, a::occurred_at))
+                .load(conn)
+                .unwrap()
+        });
+        assert_eq!(rows.len(), 1, "{action}");
+        let (actor_name, ip, user_agent, at) = rows.into_iter().next().unwrap();
+        assert_eq!(actor_name.as_deref(), actor, "{action}");
+        assert_eq!(ip.as_deref(), Some("127.0.0.1"), "{action}");
+        assert_eq!(user_agent.as_deref(), Some(AGENT), "{action}");
+        assert!(
+            at >= started - slack && at <= finished + slack,
+            "{action} at {at}, between {started} and {finished} UTC"
+        );
+    }
 }

@@ -169,3 +169,86 @@ async fn guesses_of_the_current_password_are_throttled() {
     // The password did not change: it still signs in.
     app.visitor().login_ok("ada").await;
 }
+
+/// A password of exactly `chars` characters, most of them outside ASCII (and
+/// some outside the Basic Multilingual Plane, two UTF-16 units each), so that a
+/// browser's UTF-16 `maxlength` would have cut it short.
+fn long_password(chars: usize) -> String {
+    let password: String = "é😀ß-".chars().cycle().take(chars).collect();
+    assert_eq!(password.chars().count(), chars);
+    assert!(
+        password.encode_utf16().count() > 128,
+        "more UTF-16 units than maxlength allowed"
+    );
+    password
+}
+
+#[actix_web::test]
+async fn a_128_character_password_is_kept_whole_and_129_are_refused() {
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+    app.login_ok("ada").await;
+    let form = app.get_html("/profile").await;
+    assert!(
+        !form.contains("maxlength"),
+        "no browser-side cut of a pasted password"
+    );
+    let hash = || {
+        app.db(|c| tessera::db::users::find_by_username(c, "ada"))
+            .unwrap()
+            .unwrap()
+            .password_hash
+    };
+
+    let longest = long_password(128);
+    let res = app
+        .submit(
+            "/profile",
+            "/profile/password",
+            &[("current_password", PASSWORD), ("new_password", &longest)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // All of it is the password: neither less nor the old one signs in.
+    let other = app.visitor();
+    let shorter: String = longest.chars().take(127).collect();
+    assert_eq!(other.login("ada", &shorter).await.status(), StatusCode::OK);
+    assert_eq!(other.login("ada", PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        other.login("ada", &longest).await.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    let before = hash();
+    let too_long = long_password(129);
+    let res = app
+        .submit(
+            "/profile",
+            "/profile/password",
+            &[("current_password", &longest), ("new_password", &too_long)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert_eq!(
+        text_of(&page, "input#new_password + #new_password-error").as_deref(),
+        Some("Use at most 128 characters."),
+        "right after the field"
+    );
+    assert!(text_of(&page, "#current_password-error").is_none());
+    assert!(!page.contains(&too_long) && !page.contains(&longest));
+    assert_eq!(hash(), before, "nothing changed");
+    let outcomes: Vec<String> = app
+        .audit("password_change")
+        .into_iter()
+        .map(|(_, o)| o)
+        .collect();
+    assert_eq!(outcomes, ["success", "failure"]);
+    // The password is still the 128 characters.
+    let third = app.visitor();
+    assert_eq!(third.login("ada", &too_long).await.status(), StatusCode::OK);
+    assert_eq!(
+        third.login("ada", &longest).await.status(),
+        StatusCode::SEE_OTHER
+    );
+}

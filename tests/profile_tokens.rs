@@ -639,6 +639,7 @@ async fn an_expired_token_is_refused() {
     app.grant(ada.id, "Field", "devices:read");
     app.login_ok("ada").await;
     let (id, token) = app.new_access_token("ci", &["devices:read"]).await;
+    let (fresh, _) = app.new_access_token("fresh", &["devices:read"]).await;
     assert_eq!(me(&app, &token).await.0, StatusCode::OK);
     app.db(|conn| {
         use diesel::prelude::*;
@@ -649,7 +650,27 @@ async fn an_expired_token_is_refused() {
     })
     .unwrap();
     assert_eq!(me(&app, &token).await.0, StatusCode::UNAUTHORIZED);
-    assert!(app.get_html("/profile/tokens").await.contains("expired"));
+    // The badge is on that token's row, and on no other.
+    let list = app.get_html("/profile/tokens").await;
+    let badges = |id: i64| -> Vec<String> {
+        select_all(&list, &format!("tr[data-token-id=\"{id}\"] .badge"))
+            .into_iter()
+            .map(|(text, _)| text)
+            .collect()
+    };
+    assert!(
+        badges(id).iter().any(|b| b == "expired"),
+        "{:?}",
+        badges(id)
+    );
+    assert!(!badges(fresh).iter().any(|b| b == "expired"));
+    assert_eq!(
+        select_all(&list, ".badge")
+            .iter()
+            .filter(|(text, _)| text == "expired")
+            .count(),
+        1
+    );
     assert_eq!(app.audit("expired_token_used").len(), 1);
 }
 
@@ -1184,4 +1205,429 @@ async fn the_confirmation_dialog_does_not_eat_a_pending_message() {
             .await
             .contains("Disabled “ci”")
     );
+}
+
+/// The elements matching `css` in a page, as (their text, their HTML).
+fn select_all(html: &str, css: &str) -> Vec<(String, String)> {
+    let doc = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse(css).unwrap();
+    doc.select(&selector)
+        .map(|el| {
+            let text: String = el.text().collect();
+            (
+                text.split_whitespace().collect::<Vec<_>>().join(" "),
+                el.html(),
+            )
+        })
+        .collect()
+}
+
+/// The dates `days` from today (UTC), as a form takes them.
+fn date_in(days: i64) -> String {
+    (chrono::Utc::now() + chrono::TimeDelta::days(days))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// Sets the policy's maximum lifetime (and a default within it).
+fn set_max_lifetime(app: &common::TestApp, days: i32) {
+    use diesel::prelude::*;
+    use tessera::db::schema::settings::dsl as s;
+    app.db(|conn| {
+        diesel::update(s::settings)
+            .set((
+                s::max_lifetime_days.eq(days),
+                s::default_lifetime_days.eq(days.min(90)),
+            ))
+            .execute(conn)
+    })
+    .unwrap();
+}
+
+#[actix_web::test]
+async fn a_new_user_sees_what_each_empty_section_is_for() {
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+    app.login_ok("ada").await;
+    let page = app.get_html("/profile/tokens").await;
+    assert_eq!(
+        text_of(
+            &page,
+            "section[aria-labelledby=access-tokens-heading] p.empty"
+        )
+        .as_deref(),
+        Some(
+            "You have no access tokens. An access token lets a script or tool call Tessera's API \
+             as you, limited to the scopes you choose, until it expires or you revoke it."
+        )
+    );
+    assert_eq!(
+        text_of(&page, "section[aria-labelledby=clients-heading] p.empty").as_deref(),
+        Some(
+            "You have no clients. A client is a named machine connection (for example \"BI\" or \
+             \"JDBC\") whose token acts with the permissions of its client role."
+        )
+    );
+    assert!(select_all(&page, "tr[data-token-id]").is_empty());
+    assert!(
+        select_all(&page, "table.tokens").is_empty(),
+        "no empty tables"
+    );
+}
+
+/// What `/api/v1/me` answers a token that is no longer valid: exactly the RFC
+/// 6750 challenge and error body.
+async fn assert_invalid_token(app: &common::TestApp, token: &str, why: &str) {
+    let res = app.api_me(token).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{why}");
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        "Bearer realm=\"tessera\", error=\"invalid_token\"",
+        "{why}"
+    );
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "{why}"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_token", "{why}: {body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "{why}: {body}"
+    );
+    assert!(!body.to_string().contains(&token[9..]), "{why}: no secret");
+}
+
+#[actix_web::test]
+async fn expired_disabled_and_orphaned_tokens_get_the_rfc_6750_answer_and_an_audit_row() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    let bob = app.create_user("bob", false);
+    app.grant(bob.id, "Other", "devices:read");
+    app.login_ok("ada").await;
+    let (expired_id, expired) = app.new_access_token("old", &["devices:read"]).await;
+    let (disabled_id, disabled) = app.new_access_token("paused", &["devices:read"]).await;
+    let bobs = app.insert_token(bob.id, "personal", "bobs", None);
+    for token in [&expired, &disabled, &bobs.token] {
+        assert_eq!(me(&app, token).await.0, StatusCode::OK);
+    }
+
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        diesel::update(t::tokens.find(expired_id))
+            .set(t::expires_at.eq(Some(tessera::db::now() - chrono::TimeDelta::seconds(1))))
+            .execute(conn)
+    })
+    .unwrap();
+    assert_eq!(
+        app.token_action(disabled_id, "disable").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    app.db(|c| tessera::db::users::set_status(c, bob.id, "disabled"))
+        .unwrap();
+
+    assert_invalid_token(&app, &expired, "expired").await;
+    assert_invalid_token(&app, &disabled, "disabled").await;
+    assert_invalid_token(&app, &bobs.token, "disabled owner").await;
+    for (action, id) in [
+        ("expired_token_used", expired_id),
+        ("disabled_token_used", disabled_id),
+        ("token_of_disabled_user_used", bobs.id),
+    ] {
+        let rows = app.audit_rows(action);
+        assert_eq!(rows.len(), 1, "{action}: {rows:?}");
+        assert_eq!(rows[0].target_id, Some(id), "{action}");
+        assert_eq!(rows[0].outcome, "denied", "{action}");
+    }
+}
+
+#[actix_web::test]
+async fn past_and_too_distant_dates_are_refused_beside_the_field_keeping_what_was_typed() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let (_, role) = app.grant(ada.id, "Field", "devices:read devices:write");
+    app.login_ok("ada").await;
+    let (yesterday, too_far) = (date_in(-1), date_in(366));
+    for (date, message) in [
+        (yesterday.as_str(), "Choose a date after today."),
+        (
+            too_far.as_str(),
+            "The policy allows at most 365 days; choose an earlier date.",
+        ),
+    ] {
+        let res = app
+            .submit(
+                "/profile/tokens/new",
+                "/profile/tokens",
+                &[
+                    ("name", "nightly backup"),
+                    ("description", "typed by hand"),
+                    ("scopes", "devices:write"),
+                    ("expires_in_days", "30"),
+                    ("expires_at", date),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{date}");
+        let page = res.text().await.unwrap();
+        assert_eq!(
+            text_of(&page, "#expires_at-error").as_deref(),
+            Some(message),
+            "{date}"
+        );
+        assert_eq!(
+            input_value(&page, "expires_at").as_deref(),
+            Some(date),
+            "the date typed stays"
+        );
+        assert_eq!(
+            input_value(&page, "name").as_deref(),
+            Some("nightly backup")
+        );
+        assert_eq!(
+            text_of(&page, "#token-description").as_deref(),
+            Some("typed by hand")
+        );
+        assert!(page.contains("value=\"devices:write\" checked"), "{date}");
+        assert!(!page.contains("value=\"devices:read\" checked"), "{date}");
+
+        let res = app
+            .submit(
+                "/profile/clients/new",
+                "/profile/clients",
+                &[
+                    ("name", "JDBC"),
+                    ("role_id", &role.to_string()),
+                    ("expires_at", date),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{date}");
+        let page = res.text().await.unwrap();
+        assert_eq!(
+            text_of(&page, "input#client-expires-at + #expires_at-error").as_deref(),
+            Some(message),
+            "{date}, right after the field"
+        );
+        assert_eq!(input_value(&page, "expires_at").as_deref(), Some(date));
+        assert_eq!(input_value(&page, "name").as_deref(), Some("JDBC"));
+        assert_eq!(
+            select_all(&page, "#client-role option[selected]")
+                .into_iter()
+                .map(|(text, _)| text)
+                .collect::<Vec<_>>(),
+            ["Field"],
+            "the role chosen stays"
+        );
+    }
+    assert_eq!(app.count("tokens"), 0);
+    // The last allowed day is fine, on both forms.
+    let last = date_in(365);
+    let res = app
+        .submit(
+            "/profile/clients/new",
+            "/profile/clients",
+            &[
+                ("name", "JDBC"),
+                ("role_id", &role.to_string()),
+                ("expires_at", &last),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .submit(
+            "/profile/tokens/new",
+            "/profile/tokens",
+            &[
+                ("name", "nightly backup"),
+                ("scopes", "devices:write"),
+                ("expires_in_days", "30"),
+                ("expires_at", &last),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn a_preset_longer_than_the_maximum_lifetime_is_refused() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(ada.id, "Field", "devices:read");
+    set_max_lifetime(&app, 364);
+    app.login_ok("ada").await;
+    let form = app.get_html("/profile/tokens/new").await;
+    assert!(form.contains("<option value=\"180\""));
+    assert!(
+        !form.contains("<option value=\"365\""),
+        "a preset beyond the maximum is not offered"
+    );
+    // A hand-made POST asks for it anyway.
+    let res = app
+        .submit(
+            "/profile/tokens/new",
+            "/profile/tokens",
+            &[
+                ("name", "ci"),
+                ("scopes", "devices:read"),
+                ("expires_in_days", "365"),
+                ("expires_at", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert_eq!(
+        text_of(&page, "#expires_at-error").as_deref(),
+        Some("The policy allows at most 364 days; choose an earlier date.")
+    );
+    assert_eq!(input_value(&page, "name").as_deref(), Some("ci"));
+    assert_eq!(app.count("tokens"), 0);
+    assert!(app.audit("token_created").is_empty());
+    let res = app.create_access_token("ci", &["devices:read"]).await;
+    assert_eq!(res.status(), StatusCode::OK, "a preset within it is fine");
+}
+
+#[actix_web::test]
+async fn an_admin_provisions_a_client_with_any_user_type_a_user_only_with_a_held_role() {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let ada = app.create_user("ada", false);
+    let (department, held) = app.grant(ada.id, "BI", "collections:read");
+    let bob = app.create_user("bob", false);
+    let (_, bobs) = app.grant(bob.id, "Ops", "devices:write");
+    let nobodys = app
+        .db(|c| tessera::db::user_types::create(c, "Auditor", "", "users:read"))
+        .unwrap();
+    let expires = date_in(30);
+
+    // The administrator holds no membership at all, and may use every user type.
+    let admin = app.visitor();
+    admin.login_ok("root").await;
+    let form = admin.get_html("/profile/clients/new").await;
+    for name in ["Auditor", "BI", "Ops"] {
+        assert!(
+            form.contains(&format!(">{name}</option>")),
+            "{name} offered"
+        );
+    }
+    let res = admin
+        .submit(
+            "/profile/clients/new",
+            "/profile/clients",
+            &[
+                ("name", "Audit export"),
+                ("role_id", &nobodys.to_string()),
+                ("expires_at", &expires),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let token = new_token_in(&res.text().await.unwrap());
+    let (status, body) = me(&app, &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user_type"], "Auditor");
+    assert_eq!(body["scopes"], serde_json::json!(["users:read"]));
+
+    // A user: only a role held through a membership, whatever the POST says.
+    app.login_ok("ada").await;
+    let provision = |role: String| {
+        let expires = expires.clone();
+        let app = &app;
+        async move {
+            app.submit(
+                "/profile/clients/new",
+                "/profile/clients",
+                &[
+                    ("name", "JDBC"),
+                    ("role_id", &role),
+                    ("expires_at", &expires),
+                ],
+            )
+            .await
+        }
+    };
+    let before = app.count("tokens");
+    for role in [
+        bobs.to_string(),
+        nobodys.to_string(),
+        "999999".to_owned(),
+        String::new(),
+    ] {
+        let res = provision(role.clone()).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "role {role:?}"
+        );
+        let page = res.text().await.unwrap();
+        assert!(text_of(&page, "#role_id-error").is_some(), "role {role:?}");
+        assert_eq!(input_value(&page, "name").as_deref(), Some("JDBC"));
+    }
+    assert_eq!(app.count("tokens"), before, "nothing was created");
+    let res = provision(held.to_string()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Out of the membership, the role is no longer hers to give.
+    app.db(|c| tessera::db::memberships::remove(c, ada.id, department, held))
+        .unwrap();
+    let res = provision(held.to_string()).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.count("tokens"), before + 1);
+}
+
+#[actix_web::test]
+async fn scope_checkboxes_are_grouped_by_resource() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    app.grant(
+        ada.id,
+        "Field",
+        "users:read devices:write collections:read devices:read",
+    );
+    app.login_ok("ada").await;
+    for path in ["/profile/tokens/new", "/profile/tokens"] {
+        let page = app.get_html(path).await;
+        let doc = scraper::Html::parse_document(&page);
+        let sel = |css: &str| scraper::Selector::parse(css).unwrap();
+        let legend = doc.select(&sel("form fieldset > legend")).next().unwrap();
+        assert_eq!(legend.text().collect::<String>(), "Scopes", "{path}");
+        let groups: Vec<(String, Vec<String>)> = doc
+            .select(&sel("fieldset .scope-group"))
+            .map(|group| {
+                let name = group
+                    .select(&sel(".scope-group-name"))
+                    .next()
+                    .expect("a group heading")
+                    .text()
+                    .collect::<String>();
+                let scopes = group
+                    .select(&sel("input[type=checkbox][name=scopes]"))
+                    .map(|input| input.value().attr("value").unwrap().to_owned())
+                    .collect();
+                (name, scopes)
+            })
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("Collection".to_owned(), vec!["collections:read".to_owned()]),
+                (
+                    "Device".to_owned(),
+                    vec!["devices:read".to_owned(), "devices:write".to_owned()]
+                ),
+                ("User".to_owned(), vec!["users:read".to_owned()]),
+            ],
+            "{path}"
+        );
+        let all = doc.select(&sel("input[name=scopes]")).count();
+        assert_eq!(all, 4, "{path}: every checkbox is in a group");
+    }
 }

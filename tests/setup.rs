@@ -127,6 +127,50 @@ async fn setup_validates_fields() {
     assert_eq!(app.count("users"), 0);
 }
 
+/// 129 characters are refused beside the field and create nothing; 128 (most of
+/// them outside ASCII, more than 128 UTF-16 units) are the password, whole.
+#[actix_web::test]
+async fn setup_keeps_a_128_character_password_whole_and_refuses_129() {
+    let app = spawn_app().await;
+    let code = app.setup_code().unwrap().to_owned();
+    let form = app.get_html("/setup").await;
+    assert!(
+        !form.contains("maxlength"),
+        "no browser-side cut of a pasted password"
+    );
+    let longest: String = "ü😀ñ-".chars().cycle().take(128).collect();
+    assert!(longest.encode_utf16().count() > 128);
+    let too_long = format!("{longest}!");
+
+    let res = app
+        .submit("/setup", "/setup", &setup_fields(&code, "root", &too_long))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert_eq!(
+        text_of(&page, "input#password + #password-error").as_deref(),
+        Some("Use at most 128 characters."),
+        "right after the field"
+    );
+    assert_eq!(input_value(&page, "username").as_deref(), Some("root"));
+    assert!(!page.contains(&longest), "the password is never echoed");
+    assert_eq!(app.count("users"), 0, "nothing was created");
+    assert!(app.setup_code().is_some());
+
+    let res = app
+        .submit("/setup", "/setup", &setup_fields(&code, "root", &longest))
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("users"), 1);
+    let other = app.visitor();
+    let shorter: String = longest.chars().take(127).collect();
+    assert_eq!(other.login("root", &shorter).await.status(), StatusCode::OK);
+    assert_eq!(
+        other.login("root", &longest).await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
 #[actix_web::test]
 async fn no_setup_code_once_an_admin_exists() {
     let app = spawn_app().await;
@@ -314,4 +358,144 @@ fn a_second_server_on_one_sqlite_file_refuses_to_start() {
     first.kill();
     let mut third = Server::start(&url, &["--log-format", "json"], &[]);
     third.kill();
+}
+
+/// The migrations of one backend, by directory name.
+fn migration_versions(backend: &str) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut versions: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    versions.sort();
+    versions
+}
+
+/// `tessera migrate` on `url`, which must succeed; what it printed.
+fn run_migrate(url: &str) -> String {
+    let out = tessera_bin()
+        .arg("migrate")
+        .env("TESSERA_DATABASE_URL", url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tessera migrate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Names a query returns (as its column `name`), in order.
+fn names(conn: &mut tessera::db::DbConn, sql: &str) -> Vec<String> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    diesel::sql_query(sql)
+        .load::<Name>(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .map(|n| n.name)
+        .collect()
+}
+
+/// Runs `tessera migrate` on `url` (empty) twice, and checks through `open` (a
+/// connection that applies nothing itself) that every table exists and every
+/// migration of `backend` is recorded, once.
+fn check_migrate(url: &str, backend: &str, open: impl Fn() -> tessera::db::DbConn) {
+    let tables_sql = match backend {
+        "sqlite" => "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+        _ => {
+            "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables \
+             WHERE table_schema = current_schema() ORDER BY table_name"
+        }
+    };
+    assert!(
+        names(&mut open(), tables_sql).is_empty(),
+        "the database starts empty"
+    );
+    let printed = run_migrate(url);
+    assert!(printed.contains("is up to date"), "{printed}");
+    let tables = names(&mut open(), tables_sql);
+    for table in [
+        "users",
+        "departments",
+        "user_types",
+        "memberships",
+        "scopes",
+        "tokens",
+        "audit_events",
+        "settings",
+        "sessions",
+        "throttle_events",
+        "password_codes",
+    ] {
+        assert!(tables.iter().any(|t| t == table), "{table} in {tables:?}");
+    }
+    let applied_sql =
+        "SELECT CAST(version AS TEXT) AS name FROM __diesel_schema_migrations ORDER BY version";
+    let expected: Vec<String> = migration_versions(backend)
+        .iter()
+        .map(|dir| dir.split('_').next().unwrap().replace('-', ""))
+        .collect();
+    assert_eq!(names(&mut open(), applied_sql), expected);
+    // A second run finds nothing to do.
+    run_migrate(url);
+    assert_eq!(names(&mut open(), applied_sql), expected);
+    assert_eq!(names(&mut open(), tables_sql), tables);
+}
+
+/// `tessera migrate` creates the whole schema in a new SQLite file, and with
+/// `TEST_DATABASE_URL` in an empty PostgreSQL schema too; it can run again.
+#[test]
+fn migrate_creates_the_schema_in_a_fresh_database() {
+    use diesel::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fresh.db");
+    let url = format!("sqlite://{}", file.display());
+    let path = file.to_str().unwrap().to_owned();
+    check_migrate(&url, "sqlite", || {
+        tessera::db::DbConn::Sqlite(SqliteConnection::establish(&path).unwrap())
+    });
+    if common::on_postgres() {
+        let db = common::fresh_database();
+        check_migrate(&db.url, "postgres", || {
+            tessera::db::DbConn::Pg(PgConnection::establish(&db.url).unwrap())
+        });
+    }
+}
+
+/// Every connection of a server's SQLite pool has the pragmas correctness
+/// depends on: WAL, a busy timeout, foreign keys, synchronous=FULL. (PostgreSQL
+/// has no such per-connection settings to check.)
+#[actix_web::test]
+async fn every_pooled_sqlite_connection_has_the_pragmas() {
+    let app = spawn_app().await;
+    if common::on_postgres() {
+        return;
+    }
+    let size = app.pool.max_size();
+    assert!(size >= 2, "{size}");
+    // All of them at once, so that none is checked twice.
+    let mut held = Vec::new();
+    for _ in 0..size {
+        held.push(app.pool.get().expect("a pooled connection"));
+    }
+    for conn in &mut held {
+        // (pragma, its column, the value; synchronous 2 is FULL)
+        for (name, column, value) in [
+            ("journal_mode", "journal_mode", "wal"),
+            ("foreign_keys", "foreign_keys", "1"),
+            ("synchronous", "synchronous", "2"),
+            ("busy_timeout", "timeout", "10000"),
+        ] {
+            let sql = format!("SELECT CAST({column} AS TEXT) AS name FROM pragma_{name}");
+            assert_eq!(names(conn, &sql), [value], "PRAGMA {name}");
+        }
+    }
 }

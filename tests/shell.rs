@@ -40,27 +40,176 @@ async fn every_html_response_carries_the_security_headers() {
     }
 }
 
-#[actix_web::test]
-async fn pages_have_one_h1_and_a_label_for_every_input() {
-    let app = spawn_app().await;
-    let mut pages = vec![app.get_html("/login").await, app.get_html("/setup").await];
-    app.create_user("ada", true);
-    app.login_ok("ada").await;
-    for path in ["/profile", "/profile/tokens", "/admin"] {
-        pages.push(app.get_html(path).await);
+/// What is wrong with a page's headings and labels: not exactly one `<h1>`, an
+/// input, select or textarea (other than hidden fields and buttons) that no
+/// `<label>` names (by `for` = its id, or by wrapping it), or an id used twice.
+fn heading_and_label_problems(html: &str) -> Vec<String> {
+    let doc = scraper::Html::parse_document(html);
+    let select = |css: &str| scraper::Selector::parse(css).unwrap();
+    let mut problems = Vec::new();
+    let h1s = doc.select(&select("h1")).count();
+    if h1s != 1 {
+        problems.push(format!("{h1s} <h1> elements"));
     }
-    for page in pages {
-        let doc = scraper::Html::parse_document(&page);
-        let h1 = scraper::Selector::parse("h1").unwrap();
-        assert_eq!(doc.select(&h1).count(), 1, "{page}");
-        let inputs =
-            scraper::Selector::parse("input:not([type=hidden]), select, textarea").unwrap();
-        for input in doc.select(&inputs) {
-            let id = input.value().id().expect("every input has an id");
-            let label = scraper::Selector::parse(&format!("label[for=\"{id}\"]")).unwrap();
-            assert_eq!(doc.select(&label).count(), 1, "label for #{id}");
+    let fields = select(
+        "input:not([type=hidden]):not([type=submit]):not([type=button]):not([type=reset]):not([type=image]), select, textarea",
+    );
+    for field in doc.select(&fields) {
+        let wrapped = field
+            .ancestors()
+            .filter_map(scraper::ElementRef::wrap)
+            .any(|el| el.value().name() == "label");
+        let name = field.value().attr("name").unwrap_or("?");
+        match field.value().id() {
+            Some(id) => {
+                let same_id = doc.select(&select(&format!("[id=\"{id}\"]"))).count();
+                if same_id != 1 {
+                    problems.push(format!("id {id:?} is used {same_id} times"));
+                }
+                let labels = doc.select(&select(&format!("label[for=\"{id}\"]"))).count();
+                if labels != 1 && !wrapped {
+                    problems.push(format!("#{id} (name {name:?}) has {labels} labels"));
+                }
+            }
+            None if wrapped => {}
+            None => problems.push(format!("a field named {name:?} without id or label")),
         }
     }
+    problems
+}
+
+/// The pages behind every GET route of the route table that serves HTML to an
+/// administrator, with real rows behind every `{id}`: a user with a membership,
+/// a department, a user type, a scope, a token of each kind, a set-password link.
+#[actix_web::test]
+async fn pages_have_one_h1_and_a_label_for_every_input() {
+    // The check itself catches what it is for.
+    assert!(heading_and_label_problems("<h1>A</h1><label for=a>A</label><input id=a>").is_empty());
+    assert!(heading_and_label_problems("<h1>A</h1><label>A <select></select></label>").is_empty());
+    for bad in [
+        "<h1>A</h1><h1>B</h1>",
+        "<h1>A</h1><input id=a>",
+        "<h1>A</h1><label for=b>B</label><textarea id=a></textarea>",
+        "<h1>A</h1><input type=checkbox name=ids>",
+        "<h1>A</h1><label for=a>A</label><input id=a><input id=a type=radio>",
+    ] {
+        assert!(!heading_and_label_problems(bad).is_empty(), "{bad}");
+    }
+    let app = spawn_app().await;
+    // Visited as someone who is not signed in (and /setup while no admin exists).
+    let mut pages: Vec<(String, String)> = Vec::new();
+    for path in ["/login", "/setup"] {
+        pages.push((path.to_owned(), app.get_html(path).await));
+    }
+    let root = app.create_user("root", true);
+    let ada = app.create_user("ada", false);
+    let (department, user_type) = app.grant(ada.id, "Field", "devices:read");
+    let scope = app.db(|c| common::scalar(c, "SELECT MIN(id) FROM scopes"));
+    let personal = app.insert_token(root.id, "personal", "ci", None);
+    let client = app.insert_token(root.id, "client", "BI", Some((department, user_type)));
+    let api = app.insert_token(ada.id, "api", "ERP", Some((department, user_type)));
+    let session = app.insert_token(ada.id, "session", "Pixel", Some((department, user_type)));
+    app.login_ok("root").await;
+    let res = app
+        .submit(
+            &format!("/admin/users/{}", ada.id),
+            &format!("/admin/users/{}/password-link", ada.id),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let link = text_of(&res.text().await.unwrap(), "#password-link").expect("a link");
+    let (_, code) = link.split_once("/set-password?code=").unwrap();
+    let stranger = app.visitor();
+    let set_password = format!("/set-password?code={code}");
+    pages.push((set_password.clone(), stranger.get_html(&set_password).await));
+    let refused = stranger.get("/set-password?code=no-such-code").await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    pages.push((
+        "/set-password (refused)".into(),
+        refused.text().await.unwrap(),
+    ));
+
+    let mut visited = Vec::new();
+    for (method, pattern) in common::route_table() {
+        if method != "GET" {
+            continue;
+        }
+        let paths: Vec<String> = match pattern.as_str() {
+            // Seen above, before signing in.
+            "/login" | "/setup" | "/set-password" => continue,
+            // Redirects, JSON, CSV, plain text and static files: no HTML page.
+            "/" | "/healthz" | "/readyz" | "/metrics" | "/admin/audit.csv" => continue,
+            p if p.starts_with("/api/") || p.starts_with("/static/") => continue,
+            "/admin/tokens" => vec![
+                "/admin/tokens?tab=api".into(),
+                "/admin/tokens?tab=sessions".into(),
+            ],
+            "/admin/tokens/{id}" => [personal.id, client.id, api.id, session.id]
+                .iter()
+                .map(|id| format!("/admin/tokens/{id}"))
+                .collect(),
+            "/profile/tokens/{id}/edit" => vec![format!("/profile/tokens/{}/edit", personal.id)],
+            "/profile/tokens/{id}/revoke" => [personal.id, client.id]
+                .iter()
+                .map(|id| format!("/profile/tokens/{id}/revoke"))
+                .collect(),
+            p if p.starts_with("/admin/users/") => vec![p.replace("{id}", &ada.id.to_string())],
+            p if p.starts_with("/admin/departments/") => {
+                vec![p.replace("{id}", &department.to_string())]
+            }
+            p if p.starts_with("/admin/user-types/") => {
+                vec![p.replace("{id}", &user_type.to_string())]
+            }
+            p if p.starts_with("/admin/scopes/") => vec![p.replace("{id}", &scope.to_string())],
+            p => {
+                assert!(!p.contains('{'), "no test data for the page {p}: add some");
+                vec![p.to_owned()]
+            }
+        };
+        for path in paths {
+            let res = app.get(&path).await;
+            assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+            let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
+            assert!(kind.starts_with("text/html"), "GET {path}: {kind}");
+            visited.push(path.clone());
+            pages.push((path, res.text().await.unwrap()));
+        }
+    }
+    for expected in [
+        "/profile",
+        "/profile/tokens",
+        "/profile/tokens/new",
+        "/profile/clients/new",
+        "/admin",
+        "/admin/tokens/new",
+        "/admin/users",
+        "/admin/users/new",
+        "/admin/settings",
+        "/admin/audit",
+        "/admin/departments/new",
+        "/admin/user-types/new",
+        "/admin/scopes/new",
+    ] {
+        assert!(
+            visited.iter().any(|p| p == expected),
+            "{expected} is in the route table: {visited:?}"
+        );
+    }
+    let mut problems = Vec::new();
+    for (path, page) in &pages {
+        for problem in heading_and_label_problems(page) {
+            problems.push(format!("{path}: {problem}"));
+        }
+        // Browsers count maxlength in UTF-16 units and silently cut what is
+        // pasted: the server alone checks a password's length.
+        let doc = scraper::Html::parse_document(page);
+        let capped = scraper::Selector::parse("input[type=password][maxlength]").unwrap();
+        for input in doc.select(&capped) {
+            problems.push(format!("{path}: {} has a maxlength", input.html()));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[actix_web::test]
@@ -244,7 +393,56 @@ async fn the_secure_cookie_flag_follows_the_setting() {
     let res = app.get("/login").await;
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("Secure"), "{cookie}");
-    let _ = PASSWORD;
+}
+
+/// The session cookies a response sets, whole (`name=value; attributes`).
+fn session_cookies(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .filter(|c| c.starts_with("tessera_session="))
+        .collect()
+}
+
+#[actix_web::test]
+async fn cookie_secure_false_leaves_the_flag_off_even_after_sign_in() {
+    let config = common::test_config("sqlite://unused.db");
+    assert_eq!(
+        config.cookie_secure,
+        tessera::config::CookieSecure::False,
+        "the harness passes --cookie-secure false"
+    );
+    let app =
+        common::spawn_app_with(|c| c.cookie_secure = tessera::config::CookieSecure::False).await;
+    app.create_user("ada", false);
+    let page = app.get("/login").await;
+    let mut cookies = session_cookies(&page);
+    let csrf = common::csrf_in(&page.text().await.unwrap());
+    let res = app
+        .post_form(
+            "/login",
+            &[
+                ("username", "ada"),
+                ("password", PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let at_sign_in = session_cookies(&res);
+    assert_eq!(at_sign_in.len(), 1, "a new cookie at sign-in");
+    cookies.extend(at_sign_in);
+    assert!(!cookies.is_empty());
+    for cookie in cookies {
+        let attributes: Vec<String> = cookie
+            .split(';')
+            .skip(1)
+            .map(|a| a.trim().to_ascii_lowercase())
+            .collect();
+        assert!(!attributes.iter().any(|a| a == "secure"), "{cookie}");
+        assert!(attributes.iter().any(|a| a == "httponly"), "{cookie}");
+    }
 }
 
 #[actix_web::test]
@@ -270,6 +468,7 @@ async fn metrics_count_requests_validations_and_the_pool() {
         "tessera_token_validations_total{outcome=\"valid\"}",
         "tessera_token_validations_total{outcome=\"malformed\"}",
         "tessera_db_pool_connections{state=\"idle\"}",
+        "tessera_password_verifications_total ",
     ] {
         assert!(text.contains(needle), "{needle} in:\n{text}");
     }

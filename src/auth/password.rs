@@ -98,8 +98,10 @@ impl Hasher {
     }
 
     /// Whether `password` matches `stored` (a PHC string). A malformed stored hash
-    /// is a mismatch, not an error the caller could leak.
+    /// is a mismatch, not an error the caller could leak. Every call counts in
+    /// `tessera_password_verifications_total`, the dummy ones included.
     pub fn verify(&self, password: &Password, stored: &str) -> bool {
+        crate::metrics::observe_password_verification();
         let (password, stored) = (password.clone(), stored.to_owned());
         self.on_hasher(move |memory| {
             let Ok(parsed) = PasswordHash::new(&stored) else {
