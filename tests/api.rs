@@ -1066,6 +1066,31 @@ async fn revocation_by_value_records_the_callers_address() {
     assert_eq!(ip.as_deref(), Some("127.0.0.1"));
     assert_eq!(agent.as_deref(), Some("leak-scanner/1.0"));
     assert_eq!(target, Some(leaked.id));
+
+    // A user agent that is not UTF-8 is kept as far as it can be read.
+    let res = reqwest::Client::new()
+        .post(app.url("/api/v1/revoke"))
+        .header(
+            "user-agent",
+            reqwest::header::HeaderValue::from_bytes(b"Scanner (Z\xfcrich)").unwrap(),
+        )
+        .form(&[("token", leaked.token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let agents: Vec<Option<String>> = app
+        .db(|conn| {
+            use diesel::prelude::*;
+            use tessera::db::schema::audit_events::dsl as a;
+            a::audit_events
+                .filter(a::action.eq("token_revoked_by_value"))
+                .order(a::id.asc())
+                .select(a::user_agent)
+                .load(conn)
+        })
+        .unwrap();
+    assert_eq!(agents[1].as_deref(), Some("Scanner (Z\u{fffd}rich)"));
 }
 
 #[actix_web::test]

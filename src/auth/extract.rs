@@ -73,11 +73,13 @@ impl ClientInfo {
             .peer_addr()
             .map(|addr| addr.ip().to_string())
             .unwrap_or_else(|| "unknown".to_owned());
-        let user_agent = req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        // Not always ASCII: keep what can be read rather than nothing.
+        let user_agent = req.headers().get(header::USER_AGENT).map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(crate::db::audit::MAX_USER_AGENT)
+                .collect()
+        });
         Self { ip, user_agent }
     }
 

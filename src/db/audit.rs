@@ -87,7 +87,7 @@ pub struct AuditEvent {
 }
 
 /// Longest user agent kept; the rest is cut so a hostile header cannot bloat the log.
-const MAX_USER_AGENT: usize = 512;
+pub const MAX_USER_AGENT: usize = 512;
 
 pub fn record(conn: &mut DbConn, actor: &Actor, event: &Event<'_>) -> QueryResult<()> {
     let user_agent = actor
