@@ -21,15 +21,19 @@ use reqwest::StatusCode;
 // ---------------------------------------------------------------------------
 
 /// Tokens in play, and what happens to them (indexes into one list).
-const TOKENS: usize = 150;
+const TOKENS: usize = 160;
 /// Never revoked: must answer 200 every time.
 const KEPT: std::ops::Range<usize> = 0..40;
 /// Revoked one by one by their owner on the profile page.
-const BY_PROFILE: std::ops::Range<usize> = 40..70;
+const BY_PROFILE: std::ops::Range<usize> = 40..60;
 /// Revoked one by one through `DELETE /api/v1/tokens/{id}`.
-const BY_API: std::ops::Range<usize> = 70..90;
+const BY_API: std::ops::Range<usize> = 60..75;
+/// Revoked one by one by value (`POST /api/v1/revoke`), as a leaked token is.
+const BY_VALUE: std::ops::Range<usize> = 75..90;
+/// Mobile sessions that sign themselves out (`DELETE /api/v1/sessions/current`).
+const BY_SIGN_OUT: std::ops::Range<usize> = 90..100;
 /// Revoked by the administrator, in groups of `GROUP`.
-const BY_BULK: std::ops::Range<usize> = 90..150;
+const BY_BULK: std::ops::Range<usize> = 100..160;
 const GROUP: usize = 20;
 /// `GET /api/v1/me` requests in total, and how many tasks send them.
 const REQUESTS: usize = 3_000;
@@ -64,7 +68,7 @@ struct Race {
     answered: AtomicUsize,
     /// Tokens a revoker is working on now (one slot per revoker): half of the
     /// load goes to them, so that many requests race each revocation.
-    hot: Mutex<[Vec<usize>; 3]>,
+    hot: Mutex<[Vec<usize>; 5]>,
     revocations: Mutex<HashMap<usize, Revocation>>,
     /// Statuses and bodies of the revoking requests that were not what we expected.
     revoke_problems: Mutex<Vec<String>>,
@@ -187,6 +191,43 @@ async fn revoke_by_api(race: Arc<Race>, writer: String) {
     }
 }
 
+/// Anyone revokes `BY_VALUE` by the token itself, one by one.
+async fn revoke_by_value(race: Arc<Race>) {
+    for (k, token) in BY_VALUE.enumerate() {
+        race.progress(380 + k * 120).await;
+        race.set_hot(3, vec![token]);
+        let request = race
+            .client
+            .post(race.url("/api/v1/revoke"))
+            .form(&[("token", race.secrets[token].as_str())]);
+        let asked = Instant::now();
+        let res = request.send().await.expect("POST /api/v1/revoke");
+        race.revoked(&[token], asked, Instant::now());
+        race.check_answer("revoke by value", res, StatusCode::OK)
+            .await;
+    }
+}
+
+/// The mobile sessions `BY_SIGN_OUT` sign themselves out, one by one.
+async fn sign_out(race: Arc<Race>) {
+    for (k, token) in BY_SIGN_OUT.enumerate() {
+        race.progress(420 + k * 180).await;
+        race.set_hot(4, vec![token]);
+        let request = race
+            .client
+            .delete(race.url("/api/v1/sessions/current"))
+            .bearer_auth(&race.secrets[token]);
+        let asked = Instant::now();
+        let res = request
+            .send()
+            .await
+            .expect("DELETE /api/v1/sessions/current");
+        race.revoked(&[token], asked, Instant::now());
+        race.check_answer("mobile sign-out", res, StatusCode::NO_CONTENT)
+            .await;
+    }
+}
+
 /// The administrator revokes `BY_BULK` in groups: selection, confirmation page,
 /// then the confirmation itself.
 async fn revoke_in_bulk(race: Arc<Race>, admin: Visitor) {
@@ -236,7 +277,14 @@ async fn revocation_is_final_under_concurrent_use() {
     let ada = app.create_user("ada", false);
     let writer_role = app.grant(ada.id, "Writer", "devices:read tokens:read tokens:write");
     let seeded: Vec<_> = (0..TOKENS)
-        .map(|i| app.insert_token(ada.id, "personal", &format!("t{i:03}"), None))
+        .map(|i| {
+            let kind = if BY_SIGN_OUT.contains(&i) {
+                "session"
+            } else {
+                "personal"
+            };
+            app.insert_token(ada.id, kind, &format!("t{i:03}"), None)
+        })
         .collect();
     let writer = app.insert_token(ada.id, "client", "revoker", Some(writer_role));
 
@@ -278,6 +326,8 @@ async fn revocation_is_final_under_concurrent_use() {
         actix_web::rt::spawn(revoke_by_profile(race.clone(), owner)),
         actix_web::rt::spawn(revoke_by_api(race.clone(), writer.token.clone())),
         actix_web::rt::spawn(revoke_in_bulk(race.clone(), admin)),
+        actix_web::rt::spawn(revoke_by_value(race.clone())),
+        actix_web::rt::spawn(sign_out(race.clone())),
     ];
     let mut uses = Vec::new();
     for task in loads {
@@ -293,7 +343,10 @@ async fn revocation_is_final_under_concurrent_use() {
     assert!(problems.is_empty(), "revoke requests failed: {problems:#?}");
     let revocations = race.revocations.lock().unwrap().clone();
     let revoked_tokens = BY_PROFILE.chain(BY_API).chain(BY_BULK);
-    assert_eq!(revocations.len(), revoked_tokens.clone().count());
+    assert_eq!(
+        revocations.len(),
+        revoked_tokens.clone().count() + BY_VALUE.len() + BY_SIGN_OUT.len()
+    );
 
     // Every load request got an answer: 200, or 401 for a token being revoked.
     assert_eq!(uses.len(), REQUESTS);
@@ -392,6 +445,8 @@ async fn revocation_is_final_under_concurrent_use() {
         revoked_tokens.count(),
         "one audit row per revocation"
     );
+    assert_eq!(app.audit("token_revoked_by_value").len(), BY_VALUE.len());
+    assert_eq!(app.audit("mobile_logout").len(), BY_SIGN_OUT.len());
     assert_eq!(app.api_me(&writer.token).await.status(), StatusCode::OK);
 }
 
