@@ -357,6 +357,20 @@ fn a_second_server_on_one_sqlite_file_refuses_to_start() {
     // Killed, the first server leaves the database free for the next one.
     first.kill();
     let mut third = Server::start(&url, &["--log-format", "json"], &[]);
+    // The same file by another name (a symbolic link) is the same database.
+    let link = dir.path().join("link.db");
+    std::os::unix::fs::symlink(dir.path().join("t.db"), &link).unwrap();
+    let fourth = tessera_bin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("TESSERA_DATABASE_URL", format!("sqlite://{}", link.display()))
+        .output()
+        .unwrap();
+    assert!(!fourth.status.success());
+    let stderr = String::from_utf8_lossy(&fourth.stderr);
+    assert!(
+        stderr.contains("another Tessera server is already serving"),
+        "{stderr}"
+    );
     third.kill();
 }
 
