@@ -119,9 +119,14 @@ pub async fn show_audit(
     Ok(render(&req, StatusCode::OK, page))
 }
 
-/// Quotes a CSV field (RFC 4180) and defuses spreadsheet formulas.
+/// Characters that make a spreadsheet read a cell as a formula when they start
+/// it (OWASP's CSV injection list).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Quotes a CSV field (RFC 4180) and defuses spreadsheet formulas: a value that
+/// starts like one gets a leading `'`, so it shows as text.
 fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
+    let value = if value.starts_with(FORMULA_STARTS) {
         format!("'{value}")
     } else {
         value.to_owned()
@@ -184,8 +189,29 @@ mod tests {
     #[test]
     fn csv_fields_are_quoted_and_defused() {
         assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field(""), "");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+        assert_eq!(csv_field("two\r\nlines"), "\"two\r\nlines\"");
+        // Inside a value, formula characters are harmless and left alone.
+        assert_eq!(csv_field("a=b+c-d@e\tf"), "a=b+c-d@e\tf");
+        // Every formula start is defused, and quoted where it needs to be.
         assert_eq!(csv_field("=cmd()"), "'=cmd()");
+        assert_eq!(csv_field("+1+1"), "'+1+1");
+        assert_eq!(csv_field("-1+1"), "'-1+1");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("\t=cmd()"), "'\t=cmd()");
+        assert_eq!(csv_field("\r=cmd()"), "\"'\r=cmd()\"");
+        assert_eq!(
+            csv_field("=HYPERLINK(\"http://x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""
+        );
+        assert_eq!(csv_field("-a,b\nc"), "\"'-a,b\nc\"");
+        for start in FORMULA_STARTS {
+            let field = csv_field(&format!("{start}x"));
+            let unquoted = field.strip_prefix('"').unwrap_or(&field);
+            assert!(unquoted.starts_with('\''), "{start:?}: {field:?}");
+        }
     }
 }
