@@ -834,3 +834,54 @@ async fn hostile_values_are_escaped_on_sessions_settings_audit_and_user_pages() 
     assert!(!page.contains("<img src=x") && shown_escaped(&page));
     let _ = root;
 }
+
+#[actix_web::test]
+async fn settings_audit_names_the_tenant_id_and_its_change() {
+    let (app, _) = admin_app().await;
+    let save = |tenant: &'static str| {
+        let app = &app;
+        async move {
+            let res = app
+                .submit(
+                    "/admin/settings",
+                    "/admin/settings",
+                    &[
+                        ("default_lifetime_days", "90"),
+                        ("max_lifetime_days", "365"),
+                        ("retention_days", "90"),
+                        ("mobile_session_days", "30"),
+                        ("token_creation_enabled", "on"),
+                        ("tenant_id", tenant),
+                    ],
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER, "{tenant}");
+        }
+    };
+    save("acme-42").await;
+    save("  acme-42 ").await;
+    save("globex, \"eu\"").await;
+    let details: Vec<String> = app
+        .audit_rows("settings_updated")
+        .into_iter()
+        .map(|r| r.detail.unwrap_or_default())
+        .collect();
+    assert_eq!(details.len(), 3);
+    assert!(
+        details[0].ends_with("tenant id \"acme-42\" (was \"\")"),
+        "a change says what it was: {}",
+        details[0]
+    );
+    assert!(
+        details[1].ends_with("tenant id \"acme-42\""),
+        "no change (the field is trimmed): {}",
+        details[1]
+    );
+    assert!(
+        details[2].ends_with("tenant id \"globex, \\\"eu\\\"\" (was \"acme-42\")"),
+        "quoted, so that a comma cannot pass for another setting: {}",
+        details[2]
+    );
+    // The rest of the policy is still there.
+    assert!(details[0].starts_with("default 90 d, max 365 d, non-expiring refused"));
+}
