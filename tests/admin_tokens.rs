@@ -1326,3 +1326,118 @@ async fn unused_for_days_finds_the_tokens_it_should() {
         assert!(row.target_label.as_deref().unwrap().contains("tsrp_"));
     }
 }
+
+/// The hidden fields of the confirmation page's form, as the browser would post them.
+fn confirm_form(confirm: &str) -> Vec<(String, String)> {
+    let doc = Html::parse_document(confirm);
+    let inputs = Selector::parse("form.confirm input[type=hidden]").unwrap();
+    doc.select(&inputs)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The success message the next page shows.
+async fn flash_message(app: &common::TestApp) -> String {
+    let page = app.get_html("/admin/tokens").await;
+    let doc = Html::parse_document(&page);
+    let flash = Selector::parse(".flash, [role=status], [role=alert]").unwrap();
+    doc.select(&flash)
+        .map(|e| e.text().collect::<String>().trim().to_owned())
+        .find(|t| t.contains("Revoked"))
+        .unwrap_or_else(|| panic!("no flash in {page}"))
+}
+
+#[actix_web::test]
+async fn the_confirm_post_reports_tokens_revoked_or_gone_since_the_confirmation_page() {
+    let (app, root) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let tokens: Vec<_> = (0..5)
+        .map(|i| app.insert_token(ada.id, "personal", &format!("t{i}"), None))
+        .collect();
+    let ids: Vec<i64> = tokens.iter().map(|t| t.id).collect();
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke"))
+        .form(&{
+            let mut form = ids_form(&ids);
+            form.push((
+                "csrf_token",
+                common::csrf_in(&app.get_html("/admin/tokens").await),
+            ));
+            form
+        })
+        .send()
+        .await
+        .unwrap();
+    let confirm = res.text().await.unwrap();
+    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 5 tokens?"));
+
+    // Between the page and the confirmation: another administrator revokes
+    // one, and two are deleted (a purge, say).
+    app.db(|c| tessera::db::tokens::revoke(c, tokens[1].id, Some(root.id)))
+        .unwrap();
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as tk;
+        diesel::delete(tk::tokens.filter(tk::id.eq_any([tokens[3].id, tokens[4].id])))
+            .execute(conn)
+    })
+    .unwrap();
+    let revoked_before = app.audit("token_revoked").len();
+
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
+        .form(&confirm_form(&confirm))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        flash_message(&app).await,
+        "Revoked 2 tokens. 1 was already revoked; 2 no longer exist."
+    );
+    assert!(app.is_revoked(tokens[0].id) && app.is_revoked(tokens[2].id));
+    assert_eq!(
+        app.audit("token_revoked").len() - revoked_before,
+        2,
+        "audit rows for the two it revoked only"
+    );
+
+    // Nothing left to revoke: said as plainly.
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
+        .form(&confirm_form(&confirm))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        flash_message(&app).await,
+        "Revoked 0 tokens. 3 were already revoked; 2 no longer exist."
+    );
+    // Without anything skipped, the message is as before.
+    let fresh = app.insert_token(ada.id, "personal", "fresh", None);
+    let mut form = ids_form(&[fresh.id, fresh.id]);
+    form.push((
+        "csrf_token",
+        common::csrf_in(&app.get_html("/admin/tokens").await),
+    ));
+    app.client
+        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        flash_message(&app).await,
+        "Revoked 1 token.",
+        "a repeated id counts once"
+    );
+}

@@ -12,6 +12,7 @@ use super::schema::{audit_events, tokens, users};
 use super::tokens::Token;
 use super::{Db, DbConn, lower};
 use crate::db::audit::Actor;
+use crate::domain::bulk_revoke::RevokeOutcome;
 use crate::domain::policy::EXPIRING_SOON_DAYS;
 use crate::domain::token_filter::{
     CappedCount, Cursor, PAGE_SIZE, Sort, StatusFilter, Tab, TextQuery, TokenFilter, like_escape,
@@ -506,26 +507,45 @@ pub enum Selection<'a> {
 }
 
 /// Revokes every live token in the selection and writes one audit row per token,
-/// all in one transaction. Returns how many were revoked.
+/// all in one transaction. Says how many were revoked and, of chosen ids, how
+/// many were revoked already or name no token (a filter's matches are live).
 pub fn revoke(
     conn: &mut DbConn,
     selection: Selection<'_>,
     actor: &Actor,
     action: &str,
-) -> QueryResult<usize> {
+) -> QueryResult<RevokeOutcome> {
     let now = super::now();
     super::transaction(conn, |conn| {
-        let ids: Vec<i64> = match selection {
-            Selection::Ids(ids) => ids.to_vec(),
-            Selection::Filter(f) => filtered(f, now, PrefixMode::Lookup)
-                .filter(tokens::revoked_at.is_null())
-                .select(tokens::id)
-                .load(conn)?,
+        let (ids, chosen): (Vec<i64>, bool) = match selection {
+            Selection::Ids(ids) => {
+                let mut ids = ids.to_vec();
+                ids.sort_unstable();
+                ids.dedup();
+                (ids, true)
+            }
+            Selection::Filter(f) => (
+                filtered(f, now, PrefixMode::Lookup)
+                    .filter(tokens::revoked_at.is_null())
+                    .select(tokens::id)
+                    .load(conn)?,
+                false,
+            ),
         };
-        let mut revoked = 0;
+        let mut outcome = RevokeOutcome::default();
         // Chunks keep each statement under both backends' bind-parameter limits.
         for chunk in ids.chunks(IDS_PER_STATEMENT) {
-            revoked += diesel::update(tokens::table)
+            // Of chosen ids, those that name a token, in the same transaction.
+            let existing = if chosen {
+                let existing: i64 = tokens::table
+                    .filter(tokens::id.eq_any(chunk))
+                    .count()
+                    .get_result(conn)?;
+                existing as usize
+            } else {
+                chunk.len()
+            };
+            let revoked = diesel::update(tokens::table)
                 .filter(tokens::id.eq_any(chunk))
                 .filter(tokens::revoked_at.is_null())
                 .set((
@@ -534,6 +554,9 @@ pub fn revoke(
                     tokens::updated_at.eq(now),
                 ))
                 .execute(conn)?;
+            outcome.revoked += revoked;
+            outcome.already_revoked += existing.saturating_sub(revoked);
+            outcome.missing += chunk.len().saturating_sub(existing);
             // One audit row per token this statement revoked (stamped with `now`).
             let batch = tokens::table
                 .filter(tokens::id.eq_any(chunk))
@@ -566,6 +589,6 @@ pub fn revoke(
                 ))
                 .execute(conn)?;
         }
-        Ok(revoked)
+        Ok(outcome)
     })
 }

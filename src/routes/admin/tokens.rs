@@ -356,7 +356,7 @@ pub async fn bulk_revoke(
     let (filter, chosen) = form.parts();
     let actor = client.actor(Some(&admin));
     let f = filter.clone();
-    let revoked = state
+    let outcome = state
         .db(move |conn, _| {
             let selection = match &chosen {
                 Ok(ids) => Selection::Ids(ids),
@@ -370,7 +370,6 @@ pub async fn bulk_revoke(
             )?)
         })
         .await?;
-    let noun = if revoked == 1 { "token" } else { "tokens" };
-    flash(&session, "success", format!("Revoked {revoked} {noun}."));
+    flash(&session, "success", outcome.summary());
     Ok(redirect(&format!("/admin/tokens?{}", filter.to_query())))
 }
