@@ -885,3 +885,135 @@ async fn settings_audit_names_the_tenant_id_and_its_change() {
     // The rest of the policy is still there.
     assert!(details[0].starts_with("default 90 d, max 365 d, non-expiring refused"));
 }
+
+/// The token each listed audit row links to (`None` for rows about no token).
+fn event_targets(html: &str) -> Vec<Option<i64>> {
+    let doc = scraper::Html::parse_document(html);
+    let rows = scraper::Selector::parse("tr[data-event-id]").unwrap();
+    let link = scraper::Selector::parse("a[href^=\"/admin/tokens/\"]").unwrap();
+    doc.select(&rows)
+        .map(|row| {
+            row.select(&link).next().map(|a| {
+                a.value().attr("href").unwrap()["/admin/tokens/".len()..]
+                    .parse()
+                    .unwrap()
+            })
+        })
+        .collect()
+}
+
+fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("x", s)]).unwrap()[2..].to_owned()
+}
+
+#[actix_web::test]
+async fn the_audit_log_filters_by_token_id_or_display_prefix() {
+    let (app, root) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Ops", "devices:read");
+    let personal = app.insert_token(ada.id, "personal", "laptop", None);
+    let api = app.insert_token(ada.id, "api", "ERP", Some((dept, user_type)));
+    // Audited changes: personal twice, api once, and an event about no token.
+    for (id, action) in [
+        (personal.id, "disable"),
+        (api.id, "disable"),
+        (personal.id, "enable"),
+    ] {
+        let res = app
+            .submit(
+                &format!("/admin/tokens/{id}"),
+                &format!("/admin/tokens/{id}/{action}"),
+                &[],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    }
+    app.submit(
+        &format!("/admin/users/{}", ada.id),
+        &format!("/admin/users/{}", ada.id),
+        &[("email", "ada@example.com"), ("display_name", "Ada L.")],
+    )
+    .await;
+    let all = app.get_html("/admin/audit").await;
+    assert!(event_targets(&all).contains(&None), "events about no token");
+
+    let prefix = |t: &common::Seeded| t.token[..9].to_owned();
+    let cases: Vec<(String, Vec<Option<i64>>)> = vec![
+        (personal.id.to_string(), vec![Some(personal.id); 2]),
+        (format!("#{}", api.id), vec![Some(api.id)]),
+        (prefix(&personal), vec![Some(personal.id); 2]),
+        (format!("{}…", prefix(&personal)), vec![Some(personal.id); 2]),
+        (format!(" {}... ", prefix(&api)), vec![Some(api.id)]),
+        // The start of a display prefix, if few tokens have it.
+        (personal.token[..7].to_owned(), vec![Some(personal.id); 2]),
+        ("tsra_".into(), vec![Some(api.id)]),
+    ];
+    for (token, expected) in &cases {
+        let path = format!("/admin/audit?token={}", urlencode(token));
+        let page = app.get_html(&path).await;
+        assert_eq!(&event_targets(&page), expected, "{token:?}");
+        assert!(text_of(&page, "#token-note").is_none(), "{token:?}");
+        // The export takes the same filter: a header, then the same rows.
+        let csv = app
+            .get(&format!("/admin/audit.csv?token={}", urlencode(token)))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(csv.lines().count(), 1 + expected.len(), "{token:?}: {csv}");
+    }
+
+    // An id that names no token (any more) just has no events.
+    let page = app.get_html("/admin/audit?token=999999").await;
+    assert!(event_targets(&page).is_empty());
+    assert!(text_of(&page, "#token-note").is_none());
+
+    // A prefix no token has, or garbage: no rows and a note, never an error.
+    for (token, note) in [
+        ("tsrp_zzzz", "No token has a display prefix"),
+        ("tsrp_zzzz…", "No token has a display prefix"),
+        ("laptop", "Enter a token id"),
+        ("' OR 1=1 --", "Enter a token id"),
+        ("-1", "Enter a token id"),
+        ("99999999999999999999999", "Enter a token id"),
+        ("tsrp_4Fq0x", "Enter a token id"),
+        ("%", "Enter a token id"),
+    ] {
+        let path = format!("/admin/audit?token={}", urlencode(token));
+        let res = app.get(&path).await;
+        assert_eq!(res.status(), StatusCode::OK, "{token:?}");
+        let page = res.text().await.unwrap();
+        assert!(event_targets(&page).is_empty(), "{token:?}");
+        let shown = text_of(&page, "#token-note").unwrap_or_default();
+        assert!(shown.contains(note), "{token:?}: {shown}");
+        let doc = scraper::Html::parse_document(&page);
+        let field = scraper::Selector::parse("input#a-token").unwrap();
+        assert_eq!(
+            doc.select(&field).next().unwrap().value().attr("value"),
+            Some(token),
+            "the field keeps what was typed"
+        );
+        let csv = app
+            .get(&format!("/admin/audit.csv?token={}", urlencode(token)))
+            .await;
+        assert_eq!(csv.status(), StatusCode::OK, "{token:?}");
+        assert_eq!(csv.text().await.unwrap().lines().count(), 1, "{token:?}");
+    }
+
+    // A prefix so short that many tokens have it asks for more of it.
+    for i in 0..tessera::domain::audit_filter::MAX_PREFIX_MATCHES {
+        app.insert_token(root.id, "personal", &format!("many {i}"), None);
+    }
+    let page = app.get_html("/admin/audit?token=tsrp_").await;
+    assert!(event_targets(&page).is_empty());
+    assert!(
+        text_of(&page, "#token-note")
+            .unwrap_or_default()
+            .contains("More than")
+    );
+    // The whole display prefix still finds its token among them.
+    let page = app
+        .get_html(&format!("/admin/audit?token={}", prefix(&personal)))
+        .await;
+    assert_eq!(event_targets(&page), vec![Some(personal.id); 2]);
+}

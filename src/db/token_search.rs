@@ -475,6 +475,25 @@ pub fn sample(
         .load(conn)
 }
 
+/// The ids of up to `limit` tokens (any kind, revoked or not) whose display
+/// prefix starts with `prefix`, through the display prefix index, in id order.
+pub fn ids_with_display_prefix(
+    conn: &mut DbConn,
+    prefix: &str,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    tokens::table
+        .filter(tokens::display_prefix.ge(prefix.to_owned()))
+        .filter(tokens::display_prefix.lt(prefix_upper_bound(prefix)))
+        .select(tokens::id)
+        .limit(limit)
+        .load::<i64>(conn)
+        .map(|mut ids| {
+            ids.sort_unstable();
+            ids
+        })
+}
+
 /// Ids per statement: under both backends' bind-parameter limits (SQLite
 /// 32,766, PostgreSQL 65,535) with room for the statement's other parameters.
 const IDS_PER_STATEMENT: usize = 10_000;
