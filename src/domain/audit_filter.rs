@@ -68,10 +68,7 @@ mod tests {
         assert_eq!(TokenQuery::parse("42"), Some(TokenQuery::Id(42)));
         assert_eq!(TokenQuery::parse(" #42 "), Some(TokenQuery::Id(42)));
         for prefix in ["tsrp_4Fq0", "tsrp_4Fq0…", "tsrp_4Fq0...", " tsra_x "] {
-            let expected = prefix
-                .trim()
-                .trim_end_matches('…')
-                .trim_end_matches("...");
+            let expected = prefix.trim().trim_end_matches('…').trim_end_matches("...");
             assert_eq!(
                 TokenQuery::parse(prefix),
                 Some(TokenQuery::Prefix(expected.to_owned())),
