@@ -1441,3 +1441,268 @@ async fn the_confirm_post_reports_tokens_revoked_or_gone_since_the_confirmation_
         "a repeated id counts once"
     );
 }
+
+/// A row's sort columns: (id, created, expires, last used).
+type SortRow = (
+    i64,
+    chrono::NaiveDateTime,
+    Option<chrono::NaiveDateTime>,
+    Option<chrono::NaiveDateTime>,
+);
+
+/// `rows` in the inventory's order for a `sort=` value, written out here
+/// independently of the server's code: the column and then the id in the
+/// same direction, NULL rows (never expires, never used) by id, oldest first,
+/// after every expiry and before every last use.
+fn in_expected_order(mut rows: Vec<SortRow>, sort: &str) -> Vec<i64> {
+    use std::cmp::Ordering;
+    type Key = fn(&SortRow) -> Option<chrono::NaiveDateTime>;
+    let (key, desc, nulls_first): (Key, bool, bool) = match sort {
+        "created" => (|r| Some(r.1), true, false),
+        "created_asc" => (|r| Some(r.1), false, false),
+        "expires" => (|r| r.2, false, false),
+        "expires_desc" => (|r| r.2, true, true),
+        "last_used" => (|r| r.3, true, false),
+        "last_used_asc" => (|r| r.3, false, true),
+        other => panic!("{other}"),
+    };
+    rows.sort_by(|a, b| match (key(a), key(b)) {
+        (None, None) => a.0.cmp(&b.0),
+        (None, Some(_)) if nulls_first => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) if nulls_first => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(x), Some(y)) => {
+            let ascending = x.cmp(&y).then(a.0.cmp(&b.0));
+            if desc { ascending.reverse() } else { ascending }
+        }
+    });
+    rows.into_iter().map(|r| r.0).collect()
+}
+
+/// Every page from `url` on, following "Next page" / "Search further" links:
+/// the ids listed, and how many pages it took. Each link keeps `sort`.
+async fn walk(app: &common::TestApp, url: &str, sort: &str) -> (Vec<i64>, usize) {
+    let (mut url, mut seen, mut pages) = (url.to_owned(), Vec::new(), 0);
+    loop {
+        let page = app.get_html(&url).await;
+        let ids = row_ids(&page);
+        assert!(ids.len() <= PAGE);
+        seen.extend(ids);
+        pages += 1;
+        assert!(pages < 1_000, "{url}: no end");
+        match next_link(&page) {
+            Some(next) => {
+                let next = next.replace("&amp;", "&");
+                if sort != "created" {
+                    assert!(
+                        next.contains(&format!("sort={sort}&")),
+                        "the order stays in the URL: {next}"
+                    );
+                }
+                url = next;
+            }
+            None => break,
+        }
+    }
+    (seen, pages)
+}
+
+const ORDERS: [&str; 6] = [
+    "created",
+    "created_asc",
+    "expires",
+    "expires_desc",
+    "last_used",
+    "last_used_asc",
+];
+
+#[actix_web::test]
+async fn both_directions_of_every_order_page_across_boundaries_each_row_once_in_order() {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as tk;
+    let (app, root) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Ops", "devices:read");
+    let made: Vec<i64> = (0..123)
+        .map(|i| {
+            app.insert_token(ada.id, "personal", &format!("t{i:03}"), None)
+                .id
+        })
+        .collect();
+    // What the filter (kind=personal) leaves out: other kinds, revoked tokens.
+    for i in 0..4 {
+        app.insert_token(ada.id, "client", &format!("c{i}"), Some((dept, user_type)));
+    }
+    let revoked = app.insert_token(root.id, "personal", "revoked", None);
+    app.db(|c| tessera::db::tokens::revoke(c, revoked.id, None))
+        .unwrap();
+    // Many ties in every column (so that pages end inside runs of equal
+    // values and the id decides), and NULLs in both nullable ones.
+    let base = tessera::db::now() - chrono::TimeDelta::days(10);
+    app.db(|conn| {
+        for (i, id) in made.iter().enumerate() {
+            let i = i as i64;
+            let expires = (i % 7 != 0).then(|| base + chrono::TimeDelta::days(30 + (i * 37) % 11));
+            let last_used = (i % 3 != 0).then(|| base + chrono::TimeDelta::hours((i * 13) % 5));
+            diesel::update(tk::tokens.find(id))
+                .set((
+                    tk::created_at.eq(base - chrono::TimeDelta::minutes(i / 4)),
+                    tk::expires_at.eq(expires),
+                    tk::last_used_at.eq(last_used),
+                ))
+                .execute(conn)?;
+        }
+        QueryResult::Ok(())
+    })
+    .unwrap();
+    let rows: Vec<SortRow> = app
+        .db(|conn| {
+            tk::tokens
+                .filter(tk::id.eq_any(&made))
+                .select((tk::id, tk::created_at, tk::expires_at, tk::last_used_at))
+                .load(conn)
+        })
+        .unwrap();
+
+    for sort in ORDERS {
+        let (seen, pages) = walk(
+            &app,
+            &format!("/admin/tokens?tab=api&kind=personal&sort={sort}"),
+            sort,
+        )
+        .await;
+        assert_eq!(pages, 3, "{sort}: 50 + 50 + 23");
+        let unique: HashSet<i64> = seen.iter().copied().collect();
+        assert_eq!(
+            (seen.len(), unique.len()),
+            (123, 123),
+            "{sort}: every row once"
+        );
+        assert_eq!(seen, in_expected_order(rows.clone(), sort), "{sort}");
+    }
+    // The new directions are the old ones turned round, but for the rows
+    // without a value, which stay oldest first: first instead of last.
+    let never_used: Vec<i64> = made.iter().step_by(3).copied().collect();
+    let (least_used, _) = walk(
+        &app,
+        "/admin/tokens?tab=api&kind=personal&sort=last_used_asc",
+        "last_used_asc",
+    )
+    .await;
+    assert_eq!(
+        &least_used[..never_used.len()],
+        &never_used[..],
+        "never used first"
+    );
+    let (oldest, _) = walk(
+        &app,
+        "/admin/tokens?tab=api&kind=personal&sort=created_asc",
+        "created_asc",
+    )
+    .await;
+    let mut newest = walk(&app, "/admin/tokens?tab=api&kind=personal", "created")
+        .await
+        .0;
+    newest.reverse();
+    assert_eq!(oldest, newest, "oldest first is newest first reversed");
+
+    // The form offers every order under its label, the chosen one selected,
+    // and the bulk form keeps it (Cancel and the redirect return to it).
+    let page = app
+        .get_html("/admin/tokens?tab=api&kind=personal&sort=expires_desc")
+        .await;
+    let doc = Html::parse_document(&page);
+    assert!(
+        text_of(&page, "label[for=f-sort]").is_some(),
+        "the select has a label"
+    );
+    let options = Selector::parse("#f-sort option").unwrap();
+    let values: Vec<&str> = doc
+        .select(&options)
+        .map(|o| o.value().attr("value").unwrap())
+        .collect();
+    assert_eq!(values, ORDERS);
+    let selected = Selector::parse("#f-sort option[selected]").unwrap();
+    let chosen: Vec<String> = doc.select(&selected).map(|o| o.text().collect()).collect();
+    assert_eq!(
+        chosen,
+        vec!["Expiring last (never-expiring first)".to_owned()]
+    );
+    let sort_field = Selector::parse("#bulk-form input[name=sort]").unwrap();
+    assert_eq!(
+        doc.select(&sort_field)
+            .next()
+            .and_then(|i| i.value().attr("value")),
+        Some("expires_desc")
+    );
+
+    // "Delete selected" with nothing ticked, on page 2 of a new order, shows
+    // page 2 of that order again.
+    let second = next_link(&page).unwrap().replace("&amp;", "&");
+    let second = app.get_html(&second).await;
+    let doc = Html::parse_document(&second);
+    let hidden = Selector::parse("#bulk-form input[type=hidden]").unwrap();
+    let form: Vec<(String, String)> = doc
+        .select(&hidden)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap().to_owned(),
+            )
+        })
+        .filter(|(name, _)| name != "page_ids")
+        .collect();
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(row_ids(&res.text().await.unwrap()), row_ids(&second));
+}
+
+#[actix_web::test]
+async fn a_name_search_in_every_order_finds_each_match_once_in_order_across_windows() {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as tk;
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let hasher = tessera::auth::password::Hasher::new(64, 1).unwrap();
+    app.db(|conn| tessera::seed::seed_demo(conn, &hasher, "tsr", 20, 7_000, false))
+        .unwrap();
+    // Some tokens that never expire (the seed gives every token an expiry).
+    app.db(|conn| {
+        diesel::update(
+            tk::tokens.filter(tk::id.eq_any((0..7_000i64).step_by(9).collect::<Vec<_>>())),
+        )
+        .set(tk::expires_at.eq(None::<chrono::NaiveDateTime>))
+        .execute(conn)
+    })
+    .unwrap();
+    app.login_ok("root").await;
+    let rows: Vec<SortRow> = app
+        .db(|conn| {
+            tk::tokens
+                .filter(tk::kind.ne("session"))
+                .filter(tk::revoked_at.is_null())
+                .filter(tk::name.like("%deploy%"))
+                .select((tk::id, tk::created_at, tk::expires_at, tk::last_used_at))
+                .load(conn)
+        })
+        .unwrap();
+    assert!(rows.len() > 3 * PAGE, "{} matches", rows.len());
+    assert!(rows.iter().any(|r| r.2.is_none()) && rows.iter().any(|r| r.3.is_none()));
+    for sort in ORDERS {
+        let (seen, pages) = walk(
+            &app,
+            &format!("/admin/tokens?tab=api&q=deploy&sort={sort}"),
+            sort,
+        )
+        .await;
+        assert!(pages > rows.len() / PAGE, "{sort}: {pages} pages");
+        assert_eq!(seen, in_expected_order(rows.clone(), sort), "{sort}");
+    }
+}

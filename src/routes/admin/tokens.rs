@@ -144,7 +144,7 @@ impl TokensPage {
         StatusFilter::ALL
     }
 
-    fn sorts(&self) -> [Sort; 3] {
+    fn sorts(&self) -> [Sort; 6] {
         Sort::ALL
     }
 
@@ -158,6 +158,10 @@ impl TokensPage {
 
     fn is_sort(&self, sort: &Sort) -> bool {
         self.filter.sort == *sort
+    }
+
+    fn is_default_sort(&self) -> bool {
+        self.filter.sort == Sort::default()
     }
 }
 
@@ -267,6 +271,14 @@ struct BulkConfirmPage {
     skipped: Vec<String>,
     /// How many more were skipped than `skipped` lists.
     more_skipped: usize,
+}
+
+impl BulkConfirmPage {
+    /// The inventory's order is kept, so that Cancel and the redirect after
+    /// revoking return to the list as it was sorted.
+    fn is_default_sort(&self) -> bool {
+        self.filter.sort == Sort::default()
+    }
 }
 
 /// Most rows listed on the confirmation page; the count covers the rest.
