@@ -1706,3 +1706,124 @@ async fn a_name_search_in_every_order_finds_each_match_once_in_order_across_wind
         assert_eq!(seen, in_expected_order(rows.clone(), sort), "{sort}");
     }
 }
+
+/// Sets the token policy through the settings page.
+async fn set_policy(app: &common::TestApp, max_days: &str, allow_non_expiring: bool) {
+    let mut fields = vec![
+        ("default_lifetime_days", "90"),
+        ("max_lifetime_days", max_days),
+        ("retention_days", "90"),
+        ("mobile_session_days", "30"),
+        ("token_creation_enabled", "on"),
+        ("tenant_id", ""),
+    ];
+    if allow_non_expiring {
+        fields.push(("allow_non_expiring", "on"));
+    }
+    let res = app
+        .submit("/admin/settings", "/admin/settings", &fields)
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+#[actix_web::test]
+async fn a_token_without_expiry_only_while_the_policy_allows_it() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
+    let (user_id, membership) = (ada.id.to_string(), format!("{dept}:{user_type}"));
+    let user = app.visitor();
+    user.login_ok("ada").await;
+    let api_token = |name: &'static str| {
+        let (app, user_id, membership) = (&app, user_id.clone(), membership.clone());
+        async move {
+            app.submit(
+                "/admin/tokens/new",
+                "/admin/tokens",
+                &[
+                    ("name", name),
+                    ("expires_at", ""),
+                    ("user_id", &user_id),
+                    ("membership", &membership),
+                ],
+            )
+            .await
+        }
+    };
+    let access_token = |name: &'static str| {
+        let user = &user;
+        async move {
+            user.submit(
+                "/profile/tokens/new",
+                "/profile/tokens",
+                &[
+                    ("name", name),
+                    ("scopes", "devices:read"),
+                    ("expires_in_days", "never"),
+                ],
+            )
+            .await
+        }
+    };
+    let date_required = |form: &str| {
+        let doc = Html::parse_document(form);
+        let input = Selector::parse("input#api-expires-at").unwrap();
+        doc.select(&input)
+            .next()
+            .unwrap()
+            .value()
+            .attr("required")
+            .is_some()
+    };
+
+    // Off (the default): refused on both forms, saying why.
+    assert!(date_required(
+        &app.get_html(&format!("/admin/tokens/new?user_id={}", ada.id))
+            .await
+    ));
+    assert!(
+        !user
+            .get_html("/profile/tokens/new")
+            .await
+            .contains("value=\"never\"")
+    );
+    for res in [api_token("ERP").await, access_token("laptop").await] {
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = res.text().await.unwrap();
+        let error = text_of(&page, "#expires_at-error").unwrap_or_default();
+        assert!(error.contains("Tokens must expire"), "{error}");
+    }
+    assert_eq!(app.count("tokens"), 0);
+
+    // On: both create a token that never expires.
+    set_policy(&app, "365", true).await;
+    let form = app
+        .get_html(&format!("/admin/tokens/new?user_id={}", ada.id))
+        .await;
+    assert!(!date_required(&form) && form.contains("never expires"));
+    assert!(
+        user.get_html("/profile/tokens/new")
+            .await
+            .contains("value=\"never\"")
+    );
+    let mut made = Vec::new();
+    for res in [api_token("ERP").await, access_token("laptop").await] {
+        assert_eq!(res.status(), StatusCode::OK);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("never expires"));
+        made.push(new_token_in(&page));
+    }
+    for token in &made {
+        let me: serde_json::Value = app.api_me(token).await.json().await.unwrap();
+        assert_eq!(me["expires_at"], serde_json::Value::Null, "{me}");
+    }
+    let list = app.get_html("/admin/tokens?tab=api").await;
+    assert_eq!(row_ids(&list).len(), 2);
+
+    // Off again: refused again (the tokens made meanwhile are left alone).
+    set_policy(&app, "365", false).await;
+    for res in [api_token("ERP 2").await, access_token("laptop 2").await] {
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    assert_eq!(app.count("tokens"), 2);
+}
