@@ -209,6 +209,78 @@ async fn memberships_grant_scopes_and_removal_narrows_tokens() {
     assert_eq!(app.audit("membership_removed").len(), 1);
 }
 
+/// The hidden fields of the user page's form whose button says "Revoke all",
+/// in the section with this heading, as a browser posts them.
+fn revoke_all_form(page: &str, heading: &str) -> Vec<(String, String)> {
+    let doc = scraper::Html::parse_document(page);
+    let sections = scraper::Selector::parse("section").unwrap();
+    let h2 = scraper::Selector::parse("h2").unwrap();
+    let form = scraper::Selector::parse("form[action=\"/admin/tokens/bulk-revoke\"]").unwrap();
+    let fields = scraper::Selector::parse("input[type=hidden], button[name]").unwrap();
+    let section = doc
+        .select(&sections)
+        .find(|s| {
+            s.select(&h2)
+                .next()
+                .is_some_and(|h| h.text().collect::<String>() == heading)
+        })
+        .unwrap_or_else(|| panic!("a section {heading}"));
+    let form = section.select(&form).next().expect("its Revoke all form");
+    let button = scraper::Selector::parse("button").unwrap();
+    assert_eq!(
+        form.select(&button)
+            .next()
+            .unwrap()
+            .text()
+            .collect::<String>(),
+        "Revoke all"
+    );
+    form.select(&fields)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Posts `form` to the confirmation, checks its heading, confirms with the
+/// form it renders; returns the confirm response.
+async fn confirm_revoke(
+    app: &common::TestApp,
+    form: &[(String, String)],
+    heading: &str,
+) -> reqwest::Response {
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let confirm = res.text().await.unwrap();
+    assert_eq!(text_of(&confirm, "h1").as_deref(), Some(heading));
+    let doc = scraper::Html::parse_document(&confirm);
+    let inputs = scraper::Selector::parse("form.confirm input[type=hidden]").unwrap();
+    let form: Vec<(String, String)> = doc
+        .select(&inputs)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    app.client
+        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[actix_web::test]
 async fn revoke_all_of_a_users_tokens() {
     let (app, _) = admin_app().await;
@@ -217,29 +289,72 @@ async fn revoke_all_of_a_users_tokens() {
     let ada_tokens: Vec<_> = (0..3)
         .map(|i| app.insert_token(ada.id, "personal", &format!("t{i}"), None))
         .collect();
+    let ada_session = app.insert_token(ada.id, "session", "Phone", None);
     let bobs = app.insert_token(bob.id, "personal", "keep", None);
-    let page = format!("/admin/users/{}", ada.id);
-    let res = app
-        .submit(
-            &page,
-            "/admin/tokens/bulk-revoke",
-            &[("tab", "api"), ("user", "ada"), ("all_matching", "1")],
-        )
-        .await;
-    assert_eq!(
-        text_of(&res.text().await.unwrap(), "h1").as_deref(),
-        Some("Revoke 3 tokens?")
-    );
-    let res = app
-        .submit(
-            &page,
-            "/admin/tokens/bulk-revoke/confirm",
-            &[("tab", "api"), ("user", "ada"), ("all_matching", "1")],
-        )
-        .await;
+    // In use before (and so remembered by the server).
+    for t in ada_tokens.iter().chain([&ada_session, &bobs]) {
+        assert_eq!(app.api_me(&t.token).await.status(), StatusCode::OK);
+    }
+    let page = app.get_html(&format!("/admin/users/{}", ada.id)).await;
+    let form = revoke_all_form(&page, "Tokens");
+    let res = confirm_revoke(&app, &form, "Revoke 3 tokens?").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // Refused right after the confirm response.
+    for t in &ada_tokens {
+        assert_eq!(
+            app.api_me(&t.token).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "token {}",
+            t.id
+        );
+    }
     assert!(ada_tokens.iter().all(|t| app.is_revoked(t.id)));
-    assert!(!app.is_revoked(bobs.id));
+    // Not their mobile session, nor anyone else's tokens.
+    assert_eq!(
+        app.api_me(&ada_session.token).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(app.api_me(&bobs.token).await.status(), StatusCode::OK);
+    assert!(!app.is_revoked(bobs.id) && !app.is_revoked(ada_session.id));
+}
+
+#[actix_web::test]
+async fn revoke_all_of_a_users_mobile_sessions() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let bob = app.create_user("bob", false);
+    let ada_sessions: Vec<_> = ["Phone", "Tablet"]
+        .into_iter()
+        .map(|device| app.insert_token(ada.id, "session", device, None))
+        .collect();
+    let ada_token = app.insert_token(ada.id, "personal", "laptop", None);
+    let bob_session = app.insert_token(bob.id, "session", "Phone", None);
+    for t in ada_sessions.iter().chain([&ada_token, &bob_session]) {
+        assert_eq!(app.api_me(&t.token).await.status(), StatusCode::OK);
+    }
+    let page = app.get_html(&format!("/admin/users/{}", ada.id)).await;
+    let form = revoke_all_form(&page, "Mobile sessions");
+    let res = confirm_revoke(&app, &form, "Revoke 2 tokens?").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(res.headers()).starts_with("/admin/tokens?tab=sessions"));
+    for t in &ada_sessions {
+        assert_eq!(
+            app.api_me(&t.token).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "session {}",
+            t.id
+        );
+        assert!(app.is_revoked(t.id));
+    }
+    // Only that user's sessions: not their token, nor another user's session.
+    assert_eq!(app.api_me(&ada_token.token).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.api_me(&bob_session.token).await.status(),
+        StatusCode::OK
+    );
+    assert!(!app.is_revoked(ada_token.id) && !app.is_revoked(bob_session.id));
+    let page = app.get_html(&format!("/admin/users/{}", ada.id)).await;
+    assert!(page.contains("No mobile sessions."));
 }
 
 #[actix_web::test]
@@ -942,7 +1057,10 @@ async fn the_audit_log_filters_by_token_id_or_display_prefix() {
         (personal.id.to_string(), vec![Some(personal.id); 2]),
         (format!("#{}", api.id), vec![Some(api.id)]),
         (prefix(&personal), vec![Some(personal.id); 2]),
-        (format!("{}…", prefix(&personal)), vec![Some(personal.id); 2]),
+        (
+            format!("{}…", prefix(&personal)),
+            vec![Some(personal.id); 2],
+        ),
         (format!(" {}... ", prefix(&api)), vec![Some(api.id)]),
         // The start of a display prefix, if few tokens have it.
         (personal.token[..7].to_owned(), vec![Some(personal.id); 2]),

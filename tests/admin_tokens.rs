@@ -334,6 +334,10 @@ async fn revoke_everything_a_filter_matches() {
         .map(|i| app.insert_token(ada.id, "api", &format!("a{i}"), Some((dept, user_type))))
         .collect();
     let outside = app.insert_token(bob.id, "personal", "keep", None);
+    // In use before (and so remembered by the server).
+    for t in in_dept.iter().chain([&outside]) {
+        assert_eq!(app.api_me(&t.token).await.status(), StatusCode::OK);
+    }
 
     let department = dept.to_string();
     let res = app
@@ -362,6 +366,16 @@ async fn revoke_everything_a_filter_matches() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // Refused right after the confirm response, every one of them.
+    for t in &in_dept {
+        assert_eq!(
+            app.api_me(&t.token).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "token {}",
+            t.id
+        );
+    }
+    assert_eq!(app.api_me(&outside.token).await.status(), StatusCode::OK);
     assert!(in_dept.iter().all(|t| app.is_revoked(t.id)));
     assert!(!app.is_revoked(outside.id));
 
@@ -1384,8 +1398,7 @@ async fn the_confirm_post_reports_tokens_revoked_or_gone_since_the_confirmation_
     app.db(|conn| {
         use diesel::prelude::*;
         use tessera::db::schema::tokens::dsl as tk;
-        diesel::delete(tk::tokens.filter(tk::id.eq_any([tokens[3].id, tokens[4].id])))
-            .execute(conn)
+        diesel::delete(tk::tokens.filter(tk::id.eq_any([tokens[3].id, tokens[4].id]))).execute(conn)
     })
     .unwrap();
     let revoked_before = app.audit("token_revoked").len();
@@ -1707,6 +1720,164 @@ async fn a_name_search_in_every_order_finds_each_match_once_in_order_across_wind
     }
 }
 
+/// The hidden fields of the inventory's bulk form, as a browser without
+/// JavaScript sends them (checkboxes left out).
+fn bulk_form_fields(list: &str) -> Vec<(String, String)> {
+    let doc = Html::parse_document(list);
+    let hidden = Selector::parse("#bulk-form input[type=hidden]").unwrap();
+    doc.select(&hidden)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The ids a confirmation page lists and will revoke.
+fn confirm_ids(confirm: &str) -> Vec<i64> {
+    let mut ids: Vec<i64> = confirm_form(confirm)
+        .into_iter()
+        .filter(|(name, _)| name == "ids")
+        .map(|(_, id)| id.parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[actix_web::test]
+async fn select_all_on_this_page_without_javascript_revokes_exactly_that_page() {
+    let (app, root) = admin_app().await;
+    let tokens: Vec<_> = (0..PAGE + 12)
+        .map(|i| app.insert_token(root.id, "personal", &format!("t{i:03}"), None))
+        .collect();
+    // Page 2 (the 12 oldest), then page 1 (the newest 50).
+    let first = app.get_html("/admin/tokens?tab=api").await;
+    let second = app
+        .get_html(&next_link(&first).unwrap().replace("&amp;", "&"))
+        .await;
+    for (page, size) in [(&second, 12), (&first, PAGE)] {
+        let mut listed = row_ids(page);
+        assert_eq!(listed.len(), size);
+        listed.sort_unstable();
+        // The button is a submit named all_on_page; a box ticked on another
+        // page (a stray ids value) does not join in.
+        let mut form = bulk_form_fields(page);
+        form.push(("all_on_page".into(), "1".into()));
+        let elsewhere = tokens
+            .iter()
+            .find(|t| !listed.contains(&t.id) && !app.is_revoked(t.id))
+            .map(|t| t.id);
+        if let Some(id) = elsewhere {
+            form.push(("ids".into(), id.to_string()));
+        }
+        let res = app
+            .client
+            .post(app.url("/admin/tokens/bulk-revoke"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let confirm = res.text().await.unwrap();
+        assert_eq!(
+            text_of(&confirm, "h1"),
+            Some(format!("Revoke {size} tokens?"))
+        );
+        let mut shown: Vec<i64> = {
+            let doc = Html::parse_document(&confirm);
+            let rows = Selector::parse("tr[data-token-id]").unwrap();
+            doc.select(&rows)
+                .map(|r| r.value().attr("data-token-id").unwrap().parse().unwrap())
+                .collect()
+        };
+        shown.sort_unstable();
+        assert_eq!(shown, listed, "the confirmation lists exactly that page");
+        assert_eq!(confirm_ids(&confirm), listed, "and will revoke exactly it");
+        assert!(listed.iter().all(|id| !app.is_revoked(*id)));
+
+        let res = app
+            .client
+            .post(app.url("/admin/tokens/bulk-revoke/confirm"))
+            .form(&confirm_form(&confirm))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(flash_message(&app).await, format!("Revoked {size} tokens."));
+        for t in &tokens {
+            let should =
+                listed.contains(&t.id) || (size == PAGE && row_ids(&second).contains(&t.id));
+            assert_eq!(app.is_revoked(t.id), should, "token {}", t.id);
+        }
+    }
+    for t in &tokens {
+        assert_eq!(
+            app.api_me(&t.token).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+#[actix_web::test]
+async fn revoke_from_an_api_tokens_detail_page() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
+    let api = app.insert_token(ada.id, "api", "ERP", Some((dept, user_type)));
+    let other = app.insert_token(ada.id, "api", "Billing", Some((dept, user_type)));
+    assert_eq!(app.api_me(&api.token).await.status(), StatusCode::OK);
+    let page = app.get_html(&format!("/admin/tokens/{}", api.id)).await;
+    // The page's Revoke form, as it is: ids={id} to the confirmation.
+    let doc = Html::parse_document(&page);
+    let inputs =
+        Selector::parse("form[action=\"/admin/tokens/bulk-revoke\"] input[type=hidden]").unwrap();
+    let form: Vec<(String, String)> = doc
+        .select(&inputs)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(form.contains(&("ids".into(), api.id.to_string())));
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let confirm = res.text().await.unwrap();
+    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 1 token?"));
+    assert_eq!(confirm_ids(&confirm), vec![api.id]);
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
+        .form(&confirm_form(&confirm))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), "/admin/tokens?tab=api");
+    assert_eq!(flash_message(&app).await, "Revoked 1 token.");
+    assert!(app.is_revoked(api.id) && !app.is_revoked(other.id));
+    assert_eq!(
+        app.api_me(&api.token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.api_me(&other.token).await.status(), StatusCode::OK);
+    let rows = app.audit_rows("token_revoked");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].target_id, Some(api.id));
+    // Its page now says so, and its trail has the revocation.
+    let page = app.get_html(&format!("/admin/tokens/{}", api.id)).await;
+    assert!(page.contains("badge-revoked") && page.contains("token_revoked"));
+}
+
 /// Sets the token policy through the settings page.
 async fn set_policy(app: &common::TestApp, max_days: &str, allow_non_expiring: bool) {
     let mut fields = vec![
@@ -1724,6 +1895,111 @@ async fn set_policy(app: &common::TestApp, max_days: &str, allow_non_expiring: b
         .submit("/admin/settings", "/admin/settings", &fields)
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+/// Whether the page shows the "more than 12 months away" warning.
+fn warns_of_a_long_life(form: &str) -> bool {
+    let doc = Html::parse_document(form);
+    let warning = Selector::parse("#expiry-warning").unwrap();
+    let warning = doc.select(&warning).next().expect("the warning element");
+    warning.value().attr("hidden").is_none()
+}
+
+#[actix_web::test]
+async fn the_beyond_12_months_warning_shows_without_javascript() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
+    // A policy that allows two years.
+    set_policy(&app, "730", false).await;
+    let today = chrono::Utc::now().date_naive();
+    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let twelve_months = today.checked_add_months(chrono::Months::new(12)).unwrap();
+    let (at_12_months, beyond, at_max, past_max) = (
+        day(twelve_months),
+        day(twelve_months + chrono::TimeDelta::days(1)),
+        day(today + chrono::TimeDelta::days(730)),
+        day(today + chrono::TimeDelta::days(731)),
+    );
+    let (user_id, membership) = (ada.id.to_string(), format!("{dept}:{user_type}"));
+
+    // The fresh form: the default date, no warning.
+    let fresh = app
+        .get_html(&format!("/admin/tokens/new?user_id={}", ada.id))
+        .await;
+    assert!(!warns_of_a_long_life(&fresh));
+
+    // Re-rendered after a POST that needs fixing (no name): the warning
+    // follows the posted date, within the policy maximum.
+    for (date, warns) in [(&at_12_months, false), (&beyond, true), (&at_max, true)] {
+        let res = app
+            .submit(
+                "/admin/tokens/new",
+                "/admin/tokens",
+                &[
+                    ("name", ""),
+                    ("expires_at", date),
+                    ("user_id", &user_id),
+                    ("membership", &membership),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{date}");
+        let form = res.text().await.unwrap();
+        assert!(text_of(&form, "#name-error").is_some());
+        assert_eq!(warns_of_a_long_life(&form), warns, "{date}");
+        let doc = Html::parse_document(&form);
+        let input = Selector::parse("input#api-expires-at").unwrap();
+        assert_eq!(
+            doc.select(&input).next().unwrap().value().attr("value"),
+            Some(date.as_str()),
+            "the date is kept"
+        );
+    }
+    // So does the page the user picker (a GET form) shows.
+    let picked = app
+        .get_html(&format!(
+            "/admin/tokens/new?user_id={}&expires_at={beyond}&name=ERP",
+            ada.id
+        ))
+        .await;
+    assert!(warns_of_a_long_life(&picked));
+
+    // It is a warning, not a refusal: the date within the maximum is taken.
+    let res = app
+        .submit(
+            "/admin/tokens/new",
+            "/admin/tokens",
+            &[
+                ("name", "ERP"),
+                ("expires_at", &beyond),
+                ("user_id", &user_id),
+                ("membership", &membership),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let token = new_token_in(&res.text().await.unwrap());
+    let me: serde_json::Value = app.api_me(&token).await.json().await.unwrap();
+    assert!(
+        me["expires_at"].as_str().unwrap().starts_with(&beyond),
+        "{me}"
+    );
+    // Beyond the maximum it is an error of the field instead.
+    let res = app
+        .submit(
+            "/admin/tokens/new",
+            "/admin/tokens",
+            &[
+                ("name", "ERP 2"),
+                ("expires_at", &past_max),
+                ("user_id", &user_id),
+                ("membership", &membership),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&res.text().await.unwrap(), "#expires_at-error").is_some());
 }
 
 #[actix_web::test]
