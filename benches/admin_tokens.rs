@@ -5,8 +5,10 @@
 //! in-process and prints server-side medians (the `Server-Timing` header) for:
 //! the API Tokens page (first page, filtered pages, a display-prefix lookup, a
 //! rare name and a name that matches nothing, a page 10,000 pages deep, the
-//! sessions tab) and bulk revocation of 1,000 and 10,000 selected tokens via
-//! the confirm POST.
+//! sessions tab; then the same list in the other directions: oldest first
+//! (also 10,000 pages deep), expiring last, least recently used first, a name
+//! search and the sessions tab that way) and bulk revocation of 1,000 and
+//! 10,000 selected tokens via the confirm POST.
 //!
 //! Run: `cargo bench --bench admin_tokens` (`BENCH_TOKENS=N` for a smaller run).
 
@@ -163,22 +165,36 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     anyhow::ensure!(res.status() == 303, "sign-in failed: {}", res.status());
 
-    // The cursor of page 10,000 (rows 499,951-500,000 of the default order).
-    let deep_cursor = {
+    // The cursor of page 10,000 (rows 499,951-500,000 of the default order,
+    // or of oldest first), or of the last full page when there are fewer.
+    let deep_cursor = |oldest_first: bool| -> anyhow::Result<String> {
         let mut conn = pool.get()?;
-        let (created_at, id): (chrono::NaiveDateTime, i64) = t::tokens
+        let live: i64 = t::tokens
             .filter(t::kind.ne("session"))
             .filter(t::revoked_at.is_null())
-            .order((t::created_at.desc(), t::id.desc()))
-            .offset(50 * 9_999 - 1)
-            .select((t::created_at, t::id))
-            .first(&mut conn)?;
-        Cursor {
+            .count()
+            .get_result(&mut conn)?;
+        let query = t::tokens
+            .filter(t::kind.ne("session"))
+            .filter(t::revoked_at.is_null())
+            .offset((50 * 9_999 - 1).min(live - 51).max(0))
+            .select((t::created_at, t::id));
+        let (created_at, id): (chrono::NaiveDateTime, i64) = if oldest_first {
+            query
+                .order((t::created_at.asc(), t::id.asc()))
+                .first(&mut conn)?
+        } else {
+            query
+                .order((t::created_at.desc(), t::id.desc()))
+                .first(&mut conn)?
+        };
+        Ok(Cursor {
             value: Some(created_at),
             id,
         }
-        .encode()
+        .encode())
     };
+    let (deep_cursor, deep_cursor_oldest) = (deep_cursor(false)?, deep_cursor(true)?);
     // A display prefix from the middle of the table, and a name that only a
     // token about as old has (so that no early page holds it by chance).
     let (prefix, rare_name): (String, String) = {
@@ -240,6 +256,37 @@ async fn main() -> anyhow::Result<()> {
         (
             "sessions tab, sorted by last used",
             "/admin/tokens?tab=sessions&sort=last_used".to_owned(),
+            true,
+        ),
+        // The other directions, on the same indexes read backwards.
+        (
+            "oldest first (sort=created_asc)",
+            "/admin/tokens?tab=api&sort=created_asc".to_owned(),
+            true,
+        ),
+        (
+            "page 10,000, oldest first",
+            format!("/admin/tokens?tab=api&sort=created_asc&after={deep_cursor_oldest}"),
+            true,
+        ),
+        (
+            "expiring last (sort=expires_desc)",
+            "/admin/tokens?tab=api&sort=expires_desc".to_owned(),
+            true,
+        ),
+        (
+            "least recently used (sort=last_used_asc)",
+            "/admin/tokens?tab=api&sort=last_used_asc".to_owned(),
+            true,
+        ),
+        (
+            "name \"deploy\", least recently used first",
+            "/admin/tokens?tab=api&q=deploy&sort=last_used_asc".to_owned(),
+            true,
+        ),
+        (
+            "sessions tab, least recently active first",
+            "/admin/tokens?tab=sessions&sort=last_used_asc".to_owned(),
             true,
         ),
     ];

@@ -209,6 +209,78 @@ async fn memberships_grant_scopes_and_removal_narrows_tokens() {
     assert_eq!(app.audit("membership_removed").len(), 1);
 }
 
+/// The hidden fields of the user page's form whose button says "Revoke all",
+/// in the section with this heading, as a browser posts them.
+fn revoke_all_form(page: &str, heading: &str) -> Vec<(String, String)> {
+    let doc = scraper::Html::parse_document(page);
+    let sections = scraper::Selector::parse("section").unwrap();
+    let h2 = scraper::Selector::parse("h2").unwrap();
+    let form = scraper::Selector::parse("form[action=\"/admin/tokens/bulk-revoke\"]").unwrap();
+    let fields = scraper::Selector::parse("input[type=hidden], button[name]").unwrap();
+    let section = doc
+        .select(&sections)
+        .find(|s| {
+            s.select(&h2)
+                .next()
+                .is_some_and(|h| h.text().collect::<String>() == heading)
+        })
+        .unwrap_or_else(|| panic!("a section {heading}"));
+    let form = section.select(&form).next().expect("its Revoke all form");
+    let button = scraper::Selector::parse("button").unwrap();
+    assert_eq!(
+        form.select(&button)
+            .next()
+            .unwrap()
+            .text()
+            .collect::<String>(),
+        "Revoke all"
+    );
+    form.select(&fields)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Posts `form` to the confirmation, checks its heading, confirms with the
+/// form it renders; returns the confirm response.
+async fn confirm_revoke(
+    app: &common::TestApp,
+    form: &[(String, String)],
+    heading: &str,
+) -> reqwest::Response {
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let confirm = res.text().await.unwrap();
+    assert_eq!(text_of(&confirm, "h1").as_deref(), Some(heading));
+    let doc = scraper::Html::parse_document(&confirm);
+    let inputs = scraper::Selector::parse("form.confirm input[type=hidden]").unwrap();
+    let form: Vec<(String, String)> = doc
+        .select(&inputs)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    app.client
+        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[actix_web::test]
 async fn revoke_all_of_a_users_tokens() {
     let (app, _) = admin_app().await;
@@ -217,29 +289,72 @@ async fn revoke_all_of_a_users_tokens() {
     let ada_tokens: Vec<_> = (0..3)
         .map(|i| app.insert_token(ada.id, "personal", &format!("t{i}"), None))
         .collect();
+    let ada_session = app.insert_token(ada.id, "session", "Phone", None);
     let bobs = app.insert_token(bob.id, "personal", "keep", None);
-    let page = format!("/admin/users/{}", ada.id);
-    let res = app
-        .submit(
-            &page,
-            "/admin/tokens/bulk-revoke",
-            &[("tab", "api"), ("user", "ada"), ("all_matching", "1")],
-        )
-        .await;
-    assert_eq!(
-        text_of(&res.text().await.unwrap(), "h1").as_deref(),
-        Some("Revoke 3 tokens?")
-    );
-    let res = app
-        .submit(
-            &page,
-            "/admin/tokens/bulk-revoke/confirm",
-            &[("tab", "api"), ("user", "ada"), ("all_matching", "1")],
-        )
-        .await;
+    // In use before (and so remembered by the server).
+    for t in ada_tokens.iter().chain([&ada_session, &bobs]) {
+        assert_eq!(app.api_me(&t.token).await.status(), StatusCode::OK);
+    }
+    let page = app.get_html(&format!("/admin/users/{}", ada.id)).await;
+    let form = revoke_all_form(&page, "Tokens");
+    let res = confirm_revoke(&app, &form, "Revoke 3 tokens?").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // Refused right after the confirm response.
+    for t in &ada_tokens {
+        assert_eq!(
+            app.api_me(&t.token).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "token {}",
+            t.id
+        );
+    }
     assert!(ada_tokens.iter().all(|t| app.is_revoked(t.id)));
-    assert!(!app.is_revoked(bobs.id));
+    // Not their mobile session, nor anyone else's tokens.
+    assert_eq!(
+        app.api_me(&ada_session.token).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(app.api_me(&bobs.token).await.status(), StatusCode::OK);
+    assert!(!app.is_revoked(bobs.id) && !app.is_revoked(ada_session.id));
+}
+
+#[actix_web::test]
+async fn revoke_all_of_a_users_mobile_sessions() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let bob = app.create_user("bob", false);
+    let ada_sessions: Vec<_> = ["Phone", "Tablet"]
+        .into_iter()
+        .map(|device| app.insert_token(ada.id, "session", device, None))
+        .collect();
+    let ada_token = app.insert_token(ada.id, "personal", "laptop", None);
+    let bob_session = app.insert_token(bob.id, "session", "Phone", None);
+    for t in ada_sessions.iter().chain([&ada_token, &bob_session]) {
+        assert_eq!(app.api_me(&t.token).await.status(), StatusCode::OK);
+    }
+    let page = app.get_html(&format!("/admin/users/{}", ada.id)).await;
+    let form = revoke_all_form(&page, "Mobile sessions");
+    let res = confirm_revoke(&app, &form, "Revoke 2 tokens?").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(res.headers()).starts_with("/admin/tokens?tab=sessions"));
+    for t in &ada_sessions {
+        assert_eq!(
+            app.api_me(&t.token).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "session {}",
+            t.id
+        );
+        assert!(app.is_revoked(t.id));
+    }
+    // Only that user's sessions: not their token, nor another user's session.
+    assert_eq!(app.api_me(&ada_token.token).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.api_me(&bob_session.token).await.status(),
+        StatusCode::OK
+    );
+    assert!(!app.is_revoked(ada_token.id) && !app.is_revoked(bob_session.id));
+    let page = app.get_html(&format!("/admin/users/{}", ada.id)).await;
+    assert!(page.contains("No mobile sessions."));
 }
 
 #[actix_web::test]
@@ -833,4 +948,190 @@ async fn hostile_values_are_escaped_on_sessions_settings_audit_and_user_pages() 
     assert_eq!(text_of(&page, "h1").as_deref(), Some("Revoke 1 token?"));
     assert!(!page.contains("<img src=x") && shown_escaped(&page));
     let _ = root;
+}
+
+#[actix_web::test]
+async fn settings_audit_names_the_tenant_id_and_its_change() {
+    let (app, _) = admin_app().await;
+    let save = |tenant: &'static str| {
+        let app = &app;
+        async move {
+            let res = app
+                .submit(
+                    "/admin/settings",
+                    "/admin/settings",
+                    &[
+                        ("default_lifetime_days", "90"),
+                        ("max_lifetime_days", "365"),
+                        ("retention_days", "90"),
+                        ("mobile_session_days", "30"),
+                        ("token_creation_enabled", "on"),
+                        ("tenant_id", tenant),
+                    ],
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER, "{tenant}");
+        }
+    };
+    save("acme-42").await;
+    save("  acme-42 ").await;
+    save("globex, \"eu\"").await;
+    let details: Vec<String> = app
+        .audit_rows("settings_updated")
+        .into_iter()
+        .map(|r| r.detail.unwrap_or_default())
+        .collect();
+    assert_eq!(details.len(), 3);
+    assert!(
+        details[0].ends_with("tenant id \"acme-42\" (was \"\")"),
+        "a change says what it was: {}",
+        details[0]
+    );
+    assert!(
+        details[1].ends_with("tenant id \"acme-42\""),
+        "no change (the field is trimmed): {}",
+        details[1]
+    );
+    assert!(
+        details[2].ends_with("tenant id \"globex, \\\"eu\\\"\" (was \"acme-42\")"),
+        "quoted, so that a comma cannot pass for another setting: {}",
+        details[2]
+    );
+    // The rest of the policy is still there.
+    assert!(details[0].starts_with("default 90 d, max 365 d, non-expiring refused"));
+}
+
+/// The token each listed audit row links to (`None` for rows about no token).
+fn event_targets(html: &str) -> Vec<Option<i64>> {
+    let doc = scraper::Html::parse_document(html);
+    let rows = scraper::Selector::parse("tr[data-event-id]").unwrap();
+    let link = scraper::Selector::parse("a[href^=\"/admin/tokens/\"]").unwrap();
+    doc.select(&rows)
+        .map(|row| {
+            row.select(&link).next().map(|a| {
+                a.value().attr("href").unwrap()["/admin/tokens/".len()..]
+                    .parse()
+                    .unwrap()
+            })
+        })
+        .collect()
+}
+
+fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("x", s)]).unwrap()[2..].to_owned()
+}
+
+#[actix_web::test]
+async fn the_audit_log_filters_by_token_id_or_display_prefix() {
+    let (app, root) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Ops", "devices:read");
+    let personal = app.insert_token(ada.id, "personal", "laptop", None);
+    let api = app.insert_token(ada.id, "api", "ERP", Some((dept, user_type)));
+    // Audited changes: personal twice, api once, and an event about no token.
+    for (id, action) in [
+        (personal.id, "disable"),
+        (api.id, "disable"),
+        (personal.id, "enable"),
+    ] {
+        let res = app
+            .submit(
+                &format!("/admin/tokens/{id}"),
+                &format!("/admin/tokens/{id}/{action}"),
+                &[],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    }
+    app.submit(
+        &format!("/admin/users/{}", ada.id),
+        &format!("/admin/users/{}", ada.id),
+        &[("email", "ada@example.com"), ("display_name", "Ada L.")],
+    )
+    .await;
+    let all = app.get_html("/admin/audit").await;
+    assert!(event_targets(&all).contains(&None), "events about no token");
+
+    let prefix = |t: &common::Seeded| t.token[..9].to_owned();
+    let cases: Vec<(String, Vec<Option<i64>>)> = vec![
+        (personal.id.to_string(), vec![Some(personal.id); 2]),
+        (format!("#{}", api.id), vec![Some(api.id)]),
+        (prefix(&personal), vec![Some(personal.id); 2]),
+        (
+            format!("{}…", prefix(&personal)),
+            vec![Some(personal.id); 2],
+        ),
+        (format!(" {}... ", prefix(&api)), vec![Some(api.id)]),
+        // The start of a display prefix, if few tokens have it.
+        (personal.token[..7].to_owned(), vec![Some(personal.id); 2]),
+        ("tsra_".into(), vec![Some(api.id)]),
+    ];
+    for (token, expected) in &cases {
+        let path = format!("/admin/audit?token={}", urlencode(token));
+        let page = app.get_html(&path).await;
+        assert_eq!(&event_targets(&page), expected, "{token:?}");
+        assert!(text_of(&page, "#token-note").is_none(), "{token:?}");
+        // The export takes the same filter: a header, then the same rows.
+        let csv = app
+            .get(&format!("/admin/audit.csv?token={}", urlencode(token)))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(csv.lines().count(), 1 + expected.len(), "{token:?}: {csv}");
+    }
+
+    // An id that names no token (any more) just has no events.
+    let page = app.get_html("/admin/audit?token=999999").await;
+    assert!(event_targets(&page).is_empty());
+    assert!(text_of(&page, "#token-note").is_none());
+
+    // A prefix no token has, or garbage: no rows and a note, never an error.
+    for (token, note) in [
+        ("tsrp_zzzz", "No token has a display prefix"),
+        ("tsrp_zzzz…", "No token has a display prefix"),
+        ("laptop", "Enter a token id"),
+        ("' OR 1=1 --", "Enter a token id"),
+        ("-1", "Enter a token id"),
+        ("99999999999999999999999", "Enter a token id"),
+        ("tsrp_4Fq0x", "Enter a token id"),
+        ("%", "Enter a token id"),
+    ] {
+        let path = format!("/admin/audit?token={}", urlencode(token));
+        let res = app.get(&path).await;
+        assert_eq!(res.status(), StatusCode::OK, "{token:?}");
+        let page = res.text().await.unwrap();
+        assert!(event_targets(&page).is_empty(), "{token:?}");
+        let shown = text_of(&page, "#token-note").unwrap_or_default();
+        assert!(shown.contains(note), "{token:?}: {shown}");
+        let doc = scraper::Html::parse_document(&page);
+        let field = scraper::Selector::parse("input#a-token").unwrap();
+        assert_eq!(
+            doc.select(&field).next().unwrap().value().attr("value"),
+            Some(token),
+            "the field keeps what was typed"
+        );
+        let csv = app
+            .get(&format!("/admin/audit.csv?token={}", urlencode(token)))
+            .await;
+        assert_eq!(csv.status(), StatusCode::OK, "{token:?}");
+        assert_eq!(csv.text().await.unwrap().lines().count(), 1, "{token:?}");
+    }
+
+    // A prefix so short that many tokens have it asks for more of it.
+    for i in 0..tessera::domain::audit_filter::MAX_PREFIX_MATCHES {
+        app.insert_token(root.id, "personal", &format!("many {i}"), None);
+    }
+    let page = app.get_html("/admin/audit?token=tsrp_").await;
+    assert!(event_targets(&page).is_empty());
+    assert!(
+        text_of(&page, "#token-note")
+            .unwrap_or_default()
+            .contains("More than")
+    );
+    // The whole display prefix still finds its token among them.
+    let page = app
+        .get_html(&format!("/admin/audit?token={}", prefix(&personal)))
+        .await;
+    assert_eq!(event_targets(&page), vec![Some(personal.id); 2]);
 }

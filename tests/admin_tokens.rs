@@ -334,6 +334,10 @@ async fn revoke_everything_a_filter_matches() {
         .map(|i| app.insert_token(ada.id, "api", &format!("a{i}"), Some((dept, user_type))))
         .collect();
     let outside = app.insert_token(bob.id, "personal", "keep", None);
+    // In use before (and so remembered by the server).
+    for t in in_dept.iter().chain([&outside]) {
+        assert_eq!(app.api_me(&t.token).await.status(), StatusCode::OK);
+    }
 
     let department = dept.to_string();
     let res = app
@@ -362,6 +366,16 @@ async fn revoke_everything_a_filter_matches() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // Refused right after the confirm response, every one of them.
+    for t in &in_dept {
+        assert_eq!(
+            app.api_me(&t.token).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "token {}",
+            t.id
+        );
+    }
+    assert_eq!(app.api_me(&outside.token).await.status(), StatusCode::OK);
     assert!(in_dept.iter().all(|t| app.is_revoked(t.id)));
     assert!(!app.is_revoked(outside.id));
 
@@ -1325,4 +1339,767 @@ async fn unused_for_days_finds_the_tokens_it_should() {
         assert_eq!(row.target_type.as_deref(), Some("token"));
         assert!(row.target_label.as_deref().unwrap().contains("tsrp_"));
     }
+}
+
+/// The hidden fields of the confirmation page's form, as the browser would post them.
+fn confirm_form(confirm: &str) -> Vec<(String, String)> {
+    let doc = Html::parse_document(confirm);
+    let inputs = Selector::parse("form.confirm input[type=hidden]").unwrap();
+    doc.select(&inputs)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The success message the next page shows.
+async fn flash_message(app: &common::TestApp) -> String {
+    let page = app.get_html("/admin/tokens").await;
+    let doc = Html::parse_document(&page);
+    let flash = Selector::parse(".flash, [role=status], [role=alert]").unwrap();
+    doc.select(&flash)
+        .map(|e| e.text().collect::<String>().trim().to_owned())
+        .find(|t| t.contains("Revoked"))
+        .unwrap_or_else(|| panic!("no flash in {page}"))
+}
+
+#[actix_web::test]
+async fn the_confirm_post_reports_tokens_revoked_or_gone_since_the_confirmation_page() {
+    let (app, root) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let tokens: Vec<_> = (0..5)
+        .map(|i| app.insert_token(ada.id, "personal", &format!("t{i}"), None))
+        .collect();
+    let ids: Vec<i64> = tokens.iter().map(|t| t.id).collect();
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke"))
+        .form(&{
+            let mut form = ids_form(&ids);
+            form.push((
+                "csrf_token",
+                common::csrf_in(&app.get_html("/admin/tokens").await),
+            ));
+            form
+        })
+        .send()
+        .await
+        .unwrap();
+    let confirm = res.text().await.unwrap();
+    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 5 tokens?"));
+
+    // Between the page and the confirmation: another administrator revokes
+    // one, and two are deleted (a purge, say).
+    app.db(|c| tessera::db::tokens::revoke(c, tokens[1].id, Some(root.id)))
+        .unwrap();
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as tk;
+        diesel::delete(tk::tokens.filter(tk::id.eq_any([tokens[3].id, tokens[4].id]))).execute(conn)
+    })
+    .unwrap();
+    let revoked_before = app.audit("token_revoked").len();
+
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
+        .form(&confirm_form(&confirm))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        flash_message(&app).await,
+        "Revoked 2 tokens. 1 was already revoked; 2 no longer exist."
+    );
+    assert!(app.is_revoked(tokens[0].id) && app.is_revoked(tokens[2].id));
+    assert_eq!(
+        app.audit("token_revoked").len() - revoked_before,
+        2,
+        "audit rows for the two it revoked only"
+    );
+
+    // Nothing left to revoke: said as plainly.
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
+        .form(&confirm_form(&confirm))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        flash_message(&app).await,
+        "Revoked 0 tokens. 3 were already revoked; 2 no longer exist."
+    );
+    // Without anything skipped, the message is as before.
+    let fresh = app.insert_token(ada.id, "personal", "fresh", None);
+    let mut form = ids_form(&[fresh.id, fresh.id]);
+    form.push((
+        "csrf_token",
+        common::csrf_in(&app.get_html("/admin/tokens").await),
+    ));
+    app.client
+        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        flash_message(&app).await,
+        "Revoked 1 token.",
+        "a repeated id counts once"
+    );
+}
+
+/// A row's sort columns: (id, created, expires, last used).
+type SortRow = (
+    i64,
+    chrono::NaiveDateTime,
+    Option<chrono::NaiveDateTime>,
+    Option<chrono::NaiveDateTime>,
+);
+
+/// `rows` in the inventory's order for a `sort=` value, written out here
+/// independently of the server's code: the column and then the id in the
+/// same direction, NULL rows (never expires, never used) by id, oldest first,
+/// after every expiry and before every last use.
+fn in_expected_order(mut rows: Vec<SortRow>, sort: &str) -> Vec<i64> {
+    use std::cmp::Ordering;
+    type Key = fn(&SortRow) -> Option<chrono::NaiveDateTime>;
+    let (key, desc, nulls_first): (Key, bool, bool) = match sort {
+        "created" => (|r| Some(r.1), true, false),
+        "created_asc" => (|r| Some(r.1), false, false),
+        "expires" => (|r| r.2, false, false),
+        "expires_desc" => (|r| r.2, true, true),
+        "last_used" => (|r| r.3, true, false),
+        "last_used_asc" => (|r| r.3, false, true),
+        other => panic!("{other}"),
+    };
+    rows.sort_by(|a, b| match (key(a), key(b)) {
+        (None, None) => a.0.cmp(&b.0),
+        (None, Some(_)) if nulls_first => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) if nulls_first => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(x), Some(y)) => {
+            let ascending = x.cmp(&y).then(a.0.cmp(&b.0));
+            if desc { ascending.reverse() } else { ascending }
+        }
+    });
+    rows.into_iter().map(|r| r.0).collect()
+}
+
+/// Every page from `url` on, following "Next page" / "Search further" links:
+/// the ids listed, and how many pages it took. Each link keeps `sort`.
+async fn walk(app: &common::TestApp, url: &str, sort: &str) -> (Vec<i64>, usize) {
+    let (mut url, mut seen, mut pages) = (url.to_owned(), Vec::new(), 0);
+    loop {
+        let page = app.get_html(&url).await;
+        let ids = row_ids(&page);
+        assert!(ids.len() <= PAGE);
+        seen.extend(ids);
+        pages += 1;
+        assert!(pages < 1_000, "{url}: no end");
+        match next_link(&page) {
+            Some(next) => {
+                let next = next.replace("&amp;", "&");
+                if sort != "created" {
+                    assert!(
+                        next.contains(&format!("sort={sort}&")),
+                        "the order stays in the URL: {next}"
+                    );
+                }
+                url = next;
+            }
+            None => break,
+        }
+    }
+    (seen, pages)
+}
+
+const ORDERS: [&str; 6] = [
+    "created",
+    "created_asc",
+    "expires",
+    "expires_desc",
+    "last_used",
+    "last_used_asc",
+];
+
+#[actix_web::test]
+async fn both_directions_of_every_order_page_across_boundaries_each_row_once_in_order() {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as tk;
+    let (app, root) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Ops", "devices:read");
+    let made: Vec<i64> = (0..123)
+        .map(|i| {
+            app.insert_token(ada.id, "personal", &format!("t{i:03}"), None)
+                .id
+        })
+        .collect();
+    // What the filter (kind=personal) leaves out: other kinds, revoked tokens.
+    for i in 0..4 {
+        app.insert_token(ada.id, "client", &format!("c{i}"), Some((dept, user_type)));
+    }
+    let revoked = app.insert_token(root.id, "personal", "revoked", None);
+    app.db(|c| tessera::db::tokens::revoke(c, revoked.id, None))
+        .unwrap();
+    // Many ties in every column (so that pages end inside runs of equal
+    // values and the id decides), and NULLs in both nullable ones.
+    let base = tessera::db::now() - chrono::TimeDelta::days(10);
+    app.db(|conn| {
+        for (i, id) in made.iter().enumerate() {
+            let i = i as i64;
+            let expires = (i % 7 != 0).then(|| base + chrono::TimeDelta::days(30 + (i * 37) % 11));
+            let last_used = (i % 3 != 0).then(|| base + chrono::TimeDelta::hours((i * 13) % 5));
+            diesel::update(tk::tokens.find(id))
+                .set((
+                    tk::created_at.eq(base - chrono::TimeDelta::minutes(i / 4)),
+                    tk::expires_at.eq(expires),
+                    tk::last_used_at.eq(last_used),
+                ))
+                .execute(conn)?;
+        }
+        QueryResult::Ok(())
+    })
+    .unwrap();
+    let rows: Vec<SortRow> = app
+        .db(|conn| {
+            tk::tokens
+                .filter(tk::id.eq_any(&made))
+                .select((tk::id, tk::created_at, tk::expires_at, tk::last_used_at))
+                .load(conn)
+        })
+        .unwrap();
+
+    for sort in ORDERS {
+        let (seen, pages) = walk(
+            &app,
+            &format!("/admin/tokens?tab=api&kind=personal&sort={sort}"),
+            sort,
+        )
+        .await;
+        assert_eq!(pages, 3, "{sort}: 50 + 50 + 23");
+        let unique: HashSet<i64> = seen.iter().copied().collect();
+        assert_eq!(
+            (seen.len(), unique.len()),
+            (123, 123),
+            "{sort}: every row once"
+        );
+        assert_eq!(seen, in_expected_order(rows.clone(), sort), "{sort}");
+    }
+    // The new directions are the old ones turned round, but for the rows
+    // without a value, which stay oldest first: first instead of last.
+    let never_used: Vec<i64> = made.iter().step_by(3).copied().collect();
+    let (least_used, _) = walk(
+        &app,
+        "/admin/tokens?tab=api&kind=personal&sort=last_used_asc",
+        "last_used_asc",
+    )
+    .await;
+    assert_eq!(
+        &least_used[..never_used.len()],
+        &never_used[..],
+        "never used first"
+    );
+    let (oldest, _) = walk(
+        &app,
+        "/admin/tokens?tab=api&kind=personal&sort=created_asc",
+        "created_asc",
+    )
+    .await;
+    let mut newest = walk(&app, "/admin/tokens?tab=api&kind=personal", "created")
+        .await
+        .0;
+    newest.reverse();
+    assert_eq!(oldest, newest, "oldest first is newest first reversed");
+
+    // The form offers every order under its label, the chosen one selected,
+    // and the bulk form keeps it (Cancel and the redirect return to it).
+    let page = app
+        .get_html("/admin/tokens?tab=api&kind=personal&sort=expires_desc")
+        .await;
+    let doc = Html::parse_document(&page);
+    assert!(
+        text_of(&page, "label[for=f-sort]").is_some(),
+        "the select has a label"
+    );
+    let options = Selector::parse("#f-sort option").unwrap();
+    let values: Vec<&str> = doc
+        .select(&options)
+        .map(|o| o.value().attr("value").unwrap())
+        .collect();
+    assert_eq!(values, ORDERS);
+    let selected = Selector::parse("#f-sort option[selected]").unwrap();
+    let chosen: Vec<String> = doc.select(&selected).map(|o| o.text().collect()).collect();
+    assert_eq!(
+        chosen,
+        vec!["Expiring last (never-expiring first)".to_owned()]
+    );
+    let sort_field = Selector::parse("#bulk-form input[name=sort]").unwrap();
+    assert_eq!(
+        doc.select(&sort_field)
+            .next()
+            .and_then(|i| i.value().attr("value")),
+        Some("expires_desc")
+    );
+
+    // "Delete selected" with nothing ticked, on page 2 of a new order, shows
+    // page 2 of that order again.
+    let second = next_link(&page).unwrap().replace("&amp;", "&");
+    let second = app.get_html(&second).await;
+    let doc = Html::parse_document(&second);
+    let hidden = Selector::parse("#bulk-form input[type=hidden]").unwrap();
+    let form: Vec<(String, String)> = doc
+        .select(&hidden)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap().to_owned(),
+            )
+        })
+        .filter(|(name, _)| name != "page_ids")
+        .collect();
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(row_ids(&res.text().await.unwrap()), row_ids(&second));
+}
+
+#[actix_web::test]
+async fn a_name_search_in_every_order_finds_each_match_once_in_order_across_windows() {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as tk;
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let hasher = tessera::auth::password::Hasher::new(64, 1).unwrap();
+    app.db(|conn| tessera::seed::seed_demo(conn, &hasher, "tsr", 20, 7_000, false))
+        .unwrap();
+    // Some tokens that never expire (the seed gives every token an expiry).
+    app.db(|conn| {
+        diesel::update(
+            tk::tokens.filter(tk::id.eq_any((0..7_000i64).step_by(9).collect::<Vec<_>>())),
+        )
+        .set(tk::expires_at.eq(None::<chrono::NaiveDateTime>))
+        .execute(conn)
+    })
+    .unwrap();
+    app.login_ok("root").await;
+    let rows: Vec<SortRow> = app
+        .db(|conn| {
+            tk::tokens
+                .filter(tk::kind.ne("session"))
+                .filter(tk::revoked_at.is_null())
+                .filter(tk::name.like("%deploy%"))
+                .select((tk::id, tk::created_at, tk::expires_at, tk::last_used_at))
+                .load(conn)
+        })
+        .unwrap();
+    assert!(rows.len() > 3 * PAGE, "{} matches", rows.len());
+    assert!(rows.iter().any(|r| r.2.is_none()) && rows.iter().any(|r| r.3.is_none()));
+    for sort in ORDERS {
+        let (seen, pages) = walk(
+            &app,
+            &format!("/admin/tokens?tab=api&q=deploy&sort={sort}"),
+            sort,
+        )
+        .await;
+        assert!(pages > rows.len() / PAGE, "{sort}: {pages} pages");
+        assert_eq!(seen, in_expected_order(rows.clone(), sort), "{sort}");
+    }
+}
+
+/// The hidden fields of the inventory's bulk form, as a browser without
+/// JavaScript sends them (checkboxes left out).
+fn bulk_form_fields(list: &str) -> Vec<(String, String)> {
+    let doc = Html::parse_document(list);
+    let hidden = Selector::parse("#bulk-form input[type=hidden]").unwrap();
+    doc.select(&hidden)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The ids a confirmation page lists and will revoke.
+fn confirm_ids(confirm: &str) -> Vec<i64> {
+    let mut ids: Vec<i64> = confirm_form(confirm)
+        .into_iter()
+        .filter(|(name, _)| name == "ids")
+        .map(|(_, id)| id.parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[actix_web::test]
+async fn select_all_on_this_page_without_javascript_revokes_exactly_that_page() {
+    let (app, root) = admin_app().await;
+    let tokens: Vec<_> = (0..PAGE + 12)
+        .map(|i| app.insert_token(root.id, "personal", &format!("t{i:03}"), None))
+        .collect();
+    // Page 2 (the 12 oldest), then page 1 (the newest 50).
+    let first = app.get_html("/admin/tokens?tab=api").await;
+    let second = app
+        .get_html(&next_link(&first).unwrap().replace("&amp;", "&"))
+        .await;
+    for (page, size) in [(&second, 12), (&first, PAGE)] {
+        let mut listed = row_ids(page);
+        assert_eq!(listed.len(), size);
+        listed.sort_unstable();
+        // The button is a submit named all_on_page; a box ticked on another
+        // page (a stray ids value) does not join in.
+        let mut form = bulk_form_fields(page);
+        form.push(("all_on_page".into(), "1".into()));
+        let elsewhere = tokens
+            .iter()
+            .find(|t| !listed.contains(&t.id) && !app.is_revoked(t.id))
+            .map(|t| t.id);
+        if let Some(id) = elsewhere {
+            form.push(("ids".into(), id.to_string()));
+        }
+        let res = app
+            .client
+            .post(app.url("/admin/tokens/bulk-revoke"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let confirm = res.text().await.unwrap();
+        assert_eq!(
+            text_of(&confirm, "h1"),
+            Some(format!("Revoke {size} tokens?"))
+        );
+        let mut shown: Vec<i64> = {
+            let doc = Html::parse_document(&confirm);
+            let rows = Selector::parse("tr[data-token-id]").unwrap();
+            doc.select(&rows)
+                .map(|r| r.value().attr("data-token-id").unwrap().parse().unwrap())
+                .collect()
+        };
+        shown.sort_unstable();
+        assert_eq!(shown, listed, "the confirmation lists exactly that page");
+        assert_eq!(confirm_ids(&confirm), listed, "and will revoke exactly it");
+        assert!(listed.iter().all(|id| !app.is_revoked(*id)));
+
+        let res = app
+            .client
+            .post(app.url("/admin/tokens/bulk-revoke/confirm"))
+            .form(&confirm_form(&confirm))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(flash_message(&app).await, format!("Revoked {size} tokens."));
+        for t in &tokens {
+            let should =
+                listed.contains(&t.id) || (size == PAGE && row_ids(&second).contains(&t.id));
+            assert_eq!(app.is_revoked(t.id), should, "token {}", t.id);
+        }
+    }
+    for t in &tokens {
+        assert_eq!(
+            app.api_me(&t.token).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+#[actix_web::test]
+async fn revoke_from_an_api_tokens_detail_page() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
+    let api = app.insert_token(ada.id, "api", "ERP", Some((dept, user_type)));
+    let other = app.insert_token(ada.id, "api", "Billing", Some((dept, user_type)));
+    assert_eq!(app.api_me(&api.token).await.status(), StatusCode::OK);
+    let page = app.get_html(&format!("/admin/tokens/{}", api.id)).await;
+    // The page's Revoke form, as it is: ids={id} to the confirmation.
+    let doc = Html::parse_document(&page);
+    let inputs =
+        Selector::parse("form[action=\"/admin/tokens/bulk-revoke\"] input[type=hidden]").unwrap();
+    let form: Vec<(String, String)> = doc
+        .select(&inputs)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(form.contains(&("ids".into(), api.id.to_string())));
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let confirm = res.text().await.unwrap();
+    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 1 token?"));
+    assert_eq!(confirm_ids(&confirm), vec![api.id]);
+    let res = app
+        .client
+        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
+        .form(&confirm_form(&confirm))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), "/admin/tokens?tab=api");
+    assert_eq!(flash_message(&app).await, "Revoked 1 token.");
+    assert!(app.is_revoked(api.id) && !app.is_revoked(other.id));
+    assert_eq!(
+        app.api_me(&api.token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.api_me(&other.token).await.status(), StatusCode::OK);
+    let rows = app.audit_rows("token_revoked");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].target_id, Some(api.id));
+    // Its page now says so, and its trail has the revocation.
+    let page = app.get_html(&format!("/admin/tokens/{}", api.id)).await;
+    assert!(page.contains("badge-revoked") && page.contains("token_revoked"));
+}
+
+/// Sets the token policy through the settings page.
+async fn set_policy(app: &common::TestApp, max_days: &str, allow_non_expiring: bool) {
+    let mut fields = vec![
+        ("default_lifetime_days", "90"),
+        ("max_lifetime_days", max_days),
+        ("retention_days", "90"),
+        ("mobile_session_days", "30"),
+        ("token_creation_enabled", "on"),
+        ("tenant_id", ""),
+    ];
+    if allow_non_expiring {
+        fields.push(("allow_non_expiring", "on"));
+    }
+    let res = app
+        .submit("/admin/settings", "/admin/settings", &fields)
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+/// Whether the page shows the "more than 12 months away" warning.
+fn warns_of_a_long_life(form: &str) -> bool {
+    let doc = Html::parse_document(form);
+    let warning = Selector::parse("#expiry-warning").unwrap();
+    let warning = doc.select(&warning).next().expect("the warning element");
+    warning.value().attr("hidden").is_none()
+}
+
+#[actix_web::test]
+async fn the_beyond_12_months_warning_shows_without_javascript() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
+    // A policy that allows two years.
+    set_policy(&app, "730", false).await;
+    let today = chrono::Utc::now().date_naive();
+    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let twelve_months = today.checked_add_months(chrono::Months::new(12)).unwrap();
+    let (at_12_months, beyond, at_max, past_max) = (
+        day(twelve_months),
+        day(twelve_months + chrono::TimeDelta::days(1)),
+        day(today + chrono::TimeDelta::days(730)),
+        day(today + chrono::TimeDelta::days(731)),
+    );
+    let (user_id, membership) = (ada.id.to_string(), format!("{dept}:{user_type}"));
+
+    // The fresh form: the default date, no warning.
+    let fresh = app
+        .get_html(&format!("/admin/tokens/new?user_id={}", ada.id))
+        .await;
+    assert!(!warns_of_a_long_life(&fresh));
+
+    // Re-rendered after a POST that needs fixing (no name): the warning
+    // follows the posted date, within the policy maximum.
+    for (date, warns) in [(&at_12_months, false), (&beyond, true), (&at_max, true)] {
+        let res = app
+            .submit(
+                "/admin/tokens/new",
+                "/admin/tokens",
+                &[
+                    ("name", ""),
+                    ("expires_at", date),
+                    ("user_id", &user_id),
+                    ("membership", &membership),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{date}");
+        let form = res.text().await.unwrap();
+        assert!(text_of(&form, "#name-error").is_some());
+        assert_eq!(warns_of_a_long_life(&form), warns, "{date}");
+        let doc = Html::parse_document(&form);
+        let input = Selector::parse("input#api-expires-at").unwrap();
+        assert_eq!(
+            doc.select(&input).next().unwrap().value().attr("value"),
+            Some(date.as_str()),
+            "the date is kept"
+        );
+    }
+    // So does the page the user picker (a GET form) shows.
+    let picked = app
+        .get_html(&format!(
+            "/admin/tokens/new?user_id={}&expires_at={beyond}&name=ERP",
+            ada.id
+        ))
+        .await;
+    assert!(warns_of_a_long_life(&picked));
+
+    // It is a warning, not a refusal: the date within the maximum is taken.
+    let res = app
+        .submit(
+            "/admin/tokens/new",
+            "/admin/tokens",
+            &[
+                ("name", "ERP"),
+                ("expires_at", &beyond),
+                ("user_id", &user_id),
+                ("membership", &membership),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let token = new_token_in(&res.text().await.unwrap());
+    let me: serde_json::Value = app.api_me(&token).await.json().await.unwrap();
+    assert!(
+        me["expires_at"].as_str().unwrap().starts_with(&beyond),
+        "{me}"
+    );
+    // Beyond the maximum it is an error of the field instead.
+    let res = app
+        .submit(
+            "/admin/tokens/new",
+            "/admin/tokens",
+            &[
+                ("name", "ERP 2"),
+                ("expires_at", &past_max),
+                ("user_id", &user_id),
+                ("membership", &membership),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&res.text().await.unwrap(), "#expires_at-error").is_some());
+}
+
+#[actix_web::test]
+async fn a_token_without_expiry_only_while_the_policy_allows_it() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
+    let (user_id, membership) = (ada.id.to_string(), format!("{dept}:{user_type}"));
+    let user = app.visitor();
+    user.login_ok("ada").await;
+    let api_token = |name: &'static str| {
+        let (app, user_id, membership) = (&app, user_id.clone(), membership.clone());
+        async move {
+            app.submit(
+                "/admin/tokens/new",
+                "/admin/tokens",
+                &[
+                    ("name", name),
+                    ("expires_at", ""),
+                    ("user_id", &user_id),
+                    ("membership", &membership),
+                ],
+            )
+            .await
+        }
+    };
+    let access_token = |name: &'static str| {
+        let user = &user;
+        async move {
+            user.submit(
+                "/profile/tokens/new",
+                "/profile/tokens",
+                &[
+                    ("name", name),
+                    ("scopes", "devices:read"),
+                    ("expires_in_days", "never"),
+                ],
+            )
+            .await
+        }
+    };
+    let date_required = |form: &str| {
+        let doc = Html::parse_document(form);
+        let input = Selector::parse("input#api-expires-at").unwrap();
+        doc.select(&input)
+            .next()
+            .unwrap()
+            .value()
+            .attr("required")
+            .is_some()
+    };
+
+    // Off (the default): refused on both forms, saying why.
+    assert!(date_required(
+        &app.get_html(&format!("/admin/tokens/new?user_id={}", ada.id))
+            .await
+    ));
+    assert!(
+        !user
+            .get_html("/profile/tokens/new")
+            .await
+            .contains("value=\"never\"")
+    );
+    for res in [api_token("ERP").await, access_token("laptop").await] {
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = res.text().await.unwrap();
+        let error = text_of(&page, "#expires_at-error").unwrap_or_default();
+        assert!(error.contains("Tokens must expire"), "{error}");
+    }
+    assert_eq!(app.count("tokens"), 0);
+
+    // On: both create a token that never expires.
+    set_policy(&app, "365", true).await;
+    let form = app
+        .get_html(&format!("/admin/tokens/new?user_id={}", ada.id))
+        .await;
+    assert!(!date_required(&form) && form.contains("never expires"));
+    assert!(
+        user.get_html("/profile/tokens/new")
+            .await
+            .contains("value=\"never\"")
+    );
+    let mut made = Vec::new();
+    for res in [api_token("ERP").await, access_token("laptop").await] {
+        assert_eq!(res.status(), StatusCode::OK);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("never expires"));
+        made.push(new_token_in(&page));
+    }
+    for token in &made {
+        let me: serde_json::Value = app.api_me(token).await.json().await.unwrap();
+        assert_eq!(me["expires_at"], serde_json::Value::Null, "{me}");
+    }
+    let list = app.get_html("/admin/tokens?tab=api").await;
+    assert_eq!(row_ids(&list).len(), 2);
+
+    // Off again: refused again (the tokens made meanwhile are left alone).
+    set_policy(&app, "365", false).await;
+    for res in [api_token("ERP 2").await, access_token("laptop 2").await] {
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    assert_eq!(app.count("tokens"), 2);
 }

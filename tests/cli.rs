@@ -180,3 +180,75 @@ async fn purge_deletes_old_revoked_and_expired_tokens_only() {
         "{detail}"
     );
 }
+
+#[actix_web::test]
+async fn purge_honours_a_changed_retention() {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    app.login_ok("root").await;
+    let ada = app.create_user("ada", false);
+    let res = app
+        .submit(
+            "/admin/settings",
+            "/admin/settings",
+            &[
+                ("default_lifetime_days", "90"),
+                ("max_lifetime_days", "365"),
+                ("retention_days", "10"),
+                ("mobile_session_days", "30"),
+                ("token_creation_enabled", "on"),
+                ("tenant_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
+    let now = tessera::db::now();
+    let days_ago = |d: i64| Some(now - chrono::TimeDelta::days(d));
+    let revoked_20 = app.insert_token(ada.id, "personal", "revoked 20 days ago", None);
+    let revoked_5 = app.insert_token(ada.id, "personal", "revoked 5 days ago", None);
+    let expired_20 = app.insert_token(ada.id, "personal", "expired 20 days ago", None);
+    let expired_5 = app.insert_token(ada.id, "personal", "expired 5 days ago", None);
+    let live = app.insert_token(ada.id, "personal", "live", None);
+    app.db(|conn| {
+        use tessera::db::schema::tokens::dsl as t;
+        for (id, revoked, expires) in [
+            (revoked_20.id, days_ago(20), None),
+            (revoked_5.id, days_ago(5), None),
+            (expired_20.id, None, days_ago(20)),
+            (expired_5.id, None, days_ago(5)),
+        ] {
+            if revoked.is_some() {
+                diesel::update(t::tokens.find(id))
+                    .set(t::revoked_at.eq(revoked))
+                    .execute(conn)?;
+            } else {
+                diesel::update(t::tokens.find(id))
+                    .set(t::expires_at.eq(expires))
+                    .execute(conn)?;
+            }
+        }
+        QueryResult::Ok(())
+    })
+    .unwrap();
+    let out = tessera(&app.database_url).arg("purge").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("Purged 2 revoked or expired tokens older than 10 days"),
+        "{said}"
+    );
+    use tessera::db::schema::tokens::dsl as t;
+    let left: Vec<i64> = app
+        .db(|c| t::tokens.select(t::id).order(t::id).load(c))
+        .unwrap();
+    assert_eq!(left, vec![revoked_5.id, expired_5.id, live.id]);
+    let detail = app.audit_rows("purge")[0].detail.clone().unwrap();
+    assert!(
+        detail.starts_with("2 revoked or expired tokens older than 10 days"),
+        "{detail}"
+    );
+}

@@ -127,8 +127,8 @@ pub struct AuditFilter {
     /// Actor username, any case.
     pub actor: Option<String>,
     pub action: Option<String>,
-    /// Events about this token id.
-    pub token_id: Option<i64>,
+    /// Events about one of these tokens (none at all when empty).
+    pub token_ids: Option<Vec<i64>>,
     pub from: Option<NaiveDateTime>,
     pub until: Option<NaiveDateTime>,
 }
@@ -143,10 +143,18 @@ fn filtered<'a>(f: &'a AuditFilter) -> audit_events::BoxedQuery<'a, super::Db> {
     if let Some(action) = &f.action {
         query = query.filter(audit_events::action.eq(action));
     }
-    if let Some(id) = f.token_id {
-        query = query
-            .filter(audit_events::target_type.eq("token"))
-            .filter(audit_events::target_id.eq(id));
+    match f.token_ids.as_deref() {
+        None => {}
+        Some([id]) => {
+            query = query
+                .filter(audit_events::target_type.eq("token"))
+                .filter(audit_events::target_id.eq(*id));
+        }
+        Some(ids) => {
+            query = query
+                .filter(audit_events::target_type.eq("token"))
+                .filter(audit_events::target_id.eq_any(ids));
+        }
     }
     if let Some(from) = f.from {
         query = query.filter(audit_events::occurred_at.ge(from));
@@ -164,6 +172,10 @@ pub fn page(
     before: Option<(NaiveDateTime, i64)>,
     limit: i64,
 ) -> QueryResult<Vec<AuditEvent>> {
+    if f.token_ids.as_ref().is_some_and(Vec::is_empty) {
+        // A token filter that names no token matches nothing.
+        return Ok(Vec::new());
+    }
     let mut query = filtered(f);
     if let Some((at, id)) = before {
         query = query

@@ -12,10 +12,11 @@ use super::schema::{audit_events, tokens, users};
 use super::tokens::Token;
 use super::{Db, DbConn, lower};
 use crate::db::audit::Actor;
+use crate::domain::bulk_revoke::RevokeOutcome;
 use crate::domain::policy::EXPIRING_SOON_DAYS;
 use crate::domain::token_filter::{
-    CappedCount, Cursor, PAGE_SIZE, Sort, StatusFilter, Tab, TextQuery, TokenFilter, like_escape,
-    prefix_upper_bound,
+    CappedCount, Cursor, PAGE_SIZE, Sort, SortColumn, StatusFilter, Tab, TextQuery, TokenFilter,
+    like_escape, prefix_upper_bound,
 };
 
 /// Rows of the list (of its tab, live or revoked) that a name search, or a
@@ -161,10 +162,10 @@ struct SortKey {
 
 impl SortKey {
     fn cursor(&self, sort: Sort) -> Cursor {
-        let value = match sort {
-            Sort::Created => Some(self.created_at),
-            Sort::Expires => self.expires_at,
-            Sort::LastUsed => self.last_used_at,
+        let value = match sort.column {
+            SortColumn::Created => Some(self.created_at),
+            SortColumn::Expires => self.expires_at,
+            SortColumn::LastUsed => self.last_used_at,
         };
         Cursor { value, id: self.id }
     }
@@ -180,6 +181,69 @@ fn token_cursor(token: &Token, sort: Sort) -> Cursor {
     .cursor(sort)
 }
 
+/// Keeps the rows whose `(column, id)` comes after `(v, id)` in the direction
+/// (`desc`: smaller), written so that the planner seeks the index to `v`
+/// (in either direction: a B-tree reads backwards as well) instead of scanning
+/// from its start, then applies the tie-break.
+macro_rules! beyond {
+    ($query:expr, $column:expr, $v:expr, $id:expr, $desc:expr) => {
+        if $desc {
+            $query
+                .filter($column.le($v))
+                .filter($column.lt($v).or(tokens::id.lt($id)))
+        } else {
+            $query
+                .filter($column.ge($v))
+                .filter($column.gt($v).or(tokens::id.gt($id)))
+        }
+    };
+}
+
+/// Orders by `(column, id)`, both in the direction.
+macro_rules! ordered {
+    ($query:expr, $column:expr, $desc:expr) => {
+        if $desc {
+            $query.order(($column.desc(), tokens::id.desc()))
+        } else {
+            $query.order(($column.asc(), tokens::id.asc()))
+        }
+    };
+}
+
+/// Keeps the rows of a nullable sort column that come no later than `end`:
+/// its NULL rows form one segment ordered by id, before or after the others.
+macro_rules! nullable_up_to {
+    ($query:expr, $column:expr, $sort:expr, $end:expr) => {{
+        let (query, sort, end): (tokens::BoxedQuery<'_, Db>, Sort, Cursor) = ($query, $sort, $end);
+        let e = end.id;
+        match (end.value, sort.nulls_first(), sort.is_desc()) {
+            // In the value segment after the NULL one: every NULL row, and the
+            // values up to `end`.
+            (Some(v), true, true) => query.filter(
+                $column
+                    .is_null()
+                    .or($column.ge(v).and($column.gt(v).or(tokens::id.ge(e)))),
+            ),
+            (Some(v), true, false) => query.filter(
+                $column
+                    .is_null()
+                    .or($column.le(v).and($column.lt(v).or(tokens::id.le(e)))),
+            ),
+            // In the value segment before the NULL one: values up to `end`.
+            (Some(v), false, true) => query
+                .filter($column.ge(v))
+                .filter($column.gt(v).or(tokens::id.ge(e))),
+            (Some(v), false, false) => query
+                .filter($column.le(v))
+                .filter($column.lt(v).or(tokens::id.le(e))),
+            // In the NULL segment: its rows up to `end`, after every value or
+            // before them all.
+            (None, false, _) => query.filter($column.is_not_null().or(tokens::id.le(e))),
+            (None, true, _) => query.filter($column.is_null()).filter(tokens::id.le(e)),
+        }
+    }};
+}
+
 /// Keeps the rows that come no later than `end` in the sort order (the last
 /// row of a window).
 fn up_to<'a>(
@@ -187,31 +251,26 @@ fn up_to<'a>(
     sort: Sort,
     end: Cursor,
 ) -> tokens::BoxedQuery<'a, Db> {
-    match (sort, end.value) {
-        (Sort::Created, Some(v)) => query
-            .filter(tokens::created_at.ge(v))
-            .filter(tokens::created_at.gt(v).or(tokens::id.ge(end.id))),
-        (Sort::Created, None) => query,
-        // Non-NULL values first (ascending), then the NULL ones by id.
-        (Sort::Expires, Some(v)) => query
-            .filter(tokens::expires_at.le(v))
-            .filter(tokens::expires_at.lt(v).or(tokens::id.le(end.id))),
-        (Sort::Expires, None) => {
-            query.filter(tokens::expires_at.is_not_null().or(tokens::id.le(end.id)))
-        }
-        // Non-NULL values first (descending), then the NULL ones by id.
-        (Sort::LastUsed, Some(v)) => query
-            .filter(tokens::last_used_at.ge(v))
-            .filter(tokens::last_used_at.gt(v).or(tokens::id.ge(end.id))),
-        (Sort::LastUsed, None) => {
-            query.filter(tokens::last_used_at.is_not_null().or(tokens::id.le(end.id)))
-        }
+    let desc = sort.is_desc();
+    match sort.column {
+        SortColumn::Created => match end.value {
+            Some(v) if desc => query
+                .filter(tokens::created_at.ge(v))
+                .filter(tokens::created_at.gt(v).or(tokens::id.ge(end.id))),
+            Some(v) => query
+                .filter(tokens::created_at.le(v))
+                .filter(tokens::created_at.lt(v).or(tokens::id.le(end.id))),
+            None => query,
+        },
+        SortColumn::Expires => nullable_up_to!(query, tokens::expires_at, sort, end),
+        SortColumn::LastUsed => nullable_up_to!(query, tokens::last_used_at, sort, end),
     }
 }
 
 /// Up to `limit` rows of the filter in its sort order, after `after` and no
 /// later than `end`. Rows ordered by a nullable column come in two segments:
-/// the non-NULL ones in (column, id) order, then the NULL ones in id order.
+/// the non-NULL ones in (column, id) order, and the NULL ones in id order,
+/// after them or (see [`Sort::nulls_first`]) before them.
 macro_rules! in_order {
     ($conn:expr, $f:expr, $after:expr, $end:expr, $now:expr, $mode:expr, $limit:expr, $select:expr, $row:ty) => {{
         let (conn, f, after, end, now, mode, limit): (
@@ -223,6 +282,7 @@ macro_rules! in_order {
             PrefixMode,
             usize,
         ) = (&mut *$conn, $f, $after, $end, $now, $mode, $limit);
+        let desc = f.sort.is_desc();
         let base = || {
             let query = filtered(f, now, mode);
             match end {
@@ -231,56 +291,68 @@ macro_rules! in_order {
             }
         };
         macro_rules! segmented {
-            ($column:expr, $after_or_equal:ident, $after_value:ident, $before_value:ident, $ord:ident) => {{
-                let mut rows: Vec<$row> = Vec::new();
-                if after.is_none_or(|c| c.value.is_some()) {
-                    let mut query = base().filter($column.is_not_null());
-                    if let Some(Cursor { value: Some(v), id }) = after {
-                        // "(column, id) beyond (v, id)", written so that the planner
-                        // seeks the index to v instead of scanning from its start.
-                        query = query
-                            .filter($column.$after_or_equal(v))
-                            .filter($column.$after_value(v).or(tokens::id.$before_value(id)));
-                    }
-                    rows = query
-                        .order(($column.$ord(), tokens::id.$ord()))
-                        .limit(limit as i64)
-                        .select($select)
-                        .load(conn)?;
+            ($column:expr) => {{
+                // Up to `n` rows of the value segment, from the cursor if it is in it.
+                macro_rules! values {
+                    ($n:expr) => {{
+                        let mut query = base().filter($column.is_not_null());
+                        if let Some(Cursor { value: Some(v), id }) = after {
+                            query = beyond!(query, $column, v, id, desc);
+                        }
+                        ordered!(query, $column, desc)
+                            .limit($n as i64)
+                            .select($select)
+                            .load::<$row>(conn)?
+                    }};
                 }
-                if rows.len() < limit {
-                    let mut query = base().filter($column.is_null());
-                    if let Some(Cursor { value: None, id }) = after {
-                        query = query.filter(tokens::id.gt(id));
-                    }
-                    rows.extend(
+                // Up to `n` rows of the NULL segment, from the cursor if it is in it.
+                macro_rules! nulls {
+                    ($n:expr) => {{
+                        let mut query = base().filter($column.is_null());
+                        if let Some(Cursor { value: None, id }) = after {
+                            query = query.filter(tokens::id.gt(id));
+                        }
                         query
                             .order(tokens::id.asc())
-                            .limit((limit - rows.len()) as i64)
+                            .limit($n as i64)
                             .select($select)
-                            .load::<$row>(conn)?,
-                    );
+                            .load::<$row>(conn)?
+                    }};
+                }
+                let in_values = matches!(after, Some(Cursor { value: Some(_), .. }));
+                let in_nulls = matches!(after, Some(Cursor { value: None, .. }));
+                let mut rows: Vec<$row> = Vec::new();
+                if f.sort.nulls_first() {
+                    if !in_values {
+                        rows = nulls!(limit);
+                    }
+                    if rows.len() < limit {
+                        rows.extend(values!(limit - rows.len()));
+                    }
+                } else {
+                    if !in_nulls {
+                        rows = values!(limit);
+                    }
+                    if rows.len() < limit {
+                        rows.extend(nulls!(limit - rows.len()));
+                    }
                 }
                 rows
             }};
         }
-        let rows: Vec<$row> = match f.sort {
-            Sort::Created => {
+        let rows: Vec<$row> = match f.sort.column {
+            SortColumn::Created => {
                 let mut query = base();
                 if let Some(Cursor { value: Some(v), id }) = after {
-                    // As above: a range the index can seek, then the tie-break.
-                    query = query
-                        .filter(tokens::created_at.le(v))
-                        .filter(tokens::created_at.lt(v).or(tokens::id.lt(id)));
+                    query = beyond!(query, tokens::created_at, v, id, desc);
                 }
-                query
-                    .order((tokens::created_at.desc(), tokens::id.desc()))
+                ordered!(query, tokens::created_at, desc)
                     .limit(limit as i64)
                     .select($select)
                     .load(conn)?
             }
-            Sort::Expires => segmented!(tokens::expires_at, ge, gt, gt, asc),
-            Sort::LastUsed => segmented!(tokens::last_used_at, le, lt, lt, desc),
+            SortColumn::Expires => segmented!(tokens::expires_at),
+            SortColumn::LastUsed => segmented!(tokens::last_used_at),
         };
         rows
     }};
@@ -308,16 +380,14 @@ fn window_end(
     size: usize,
 ) -> QueryResult<Option<Cursor>> {
     let base = window_base(f);
-    if base.sort == Sort::Created {
-        // One row, `size` rows on: the walk stays in the index.
+    if base.sort.column == SortColumn::Created {
+        // One row, `size` rows on: the walk stays in the index (either way).
+        let desc = base.sort.is_desc();
         let mut query = filtered(&base, now, PrefixMode::Lookup);
         if let Some(Cursor { value: Some(v), id }) = after {
-            query = query
-                .filter(tokens::created_at.le(v))
-                .filter(tokens::created_at.lt(v).or(tokens::id.lt(id)));
+            query = beyond!(query, tokens::created_at, v, id, desc);
         }
-        return Ok(query
-            .order((tokens::created_at.desc(), tokens::id.desc()))
+        return Ok(ordered!(query, tokens::created_at, desc)
             .offset(size as i64 - 1)
             .limit(1)
             .select(SORT_KEY)
@@ -363,7 +433,7 @@ pub fn page(
     let mode = prefix_mode(conn, f)?;
     let (end, window) = match f.text() {
         Some(TextQuery::Name(_)) => {
-            let size = if f.sort == Sort::Created {
+            let size = if f.sort.column == SortColumn::Created {
                 WINDOW
             } else {
                 WINDOW_OTHER_ORDERS
@@ -431,13 +501,13 @@ pub fn count_capped(
         return Ok(CappedCount::from_probe(counted, cap));
     }
     let by_created = TokenFilter {
-        sort: Sort::Created,
+        sort: Sort::default(),
         ..f.clone()
     };
     let end = window_end(conn, &by_created, None, now, WINDOW)?;
     let mut query = filtered(&by_created, now, mode);
     if let Some(end) = end {
-        query = up_to(query, Sort::Created, end);
+        query = up_to(query, by_created.sort, end);
     }
     let counted: i64 =
         super::CountRows(query.select(tokens::id).limit(cap + 1)).get_result(conn)?;
@@ -474,6 +544,25 @@ pub fn sample(
         .load(conn)
 }
 
+/// The ids of up to `limit` tokens (any kind, revoked or not) whose display
+/// prefix starts with `prefix`, through the display prefix index, in id order.
+pub fn ids_with_display_prefix(
+    conn: &mut DbConn,
+    prefix: &str,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    tokens::table
+        .filter(tokens::display_prefix.ge(prefix.to_owned()))
+        .filter(tokens::display_prefix.lt(prefix_upper_bound(prefix)))
+        .select(tokens::id)
+        .limit(limit)
+        .load::<i64>(conn)
+        .map(|mut ids| {
+            ids.sort_unstable();
+            ids
+        })
+}
+
 /// Ids per statement: under both backends' bind-parameter limits (SQLite
 /// 32,766, PostgreSQL 65,535) with room for the statement's other parameters.
 const IDS_PER_STATEMENT: usize = 10_000;
@@ -506,26 +595,45 @@ pub enum Selection<'a> {
 }
 
 /// Revokes every live token in the selection and writes one audit row per token,
-/// all in one transaction. Returns how many were revoked.
+/// all in one transaction. Says how many were revoked and, of chosen ids, how
+/// many were revoked already or name no token (a filter's matches are live).
 pub fn revoke(
     conn: &mut DbConn,
     selection: Selection<'_>,
     actor: &Actor,
     action: &str,
-) -> QueryResult<usize> {
+) -> QueryResult<RevokeOutcome> {
     let now = super::now();
     super::transaction(conn, |conn| {
-        let ids: Vec<i64> = match selection {
-            Selection::Ids(ids) => ids.to_vec(),
-            Selection::Filter(f) => filtered(f, now, PrefixMode::Lookup)
-                .filter(tokens::revoked_at.is_null())
-                .select(tokens::id)
-                .load(conn)?,
+        let (ids, chosen): (Vec<i64>, bool) = match selection {
+            Selection::Ids(ids) => {
+                let mut ids = ids.to_vec();
+                ids.sort_unstable();
+                ids.dedup();
+                (ids, true)
+            }
+            Selection::Filter(f) => (
+                filtered(f, now, PrefixMode::Lookup)
+                    .filter(tokens::revoked_at.is_null())
+                    .select(tokens::id)
+                    .load(conn)?,
+                false,
+            ),
         };
-        let mut revoked = 0;
+        let mut outcome = RevokeOutcome::default();
         // Chunks keep each statement under both backends' bind-parameter limits.
         for chunk in ids.chunks(IDS_PER_STATEMENT) {
-            revoked += diesel::update(tokens::table)
+            // Of chosen ids, those that name a token, in the same transaction.
+            let existing = if chosen {
+                let existing: i64 = tokens::table
+                    .filter(tokens::id.eq_any(chunk))
+                    .count()
+                    .get_result(conn)?;
+                existing as usize
+            } else {
+                chunk.len()
+            };
+            let revoked = diesel::update(tokens::table)
                 .filter(tokens::id.eq_any(chunk))
                 .filter(tokens::revoked_at.is_null())
                 .set((
@@ -534,6 +642,9 @@ pub fn revoke(
                     tokens::updated_at.eq(now),
                 ))
                 .execute(conn)?;
+            outcome.revoked += revoked;
+            outcome.already_revoked += existing.saturating_sub(revoked);
+            outcome.missing += chunk.len().saturating_sub(existing);
             // One audit row per token this statement revoked (stamped with `now`).
             let batch = tokens::table
                 .filter(tokens::id.eq_any(chunk))
@@ -566,6 +677,6 @@ pub fn revoke(
                 ))
                 .execute(conn)?;
         }
-        Ok(revoked)
+        Ok(outcome)
     })
 }

@@ -2,6 +2,8 @@
 //! policy. No actix, no diesel: everything here is unit-tested in isolation.
 
 pub mod account;
+pub mod audit_filter;
+pub mod bulk_revoke;
 pub mod catalog;
 pub mod form;
 pub mod password_link;

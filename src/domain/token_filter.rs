@@ -135,38 +135,112 @@ impl StatusFilter {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Sort {
-    /// Newest first.
-    #[default]
+/// The column the inventory is ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortColumn {
     Created,
-    /// Soonest expiry first; tokens that never expire last.
+    /// Nullable: a token without expiry counts as expiring latest.
     Expires,
-    /// Most recently used first; never-used last.
+    /// Nullable: a never-used token counts as used least recently.
     LastUsed,
 }
 
-impl Sort {
-    pub const ALL: [Sort; 3] = [Self::Created, Self::Expires, Self::LastUsed];
+/// Which way the sort column runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Asc,
+    Desc,
+}
 
+/// The inventory's order: a column, a direction, and the id as tie-break in the
+/// same direction. Rows whose column is NULL form a segment of their own,
+/// ordered by id (oldest first), which comes where NULL belongs: after every
+/// expiry (so first when expiring latest first), before every last use (so
+/// first when least recently used first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub column: SortColumn,
+    pub direction: Direction,
+}
+
+impl Default for Sort {
+    /// Newest first.
+    fn default() -> Self {
+        Self::ALL[0]
+    }
+}
+
+impl Sort {
+    const fn new(column: SortColumn, direction: Direction) -> Self {
+        Self { column, direction }
+    }
+
+    /// Every order the inventory offers; each column's usual direction first.
+    pub const ALL: [Sort; 6] = [
+        Self::new(SortColumn::Created, Direction::Desc),
+        Self::new(SortColumn::Created, Direction::Asc),
+        Self::new(SortColumn::Expires, Direction::Asc),
+        Self::new(SortColumn::Expires, Direction::Desc),
+        Self::new(SortColumn::LastUsed, Direction::Desc),
+        Self::new(SortColumn::LastUsed, Direction::Asc),
+    ];
+
+    /// The `sort=` value: the column's name for its usual direction (as
+    /// before), with `_asc` or `_desc` for the other one.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::Expires => "expires",
-            Self::LastUsed => "last_used",
+        use {Direction::*, SortColumn::*};
+        match (self.column, self.direction) {
+            (Created, Desc) => "created",
+            (Created, Asc) => "created_asc",
+            (Expires, Asc) => "expires",
+            (Expires, Desc) => "expires_desc",
+            (LastUsed, Desc) => "last_used",
+            (LastUsed, Asc) => "last_used_asc",
         }
     }
 
     pub fn label(self) -> &'static str {
-        match self {
-            Self::Created => "Newest first",
-            Self::Expires => "Expiring first",
-            Self::LastUsed => "Recently used first",
+        use {Direction::*, SortColumn::*};
+        match (self.column, self.direction) {
+            (Created, Desc) => "Newest first",
+            (Created, Asc) => "Oldest first",
+            (Expires, Asc) => "Expiring first",
+            (Expires, Desc) => "Expiring last (never-expiring first)",
+            (LastUsed, Desc) => "Recently used first",
+            (LastUsed, Asc) => "Least recently used first (never used first)",
         }
     }
 
+    /// Reads a `sort=` value: one of [`Self::as_str`]'s, or a column's name
+    /// with an explicit `_asc` or `_desc` (`created_desc`, `expires_asc`).
     fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.as_str() == s)
+        Self::ALL.into_iter().find(|f| {
+            let column = match f.column {
+                SortColumn::Created => "created",
+                SortColumn::Expires => "expires",
+                SortColumn::LastUsed => "last_used",
+            };
+            let direction = match f.direction {
+                Direction::Asc => "asc",
+                Direction::Desc => "desc",
+            };
+            f.as_str() == s
+                || s.strip_prefix(column)
+                    .and_then(|rest| rest.strip_prefix('_'))
+                    == Some(direction)
+        })
+    }
+
+    pub fn is_desc(self) -> bool {
+        self.direction == Direction::Desc
+    }
+
+    /// Whether the rows whose (nullable) column is NULL come first.
+    pub fn nulls_first(self) -> bool {
+        matches!(
+            (self.column, self.direction),
+            (SortColumn::Expires, Direction::Desc) | (SortColumn::LastUsed, Direction::Asc)
+        )
     }
 }
 
@@ -437,6 +511,56 @@ mod tests {
         assert_eq!(filter.q.as_deref(), Some("deploy"));
         let again: FilterQuery = serde_urlencoded::from_str(&filter.to_query()).unwrap();
         assert_eq!(TokenFilter::from_query(&again).0, filter);
+    }
+
+    #[test]
+    fn every_order_round_trips_and_the_old_values_keep_their_meaning() {
+        let sort_of = |value: &str| {
+            TokenFilter::from_query(&FilterQuery {
+                sort: value.into(),
+                ..Default::default()
+            })
+            .0
+            .sort
+        };
+        for sort in Sort::ALL {
+            assert_eq!(sort_of(sort.as_str()), sort, "{}", sort.as_str());
+            let filter = TokenFilter {
+                sort,
+                ..Default::default()
+            };
+            let again: FilterQuery = serde_urlencoded::from_str(&filter.to_query()).unwrap();
+            assert_eq!(TokenFilter::from_query(&again).0, filter);
+        }
+        let names: std::collections::HashSet<_> = Sort::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names.len(), Sort::ALL.len());
+        // The values that existed before still mean what they meant.
+        use {Direction::*, SortColumn::*};
+        assert_eq!(sort_of(""), Sort::new(Created, Desc));
+        assert_eq!(sort_of("created"), Sort::new(Created, Desc));
+        assert_eq!(sort_of("expires"), Sort::new(Expires, Asc));
+        assert_eq!(sort_of("last_used"), Sort::new(LastUsed, Desc));
+        assert_eq!(sort_of("created_asc"), Sort::new(Created, Asc));
+        assert_eq!(sort_of("expires_desc"), Sort::new(Expires, Desc));
+        assert_eq!(sort_of("last_used_asc"), Sort::new(LastUsed, Asc));
+        // The usual directions may be spelled out too.
+        assert_eq!(sort_of("created_desc"), Sort::new(Created, Desc));
+        assert_eq!(sort_of("expires_asc"), Sort::new(Expires, Asc));
+        assert_eq!(sort_of("last_used_desc"), Sort::new(LastUsed, Desc));
+        for unknown in [
+            "created_",
+            "created_up",
+            "asc",
+            "expires desc",
+            "CREATED_ASC",
+        ] {
+            assert_eq!(sort_of(unknown), Sort::default(), "{unknown}: ignored");
+        }
+        // NULL (never expires, never used) sits where it belongs.
+        assert!(!Sort::new(Expires, Asc).nulls_first());
+        assert!(Sort::new(Expires, Desc).nulls_first());
+        assert!(!Sort::new(LastUsed, Desc).nulls_first());
+        assert!(Sort::new(LastUsed, Asc).nulls_first());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `/admin/audit`: the audit log, newest first, keyset-paginated, filtered by
-//! actor, action, token and time range; `/admin/audit.csv` exports the same rows.
+//! actor, action, token (id or display prefix) and time range;
+//! `/admin/audit.csv` exports the same rows.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -7,7 +8,11 @@ use askama::Template;
 use chrono::{Datelike as _, NaiveDate, NaiveDateTime};
 
 use crate::auth::extract::CurrentAdmin;
+use diesel::QueryResult;
+
 use crate::db::audit::{self, AuditEvent, AuditFilter};
+use crate::db::{DbConn, token_search};
+use crate::domain::audit_filter::{MAX_PREFIX_MATCHES, TokenQuery, no_token_note};
 use crate::domain::token_filter::Cursor;
 use crate::error::AppError;
 use crate::page::{PageCtx, render};
@@ -47,13 +52,18 @@ impl AuditQuery {
         AuditFilter {
             actor: text(&self.actor),
             action: text(&self.action),
-            token_id: self.token.trim().parse().ok(),
+            // Resolved against the database by `token_ids`.
+            token_ids: None,
             from: date(&self.from).map(|d| d.and_time(chrono::NaiveTime::MIN)),
             // Up to the start of the next day (checked: no overflow panic).
             until: date(&self.until)
                 .and_then(|d| d.succ_opt())
                 .map(|d| d.and_time(chrono::NaiveTime::MIN)),
         }
+    }
+
+    fn token(&self) -> Option<TokenQuery> {
+        TokenQuery::parse(&self.token)
     }
 
     fn before(&self) -> Option<(NaiveDateTime, i64)> {
@@ -66,6 +76,29 @@ impl AuditQuery {
     }
 }
 
+/// The token ids the `token` field stands for (`None`: no token filter; empty:
+/// no token, so no events), and why nothing can match, if so.
+fn token_ids(
+    conn: &mut DbConn,
+    token: Option<&TokenQuery>,
+) -> QueryResult<(Option<Vec<i64>>, Option<String>)> {
+    let Some(token) = token else {
+        return Ok((None, None));
+    };
+    let ids = match token {
+        TokenQuery::Id(id) => vec![*id],
+        TokenQuery::Prefix(prefix) => {
+            token_search::ids_with_display_prefix(conn, prefix, MAX_PREFIX_MATCHES + 1)?
+        }
+        TokenQuery::Invalid(_) => Vec::new(),
+    };
+    let note = no_token_note(token, ids.len());
+    Ok(match note {
+        Some(note) => (Some(Vec::new()), Some(note)),
+        None => (Some(ids), None),
+    })
+}
+
 #[derive(Template)]
 #[template(path = "admin/audit.html")]
 struct AuditPage {
@@ -75,6 +108,8 @@ struct AuditPage {
     events: Vec<AuditEvent>,
     actions: Vec<String>,
     next: Option<String>,
+    /// Why the token filter matches nothing.
+    token_note: Option<String>,
 }
 
 impl AuditPage {
@@ -90,12 +125,15 @@ pub async fn show_audit(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
-    let (filter, before) = (query.filter(), query.before());
-    let (mut events, actions) = state
-        .db(move |conn, _| {
+    let (mut filter, before, token) = (query.filter(), query.before(), query.token());
+    let (mut events, actions, token_note) = state
+        .db_read(move |conn| {
+            let (ids, note) = token_ids(conn, token.as_ref())?;
+            filter.token_ids = ids;
             Ok((
                 audit::page(conn, &filter, before, PAGE + 1)?,
                 audit::actions(conn)?,
+                note,
             ))
         })
         .await?;
@@ -115,13 +153,19 @@ pub async fn show_audit(
         events,
         actions,
         next,
+        token_note,
     };
     Ok(render(&req, StatusCode::OK, page))
 }
 
-/// Quotes a CSV field (RFC 4180) and defuses spreadsheet formulas.
+/// Characters that make a spreadsheet read a cell as a formula when they start
+/// it (OWASP's CSV injection list).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Quotes a CSV field (RFC 4180) and defuses spreadsheet formulas: a value that
+/// starts like one gets a leading `'`, so it shows as text.
 fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
+    let value = if value.starts_with(FORMULA_STARTS) {
         format!("'{value}")
     } else {
         value.to_owned()
@@ -138,9 +182,12 @@ pub async fn export_audit(
     _admin: CurrentAdmin,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let filter = query.filter();
+    let (mut filter, token) = (query.filter(), query.token());
     let events = state
-        .db(move |conn, _| Ok(audit::page(conn, &filter, None, CSV_LIMIT)?))
+        .db_read(move |conn| {
+            filter.token_ids = token_ids(conn, token.as_ref())?.0;
+            Ok(audit::page(conn, &filter, None, CSV_LIMIT)?)
+        })
         .await?;
     let mut csv = String::from(
         "time_utc,actor,ip,user_agent,action,target_type,target_id,target,outcome,detail\r\n",
@@ -184,8 +231,29 @@ mod tests {
     #[test]
     fn csv_fields_are_quoted_and_defused() {
         assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field(""), "");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+        assert_eq!(csv_field("two\r\nlines"), "\"two\r\nlines\"");
+        // Inside a value, formula characters are harmless and left alone.
+        assert_eq!(csv_field("a=b+c-d@e\tf"), "a=b+c-d@e\tf");
+        // Every formula start is defused, and quoted where it needs to be.
         assert_eq!(csv_field("=cmd()"), "'=cmd()");
+        assert_eq!(csv_field("+1+1"), "'+1+1");
+        assert_eq!(csv_field("-1+1"), "'-1+1");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("\t=cmd()"), "'\t=cmd()");
+        assert_eq!(csv_field("\r=cmd()"), "\"'\r=cmd()\"");
+        assert_eq!(
+            csv_field("=HYPERLINK(\"http://x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""
+        );
+        assert_eq!(csv_field("-a,b\nc"), "\"'-a,b\nc\"");
+        for start in FORMULA_STARTS {
+            let field = csv_field(&format!("{start}x"));
+            let unquoted = field.strip_prefix('"').unwrap_or(&field);
+            assert!(unquoted.starts_with('\''), "{start:?}: {field:?}");
+        }
     }
 }

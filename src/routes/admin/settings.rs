@@ -95,6 +95,36 @@ impl SettingsForm {
     }
 }
 
+/// What the `settings_updated` audit row says: every policy value as saved, and
+/// the tenant id (with what it was, when it changed). No setting is a secret.
+fn audit_detail(changes: &SettingsChanges, tenant_before: &str) -> String {
+    let tenant = if changes.tenant_id == tenant_before {
+        format!("tenant id {:?}", changes.tenant_id)
+    } else {
+        format!(
+            "tenant id {:?} (was {:?})",
+            changes.tenant_id, tenant_before
+        )
+    };
+    format!(
+        "default {} d, max {} d, non-expiring {}, retention {} d, mobile sessions {} d, creation {}, {tenant}",
+        changes.default_lifetime_days,
+        changes.max_lifetime_days,
+        if changes.allow_non_expiring {
+            "allowed"
+        } else {
+            "refused"
+        },
+        changes.retention_days,
+        changes.mobile_session_days,
+        if changes.token_creation_enabled {
+            "on"
+        } else {
+            "off"
+        },
+    )
+}
+
 #[derive(Template)]
 #[template(path = "admin/settings.html")]
 struct SettingsPage {
@@ -139,17 +169,16 @@ pub async fn update_settings(
     let actor = client.actor(Some(&admin));
     state
         .db(move |conn, _| {
-            let detail = format!(
-                "default {} d, max {} d, non-expiring {}, retention {} d, mobile sessions {} d, creation {}",
-                changes.default_lifetime_days,
-                changes.max_lifetime_days,
-                if changes.allow_non_expiring { "allowed" } else { "refused" },
-                changes.retention_days,
-                changes.mobile_session_days,
-                if changes.token_creation_enabled { "on" } else { "off" },
-            );
-            settings::update(conn, &changes)?;
-            audit::record(conn, &actor, &Event::new("settings_updated", Outcome::Success).detail(&detail))?;
+            db::transaction(conn, |conn| {
+                let before = settings::load(conn)?;
+                let detail = audit_detail(&changes, &before.tenant_id);
+                settings::update(conn, &changes)?;
+                audit::record(
+                    conn,
+                    &actor,
+                    &Event::new("settings_updated", Outcome::Success).detail(&detail),
+                )
+            })?;
             Ok(())
         })
         .await?;
@@ -171,6 +200,18 @@ mod tests {
             token_creation_enabled: Some("on".into()),
             tenant_id: "acme".into(),
         }
+    }
+
+    #[test]
+    fn the_audit_detail_names_the_tenant_id_and_its_change() {
+        let changes = form().validate().unwrap();
+        let same = audit_detail(&changes, "acme");
+        assert!(same.ends_with(", tenant id \"acme\""), "{same}");
+        let changed = audit_detail(&changes, "");
+        assert!(
+            changed.ends_with(", tenant id \"acme\" (was \"\")"),
+            "{changed}"
+        );
     }
 
     #[test]

@@ -93,6 +93,16 @@ fn default_expiry(today: NaiveDate, policy: &Policy) -> NaiveDate {
     suggested_until(today).min(latest_allowed(today, policy))
 }
 
+/// The expiry the form asks for: a date, or none when the field is left empty
+/// (which the policy then allows or refuses, saying so).
+fn api_token_expiry(expires_at: &str) -> Result<ExpiryChoice, &'static str> {
+    if expires_at.trim().is_empty() {
+        Ok(ExpiryChoice::Never)
+    } else {
+        ExpiryChoice::from_form("", expires_at)
+    }
+}
+
 /// Active users as (id, username, display name).
 type UserChoices = Vec<(i64, String, String)>;
 
@@ -178,7 +188,7 @@ pub async fn create_api_token(
         scopes: Default::default(),
         user_type_id: membership.map(|(_, t)| t),
         department_id: membership.map(|(d, _)| d),
-        expiry: ExpiryChoice::from_form("", &form.expires_at),
+        expiry: api_token_expiry(&form.expires_at),
         grant_ceiling: None,
     };
     let (actor, prefix) = (client.actor(Some(&admin)), state.token_prefix.clone());
@@ -223,6 +233,19 @@ mod tests {
             allow_non_expiring: false,
             creation_enabled: true,
         }
+    }
+
+    #[test]
+    fn an_empty_date_asks_for_no_expiry() {
+        assert_eq!(api_token_expiry(""), Ok(ExpiryChoice::Never));
+        assert_eq!(api_token_expiry("  "), Ok(ExpiryChoice::Never));
+        assert_eq!(
+            api_token_expiry("2027-01-31"),
+            Ok(ExpiryChoice::Date(
+                NaiveDate::from_ymd_opt(2027, 1, 31).unwrap()
+            ))
+        );
+        assert!(api_token_expiry("never").is_err());
     }
 
     #[test]

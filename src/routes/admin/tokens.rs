@@ -144,7 +144,7 @@ impl TokensPage {
         StatusFilter::ALL
     }
 
-    fn sorts(&self) -> [Sort; 3] {
+    fn sorts(&self) -> [Sort; 6] {
         Sort::ALL
     }
 
@@ -158,6 +158,10 @@ impl TokensPage {
 
     fn is_sort(&self, sort: &Sort) -> bool {
         self.filter.sort == *sort
+    }
+
+    fn is_default_sort(&self) -> bool {
+        self.filter.sort == Sort::default()
     }
 }
 
@@ -269,6 +273,14 @@ struct BulkConfirmPage {
     more_skipped: usize,
 }
 
+impl BulkConfirmPage {
+    /// The inventory's order is kept, so that Cancel and the redirect after
+    /// revoking return to the list as it was sorted.
+    fn is_default_sort(&self) -> bool {
+        self.filter.sort == Sort::default()
+    }
+}
+
 /// Most rows listed on the confirmation page; the count covers the rest.
 const CONFIRM_LISTED: i64 = 200;
 
@@ -356,7 +368,7 @@ pub async fn bulk_revoke(
     let (filter, chosen) = form.parts();
     let actor = client.actor(Some(&admin));
     let f = filter.clone();
-    let revoked = state
+    let outcome = state
         .db(move |conn, _| {
             let selection = match &chosen {
                 Ok(ids) => Selection::Ids(ids),
@@ -370,7 +382,6 @@ pub async fn bulk_revoke(
             )?)
         })
         .await?;
-    let noun = if revoked == 1 { "token" } else { "tokens" };
-    flash(&session, "success", format!("Revoked {revoked} {noun}."));
+    flash(&session, "success", outcome.summary());
     Ok(redirect(&format!("/admin/tokens?{}", filter.to_query())))
 }
