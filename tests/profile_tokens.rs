@@ -663,6 +663,11 @@ async fn an_expired_token_is_refused() {
         "{:?}",
         badges(id)
     );
+    assert!(
+        !badges(id).iter().any(|b| b == "active"),
+        "an expired token is not called active: {:?}",
+        badges(id)
+    );
     assert!(!badges(fresh).iter().any(|b| b == "expired"));
     assert_eq!(
         select_all(&list, ".badge")

@@ -362,7 +362,10 @@ fn a_second_server_on_one_sqlite_file_refuses_to_start() {
     std::os::unix::fs::symlink(dir.path().join("t.db"), &link).unwrap();
     let fourth = tessera_bin()
         .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("TESSERA_DATABASE_URL", format!("sqlite://{}", link.display()))
+        .env(
+            "TESSERA_DATABASE_URL",
+            format!("sqlite://{}", link.display()),
+        )
         .output()
         .unwrap();
     assert!(!fourth.status.success());

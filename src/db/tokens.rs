@@ -1,12 +1,13 @@
 //! Tokens: every kind of bearer credential, one table. Only the SHA-256 of a
 //! token is stored; rows name a token by its display prefix.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 
 use super::DbConn;
 use super::schema::{departments, tokens, user_types, users};
 use super::users::User;
+use crate::domain::policy::EXPIRING_SOON_DAYS;
 
 pub const STATUS_ACTIVE: &str = "active";
 pub const STATUS_DISABLED: &str = "disabled";
@@ -49,6 +50,33 @@ impl Token {
     /// How audit rows and pages name a token: never by its secret.
     pub fn label(&self) -> String {
         format!("{} ({}…)", self.name, self.display_prefix)
+    }
+
+    /// Every status that applies, as pages show them: a revoked token is only
+    /// "revoked"; otherwise "expired" and "disabled" may both apply; else "active".
+    pub fn badges(&self, now: &NaiveDateTime) -> Vec<&'static str> {
+        if self.revoked_at.is_some() {
+            return vec!["revoked"];
+        }
+        let mut badges = Vec::with_capacity(2);
+        if self.is_expired(*now) {
+            badges.push("expired");
+        }
+        if !self.is_active() {
+            badges.push("disabled");
+        }
+        if badges.is_empty() {
+            badges.push("active");
+        }
+        badges
+    }
+
+    /// Live (unrevoked, unexpired) and expiring within [`EXPIRING_SOON_DAYS`].
+    pub fn expires_soon(&self, now: &NaiveDateTime) -> bool {
+        self.revoked_at.is_none()
+            && self
+                .expires_at
+                .is_some_and(|at| at > *now && at - *now <= TimeDelta::days(EXPIRING_SOON_DAYS))
     }
 }
 

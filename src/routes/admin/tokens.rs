@@ -16,7 +16,6 @@ use crate::db::schema::{departments, user_types, users};
 use crate::db::token_search::{self, Selection};
 use crate::db::tokens::Token;
 use crate::db::{self, DbConn};
-use crate::domain::policy::EXPIRING_SOON_DAYS;
 use crate::domain::token_filter::{
     COUNT_CAP, CappedCount, Cursor, FilterQuery, Sort, StatusFilter, Tab, TokenFilter,
 };
@@ -31,35 +30,6 @@ pub struct InventoryRow {
     pub email: String,
     pub department: Option<String>,
     pub user_type: Option<String>,
-}
-
-impl InventoryRow {
-    /// Every status that applies: a revoked token is only "revoked"; otherwise
-    /// "expired" and "disabled" may both apply; else "active".
-    pub fn badges(&self, now: &NaiveDateTime) -> Vec<&'static str> {
-        if self.token.revoked_at.is_some() {
-            return vec!["revoked"];
-        }
-        let mut badges = Vec::with_capacity(2);
-        if self.token.is_expired(*now) {
-            badges.push("expired");
-        }
-        if !self.token.is_active() {
-            badges.push("disabled");
-        }
-        if badges.is_empty() {
-            badges.push("active");
-        }
-        badges
-    }
-
-    /// Live (unrevoked) and expiring within [`EXPIRING_SOON_DAYS`].
-    pub fn expires_soon(&self, now: &NaiveDateTime) -> bool {
-        self.token.revoked_at.is_none()
-            && self.token.expires_at.is_some_and(|at| {
-                at > *now && at - *now <= chrono::TimeDelta::days(EXPIRING_SOON_DAYS)
-            })
-    }
 }
 
 /// Names for a page of tokens: three small lookups instead of a join per row.

@@ -63,7 +63,9 @@ async fn edit_page(
     errors: FieldErrors,
 ) -> Result<EditTokenPage, AppError> {
     let owner = user.0.clone();
-    let choices = state.db_read(move |conn| Choices::load(conn, &owner)).await?;
+    let choices = state
+        .db_read(move |conn| Choices::load(conn, &owner))
+        .await?;
     Ok(EditTokenPage {
         ctx: PageCtx::from_request(req),
         token,

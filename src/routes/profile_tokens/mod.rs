@@ -21,7 +21,7 @@ use crate::auth::extract::CurrentUser;
 use crate::db::tokens::{self, Token};
 use crate::db::users::User;
 use crate::db::{DbConn, memberships, scopes as catalog, settings, user_types};
-use crate::domain::policy::{EXPIRING_SOON_DAYS, Policy};
+use crate::domain::policy::Policy;
 use crate::domain::scopes::{ScopeGroup, group_by_resource};
 use crate::error::AppError;
 use crate::page::{PageCtx, render};
@@ -32,18 +32,6 @@ use crate::tokens::Issued;
 pub struct TokenRow {
     pub token: Token,
     pub role: Option<String>,
-}
-
-impl TokenRow {
-    pub fn expires_soon(&self, now: &NaiveDateTime) -> bool {
-        self.token
-            .expires_at
-            .is_some_and(|at| at > *now && at - *now <= chrono::TimeDelta::days(EXPIRING_SOON_DAYS))
-    }
-
-    pub fn expired(&self, now: &NaiveDateTime) -> bool {
-        self.token.is_expired(*now)
-    }
 }
 
 /// What the create forms need: the scopes and roles this user may grant, and the policy.
