@@ -1072,52 +1072,12 @@ async fn status_badges_say_expired_and_revoked_rows_are_not_expiring() {
     assert!(text.contains("revoked") && !text.contains("soon"), "{text}");
 }
 
-/// Every (method, path) of the route table under `/admin`, read from the route
-/// table's source itself, so that a route added later is covered too.
+/// Every (method, path) of the route table under `/admin`.
 fn admin_routes() -> Vec<(&'static str, String)> {
-    fn sources(dir: &std::path::Path, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                sources(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(std::fs::read_to_string(&path).unwrap());
-            }
-        }
-    }
-    let mut files = Vec::new();
-    sources(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes"),
-        &mut files,
-    );
-    let mut routes = Vec::new();
-    for source in files {
-        // `web::resource("/path")` followed by its `.get(…)` / `.post(…)` calls,
-        // up to the next resource.
-        for part in source.split("web::resource(\"").skip(1) {
-            let (path, rest) = part.split_once('"').unwrap();
-            if path != "/admin" && !path.starts_with("/admin/") {
-                continue;
-            }
-            let rest = rest.split(".service(").next().unwrap();
-            let rest = rest.split(".configure(").next().unwrap();
-            let compact: String = rest.chars().filter(|c| !c.is_whitespace()).collect();
-            let mut methods = 0;
-            for (marker, method) in [(".get(", "GET"), (".post(", "POST")] {
-                if compact.contains(marker) {
-                    routes.push((method, path.to_owned()));
-                    methods += 1;
-                }
-            }
-            assert!(
-                methods > 0 || compact.contains(".route("),
-                "a resource without GET or POST: {path}"
-            );
-        }
-    }
-    routes.sort();
-    routes.dedup();
-    routes
+    common::route_table()
+        .into_iter()
+        .filter(|(_, path)| path == "/admin" || path.starts_with("/admin/"))
+        .collect()
 }
 
 #[actix_web::test]

@@ -512,23 +512,14 @@ async fn guessing_tokens_from_one_address_is_cut_off() {
     assert_eq!(app.audit("unknown_token_used").len(), 50);
 }
 
-/// Every (method, path) the API router registers, read from its route table.
+/// Every (method, path) the router registers under `/api/v1/`, read from the
+/// route table (every file of `src/routes`).
 fn router_routes() -> std::collections::BTreeSet<(String, String)> {
-    let source = include_str!("../src/routes/api/mod.rs");
-    let mut routes = std::collections::BTreeSet::new();
-    for chunk in source.split("web::resource(\"").skip(1) {
-        let path = chunk.split('"').next().unwrap();
-        if !path.starts_with("/api/v1/") {
-            continue;
-        }
-        let resource = chunk.split(".service(").next().unwrap();
-        for method in ["get", "post", "patch", "delete", "put"] {
-            if resource.contains(&format!(".{method}(")) {
-                routes.insert((method.to_owned(), path.to_owned()));
-            }
-        }
-    }
-    routes
+    common::route_table()
+        .into_iter()
+        .filter(|(_, path)| path.starts_with("/api/v1/"))
+        .map(|(method, path)| (method.to_lowercase(), path))
+        .collect()
 }
 
 #[actix_web::test]
