@@ -146,7 +146,7 @@ async fn inventory_page(
     let f = filter.clone();
     let now = db::now();
     let (rows, page, matching, departments) = state
-        .db(move |conn, _| {
+        .db_read(move |conn| {
             let mut page = token_search::page(conn, &f, after, now)?;
             // A first page that holds every match (of the whole list, or of
             // the window a name search looked at) is its own count.
