@@ -21,6 +21,17 @@ fn tessera(database_url: &str) -> Command {
     cmd
 }
 
+/// `tessera purge`, which must succeed; what it printed.
+fn purge(database_url: &str) -> String {
+    let out = tessera(database_url).arg("purge").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[actix_web::test]
 async fn seed_demo_fills_every_kind_and_status() {
     let app = spawn_app().await;
@@ -153,13 +164,7 @@ async fn purge_deletes_old_revoked_and_expired_tokens_only() {
             .execute(conn)
     })
     .unwrap();
-    let out = tessera(&app.database_url).arg("purge").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let said = String::from_utf8_lossy(&out.stdout);
+    let said = purge(&app.database_url);
     assert!(
         said.contains("Purged 2 revoked or expired tokens older than 90 days"),
         "{said}"
@@ -230,13 +235,7 @@ async fn purge_honours_a_changed_retention() {
         QueryResult::Ok(())
     })
     .unwrap();
-    let out = tessera(&app.database_url).arg("purge").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let said = String::from_utf8_lossy(&out.stdout);
+    let said = purge(&app.database_url);
     assert!(
         said.contains("Purged 2 revoked or expired tokens older than 10 days"),
         "{said}"

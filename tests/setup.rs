@@ -439,19 +439,7 @@ fn check_migrate(url: &str, backend: &str, open: impl Fn() -> tessera::db::DbCon
     let printed = run_migrate(url);
     assert!(printed.contains("is up to date"), "{printed}");
     let tables = names(&mut open(), tables_sql);
-    for table in [
-        "users",
-        "departments",
-        "user_types",
-        "memberships",
-        "scopes",
-        "tokens",
-        "audit_events",
-        "settings",
-        "sessions",
-        "throttle_events",
-        "password_codes",
-    ] {
+    for table in common::TABLES {
         assert!(tables.iter().any(|t| t == table), "{table} in {tables:?}");
     }
     let applied_sql =

@@ -621,21 +621,24 @@ impl TestApp {
     }
 }
 
+/// Every table of the schema.
+pub const TABLES: [&str; 11] = [
+    "users",
+    "departments",
+    "user_types",
+    "memberships",
+    "scopes",
+    "tokens",
+    "audit_events",
+    "settings",
+    "sessions",
+    "throttle_events",
+    "password_codes",
+];
+
 /// Every text cell of every row of every table (blobs in hex), one row per line.
 pub fn database_dump(pool: &DbPool) -> String {
-    let tables = [
-        "users",
-        "departments",
-        "user_types",
-        "memberships",
-        "scopes",
-        "tokens",
-        "audit_events",
-        "settings",
-        "sessions",
-        "throttle_events",
-        "password_codes",
-    ];
+    let tables = TABLES;
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = diesel::sql_types::Text)]
