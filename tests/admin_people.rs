@@ -262,17 +262,7 @@ async fn confirm_revoke(
     assert_eq!(res.status(), StatusCode::OK);
     let confirm = res.text().await.unwrap();
     assert_eq!(text_of(&confirm, "h1").as_deref(), Some(heading));
-    let doc = scraper::Html::parse_document(&confirm);
-    let inputs = scraper::Selector::parse("form.confirm input[type=hidden]").unwrap();
-    let form: Vec<(String, String)> = doc
-        .select(&inputs)
-        .map(|i| {
-            (
-                i.value().attr("name").unwrap().to_owned(),
-                i.value().attr("value").unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let form = common::hidden_fields(&confirm, "form.confirm input[type=hidden]");
     app.client
         .post(app.url("/admin/tokens/bulk-revoke/confirm"))
         .form(&form)

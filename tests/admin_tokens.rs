@@ -230,17 +230,7 @@ async fn bulk_revoke_revokes_exactly_the_selection() {
     );
 
     // Confirm with the form the page rendered.
-    let doc = Html::parse_document(&confirm);
-    let inputs = Selector::parse("form.confirm input[type=hidden]").unwrap();
-    let form: Vec<(String, String)> = doc
-        .select(&inputs)
-        .map(|i| {
-            (
-                i.value().attr("name").unwrap().to_owned(),
-                i.value().attr("value").unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let form = confirm_form(&confirm);
     let res = app
         .client
         .post(app.url("/admin/tokens/bulk-revoke/confirm"))
@@ -976,18 +966,10 @@ async fn revoking_a_session_from_its_page_returns_to_the_sessions_tab() {
     let detail = format!("/admin/tokens/{}", session.id);
     let page = app.get_html(&detail).await;
     // The page's Revoke form, as it is.
-    let doc = Html::parse_document(&page);
-    let inputs =
-        Selector::parse("form[action=\"/admin/tokens/bulk-revoke\"] input[type=hidden]").unwrap();
-    let form: Vec<(String, String)> = doc
-        .select(&inputs)
-        .map(|i| {
-            (
-                i.value().attr("name").unwrap().to_owned(),
-                i.value().attr("value").unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let form = common::hidden_fields(
+        &page,
+        "form[action=\"/admin/tokens/bulk-revoke\"] input[type=hidden]",
+    );
     let res = app
         .client
         .post(app.url("/admin/tokens/bulk-revoke"))
@@ -997,17 +979,7 @@ async fn revoking_a_session_from_its_page_returns_to_the_sessions_tab() {
         .unwrap();
     let confirm = res.text().await.unwrap();
     assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 1 token?"));
-    let doc = Html::parse_document(&confirm);
-    let inputs = Selector::parse("form.confirm input[type=hidden]").unwrap();
-    let form: Vec<(String, String)> = doc
-        .select(&inputs)
-        .map(|i| {
-            (
-                i.value().attr("name").unwrap().to_owned(),
-                i.value().attr("value").unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let form = confirm_form(&confirm);
     let res = app
         .client
         .post(app.url("/admin/tokens/bulk-revoke/confirm"))
@@ -1303,16 +1275,7 @@ async fn unused_for_days_finds_the_tokens_it_should() {
 
 /// The hidden fields of the confirmation page's form, as the browser would post them.
 fn confirm_form(confirm: &str) -> Vec<(String, String)> {
-    let doc = Html::parse_document(confirm);
-    let inputs = Selector::parse("form.confirm input[type=hidden]").unwrap();
-    doc.select(&inputs)
-        .map(|i| {
-            (
-                i.value().attr("name").unwrap().to_owned(),
-                i.value().attr("value").unwrap().to_owned(),
-            )
-        })
-        .collect()
+    common::hidden_fields(confirm, "form.confirm input[type=hidden]")
 }
 
 /// The success message the next page shows.
@@ -1614,16 +1577,8 @@ async fn both_directions_of_every_order_page_across_boundaries_each_row_once_in_
     // page 2 of that order again.
     let second = next_link(&page).unwrap().replace("&amp;", "&");
     let second = app.get_html(&second).await;
-    let doc = Html::parse_document(&second);
-    let hidden = Selector::parse("#bulk-form input[type=hidden]").unwrap();
-    let form: Vec<(String, String)> = doc
-        .select(&hidden)
-        .map(|i| {
-            (
-                i.value().attr("name").unwrap().to_owned(),
-                i.value().attr("value").unwrap().to_owned(),
-            )
-        })
+    let form: Vec<(String, String)> = bulk_form_fields(&second)
+        .into_iter()
         .filter(|(name, _)| name != "page_ids")
         .collect();
     let res = app
@@ -1683,16 +1638,7 @@ async fn a_name_search_in_every_order_finds_each_match_once_in_order_across_wind
 /// The hidden fields of the inventory's bulk form, as a browser without
 /// JavaScript sends them (checkboxes left out).
 fn bulk_form_fields(list: &str) -> Vec<(String, String)> {
-    let doc = Html::parse_document(list);
-    let hidden = Selector::parse("#bulk-form input[type=hidden]").unwrap();
-    doc.select(&hidden)
-        .map(|i| {
-            (
-                i.value().attr("name").unwrap().to_owned(),
-                i.value().attr("value").unwrap().to_owned(),
-            )
-        })
-        .collect()
+    common::hidden_fields(list, "#bulk-form input[type=hidden]")
 }
 
 /// The ids a confirmation page lists and will revoke.
@@ -1790,18 +1736,10 @@ async fn revoke_from_an_api_tokens_detail_page() {
     assert_eq!(app.api_me(&api.token).await.status(), StatusCode::OK);
     let page = app.get_html(&format!("/admin/tokens/{}", api.id)).await;
     // The page's Revoke form, as it is: ids={id} to the confirmation.
-    let doc = Html::parse_document(&page);
-    let inputs =
-        Selector::parse("form[action=\"/admin/tokens/bulk-revoke\"] input[type=hidden]").unwrap();
-    let form: Vec<(String, String)> = doc
-        .select(&inputs)
-        .map(|i| {
-            (
-                i.value().attr("name").unwrap().to_owned(),
-                i.value().attr("value").unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let form = common::hidden_fields(
+        &page,
+        "form[action=\"/admin/tokens/bulk-revoke\"] input[type=hidden]",
+    );
     assert!(form.contains(&("ids".into(), api.id.to_string())));
     let res = app
         .client

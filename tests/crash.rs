@@ -20,7 +20,6 @@ use diesel::prelude::*;
 use process::{SMALL_SERVER, Server};
 use rand::Rng as _;
 use reqwest::StatusCode;
-use scraper::{Html, Selector};
 use tessera::db::DbConn;
 use tessera::db::schema::tokens;
 use tessera::db::tokens::NewToken;
@@ -173,16 +172,7 @@ async fn bulk_confirm_form(admin: &Visitor, owner_name: &str) -> Vec<(String, St
         Some(format!("Revoke {BULK} tokens?").as_str()),
         "the whole batch is live before the revoke"
     );
-    let doc = Html::parse_document(&page);
-    let inputs = Selector::parse("form.confirm input[type=hidden]").unwrap();
-    doc.select(&inputs)
-        .map(|i| {
-            (
-                i.value().attr("name").unwrap().to_owned(),
-                i.value().attr("value").unwrap().to_owned(),
-            )
-        })
-        .collect()
+    common::hidden_fields(&page, "form.confirm input[type=hidden]")
 }
 
 /// Changes the server acknowledged before a kill: a token created through the

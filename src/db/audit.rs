@@ -143,18 +143,10 @@ fn filtered<'a>(f: &'a AuditFilter) -> audit_events::BoxedQuery<'a, super::Db> {
     if let Some(action) = &f.action {
         query = query.filter(audit_events::action.eq(action));
     }
-    match f.token_ids.as_deref() {
-        None => {}
-        Some([id]) => {
-            query = query
-                .filter(audit_events::target_type.eq("token"))
-                .filter(audit_events::target_id.eq(*id));
-        }
-        Some(ids) => {
-            query = query
-                .filter(audit_events::target_type.eq("token"))
-                .filter(audit_events::target_id.eq_any(ids));
-        }
+    if let Some(ids) = &f.token_ids {
+        query = query
+            .filter(audit_events::target_type.eq("token"))
+            .filter(audit_events::target_id.eq_any(ids));
     }
     if let Some(from) = f.from {
         query = query.filter(audit_events::occurred_at.ge(from));

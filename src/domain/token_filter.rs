@@ -231,6 +231,11 @@ impl Sort {
         })
     }
 
+    /// Newest first: the order a URL need not name.
+    pub fn is_default(self) -> bool {
+        self == Self::default()
+    }
+
     pub fn is_desc(self) -> bool {
         self.direction == Direction::Desc
     }

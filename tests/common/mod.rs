@@ -732,3 +732,18 @@ pub fn route_table() -> Vec<(&'static str, String)> {
     routes.dedup();
     routes
 }
+
+/// The (name, value) pairs of the hidden inputs that `selector` finds in
+/// `html`, in page order, as a browser would post them.
+pub fn hidden_fields(html: &str, selector: &str) -> Vec<(String, String)> {
+    let doc = scraper::Html::parse_document(html);
+    let inputs = scraper::Selector::parse(selector).expect("a valid selector");
+    doc.select(&inputs)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap_or_default().to_owned(),
+                i.value().attr("value").unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}

@@ -7,9 +7,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{Datelike as _, NaiveDate, NaiveDateTime};
 
-use crate::auth::extract::CurrentAdmin;
 use diesel::QueryResult;
 
+use crate::auth::extract::CurrentAdmin;
 use crate::db::audit::{self, AuditEvent, AuditFilter};
 use crate::db::{DbConn, token_search};
 use crate::domain::audit_filter::{MAX_PREFIX_MATCHES, TokenQuery, no_token_note};

@@ -129,10 +129,6 @@ impl TokensPage {
     fn is_sort(&self, sort: &Sort) -> bool {
         self.filter.sort == *sort
     }
-
-    fn is_default_sort(&self) -> bool {
-        self.filter.sort == Sort::default()
-    }
 }
 
 /// The inventory page of a filter, from `after` on.
@@ -241,14 +237,6 @@ struct BulkConfirmPage {
     skipped: Vec<String>,
     /// How many more were skipped than `skipped` lists.
     more_skipped: usize,
-}
-
-impl BulkConfirmPage {
-    /// The inventory's order is kept, so that Cancel and the redirect after
-    /// revoking return to the list as it was sorted.
-    fn is_default_sort(&self) -> bool {
-        self.filter.sort == Sort::default()
-    }
 }
 
 /// Most rows listed on the confirmation page; the count covers the rest.
