@@ -151,6 +151,14 @@ diesel::table! {
 }
 
 diesel::joinable!(memberships -> users (user_id));
+diesel::table! {
+    /// Moved by triggers whenever something a token's validity depends on changes.
+    validity_epoch (id) {
+        id -> Integer,
+        epoch -> BigInt,
+    }
+}
+
 diesel::joinable!(memberships -> departments (department_id));
 diesel::joinable!(memberships -> user_types (user_type_id));
 diesel::joinable!(tokens -> departments (department_id));
@@ -170,4 +178,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     throttle_events,
     password_codes,
+    validity_epoch,
 );

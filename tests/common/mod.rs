@@ -622,7 +622,7 @@ impl TestApp {
 }
 
 /// Every table of the schema.
-pub const TABLES: [&str; 11] = [
+pub const TABLES: [&str; 12] = [
     "users",
     "departments",
     "user_types",
@@ -634,6 +634,7 @@ pub const TABLES: [&str; 11] = [
     "sessions",
     "throttle_events",
     "password_codes",
+    "validity_epoch",
 ];
 
 /// Every text cell of every row of every table (blobs in hex), one row per line.

@@ -1,0 +1,16 @@
+DROP TRIGGER settings_validity_epoch_update;
+DROP TRIGGER scopes_validity_epoch_delete;
+DROP TRIGGER scopes_validity_epoch_update;
+DROP TRIGGER scopes_validity_epoch_insert;
+DROP TRIGGER departments_validity_epoch_delete;
+DROP TRIGGER departments_validity_epoch_update;
+DROP TRIGGER user_types_validity_epoch_delete;
+DROP TRIGGER user_types_validity_epoch_update;
+DROP TRIGGER memberships_validity_epoch_delete;
+DROP TRIGGER memberships_validity_epoch_update;
+DROP TRIGGER memberships_validity_epoch_insert;
+DROP TRIGGER users_validity_epoch_delete;
+DROP TRIGGER users_validity_epoch_update;
+DROP TRIGGER tokens_validity_epoch_delete;
+DROP TRIGGER tokens_validity_epoch_update;
+DROP TABLE validity_epoch;
