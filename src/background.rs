@@ -20,10 +20,11 @@ pub fn spawn(state: &AppState, url: DatabaseUrl, flush_every: Duration) {
     // The last-use buffer lives as long as the server's state: the thread stops
     // when it is gone.
     let last_used: Weak<LastUseBuffer> = Arc::downgrade(&state.last_used);
-    let (pool, health, cache) = (
+    let (pool, health, cache, epoch) = (
         state.pool.clone(),
         state.db_health.clone(),
         state.token_cache.clone(),
+        Arc::downgrade(&state.epoch),
     );
     let spawned = std::thread::Builder::new()
         .name("background".into())
@@ -34,8 +35,15 @@ pub fn spawn(state: &AppState, url: DatabaseUrl, flush_every: Duration) {
                 let Some(last_used) = last_used.upgrade() else {
                     return;
                 };
-                // Tokens validated before an outage are looked up afresh after it.
-                health.probe(&url, || cache.invalidate());
+                // Tokens validated before an outage are looked up afresh after
+                // it, and the epoch is read on a new connection: the database
+                // may have been replaced meanwhile (a SQLite file restored).
+                health.probe(&url, || {
+                    cache.clear();
+                    if let Some(epoch) = epoch.upgrade() {
+                        epoch.reconnect();
+                    }
+                });
                 if !health.is_up() {
                     continue;
                 }

@@ -21,13 +21,14 @@ use crate::auth::random_urlsafe;
 use crate::auth::session_store::DbSessionStore;
 use crate::config::Config;
 use crate::db::health::DbHealth;
-use crate::db::{self, Backend, DatabaseUrl, DbPool, settings};
+use crate::db::{self, DatabaseUrl, DbPool, settings};
 use crate::domain::rate_limit::FailureLimiter;
 use crate::error::{AppError, plain_errors};
 use crate::routes;
 use crate::state::AppState;
 use crate::telemetry::request_span;
 use crate::tokens::cache::TokenCache;
+use crate::tokens::epoch::EpochReader;
 use crate::tokens::last_used::LastUseBuffer;
 
 /// Name of the session cookie.
@@ -48,14 +49,15 @@ impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let url = DatabaseUrl::parse(&config.database_url())?;
         tracing::info!(database = %url.redacted(), "connecting to the database");
-        let cache_tokens = url.backend() == Backend::Sqlite;
         let probe_url = url.clone();
         let pool_size = config.db_pool_size;
+        let db_health = Arc::new(DbHealth::default());
+        let pool_health = db_health.clone();
         let (pool, cookie_key, setup_code, serve_lock) =
             web::block(move || -> anyhow::Result<_> {
                 // Connect first, so that a database that cannot be opened says so in
                 // its own words; then make sure no other server owns a SQLite file.
-                let pool = db::connect_and_migrate(&url, pool_size)?;
+                let pool = db::connect_and_migrate_watched(&url, pool_size, pool_health)?;
                 let serve_lock = url.lock_for_serving()?;
                 let mut conn = pool.get()?;
                 let cookie_key = settings::cookie_key_or_init(&mut conn, &random_urlsafe(64))?;
@@ -77,9 +79,13 @@ impl Application {
             hasher,
             token_prefix: config.token_prefix.clone(),
             api_failures: Arc::new(FailureLimiter::new(config.api_failures_per_minute)),
-            token_cache: Arc::new(TokenCache::new(cache_tokens)),
+            token_cache: Arc::new(TokenCache::default()),
+            epoch: Arc::new(
+                EpochReader::spawn(probe_url.clone())
+                    .context("cannot start the validity-epoch reader")?,
+            ),
             last_used: Arc::new(LastUseBuffer::default()),
-            db_health: Arc::new(DbHealth::default()),
+            db_health,
         };
         crate::background::spawn(&state, probe_url, config.last_use_flush_interval);
 
@@ -167,12 +173,6 @@ impl Application {
     /// The pool, for tests that arrange data through the db layer.
     pub fn pool(&self) -> DbPool {
         self.state.pool.clone()
-    }
-
-    /// The token cache, for tests that change the database behind the server's
-    /// back (they must invalidate it, as `AppState::db` does).
-    pub fn token_cache(&self) -> Arc<TokenCache> {
-        self.state.token_cache.clone()
     }
 
     /// The one-time setup code while no administrator exists.

@@ -7,11 +7,12 @@ use actix_web::web;
 
 use crate::auth::password::Hasher;
 use crate::db::health::DbHealth;
-use crate::db::{DbConn, DbPool};
+use crate::db::{DbConn, DbPool, validity};
 use crate::domain::rate_limit::FailureLimiter;
 use crate::domain::token::PlainToken;
 use crate::error::AppError;
-use crate::tokens::cache::{InvalidateOnDrop, TokenCache};
+use crate::tokens::cache::TokenCache;
+use crate::tokens::epoch::EpochReader;
 use crate::tokens::last_used::LastUseBuffer;
 use crate::tokens::{self, Authenticated, Refusal, UseContext};
 
@@ -22,12 +23,22 @@ pub struct AppState {
     pub token_prefix: String,
     /// Failed bearer authentications per address (see `domain::rate_limit`).
     pub api_failures: Arc<FailureLimiter>,
-    /// Tokens that authenticated, while nothing has changed since (SQLite only).
+    /// Tokens that authenticated, tagged with the validity epoch they were read at.
     pub token_cache: Arc<TokenCache>,
+    /// Fresh readings of the validity epoch, shared by the requests that wait.
+    pub epoch: Arc<EpochReader>,
     /// Last uses of tokens waiting to be written.
     pub last_used: Arc<LastUseBuffer>,
     /// Whether the database answers (see `db::health`).
     pub db_health: Arc<DbHealth>,
+}
+
+/// A presented token's fate, and the validity epoch the request has read since
+/// it arrived (good for any other token the same request checks).
+#[derive(Debug)]
+pub struct Authentication {
+    pub outcome: Result<Arc<Authenticated>, Refusal>,
+    pub epoch: Option<i64>,
 }
 
 fn unavailable() -> AppError {
@@ -35,9 +46,9 @@ fn unavailable() -> AppError {
 }
 
 impl AppState {
-    /// Runs blocking work (database, argon2) off the async workers. Anything may
-    /// change the database here, so the token cache is invalidated when it ends,
-    /// from the blocking thread (which finishes even if the request is dropped).
+    /// Runs blocking work (database, argon2) off the async workers. Whatever it
+    /// changes that tokens depend on moves the validity epoch by itself (the
+    /// database's triggers), so no caller has anything to announce.
     pub async fn blocking<T, F>(&self, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&DbPool, &Hasher) -> Result<T, AppError> + Send + 'static,
@@ -47,11 +58,7 @@ impl AppState {
             return Err(unavailable());
         }
         let state = self.clone();
-        let result = web::block(move || {
-            let _invalidate = InvalidateOnDrop(&state.token_cache);
-            f(&state.pool, &state.hasher)
-        })
-        .await?;
+        let result = web::block(move || f(&state.pool, &state.hasher)).await?;
         self.note(result)
     }
 
@@ -73,28 +80,16 @@ impl AppState {
             .await
     }
 
-    /// Database work that changes nothing a token's validity depends on (reads,
-    /// audit rows), so it leaves the token cache alone.
-    pub async fn db_read<T, F>(&self, f: F) -> Result<T, AppError>
-    where
-        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
-        T: Send + 'static,
-    {
-        if !self.db_health.is_up() {
-            return Err(unavailable());
-        }
-        let pool = self.pool.clone();
-        let result = web::block(move || f(&mut *pool.get()?)).await?;
-        self.note(result)
-    }
-
-    /// Authenticates a well-formed token: from the cache when nothing changed
-    /// since it last authenticated, otherwise from the database. Records the use.
+    /// Authenticates a well-formed token: from the cache when a reading of the
+    /// validity epoch that started after the request arrived (`known_epoch`, or
+    /// one taken now) shows nothing changed since the token was looked up;
+    /// otherwise from the database. Records the use.
     pub async fn authenticate(
         &self,
         presented: PlainToken,
         from: UseContext,
-    ) -> Result<Result<Arc<Authenticated>, Refusal>, AppError> {
+        known_epoch: Option<i64>,
+    ) -> Result<Authentication, AppError> {
         let hash = presented.sha256();
         let now = crate::db::now();
         // Nothing is accepted from memory while the database does not answer.
@@ -102,21 +97,56 @@ impl AppState {
             true => self.token_cache.get(&hash, now),
             false => None,
         };
-        let (auth, from) = match cached {
-            Some(auth) => (auth, from),
-            None => {
-                let generation = self.token_cache.generation();
-                let (outcome, from) = self
-                    .db_read(move |conn| Ok((tokens::authenticate(conn, &presented, &from)?, from)))
-                    .await?;
-                let auth = Arc::new(match outcome {
-                    Ok(auth) => auth,
-                    Err(refusal) => return Ok(Err(refusal)),
+        if let Some((looked_up_at_epoch, auth)) = cached {
+            let epoch = match known_epoch {
+                Some(epoch) => Some(epoch),
+                None => self.epoch.fresh().await,
+            };
+            if epoch == Some(looked_up_at_epoch) {
+                self.record_use(&auth, now, &from);
+                return Ok(Authentication {
+                    outcome: Ok(auth),
+                    epoch,
                 });
-                self.token_cache.insert(hash, generation, now, auth.clone());
-                (auth, from)
+            }
+        }
+        let cache = self.token_cache.clone();
+        let (epoch, outcome, from) = self
+            .db(move |conn, _| {
+                // Read before the lookup: a change that commits in between
+                // leaves the entry tagged with an epoch that is already past.
+                let epoch = validity::read(conn)?;
+                let context = match cache.context_at(epoch) {
+                    Some(context) => context,
+                    None => {
+                        let context = Arc::new(tokens::load_context(conn, epoch)?);
+                        cache.keep_context(context.clone());
+                        context
+                    }
+                };
+                let outcome = tokens::authenticate(conn, &presented, &from, &context)?;
+                Ok((epoch, outcome, from))
+            })
+            .await?;
+        let outcome = match outcome {
+            Ok(auth) => {
+                let auth = Arc::new(auth);
+                self.token_cache.insert(hash, epoch, now, auth.clone());
+                self.record_use(&auth, now, &from);
+                Ok(auth)
+            }
+            Err(refusal) => {
+                self.token_cache.remove(&hash);
+                Err(refusal)
             }
         };
+        Ok(Authentication {
+            outcome,
+            epoch: Some(epoch),
+        })
+    }
+
+    fn record_use(&self, auth: &Authenticated, now: chrono::NaiveDateTime, from: &UseContext) {
         self.last_used.record(
             auth.token.id,
             auth.token.last_used_at,
@@ -124,6 +154,5 @@ impl AppState {
             &from.ip,
             from.user_agent.as_deref(),
         );
-        Ok(Ok(auth))
     }
 }

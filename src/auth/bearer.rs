@@ -24,6 +24,9 @@ use crate::tokens::{self, Authenticated, UseContext};
 pub struct Bearer {
     pub auth: Arc<Authenticated>,
     pub client: ClientInfo,
+    /// The validity epoch this request read after it arrived: another token
+    /// the request checks (introspection) may be judged by it too.
+    pub epoch: Option<i64>,
 }
 
 impl Deref for Bearer {
@@ -47,7 +50,7 @@ impl Bearer {
         }
         let (actor, token) = (self.actor(), self.auth.clone());
         state
-            .db_read(move |conn| tokens::record_scope_denied(conn, &actor, &token.token, scope))
+            .db(move |conn, _| tokens::record_scope_denied(conn, &actor, &token.token, scope))
             .await?;
         Err(ApiError::InsufficientScope(scope))
     }
@@ -123,16 +126,22 @@ impl FromRequest for Bearer {
                 ip: client.ip.clone(),
                 user_agent: client.user_agent.clone(),
             };
-            let outcome = state.authenticate(presented, from).await?;
-            crate::metrics::observe_validation(match &outcome {
+            let checked = state.authenticate(presented, from, None).await?;
+            crate::metrics::observe_validation(match &checked.outcome {
                 Ok(_) => "valid",
                 Err(refusal) => refusal.as_metric_label(),
             });
-            if outcome.is_err() {
+            if checked.outcome.is_err() {
                 failed(&state);
             }
-            outcome
-                .map(|auth| Bearer { auth, client })
+            let epoch = checked.epoch;
+            checked
+                .outcome
+                .map(|auth| Bearer {
+                    auth,
+                    client,
+                    epoch,
+                })
                 .map_err(|_| ApiError::InvalidToken)
         })
     }

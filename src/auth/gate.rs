@@ -79,7 +79,7 @@ pub async fn gate(
     let user = match session.get::<i64>(USER_ENTRY).ok().flatten() {
         Some(user_id) => {
             match state
-                .db_read(move |conn| Ok(users::find(conn, user_id).optional()?))
+                .db(move |conn, _| Ok(users::find(conn, user_id).optional()?))
                 .await
             {
                 Ok(Some(user)) if user.is_active() => Some(user),
@@ -175,7 +175,7 @@ async fn read_body(req: &mut ServiceRequest) -> Result<Bytes, AppError> {
 async fn record(state: &AppState, actor: audit::Actor, action: &'static str, path: &str) {
     let path = path.to_owned();
     let result = state
-        .db_read(move |conn| {
+        .db(move |conn, _| {
             let event =
                 audit::Event::new(action, audit::Outcome::Denied).target("path", None, Some(&path));
             Ok(audit::record(conn, &actor, &event)?)

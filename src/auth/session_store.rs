@@ -72,9 +72,17 @@ impl DbSessionStore {
     {
         anyhow::ensure!(self.health.is_up(), "the database does not answer");
         let pool = self.pool.clone();
+        let health = self.health.clone();
         let result = actix_web::web::block(move || -> anyhow::Result<T> {
-            let mut conn = pool.get()?;
-            Ok(f(&mut conn)?)
+            let mut conn = pool
+                .get()
+                .inspect_err(|e| health.mark_down(&e.to_string()))?;
+            let done = f(&mut conn).inspect_err(|e| {
+                if db::health::is_unavailable(e) {
+                    health.mark_down(&e.to_string());
+                }
+            });
+            Ok(done?)
         })
         .await??;
         Ok(result)

@@ -9,18 +9,26 @@
 //! it is up, because connections already open keep reading a file that was
 //! removed or replaced; only a fresh open notices.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection as _;
 use diesel::prelude::*;
 
 use super::{Backend, DatabaseUrl};
 
+/// How long after an outage pooled PostgreSQL connections are checked before use.
+const CHECK_CONNECTIONS_FOR: Duration = Duration::from_secs(60);
+
 #[derive(Debug)]
 pub struct DbHealth {
     up: AtomicBool,
     /// Probes that failed in a row; one alone (a file briefly busy) is not an outage.
     failed_probes: AtomicU32,
+    since: Instant,
+    /// Until when (milliseconds after `since`) pooled connections are checked
+    /// with a query before use: after trouble, some may be dead.
+    check_until_ms: AtomicU64,
 }
 
 impl Default for DbHealth {
@@ -28,6 +36,8 @@ impl Default for DbHealth {
         Self {
             up: AtomicBool::new(true),
             failed_probes: AtomicU32::new(0),
+            since: Instant::now(),
+            check_until_ms: AtomicU64::new(0),
         }
     }
 }
@@ -37,7 +47,26 @@ impl DbHealth {
         self.up.load(Ordering::SeqCst)
     }
 
+    /// Whether a pooled connection should be checked before use: only while
+    /// the database is in trouble or shortly after, so that a request does not
+    /// pay a round trip for `SELECT 1` when all is well.
+    pub fn check_connections(&self) -> bool {
+        !self.is_up() || self.elapsed_ms() < self.check_until_ms.load(Ordering::SeqCst)
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn check_connections_for_a_while(&self) {
+        let until = self
+            .elapsed_ms()
+            .saturating_add(u64::try_from(CHECK_CONNECTIONS_FOR.as_millis()).unwrap_or(u64::MAX));
+        self.check_until_ms.fetch_max(until, Ordering::SeqCst);
+    }
+
     pub fn mark_down(&self, why: &str) {
+        self.check_connections_for_a_while();
         if self.up.swap(false, Ordering::SeqCst) {
             tracing::error!(
                 why,
@@ -54,6 +83,7 @@ impl DbHealth {
             return;
         }
         before_up();
+        self.check_connections_for_a_while();
         if !self.up.swap(true, Ordering::SeqCst) {
             tracing::warn!("the database answers again");
         }
@@ -119,11 +149,22 @@ pub fn is_unavailable(err: &diesel::result::Error) -> bool {
         Error::DatabaseError(_, info) => {
             let message = info.message();
             [
+                // SQLite
                 "disk I/O error",
                 "unable to open database file",
                 "file is not a database",
                 "database disk image is malformed",
                 "attempt to write a readonly database",
+                // PostgreSQL: a pooled connection that died (pooled connections
+                // are only tested before use after trouble, so this is how
+                // trouble is first noticed).
+                "server closed the connection unexpectedly",
+                "no connection to the server",
+                "could not receive data from server",
+                "could not send data to server",
+                "terminating connection due to administrator command",
+                "the database system is shutting down",
+                "the database system is starting up",
             ]
             .iter()
             .any(|m| message.contains(m))

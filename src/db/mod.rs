@@ -19,6 +19,7 @@ pub mod token_search;
 pub mod tokens;
 pub mod user_types;
 pub mod users;
+pub mod validity;
 
 use std::time::Duration;
 
@@ -177,7 +178,8 @@ impl DatabaseUrl {
         }
     }
 
-    fn establish(&self) -> ConnectionResult<DbConn> {
+    /// A new connection outside the pool, with the SQLite pragmas set.
+    pub(crate) fn establish(&self) -> ConnectionResult<DbConn> {
         match self.backend {
             Backend::Postgres => PgConnection::establish(&self.target).map(DbConn::Pg),
             Backend::Sqlite => {
@@ -210,6 +212,8 @@ pub struct ServeLock(#[allow(dead_code)] std::fs::File);
 /// r2d2 manager that establishes connections by URL scheme and sets SQLite pragmas.
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// Says when checked-out PostgreSQL connections are to be tested first.
+    health: std::sync::Arc<health::DbHealth>,
     /// Lives as long as the pool; the SQLite checkpointer stops when it is gone.
     _alive: std::sync::Arc<()>,
 }
@@ -222,9 +226,19 @@ impl r2d2::ManageConnection for ConnectionManager {
         self.url.establish()
     }
 
+    /// A PostgreSQL connection may have died (a restart, a network cut); after
+    /// such trouble (`DbHealth::check_connections`) each one is tested before
+    /// use, so that the pool replaces the dead ones and Tessera recovers on its
+    /// own. When all is well no round trip is spent on it: a connection that
+    /// fails anyway makes its request fail as unavailable, which starts the
+    /// checking. A SQLite connection is a file handle that cannot die so.
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnectionError> {
-        conn.batch_execute("SELECT 1")
-            .map_err(ConnectionError::CouldntSetupConfiguration)
+        match conn {
+            DbConn::Pg(_) if self.health.check_connections() => conn
+                .batch_execute("SELECT 1")
+                .map_err(ConnectionError::CouldntSetupConfiguration),
+            _ => Ok(()),
+        }
     }
 
     fn has_broken(&self, _conn: &mut DbConn) -> bool {
@@ -235,6 +249,16 @@ impl r2d2::ManageConnection for ConnectionManager {
 /// Connects once directly (so an unreachable database fails with its real message),
 /// runs the migrations, and builds the pool.
 pub fn connect_and_migrate(url: &DatabaseUrl, pool_size: u32) -> anyhow::Result<DbPool> {
+    connect_and_migrate_watched(url, pool_size, Default::default())
+}
+
+/// [`connect_and_migrate`] for a server, whose `health` decides when pooled
+/// connections are tested before use.
+pub fn connect_and_migrate_watched(
+    url: &DatabaseUrl,
+    pool_size: u32,
+    health: std::sync::Arc<health::DbHealth>,
+) -> anyhow::Result<DbPool> {
     let mut conn = url
         .establish()
         .with_context(|| format!("cannot connect to the database at {}", url.redacted()))?;
@@ -245,12 +269,11 @@ pub fn connect_and_migrate(url: &DatabaseUrl, pool_size: u32) -> anyhow::Result<
         .max_size(pool_size)
         .min_idle(Some(pool_size.min(2)))
         .connection_timeout(Duration::from_secs(5))
-        // A PostgreSQL connection may have died (a restart, a network cut): check
-        // it before use, so that the pool replaces it and Tessera recovers on its
-        // own. A SQLite connection is a file handle that cannot die so.
-        .test_on_check_out(url.backend == Backend::Postgres)
+        // `is_valid` decides whether a test is worth its round trip.
+        .test_on_check_out(true)
         .build(ConnectionManager {
             url: url.clone(),
+            health,
             _alive: alive.clone(),
         })
         .context("cannot build the database pool")?;

@@ -13,7 +13,7 @@ pub async fn healthz() -> HttpResponse {
 /// The database answers; 503 otherwise.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state
-        .db_read(|conn| Ok(conn.batch_execute("SELECT 1")?))
+        .db(|conn, _| Ok(conn.batch_execute("SELECT 1")?))
         .await
     {
         Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ready"),

@@ -2,8 +2,10 @@
 //! (joined with its owner, user type and department), the validity rules of
 //! SPEC §1, and the effective scopes computed now. Refused uses are audited.
 //! `AppState::authenticate` puts the in-memory cache and the last-use buffer in
-//! front of this; blocking code.
+//! front of this, and hands it the scope catalog and tenant id of the epoch it
+//! read ([`Context`]); blocking code.
 
+use super::cache::Context;
 use crate::db::audit::{self, Actor, Event, Outcome};
 use crate::db::tokens::{self as token_rows, Token};
 use crate::db::users::User;
@@ -82,6 +84,7 @@ pub fn authenticate(
     conn: &mut DbConn,
     presented: &PlainToken,
     from: &UseContext,
+    context: &Context,
 ) -> Result<Result<Authenticated, Refusal>, AppError> {
     let Some(found) = token_rows::find_for_auth(conn, &presented.sha256())? else {
         let label = presented.display_prefix() + "…";
@@ -131,15 +134,14 @@ pub fn authenticate(
         Some((name, list)) => (Some(name), scopes::parse(&list)),
         None => (None, ScopeSet::new()),
     };
-    let scopes = effective_scopes(conn, &token, &owner, type_scopes)?;
-    let tenant = settings::load(conn)?.tenant_id;
+    let scopes = effective_scopes(conn, &token, &owner, type_scopes, &context.active_scopes)?;
     Ok(Ok(Authenticated {
         token,
         owner,
         scopes,
         department,
         user_type,
-        tenant,
+        tenant: context.tenant.clone(),
     }))
 }
 
@@ -166,11 +168,8 @@ fn effective_scopes(
     token: &Token,
     owner: &User,
     type_scopes: ScopeSet,
+    active: &ScopeSet,
 ) -> Result<ScopeSet, AppError> {
-    let active: ScopeSet = catalog::active_catalog(conn)?
-        .into_iter()
-        .map(|(name, _, _)| name)
-        .collect();
     let base = match TokenKind::parse(&token.kind) {
         Some(TokenKind::Personal) => scopes::parse(&token.scopes),
         Some(TokenKind::Session) if token.user_type_id.is_none() => active.clone(),
@@ -189,7 +188,21 @@ fn effective_scopes(
     };
     Ok(holdings
         .intersect(&base)
-        .intersection(&active)
+        .intersection(active)
         .cloned()
         .collect())
+}
+
+/// The scope catalog and tenant id as of `epoch` (read before them).
+pub fn load_context(conn: &mut DbConn, epoch: i64) -> Result<Context, AppError> {
+    let active_scopes = catalog::active_catalog(conn)?
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    let tenant = settings::load(conn)?.tenant_id;
+    Ok(Context {
+        epoch,
+        active_scopes,
+        tenant,
+    })
 }

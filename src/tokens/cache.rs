@@ -1,102 +1,80 @@
 //! The validated-token cache: what a token authenticated as, kept in memory so
-//! that a busy integration costs no database round trip per request.
+//! that a busy integration costs no database lookup per request, on SQLite and
+//! on PostgreSQL alike, with any number of instances.
 //!
-//! Correctness rests on one rule: every piece of work that may change the
-//! database through this process (`AppState::db`) ends by moving the
-//! *generation* on, from its blocking thread, after its transaction committed
-//! and before its response can be sent; an entry is only used while its
-//! generation is the current one. An entry stores the generation read *before*
-//! its database lookup, so a lookup that raced a change is never trusted. A
-//! revocation is therefore refused by every request that starts after its
-//! response. Expiry is checked against the cached row at every use.
+//! Every entry is tagged with the validity epoch (`db::validity`) it was looked
+//! up at, read *before* the lookup: a change that committed in between shows
+//! as a newer epoch and the entry is never trusted. An entry answers a request
+//! only when a reading of the epoch that started after the request arrived
+//! (`tokens::epoch`) still shows its tag, so a revocation that answered on any
+//! instance is refused by every request that starts later. The epoch is moved
+//! by database triggers, so an edit made with psql or the sqlite3 shell is seen
+//! at once too. Expiry is checked against the cached row at every use, and an
+//! entry is looked up afresh after [`MAX_AGE`] whatever the epoch says.
 //!
-//! Changes made behind the server's back (another process's `purge`, an edit
-//! with the `sqlite3` shell, a database restored while it was away) are not
-//! announced: every entry is looked up afresh after [`MAX_AGE`] at the latest,
-//! and after every outage (`db::health`).
-//!
-//! Only for SQLite, which one `serve` process owns (see `db::ServeLock`): several
-//! instances on one PostgreSQL database cannot see each other's changes in
-//! memory, so there the cache is off and every request reads the database.
+//! The scope catalog and the tenant id, which every lookup needs, are kept the
+//! same way ([`Context`]): a lookup reads them only when the epoch moved.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::{NaiveDateTime, TimeDelta};
 
 use super::Authenticated;
+use crate::domain::scopes::ScopeSet;
 
-/// Most entries kept; past this, stale entries go first, then everything.
+/// Most entries kept; past this, entries of older epochs go first, then everything.
 const CAPACITY: usize = 20_000;
 
 /// The longest an entry is trusted without a database lookup.
 pub const MAX_AGE: TimeDelta = TimeDelta::seconds(30);
 
+/// What every token lookup needs besides the token's own rows, as of one epoch.
+#[derive(Debug)]
+pub struct Context {
+    pub epoch: i64,
+    /// The names of the scopes in the catalog that are not retired.
+    pub active_scopes: ScopeSet,
+    /// The deployment's tenant id (introspection reports it).
+    pub tenant: String,
+}
+
 #[derive(Debug)]
 struct Entry {
-    generation: u64,
+    epoch: i64,
     looked_up_at: NaiveDateTime,
     auth: Arc<Authenticated>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct TokenCache {
-    enabled: bool,
-    generation: AtomicU64,
     entries: RwLock<HashMap<[u8; 32], Entry>>,
+    context: RwLock<Option<Arc<Context>>>,
 }
 
 impl TokenCache {
-    pub fn new(enabled: bool) -> Self {
-        Self {
-            enabled,
-            generation: AtomicU64::new(0),
-            entries: RwLock::new(HashMap::new()),
-        }
-    }
-
-    /// The generation to tag a lookup with: read it before the lookup starts.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
-    }
-
-    /// Forgets every entry (in effect): something may have changed.
-    pub fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// The cached authentication of a token hash, if still current, younger than
-    /// [`MAX_AGE`] and unexpired.
-    pub fn get(&self, sha256: &[u8; 32], now: NaiveDateTime) -> Option<Arc<Authenticated>> {
-        if !self.enabled {
-            return None;
-        }
-        let current = self.generation();
+    /// The cached authentication of a token hash and the epoch it was looked up
+    /// at, if younger than [`MAX_AGE`] and unexpired; the caller still has to
+    /// check the epoch against a fresh reading.
+    pub fn get(&self, sha256: &[u8; 32], now: NaiveDateTime) -> Option<(i64, Arc<Authenticated>)> {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         let entry = entries.get(sha256)?;
-        (entry.generation == current
-            && now < entry.looked_up_at + MAX_AGE
-            && !entry.auth.token.is_expired(now))
-        .then(|| entry.auth.clone())
+        (now < entry.looked_up_at + MAX_AGE && !entry.auth.token.is_expired(now))
+            .then(|| (entry.epoch, entry.auth.clone()))
     }
 
-    /// Remembers a successful authentication looked up at `generation`, at the
-    /// time `looked_up_at` (taken before the lookup).
+    /// Remembers a successful authentication looked up at `epoch` (read before
+    /// the lookup), at the time `looked_up_at` (taken before the lookup).
     pub fn insert(
         &self,
         sha256: [u8; 32],
-        generation: u64,
+        epoch: i64,
         looked_up_at: NaiveDateTime,
         auth: Arc<Authenticated>,
     ) {
-        if !self.enabled || generation != self.generation() {
-            return;
-        }
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= CAPACITY {
-            let current = self.generation();
-            entries.retain(|_, entry| entry.generation == current);
+            entries.retain(|_, entry| entry.epoch >= epoch);
             if entries.len() >= CAPACITY {
                 entries.clear();
             }
@@ -104,21 +82,42 @@ impl TokenCache {
         entries.insert(
             sha256,
             Entry {
-                generation,
+                epoch,
                 looked_up_at,
                 auth,
             },
         );
     }
-}
 
-/// Moves the generation on when dropped: `AppState::db` holds one while its work
-/// runs, so even work that fails or panics half-way invalidates the cache.
-pub struct InvalidateOnDrop<'a>(pub &'a TokenCache);
+    /// Drops an entry that a fresh reading showed to be out of date.
+    pub fn remove(&self, sha256: &[u8; 32]) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(sha256);
+    }
 
-impl Drop for InvalidateOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.invalidate();
+    /// The catalog and settings as of `epoch`, if that is what is kept.
+    pub fn context_at(&self, epoch: i64) -> Option<Arc<Context>> {
+        let context = self.context.read().unwrap_or_else(|e| e.into_inner());
+        context.as_ref().filter(|c| c.epoch == epoch).cloned()
+    }
+
+    /// Keeps `context` unless a newer one is kept already.
+    pub fn keep_context(&self, context: Arc<Context>) {
+        let mut kept = self.context.write().unwrap_or_else(|e| e.into_inner());
+        if kept.as_ref().is_none_or(|k| k.epoch <= context.epoch) {
+            *kept = Some(context);
+        }
+    }
+
+    /// Forgets everything (after an outage: the database may be another one).
+    pub fn clear(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        *self.context.write().unwrap_or_else(|e| e.into_inner()) = None;
     }
 }
 
@@ -179,58 +178,69 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_lives_until_the_next_change() {
-        let cache = TokenCache::new(true);
-        let generation = cache.generation();
-        cache.insert([1; 32], generation, at(0), auth(None));
-        assert!(cache.get(&[1; 32], at(10)).is_some());
+    fn an_entry_keeps_its_epoch() {
+        let cache = TokenCache::default();
+        cache.insert([1; 32], 7, at(0), auth(None));
+        assert_eq!(cache.get(&[1; 32], at(10)).map(|(epoch, _)| epoch), Some(7));
         assert!(cache.get(&[2; 32], at(10)).is_none());
-        cache.invalidate();
-        assert!(cache.get(&[1; 32], at(10)).is_none(), "a change ends it");
-    }
-
-    #[test]
-    fn a_lookup_that_raced_a_change_is_not_kept() {
-        let cache = TokenCache::new(true);
-        let before = cache.generation();
-        cache.invalidate(); // a revocation committed while the lookup ran
-        cache.insert([1; 32], before, at(0), auth(None));
+        cache.remove(&[1; 32]);
         assert!(cache.get(&[1; 32], at(10)).is_none());
     }
 
     #[test]
     fn expiry_is_checked_at_every_use() {
-        let cache = TokenCache::new(true);
-        cache.insert([1; 32], cache.generation(), at(90), auth(Some(at(100))));
+        let cache = TokenCache::default();
+        cache.insert([1; 32], 1, at(90), auth(Some(at(100))));
         assert!(cache.get(&[1; 32], at(99)).is_some());
         assert!(cache.get(&[1; 32], at(100)).is_none());
     }
 
     #[test]
-    fn a_disabled_cache_keeps_nothing() {
-        let cache = TokenCache::new(false);
-        cache.insert([1; 32], cache.generation(), at(0), auth(None));
-        assert!(cache.get(&[1; 32], at(10)).is_none());
-    }
-
-    #[test]
     fn an_entry_is_looked_up_again_after_max_age() {
-        let cache = TokenCache::new(true);
-        cache.insert([1; 32], cache.generation(), at(100), auth(None));
+        let cache = TokenCache::default();
+        cache.insert([1; 32], 1, at(100), auth(None));
         let age = MAX_AGE.num_seconds();
         assert!(cache.get(&[1; 32], at(100 + age - 1)).is_some());
         assert!(cache.get(&[1; 32], at(100 + age)).is_none());
     }
 
     #[test]
-    fn invalidate_on_drop_fires_on_panic_too() {
-        let cache = TokenCache::new(true);
-        let before = cache.generation();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _guard = InvalidateOnDrop(&cache);
-            panic!("half-way");
-        }));
-        assert!(result.is_err());
-        assert_ne!(cache.generation(), before);
+    fn a_full_cache_drops_older_epochs_first() {
+        let cache = TokenCache::default();
+        for i in 0..CAPACITY {
+            let mut key = [0; 32];
+            key[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            cache.insert(key, if i == 0 { 2 } else { 1 }, at(0), auth(None));
+        }
+        cache.insert([9; 32], 2, at(0), auth(None));
+        let mut first = [0; 32];
+        first[..8].copy_from_slice(&0u64.to_le_bytes());
+        assert!(cache.get(&first, at(1)).is_some(), "same epoch kept");
+        assert!(cache.get(&[9; 32], at(1)).is_some());
+        let mut second = [0; 32];
+        second[..8].copy_from_slice(&1u64.to_le_bytes());
+        assert!(cache.get(&second, at(1)).is_none(), "older epoch dropped");
+    }
+
+    #[test]
+    fn the_context_of_one_epoch_only() {
+        let cache = TokenCache::default();
+        let context = |epoch| {
+            Arc::new(Context {
+                epoch,
+                active_scopes: ScopeSet::new(),
+                tenant: String::new(),
+            })
+        };
+        cache.keep_context(context(3));
+        assert!(cache.context_at(3).is_some());
+        assert!(cache.context_at(4).is_none());
+        cache.keep_context(context(2));
+        assert!(
+            cache.context_at(3).is_some(),
+            "an older one does not replace it"
+        );
+        cache.clear();
+        assert!(cache.context_at(3).is_none());
     }
 }

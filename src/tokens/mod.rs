@@ -6,9 +6,12 @@
 
 mod authenticate;
 pub mod cache;
+pub mod epoch;
 pub mod last_used;
 
-pub use authenticate::{Authenticated, Refusal, UseContext, authenticate, record_scope_denied};
+pub use authenticate::{
+    Authenticated, Refusal, UseContext, authenticate, load_context, record_scope_denied,
+};
 
 use chrono::NaiveDateTime;
 

@@ -33,7 +33,7 @@ struct DetailPage {
 
 async fn load_token(state: &AppState, id: i64) -> Result<Token, AppError> {
     state
-        .db_read(move |conn| {
+        .db(move |conn, _| {
             Ok(token_table::table
                 .find(id)
                 .select(Token::as_select())
@@ -50,7 +50,7 @@ pub async fn show_token(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let (row, trail, tenant_id) = state
-        .db_read(move |conn| {
+        .db(move |conn, _| {
             let token = token_table::table
                 .find(id)
                 .select(Token::as_select())

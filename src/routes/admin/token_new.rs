@@ -138,7 +138,7 @@ async fn page(
     let fresh = errors.is_empty();
     let user_id = form.user_id();
     let (users, memberships, policy) = state
-        .db_read(move |conn| load_page_data(conn, user_id))
+        .db(move |conn, _| load_page_data(conn, user_id))
         .await?;
     let today = db::now().date();
     let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();

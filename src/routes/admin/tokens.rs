@@ -142,7 +142,7 @@ async fn inventory_page(
     let f = filter.clone();
     let now = db::now();
     let (rows, page, matching, departments) = state
-        .db_read(move |conn| {
+        .db(move |conn, _| {
             let mut page = token_search::page(conn, &f, after, now)?;
             // A first page that holds every match (of the whole list, or of
             // the window a name search looked at) is its own count.

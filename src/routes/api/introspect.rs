@@ -74,7 +74,11 @@ pub async fn introspect(
         ip: client.ip,
         user_agent: client.user_agent,
     };
-    let Ok(auth) = state.authenticate(presented, from).await? else {
+    let Ok(auth) = state
+        .authenticate(presented, from, caller.epoch)
+        .await?
+        .outcome
+    else {
         return Ok(inactive());
     };
     let body = Active {

@@ -92,7 +92,7 @@ pub async fn list_tokens(
     caller.require(&state, "tokens:read").await?;
     let owner = caller.owner.id;
     let tokens = state
-        .db_read(move |conn| {
+        .db(move |conn, _| {
             let mut all = Vec::new();
             for kind in tokens::PROFILE_KINDS {
                 all.extend(
@@ -173,7 +173,7 @@ pub async fn create_token(
 async fn own_token(state: &AppState, caller: &Bearer, id: i64) -> Result<Token, ApiError> {
     let actor = caller.actor();
     state
-        .db_read(move |conn| tokens::find_for_caller(conn, id, &actor, &tokens::PROFILE_KINDS))
+        .db(move |conn, _| tokens::find_for_caller(conn, id, &actor, &tokens::PROFILE_KINDS))
         .await
         .map_err(|err| match err {
             crate::error::AppError::NotFound => ApiError::NotFound,

@@ -35,7 +35,7 @@ struct NewClientPage {
 
 async fn load_choices(state: &AppState, user: &CurrentUser) -> Result<Choices, AppError> {
     let user = user.0.clone();
-    state.db_read(move |conn| Choices::load(conn, &user)).await
+    state.db(move |conn, _| Choices::load(conn, &user)).await
 }
 
 pub async fn show_new_token(

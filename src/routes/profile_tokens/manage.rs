@@ -30,7 +30,7 @@ async fn own_token(
 ) -> Result<Token, AppError> {
     let actor = client.actor(Some(user));
     state
-        .db_read(move |conn| tokens::find_for_caller(conn, id, &actor, &tokens::PROFILE_KINDS))
+        .db(move |conn, _| tokens::find_for_caller(conn, id, &actor, &tokens::PROFILE_KINDS))
         .await
 }
 
@@ -63,9 +63,7 @@ async fn edit_page(
     errors: FieldErrors,
 ) -> Result<EditTokenPage, AppError> {
     let owner = user.0.clone();
-    let choices = state
-        .db_read(move |conn| Choices::load(conn, &owner))
-        .await?;
+    let choices = state.db(move |conn, _| Choices::load(conn, &owner)).await?;
     Ok(EditTokenPage {
         ctx: PageCtx::from_request(req),
         token,

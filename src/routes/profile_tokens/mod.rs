@@ -122,7 +122,7 @@ pub async fn list_my_tokens(
 ) -> Result<HttpResponse, AppError> {
     let owner = user.0.clone();
     let (access_tokens, clients, choices) = state
-        .db_read(move |conn| {
+        .db(move |conn, _| {
             let mut rows = |kind| -> Result<Vec<TokenRow>, AppError> {
                 Ok(tokens::list_for_owner(conn, owner.id, kind)?
                     .into_iter()

@@ -1,0 +1,161 @@
+//! Fresh readings of the validity epoch (`db::validity`), shared by every
+//! request that waits for one.
+//!
+//! A cached token may answer a request only if the epoch it was cached at is
+//! still the epoch in a reading that *started after the request arrived*: then
+//! any revocation that had answered before the request arrived (on this
+//! instance or any other, or by hand with psql) had committed before the
+//! reading began, so the reading shows the epoch moved and the entry is not
+//! used. One thread with its own connection takes the readings, one at a time:
+//! a request asks for "the next reading to start" and waits for it, so every
+//! request that arrives while one reading is in flight shares the one after it.
+//! Under load one tiny query serves a crowd of requests, and the pool is never
+//! involved.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::db::{DatabaseUrl, DbConn, validity};
+
+/// The longest a request waits for a reading before it looks the token up in
+/// the database instead (which then reports whatever is wrong).
+const WAIT_AT_MOST: Duration = Duration::from_secs(2);
+
+/// A finished reading: its sequence number and the epoch, `None` when the
+/// database could not be read.
+#[derive(Debug, Clone, Copy)]
+struct Reading {
+    id: u64,
+    epoch: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+struct Turns {
+    /// The sequence number of the last reading started.
+    started: u64,
+    /// The highest reading anyone waits for.
+    wanted: u64,
+    /// The connection is to be opened afresh before the next reading (after
+    /// an outage: a SQLite file may have been replaced meanwhile).
+    reconnect: bool,
+    stopped: bool,
+}
+
+#[derive(Debug)]
+struct Shared {
+    turns: Mutex<Turns>,
+    wake: Condvar,
+    done: watch::Sender<Reading>,
+}
+
+impl Shared {
+    fn turns(&self) -> MutexGuard<'_, Turns> {
+        self.turns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The handle requests use; the reading thread stops when it is dropped.
+#[derive(Debug)]
+pub struct EpochReader {
+    shared: Arc<Shared>,
+}
+
+impl EpochReader {
+    /// Starts the reading thread for this database.
+    pub fn spawn(url: DatabaseUrl) -> std::io::Result<Self> {
+        let (done, _) = watch::channel(Reading { id: 0, epoch: None });
+        let shared = Arc::new(Shared {
+            turns: Mutex::new(Turns::default()),
+            wake: Condvar::new(),
+            done,
+        });
+        let thread_shared = shared.clone();
+        std::thread::Builder::new()
+            .name("validity-epoch".into())
+            .spawn(move || read_on_demand(&thread_shared, &url))?;
+        Ok(Self { shared })
+    }
+
+    /// The epoch in a reading that started after this call; `None` when the
+    /// database could not be read in time.
+    pub async fn fresh(&self) -> Option<i64> {
+        let need = {
+            let mut turns = self.shared.turns();
+            // Whatever is in flight now started before this call: wait for the
+            // one after it.
+            let need = turns.started + 1;
+            if turns.wanted < need {
+                turns.wanted = need;
+                self.shared.wake.notify_one();
+            }
+            need
+        };
+        let mut done = self.shared.done.subscribe();
+        let reading = tokio::time::timeout(WAIT_AT_MOST, done.wait_for(|r| r.id >= need)).await;
+        match reading {
+            Ok(Ok(reading)) => reading.epoch,
+            _ => None,
+        }
+    }
+
+    /// Opens a new connection before the next reading.
+    pub fn reconnect(&self) {
+        self.shared.turns().reconnect = true;
+    }
+}
+
+impl Drop for EpochReader {
+    fn drop(&mut self) {
+        self.shared.turns().stopped = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+/// The reading thread: waits until someone wants a reading that has not
+/// started, takes it, publishes it.
+fn read_on_demand(shared: &Shared, url: &DatabaseUrl) {
+    let mut conn: Option<DbConn> = None;
+    loop {
+        let id = {
+            let mut turns = shared.turns();
+            while turns.wanted <= turns.started && !turns.stopped {
+                turns = shared.wake.wait(turns).unwrap_or_else(|e| e.into_inner());
+            }
+            if turns.stopped {
+                return;
+            }
+            if std::mem::take(&mut turns.reconnect) {
+                conn = None;
+            }
+            turns.started += 1;
+            turns.started
+        };
+        let epoch = read_once(url, &mut conn);
+        shared.done.send_replace(Reading { id, epoch });
+    }
+}
+
+/// One reading, on the thread's connection (opened when there is none, and
+/// dropped after an error so that the next reading opens a fresh one).
+fn read_once(url: &DatabaseUrl, conn: &mut Option<DbConn>) -> Option<i64> {
+    if conn.is_none() {
+        match url.establish() {
+            Ok(fresh) => *conn = Some(fresh),
+            Err(err) => {
+                tracing::debug!(error = %err, "cannot connect to read the validity epoch");
+                return None;
+            }
+        }
+    }
+    let read = conn.as_mut().map(validity::read)?;
+    match read {
+        Ok(epoch) => Some(epoch),
+        Err(err) => {
+            tracing::debug!(error = %err, "cannot read the validity epoch");
+            *conn = None;
+            None
+        }
+    }
+}
