@@ -11,13 +11,20 @@
 //! request that arrives while one reading is in flight shares the one after it.
 //! Under load one tiny query serves a crowd of requests, and the pool is never
 //! involved.
+//!
+//! On SQLite a reading is a few microseconds of work on a local file, less than
+//! handing it to another thread and back (which, with the cores busy hashing
+//! passwords, can wait for the scheduler for milliseconds): there each request
+//! reads on its own worker, with a connection of the reader's.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
+use diesel::connection::SimpleConnection as _;
 use tokio::sync::watch;
 
-use crate::db::{DatabaseUrl, DbConn, validity};
+use crate::db::{Backend, DatabaseUrl, DbConn, validity};
 
 /// The longest a request waits for a reading before it looks the token up in
 /// the database instead (which then reports whatever is wrong).
@@ -57,14 +64,34 @@ impl Shared {
 }
 
 /// The handle requests use; the reading thread stops when it is dropped.
-#[derive(Debug)]
 pub struct EpochReader {
-    shared: Arc<Shared>,
+    how: How,
+}
+
+enum How {
+    /// PostgreSQL: one reading thread, whose readings the waiting requests share.
+    Shared(Arc<Shared>),
+    /// SQLite: each request reads at once on a connection of these.
+    Inline {
+        url: DatabaseUrl,
+        idle: Mutex<Vec<(u64, DbConn)>>,
+        /// Connections opened before the last `reconnect` are not used again.
+        generation: AtomicU64,
+    },
 }
 
 impl EpochReader {
-    /// Starts the reading thread for this database.
+    /// Starts reading the epoch of this database (a thread, on PostgreSQL).
     pub fn spawn(url: DatabaseUrl) -> std::io::Result<Self> {
+        if url.backend() == Backend::Sqlite {
+            return Ok(Self {
+                how: How::Inline {
+                    url,
+                    idle: Mutex::new(Vec::new()),
+                    generation: AtomicU64::new(0),
+                },
+            });
+        }
         let (done, _) = watch::channel(Reading { id: 0, epoch: None });
         let shared = Arc::new(Shared {
             turns: Mutex::new(Turns::default()),
@@ -75,24 +102,34 @@ impl EpochReader {
         std::thread::Builder::new()
             .name("validity-epoch".into())
             .spawn(move || read_on_demand(&thread_shared, &url))?;
-        Ok(Self { shared })
+        Ok(Self {
+            how: How::Shared(shared),
+        })
     }
 
     /// The epoch in a reading that started after this call; `None` when the
     /// database could not be read in time.
     pub async fn fresh(&self) -> Option<i64> {
+        let shared = match &self.how {
+            How::Shared(shared) => shared,
+            How::Inline {
+                url,
+                idle,
+                generation,
+            } => return read_inline(url, idle, generation.load(Ordering::SeqCst)),
+        };
         let need = {
-            let mut turns = self.shared.turns();
+            let mut turns = shared.turns();
             // Whatever is in flight now started before this call: wait for the
             // one after it.
             let need = turns.started + 1;
             if turns.wanted < need {
                 turns.wanted = need;
-                self.shared.wake.notify_one();
+                shared.wake.notify_one();
             }
             need
         };
-        let mut done = self.shared.done.subscribe();
+        let mut done = shared.done.subscribe();
         let reading = tokio::time::timeout(WAIT_AT_MOST, done.wait_for(|r| r.id >= need)).await;
         match reading {
             Ok(Ok(reading)) => reading.epoch,
@@ -100,17 +137,44 @@ impl EpochReader {
         }
     }
 
-    /// Opens a new connection before the next reading.
+    /// Opens new connections for the readings that follow.
     pub fn reconnect(&self) {
-        self.shared.turns().reconnect = true;
+        match &self.how {
+            How::Shared(shared) => shared.turns().reconnect = true,
+            How::Inline { generation, .. } => {
+                generation.fetch_add(1, Ordering::SeqCst);
+            }
+        }
     }
 }
 
 impl Drop for EpochReader {
     fn drop(&mut self) {
-        self.shared.turns().stopped = true;
-        self.shared.wake.notify_one();
+        if let How::Shared(shared) = &self.how {
+            shared.turns().stopped = true;
+            shared.wake.notify_one();
+        }
     }
+}
+
+/// A SQLite reading on the request's own thread. The connection waits at most
+/// briefly for a lock (readers of a WAL database hardly ever do): a request
+/// that cannot read at once looks its token up through the pool instead.
+fn read_inline(url: &DatabaseUrl, idle: &Mutex<Vec<(u64, DbConn)>>, generation: u64) -> Option<i64> {
+    let kept = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let mut conn = match kept {
+        Some((opened_at, conn)) if opened_at == generation => conn,
+        _ => {
+            let mut conn = url.establish().ok()?;
+            conn.batch_execute("PRAGMA busy_timeout = 100").ok()?;
+            conn
+        }
+    };
+    let epoch = validity::read(&mut conn).ok()?;
+    idle.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((generation, conn));
+    Some(epoch)
 }
 
 /// The reading thread: waits until someone wants a reading that has not
