@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{
-    PASSWORD, Seeded, Visitor, bare_client, create_user_on, csrf_in, input_value, insert_token_on,
-    scalar, text_of,
+    PASSWORD, Seeded, Visitor, bare_client, create_user_on, csrf_in, insert_token_on, scalar,
+    text_of,
 };
 use diesel::prelude::*;
 use process::Server;
@@ -386,7 +386,7 @@ struct Change {
     /// Made once this many load requests have been answered.
     at: usize,
     path: String,
-    fields: Vec<(&'static str, String)>,
+    fields: Vec<(String, String)>,
     /// The tokens it takes something from, or (`lost: None`) the ones it must
     /// leave alone; the load favours them meanwhile.
     tokens: Vec<usize>,
@@ -409,7 +409,7 @@ async fn change_as_admin(
         let mut form: Vec<(&str, &str)> = change
             .fields
             .iter()
-            .map(|(k, v)| (*k, v.as_str()))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         form.push(("csrf_token", &csrf));
         let asked = Instant::now();
@@ -514,7 +514,7 @@ fn arrange(conn: &mut DbConn) -> Arranged {
         removed.push(Change {
             at: 550 + k * 750,
             path: format!("/admin/users/{}/memberships/remove", user.id),
-            fields: vec![("membership", format!("{dept}:{member}"))],
+            fields: vec![("membership".into(), format!("{dept}:{member}"))],
             tokens: seeder.seed(conn, user.id, &kinds, (dept, member), lost.clone()),
             lost,
         });
@@ -533,9 +533,9 @@ fn arrange(conn: &mut DbConn) -> Arranged {
             at: 600 + k * 800,
             path: format!("/admin/user-types/{user_type}"),
             fields: vec![
-                ("name", name),
-                ("description", String::new()),
-                ("scopes", "devices:read".into()),
+                ("name".into(), name),
+                ("description".into(), String::new()),
+                ("scopes".into(), "devices:read".into()),
             ],
             tokens: seeder.seed(conn, user.id, &kinds, (dept, user_type), lost.clone()),
             lost,
@@ -605,21 +605,16 @@ fn arrange(conn: &mut DbConn) -> Arranged {
 /// change that moves the validity epoch but takes nothing from any token.
 async fn toggle_token_creation(race: Arc<Race>, admin: Visitor) {
     let page = admin.get_html("/admin/settings").await;
-    let policy: Vec<(&'static str, String)> = [
-        "default_lifetime_days",
-        "max_lifetime_days",
-        "retention_days",
-        "mobile_session_days",
-        "tenant_id",
-    ]
-    .into_iter()
-    .map(|name| (name, input_value(&page, name).unwrap_or_default()))
-    .collect();
+    let policy: Vec<(String, String)> = common::form_fields(&page, "/admin/settings")
+        .into_iter()
+        .filter(|(name, _)| name != "token_creation_enabled" && name != "csrf_token")
+        .collect();
+    assert!(policy.len() >= 5, "the policy form: {policy:?}");
     let changes = (0..4)
         .map(|k| {
             let mut fields = policy.clone();
             if k % 2 == 1 {
-                fields.push(("token_creation_enabled", "on".into()));
+                fields.push(("token_creation_enabled".into(), "on".into()));
             }
             Change {
                 at: 400 + k * 900,

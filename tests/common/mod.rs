@@ -767,3 +767,20 @@ pub fn hidden_fields(html: &str, selector: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// What a browser would post for the form with this `action` in `html` as it
+/// stands: each named text-like or hidden input with its value, and each
+/// checked checkbox.
+pub fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
+    let form = format!("form[action=\"{action}\"]");
+    let inputs = [
+        "input[type=text]",
+        "input[type=hidden]",
+        "input[type=email]",
+        "input[type=number]",
+        "input[type=checkbox][checked]",
+    ]
+    .map(|input| format!("{form} {input}"))
+    .join(", ");
+    hidden_fields(html, &inputs)
+}
