@@ -1,76 +1,183 @@
-//! Reliability: a revocation is final the moment its response arrives, under
-//! concurrent use (on SQLite, whose token cache is the risk, and on
-//! PostgreSQL), and several `tessera serve` processes on one PostgreSQL database
-//! behave as one deployment.
+//! Reliability: a revocation, and every other change that takes something from
+//! a token (its owner disabled, a membership removed, a user type narrowed, a
+//! scope retired), is final the moment its response arrives, under concurrent
+//! use: on one instance (SQLite or PostgreSQL; each keeps validated tokens in
+//! memory) and across two `tessera serve` processes on one PostgreSQL database,
+//! which behave as one deployment.
 
 mod common;
 mod process;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{PASSWORD, Visitor, bare_client, csrf_in, text_of};
+use common::{
+    PASSWORD, Seeded, Visitor, bare_client, create_user_on, csrf_in, insert_token_on, scalar,
+    text_of,
+};
+use diesel::prelude::*;
 use process::Server;
 use rand::{Rng as _, SeedableRng as _};
 use reqwest::StatusCode;
+use tessera::db::{DbConn, DbPool};
 
 // ---------------------------------------------------------------------------
 // 1. Revocation races
 // ---------------------------------------------------------------------------
 
 /// Tokens in play, and what happens to them (indexes into one list).
-const TOKENS: usize = 160;
-/// Never revoked: must answer 200 every time.
-const KEPT: std::ops::Range<usize> = 0..40;
+const TOKENS: usize = 250;
+/// Never touched: must answer 200, with the same scopes, every time.
+const KEPT: Range<usize> = 0..40;
 /// Revoked one by one by their owner on the profile page.
-const BY_PROFILE: std::ops::Range<usize> = 40..60;
+const BY_PROFILE: Range<usize> = 40..60;
 /// Revoked one by one through `DELETE /api/v1/tokens/{id}`.
-const BY_API: std::ops::Range<usize> = 60..75;
+const BY_API: Range<usize> = 60..75;
 /// Revoked one by one by value (`POST /api/v1/revoke`), as a leaked token is.
-const BY_VALUE: std::ops::Range<usize> = 75..90;
+const BY_VALUE: Range<usize> = 75..90;
 /// Mobile sessions that sign themselves out (`DELETE /api/v1/sessions/current`).
-const BY_SIGN_OUT: std::ops::Range<usize> = 90..100;
+const BY_SIGN_OUT: Range<usize> = 90..100;
 /// Revoked by the administrator, in groups of `GROUP`.
-const BY_BULK: std::ops::Range<usize> = 100..160;
+const BY_BULK: Range<usize> = 100..160;
 const GROUP: usize = 20;
-/// `GET /api/v1/me` requests in total, and how many tasks send them.
+/// The four ways below take `PER_CHANGE` consecutive tokens at each change.
+const PER_CHANGE: usize = 5;
+/// Tokens of people the administrator disables one by one (personal, mobile
+/// sessions, api and client tokens): refused afterwards.
+const OWNER_DISABLED: Range<usize> = 160..180;
+/// Tokens of people who lose their one membership (user type `Member`, which
+/// grants `devices:read`) one by one: they keep working, without its scopes.
+const MEMBERSHIP_REMOVED: Range<usize> = 180..200;
+/// api and client tokens of user types that lose `users:read`, one by one.
+const TYPE_NARROWED: Range<usize> = 200..220;
+/// Personal tokens holding one of the catalog scopes retired one by one.
+const SCOPE_RETIRED: Range<usize> = 220..240;
+/// api and client tokens acting with `Member` in a membership nobody removes,
+/// favoured by the load while the policy is changed (which must not matter).
+const KEPT_TIED: Range<usize> = 240..250;
+/// Each change waits for so many answered load requests out of `SCHEDULE`
+/// (in proportion to the race's real total).
+const SCHEDULE: usize = 4_000;
+/// `GET /api/v1/me` requests in total on one instance, and how many tasks send
+/// them.
 const REQUESTS: usize = 3_000;
 const CLIENTS: usize = 32;
+/// Tokens favoured by the load: one slot per task that changes something.
+const SLOTS: usize = 10;
 
 /// One `GET /api/v1/me`.
 struct Use {
     token: usize,
+    /// Which of `Race::load` it went to.
+    origin: usize,
     /// Taken just before the request was handed to the client.
     sent: Instant,
     answered: Instant,
+    answer: Answer,
+}
+
+/// What `GET /api/v1/me` answered.
+struct Answer {
     /// `Err` when no HTTP answer came at all.
     status: Result<u16, String>,
     body: String,
 }
 
-/// When a token's revocation was asked for and when its response arrived.
-#[derive(Clone, Copy)]
-struct Revocation {
+impl Answer {
+    async fn of(request: reqwest::RequestBuilder) -> Answer {
+        match request.send().await {
+            Ok(res) => {
+                let status = res.status().as_u16();
+                match res.text().await {
+                    Ok(body) => Answer {
+                        status: Ok(status),
+                        body,
+                    },
+                    Err(err) => Answer {
+                        status: Err(format!("body: {err}")),
+                        body: String::new(),
+                    },
+                }
+            }
+            Err(err) => {
+                // With its causes: "error sending request" alone says little.
+                let mut text = err.to_string();
+                let mut source = std::error::Error::source(&err);
+                while let Some(cause) = source {
+                    text = format!("{text}: {cause}");
+                    source = cause.source();
+                }
+                Answer {
+                    status: Err(text),
+                    body: String::new(),
+                }
+            }
+        }
+    }
+
+    /// The scopes of a 200 answer.
+    fn scopes(&self) -> Vec<String> {
+        serde_json::from_str::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|me| serde_json::from_value(me["scopes"].clone()).ok())
+            .unwrap_or_default()
+    }
+
+    /// 200 with exactly these scopes.
+    fn grants_exactly(&self, scopes: &[String]) -> bool {
+        self.status == Ok(200) && self.scopes() == scopes
+    }
+}
+
+/// What a token loses at a change.
+#[derive(Clone, Debug, PartialEq)]
+enum Lost {
+    /// It is refused (revoked, signed out, its owner disabled).
+    Everything,
+    /// It keeps working without this scope.
+    Scope(String),
+}
+
+impl Lost {
+    /// Whether an answer to `GET /api/v1/me` still grants what was lost.
+    fn granted_by(&self, answer: &Answer) -> bool {
+        match self {
+            Lost::Everything => answer.status == Ok(200),
+            Lost::Scope(scope) => answer.status == Ok(200) && answer.scopes().contains(scope),
+        }
+    }
+}
+
+/// When a token's change was asked for and when its response arrived.
+#[derive(Clone)]
+struct Loss {
+    lost: Lost,
     asked: Instant,
     confirmed: Instant,
 }
 
 /// What every task shares.
 struct Race {
+    /// Where the changes go.
     origin: String,
+    /// Where the load goes, one origin after the other.
+    load: Vec<String>,
+    /// How many load requests in all.
+    requests: usize,
     client: reqwest::Client,
     secrets: Vec<String>,
     ids: Vec<i64>,
     /// Requests handed out / answered so far.
     issued: AtomicUsize,
     answered: AtomicUsize,
-    /// Tokens a revoker is working on now (one slot per revoker): half of the
-    /// load goes to them, so that many requests race each revocation.
-    hot: Mutex<[Vec<usize>; 5]>,
-    revocations: Mutex<HashMap<usize, Revocation>>,
-    /// Statuses and bodies of the revoking requests that were not what we expected.
+    /// Tokens a changing task is working on now (one slot per task): half of
+    /// the load goes to them, so that many requests race each change.
+    hot: Mutex<[Vec<usize>; SLOTS]>,
+    losses: Mutex<HashMap<usize, Loss>>,
+    /// Statuses and bodies of the changing requests that were not what we expected.
     revoke_problems: Mutex<Vec<String>>,
 }
 
@@ -79,9 +186,11 @@ impl Race {
         format!("{}{path}", self.origin)
     }
 
-    /// Waits until `n` load requests have been answered (or all of them are).
+    /// Waits until `n` load requests of `SCHEDULE` (in proportion) have been
+    /// answered, or all of them are.
     async fn progress(&self, n: usize) {
-        while self.answered.load(Ordering::SeqCst) < n.min(REQUESTS) {
+        let n = n.min(SCHEDULE) * self.requests / SCHEDULE;
+        while self.answered.load(Ordering::SeqCst) < n {
             actix_web::rt::time::sleep(Duration::from_millis(1)).await;
         }
     }
@@ -100,11 +209,22 @@ impl Race {
         rng.random_range(0..TOKENS)
     }
 
-    fn revoked(&self, tokens: &[usize], asked: Instant, confirmed: Instant) {
-        let mut all = self.revocations.lock().unwrap();
+    /// Notes that `tokens` lost `lost` by a change asked for at `asked`, whose
+    /// response arrived at `confirmed`.
+    fn lost(&self, tokens: &[usize], lost: &Lost, asked: Instant, confirmed: Instant) {
+        let mut all = self.losses.lock().unwrap();
         for &t in tokens {
-            all.insert(t, Revocation { asked, confirmed });
+            let loss = Loss {
+                lost: lost.clone(),
+                asked,
+                confirmed,
+            };
+            assert!(all.insert(t, loss).is_none(), "token {t} changed twice");
         }
+    }
+
+    fn revoked(&self, tokens: &[usize], asked: Instant, confirmed: Instant) {
+        self.lost(tokens, &Lost::Everything, asked, confirmed);
     }
 
     /// Notes an unexpected revoke answer (checked at the end, so that a failing
@@ -122,34 +242,30 @@ impl Race {
 }
 
 /// One load task: sends `GET /api/v1/me` until the total is reached.
-async fn load(race: Arc<Race>, seed: u64) -> Vec<Use> {
+async fn send_load(race: Arc<Race>, seed: u64) -> Vec<Use> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut uses = Vec::new();
-    while race.issued.fetch_add(1, Ordering::SeqCst) < REQUESTS {
+    loop {
+        let n = race.issued.fetch_add(1, Ordering::SeqCst);
+        if n >= race.requests {
+            break;
+        }
         let token = race.pick(&mut rng);
+        let origin = n % race.load.len();
         let request = race
             .client
-            .get(race.url("/api/v1/me"))
+            .get(format!("{}/api/v1/me", race.load[origin]))
             .bearer_auth(&race.secrets[token]);
         let sent = Instant::now();
-        let outcome = match request.send().await {
-            Ok(res) => {
-                let status = res.status().as_u16();
-                match res.text().await {
-                    Ok(body) => (Ok(status), body),
-                    Err(err) => (Err(format!("body: {err}")), String::new()),
-                }
-            }
-            Err(err) => (Err(err.to_string()), String::new()),
-        };
+        let answer = Answer::of(request).await;
         let answered = Instant::now();
         race.answered.fetch_add(1, Ordering::SeqCst);
         uses.push(Use {
             token,
+            origin,
             sent,
             answered,
-            status: outcome.0,
-            body: outcome.1,
+            answer,
         });
     }
     uses
@@ -267,138 +383,451 @@ async fn revoke_in_bulk(race: Arc<Race>, admin: Visitor) {
     }
 }
 
-#[actix_web::test]
-async fn revocation_is_final_under_concurrent_use() {
-    let started = Instant::now();
-    // Refused tokens count as failed authentications; the per-address limiter
-    // (its own test covers it) would otherwise turn the rest of the load into 429s.
-    let app = common::spawn_app_with(|c| c.api_failures_per_minute = 1_000_000).await;
-    app.create_user("root", true);
-    let ada = app.create_user("ada", false);
-    let writer_role = app.grant(ada.id, "Writer", "devices:read tokens:read tokens:write");
-    let seeded: Vec<_> = (0..TOKENS)
-        .map(|i| {
-            let kind = if BY_SIGN_OUT.contains(&i) {
-                "session"
-            } else {
-                "personal"
-            };
-            app.insert_token(ada.id, kind, &format!("t{i:03}"), None)
+/// One change an administrator makes with a form.
+struct Change {
+    /// Made once this many load requests have been answered.
+    at: usize,
+    path: String,
+    fields: Vec<(String, String)>,
+    /// The tokens it takes something from, or (`lost: None`) the ones it must
+    /// leave alone; the load favours them meanwhile.
+    tokens: Vec<usize>,
+    lost: Option<Lost>,
+}
+
+/// An administrator makes `changes` (of one kind, `what`) one by one, each
+/// answered with a redirect.
+async fn change_as_admin(
+    race: Arc<Race>,
+    admin: Visitor,
+    slot: usize,
+    what: &'static str,
+    changes: Vec<Change>,
+) {
+    let csrf = csrf_in(&admin.get_html("/profile").await);
+    for change in changes {
+        race.progress(change.at).await;
+        race.set_hot(slot, change.tokens.clone());
+        let mut form: Vec<(&str, &str)> = change
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        form.push(("csrf_token", &csrf));
+        let asked = Instant::now();
+        let res = admin.post_form(&change.path, &form).await;
+        if let Some(lost) = &change.lost {
+            race.lost(&change.tokens, lost, asked, Instant::now());
+        }
+        race.check_answer(what, res, StatusCode::SEE_OTHER).await;
+    }
+}
+
+/// What the race starts from, written straight into the database.
+struct Arranged {
+    secrets: Vec<String>,
+    ids: Vec<i64>,
+    /// What each token will lose (`None`: nothing).
+    plan: Vec<Option<Lost>>,
+    /// ada's client with `tokens:write`, which revokes `BY_API`.
+    writer: String,
+    /// The administrator's changes of the four other ways, by kind.
+    changes: Vec<(&'static str, Vec<Change>)>,
+}
+
+/// The tokens of the race so far, and what each will lose.
+#[derive(Default)]
+struct Seeder {
+    tokens: Vec<Seeded>,
+    plan: Vec<Option<Lost>>,
+}
+
+impl Seeder {
+    /// Tokens of `owner`, one per kind (api and client ones acting with the
+    /// department and user type `tied`); their indexes.
+    fn seed(
+        &mut self,
+        conn: &mut DbConn,
+        owner: i64,
+        kinds: &[&str],
+        tied: (i64, i64),
+        lost: Option<Lost>,
+    ) -> Vec<usize> {
+        let first = self.tokens.len();
+        for kind in kinds {
+            let tied = matches!(*kind, "api" | "client").then_some(tied);
+            let name = format!("t{:03}", self.tokens.len());
+            self.tokens
+                .push(insert_token_on(conn, owner, kind, &name, tied));
+            self.plan.push(lost.clone());
+        }
+        (first..self.tokens.len()).collect()
+    }
+}
+
+/// The people, catalog and tokens of the race: ada owns `KEPT` to `BY_BULK`;
+/// each of the other ways has people of its own.
+fn arrange(conn: &mut DbConn) -> Arranged {
+    use tessera::db::schema::tokens::dsl as t;
+    use tessera::db::{departments, memberships, scopes, user_types};
+    create_user_on(conn, "root", true);
+    let ada = create_user_on(conn, "ada", false);
+    let dept = departments::create(conn, "Race", "").unwrap();
+    let writer_type =
+        user_types::create(conn, "Writer", "", "devices:read tokens:read tokens:write").unwrap();
+    memberships::add(conn, ada.id, dept, writer_type).unwrap();
+    let member = user_types::create(conn, "Member", "", "devices:read devices:write").unwrap();
+    let mut seeder = Seeder::default();
+    for i in 0..BY_BULK.end {
+        let kind = if BY_SIGN_OUT.contains(&i) {
+            "session"
+        } else {
+            "personal"
+        };
+        let lost = (!KEPT.contains(&i)).then_some(Lost::Everything);
+        seeder.seed(conn, ada.id, &[kind], (dept, writer_type), lost);
+    }
+    let writer = insert_token_on(conn, ada.id, "client", "revoker", Some((dept, writer_type)));
+    let mut changes: Vec<(&'static str, Vec<Change>)> = Vec::new();
+    let ways = OWNER_DISABLED.len() / PER_CHANGE;
+
+    let mut disabled = Vec::new();
+    for k in 0..ways {
+        let user = create_user_on(conn, &format!("off{k}"), false);
+        memberships::add(conn, user.id, dept, member).unwrap();
+        let kinds = ["personal", "personal", "session", "api", "client"];
+        let lost = Some(Lost::Everything);
+        disabled.push(Change {
+            at: 450 + k * 800,
+            path: format!("/admin/users/{}/disable", user.id),
+            fields: Vec::new(),
+            tokens: seeder.seed(conn, user.id, &kinds, (dept, member), lost.clone()),
+            lost,
+        });
+    }
+    changes.push(("user disabled", disabled));
+
+    let mut removed = Vec::new();
+    for k in 0..ways {
+        let user = create_user_on(conn, &format!("gone{k}"), false);
+        memberships::add(conn, user.id, dept, member).unwrap();
+        let kinds = ["personal", "personal", "api", "api", "client"];
+        let lost = Some(Lost::Scope("devices:read".into()));
+        removed.push(Change {
+            at: 550 + k * 750,
+            path: format!("/admin/users/{}/memberships/remove", user.id),
+            fields: vec![("membership".into(), format!("{dept}:{member}"))],
+            tokens: seeder.seed(conn, user.id, &kinds, (dept, member), lost.clone()),
+            lost,
+        });
+    }
+    changes.push(("membership removed", removed));
+
+    let mut narrowed = Vec::new();
+    for k in 0..ways {
+        let name = format!("Narrow {k}");
+        let user_type = user_types::create(conn, &name, "", "devices:read users:read").unwrap();
+        let user = create_user_on(conn, &format!("narrow{k}"), false);
+        memberships::add(conn, user.id, dept, user_type).unwrap();
+        let kinds = ["api", "api", "api", "client", "client"];
+        let lost = Some(Lost::Scope("users:read".into()));
+        narrowed.push(Change {
+            at: 600 + k * 800,
+            path: format!("/admin/user-types/{user_type}"),
+            fields: vec![
+                ("name".into(), name),
+                ("description".into(), String::new()),
+                ("scopes".into(), "devices:read".into()),
+            ],
+            tokens: seeder.seed(conn, user.id, &kinds, (dept, user_type), lost.clone()),
+            lost,
+        });
+    }
+    changes.push(("user type narrowed", narrowed));
+
+    // The racer's user type grants every one of these scopes; each personal
+    // token holds one.
+    let names: Vec<String> = (0..ways).map(|k| format!("race{k}:use")).collect();
+    let racer_type = user_types::create(conn, "Racer", "", &names.join(" ")).unwrap();
+    let racer = create_user_on(conn, "racer", false);
+    memberships::add(conn, racer.id, dept, racer_type).unwrap();
+    let mut retired = Vec::new();
+    for (k, name) in names.iter().enumerate() {
+        let scope = scopes::create(conn, name, "Race", "").unwrap();
+        let lost = Some(Lost::Scope(name.clone()));
+        let kinds = ["personal"; PER_CHANGE];
+        let tokens = seeder.seed(conn, racer.id, &kinds, (dept, racer_type), lost.clone());
+        for &i in &tokens {
+            diesel::update(t::tokens.find(seeder.tokens[i].id))
+                .set(t::scopes.eq(name))
+                .execute(conn)
+                .unwrap();
+        }
+        retired.push(Change {
+            at: 650 + k * 700,
+            path: format!("/admin/scopes/{scope}/retire"),
+            fields: Vec::new(),
+            tokens,
+            lost,
+        });
+    }
+    changes.push(("scope retired", retired));
+
+    let kay = create_user_on(conn, "kay", false);
+    memberships::add(conn, kay.id, dept, member).unwrap();
+    let kinds = ["api", "client"].repeat(KEPT_TIED.len() / 2);
+    seeder.seed(conn, kay.id, &kinds, (dept, member), None);
+
+    assert_eq!(seeder.tokens.len(), TOKENS);
+    for (range, first) in [
+        (OWNER_DISABLED, "off0"),
+        (MEMBERSHIP_REMOVED, "gone0"),
+        (TYPE_NARROWED, "narrow0"),
+        (SCOPE_RETIRED, "racer"),
+        (KEPT_TIED, "kay"),
+    ] {
+        let owner: i64 = t::tokens
+            .find(seeder.tokens[range.start].id)
+            .select(t::owner_id)
+            .first(conn)
+            .unwrap();
+        let name = tessera::db::users::find(conn, owner).unwrap().username;
+        assert_eq!(name, first, "the ranges match the arrangement");
+    }
+    Arranged {
+        secrets: seeder.tokens.iter().map(|t| t.token.clone()).collect(),
+        ids: seeder.tokens.iter().map(|t| t.id).collect(),
+        plan: seeder.plan,
+        writer: writer.token,
+        changes,
+    }
+}
+
+/// Toggles the policy's token-creation switch off and on during the load: a
+/// change that moves the validity epoch but takes nothing from any token.
+async fn toggle_token_creation(race: Arc<Race>, admin: Visitor) {
+    let page = admin.get_html("/admin/settings").await;
+    let policy: Vec<(String, String)> = common::form_fields(&page, "/admin/settings")
+        .into_iter()
+        .filter(|(name, _)| name != "token_creation_enabled" && name != "csrf_token")
+        .collect();
+    assert!(policy.len() >= 5, "the policy form: {policy:?}");
+    let changes = (0..4)
+        .map(|k| {
+            let mut fields = policy.clone();
+            if k % 2 == 1 {
+                fields.push(("token_creation_enabled".into(), "on".into()));
+            }
+            Change {
+                at: 400 + k * 900,
+                path: "/admin/settings".into(),
+                fields,
+                tokens: KEPT_TIED.chain(0..10).collect(),
+                lost: None,
+            }
         })
         .collect();
-    let writer = app.insert_token(ada.id, "client", "revoker", Some(writer_role));
+    change_as_admin(race, admin, 9, "policy changed", changes).await;
+}
 
+/// A visitor of `origin` signed in as `username`.
+async fn signed_in(origin: &str, username: &str) -> Visitor {
+    let visitor = Visitor {
+        address: origin.to_owned(),
+        client: common::new_client(),
+    };
+    visitor.login_ok(username).await;
+    visitor
+}
+
+/// The race: arranges it in `pool`'s database, sends every change to `origin`
+/// and `requests` to `load` in turn, checks every answer and what is left; how
+/// long it took.
+async fn race_every_way(pool: &DbPool, origin: &str, load: &[String], requests: usize) -> String {
+    let started = Instant::now();
+    let arranged = pool
+        .get()
+        .unwrap()
+        .transaction(|conn| diesel::QueryResult::Ok(arrange(conn)))
+        .unwrap();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
+        // Below the servers' keep-alive (5 s): a connection they are closing
+        // is never reused.
+        .pool_idle_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    // In use before the race: on SQLite the cache now holds every token.
-    for t in seeded.iter().chain([&writer]) {
-        let res = client
-            .get(app.url("/api/v1/me"))
-            .bearer_auth(&t.token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
+    let origins: BTreeSet<String> = load.iter().cloned().chain([origin.to_owned()]).collect();
+    // In use before the race, on every instance: on SQLite the cache now holds
+    // every token.
+    let mut initial = Vec::new();
+    for (i, answers) in everyones_me(&client, &arranged.secrets, &origins)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        let seen: BTreeSet<Vec<String>> = answers.iter().map(Answer::scopes).collect();
+        for answer in &answers {
+            assert_eq!(answer.status, Ok(200), "token {i}: {}", answer.body);
+        }
+        assert_eq!(seen.len(), 1, "token {i}: every instance agrees");
+        let scopes = seen.into_iter().next().unwrap();
+        if let Some(Lost::Scope(scope)) = &arranged.plan[i] {
+            assert!(scopes.contains(scope), "token {i} has {scope}: {scopes:?}");
+        }
+        initial.push(scopes);
     }
-    let owner = app.visitor();
-    owner.login_ok("ada").await;
-    let admin = app.visitor();
-    admin.login_ok("root").await;
+    let owner = signed_in(origin, "ada").await;
+    let mut admins = Vec::new();
+    for _ in 0..arranged.changes.len() + 2 {
+        admins.push(signed_in(origin, "root").await);
+    }
 
     let race = Arc::new(Race {
-        origin: app.address.clone(),
+        origin: origin.to_owned(),
+        load: load.to_vec(),
+        requests,
         client,
-        secrets: seeded.iter().map(|t| t.token.clone()).collect(),
-        ids: seeded.iter().map(|t| t.id).collect(),
+        secrets: arranged.secrets,
+        ids: arranged.ids,
         issued: AtomicUsize::new(0),
         answered: AtomicUsize::new(0),
         hot: Mutex::new(Default::default()),
-        revocations: Mutex::new(HashMap::new()),
+        losses: Mutex::new(HashMap::new()),
         revoke_problems: Mutex::new(Vec::new()),
     });
+    let arranged_at = Instant::now();
     let loads: Vec<_> = (0..CLIENTS)
-        .map(|i| actix_web::rt::spawn(load(race.clone(), i as u64)))
+        .map(|i| actix_web::rt::spawn(send_load(race.clone(), i as u64)))
         .collect();
-    let revokers = [
+    let mut changers = vec![
         actix_web::rt::spawn(revoke_by_profile(race.clone(), owner)),
-        actix_web::rt::spawn(revoke_by_api(race.clone(), writer.token.clone())),
-        actix_web::rt::spawn(revoke_in_bulk(race.clone(), admin)),
+        actix_web::rt::spawn(revoke_by_api(race.clone(), arranged.writer.clone())),
+        actix_web::rt::spawn(revoke_in_bulk(race.clone(), admins.pop().unwrap())),
         actix_web::rt::spawn(revoke_by_value(race.clone())),
         actix_web::rt::spawn(sign_out(race.clone())),
+        actix_web::rt::spawn(toggle_token_creation(race.clone(), admins.pop().unwrap())),
     ];
+    for (slot, (what, changes)) in (5..).zip(arranged.changes) {
+        let admin = admins.pop().unwrap();
+        let changer = change_as_admin(race.clone(), admin, slot, what, changes);
+        changers.push(actix_web::rt::spawn(changer));
+    }
     let mut uses = Vec::new();
     for task in loads {
         uses.extend(task.await.expect("a load task"));
     }
-    for task in revokers {
-        task.await.expect("a revoker");
+    for task in changers {
+        task.await.expect("a changing task");
     }
-    let load_done = Instant::now();
+    let load_time = arranged_at.elapsed();
+    judge(&race, &uses, &arranged.plan, &initial);
+    check_outcome(&race, pool, &initial, &origins).await;
+    let writer = client_me(&race.client, origin, &arranged.writer).await;
+    assert_eq!(writer.status, Ok(200), "the revoking client still works");
+    format!(
+        "{requests} requests to {} instance(s) in {load_time:.2?} (whole race {:.2?})",
+        load.len(),
+        started.elapsed()
+    )
+}
 
-    // Every revoking request did what it should.
+/// `GET /api/v1/me` of `origin` with `secret`.
+async fn client_me(client: &reqwest::Client, origin: &str, secret: &str) -> Answer {
+    let me = client.get(format!("{origin}/api/v1/me"));
+    Answer::of(me.bearer_auth(secret)).await
+}
+
+/// [`client_me`] with every secret on every origin, `CLIENTS` secrets at a
+/// time: the answers by secret, then origin.
+async fn everyones_me(
+    client: &reqwest::Client,
+    secrets: &[String],
+    origins: &BTreeSet<String>,
+) -> Vec<Vec<Answer>> {
+    use futures_util::future::join_all;
+    let mut answers = Vec::new();
+    for some in secrets.chunks(CLIENTS) {
+        let all = some
+            .iter()
+            .map(|secret| join_all(origins.iter().map(|o| client_me(client, o, secret))));
+        answers.extend(join_all(all).await);
+    }
+    answers
+}
+
+/// Checks every answer of the load against the changes (and prints what they were).
+fn judge(race: &Race, uses: &[Use], plan: &[Option<Lost>], initial: &[Vec<String>]) {
+    // Every changing request did what it should, and took what was planned.
     let problems = race.revoke_problems.lock().unwrap().clone();
-    assert!(problems.is_empty(), "revoke requests failed: {problems:#?}");
-    let revocations = race.revocations.lock().unwrap().clone();
-    let revoked_tokens = BY_PROFILE.chain(BY_API).chain(BY_BULK);
-    assert_eq!(
-        revocations.len(),
-        revoked_tokens.clone().count() + BY_VALUE.len() + BY_SIGN_OUT.len()
+    assert!(
+        problems.is_empty(),
+        "changing requests failed: {problems:#?}"
     );
+    let losses = race.losses.lock().unwrap().clone();
+    for (i, planned) in plan.iter().enumerate() {
+        assert_eq!(
+            losses.get(&i).map(|l| &l.lost),
+            planned.as_ref(),
+            "token {i}"
+        );
+    }
 
-    // Every load request got an answer: 200, or 401 for a token being revoked.
-    assert_eq!(uses.len(), REQUESTS);
+    // Every load request got an answer: 200, or 401 for a token losing everything.
+    assert_eq!(uses.len(), race.requests);
     let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
-    let mut violations = Vec::new();
-    let mut early_refusals = Vec::new();
+    let (mut violations, mut early, mut wrong) = (Vec::new(), Vec::new(), Vec::new());
     let mut locked = 0;
-    let (mut raced, mut refused_after) = (0, 0);
+    let (mut raced, mut after) = (0, 0);
     let mut tried_after = std::collections::HashSet::new();
-    for u in &uses {
-        let key = match &u.status {
+    for u in uses {
+        let key = match &u.answer.status {
             Ok(code) => code.to_string(),
             Err(err) => format!("no answer ({err})"),
         };
         *by_status.entry(key).or_default() += 1;
-        if u.body.contains("database is locked") {
+        if u.answer.body.contains("database is locked") {
             locked += 1;
         }
-        let Some(rev) = revocations.get(&u.token) else {
-            continue;
-        };
-        if u.sent > rev.confirmed {
-            refused_after += 1;
-            tried_after.insert(u.token);
-            if u.status == Ok(200) {
-                violations.push(format!(
-                    "token {} accepted {:?} after its revocation was confirmed",
-                    u.token,
-                    u.sent - rev.confirmed
+        let Some(loss) = losses.get(&u.token) else {
+            if !u.answer.grants_exactly(&initial[u.token]) {
+                wrong.push(format!(
+                    "untouched token {}: {:.200}",
+                    u.token, u.answer.body
                 ));
             }
-        } else if u.answered > rev.asked {
+            continue;
+        };
+        if u.sent > loss.confirmed {
+            after += 1;
+            tried_after.insert(u.token);
+            if loss.lost.granted_by(&u.answer) {
+                violations.push(format!(
+                    "token {} still had {:?} {:?} after the change was confirmed (on {})",
+                    u.token,
+                    loss.lost,
+                    u.sent - loss.confirmed,
+                    race.load[u.origin],
+                ));
+            }
+        } else if u.answered > loss.asked {
             raced += 1;
         }
-        if u.status == Ok(401) && u.answered < rev.asked {
-            early_refusals.push(u.token);
+        if u.answered < loss.asked && !u.answer.grants_exactly(&initial[u.token]) {
+            early.push(u.token);
+        }
+        if loss.lost != Lost::Everything && u.answer.status != Ok(200) {
+            wrong.push(format!("token {} refused for losing a scope", u.token));
         }
     }
-    eprintln!(
-        "{REQUESTS} requests in {:.2?} (whole test {:.2?}) on {}: {by_status:?}; \
-         {raced} overlapped their token's revocation, {refused_after} came after it \
-         (for {} of {} revoked tokens)",
-        load_done - started,
-        started.elapsed(),
-        if common::on_postgres() {
-            "PostgreSQL"
-        } else {
-            "SQLite"
-        },
+    let summary = format!(
+        "{by_status:?}; {raced} overlapped their token's change, {after} came after it \
+         (for {} of {} changed tokens)",
         tried_after.len(),
-        revocations.len(),
+        losses.len(),
     );
+    eprintln!("answers of the race: {summary}");
     assert!(
         violations.is_empty(),
         "{} violations: {violations:#?}",
@@ -410,44 +839,97 @@ async fn revocation_is_final_under_concurrent_use() {
         "only 200 and 401 (no 5xx, no 429, no lost request): {by_status:?}"
     );
     assert!(
-        early_refusals.is_empty(),
-        "refused before anyone asked to revoke them: {early_refusals:?}"
+        early.is_empty(),
+        "changed before anyone asked to change them: {early:?}"
     );
-    let kept_refused = uses
-        .iter()
-        .filter(|u| KEPT.contains(&u.token) && u.status != Ok(200))
-        .count();
-    assert_eq!(kept_refused, 0, "tokens nobody revoked were refused");
-    assert!(refused_after > 0, "the load used revoked tokens afterwards");
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(after > 0, "the load used changed tokens afterwards");
+}
 
-    // Afterwards: the database says what the answers said, and every revoked
-    // token stays refused while the others keep working.
-    for i in 0..TOKENS {
-        let revoked = revocations.contains_key(&i);
+/// After the race, the database and every instance say what the answers said:
+/// what was lost stays lost, everything else still works as before.
+async fn check_outcome(
+    race: &Race,
+    pool: &DbPool,
+    initial: &[Vec<String>],
+    origins: &BTreeSet<String>,
+) {
+    use tessera::db::schema::tokens::dsl as t;
+    let losses = race.losses.lock().unwrap().clone();
+    let conn = &mut pool.get().unwrap();
+    let revoked: BTreeSet<i64> = t::tokens
+        .filter(t::revoked_at.is_not_null())
+        .select(t::id)
+        .load(conn)
+        .unwrap()
+        .into_iter()
+        .collect();
+    let answers = everyones_me(&race.client, &race.secrets, origins).await;
+    for (i, answers) in answers.iter().enumerate() {
+        let ways = [BY_PROFILE, BY_API, BY_VALUE, BY_SIGN_OUT, BY_BULK];
+        let expected = ways.iter().any(|way| way.contains(&i));
         assert_eq!(
-            app.is_revoked(race.ids[i]),
-            revoked,
+            revoked.contains(&race.ids[i]),
+            expected,
             "token {i} in the database"
         );
-        let expected = if revoked {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::OK
-        };
+        for (answer, origin) in answers.iter().zip(origins) {
+            let right = match losses.get(&i).map(|l| &l.lost) {
+                None => answer.grants_exactly(&initial[i]),
+                Some(Lost::Everything) => answer.status == Ok(401),
+                Some(lost) => answer.status == Ok(200) && !lost.granted_by(answer),
+            };
+            assert!(
+                right,
+                "token {i} on {origin}: {:?} {}",
+                answer.status, answer.body
+            );
+        }
+    }
+    let ways = OWNER_DISABLED.len() / PER_CHANGE;
+    for (action, count) in [
+        (
+            "token_revoked",
+            BY_PROFILE.len() + BY_API.len() + BY_BULK.len(),
+        ),
+        ("token_revoked_by_value", BY_VALUE.len()),
+        ("mobile_logout", BY_SIGN_OUT.len()),
+        ("user_disabled", ways),
+        ("membership_removed", ways),
+        ("user_type_updated", ways),
+        ("scope_retired", ways),
+        ("settings_updated", 4),
+    ] {
+        let sql = format!("SELECT COUNT(*) FROM audit_events WHERE action = '{action}'");
         assert_eq!(
-            app.api_me(&race.secrets[i]).await.status(),
-            expected,
-            "token {i}"
+            scalar(conn, &sql),
+            count as i64,
+            "one audit row per {action}"
         );
     }
-    assert_eq!(
-        app.audit("token_revoked").len(),
-        revoked_tokens.count(),
-        "one audit row per revocation"
-    );
-    assert_eq!(app.audit("token_revoked_by_value").len(), BY_VALUE.len());
-    assert_eq!(app.audit("mobile_logout").len(), BY_SIGN_OUT.len());
-    assert_eq!(app.api_me(&writer.token).await.status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn revocation_is_final_under_concurrent_use() {
+    // Refused tokens count as failed authentications; the per-address limiter
+    // (its own test covers it) would otherwise turn the rest of the load into 429s.
+    let app = common::spawn_app_with(|c| c.api_failures_per_minute = 1_000_000).await;
+    let summary = race_every_way(
+        &app.pool,
+        &app.address,
+        std::slice::from_ref(&app.address),
+        REQUESTS,
+    )
+    .await;
+    eprintln!("{summary} on {}", backend());
+}
+
+fn backend() -> &'static str {
+    if common::on_postgres() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -630,6 +1112,42 @@ async fn several_instances_share_one_postgres() {
         "two instances on one PostgreSQL database: {:.2?}",
         started.elapsed()
     );
+    drop((a, b));
+    drop(db);
+}
+
+/// The race of `revocation_is_final_under_concurrent_use` with two `tessera
+/// serve` processes on one database: every change goes to A, the load to B and
+/// A in turn, and nothing sent to either after a change has answered on A is
+/// accepted by either.
+#[actix_web::test]
+async fn a_change_on_one_instance_is_final_on_every_instance_under_concurrent_use() {
+    if !common::on_postgres() {
+        eprintln!(
+            "skipped a_change_on_one_instance_is_final_on_every_instance_under_concurrent_use: \
+             needs TEST_DATABASE_URL"
+        );
+        return;
+    }
+    // Declared first, dropped last: the instances stop before their schema goes.
+    let db = common::fresh_database();
+    let args: Vec<&str> = process::SMALL_SERVER
+        .iter()
+        .copied()
+        .chain(["--api-failures-per-minute", "1000000"])
+        .collect();
+    let (a, b) = (
+        Server::spawn(&db.url, &args, &[]),
+        Server::spawn(&db.url, &args, &[]),
+    );
+    let (a, b) = (a.listening(), b.listening());
+    let url = tessera::db::DatabaseUrl::parse(&db.url).unwrap();
+    let pool = tessera::db::connect_and_migrate(&url, 2).unwrap();
+    let load = [b.address.clone(), a.address.clone()];
+    // Fewer requests: two debug servers share the machine with the test.
+    let summary = race_every_way(&pool, &a.address, &load, REQUESTS * 2 / 3).await;
+    eprintln!("{summary} on PostgreSQL");
+    drop(pool);
     drop((a, b));
     drop(db);
 }

@@ -369,6 +369,25 @@ impl Visitor {
     }
 }
 
+/// [`TestApp::create_user`] on any connection (a test's own, beside `tessera
+/// serve` processes).
+pub fn create_user_on(
+    conn: &mut DbConn,
+    username: &str,
+    is_admin: bool,
+) -> tessera::db::users::User {
+    let hasher = tessera::auth::password::Hasher::new(64, 1).unwrap();
+    let mut account = NewAccount {
+        username: username.to_owned(),
+        email: format!("{username}@example.com"),
+        display_name: String::new(),
+        password: Password::new(PASSWORD.to_owned()),
+    };
+    tessera::accounts::create(conn, &hasher, &mut account, is_admin)
+        .expect("create user")
+        .expect("valid user")
+}
+
 impl std::ops::Deref for TestApp {
     type Target = Visitor;
     fn deref(&self) -> &Visitor {
@@ -399,16 +418,7 @@ impl TestApp {
 
     /// Creates an active user with [`PASSWORD`] through the db layer.
     pub fn create_user(&self, username: &str, is_admin: bool) -> tessera::db::users::User {
-        let hasher = tessera::auth::password::Hasher::new(64, 1).unwrap();
-        let mut account = NewAccount {
-            username: username.to_owned(),
-            email: format!("{username}@example.com"),
-            display_name: String::new(),
-            password: Password::new(PASSWORD.to_owned()),
-        };
-        self.db(|conn| tessera::accounts::create(conn, &hasher, &mut account, is_admin))
-            .expect("create user")
-            .expect("valid user")
+        self.db(|conn| create_user_on(conn, username, is_admin))
     }
 
     pub fn count(&self, table: &str) -> i64 {
@@ -514,6 +524,50 @@ pub struct Seeded {
     pub token: String,
 }
 
+/// [`TestApp::insert_token`] on any connection: a live token of `kind` (personal
+/// ones with `devices:read`), expiring in 30 days.
+pub fn insert_token_on(
+    conn: &mut DbConn,
+    owner_id: i64,
+    kind: &str,
+    name: &str,
+    department_type: Option<(i64, i64)>,
+) -> Seeded {
+    use tessera::domain::token::{PlainToken, TokenKind};
+    let secret = PlainToken::generate("tsr", TokenKind::parse(kind).unwrap());
+    let now = tessera::db::now();
+    let id = tessera::db::tokens::insert(
+        conn,
+        &tessera::db::tokens::NewToken {
+            kind,
+            name,
+            name_key: &tessera::domain::policy::token_name_key(name),
+            description: "",
+            owner_id,
+            created_by: Some(owner_id),
+            department_id: department_type.map(|(d, _)| d),
+            user_type_id: department_type.map(|(_, t)| t),
+            scopes: if kind == "personal" {
+                "devices:read"
+            } else {
+                ""
+            },
+            display_prefix: &secret.display_prefix(),
+            sha256: &secret.sha256(),
+            status: "active",
+            created_at: now,
+            updated_at: now,
+            expires_at: Some(now + chrono::TimeDelta::days(30)),
+            device_name: (kind == "session").then_some("Pixel 9"),
+        },
+    )
+    .expect("insert token");
+    Seeded {
+        id,
+        token: secret.expose().to_owned(),
+    }
+}
+
 impl TestApp {
     /// Inserts a live token straight through the db layer (fast arrangement).
     pub fn insert_token(
@@ -523,42 +577,7 @@ impl TestApp {
         name: &str,
         department_type: Option<(i64, i64)>,
     ) -> Seeded {
-        use tessera::domain::token::{PlainToken, TokenKind};
-        let secret = PlainToken::generate("tsr", TokenKind::parse(kind).unwrap());
-        let now = tessera::db::now();
-        let id = self
-            .db(|conn| {
-                tessera::db::tokens::insert(
-                    conn,
-                    &tessera::db::tokens::NewToken {
-                        kind,
-                        name,
-                        name_key: &tessera::domain::policy::token_name_key(name),
-                        description: "",
-                        owner_id,
-                        created_by: Some(owner_id),
-                        department_id: department_type.map(|(d, _)| d),
-                        user_type_id: department_type.map(|(_, t)| t),
-                        scopes: if kind == "personal" {
-                            "devices:read"
-                        } else {
-                            ""
-                        },
-                        display_prefix: &secret.display_prefix(),
-                        sha256: &secret.sha256(),
-                        status: "active",
-                        created_at: now,
-                        updated_at: now,
-                        expires_at: Some(now + chrono::TimeDelta::days(30)),
-                        device_name: (kind == "session").then_some("Pixel 9"),
-                    },
-                )
-            })
-            .expect("insert token");
-        Seeded {
-            id,
-            token: secret.expose().to_owned(),
-        }
+        self.db(|conn| insert_token_on(conn, owner_id, kind, name, department_type))
     }
 
     /// Whether a token row is revoked.
@@ -755,4 +774,21 @@ pub fn hidden_fields(html: &str, selector: &str) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// What a browser would post for the form with this `action` in `html` as it
+/// stands: each named text-like or hidden input with its value, and each
+/// checked checkbox.
+pub fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
+    let form = format!("form[action=\"{action}\"]");
+    let inputs = [
+        "input[type=text]",
+        "input[type=hidden]",
+        "input[type=email]",
+        "input[type=number]",
+        "input[type=checkbox][checked]",
+    ]
+    .map(|input| format!("{form} {input}"))
+    .join(", ");
+    hidden_fields(html, &inputs)
 }
