@@ -859,8 +859,14 @@ async fn hostile_values_are_escaped_on_sessions_settings_audit_and_user_pages() 
     let payload = "<img src=x onerror=alert(1)>";
     let ada = app.create_user("ada", false);
     let session = app.insert_token(ada.id, "session", "Phone", None);
-    app.db(|c| tessera::db::tokens::set_device_name(c, session.id, payload))
-        .unwrap();
+    app.db(|c| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        diesel::update(t::tokens.find(session.id))
+            .set(t::device_name.eq(payload))
+            .execute(c)
+    })
+    .unwrap();
     let hostile = app.insert_token(ada.id, "personal", payload, None);
     // Audit rows with hostile labels, actor names and details.
     app.db(|conn| {

@@ -259,10 +259,36 @@ pub struct Use {
 }
 
 /// Writes buffered last uses in one transaction (see `tokens::last_used`, which
-/// keeps this to at most once a minute per token).
-pub fn record_uses(conn: &mut DbConn, uses: &[Use]) -> QueryResult<()> {
+/// keeps this to at most once a minute per token); returns the uses it left
+/// for the next flush.
+///
+/// On PostgreSQL it never waits for a row another transaction holds: the rows
+/// are locked first, in id order, skipping locked ones, which are written next
+/// time. Waiting would hold the rows locked so far while another writer (a
+/// bulk revoke on this or another instance) waits for them in turn: a
+/// deadlock, and one of the two fails. SQLite has one writer at a time.
+pub fn record_uses<'u>(conn: &mut DbConn, uses: &'u [Use]) -> QueryResult<Vec<&'u Use>> {
     super::transaction(conn, |conn| {
-        for used in uses {
+        let mut uses: Vec<&Use> = uses.iter().collect();
+        uses.sort_by_key(|used| used.token_id);
+        let mut left = Vec::new();
+        if let DbConn::Pg(pg) = conn {
+            let ids: Vec<i64> = uses.iter().map(|used| used.token_id).collect();
+            let locked: std::collections::HashSet<i64> = tokens::table
+                .filter(tokens::id.eq_any(&ids))
+                .order(tokens::id)
+                .select(tokens::id)
+                .for_update()
+                .skip_locked()
+                .load::<i64>(pg)?
+                .into_iter()
+                .collect();
+            let (mine, busy) = uses
+                .into_iter()
+                .partition(|used| locked.contains(&used.token_id));
+            (uses, left) = (mine, busy);
+        }
+        for used in &uses {
             diesel::update(tokens::table.find(used.token_id))
                 .set((
                     tokens::last_used_at.eq(used.at),
@@ -271,7 +297,7 @@ pub fn record_uses(conn: &mut DbConn, uses: &[Use]) -> QueryResult<()> {
                 ))
                 .execute(conn)?;
         }
-        Ok(())
+        Ok(left)
     })
 }
 
@@ -285,11 +311,4 @@ pub fn purge_before(conn: &mut DbConn, cutoff: NaiveDateTime) -> QueryResult<usi
         ),
     )
     .execute(conn)
-}
-
-pub fn set_device_name(conn: &mut DbConn, id: i64, device_name: &str) -> QueryResult<()> {
-    diesel::update(tokens::table.find(id))
-        .set(tokens::device_name.eq(device_name))
-        .execute(conn)
-        .map(drop)
 }

@@ -160,7 +160,11 @@ impl Drop for EpochReader {
 /// A SQLite reading on the request's own thread. The connection waits at most
 /// briefly for a lock (readers of a WAL database hardly ever do): a request
 /// that cannot read at once looks its token up through the pool instead.
-fn read_inline(url: &DatabaseUrl, idle: &Mutex<Vec<(u64, DbConn)>>, generation: u64) -> Option<i64> {
+fn read_inline(
+    url: &DatabaseUrl,
+    idle: &Mutex<Vec<(u64, DbConn)>>,
+    generation: u64,
+) -> Option<i64> {
     let kept = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
     let mut conn = match kept {
         Some((opened_at, conn)) if opened_at == generation => conn,

@@ -75,14 +75,31 @@ impl LastUseBuffer {
         if uses.is_empty() {
             return Ok(0);
         }
-        if let Err(err) = token_rows::record_uses(conn, &uses) {
-            let mut inner = self.lock();
-            for used in uses {
-                inner.pending.entry(used.token_id).or_insert(used);
+        let (written, outcome) = match token_rows::record_uses(conn, &uses) {
+            Ok(left) => {
+                let left: Vec<i64> = left.iter().map(|used| used.token_id).collect();
+                (uses.len() - left.len(), Ok(left))
             }
-            return Err(err);
+            Err(err) => (0, Err(err)),
+        };
+        let put_back = |inner: &mut Inner, used: Use| {
+            inner.pending.entry(used.token_id).or_insert(used);
+        };
+        let mut inner = self.lock();
+        match outcome {
+            Ok(left) => {
+                for used in uses.into_iter().filter(|u| left.contains(&u.token_id)) {
+                    put_back(&mut inner, used);
+                }
+                Ok(written)
+            }
+            Err(err) => {
+                for used in uses {
+                    put_back(&mut inner, used);
+                }
+                Err(err)
+            }
         }
-        Ok(uses.len())
     }
 
     /// Flushes on a pooled connection; failures are logged (the next flush retries).

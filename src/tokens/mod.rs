@@ -231,7 +231,10 @@ pub fn create(
         created_at: now,
         updated_at: now,
         expires_at,
-        device_name: None,
+        // A mobile session is named by its device, written with the row: a
+        // later update would move the validity epoch and empty every
+        // instance's token cache at each mobile sign-in.
+        device_name: (req.kind == TokenKind::Session).then_some(req.name.as_str()),
     };
     let id = match token_rows::insert(conn, &new) {
         Ok(id) => id,

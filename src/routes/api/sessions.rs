@@ -93,7 +93,7 @@ pub async fn create_session(
             };
             let request = CreateRequest {
                 kind: TokenKind::Session,
-                name: device.clone(),
+                name: device,
                 description: String::new(),
                 scopes: Default::default(),
                 user_type_id: membership.as_ref().map(|m| m.2),
@@ -108,10 +108,7 @@ pub async fn create_session(
             };
             Ok(
                 match tokens::create(conn, &prefix, &user, &actor, request)? {
-                    Ok(issued) => {
-                        crate::db::tokens::set_device_name(conn, issued.id, &device)?;
-                        Outcome::Created(issued)
-                    }
+                    Ok(issued) => Outcome::Created(issued),
                     Err(errors) => Outcome::Invalid(errors),
                 },
             )
