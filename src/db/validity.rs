@@ -8,12 +8,16 @@ use diesel::prelude::*;
 use super::DbConn;
 use super::schema::validity_epoch;
 
-/// The epoch as of this statement's snapshot. The table has its one row, so
-/// the query has no parameter: SQLite re-prepares a statement whose bound
-/// values could change its plan (with the statistics `seed-demo` leaves), and
-/// this one runs for every request on SQLite.
+/// The epoch as of this statement's snapshot. It runs for every request on
+/// SQLite, so it is as cheap as a query can be: no parameter (SQLite
+/// re-prepares a statement whose bound values could change its plan, with the
+/// statistics `seed-demo` leaves; the table has its one row anyway), and on the
+/// backend's own connection, where the cached statement is used as it is
+/// (through `DbConn` the SQL is built afresh at every call).
 pub fn read(conn: &mut DbConn) -> QueryResult<i64> {
-    validity_epoch::table
-        .select(validity_epoch::epoch)
-        .get_result(conn)
+    let query = validity_epoch::table.select(validity_epoch::epoch);
+    match conn {
+        DbConn::Pg(pg) => query.get_result(pg),
+        DbConn::Sqlite(sqlite) => query.get_result(sqlite),
+    }
 }
