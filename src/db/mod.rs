@@ -147,9 +147,9 @@ impl DatabaseUrl {
     }
 
     /// For `serve` on SQLite: an exclusive lock that one process holds while it
-    /// serves this database file, so that a second one refuses to start. The
-    /// in-memory token cache is sound only while this process makes every change
-    /// (several instances belong on PostgreSQL). `None` on PostgreSQL. The lock
+    /// serves this database file, so that a second one refuses to start: SQLite
+    /// has one writer at a time, and several instances belong on PostgreSQL.
+    /// `None` on PostgreSQL. The lock
     /// sits beside the file itself, symbolic links resolved, so that the same
     /// file reached by another path is the same lock.
     pub fn lock_for_serving(&self) -> anyhow::Result<Option<ServeLock>> {
