@@ -45,7 +45,7 @@ struct Turns {
     /// The highest reading anyone waits for.
     wanted: u64,
     /// The connection is to be opened afresh before the next reading (after
-    /// an outage: a SQLite file may have been replaced meanwhile).
+    /// an outage: the database may not be the one it was).
     reconnect: bool,
     stopped: bool,
 }
