@@ -1,8 +1,8 @@
 //! Benchmark of the administrator inventory at a million tokens (issue #4).
 //!
-//! Seeds a SQLite database with `seed-demo` (1,000,000 tokens, 10,000 users;
-//! set `BENCH_DB=/path/to/file.db` to reuse one), starts the release server
-//! in-process and prints server-side medians (the `Server-Timing` header) for:
+//! Seeds a database with `seed-demo` (1,000,000 tokens, 10,000 users), starts
+//! the release server in-process and prints server-side medians (the
+//! `Server-Timing` header) for:
 //! the API Tokens page (first page, filtered pages, a display-prefix lookup, a
 //! rare name and a name that matches nothing, a page 10,000 pages deep, the
 //! sessions tab; then the same list in the other directions: oldest first
@@ -11,6 +11,13 @@
 //! 10,000 selected tokens via the confirm POST.
 //!
 //! Run: `cargo bench --bench admin_tokens` (`BENCH_TOKENS=N` for a smaller run).
+//!
+//! The database: a fresh SQLite file in a temporary directory by default;
+//! `BENCH_DB=/path/to/file.db` keeps (or reuses) a SQLite file;
+//! `BENCH_DATABASE_URL=postgres://…` (or `sqlite://…`) uses that database,
+//! seeding it only when its `tokens` table is empty or missing (so a second
+//! run reuses the seed, with the revocations of the first: revoke-heavy runs
+//! want a fresh database). Nothing but the named database is touched.
 
 use std::time::Instant;
 
@@ -50,14 +57,16 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir()?;
-    let (path, fresh) = match std::env::var("BENCH_DB") {
-        Ok(path) => {
-            let fresh = !std::path::Path::new(&path).exists();
-            (path, fresh)
-        }
-        Err(_) => (dir.path().join("bench.db").display().to_string(), true),
+    let url = match (
+        std::env::var("BENCH_DATABASE_URL"),
+        std::env::var("BENCH_DB"),
+    ) {
+        (Ok(url), _) if !url.is_empty() => url,
+        (_, Ok(path)) => format!("sqlite://{path}"),
+        _ => format!("sqlite://{}", dir.path().join("bench.db").display()),
     };
-    let url = format!("sqlite://{path}");
+    let database = tessera::db::DatabaseUrl::parse(&url)?;
+    let postgres = database.backend() == tessera::db::Backend::Postgres;
     let config = Cli::parse_from([
         "tessera",
         "--bind",
@@ -99,14 +108,16 @@ async fn main() -> anyhow::Result<()> {
         .unwrap();
     }
     let hasher = tessera::auth::password::Hasher::new(19456, 2)?;
-    if fresh {
-        // As `tessera seed-demo` does it: before the server starts, on a pool
-        // of its own (seed-demo's pragmas trade durability for speed and must
-        // not stay on a connection of the server; closing the pool folds the
-        // write-ahead log back into the database).
+    // As `tessera seed-demo` does it: before the server starts, on a pool of
+    // its own (on SQLite, seed-demo's pragmas trade durability for speed and
+    // must not stay on a connection of the server; closing the pool folds the
+    // write-ahead log back into the database).
+    let seeding = tessera::db::connect_and_migrate(&database, 1)?;
+    let mut conn = seeding.get()?;
+    let present: i64 = t::tokens.count().get_result(&mut conn)?;
+    println!("database: {}", database.redacted());
+    let total = if present == 0 {
         let started = Instant::now();
-        let seeding = tessera::db::connect_and_migrate(&tessera::db::DatabaseUrl::parse(&url)?, 1)?;
-        let mut conn = seeding.get()?;
         let summary = tessera::seed::seed_demo(&mut conn, &hasher, "tsr", 10_000, tokens, true)?;
         println!(
             "seed-demo: {} tokens in {:.1} s (rows {:.1} s, indexes {:.1} s)",
@@ -115,12 +126,16 @@ async fn main() -> anyhow::Result<()> {
             summary.token_insert_secs,
             summary.token_index_secs
         );
-        drop(conn);
-        drop(seeding);
-    }
+        summary.tokens as i64
+    } else {
+        println!("reusing its {present} tokens");
+        present
+    };
+    drop(conn);
+    drop(seeding);
     let app = Application::build(&config).await?;
     let pool = app.pool();
-    {
+    if !postgres {
         // Start from a folded-back log, whatever came before (the seed, or the
         // revocations of an earlier run on `BENCH_DB`).
         use diesel::connection::SimpleConnection as _;
@@ -219,7 +234,7 @@ async fn main() -> anyhow::Result<()> {
             .first(&mut conn)?
     };
 
-    println!("\nAPI Tokens page, {tokens} tokens, server-side median of {RUNS} requests:");
+    println!("\nAPI Tokens page, {total} tokens, server-side median of {RUNS} requests:");
     // (label, path, whether the page must list rows)
     let pages = [
         ("first page", "/admin/tokens?tab=api".to_owned(), true),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput benchmark of the integration API (issue #5).
 #
-# Seeds a SQLite database with `tessera seed-demo` (1,000,000 tokens unless
+# Seeds a database with `tessera seed-demo` (1,000,000 tokens unless
 # BENCH_TOKENS says otherwise), starts the release binary, and runs
 # `wrk -t2 -c32 -d10s --latency` against:
 #   - GET /healthz (the ceiling: no database),
@@ -10,6 +10,15 @@
 #   - GET /api/v1/me again while 20 argon2id sign-ins run at once,
 # then prints requests/s, p99 latency and the server's peak RSS.
 # Needs wrk (Debian package `wrk`; installed here when running as root).
+#
+# The database (BENCH_DATABASE_URL):
+#   - unset: a fresh SQLite file in a temporary directory, removed at the end;
+#   - sqlite://path: that file, which must not exist yet (it is kept);
+#   - postgres://...: that database, in a schema of its own,
+#     tessera_bench_<pid>, created here and dropped at the end (BENCH_KEEP=1
+#     keeps it); nothing else in the database is touched. Needs psql, and a
+#     user that may create schemas there. The URL must not carry `options=`
+#     already (the schema is chosen with `options=-csearch_path=...`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,13 +38,45 @@ cargo build --release --quiet
 BIN=$PWD/target/release/tessera
 WORK=$(mktemp -d)
 SERVER=
+SCHEMA=
+ADMIN_URL=
 cleanup() {
   jobs -p | xargs -r kill 2>/dev/null || true
   if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
+  if [ -n "$SCHEMA" ] && [ "${BENCH_KEEP:-}" != 1 ]; then
+    psql -q "$ADMIN_URL" -c "SET client_min_messages = warning" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" || echo "could not drop schema $SCHEMA" >&2
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-export TESSERA_DATABASE_URL="sqlite://$WORK/bench.db" TESSERA_LOG=warn
+
+URL=${BENCH_DATABASE_URL:-}
+case "$URL" in
+  "")
+    URL="sqlite://$WORK/bench.db"
+    BACKEND="SQLite (a fresh file)"
+    ;;
+  sqlite:*)
+    FILE=${URL#sqlite:}; FILE=${FILE#//}
+    if [ -e "$FILE" ]; then echo "$FILE exists: name a file that does not exist yet" >&2; exit 1; fi
+    BACKEND="SQLite ($FILE)"
+    ;;
+  postgres://*|postgresql://*)
+    case "$URL" in *options=*) echo "BENCH_DATABASE_URL must not set options=: the script chooses the schema" >&2; exit 1 ;; esac
+    command -v psql >/dev/null || { echo "psql is needed to create the benchmark's schema" >&2; exit 1; }
+    ADMIN_URL=$URL
+    # Set only once created, so that the clean-up never drops a schema it did not make.
+    psql -q "$ADMIN_URL" -c "CREATE SCHEMA tessera_bench_$$"
+    SCHEMA=tessera_bench_$$
+    case "$URL" in *\?*) SEP='&' ;; *) SEP='?' ;; esac
+    URL="$URL${SEP}options=-csearch_path%3D$SCHEMA"
+    # Shown without a password.
+    BACKEND="PostgreSQL ($(sed -E 's#\?.*##; s#(://[^:/@]*):.*@#\1:***@#' <<<"$ADMIN_URL"), schema $SCHEMA)"
+    ;;
+  *) echo "BENCH_DATABASE_URL: expected sqlite://path or postgres://..." >&2; exit 1 ;;
+esac
+export TESSERA_DATABASE_URL=$URL TESSERA_LOG=warn
+echo "== backend: $BACKEND"
 
 echo "== seeding $TOKENS tokens"
 "$BIN" seed-demo --users 10000 --tokens "$TOKENS" | tail -n 1

@@ -469,6 +469,78 @@ async fn the_token_api_never_escalates() {
     assert_eq!(app.count("tokens"), 2);
 }
 
+/// Twenty creations of one name (in any case) at once: the database's check
+/// of live names (a statement trigger on PostgreSQL, which locks the owner and
+/// then looks) lets exactly one through, and the others get the name error,
+/// never a 5xx or a deadlock.
+#[actix_web::test]
+async fn concurrent_creations_of_one_name_make_one_token() {
+    let app = spawn_app().await;
+    let caller = personal_token(
+        &app,
+        "ada",
+        "tokens:read tokens:write devices:read",
+        &["tokens:write", "devices:read"],
+    )
+    .await;
+    for (round, name) in ["Nightly deploy", "Ärger"].into_iter().enumerate() {
+        let creations: Vec<_> = (0..20)
+            .map(|i| {
+                let (url, caller) = (app.url("/api/v1/tokens"), caller.clone());
+                // Alternate the case: the names clash all the same.
+                let name = if i % 2 == 0 {
+                    name.to_owned()
+                } else {
+                    name.to_uppercase()
+                };
+                actix_web::rt::spawn(async move {
+                    let res = reqwest::Client::new()
+                        .post(url)
+                        .bearer_auth(caller)
+                        .json(&json!({ "name": name, "scopes": ["devices:read"] }))
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = res.status();
+                    (status, res.json::<Value>().await.unwrap_or(Value::Null))
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for creation in creations {
+            answers.push(creation.await.unwrap());
+        }
+        let created = answers
+            .iter()
+            .filter(|(status, _)| *status == StatusCode::CREATED)
+            .count();
+        assert_eq!(created, 1, "round {round}: {answers:?}");
+        for (status, body) in &answers {
+            if *status != StatusCode::CREATED {
+                assert_eq!(*status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+                assert!(
+                    body["fields"]["name"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("already have")),
+                    "{body}"
+                );
+            }
+        }
+        let key = tessera::domain::policy::token_name_key(name);
+        let live = app.db(|conn| {
+            common::scalar(
+                conn,
+                &format!(
+                    "SELECT COUNT(*) FROM tokens WHERE name_key = '{key}' AND revoked_at IS NULL"
+                ),
+            )
+        });
+        assert_eq!(live, 1, "round {round}");
+    }
+    // The caller's token and the two winners.
+    assert_eq!(app.count("tokens"), 3);
+}
+
 #[actix_web::test]
 async fn guessing_tokens_from_one_address_is_cut_off() {
     let app = spawn_app().await;

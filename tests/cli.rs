@@ -35,6 +35,17 @@ fn purge(database_url: &str) -> String {
 #[actix_web::test]
 async fn seed_demo_fills_every_kind_and_status() {
     let app = spawn_app().await;
+    let schema_before = token_schema(&app);
+    for object in [
+        "index tokens_owner",
+        "index tokens_sha256",
+        "trigger tokens_live_name",
+    ] {
+        assert!(
+            schema_before.iter().any(|line| line.starts_with(object)),
+            "{object} in {schema_before:?}"
+        );
+    }
     let out = tessera(&app.database_url)
         .args(["seed-demo", "--users", "30", "--tokens", "2000"])
         .output()
@@ -89,66 +100,41 @@ async fn seed_demo_fills_every_kind_and_status() {
         "{revoked} {disabled} {expired} {used}"
     );
 
-    // The indexes dropped for the load are back.
-    app.db(|conn| {
-        use diesel::connection::SimpleConnection as _;
-        conn.batch_execute("SELECT 1").unwrap();
-    });
+    // What the load dropped (indexes and triggers on SQLite; indexes and
+    // foreign keys on PostgreSQL) is back, exactly as the migrations made it.
+    assert_eq!(token_schema(&app), schema_before);
     let page = {
         app.create_user("root", true);
         app.login_ok("root").await;
         app.get_html("/admin/tokens?tab=api&status=expiring").await
     };
     assert!(page.contains("Administrator / Tokens"));
-    if !common::on_postgres() {
-        #[derive(QueryableByName)]
-        struct Name {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            name: String,
-        }
-        let names: Vec<String> = app
-            .db(|c| {
-                diesel::sql_query(
-                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tokens'",
-                )
-                .load::<Name>(c)
-            })
-            .unwrap()
-            .into_iter()
-            .map(|n| n.name)
-            .collect();
-        let triggers: Vec<String> = app
-            .db(|c| {
-                diesel::sql_query(
-                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'tokens'",
-                )
-                .load::<Name>(c)
-            })
-            .unwrap()
-            .into_iter()
-            .map(|n| n.name)
-            .collect();
-        let mut triggers = triggers;
-        triggers.sort();
-        assert_eq!(
-            triggers,
-            [
-                "tokens_live_name_unique",
-                "tokens_validity_epoch_delete",
-                "tokens_validity_epoch_update"
-            ]
-        );
-        for index in [
-            "tokens_sha256",
-            "tokens_owner",
-            "tokens_created",
-            "tokens_revoked",
-            "tokens_display_prefix",
-            "tokens_sessions",
-        ] {
-            assert!(names.iter().any(|n| n == index), "{index} in {names:?}");
-        }
+}
+
+/// The indexes, constraints and triggers of `tokens`, one line each, sorted.
+fn token_schema(app: &common::TestApp) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        line: String,
     }
+    let query = if common::on_postgres() {
+        "SELECT 'index ' || indexname || ': ' || indexdef AS line FROM pg_indexes \
+         WHERE schemaname = current_schema() AND tablename = 'tokens' \
+         UNION ALL SELECT 'constraint ' || conname || ': ' || pg_get_constraintdef(oid) \
+         FROM pg_constraint WHERE conrelid = 'tokens'::regclass \
+         UNION ALL SELECT 'trigger ' || tgname || ': ' || pg_get_triggerdef(oid) \
+         FROM pg_trigger WHERE tgrelid = 'tokens'::regclass AND NOT tgisinternal \
+         ORDER BY line"
+    } else {
+        "SELECT type || ' ' || name || ': ' || sql AS line FROM sqlite_master \
+         WHERE tbl_name = 'tokens' AND sql IS NOT NULL ORDER BY line"
+    };
+    app.db(|c| diesel::sql_query(query).load::<Line>(c))
+        .unwrap()
+        .into_iter()
+        .map(|l| l.line)
+        .collect()
 }
 
 #[actix_web::test]

@@ -1151,3 +1151,227 @@ async fn a_change_on_one_instance_is_final_on_every_instance_under_concurrent_us
     drop((a, b));
     drop(db);
 }
+
+// ---------------------------------------------------------------------------
+// 3. Live token names, checked by the database
+// ---------------------------------------------------------------------------
+
+/// A user to own tokens, straight through the db layer.
+fn owner(conn: &mut tessera::db::DbConn, username: &str) -> i64 {
+    let now = tessera::db::now();
+    tessera::db::users::create(
+        conn,
+        &tessera::db::users::NewUser {
+            username,
+            email: &format!("{username}@example.com"),
+            display_name: username,
+            password_hash: "",
+            is_admin: false,
+            status: tessera::db::users::STATUS_ACTIVE,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .expect("create user")
+    .id
+}
+
+/// Inserts tokens of `owner` in ONE statement: (kind, name, revoked).
+fn insert_tokens(
+    conn: &mut tessera::db::DbConn,
+    owner: i64,
+    rows: &[(&str, &str, bool)],
+) -> diesel::QueryResult<usize> {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as t;
+    use tessera::domain::token::{PlainToken, TokenKind};
+    let now = tessera::db::now();
+    let values: Vec<_> = rows
+        .iter()
+        .map(|&(kind, name, revoked)| {
+            let secret = PlainToken::generate("tsr", TokenKind::parse(kind).unwrap());
+            (
+                t::kind.eq(kind),
+                t::name.eq(name),
+                t::name_key.eq(tessera::domain::policy::token_name_key(name)),
+                t::owner_id.eq(owner),
+                t::display_prefix.eq(secret.display_prefix()),
+                t::sha256.eq(secret.sha256().to_vec()),
+                t::created_at.eq(now),
+                t::updated_at.eq(now),
+                t::revoked_at.eq(revoked.then_some(now)),
+            )
+        })
+        .collect();
+    let insert = diesel::insert_into(t::tokens).values(&values);
+    match conn {
+        tessera::db::DbConn::Pg(pg) => insert.execute(pg),
+        tessera::db::DbConn::Sqlite(sqlite) => insert.execute(sqlite),
+    }
+}
+
+fn live_named(conn: &mut tessera::db::DbConn, owner: i64, name_key: &str) -> i64 {
+    common::scalar(
+        conn,
+        &format!(
+            "SELECT COUNT(*) FROM tokens WHERE owner_id = {owner} AND name_key = '{name_key}' \
+             AND revoked_at IS NULL"
+        ),
+    )
+}
+
+/// One statement of many rows (a seed's batch, a COPY) is checked as a whole:
+/// two live rows of one name in it clash with each other, a row clashes with
+/// a live one already there, and nothing of a refused statement stays.
+/// Revoked rows, mobile sessions and other kinds or owners never clash.
+#[test]
+fn live_names_are_checked_for_a_whole_statement() {
+    let db = common::fresh_database();
+    let mut conn = db.connect();
+    let (ada, bob) = (owner(&mut conn, "ada"), owner(&mut conn, "bob"));
+    let refused = |result: diesel::QueryResult<usize>| match result {
+        Err(err) => assert!(tessera::db::is_unique_violation(&err), "{err}"),
+        Ok(n) => panic!("{n} rows inserted"),
+    };
+
+    refused(insert_tokens(
+        &mut conn,
+        ada,
+        &[("personal", "Deploy", false), ("personal", "DEPLOY", false)],
+    ));
+    assert_eq!(live_named(&mut conn, ada, "deploy"), 0);
+
+    let fine = [
+        ("personal", "Deploy", false),
+        ("personal", "deploy", true),
+        ("client", "deploy", false),
+        ("session", "Pixel 9", false),
+        ("session", "Pixel 9", false),
+    ];
+    assert_eq!(insert_tokens(&mut conn, ada, &fine).unwrap(), fine.len());
+    assert_eq!(
+        insert_tokens(&mut conn, bob, &[("personal", "deploy", false)]).unwrap(),
+        1
+    );
+
+    refused(insert_tokens(
+        &mut conn,
+        ada,
+        &[
+            ("personal", "Backup", false),
+            ("personal", "deploy ", false),
+        ],
+    ));
+    assert_eq!(live_named(&mut conn, ada, "backup"), 0, "all or nothing");
+    refused(insert_tokens(
+        &mut conn,
+        ada,
+        &[("client", "DEPLOY", false)],
+    ));
+    assert_eq!(
+        insert_tokens(&mut conn, ada, &[("personal", "deploy", true)]).unwrap(),
+        1,
+        "a revoked row takes no name"
+    );
+    assert_eq!(
+        live_named(&mut conn, ada, "deploy"),
+        2,
+        "one personal, one client"
+    );
+}
+
+/// Two creators of one name for one owner, the second waiting for the first
+/// (on PostgreSQL for the owner's row lock the check takes, on SQLite for the
+/// write lock): once the first commits, the second sees its row and is refused.
+#[test]
+fn a_creator_that_waits_for_another_sees_its_name() {
+    let db = common::fresh_database();
+    let mut first = db.connect();
+    let ada = owner(&mut first, "ada");
+    let mut second = db.connect();
+    let second_pid = match common::on_postgres() {
+        true => common::scalar(&mut second, "SELECT pg_backend_pid()::BIGINT"),
+        false => 0,
+    };
+    let (started, waiting) = std::sync::mpsc::channel();
+    let result = tessera::db::transaction(&mut first, |first| -> diesel::QueryResult<_> {
+        insert_tokens(first, ada, &[("personal", "Deploy", false)])?;
+        let other = std::thread::spawn(move || {
+            started.send(()).unwrap();
+            insert_tokens(&mut second, ada, &[("personal", "deploy", false)])
+        });
+        waiting.recv().unwrap();
+        if common::on_postgres() {
+            // Commit only once the other statement waits for a lock (our
+            // owner's row), so that the test proves the wait, not a race.
+            let mut watcher = db.connect();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while common::scalar(
+                &mut watcher,
+                &format!(
+                    "SELECT COUNT(*) FROM pg_stat_activity \
+                     WHERE pid = {second_pid} AND wait_event_type = 'Lock'"
+                ),
+            ) == 0
+            {
+                assert!(Instant::now() < deadline, "the second creator never waited");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        } else {
+            // SQLite: the other connection waits in its busy timeout, however
+            // long this takes; this only gives it time to get there.
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Ok(other)
+    });
+    let other = result.expect("the first creation commits");
+    match other.join().unwrap() {
+        Err(err) => assert!(tessera::db::is_unique_violation(&err), "{err}"),
+        Ok(n) => panic!("the second creator inserted {n} rows"),
+    }
+    assert_eq!(live_named(&mut first, ada, "deploy"), 1);
+}
+
+/// On PostgreSQL an insert's own foreign-key check takes FOR KEY SHARE on the
+/// owner's row before the name check locks it. Two creators that both hold
+/// that share (taken here on purpose, before either inserts) must still take
+/// turns, not deadlock: one creates, the other gets the name error.
+#[test]
+fn creators_that_already_reference_the_owner_do_not_deadlock() {
+    use diesel::Connection as _;
+    use diesel::connection::SimpleConnection as _;
+    if !common::on_postgres() {
+        eprintln!(
+            "skipped creators_that_already_reference_the_owner_do_not_deadlock: row locks are PostgreSQL's"
+        );
+        return;
+    }
+    let db = Arc::new(common::fresh_database());
+    let ada = owner(&mut db.connect(), "ada");
+    let both_share = Arc::new(std::sync::Barrier::new(2));
+    let creators: Vec<_> = ["Deploy", "DEPLOY"]
+        .into_iter()
+        .map(|name| {
+            let (db, both_share) = (db.clone(), both_share.clone());
+            std::thread::spawn(move || {
+                let mut conn = db.connect();
+                conn.transaction(|conn| {
+                    conn.batch_execute(&format!(
+                        "SELECT 1 FROM users WHERE id = {ada} FOR KEY SHARE"
+                    ))?;
+                    both_share.wait();
+                    insert_tokens(conn, ada, &[("personal", name, false)])
+                })
+            })
+        })
+        .collect();
+    let results: Vec<_> = creators.into_iter().map(|c| c.join().unwrap()).collect();
+    let created = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(created, 1, "{results:?}");
+    for result in &results {
+        if let Err(err) = result {
+            assert!(tessera::db::is_unique_violation(err), "{err}");
+        }
+    }
+    assert_eq!(live_named(&mut db.connect(), ada, "deploy"), 1);
+}
