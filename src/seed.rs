@@ -287,7 +287,8 @@ fn insert_users(
 /// index once beats updating ten B-trees per row by an order of magnitude; the
 /// definitions come from the schema itself, so nothing here repeats the
 /// migrations). The live-name trigger goes too: seeded names are unique by
-/// construction. Returns the time spent inserting and rebuilding.
+/// construction (the validity-epoch triggers stay). Returns the time spent
+/// inserting and rebuilding.
 fn insert_tokens_sqlite(
     sqlite: &mut diesel::SqliteConnection,
     mut rows: impl Iterator<Item = SeedToken>,
@@ -414,9 +415,10 @@ fn drop_token_indexes_pg(pg: &mut diesel::PgConnection) -> QueryResult<Vec<Strin
     Ok(objects.into_iter().map(|o| o.create_sql).collect())
 }
 
-/// Drops the secondary indexes and the triggers of `tokens` (the seeded names
-/// are unique by construction) and returns the SQL that recreates them,
-/// indexes first.
+/// Drops the secondary indexes and the live-name trigger of `tokens` (the
+/// seeded names are unique by construction) and returns the SQL that recreates
+/// them, indexes first. The validity-epoch triggers stay: inserts do not fire
+/// them, and a server on the same file must keep seeing every change meanwhile.
 fn drop_token_indexes(sqlite: &mut diesel::SqliteConnection) -> QueryResult<Vec<String>> {
     #[derive(QueryableByName)]
     struct Object {
@@ -429,7 +431,8 @@ fn drop_token_indexes(sqlite: &mut diesel::SqliteConnection) -> QueryResult<Vec<
     }
     let objects: Vec<Object> = diesel::sql_query(
         "SELECT type AS kind, name, sql FROM sqlite_master \
-         WHERE type IN ('index', 'trigger') AND tbl_name = 'tokens' AND sql IS NOT NULL \
+         WHERE (type = 'index' OR name = 'tokens_live_name_unique') \
+           AND tbl_name = 'tokens' AND sql IS NOT NULL \
          ORDER BY type",
     )
     .load(sqlite)?;
