@@ -8,6 +8,7 @@
 #   - GET /api/v1/me with a valid token,
 #   - POST /api/v1/introspect,
 #   - GET /api/v1/me again while 20 argon2id sign-ins run at once,
+#   - on PostgreSQL, GET /api/v1/me on two instances at once, half the load each,
 # then prints requests/s, p99 latency and the server's peak RSS.
 # Needs wrk (Debian package `wrk`; installed here when running as root).
 #
@@ -117,11 +118,13 @@ run() { # label, wrk args...
   local share=
   if [ -z "$CEILING" ]; then CEILING=$rps; else share=$(awk -v a="$rps" -v b="$CEILING" 'BEGIN {printf "%3.0f%% of the ceiling", 100 * a / b}'); fi
   printf '  %-36s %10s req/s  p99 %8s  %s%s\n' "$label" "$rps" "$p99" "$share" "${errors:+   non-2xx: $errors}"
+  LAST_RPS=$rps
 }
 
 echo "== wrk -t2 -c32 -d$DURATION --latency"
 run "GET /healthz (ceiling)" "http://127.0.0.1:$PORT/healthz"
 run "GET /api/v1/me" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/me"
+ONE_INSTANCE=$LAST_RPS
 run "POST /api/v1/introspect" -s "$WORK/introspect.lua" "http://127.0.0.1:$PORT/api/v1/introspect"
 
 # 20 sign-ins (argon2id, OWASP cost) at once, again and again, during the run,
@@ -140,4 +143,21 @@ touch "$STOP"
 wait "$SIGNINS" 2>/dev/null || true
 
 echo "== sign-ins during that run: $(grep -c ok "$WORK/signins" || true) succeeded, $(grep -c failed "$WORK/signins" || true) failed"
+
+# PostgreSQL: a second instance on the same database, and half of the load on
+# each (wrk -t1 -c16 against each, at once): together they should serve at
+# least what one served alone.
+if [ -n "$SCHEMA" ]; then
+  "$BIN" serve --bind "127.0.0.1:$((PORT + 1))" --api-failures-per-minute 1000000 &
+  SECOND=$!
+  for _ in $(seq 50); do curl -fs "http://127.0.0.1:$((PORT + 1))/healthz" >/dev/null && break; sleep 0.2; done
+  half() { wrk -t1 -c16 -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$1/api/v1/me"; }
+  half "$PORT" >"$WORK/a.txt" & A=$!
+  half "$((PORT + 1))" >"$WORK/b.txt" & B=$!
+  wait "$A" "$B"
+  kill "$SECOND"; wait "$SECOND" 2>/dev/null || true
+  awk -v one="$ONE_INSTANCE" '/Requests\/sec/ {sum += $2; n++} $1 == "99%" {p = p (p ? " / " : "") $2}
+    END {printf "  %-36s %10.2f req/s  p99 %s  %3.0f%% of one instance\n", "GET /api/v1/me, two instances", sum, p, 100 * sum / one}' \
+    "$WORK/a.txt" "$WORK/b.txt"
+fi
 echo "== server peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' "/proc/$SERVER/status")"

@@ -3,7 +3,11 @@
 //!
 //! Hashing runs on a few threads of its own (half the cores, at least one), never
 //! more at once: a burst of sign-ins then queues for the hashers instead of
-//! taking every core from the requests that need no hash (token checks). Each
+//! taking every core from the requests that need no hash (token checks), and
+//! they run at a lower scheduling priority (nice 10, on Linux), so that when the
+//! cores are busy a token check is scheduled before the next block of a hash:
+//! a sign-in is already tens of milliseconds of work, a token check is tens of
+//! microseconds whose p99 the scheduler otherwise decides. Each
 //! thread keeps one argon2 working area (19 MiB at the default cost) for good,
 //! rather than allocating one per hash: per-hash allocations of that size end up
 //! scattered over the allocator's per-thread arenas and held there, which is how
@@ -162,8 +166,22 @@ fn compute(
     })
 }
 
+/// How much nicer than the request workers a hashing thread is.
+#[cfg(target_os = "linux")]
+const HASHING_NICENESS: i32 = 10;
+
+/// Lowers the calling thread's priority (on Linux `setpriority` with no pid
+/// applies to the calling thread alone). A failure only costs latency.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(err) = rustix::process::setpriority_process(None, HASHING_NICENESS) {
+        tracing::debug!(error = %err, "cannot lower the priority of a hashing thread");
+    }
+}
+
 /// A hashing thread: takes jobs until every `Hasher` clone is gone.
 fn run_jobs(queue: &Mutex<Receiver<Job>>) {
+    lower_priority();
     let mut memory = Vec::new();
     loop {
         let job = match queue.lock() {
