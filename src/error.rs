@@ -173,7 +173,9 @@ pub enum ApiError {
     /// No credentials at all: 401 with a bare challenge.
     #[error("no credentials")]
     MissingToken,
-    /// A malformed `Authorization` header, or more than one: 400 with a challenge.
+    /// RFC 6750 §3.1 `invalid_request`: a `Bearer` header with no token or
+    /// with several words, more than one `Authorization` header, or a token in
+    /// the query string beside the header. 400 with a challenge.
     #[error("malformed authorization: {0}")]
     MalformedAuthorization(&'static str),
     /// A body that is not what the route takes (no challenge: not about the token).
