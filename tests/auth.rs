@@ -668,3 +668,87 @@ async fn sign_in_and_sign_out_audit_rows_carry_address_agent_and_utc_time() {
         );
     }
 }
+
+/// With Secure cookies (a deployment reached over HTTPS) the session cookie has
+/// the `__Host-` prefix and its rules (Secure, `Path=/`, no `Domain`), and every
+/// answer carries HSTS for a year or more; over plain HTTP the cookie keeps its
+/// plain name and no answer carries HSTS. (The test client speaks plain HTTP:
+/// it reads the headers, it does not need the Secure cookie back.)
+#[actix_web::test]
+async fn secure_cookies_get_the_host_prefix_and_hsts() {
+    use tessera::config::CookieSecure;
+    for secure in [true, false] {
+        let app = spawn_app_with(|config| {
+            config.cookie_secure = if secure {
+                CookieSecure::True
+            } else {
+                CookieSecure::False
+            }
+        })
+        .await;
+        let client = common::bare_client();
+        let res = client.get(app.url("/login")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let cookies: Vec<String> = res
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(cookies.len(), 1, "{cookies:?}");
+        let attributes: Vec<String> = cookies[0]
+            .split(';')
+            .map(|part| part.trim().to_ascii_lowercase())
+            .collect();
+        let name = cookies[0].split('=').next().unwrap();
+        assert_eq!(
+            name,
+            if secure {
+                "__Host-tessera_session"
+            } else {
+                "tessera_session"
+            }
+        );
+        assert_eq!(name, tessera::startup::session_cookie_name(secure));
+        assert_eq!(
+            attributes.contains(&"secure".to_owned()),
+            secure,
+            "{attributes:?}"
+        );
+        assert!(attributes.contains(&"path=/".to_owned()), "{attributes:?}");
+        assert!(
+            attributes.contains(&"httponly".to_owned()),
+            "{attributes:?}"
+        );
+        assert!(
+            !attributes.iter().any(|a| a.starts_with("domain")),
+            "{attributes:?}"
+        );
+
+        // Every answer: a page, a probe, the API, a static file, a 404.
+        for path in [
+            "/login",
+            "/healthz",
+            "/api/v1/me",
+            "/static/css/tessera.css",
+            "/nothing",
+        ] {
+            let res = client.get(app.url(path)).send().await.unwrap();
+            let hsts = res.headers().get("strict-transport-security");
+            if !secure {
+                assert!(hsts.is_none(), "{path}: {hsts:?}");
+                continue;
+            }
+            let hsts = hsts
+                .unwrap_or_else(|| panic!("{path}: no HSTS"))
+                .to_str()
+                .unwrap();
+            let max_age: u64 = hsts
+                .split(';')
+                .find_map(|d| d.trim().strip_prefix("max-age="))
+                .and_then(|age| age.parse().ok())
+                .unwrap_or_else(|| panic!("{path}: {hsts}"));
+            assert!(max_age >= 31_536_000, "{path}: {hsts}");
+        }
+    }
+}
