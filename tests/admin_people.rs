@@ -81,6 +81,39 @@ async fn create_a_user_who_can_then_sign_in() {
     );
     assert!(text_of(&page, "#password-error").is_some());
 
+    // A common password, or one built on the person's own name, is refused
+    // beside the field, and nobody is created.
+    for (password, message) in [
+        ("password", tessera::domain::account::TOO_COMMON),
+        ("qwerty123", tessera::domain::account::TOO_COMMON),
+        ("grace@example.com", tessera::domain::account::TOO_EASY),
+    ] {
+        let res = app
+            .submit(
+                "/admin/users/new",
+                "/admin/users",
+                &[
+                    ("username", "grace"),
+                    ("email", "grace@example.com"),
+                    ("display_name", "Grace Hopper"),
+                    ("password", password),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{password}");
+        let page = res.text().await.unwrap();
+        assert_eq!(
+            text_of(&page, "input#new-password + #password-error").as_deref(),
+            Some(message),
+            "{password}"
+        );
+        assert_eq!(
+            common::input_value(&page, "username").as_deref(),
+            Some("grace")
+        );
+    }
+    assert_eq!(app.audit("user_created").len(), 0);
+
     let res = app
         .submit(
             "/admin/users/new",
@@ -603,6 +636,20 @@ async fn a_user_created_with_a_link_sets_their_own_password() {
     assert_eq!(
         common::input_value(&page, "code").as_deref(),
         Some(code.as_str())
+    );
+    // So does a common one, and the link stays good for a better one.
+    let res = grace_browser
+        .submit(
+            &link,
+            "/set-password",
+            &[("code", &code), ("new_password", "12345678")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert_eq!(
+        text_of(&page, "input#new_password + #new_password-error").as_deref(),
+        Some(tessera::domain::account::TOO_COMMON)
     );
     // Without the CSRF token nothing happens.
     let res = grace_browser
