@@ -313,6 +313,15 @@ mod tests {
     }
 
     #[test]
+    fn the_fixed_passwords_of_scripts_pass() {
+        // scripts/bench-api.sh creates `bench` and `signerN` with this one.
+        for user in ["bench", "signer1"] {
+            let email = format!("{user}@example.com");
+            assert_eq!(verdict("benchmark password", &[user, &email, user]), Ok(()));
+        }
+    }
+
+    #[test]
     fn only_the_first_characters_are_estimated() {
         let strong = "vN8-q2Lx_0pWz7 Ørsted ñandú";
         let padded = format!("{}{strong}", "a".repeat(Password::ESTIMATED_CHARS));
