@@ -18,6 +18,9 @@ pub enum AppError {
     Forbidden,
     #[error("CSRF check failed")]
     Csrf,
+    /// A state-changing request that a browser marks as sent from another site.
+    #[error("cross-site request refused")]
+    CrossSite,
     #[error("not found")]
     NotFound,
     #[error("bad request: {0}")]
@@ -52,6 +55,12 @@ impl AppError {
                 "Form expired",
                 "This form had expired or did not come from Tessera, so nothing was changed. \
                  Go back, reload the page and try again."
+                    .into(),
+            ),
+            AppError::CrossSite => (
+                "Request from another site",
+                "This request was sent from another site, so nothing was changed. \
+                 Open Tessera at its own address and try again there."
                     .into(),
             ),
             AppError::NotFound => ("Not found", "There is no page at this address.".into()),
@@ -93,7 +102,7 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::LoginRequired => StatusCode::SEE_OTHER,
-            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::Csrf | AppError::CrossSite => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -173,7 +182,9 @@ pub enum ApiError {
     /// No credentials at all: 401 with a bare challenge.
     #[error("no credentials")]
     MissingToken,
-    /// A malformed `Authorization` header, or more than one: 400 with a challenge.
+    /// RFC 6750 §3.1 `invalid_request`: a `Bearer` header with no token or
+    /// with several words, more than one `Authorization` header, or a token in
+    /// the query string beside the header. 400 with a challenge.
     #[error("malformed authorization: {0}")]
     MalformedAuthorization(&'static str),
     /// A body that is not what the route takes (no challenge: not about the token).

@@ -31,11 +31,45 @@ use crate::tokens::cache::TokenCache;
 use crate::tokens::epoch::EpochReader;
 use crate::tokens::last_used::LastUseBuffer;
 
-/// Name of the session cookie.
+/// Name of the session cookie when it is not Secure (plain HTTP on loopback).
 pub const SESSION_COOKIE: &str = "tessera_session";
+
+/// Name of the Secure session cookie. Browsers keep a `__Host-` cookie only if
+/// it is Secure, has `Path=/` and no `Domain`: so no sibling subdomain and no
+/// plain-HTTP page can plant or shadow the session.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-tessera_session";
+
+/// The session cookie's name, whether cookies are Secure or not.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// Sent on every response when cookies are Secure (so the deployment is
+/// reached over HTTPS): a year, the minimum browsers' preload lists accept.
+/// No `includeSubDomains`: other hosts under the same domain are not ours to
+/// decide for.
+pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
 
 const CONTENT_SECURITY_POLICY: &str =
     "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The headers every response carries (unless a handler set its own).
+fn security_headers(secure: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "same-origin"))
+        .add((header::X_FRAME_OPTIONS, "DENY"));
+    if secure {
+        headers.add((header::STRICT_TRANSPORT_SECURITY, STRICT_TRANSPORT_SECURITY))
+    } else {
+        headers
+    }
+}
 
 pub struct Application {
     port: u16,
@@ -109,8 +143,10 @@ impl Application {
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())
-                .cookie_name(SESSION_COOKIE.to_owned())
+                .cookie_name(session_cookie_name(secure).to_owned())
                 .cookie_secure(secure)
+                .cookie_path("/".to_owned())
+                .cookie_domain(None)
                 .cookie_http_only(true)
                 .cookie_same_site(SameSite::Lax)
                 .session_lifecycle(
@@ -123,13 +159,7 @@ impl Application {
                 .wrap(from_fn(gate))
                 .wrap(sessions)
                 .wrap(from_fn(plain_errors))
-                .wrap(
-                    DefaultHeaders::new()
-                        .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
-                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                        .add((header::REFERRER_POLICY, "same-origin"))
-                        .add((header::X_FRAME_OPTIONS, "DENY")),
-                )
+                .wrap(security_headers(secure))
                 .wrap(from_fn(request_span))
                 .app_data(web::Data::new(app_state.clone()))
                 .app_data(web::PayloadConfig::new(FORM_LIMIT))

@@ -81,17 +81,40 @@ async fn create_a_user_who_can_then_sign_in() {
     );
     assert!(text_of(&page, "#password-error").is_some());
 
+    // A common password, or one built on the person's own name, is refused
+    // beside the field, and nobody is created.
+    let grace = |password| {
+        [
+            ("username", "grace"),
+            ("email", "grace@example.com"),
+            ("display_name", "Grace Hopper"),
+            ("password", password),
+        ]
+    };
+    for (password, message) in [
+        ("password", tessera::domain::account::TOO_COMMON),
+        ("qwerty123", tessera::domain::account::TOO_COMMON),
+        ("grace@example.com", tessera::domain::account::TOO_EASY),
+    ] {
+        let res = app
+            .submit("/admin/users/new", "/admin/users", &grace(password))
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{password}");
+        let page = res.text().await.unwrap();
+        assert_eq!(
+            text_of(&page, "input#new-password + #password-error").as_deref(),
+            Some(message),
+            "{password}"
+        );
+        assert_eq!(
+            common::input_value(&page, "username").as_deref(),
+            Some("grace")
+        );
+    }
+    assert_eq!(app.audit("user_created").len(), 0);
+
     let res = app
-        .submit(
-            "/admin/users/new",
-            "/admin/users",
-            &[
-                ("username", "grace"),
-                ("email", "grace@example.com"),
-                ("display_name", "Grace Hopper"),
-                ("password", PASSWORD),
-            ],
-        )
+        .submit("/admin/users/new", "/admin/users", &grace(PASSWORD))
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(location(res.headers()).starts_with("/admin/users/"));
@@ -589,21 +612,30 @@ async fn a_user_created_with_a_link_sets_their_own_password() {
     assert_eq!(text_of(&form, "h1").as_deref(), Some("Set your password"));
     assert!(form.contains("grace"));
 
-    // A too short password comes back beside the field, the code kept.
-    let res = grace_browser
-        .submit(
-            &link,
-            "/set-password",
-            &[("code", &code), ("new_password", "short")],
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
-    assert!(text_of(&page, "#new_password-error").is_some());
-    assert_eq!(
-        common::input_value(&page, "code").as_deref(),
-        Some(code.as_str())
-    );
+    // A too short or a common password comes back beside the field, the code
+    // kept and the link still good for a better one.
+    for (refused, message) in [
+        ("short", "Use at least 8 characters."),
+        ("12345678", tessera::domain::account::TOO_COMMON),
+    ] {
+        let res = grace_browser
+            .submit(
+                &link,
+                "/set-password",
+                &[("code", &code), ("new_password", refused)],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+        let page = res.text().await.unwrap();
+        assert_eq!(
+            text_of(&page, "input#new_password + #new_password-error").as_deref(),
+            Some(message)
+        );
+        assert_eq!(
+            common::input_value(&page, "code").as_deref(),
+            Some(code.as_str())
+        );
+    }
     // Without the CSRF token nothing happens.
     let res = grace_browser
         .post_form(

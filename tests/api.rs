@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{PASSWORD, spawn_app};
+use common::{PASSWORD, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -730,9 +730,24 @@ fn request(app: &common::TestApp, method: &str, path: &str) -> reqwest::RequestB
     }
 }
 
+/// A 400 `invalid_request` of RFC 6750 §3.1: the challenge names the error
+/// and the body is the JSON error.
+async fn assert_invalid_request(res: reqwest::Response, what: &str) {
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{what}");
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        r#"Bearer realm="tessera", error="invalid_request""#,
+        "{what}"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request", "{what}");
+    assert!(body["error_description"].is_string(), "{what}");
+}
+
 #[actix_web::test]
 async fn every_bearer_route_speaks_rfc_6750() {
-    let app = spawn_app().await;
+    // About ten refused authentications per route: far from the address limit.
+    let app = spawn_app_with(|config| config.api_failures_per_minute = 10_000).await;
     let ada = app.create_user("ada", false);
     app.grant(ada.id, "Reader", "devices:read");
     let plain = app.insert_token(ada.id, "personal", "plain", None).token;
@@ -756,16 +771,28 @@ async fn every_bearer_route_speaks_rfc_6750() {
         let body: Value = res.json().await.unwrap();
         assert!(body["error_description"].is_string(), "{what}");
 
-        // A token in the query string is never read.
-        let res = request(&app, &method, &format!("{path}?access_token={plain}"))
-            .send()
-            .await
-            .unwrap();
+        // A token in the query string is never read: alone it is no
+        // credentials; beside a header it is a second way of sending one.
+        let query = format!("{path}?access_token={plain}");
+        let res = request(&app, &method, &query).send().await.unwrap();
         assert_eq!(
             res.status(),
             StatusCode::UNAUTHORIZED,
             "{what} ?access_token"
         );
+        assert_eq!(
+            res.headers()["www-authenticate"],
+            r#"Bearer realm="tessera""#,
+            "{what} ?access_token"
+        );
+        for header in [&plain, &revoked.token] {
+            let res = request(&app, &method, &query)
+                .bearer_auth(header)
+                .send()
+                .await
+                .unwrap();
+            assert_invalid_request(res, &format!("{what} header and ?access_token")).await;
+        }
 
         // Malformed, unknown and revoked tokens: invalid_token.
         for bad in ["not-a-token", unknown.expose(), &revoked.token] {
@@ -788,22 +815,39 @@ async fn every_bearer_route_speaks_rfc_6750() {
             assert_eq!(body["error"], "invalid_token", "{what}");
         }
 
-        // Another scheme, or two headers.
+        // Another scheme is no credentials.
         let res = request(&app, &method, &path)
             .header("authorization", format!("Basic {plain}"))
             .send()
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{what} Basic");
+        assert_eq!(
+            res.headers()["www-authenticate"],
+            r#"Bearer realm="tessera""#,
+            "{what} Basic"
+        );
+        // RFC 6750 §3.1: two headers, no token, or more than one word.
         let res = request(&app, &method, &path)
             .bearer_auth(&plain)
             .header("authorization", format!("Bearer {plain}"))
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{what} two headers");
-        let body: Value = res.json().await.unwrap();
-        assert_eq!(body["error"], "invalid_request", "{what}");
+        assert_invalid_request(res, &format!("{what} two headers")).await;
+        for malformed in [
+            "Bearer".to_owned(),
+            "Bearer ".to_owned(),
+            format!("Bearer {plain} {plain}"),
+            format!("Bearer {plain} extra"),
+        ] {
+            let res = request(&app, &method, &path)
+                .header("authorization", &malformed)
+                .send()
+                .await
+                .unwrap();
+            assert_invalid_request(res, &format!("{what} {malformed:?}")).await;
+        }
 
         // A valid token without the scope the route needs.
         if let Some(scope) = scope {

@@ -668,3 +668,273 @@ async fn sign_in_and_sign_out_audit_rows_carry_address_agent_and_utc_time() {
         );
     }
 }
+
+/// With Secure cookies (a deployment reached over HTTPS) the session cookie has
+/// the `__Host-` prefix and its rules (Secure, `Path=/`, no `Domain`), and every
+/// answer carries HSTS for a year or more; over plain HTTP the cookie keeps its
+/// plain name and no answer carries HSTS. (The test client speaks plain HTTP:
+/// it reads the headers, it does not need the Secure cookie back.)
+#[actix_web::test]
+async fn secure_cookies_get_the_host_prefix_and_hsts() {
+    use tessera::config::CookieSecure;
+    for secure in [true, false] {
+        let app = spawn_app_with(|config| {
+            config.cookie_secure = if secure {
+                CookieSecure::True
+            } else {
+                CookieSecure::False
+            }
+        })
+        .await;
+        let client = common::bare_client();
+        let res = client.get(app.url("/login")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let cookies: Vec<String> = res
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(cookies.len(), 1, "{cookies:?}");
+        let attributes: Vec<String> = cookies[0]
+            .split(';')
+            .map(|part| part.trim().to_ascii_lowercase())
+            .collect();
+        let name = cookies[0].split('=').next().unwrap();
+        assert_eq!(
+            name,
+            if secure {
+                "__Host-tessera_session"
+            } else {
+                "tessera_session"
+            }
+        );
+        assert_eq!(name, tessera::startup::session_cookie_name(secure));
+        assert_eq!(
+            attributes.contains(&"secure".to_owned()),
+            secure,
+            "{attributes:?}"
+        );
+        assert!(attributes.contains(&"path=/".to_owned()), "{attributes:?}");
+        assert!(
+            attributes.contains(&"httponly".to_owned()),
+            "{attributes:?}"
+        );
+        assert!(
+            !attributes.iter().any(|a| a.starts_with("domain")),
+            "{attributes:?}"
+        );
+
+        // Every answer: a page, a probe, the API, a static file, a 404.
+        for path in [
+            "/login",
+            "/healthz",
+            "/api/v1/me",
+            "/static/css/tessera.css",
+            "/nothing",
+        ] {
+            let res = client.get(app.url(path)).send().await.unwrap();
+            let hsts = res.headers().get("strict-transport-security");
+            if !secure {
+                assert!(hsts.is_none(), "{path}: {hsts:?}");
+                continue;
+            }
+            let hsts = hsts
+                .unwrap_or_else(|| panic!("{path}: no HSTS"))
+                .to_str()
+                .unwrap();
+            let max_age: u64 = hsts
+                .split(';')
+                .find_map(|d| d.trim().strip_prefix("max-age="))
+                .and_then(|age| age.parse().ok())
+                .unwrap_or_else(|| panic!("{path}: {hsts}"));
+            assert!(max_age >= 31_536_000, "{path}: {hsts}");
+        }
+    }
+}
+
+/// Everything a signed-in user is sent is `no-store`: pages, redirects, the
+/// CSV export, error pages, and the sign-in and sign-out answers themselves.
+#[actix_web::test]
+async fn every_answer_to_a_signed_in_user_is_no_store() {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    app.create_user("ada", false);
+    let no_store = |res: &reqwest::Response, what: &str| {
+        assert_eq!(
+            res.headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{what}: {}",
+            res.status()
+        );
+    };
+    let res = app.login("root", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    no_store(&res, "the sign-in redirect");
+    for path in [
+        "/",
+        "/profile",
+        "/profile/tokens",
+        "/admin/audit",
+        "/admin/audit.csv",
+        "/admin/tokens",
+        "/admin/users",
+        "/nothing-here",
+        "/login?next=/profile",
+    ] {
+        let res = app.get(path).await;
+        assert!(res.status() != StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        no_store(&res, path);
+    }
+    let ada = app.visitor();
+    ada.login_ok("ada").await;
+    let res = ada.get("/admin/users").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    no_store(&res, "a forbidden page");
+    let res = ada.logout().await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    no_store(&res, "the sign-out redirect");
+}
+
+/// A sign-out a test can send with chosen `Origin` and `Sec-Fetch-Site`
+/// headers and the session's valid CSRF token: its status.
+async fn sign_out_from(visitor: &common::Visitor, headers: &[(&str, &str)]) -> StatusCode {
+    let csrf = csrf_in(&visitor.get_html("/profile").await);
+    let mut req = visitor
+        .client
+        .post(visitor.url("/logout"))
+        .form(&[("csrf_token", csrf.as_str())]);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    req.send().await.unwrap().status()
+}
+
+/// A state-changing request that a browser marks as cross-site (a foreign or
+/// `null` Origin, or `Sec-Fetch-Site: cross-site`) is refused with 403 and
+/// audited, even with a valid CSRF token; the server's own origin, same-origin
+/// or user-initiated fetch metadata, and no such headers at all still work.
+#[actix_web::test]
+async fn cross_site_requests_are_refused_even_with_a_valid_csrf_token() {
+    let app = spawn_app().await;
+    app.create_user("ada", false);
+    app.login_ok("ada").await;
+    let own = app.address.clone();
+    let other_port = format!("http://127.0.0.1:{}", app.port.wrapping_add(1));
+    let refused: [&[(&str, &str)]; 6] = [
+        &[("origin", "https://evil.example")],
+        &[("origin", "null")],
+        &[("origin", other_port.as_str())],
+        &[("origin", own.as_str()), ("sec-fetch-site", "cross-site")],
+        &[("sec-fetch-site", "cross-site")],
+        &[
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "same-origin"),
+        ],
+    ];
+    for headers in refused {
+        assert_eq!(
+            sign_out_from(&app, headers).await,
+            StatusCode::FORBIDDEN,
+            "{headers:?}"
+        );
+        assert_eq!(
+            app.get("/profile").await.status(),
+            StatusCode::OK,
+            "still signed in after {headers:?}"
+        );
+    }
+    let rows = app.audit_rows("cross_site_request_denied");
+    assert_eq!(rows.len(), refused.len());
+    for row in &rows {
+        assert_eq!(row.actor_name.as_deref(), Some("ada"));
+        assert_eq!(row.outcome, "denied");
+        assert_eq!(row.target_label.as_deref(), Some("/logout"));
+    }
+    let details: Vec<&str> = rows.iter().filter_map(|r| r.detail.as_deref()).collect();
+    assert!(
+        details[0].contains("Origin: https://evil.example"),
+        "{details:?}"
+    );
+    assert!(details[1].contains("Origin: null"), "{details:?}");
+    assert!(
+        details[3].contains("Sec-Fetch-Site: cross-site"),
+        "{details:?}"
+    );
+    assert!(
+        app.audit("csrf_failure").is_empty(),
+        "refused before the CSRF check"
+    );
+    assert!(
+        !app.database_dump()
+            .contains(&csrf_in(&app.get_html("/profile").await))
+    );
+
+    // Sign-in from another site (login CSRF) is refused too.
+    let visitor = app.visitor();
+    let csrf = csrf_in(&visitor.get_html("/login").await);
+    let res = visitor
+        .client
+        .post(visitor.url("/login"))
+        .header("origin", "https://evil.example")
+        .form(&[
+            ("username", "ada"),
+            ("password", PASSWORD),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("another site"));
+    assert_eq!(
+        visitor.get("/profile").await.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    // What a browser sends from Tessera's own pages, and what scripts send.
+    let allowed: [&[(&str, &str)]; 4] = [
+        &[("origin", own.as_str()), ("sec-fetch-site", "same-origin")],
+        &[("sec-fetch-site", "none")],
+        &[("origin", own.as_str())],
+        &[],
+    ];
+    for headers in allowed {
+        let visitor = app.visitor();
+        visitor.login_ok("ada").await;
+        assert_eq!(
+            sign_out_from(&visitor, headers).await,
+            StatusCode::SEE_OTHER,
+            "{headers:?}"
+        );
+        assert_eq!(
+            visitor.get("/profile").await.status(),
+            StatusCode::SEE_OTHER
+        );
+    }
+    assert_eq!(
+        app.audit_rows("cross_site_request_denied").len(),
+        rows.len() + 1
+    );
+
+    // The bearer-token API has no cookies to ride on: no Origin rule there.
+    let res = common::bare_client()
+        .post(app.url("/api/v1/sessions"))
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .json(&serde_json::json!({"username": "ada", "password": PASSWORD, "device_name": "Pixel"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = common::bare_client()
+        .post(app.url("/api/v1/revoke"))
+        .header("origin", "null")
+        .form(&[("token", "tsrp_nothing")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}

@@ -2,8 +2,9 @@
 
 mod common;
 
-use common::{PASSWORD, location, spawn_app, text_of};
+use common::{PASSWORD, location, long_password, spawn_app, text_of};
 use reqwest::StatusCode;
+use tessera::domain::account::{TOO_COMMON, TOO_EASY};
 
 const NEW_PASSWORD: &str = "a much better passphrase";
 
@@ -53,6 +54,45 @@ async fn changing_the_password_needs_the_current_one() {
             .contains("8 characters")
     );
 
+    // A common password, or one built on the account's own name, is refused
+    // beside the field; with a wrong current password only that is said.
+    for (new_password, current, field, message) in [
+        ("password", PASSWORD, "#new_password-error", TOO_COMMON),
+        ("qwerty123", PASSWORD, "#new_password-error", TOO_COMMON),
+        ("ada@example.com", PASSWORD, "#new_password-error", TOO_EASY),
+        (
+            "12345678",
+            "wrong one!",
+            "#current_password-error",
+            "This is not your current password.",
+        ),
+    ] {
+        let res = app
+            .submit(
+                "/profile",
+                "/profile/password",
+                &[
+                    ("current_password", current),
+                    ("new_password", new_password),
+                ],
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{new_password}"
+        );
+        let page = res.text().await.unwrap();
+        assert_eq!(
+            text_of(&page, field).as_deref(),
+            Some(message),
+            "{new_password}"
+        );
+        if current != PASSWORD {
+            assert_eq!(text_of(&page, "#new_password-error"), None);
+        }
+    }
+
     let res = app
         .submit(
             "/profile",
@@ -71,7 +111,7 @@ async fn changing_the_password_needs_the_current_one() {
         .into_iter()
         .map(|(_, o)| o)
         .collect();
-    assert_eq!(outcomes, ["failure", "failure", "success"]);
+    assert_eq!(outcomes, [&["failure"; 6][..], &["success"]].concat());
 
     // The old password no longer works; the new one does.
     let other = app.visitor();
@@ -168,19 +208,6 @@ async fn guesses_of_the_current_password_are_throttled() {
     assert_eq!(denied.last().unwrap().1, "denied");
     // The password did not change: it still signs in.
     app.visitor().login_ok("ada").await;
-}
-
-/// A password of exactly `chars` characters, most of them outside ASCII (and
-/// some outside the Basic Multilingual Plane, two UTF-16 units each), so that a
-/// browser's UTF-16 `maxlength` would have cut it short.
-fn long_password(chars: usize) -> String {
-    let password: String = "é😀ß-".chars().cycle().take(chars).collect();
-    assert_eq!(password.chars().count(), chars);
-    assert!(
-        password.encode_utf16().count() > 128,
-        "more UTF-16 units than maxlength allowed"
-    );
-    password
 }
 
 #[actix_web::test]

@@ -93,6 +93,48 @@ async fn setup_refuses_a_wrong_code_and_keeps_what_was_typed() {
     assert!(!app.database_dump().contains("not-the-code"));
 }
 
+/// The first administrator's password is held to the common-password rule,
+/// beside the field; whoever lacks the setup code gets no verdict on it.
+#[actix_web::test]
+async fn setup_refuses_a_common_password() {
+    let app = spawn_app().await;
+    let code = app.setup_code().unwrap().to_owned();
+    for (common, message) in [
+        ("password", tessera::domain::account::TOO_COMMON),
+        ("12345678", tessera::domain::account::TOO_COMMON),
+        ("qwerty123", tessera::domain::account::TOO_COMMON),
+        ("root@example.com", tessera::domain::account::TOO_EASY),
+    ] {
+        let res = app
+            .submit("/setup", "/setup", &setup_fields(&code, "root", common))
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{common}");
+        let page = res.text().await.unwrap();
+        assert_eq!(
+            text_of(&page, "input#password + #password-error").as_deref(),
+            Some(message),
+            "{common}: right after the field"
+        );
+        assert_eq!(input_value(&page, "username").as_deref(), Some("root"));
+        assert_eq!(input_value(&page, "password"), None, "never echoed");
+    }
+    assert!(tessera::domain::account::TOO_COMMON.contains("lists of leaked passwords"));
+    assert_eq!(app.count("users"), 0);
+    assert!(app.setup_code().is_some());
+
+    let res = app
+        .submit(
+            "/setup",
+            "/setup",
+            &setup_fields("not-the-code", "root", "password"),
+        )
+        .await;
+    let page = res.text().await.unwrap();
+    assert!(text_of(&page, "#code-error").is_some());
+    assert_eq!(text_of(&page, "#password-error"), None);
+    assert_eq!(app.count("users"), 0);
+}
+
 #[actix_web::test]
 async fn setup_validates_fields() {
     let app = spawn_app().await;
@@ -138,8 +180,7 @@ async fn setup_keeps_a_128_character_password_whole_and_refuses_129() {
         !form.contains("maxlength"),
         "no browser-side cut of a pasted password"
     );
-    let longest: String = "ü😀ñ-".chars().cycle().take(128).collect();
-    assert!(longest.encode_utf16().count() > 128);
+    let longest = common::long_password(128);
     let too_long = format!("{longest}!");
 
     let res = app
@@ -209,6 +250,26 @@ async fn create_admin_from_a_script() {
     let out = run_create_admin(&app.database_url, "ops2", "short", &[]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("password: Use at least 8 characters."));
+    let refusal = format!("password: {}", tessera::domain::account::TOO_COMMON);
+    for common in [
+        "password",
+        "12345678",
+        "qwerty123",
+        "correct horse battery staple",
+    ] {
+        let out = run_create_admin(&app.database_url, "ops2", common, &[]);
+        assert!(!out.status.success(), "{common}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&refusal) && stderr.contains("no administrator was created"),
+            "{common}: {stderr}"
+        );
+        // ("password" itself is a word of the message and the log.)
+        assert!(
+            common == "password" || !stderr.contains(common),
+            "the password is never printed: {stderr}"
+        );
+    }
     assert_eq!(app.count("users"), 1);
 }
 

@@ -2,7 +2,8 @@
 //! parses the `Authorization: Bearer` header (a wrong shape or checksum is
 //! refused without touching the database), authenticates by one indexed lookup of
 //! the SHA-256, and computes the effective scopes at request time. Query-string
-//! tokens (`?access_token=`) are never read.
+//! tokens (`?access_token=`) are never read; beside a header, one makes the
+//! request malformed (RFC 6750 §3.1).
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -56,7 +57,12 @@ impl Bearer {
     }
 }
 
-/// The token in an `Authorization` header value, or why there is none.
+/// The token in the `Authorization` header, or why there is none (RFC 6750
+/// §2.1 and §3.1): no header, or another scheme, is no credentials (401 with a
+/// bare challenge); a `Bearer` header with no token or with more than one word,
+/// more than one header, or a token in the query string as well (two ways of
+/// sending one) is a malformed request (400 `invalid_request`). The query's
+/// token itself is never read.
 fn bearer_value(req: &HttpRequest) -> Result<&str, ApiError> {
     let mut values = req.headers().get_all(header::AUTHORIZATION);
     let Some(value) = values.next() else {
@@ -67,12 +73,44 @@ fn bearer_value(req: &HttpRequest) -> Result<&str, ApiError> {
             "Send exactly one Authorization header.",
         ));
     }
-    let value = value.to_str().map_err(|_| ApiError::InvalidToken)?;
-    let (scheme, token) = value.split_once(' ').ok_or(ApiError::InvalidToken)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let bytes = value.as_bytes();
+    let (scheme, rest) = match bytes.iter().position(|&b| b == b' ') {
+        Some(space) => (&bytes[..space], &bytes[space + 1..]),
+        None => (bytes, &b""[..]),
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
         return Err(ApiError::MissingToken);
     }
-    Ok(token.trim())
+    let rest = std::str::from_utf8(rest).map_err(|_| ApiError::InvalidToken)?;
+    let mut words = rest.split_ascii_whitespace();
+    let token = match (words.next(), words.next()) {
+        (Some(token), None) => token,
+        (None, _) => {
+            return Err(ApiError::MalformedAuthorization(
+                "Send a token after `Bearer`: `Authorization: Bearer <token>`.",
+            ));
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::MalformedAuthorization(
+                "Send one token after `Bearer`, with no other words.",
+            ));
+        }
+    };
+    if has_query_token(req.query_string()) {
+        return Err(ApiError::MalformedAuthorization(
+            "Send the token in the Authorization header only, not also as `access_token` in the address.",
+        ));
+    }
+    Ok(token)
+}
+
+/// Whether a query string has an `access_token` parameter (however encoded).
+fn has_query_token(query: &str) -> bool {
+    !query.is_empty()
+        && serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+            .unwrap_or_default()
+            .iter()
+            .any(|(name, _)| name == "access_token")
 }
 
 impl FromRequest for Bearer {
@@ -144,5 +182,69 @@ impl FromRequest for Bearer {
                 })
                 .map_err(|_| ApiError::InvalidToken)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn parse(headers: &[&str], uri: &str) -> Result<String, &'static str> {
+        let mut req = TestRequest::get().uri(uri);
+        for value in headers {
+            req = req.append_header((header::AUTHORIZATION, *value));
+        }
+        bearer_value(&req.to_http_request())
+            .map(str::to_owned)
+            .map_err(|err| match err {
+                ApiError::MissingToken => "missing",
+                ApiError::MalformedAuthorization(_) => "malformed",
+                ApiError::InvalidToken => "invalid",
+                _ => "other",
+            })
+    }
+
+    #[test]
+    fn one_bearer_token_is_read() {
+        assert_eq!(parse(&["Bearer abc"], "/").as_deref(), Ok("abc"));
+        assert_eq!(parse(&["bearer  abc"], "/").as_deref(), Ok("abc"));
+        assert_eq!(parse(&["BEARER abc"], "/?x=1").as_deref(), Ok("abc"));
+    }
+
+    #[test]
+    fn no_credentials_or_another_scheme_is_missing() {
+        assert_eq!(parse(&[], "/"), Err("missing"));
+        assert_eq!(parse(&[], "/?access_token=abc"), Err("missing"));
+        assert_eq!(parse(&["Basic Zm9vOmJhcg=="], "/"), Err("missing"));
+        assert_eq!(parse(&["Bearerabc"], "/"), Err("missing"));
+    }
+
+    #[test]
+    fn a_malformed_header_or_a_second_token_is_a_bad_request() {
+        for (headers, uri) in [
+            (&["Bearer"][..], "/"),
+            (&["Bearer "][..], "/"),
+            (&["Bearer abc def"][..], "/"),
+            (&["Bearer abc\tdef"][..], "/"),
+            (&["Bearer abc", "Bearer abc"][..], "/"),
+            (&["Bearer abc"][..], "/?access_token=abc"),
+            (&["Bearer abc"][..], "/?x=1&access_token="),
+            (&["Bearer abc"][..], "/?access%5Ftoken=abc"),
+        ] {
+            assert_eq!(parse(headers, uri), Err("malformed"), "{headers:?} {uri}");
+        }
+    }
+
+    #[test]
+    fn a_token_that_is_not_text_is_invalid() {
+        let req = TestRequest::get()
+            .insert_header((
+                header::AUTHORIZATION,
+                header::HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap(),
+            ))
+            .to_http_request();
+        assert!(matches!(bearer_value(&req), Err(ApiError::InvalidToken)));
     }
 }

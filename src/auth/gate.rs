@@ -1,12 +1,14 @@
 //! The gate every request passes: it resolves the session's user, keeps private
 //! routes private (deny by default: a route is public only if listed here), keeps
-//! `/admin` to administrators, and checks the CSRF token of every state-changing
-//! form request before any handler runs.
+//! `/admin` to administrators, refuses state-changing requests that a browser
+//! marks as coming from another site, and checks the CSRF token of every
+//! state-changing form request before any handler runs. Every answer to a
+//! signed-in user is marked `Cache-Control: no-store`.
 
 use actix_session::SessionExt as _;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
+use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{Error, HttpMessage as _};
@@ -17,6 +19,7 @@ use super::csrf;
 use super::extract::{ClientInfo, CurrentUser};
 use super::session_store::{UNAVAILABLE_ENTRY, USER_ENTRY};
 use crate::db::{audit, users};
+use crate::domain::origin::{self, CrossSite, Own};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -58,7 +61,58 @@ fn needs_csrf(req: &ServiceRequest) -> bool {
     req.method() == Method::POST && !req.path().starts_with("/api/")
 }
 
+/// Whether a request can change state: anything but GET, HEAD, OPTIONS and
+/// TRACE, outside the bearer-token API (which has no ambient credentials).
+fn is_state_changing(req: &ServiceRequest) -> bool {
+    !matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) && !req.path().starts_with("/api/")
+}
+
+/// The origin this server answers as. Until a public URL is configured, the
+/// one the request's `Host` names (never a forwarded header).
+fn own_origin(req: &ServiceRequest) -> Option<Own> {
+    let host = match req.headers().get(header::HOST) {
+        Some(host) => host.to_str().ok()?.to_owned(),
+        None => req.uri().authority()?.to_string(),
+    };
+    Own::from_host(&host)
+}
+
+/// Every value of a header, as text (joined with ", " if sent more than once).
+fn header_text(req: &ServiceRequest, name: header::HeaderName) -> Option<String> {
+    let values: Vec<_> = req
+        .headers()
+        .get_all(name)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
+}
+
 pub async fn gate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let session = req.get_session();
+    let private_answer = !uses_no_session(req.path());
+    let signed_in =
+        |session: &actix_session::Session| session.get::<i64>(USER_ENTRY).ok().flatten().is_some();
+    let was_signed_in = signed_in(&session);
+    let mut res = guard(req, next).await?;
+    // Pages, redirects, downloads and errors alike: nothing shown to a
+    // signed-in user (or to one who has just signed in or out) is kept by a
+    // browser or a proxy. Static files and probes are the same for everyone.
+    if private_answer && (was_signed_in || signed_in(&session)) {
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
+    Ok(res)
+}
+
+async fn guard(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
@@ -116,6 +170,25 @@ pub async fn gate(
         return Ok(req.error_response(nul_refused()));
     }
 
+    if is_state_changing(&req) {
+        let origin = header_text(&req, header::ORIGIN);
+        let fetch_site = header_text(&req, header::HeaderName::from_static("sec-fetch-site"));
+        let own = own_origin(&req);
+        if let Err(why) = origin::check(origin.as_deref(), fetch_site.as_deref(), own.as_ref()) {
+            let actor = ClientInfo::of(req.request()).actor(user.as_ref());
+            let detail = cross_site_detail(why, origin.as_deref(), fetch_site.as_deref());
+            record_with(
+                &state,
+                actor,
+                "cross_site_request_denied",
+                &path,
+                Some(detail),
+            )
+            .await;
+            return Ok(req.error_response(AppError::CrossSite));
+        }
+    }
+
     if needs_csrf(&req) {
         let body = match read_body(&mut req).await {
             Ok(body) => body,
@@ -170,14 +243,46 @@ async fn read_body(req: &mut ServiceRequest) -> Result<Bytes, AppError> {
     Ok(body.freeze())
 }
 
+/// What a cross-site refusal's audit row says: why, and the headers that told
+/// (at most 200 characters of each; they hold no secret).
+fn cross_site_detail(why: CrossSite, origin: Option<&str>, fetch_site: Option<&str>) -> String {
+    let shown = |value: Option<&str>| match value {
+        Some(value) => value.chars().take(200).collect::<String>(),
+        None => "(none)".to_owned(),
+    };
+    let why = match why {
+        CrossSite::FetchSite => "Sec-Fetch-Site is cross-site",
+        CrossSite::NullOrigin => "Origin is null",
+        CrossSite::ForeignOrigin => "Origin is not this server's",
+    };
+    format!(
+        "{why}; Origin: {}; Sec-Fetch-Site: {}",
+        shown(origin),
+        shown(fetch_site)
+    )
+}
+
 /// Writes a denial to the audit log. A failure to write is logged, not shown: the
 /// request is refused either way.
 async fn record(state: &AppState, actor: audit::Actor, action: &'static str, path: &str) {
+    record_with(state, actor, action, path, None).await;
+}
+
+async fn record_with(
+    state: &AppState,
+    actor: audit::Actor,
+    action: &'static str,
+    path: &str,
+    detail: Option<String>,
+) {
     let path = path.to_owned();
     let result = state
         .db(move |conn, _| {
-            let event =
+            let mut event =
                 audit::Event::new(action, audit::Outcome::Denied).target("path", None, Some(&path));
+            if let Some(detail) = &detail {
+                event = event.detail(detail);
+            }
             Ok(audit::record(conn, &actor, &event)?)
         })
         .await;

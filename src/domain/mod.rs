@@ -6,6 +6,7 @@ pub mod audit_filter;
 pub mod bulk_revoke;
 pub mod catalog;
 pub mod form;
+pub mod origin;
 pub mod password_link;
 pub mod policy;
 pub mod rate_limit;

@@ -83,10 +83,17 @@ pub async fn change_password(
             };
             if hasher.verify(&form.current_password, &account.password_hash) {
                 throttle::forget(conn, attempt)?;
+                let context = [
+                    account.username.as_str(),
+                    account.email.as_str(),
+                    account.display_name.as_str(),
+                ];
+                errors.check("new_password", form.new_password.check_new(&context));
             } else {
                 errors.add("current_password", "This is not your current password.");
+                // Whoever does not know the password gets no strength estimate.
+                errors.check("new_password", form.new_password.check_length());
             }
-            errors.check("new_password", form.new_password.check_new());
             if errors.is_empty() && form.new_password.expose() == form.current_password.expose() {
                 errors.add(
                     "new_password",

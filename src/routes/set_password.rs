@@ -166,7 +166,12 @@ pub async fn set_password(
             };
             let password = Password::new(form.new_password);
             let mut errors = FieldErrors::new();
-            errors.check("new_password", password.check_new());
+            let context = [
+                user.username.as_str(),
+                user.email.as_str(),
+                user.display_name.as_str(),
+            ];
+            errors.check("new_password", password.check_new(&context));
             if !errors.is_empty() {
                 return Ok(SetOutcome::Invalid(user.username, errors));
             }

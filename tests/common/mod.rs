@@ -20,6 +20,52 @@ use tessera::startup::Application;
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// A password of exactly `chars` characters (up to 170), most of them outside
+/// ASCII and some outside the Basic Multilingual Plane (two UTF-16 units each),
+/// so that a browser's UTF-16 `maxlength` would have cut it short; words, not a
+/// repeated pattern, so that it is not refused as easy to guess.
+pub fn long_password(chars: usize) -> String {
+    let words = [
+        "Zürich",
+        "😀",
+        "Ørsted",
+        "ñandú",
+        "東京",
+        "kraków",
+        "🎉",
+        "Straße",
+        "façade",
+        "smörgåsbord",
+        "🚲",
+        "naïve",
+        "jalapeño",
+        "crème",
+        "brûlée",
+        "Łódź",
+        "🌋",
+        "Reykjavík",
+        "São",
+        "añejo",
+        "🦉",
+        "Ålesund",
+        "Dvořák",
+        "Gödel",
+        "Erdős",
+        "🍋",
+        "Čapek",
+        "Tromsø",
+        "Škoda",
+        "Ærø",
+    ];
+    let password: String = words.join("-").chars().take(chars).collect();
+    assert_eq!(password.chars().count(), chars);
+    assert!(
+        password.encode_utf16().count() > 128,
+        "more UTF-16 units than maxlength allowed"
+    );
+    password
+}
+
 /// A database for one test: a temporary SQLite file, or a fresh PostgreSQL schema
 /// when `TEST_DATABASE_URL` is set (dropped with this). Empty until whoever
 /// connects first applies the migrations: an in-process app, a `tessera serve`

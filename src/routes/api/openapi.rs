@@ -49,11 +49,11 @@ struct SharedErrors;
 const BEARER_ERRORS: [(&str, &str); 3] = [
     (
         "400",
-        "Malformed request: more than one Authorization header, or a body that is not the documented object",
+        "Malformed request (`error=\"invalid_request\"`): `Authorization: Bearer` with no token or with several words, more than one Authorization header, a token also in the query string (`access_token`), or a body that is not the documented object",
     ),
     (
         "401",
-        "No, malformed, unknown, expired, disabled or revoked token",
+        "No credentials (a bare challenge), or a malformed, unknown, expired, disabled or revoked token (`error=\"invalid_token\"`)",
     ),
     ("429", "Too many failed authentications from this address"),
 ];
