@@ -5,6 +5,10 @@
 //! front of this, and hands it the scope catalog and tenant id of the epoch it
 //! read ([`Context`]); blocking code.
 
+use std::sync::OnceLock;
+
+use actix_web::web::Bytes;
+
 use super::cache::Context;
 use crate::db::audit::{self, Actor, Event, Outcome};
 use crate::db::tokens::{self as token_rows, Token};
@@ -24,6 +28,10 @@ pub struct Authenticated {
     pub user_type: Option<String>,
     /// The deployment's tenant id (introspection reports it).
     pub tenant: String,
+    /// The body of `GET /api/v1/me` for this authentication, made at its first
+    /// use: it depends on nothing else, and while the token is cached the
+    /// busiest route answers without serializing it again.
+    pub me_body: OnceLock<Bytes>,
 }
 
 /// Why a well-formed token was refused (audited; the client only learns "invalid").
@@ -142,6 +150,7 @@ pub fn authenticate(
         department,
         user_type,
         tenant: context.tenant.clone(),
+        me_body: OnceLock::new(),
     }))
 }
 

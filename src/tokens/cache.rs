@@ -174,6 +174,7 @@ mod tests {
             department: None,
             user_type: None,
             tenant: String::new(),
+            me_body: Default::default(),
         })
     }
 
