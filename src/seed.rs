@@ -473,50 +473,35 @@ struct SeedToken {
     revoked_at: Option<NaiveDateTime>,
 }
 
-/// The columns of [`SeedToken`], in its order: what the COPY names.
-type SeedColumns = (
-    t::kind,
-    t::name,
-    t::name_key,
-    t::description,
-    t::owner_id,
-    t::created_by,
-    t::department_id,
-    t::user_type_id,
-    t::scopes,
-    t::display_prefix,
-    t::sha256,
-    t::status,
-    t::created_at,
-    t::updated_at,
-    t::expires_at,
-    t::last_used_at,
-    t::last_used_ip,
-    t::last_used_user_agent,
-    t::device_name,
-    t::revoked_at,
-);
-const SEED_COLUMNS: SeedColumns = (
-    t::kind,
-    t::name,
-    t::name_key,
-    t::description,
-    t::owner_id,
-    t::created_by,
-    t::department_id,
-    t::user_type_id,
-    t::scopes,
-    t::display_prefix,
-    t::sha256,
-    t::status,
-    t::created_at,
-    t::updated_at,
-    t::expires_at,
-    t::last_used_at,
-    t::last_used_ip,
-    t::last_used_user_agent,
-    t::device_name,
-    t::revoked_at,
+/// Names the columns of [`SeedToken`] once, as a type and as a value.
+macro_rules! seed_columns {
+    ($($column:ident),* $(,)?) => {
+        /// The columns of [`SeedToken`], in its order: what the COPY names.
+        type SeedColumns = ($(t::$column,)*);
+        const SEED_COLUMNS: SeedColumns = ($(t::$column,)*);
+    };
+}
+seed_columns!(
+    kind,
+    name,
+    name_key,
+    description,
+    owner_id,
+    created_by,
+    department_id,
+    user_type_id,
+    scopes,
+    display_prefix,
+    sha256,
+    status,
+    created_at,
+    updated_at,
+    expires_at,
+    last_used_at,
+    last_used_ip,
+    last_used_user_agent,
+    device_name,
+    revoked_at,
 );
 
 /// Writes `rows` in PostgreSQL's binary COPY format, a megabyte at a time
