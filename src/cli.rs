@@ -41,6 +41,10 @@ pub struct SeedDemoArgs {
     /// How many tokens to create, of every kind and status.
     #[arg(long, default_value_t = 10_000)]
     pub tokens: usize,
+    /// Seed even though the database has users of its own. Demo users share
+    /// one known password: never seed a database people use.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args)]

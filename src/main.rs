@@ -104,6 +104,15 @@ fn seed_demo(config: &Config, args: SeedDemoArgs) -> anyhow::Result<()> {
     let url = db::DatabaseUrl::parse(&config.database_url())?;
     let pool = db::connect_and_migrate(&url, 1)?;
     let mut conn = pool.get()?;
+    let own_users = db::users::count_not_like(&mut conn, tessera::seed::DEMO_USERNAMES)?;
+    anyhow::ensure!(
+        own_users == 0 || args.force,
+        "the database at {} has {own_users} users who are not demo users: seed-demo adds \
+         users who all sign in with the password {:?}, so it only seeds a database of \
+         its own (--force seeds this one anyway)",
+        url.redacted(),
+        tessera::seed::DEMO_PASSWORD
+    );
     let hasher = auth::password::Hasher::new(config.argon2_memory_kib, config.argon2_iterations)?;
     let started = std::time::Instant::now();
     let summary = tessera::seed::seed_demo(
@@ -116,7 +125,7 @@ fn seed_demo(config: &Config, args: SeedDemoArgs) -> anyhow::Result<()> {
     )?;
     println!(
         "Seeded {} users and {} tokens in {:.1} s (token rows {:.1} s, their indexes {:.1} s). \
-         Demo users sign in with the password {:?}.",
+         Demo users all sign in with the same password, {:?}: this database is for demos.",
         summary.users,
         summary.tokens,
         started.elapsed().as_secs_f64(),

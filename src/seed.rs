@@ -20,6 +20,10 @@ use crate::domain::token::{PlainToken, TokenKind};
 /// The password of every demo user.
 pub const DEMO_PASSWORD: &str = "tessera-demo";
 
+/// What every demo user's name looks like (`demo` + six hex digits of the run,
+/// `-` + six digits), as an SQL `LIKE` pattern.
+pub const DEMO_USERNAMES: &str = "demo______-______";
+
 const DEPARTMENTS: [&str; 8] = [
     "Finance",
     "Field Ops",

@@ -111,6 +111,55 @@ async fn seed_demo_fills_every_kind_and_status() {
     assert!(page.contains("Administrator / Tokens"));
 }
 
+/// Demo users share one known password: seed-demo refuses a database that has
+/// users of its own, unless told `--force`, and says why without seeding.
+#[actix_web::test]
+async fn seed_demo_refuses_a_database_with_users_of_its_own() {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let seed = |force: bool| {
+        let mut cmd = tessera(&app.database_url);
+        cmd.args(["seed-demo", "--users", "5", "--tokens", "20"]);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd.output().unwrap()
+    };
+    let refused = seed(false);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("1 users who are not demo users") && said.contains("--force"),
+        "{said}"
+    );
+    assert_eq!(app.count("users"), 1, "nothing was seeded");
+    assert_eq!(app.count("tokens"), 0);
+
+    let forced = seed(true);
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    let said = String::from_utf8_lossy(&forced.stdout);
+    assert!(
+        said.contains("all sign in with the same password"),
+        "{said}"
+    );
+    assert_eq!(app.count("users"), 6);
+    // Demo users alone are no reason to refuse.
+    app.db(|conn| {
+        diesel::delete(
+            tessera::db::schema::users::table
+                .filter(tessera::db::schema::users::username.eq("root")),
+        )
+        .execute(conn)
+    })
+    .unwrap();
+    let again = String::from_utf8_lossy(&seed(false).stderr).into_owned();
+    assert!(!again.contains("not demo users"), "{again}");
+}
+
 /// The indexes, constraints and triggers of `tokens`, one line each, sorted.
 fn token_schema(app: &common::TestApp) -> Vec<String> {
     #[derive(QueryableByName)]

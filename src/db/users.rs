@@ -63,6 +63,14 @@ pub fn admin_exists(conn: &mut DbConn) -> QueryResult<bool> {
     .get_result(conn)
 }
 
+/// How many users have a username that does not match the SQL `LIKE` pattern.
+pub fn count_not_like(conn: &mut DbConn, pattern: &str) -> QueryResult<i64> {
+    users::table
+        .filter(users::username.not_like(pattern))
+        .count()
+        .get_result(conn)
+}
+
 /// Inserts a user; a username clash is a `UniqueViolation`.
 pub fn create(conn: &mut DbConn, new: &NewUser<'_>) -> QueryResult<User> {
     let id = diesel::insert_into(users::table)
