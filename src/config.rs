@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::domain::origin::PublicUrl;
 use clap::{Args, ValueEnum};
 
 /// Settings shared by every subcommand.
@@ -30,6 +31,12 @@ pub struct Config {
         global = true
     )]
     pub bind: String,
+
+    /// The address people and integrations reach Tessera at (https://host[:port][/path]),
+    /// the one source of every absolute URL it prints or shows. Without it, one is
+    /// derived from the bind address (and start-up says so); never from request headers.
+    #[arg(long, env = "TESSERA_PUBLIC_URL", value_parser = PublicUrl::parse, global = true)]
+    pub public_url: Option<PublicUrl>,
 
     /// Marker at the start of every token this deployment issues (e.g. tsr → tsrp_…).
     #[arg(

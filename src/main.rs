@@ -24,18 +24,8 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(config: &Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
-    let origin = format!(
-        "http://{}:{}",
-        config
-            .bind
-            .rsplit_once(':')
-            .map_or("127.0.0.1", |(host, _)| match host {
-                "0.0.0.0" | "[::]" => "localhost",
-                host => host,
-            }),
-        app.port()
-    );
-    tracing::info!(%origin, "Tessera is listening");
+    let origin = app.public_url().to_owned();
+    tracing::info!(bind = %config.bind, port = app.port(), %origin, "Tessera is listening");
     if let Some(code) = app.setup_code() {
         // Printed, not logged: the code is a one-time secret for whoever started us.
         // (Written without println!, which would panic on a closed stdout.)

@@ -35,6 +35,15 @@ pub struct Viewer {
     pub is_admin: bool,
 }
 
+/// The start of every absolute URL a page shows (`TESSERA_PUBLIC_URL`, or the
+/// one derived from the bind address): never from the request's headers, which
+/// anyone can set (`X-Forwarded-Host: evil.example`).
+pub fn public_url(req: &HttpRequest) -> String {
+    req.app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .map(|state| state.public_url.to_string())
+        .unwrap_or_default()
+}
+
 pub struct PageCtx {
     pub viewer: Option<Viewer>,
     pub csrf_token: String,

@@ -22,6 +22,7 @@ use crate::auth::session_store::DbSessionStore;
 use crate::config::Config;
 use crate::db::health::DbHealth;
 use crate::db::{self, DatabaseUrl, DbPool, settings};
+use crate::domain::origin::PublicUrl;
 use crate::domain::rate_limit::FailureLimiter;
 use crate::error::{AppError, plain_errors};
 use crate::routes;
@@ -108,6 +109,24 @@ impl Application {
 
         let (memory, iterations) = (config.argon2_memory_kib, config.argon2_iterations);
         let hasher = web::block(move || Hasher::new(memory, iterations)).await??;
+        let listener = TcpListener::bind(&config.bind)
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let public_url = match &config.public_url {
+            Some(url) => {
+                tracing::info!(public_url = %url, "absolute links start with the configured public URL");
+                url.as_str().to_owned()
+            }
+            None => {
+                let derived = derived_public_url(&config.bind, port);
+                tracing::warn!(
+                    public_url = %derived,
+                    "no public URL configured (TESSERA_PUBLIC_URL): absolute links start with \
+                     this one, derived from the bind address; behind a proxy, set it"
+                );
+                derived
+            }
+        };
         let state = AppState {
             pool: pool.clone(),
             hasher,
@@ -120,12 +139,11 @@ impl Application {
             ),
             last_used: Arc::new(LastUseBuffer::default()),
             db_health,
+            public_url: Arc::from(public_url),
+            public_origin: config.public_url.as_ref().and_then(PublicUrl::own),
         };
         crate::background::spawn(&state, probe_url, config.last_use_flush_interval);
 
-        let listener = TcpListener::bind(&config.bind)
-            .with_context(|| format!("cannot listen on {}", config.bind))?;
-        let port = listener.local_addr()?.port();
         let store = DbSessionStore::new(
             pool.clone(),
             state.db_health.clone(),
@@ -196,6 +214,11 @@ impl Application {
         })
     }
 
+    /// Where every absolute URL starts (configured, or derived from the bind address).
+    pub fn public_url(&self) -> &str {
+        &self.state.public_url
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -228,4 +251,16 @@ impl Application {
     pub fn into_server(self) -> Server {
         self.server
     }
+}
+
+/// The public URL of a server bound to `bind` (on `port`) when none is
+/// configured: plain HTTP to the bound host, `localhost` for a wildcard.
+fn derived_public_url(bind: &str, port: u16) -> String {
+    let host = bind
+        .rsplit_once(':')
+        .map_or("127.0.0.1", |(host, _)| match host {
+            "0.0.0.0" | "[::]" => "localhost",
+            host => host,
+        });
+    format!("http://{host}:{port}")
 }

@@ -8,6 +8,7 @@ use actix_web::web;
 use crate::auth::password::Hasher;
 use crate::db::health::DbHealth;
 use crate::db::{DbConn, DbPool, validity};
+use crate::domain::origin::Own;
 use crate::domain::rate_limit::FailureLimiter;
 use crate::domain::token::PlainToken;
 use crate::error::AppError;
@@ -31,6 +32,11 @@ pub struct AppState {
     pub last_used: Arc<LastUseBuffer>,
     /// Whether the database answers (see `db::health`).
     pub db_health: Arc<DbHealth>,
+    /// Where every absolute URL starts (configured, or derived from the bind
+    /// address), and the origin state-changing requests must come from when it
+    /// was configured.
+    pub public_url: Arc<str>,
+    pub public_origin: Option<Own>,
 }
 
 /// A presented token's fate, and the validity epoch the request has read since

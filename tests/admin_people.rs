@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{PASSWORD, location, spawn_app, text_of};
+use common::{PASSWORD, csrf_in, location, spawn_app, spawn_app_with, text_of};
 use reqwest::StatusCode;
 
 async fn admin_app() -> (common::TestApp, tessera::db::users::User) {
@@ -1162,4 +1162,63 @@ async fn the_audit_log_filters_by_token_id_or_display_prefix() {
         .get_html(&format!("/admin/audit?token={}", prefix(&personal)))
         .await;
     assert_eq!(event_targets(&page), vec![Some(personal.id); 2]);
+}
+
+/// Every absolute URL a page shows starts with the public URL: the configured
+/// one, or without one the URL derived from the bind address, whatever `Host`,
+/// `X-Forwarded-Host` or `Forwarded` say (anyone can send those).
+#[actix_web::test]
+async fn links_start_with_the_public_url_whatever_the_headers_say() {
+    use tessera::domain::origin::PublicUrl;
+    for configured in [None, Some("https://tessera.example.org")] {
+        let app = spawn_app_with(|config| {
+            config.public_url = configured.map(|url| PublicUrl::parse(url).unwrap());
+        })
+        .await;
+        let expected = configured.map_or_else(|| app.address.clone(), str::to_owned);
+        app.create_user("root", true);
+        app.login_ok("root").await;
+        let ada = app.create_user("ada", false);
+        let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
+        let api = app.insert_token(ada.id, "api", "ERP", Some((dept, user_type)));
+        let forged = |request: reqwest::RequestBuilder| {
+            request
+                .header("X-Forwarded-Host", "evil.example")
+                .header("X-Forwarded-Proto", "http")
+                .header("Forwarded", "host=evil.example;proto=http")
+        };
+        let csrf = csrf_in(&app.get_html(&format!("/admin/users/{}", ada.id)).await);
+        let res = forged(
+            app.client
+                .post(app.url(&format!("/admin/users/{}/password-link", ada.id))),
+        )
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let page = res.text().await.unwrap();
+        let link = text_of(&page, "#password-link").unwrap();
+        assert!(
+            link.starts_with(&format!("{expected}/set-password?code=")),
+            "{link}"
+        );
+        let detail = forged(
+            app.client
+                .get(app.url(&format!("/admin/tokens/{}", api.id))),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+        assert!(
+            detail.contains(&format!("{expected}/api/v1/me")),
+            "the curl line"
+        );
+        for shown in [page, detail] {
+            assert!(!shown.contains("evil.example"));
+        }
+    }
 }

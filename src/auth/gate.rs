@@ -70,9 +70,15 @@ fn is_state_changing(req: &ServiceRequest) -> bool {
     ) && !req.path().starts_with("/api/")
 }
 
-/// The origin this server answers as. Until a public URL is configured, the
-/// one the request's `Host` names (never a forwarded header).
+/// The origin this server answers as: the configured public URL's, or else
+/// the one the request's `Host` names (never a forwarded header).
 fn own_origin(req: &ServiceRequest) -> Option<Own> {
+    if let Some(own) = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|state| state.public_origin.clone())
+    {
+        return Some(own);
+    }
     let host = match req.headers().get(header::HOST) {
         Some(host) => host.to_str().ok()?.to_owned(),
         None => req.uri().authority()?.to_string(),

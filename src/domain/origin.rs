@@ -4,10 +4,10 @@
 //! first line; this one refuses a request a browser marks as cross-site even
 //! when it carries a valid token (a token leaked into another site, say).
 //!
-//! Today [`Own`] comes from the request's `Host` header with the scheme left
-//! open (the listener speaks plain HTTP whether or not a TLS proxy stands in
-//! front, and forwarded headers are not believed); a configured public URL can
-//! be turned into an [`Own`] with a scheme instead, with no change here.
+//! [`Own`] is the configured public URL's origin ([`PublicUrl::own`]); without
+//! one, the request's `Host` header with the scheme left open (the listener
+//! speaks plain HTTP whether or not a TLS proxy stands in front, and forwarded
+//! headers are not believed).
 
 /// The origin the server answers as: a host, its port if one is named, and
 /// its scheme if known (`None`: either `http` or `https`).
@@ -55,6 +55,49 @@ impl Own {
             host,
             port,
         })
+    }
+}
+
+/// The deployment's public URL (`TESSERA_PUBLIC_URL`): `http(s)://host[:port]`
+/// and perhaps a path, without a trailing slash. Every absolute URL Tessera
+/// prints or shows starts with it, never with what a request's headers say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl(String);
+
+impl PublicUrl {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim().trim_end_matches('/');
+        let invalid =
+            || format!("{url:?} is not a public URL: expected https://host[:port][/path]");
+        let (scheme, rest) = url.split_once("://").ok_or_else(invalid)?;
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if authority.contains('@') || path.contains(['?', '#']) {
+            return Err(invalid());
+        }
+        parse_origin(&format!("{scheme}://{authority}")).ok_or_else(invalid)?;
+        Ok(Self(url.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The origin it names, scheme included.
+    pub fn own(&self) -> Option<Own> {
+        let (scheme, rest) = self.0.split_once("://")?;
+        let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+        let (scheme, host, port) = parse_origin(&format!("{scheme}://{authority}"))?;
+        Some(Own {
+            scheme: Some(scheme),
+            host,
+            port,
+        })
+    }
+}
+
+impl std::fmt::Display for PublicUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -270,5 +313,46 @@ mod tests {
         ] {
             assert!(Own::from_host(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_public_url_is_an_http_origin_and_perhaps_a_path() {
+        for (given, kept) in [
+            ("https://tessera.example.org", "https://tessera.example.org"),
+            (
+                "https://tessera.example.org/",
+                "https://tessera.example.org",
+            ),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            (
+                "https://example.org/tessera/",
+                "https://example.org/tessera",
+            ),
+        ] {
+            assert_eq!(PublicUrl::parse(given).unwrap().as_str(), kept);
+        }
+        for bad in [
+            "tessera.example.org",
+            "ftp://example.org",
+            "https://",
+            "https://user@example.org",
+            "https://example.org/?x=1",
+            "https://example.org/#top",
+        ] {
+            assert!(PublicUrl::parse(bad).is_err(), "{bad}");
+        }
+        let own = PublicUrl::parse("https://Tessera.example.org/t")
+            .unwrap()
+            .own()
+            .unwrap();
+        assert_eq!(
+            check(Some("https://tessera.example.org"), None, Some(&own)),
+            Ok(())
+        );
+        assert_eq!(
+            check(Some("http://tessera.example.org"), None, Some(&own)),
+            Err(CrossSite::ForeignOrigin),
+            "the scheme is known now"
+        );
     }
 }

@@ -47,10 +47,7 @@ struct PasswordLinkPage<'a> {
 
 /// The page that shows a set-password link, once.
 pub fn show(req: &HttpRequest, user: &User, code: &str, created: bool) -> HttpResponse {
-    let origin = {
-        let info = req.connection_info();
-        format!("{}://{}", info.scheme(), info.host())
-    };
+    let origin = crate::page::public_url(req);
     let page = PasswordLinkPage {
         ctx: PageCtx::from_request(req),
         user,

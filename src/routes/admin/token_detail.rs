@@ -68,10 +68,7 @@ pub async fn show_token(
             Ok((row, trail, settings::load(conn)?.tenant_id))
         })
         .await?;
-    let origin = {
-        let info = req.connection_info();
-        format!("{}://{}", info.scheme(), info.host())
-    };
+    let origin = crate::page::public_url(&req);
     let page = DetailPage {
         ctx: PageCtx::from_request(&req),
         row,

@@ -177,10 +177,7 @@ pub fn show_issued_then(
     issued: Issued,
     done: &str,
 ) -> HttpResponse {
-    let origin = {
-        let info = req.connection_info();
-        format!("{}://{}", info.scheme(), info.host())
-    };
+    let origin = crate::page::public_url(req);
     let page = TokenCreatedPage {
         ctx: PageCtx::from_request(req),
         heading,
