@@ -74,6 +74,7 @@ fn security_headers(secure: bool) -> DefaultHeaders {
 
 pub struct Application {
     port: u16,
+    listening_origin: String,
     server: Server,
     state: AppState,
     setup_code: Option<String>,
@@ -112,21 +113,33 @@ impl Application {
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
+        let listening_origin = derived_public_url(&config.bind, port);
         let public_url = match &config.public_url {
             Some(url) => {
                 tracing::info!(public_url = %url, "absolute links start with the configured public URL");
                 url.as_str().to_owned()
             }
             None => {
-                let derived = derived_public_url(&config.bind, port);
                 tracing::warn!(
-                    public_url = %derived,
+                    public_url = %listening_origin,
                     "no public URL configured (TESSERA_PUBLIC_URL): absolute links start with \
                      this one, derived from the bind address; behind a proxy, set it"
                 );
-                derived
+                listening_origin.clone()
             }
         };
+        if config.cookie_secure() && !public_url.starts_with("https://") {
+            // A browser keeps a Secure cookie but never sends it back over plain
+            // HTTP: every sign-in would seem to work and then forget the user.
+            tracing::warn!(
+                %public_url,
+                "the session cookie is Secure (TESSERA_COOKIE_SECURE, or auto with a \
+                 non-loopback bind address) but the public URL is not https: browsers will \
+                 not send it back, so nobody stays signed in; serve Tessera behind TLS and \
+                 set TESSERA_PUBLIC_URL=https://..., or set TESSERA_COOKIE_SECURE=false to try \
+                 it over plain HTTP"
+            );
+        }
         let state = AppState {
             pool: pool.clone(),
             hasher,
@@ -207,11 +220,17 @@ impl Application {
 
         Ok(Self {
             port,
+            listening_origin,
             server,
             state,
             setup_code,
             _serve_lock: serve_lock,
         })
+    }
+
+    /// `http://host:port` of the listener itself (`localhost` for a wildcard bind).
+    pub fn listening_origin(&self) -> &str {
+        &self.listening_origin
     }
 
     /// Where every absolute URL starts (configured, or derived from the bind address).

@@ -565,3 +565,37 @@ async fn every_pooled_sqlite_connection_has_the_pragmas() {
         }
     }
 }
+
+/// A Secure cookie over a public URL that is not https would be kept by the
+/// browser and never sent back: start-up says so. The setup link printed at
+/// start-up begins with the public URL.
+#[test]
+fn start_up_warns_of_a_secure_cookie_without_https_and_links_to_the_public_url() {
+    let warning = "the session cookie is Secure";
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let mut plain = Server::start(&url, &["--cookie-secure", "true"], &[]);
+    plain.terminate();
+    plain.wait();
+    let log = plain.log();
+    assert!(log.contains(warning), "{log}");
+    assert!(log.contains("no public URL configured"), "{log}");
+
+    let public = "https://tessera.example.org";
+    let mut behind_tls = Server::start(
+        &url,
+        &[
+            "--cookie-secure",
+            "true",
+            "--public-url",
+            &format!("{public}/"),
+        ],
+        &[],
+    );
+    behind_tls.terminate();
+    behind_tls.wait();
+    let log = behind_tls.log();
+    assert!(!log.contains(warning), "{log}");
+    assert!(log.contains(&format!("{public}/setup?code=")), "{log}");
+    assert!(!log.contains("no public URL configured"), "{log}");
+}
