@@ -259,15 +259,15 @@ pub struct Use {
 }
 
 /// Writes buffered last uses in one transaction (see `tokens::last_used`, which
-/// keeps this to at most once a minute per token); returns the uses it left
-/// for the next flush.
+/// keeps this to at most once a minute per token); returns the ids of the
+/// tokens whose use it left for the next flush.
 ///
 /// On PostgreSQL it never waits for a row another transaction holds: the rows
 /// are locked first, in id order, skipping locked ones, which are written next
 /// time. Waiting would hold the rows locked so far while another writer (a
 /// bulk revoke on this or another instance) waits for them in turn: a
 /// deadlock, and one of the two fails. SQLite has one writer at a time.
-pub fn record_uses<'u>(conn: &mut DbConn, uses: &'u [Use]) -> QueryResult<Vec<&'u Use>> {
+pub fn record_uses(conn: &mut DbConn, uses: &[Use]) -> QueryResult<Vec<i64>> {
     super::transaction(conn, |conn| {
         let mut uses: Vec<&Use> = uses.iter().collect();
         uses.sort_by_key(|used| used.token_id);
@@ -283,10 +283,11 @@ pub fn record_uses<'u>(conn: &mut DbConn, uses: &'u [Use]) -> QueryResult<Vec<&'
                 .load::<i64>(pg)?
                 .into_iter()
                 .collect();
-            let (mine, busy) = uses
+            let (mine, busy): (Vec<&Use>, Vec<&Use>) = uses
                 .into_iter()
                 .partition(|used| locked.contains(&used.token_id));
-            (uses, left) = (mine, busy);
+            uses = mine;
+            left = busy.iter().map(|used| used.token_id).collect();
         }
         for used in &uses {
             diesel::update(tokens::table.find(used.token_id))

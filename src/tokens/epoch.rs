@@ -158,8 +158,9 @@ impl Drop for EpochReader {
 }
 
 /// A SQLite reading on the request's own thread. The connection waits at most
-/// briefly for a lock (readers of a WAL database hardly ever do): a request
-/// that cannot read at once looks its token up through the pool instead.
+/// 10 ms for a lock, since it blocks the worker (readers of a WAL database
+/// hardly ever wait): a request that cannot read at once looks its token up
+/// through the pool instead.
 fn read_inline(
     url: &DatabaseUrl,
     idle: &Mutex<Vec<(u64, DbConn)>>,
@@ -170,7 +171,7 @@ fn read_inline(
         Some((opened_at, conn)) if opened_at == generation => conn,
         _ => {
             let mut conn = url.establish().ok()?;
-            conn.batch_execute("PRAGMA busy_timeout = 100").ok()?;
+            conn.batch_execute("PRAGMA busy_timeout = 10").ok()?;
             conn
         }
     };

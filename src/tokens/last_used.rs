@@ -3,7 +3,7 @@
 //! the background thread (`crate::background`) about once a second, in one
 //! transaction, and once more when the server shuts down gracefully.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use chrono::{NaiveDateTime, TimeDelta};
@@ -75,31 +75,21 @@ impl LastUseBuffer {
         if uses.is_empty() {
             return Ok(0);
         }
-        let (written, outcome) = match token_rows::record_uses(conn, &uses) {
-            Ok(left) => {
-                let left: Vec<i64> = left.iter().map(|used| used.token_id).collect();
-                (uses.len() - left.len(), Ok(left))
-            }
-            Err(err) => (0, Err(err)),
+        // What was not written (all of it, on an error) waits for the next flush.
+        let outcome = token_rows::record_uses(conn, &uses);
+        let left: HashSet<i64> = match &outcome {
+            Ok(left) => left.iter().copied().collect(),
+            Err(_) => uses.iter().map(|used| used.token_id).collect(),
         };
-        let put_back = |inner: &mut Inner, used: Use| {
-            inner.pending.entry(used.token_id).or_insert(used);
-        };
+        let written = uses.len() - left.len();
         let mut inner = self.lock();
-        match outcome {
-            Ok(left) => {
-                for used in uses.into_iter().filter(|u| left.contains(&u.token_id)) {
-                    put_back(&mut inner, used);
-                }
-                Ok(written)
-            }
-            Err(err) => {
-                for used in uses {
-                    put_back(&mut inner, used);
-                }
-                Err(err)
-            }
+        for used in uses
+            .into_iter()
+            .filter(|used| left.contains(&used.token_id))
+        {
+            inner.pending.entry(used.token_id).or_insert(used);
         }
+        outcome.map(|_| written)
     }
 
     /// Flushes on a pooled connection; failures are logged (the next flush retries).
