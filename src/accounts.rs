@@ -8,7 +8,8 @@ use crate::db::{self, DbConn, DbPool, throttle, users};
 use crate::domain::account::{NewAccount, Password};
 use crate::domain::form::FieldErrors;
 use crate::domain::throttle::{
-    LOGIN_PER_IP, LOGIN_PER_USERNAME, login_ip_bucket, login_username_bucket,
+    LOGIN_PER_ACCOUNT_AND_ADDRESS, LOGIN_PER_ADDRESS, login_account_address_bucket,
+    login_address_bucket,
 };
 use crate::error::AppError;
 
@@ -52,13 +53,16 @@ pub enum SignIn {
     Success(users::User),
     /// Unknown user, wrong password or disabled account: the caller cannot tell which.
     Failed,
-    /// Too many recent failures; try again after this many minutes.
+    /// Too many recent failures from this address; try again after this wait.
     Throttled {
-        minutes: u64,
+        wait: std::time::Duration,
     },
 }
 
-/// Checks a username and password, counting failures per username and per IP.
+/// Checks a username and password, counting failures per account and address
+/// together and per address, each with growing waits between guesses
+/// ([`crate::domain::throttle::Backoff`]): nobody's failures elsewhere keep an
+/// account's owner out.
 /// Writes the audit row (`action` on success, `{action}_failure` otherwise).
 /// No database connection is held while argon2 runs.
 pub fn sign_in(
@@ -72,8 +76,9 @@ pub fn sign_in(
     // No username holds a NUL, and PostgreSQL refuses one in text: such a name is
     // looked up, throttled and audited with U+FFFD in its place (and not found).
     let username = &username.replace('\0', "\u{fffd}");
-    let user_bucket = login_username_bucket(username);
-    let ip_bucket = login_ip_bucket(actor.ip.as_deref().unwrap_or("unknown"));
+    let address = actor.ip.as_deref().unwrap_or("unknown");
+    let account_bucket = login_account_address_bucket(username, address);
+    let address_bucket = login_address_bucket(address);
     let failure_action = format!("{action}_failure");
     let label = username.chars().take(64).collect::<String>();
 
@@ -82,13 +87,13 @@ pub fn sign_in(
         let conn = &mut pool.get()?;
         let now = db::now();
         let mut attempts = Vec::new();
-        for (bucket, limit) in [
-            (&user_bucket, LOGIN_PER_USERNAME),
-            (&ip_bucket, LOGIN_PER_IP),
+        for (bucket, backoff) in [
+            (&account_bucket, LOGIN_PER_ACCOUNT_AND_ADDRESS),
+            (&address_bucket, LOGIN_PER_ADDRESS),
         ] {
-            match throttle::try_attempt(conn, bucket, &limit, now)? {
-                Some(attempt) => attempts.push(attempt),
-                None => {
+            match throttle::try_backoff_attempt(conn, bucket, &backoff, now)? {
+                Ok(attempt) => attempts.push(attempt),
+                Err(wait) => {
                     for attempt in attempts {
                         throttle::forget(conn, attempt)?;
                     }
@@ -96,9 +101,7 @@ pub fn sign_in(
                         .target("user", None, Some(&label))
                         .detail("throttled");
                     audit::record(conn, actor, &event)?;
-                    return Ok(SignIn::Throttled {
-                        minutes: limit.window_minutes(),
-                    });
+                    return Ok(SignIn::Throttled { wait });
                 }
             }
         }
@@ -124,8 +127,9 @@ pub fn sign_in(
         }
     };
 
-    // A success clears its username's failures and does not count against its address.
-    throttle::clear(conn, &user_bucket)?;
+    // A success clears the account's failures from this address and does not
+    // count against the address.
+    throttle::clear(conn, &account_bucket)?;
     for attempt in attempts {
         throttle::forget(conn, attempt)?;
     }

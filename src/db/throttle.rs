@@ -6,7 +6,9 @@ use diesel::prelude::*;
 
 use super::DbConn;
 use super::schema::throttle_events;
-use crate::domain::throttle::Limit;
+use std::time::Duration;
+
+use crate::domain::throttle::{Backoff, Limit};
 
 /// Counts the failures recorded in `bucket` since `since`.
 pub fn count_since(conn: &mut DbConn, bucket: &str, since: NaiveDateTime) -> QueryResult<i64> {
@@ -47,6 +49,45 @@ pub fn try_attempt(
     }
 }
 
+/// Records an attempt in `bucket` and says whether `backoff` lets it go ahead
+/// now: `Ok(id)` if so, `Err(wait)` (and the record removed again, so that a
+/// refusal is no failure) if it must wait that much longer.
+///
+/// As in [`try_attempt`], recording comes first: of attempts that arrive at
+/// once, every one counts those recorded before its count, so a burst gets no
+/// more than the free failures, and afterwards no more than one attempt per
+/// delay (an attempt in flight beside it is as recent as it gets).
+pub fn try_backoff_attempt(
+    conn: &mut DbConn,
+    bucket: &str,
+    backoff: &Backoff,
+    now: NaiveDateTime,
+) -> QueryResult<Result<i64, Duration>> {
+    let id = diesel::insert_into(throttle_events::table)
+        .values((
+            throttle_events::bucket.eq(bucket),
+            throttle_events::occurred_at.eq(now),
+        ))
+        .returning(throttle_events::id)
+        .get_result(conn)?;
+    let (failures, latest): (i64, Option<NaiveDateTime>) = throttle_events::table
+        .filter(throttle_events::bucket.eq(bucket))
+        .filter(throttle_events::occurred_at.ge(backoff.window_start(now)))
+        .filter(throttle_events::id.ne(id))
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::max(throttle_events::occurred_at),
+        ))
+        .get_result(conn)?;
+    match backoff.wait(failures, latest, now) {
+        None => Ok(Ok(id)),
+        Some(wait) => {
+            forget(conn, id)?;
+            Ok(Err(wait))
+        }
+    }
+}
+
 /// Removes one recorded attempt (one that turned out not to count, such as a
 /// successful sign-in).
 pub fn forget(conn: &mut DbConn, id: i64) -> QueryResult<()> {
@@ -55,7 +96,8 @@ pub fn forget(conn: &mut DbConn, id: i64) -> QueryResult<()> {
         .map(drop)
 }
 
-/// Forgets a bucket's failures (a successful sign-in clears its username's count).
+/// Forgets a bucket's failures (a successful sign-in clears its account's
+/// count from its address).
 pub fn clear(conn: &mut DbConn, bucket: &str) -> QueryResult<()> {
     diesel::delete(throttle_events::table.filter(throttle_events::bucket.eq(bucket)))
         .execute(conn)

@@ -10,6 +10,7 @@ use crate::auth::extract::{ClientInfo, CurrentUser};
 use crate::auth::session_store::USER_ENTRY;
 use crate::db::audit::{self, Event, Outcome};
 use crate::domain::account::Password;
+use crate::domain::throttle;
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, redirect, render};
 use crate::state::AppState;
@@ -84,7 +85,7 @@ pub async fn sign_in(
             accounts::sign_in(pool, hasher, name.trim(), &password, &actor, "login")
         })
         .await?;
-    let (error, retry_after_minutes) = match outcome {
+    let (error, retry_after) = match outcome {
         SignIn::Success(user) => {
             // A new session id at sign-in: a fixated pre-login id is worthless.
             session.renew();
@@ -94,9 +95,9 @@ pub async fn sign_in(
             return Ok(redirect(safe_next(&next)));
         }
         SignIn::Failed => ("Incorrect username or password.".to_owned(), None),
-        SignIn::Throttled { minutes } => (
-            format!("Too many failed sign-in attempts. Wait {minutes} minutes, then try again."),
-            Some(minutes),
+        SignIn::Throttled { wait } => (
+            throttle::sign_in_wait_message(wait),
+            Some(throttle::retry_after_secs(wait)),
         ),
     };
     let page = LoginPage {
@@ -105,12 +106,12 @@ pub async fn sign_in(
         next,
         error: Some(error),
     };
-    let Some(minutes) = retry_after_minutes else {
+    let Some(retry_after) = retry_after else {
         return Ok(render(&req, StatusCode::OK, page));
     };
     let mut res = render(&req, StatusCode::TOO_MANY_REQUESTS, page);
     res.headers_mut()
-        .insert(header::RETRY_AFTER, header::HeaderValue::from(minutes * 60));
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
     Ok(res)
 }
 

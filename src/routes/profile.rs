@@ -11,7 +11,7 @@ use crate::db::audit::{self, Event, Outcome};
 use crate::db::{sessions, throttle, users};
 use crate::domain::account::Password;
 use crate::domain::form::FieldErrors;
-use crate::domain::throttle::LOGIN_PER_USERNAME;
+use crate::domain::throttle::{LOGIN_PER_ACCOUNT_AND_ADDRESS, password_check_bucket, wait_text};
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
@@ -64,22 +64,25 @@ pub async fn change_password(
             let mut errors = FieldErrors::new();
             // Guesses of the current password (from a session left open, say)
             // are throttled like sign-ins.
-            let bucket = format!("password-change:{}", account.id);
-            let limit = LOGIN_PER_USERNAME;
-            let Some(attempt) = throttle::try_attempt(conn, &bucket, &limit, crate::db::now())?
-            else {
-                errors.add(
-                    "current_password",
-                    format!(
-                        "Too many wrong passwords. Wait {} minutes, then try again.",
-                        limit.window_minutes()
-                    ),
-                );
-                let event = Event::new("password_change", Outcome::Denied)
-                    .target("user", Some(account.id), Some(&account.username))
-                    .detail("throttled");
-                audit::record(conn, &actor, &event)?;
-                return Ok(errors);
+            let bucket = password_check_bucket(account.id);
+            let backoff = LOGIN_PER_ACCOUNT_AND_ADDRESS;
+            let attempt = throttle::try_backoff_attempt(conn, &bucket, &backoff, crate::db::now())?;
+            let attempt = match attempt {
+                Ok(attempt) => attempt,
+                Err(wait) => {
+                    errors.add(
+                        "current_password",
+                        format!(
+                            "Too many wrong passwords. Wait {}, then try again.",
+                            wait_text(wait)
+                        ),
+                    );
+                    let event = Event::new("password_change", Outcome::Denied)
+                        .target("user", Some(account.id), Some(&account.username))
+                        .detail("throttled");
+                    audit::record(conn, &actor, &event)?;
+                    return Ok(errors);
+                }
             };
             if hasher.verify(&form.current_password, &account.password_hash) {
                 throttle::forget(conn, attempt)?;

@@ -17,6 +17,7 @@ use crate::db::{memberships, settings};
 use crate::domain::account::Password;
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::ExpiryChoice;
+use crate::domain::throttle;
 use crate::domain::token::TokenKind;
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
@@ -121,11 +122,9 @@ pub async fn create_session(
                 token: issued.secret.expose().to_owned(),
                 expires_at: issued.expires_at.map(rfc3339),
             })),
-        Outcome::Refused(SignIn::Throttled { minutes }) => Err(AppError::TooManyRequests {
-            message: format!(
-                "Too many failed sign-in attempts. Wait {minutes} minutes, then try again."
-            ),
-            retry_after_secs: minutes * 60,
+        Outcome::Refused(SignIn::Throttled { wait }) => Err(AppError::TooManyRequests {
+            message: throttle::sign_in_wait_message(wait),
+            retry_after_secs: throttle::retry_after_secs(wait),
         }
         .into()),
         Outcome::Refused(_) => Err(ApiError::InvalidCredentials),
