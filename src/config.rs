@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::domain::origin::PublicUrl;
+use crate::domain::proxy::TrustedProxies;
 use clap::{Args, ValueEnum};
 
 /// Settings shared by every subcommand.
@@ -37,6 +38,12 @@ pub struct Config {
     /// derived from the bind address (and start-up says so); never from request headers.
     #[arg(long, env = "TESSERA_PUBLIC_URL", value_parser = PublicUrl::parse, global = true)]
     pub public_url: Option<PublicUrl>,
+
+    /// Reverse proxies (comma-separated addresses or CIDRs) whose X-Forwarded-For,
+    /// Forwarded and X-Forwarded-Proto headers are believed: the client is then the
+    /// right-most forwarded address that is not one of them. Empty: the TCP peer.
+    #[arg(long, env = "TESSERA_TRUSTED_PROXIES", value_parser = TrustedProxies::parse, default_value = "", global = true)]
+    pub trusted_proxies: TrustedProxies,
 
     /// Marker at the start of every token this deployment issues (e.g. tsr → tsrp_…).
     #[arg(

@@ -27,7 +27,7 @@ use crate::domain::rate_limit::FailureLimiter;
 use crate::error::{AppError, plain_errors};
 use crate::routes;
 use crate::state::AppState;
-use crate::telemetry::request_span;
+use crate::telemetry::{RequestSpan, request_timing};
 use crate::tokens::cache::TokenCache;
 use crate::tokens::epoch::EpochReader;
 use crate::tokens::last_used::LastUseBuffer;
@@ -140,6 +140,20 @@ impl Application {
                  it over plain HTTP"
             );
         }
+        if !config.trusted_proxies.is_empty() {
+            tracing::info!(
+                trusted_proxies = %config.trusted_proxies,
+                "the client address and scheme come from these proxies' forwarding headers"
+            );
+        } else if public_url.starts_with("https://") {
+            // TLS ends in front of us, so a proxy does: unless it is trusted,
+            // every client shares its address for throttling and audit rows.
+            tracing::warn!(
+                "the public URL is https, so a reverse proxy stands in front, but \
+                 TESSERA_TRUSTED_PROXIES is empty: every client seems to come from the \
+                 proxy's address (throttling, audit, logs); list the proxy's address there"
+            );
+        }
         let state = AppState {
             pool: pool.clone(),
             hasher,
@@ -154,6 +168,7 @@ impl Application {
             db_health,
             public_url: Arc::from(public_url),
             public_origin: config.public_url.as_ref().and_then(PublicUrl::own),
+            trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         };
         crate::background::spawn(&state, probe_url, config.last_use_flush_interval);
 
@@ -191,7 +206,8 @@ impl Application {
                 .wrap(sessions)
                 .wrap(from_fn(plain_errors))
                 .wrap(security_headers(secure))
-                .wrap(from_fn(request_span))
+                .wrap(from_fn(request_timing))
+                .wrap(tracing_actix_web::TracingLogger::<RequestSpan>::new())
                 .app_data(web::Data::new(app_state.clone()))
                 .app_data(web::PayloadConfig::new(FORM_LIMIT))
                 .app_data(web::QueryConfig::default().error_handler(|_, _| {

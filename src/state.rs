@@ -9,6 +9,7 @@ use crate::auth::password::Hasher;
 use crate::db::health::DbHealth;
 use crate::db::{DbConn, DbPool, validity};
 use crate::domain::origin::Own;
+use crate::domain::proxy::TrustedProxies;
 use crate::domain::rate_limit::FailureLimiter;
 use crate::domain::token::PlainToken;
 use crate::error::AppError;
@@ -37,6 +38,8 @@ pub struct AppState {
     /// was configured.
     pub public_url: Arc<str>,
     pub public_origin: Option<Own>,
+    /// Whose forwarding headers say who the client is (see `domain::proxy`).
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
 
 /// A presented token's fate, and the validity epoch the request has read since

@@ -1,19 +1,25 @@
 //! Logging: a tracing subscriber (text or JSON lines) and a span per request.
 //!
-//! The request span records the method, the path without its query string (a
-//! query may carry a setup code), the status and the latency, which also goes
-//! back to the client as `Server-Timing`. Nothing else from the request
-//! (headers, cookies, bodies) is ever logged.
+//! The request span (tracing-actix-web's, with [`RequestSpan`]'s fields)
+//! records the request id, the client's address, the method, the path without
+//! its query string (a query may carry a setup code), the route, the user, the
+//! status and the latency, which also goes back to the client as
+//! `Server-Timing`. Nothing else from the request (headers, cookies, bodies) is
+//! ever logged.
 
+use std::io::IsTerminal as _;
 use std::time::Instant;
 
+use actix_web::HttpMessage as _;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use tracing::Instrument as _;
+use tracing::Span;
+use tracing_actix_web::{RequestId, RootSpan, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
 
+use crate::auth::extract::{CurrentUser, client_of};
 use crate::config::LogFormat;
 
 /// Installs the global subscriber. Safe to call more than once (tests): later
@@ -25,6 +31,8 @@ pub fn init(filter: &str, format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, not in a journal or a file.
+        .with_ansi(std::io::stderr().is_terminal())
         .log_internal_errors(false);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -32,45 +40,92 @@ pub fn init(filter: &str, format: LogFormat) {
     };
 }
 
-pub async fn request_span(
+/// The root span of every request, made by tracing-actix-web's
+/// [`TracingLogger`](tracing_actix_web::TracingLogger) with our own fields:
+/// the request id (sent back as `X-Request-Id`), the client's address as the
+/// trusted proxies report it (never a forwarded header of anyone else), the
+/// method and the path without its query string; the route pattern, the user,
+/// the status and the latency are recorded as the answer goes out, and one
+/// `request finished` line is logged per request.
+pub struct RequestSpan;
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(req: &ServiceRequest) -> Span {
+        let request_id = req
+            .extensions()
+            .get::<RequestId>()
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        let client =
+            client_of(req.request()).map_or_else(|| "unknown".to_owned(), |c| c.ip.to_string());
+        tracing::info_span!(
+            "request",
+            request_id = %request_id,
+            client = %client,
+            method = %req.method(),
+            path = %req.path(),
+            route = tracing::field::Empty,
+            user = tracing::field::Empty,
+            status = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(
+        span: Span,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
+        let status = match outcome {
+            Ok(res) => res.status().as_u16(),
+            Err(err) => err.as_response_error().status_code().as_u16(),
+        };
+        span.record("status", status);
+        span.in_scope(|| tracing::info!(status, "request finished"));
+    }
+}
+
+/// Inside the request span: times the request (`Server-Timing`, the span's
+/// `latency_ms`, the metrics), names its route and user in the span, and
+/// sends the request id back as `X-Request-Id`.
+pub async fn request_timing(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let span = tracing::info_span!(
-        "request",
-        method = %req.method(),
-        path = %req.path(),
-        status = tracing::field::Empty,
-        latency_ms = tracing::field::Empty,
-    );
     let started = Instant::now();
     let method = req.method().to_string();
-    let mut result = next.call(req).instrument(span.clone()).await;
+    let mut result = next.call(req).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let status = match &mut result {
-        Ok(res) => {
-            // Server-Timing shows the server's share of a request in browser
-            // tools and lets the benchmarks report server-side times.
-            if let Ok(value) = HeaderValue::from_str(&format!("app;dur={latency_ms:.3}")) {
-                res.headers_mut()
-                    .insert(HeaderName::from_static("server-timing"), value);
+    if let Ok(res) = &mut result {
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
+        crate::metrics::observe_request(
+            &route,
+            &method,
+            res.status().as_u16(),
+            latency_ms / 1000.0,
+        );
+        let request_id = {
+            let extensions = res.request().extensions();
+            if let Some(span) = extensions.get::<RootSpan>() {
+                span.record("route", route.as_str());
+                span.record("latency_ms", latency_ms);
+                if let Some(user) = extensions.get::<CurrentUser>() {
+                    span.record("user", user.id);
+                }
             }
-            let route = res
-                .request()
-                .match_pattern()
-                .unwrap_or_else(|| "unmatched".into());
-            crate::metrics::observe_request(
-                &route,
-                &method,
-                res.status().as_u16(),
-                latency_ms / 1000.0,
-            );
-            res.status().as_u16()
+            extensions.get::<RequestId>().copied()
+        };
+        let headers = res.headers_mut();
+        // Server-Timing shows the server's share of a request in browser
+        // tools and lets the benchmarks report server-side times.
+        if let Ok(value) = HeaderValue::from_str(&format!("app;dur={latency_ms:.3}")) {
+            headers.insert(HeaderName::from_static("server-timing"), value);
         }
-        Err(err) => err.as_response_error().status_code().as_u16(),
-    };
-    span.record("status", status);
-    span.record("latency_ms", latency_ms);
-    span.in_scope(|| tracing::info!(status, latency_ms, "request finished"));
+        if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
+            headers.insert(HeaderName::from_static("x-request-id"), id);
+        }
+    }
     result
 }

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
+use tracing_actix_web::RootSpan;
 
 use super::extract::ClientInfo;
 use crate::db::audit::Actor;
@@ -123,7 +124,9 @@ impl FromRequest for Bearer {
             .cloned()
             .expect("AppState is registered");
         let client = ClientInfo::of(req);
-        let address = req.peer_addr().map(|a| a.ip());
+        // The request's log line names the token's owner as its user.
+        let span = req.extensions().get::<RootSpan>().cloned();
+        let address = super::extract::client_of(req).map(|client| client.ip);
         let now = std::time::Instant::now();
         // An address that keeps failing is refused before any parsing or lookup.
         if let Some(retry_after_secs) =
@@ -175,6 +178,11 @@ impl FromRequest for Bearer {
             let epoch = checked.epoch;
             checked
                 .outcome
+                .inspect(|auth| {
+                    if let Some(span) = &span {
+                        span.record("user", auth.owner.id);
+                    }
+                })
                 .map(|auth| Bearer {
                     auth,
                     client,

@@ -1,15 +1,57 @@
 //! Extractors: `CurrentUser` and `CurrentAdmin` (set by the gate), `ClientInfo`
-//! (IP and user agent for audit rows).
+//! (IP and user agent for audit rows), and [`client_of`], who the client is
+//! behind the trusted proxies.
 
 use std::future::{Ready, ready};
 use std::ops::Deref;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpMessage as _, HttpRequest, http::header};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, http::header, web};
 
 use crate::db::audit::Actor;
 use crate::db::users::User;
+use crate::domain::proxy::{Client, Forwarding};
 use crate::error::AppError;
+use crate::state::AppState;
+
+/// The client of a request: its TCP peer, or, when the peer is a trusted
+/// proxy, the address (and scheme) the forwarding headers report. Worked out
+/// once per request; `None` only for a request with no peer (none in serving).
+pub fn client_of(req: &HttpRequest) -> Option<Client> {
+    if let Some(client) = req.extensions().get::<Client>() {
+        return Some(*client);
+    }
+    let peer = req.peer_addr()?.ip();
+    let client = match req.app_data::<web::Data<AppState>>() {
+        Some(state) if state.trusted_proxies.trusts(peer) => {
+            let values = |name| -> Vec<&str> {
+                req.headers()
+                    .get_all(name)
+                    .filter_map(|value| value.to_str().ok())
+                    .collect()
+            };
+            let (x_forwarded_for, forwarded, x_forwarded_proto) = (
+                values(header::X_FORWARDED_FOR),
+                values(header::FORWARDED),
+                values(header::HeaderName::from_static("x-forwarded-proto")),
+            );
+            state.trusted_proxies.client(
+                peer,
+                Forwarding {
+                    x_forwarded_for: &x_forwarded_for,
+                    forwarded: &forwarded,
+                    x_forwarded_proto: &x_forwarded_proto,
+                },
+            )
+        }
+        _ => Client {
+            ip: peer.to_canonical(),
+            scheme: None,
+        },
+    };
+    req.extensions_mut().insert(client);
+    Some(client)
+}
 
 /// The signed-in, active user of this request.
 #[derive(Debug, Clone)]
@@ -69,9 +111,8 @@ pub struct ClientInfo {
 
 impl ClientInfo {
     pub fn of(req: &HttpRequest) -> Self {
-        let ip = req
-            .peer_addr()
-            .map(|addr| addr.ip().to_string())
+        let ip = client_of(req)
+            .map(|client| client.ip.to_string())
             .unwrap_or_else(|| "unknown".to_owned());
         // Not always ASCII: keep what can be read rather than nothing.
         let user_agent = req.headers().get(header::USER_AGENT).map(|v| {

@@ -71,7 +71,8 @@ fn is_state_changing(req: &ServiceRequest) -> bool {
 }
 
 /// The origin this server answers as: the configured public URL's, or else
-/// the one the request's `Host` names (never a forwarded header).
+/// the one the request's `Host` names (never a forwarded host), with the
+/// scheme a trusted proxy reports.
 fn own_origin(req: &ServiceRequest) -> Option<Own> {
     if let Some(own) = req
         .app_data::<web::Data<AppState>>()
@@ -83,7 +84,9 @@ fn own_origin(req: &ServiceRequest) -> Option<Own> {
         Some(host) => host.to_str().ok()?.to_owned(),
         None => req.uri().authority()?.to_string(),
     };
-    Own::from_host(&host)
+    // The scheme stays open unless a trusted proxy said which one the client used.
+    let scheme = super::extract::client_of(req.request()).and_then(|client| client.scheme);
+    Own::from_host(&host).map(|own| Own { scheme, ..own })
 }
 
 /// Every value of a header, as text (joined with ", " if sent more than once).

@@ -9,6 +9,7 @@ pub mod form;
 pub mod origin;
 pub mod password_link;
 pub mod policy;
+pub mod proxy;
 pub mod rate_limit;
 pub mod scopes;
 pub mod throttle;

@@ -450,6 +450,53 @@ impl TestApp {
         }
     }
 
+    /// A visitor whose connections come from `ip` (on Linux every 127.x.y.z
+    /// is this machine): another client as the server sees it.
+    pub fn visitor_from(&self, ip: &str) -> Visitor {
+        Visitor {
+            address: self.address.clone(),
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(30))
+                .local_address(ip.parse::<std::net::IpAddr>().expect("an address"))
+                .build()
+                .expect("client"),
+        }
+    }
+
+    /// The client address of the audit rows with this action, oldest first.
+    pub fn audit_ips(&self, action: &str) -> Vec<Option<String>> {
+        use tessera::db::schema::audit_events::dsl as a;
+        self.db(|conn| {
+            a::audit_events
+                .filter(a::action.eq(action))
+                .order(a::id.asc())
+                .select(a::ip)
+                .load(conn)
+                .expect("audit rows")
+        })
+    }
+
+    /// Moves every throttle record `by` into the past: as if that much time
+    /// had gone by since the failures (no test sleeps through a wait).
+    pub fn age_throttle_records(&self, by: Duration) {
+        use tessera::db::schema::throttle_events::dsl as t;
+        let by = chrono::TimeDelta::from_std(by).unwrap();
+        self.db(|conn| {
+            let rows: Vec<(i64, chrono::NaiveDateTime)> = t::throttle_events
+                .select((t::id, t::occurred_at))
+                .load(conn)
+                .expect("throttle records");
+            for (id, at) in rows {
+                diesel::update(t::throttle_events.find(id))
+                    .set(t::occurred_at.eq(at - by))
+                    .execute(conn)
+                    .expect("age a throttle record");
+            }
+        });
+    }
+
     pub fn setup_code(&self) -> Option<&str> {
         self.setup_code.as_deref()
     }
