@@ -138,7 +138,7 @@ pub fn wait_text(wait: Duration) -> String {
     match secs {
         1 => "1 second".to_owned(),
         2..=59 => format!("{secs} seconds"),
-        60..=119 => "1 minute".to_owned(),
+        60 => "1 minute".to_owned(),
         _ => format!("{} minutes", secs.div_ceil(60)),
     }
 }
