@@ -26,15 +26,16 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
     let origin = app.listening_origin().to_owned();
     let public_url = app.public_url().to_owned();
-    tracing::info!(%origin, %public_url, "Tessera is listening");
     if let Some(code) = app.setup_code() {
         // Printed, not logged: the code is a one-time secret for whoever started us.
-        // (Written without println!, which would panic on a closed stdout.)
+        // (Written without println!, which would panic on a closed stdout.) Before
+        // the line that says we listen, so whoever waits for that has the link too.
         let _ = writeln!(
             std::io::stdout(),
             "\nTessera has no administrator yet. Open this link to create one:\n\n    {public_url}/setup?code={code}\n"
         );
     }
+    tracing::info!(%origin, %public_url, "Tessera is listening");
     app.run_until_stopped().await?;
     Ok(())
 }

@@ -10,11 +10,11 @@
 use std::io::IsTerminal as _;
 use std::time::Instant;
 
-use actix_web::HttpMessage as _;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::{HttpMessage as _, HttpRequest};
 use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpan, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
@@ -56,6 +56,7 @@ impl RootSpanBuilder for RequestSpan {
             .get::<RequestId>()
             .map(|id| id.to_string())
             .unwrap_or_default();
+        req.extensions_mut().insert(Started(Instant::now()));
         let client =
             client_of(req.request()).map_or_else(|| "unknown".to_owned(), |c| c.ip.to_string());
         tracing::info_span!(
@@ -75,13 +76,23 @@ impl RootSpanBuilder for RequestSpan {
         span: Span,
         outcome: &Result<ServiceResponse<B>, actix_web::Error>,
     ) {
-        let status = match outcome {
-            Ok(res) => res.status().as_u16(),
-            Err(err) => err.as_response_error().status_code().as_u16(),
+        let (status, latency_ms) = match outcome {
+            Ok(res) => (res.status().as_u16(), latency_ms(res.request())),
+            Err(err) => (err.as_response_error().status_code().as_u16(), None),
         };
         span.record("status", status);
-        span.in_scope(|| tracing::info!(status, "request finished"));
+        span.in_scope(|| tracing::info!(status, latency_ms, "request finished"));
     }
+}
+
+/// When the request span started (the request's arrival, as far as we see it).
+#[derive(Clone, Copy)]
+struct Started(Instant);
+
+/// Milliseconds since the request's span started.
+fn latency_ms(req: &HttpRequest) -> Option<f64> {
+    let started = req.extensions().get::<Started>()?.0;
+    Some(started.elapsed().as_secs_f64() * 1000.0)
 }
 
 /// Inside the request span: times the request (`Server-Timing`, the span's
@@ -91,11 +102,10 @@ pub async fn request_timing(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
     let method = req.method().to_string();
     let mut result = next.call(req).await;
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     if let Ok(res) = &mut result {
+        let latency_ms = latency_ms(res.request()).unwrap_or_default();
         let route = res
             .request()
             .match_pattern()
