@@ -125,6 +125,11 @@ pub struct Config {
     /// the stylesheet, script and icon built into the binary.
     #[arg(long, env = "TESSERA_STATIC_DIR", global = true)]
     pub static_dir: Option<PathBuf>,
+
+    /// How long /metrics keeps the token counts (one pass over the tokens
+    /// table) before counting again; scrapes meanwhile share them (e.g. 15s).
+    #[arg(long, env = "TESSERA_METRICS_TOKEN_COUNT_TTL", default_value = "15s", value_parser = humantime::parse_duration, global = true)]
+    pub metrics_token_count_ttl: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

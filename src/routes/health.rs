@@ -3,6 +3,8 @@
 use actix_web::{HttpResponse, web};
 use diesel::connection::SimpleConnection as _;
 
+use crate::db::{self, token_stats};
+use crate::domain::token_stats::TokenStats;
 use crate::state::AppState;
 
 /// The process is up and serving.
@@ -23,9 +25,29 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Prometheus text format.
+/// Prometheus text format. Without the token counts when they cannot be
+/// read: the rest still tells what is wrong.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let counted = state
+        .token_counts
+        .current(|| {
+            state.db(|conn, _| {
+                let groups = token_stats::count_groups(conn, db::now())?;
+                Ok(TokenStats::from_groups(groups))
+            })
+        })
+        .await;
+    let counts = match counted {
+        Ok(counts) => Some(counts),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot count the tokens for /metrics");
+            None
+        }
+    };
+    let tokens = counts
+        .as_deref()
+        .map(|counts| (counts, state.token_counts.ttl()));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(crate::metrics::render(&state.pool))
+        .body(crate::metrics::render(&state.pool, tokens))
 }
