@@ -170,6 +170,7 @@ impl Application {
             public_url: Arc::from(public_url),
             public_origin: config.public_url.as_ref().and_then(PublicUrl::own),
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+            metrics_require_token: config.metrics_require_token,
             token_counts: Arc::new(TokenCounts::new(config.metrics_token_count_ttl)),
         };
         crate::background::spawn(&state, probe_url, config.last_use_flush_interval);

@@ -41,6 +41,8 @@ pub struct AppState {
     pub public_origin: Option<Own>,
     /// Whose forwarding headers say who the client is (see `domain::proxy`).
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// Whether `/metrics` answers only a bearer token with the `metrics` scope.
+    pub metrics_require_token: bool,
     /// The token counts `/metrics` shows, kept for a while.
     pub token_counts: Arc<TokenCounts>,
 }
