@@ -125,6 +125,25 @@ pub struct Config {
     /// the stylesheet, script and icon built into the binary.
     #[arg(long, env = "TESSERA_STATIC_DIR", global = true)]
     pub static_dir: Option<PathBuf>,
+
+    /// Answer /metrics only to a bearer token with the `metrics` scope
+    /// (401 without a valid token, 403 without the scope).
+    #[arg(
+        long,
+        env = "TESSERA_METRICS_REQUIRE_TOKEN",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        global = true
+    )]
+    pub metrics_require_token: bool,
+
+    /// How long /metrics keeps the token counts (one pass over the tokens
+    /// table) before counting again; scrapes meanwhile share them (e.g. 15s).
+    #[arg(long, env = "TESSERA_METRICS_TOKEN_COUNT_TTL", default_value = "15s", value_parser = humantime::parse_duration, global = true)]
+    pub metrics_token_count_ttl: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -202,6 +221,14 @@ mod tests {
             let explicit = config(&["--bind", bind, "--cookie-secure", "auto"]);
             assert_eq!(explicit.cookie_secure(), secure, "auto with {bind}");
         }
+    }
+
+    #[test]
+    fn metrics_require_a_token_only_when_asked() {
+        assert!(!config(&[]).metrics_require_token);
+        assert!(config(&["--metrics-require-token"]).metrics_require_token);
+        assert!(config(&["--metrics-require-token=true"]).metrics_require_token);
+        assert!(!config(&["--metrics-require-token=false"]).metrics_require_token);
     }
 
     #[test]

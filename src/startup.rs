@@ -25,6 +25,7 @@ use crate::db::{self, DatabaseUrl, DbPool, settings};
 use crate::domain::origin::PublicUrl;
 use crate::domain::rate_limit::FailureLimiter;
 use crate::error::{AppError, plain_errors};
+use crate::metrics::TokenCounts;
 use crate::routes;
 use crate::state::AppState;
 use crate::telemetry::{RequestSpan, request_timing};
@@ -169,6 +170,8 @@ impl Application {
             public_url: Arc::from(public_url),
             public_origin: config.public_url.as_ref().and_then(PublicUrl::own),
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+            metrics_require_token: config.metrics_require_token,
+            token_counts: Arc::new(TokenCounts::new(config.metrics_token_count_ttl)),
         };
         crate::background::spawn(&state, probe_url, config.last_use_flush_interval);
 

@@ -13,6 +13,7 @@ use crate::domain::proxy::TrustedProxies;
 use crate::domain::rate_limit::FailureLimiter;
 use crate::domain::token::PlainToken;
 use crate::error::AppError;
+use crate::metrics::TokenCounts;
 use crate::tokens::cache::TokenCache;
 use crate::tokens::epoch::EpochReader;
 use crate::tokens::last_used::LastUseBuffer;
@@ -40,6 +41,10 @@ pub struct AppState {
     pub public_origin: Option<Own>,
     /// Whose forwarding headers say who the client is (see `domain::proxy`).
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// Whether `/metrics` answers only a bearer token with the `metrics` scope.
+    pub metrics_require_token: bool,
+    /// The token counts `/metrics` shows, kept for a while.
+    pub token_counts: Arc<TokenCounts>,
 }
 
 /// A presented token's fate, and the validity epoch the request has read since

@@ -202,7 +202,7 @@ async fn non_admins_get_403_on_every_catalog_route() {
     }
     assert_eq!(app.count("departments"), 1);
     assert_eq!(app.count("user_types"), 1);
-    assert_eq!(app.count("scopes"), 11);
+    assert_eq!(app.count("scopes"), 12);
     assert_eq!(department(&app, d).unwrap().0, "Dept Field");
     assert_eq!(
         user_type(&app, t).unwrap(),
@@ -1231,7 +1231,7 @@ async fn catalog_forms_need_the_csrf_token() {
     }
     assert_eq!(app.count("departments"), 2);
     assert_eq!(app.count("user_types"), 2);
-    assert_eq!(app.count("scopes"), 11);
+    assert_eq!(app.count("scopes"), 12);
     assert_eq!(department(&app, d).unwrap().0, "Dept Field");
     assert_eq!(
         user_type(&app, t).unwrap(),

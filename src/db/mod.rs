@@ -16,6 +16,7 @@ pub mod sessions;
 pub mod settings;
 pub mod throttle;
 pub mod token_search;
+pub mod token_stats;
 pub mod tokens;
 pub mod user_types;
 pub mod users;

@@ -15,3 +15,4 @@ pub mod scopes;
 pub mod throttle;
 pub mod token;
 pub mod token_filter;
+pub mod token_stats;

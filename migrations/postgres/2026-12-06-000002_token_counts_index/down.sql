@@ -1,0 +1,2 @@
+-- See up.sql: nothing to undo.
+SELECT 1;

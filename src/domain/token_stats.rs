@@ -1,0 +1,181 @@
+//! The token inventory as `/metrics` reports it: how many tokens of each kind
+//! are in each state, and how many active ones expire soon. The database
+//! groups by the stored columns (kind, status) and counts the time-dependent
+//! cases in the same pass; [`TokenStats::from_groups`] folds those counts into
+//! one state per token.
+
+use crate::domain::token::TokenKind;
+
+/// The one state a token is counted in. A token may be both disabled and
+/// expired (its badges show both); here it counts once, in the first state
+/// that applies: revoked, then expired, then disabled, else active, so that
+/// the states of one kind add up to its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenState {
+    Active,
+    Disabled,
+    Expired,
+    Revoked,
+}
+
+impl TokenState {
+    pub const ALL: [TokenState; 4] = [Self::Active, Self::Disabled, Self::Expired, Self::Revoked];
+
+    /// The `status` label of the gauge.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Self::Active => 0,
+            Self::Disabled => 1,
+            Self::Expired => 2,
+            Self::Revoked => 3,
+        }
+    }
+}
+
+fn kind_index(kind: TokenKind) -> usize {
+    match kind {
+        TokenKind::Personal => 0,
+        TokenKind::Client => 1,
+        TokenKind::Api => 2,
+        TokenKind::Session => 3,
+    }
+}
+
+/// One group of the database's count: the rows of one kind and stored status,
+/// and how many of them are revoked, expired (not revoked, expiry passed) and
+/// expiring soon (not revoked, expiry within the window ahead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupCount {
+    pub kind: String,
+    pub status: String,
+    pub rows: i64,
+    pub revoked: i64,
+    pub expired: i64,
+    pub expiring_soon: i64,
+}
+
+/// Tokens by kind and state, and active tokens expiring soon by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenStats {
+    counts: [[i64; 4]; 4],
+    expiring_soon: [i64; 4],
+}
+
+impl TokenStats {
+    /// Folds the database's groups. A group of a kind this build does not
+    /// know is left out (the column's check constraint admits none); any
+    /// stored status but `active` counts as disabled, as authentication
+    /// refuses it.
+    pub fn from_groups(groups: impl IntoIterator<Item = GroupCount>) -> Self {
+        let mut stats = Self::default();
+        for group in groups {
+            let Some(kind) = TokenKind::parse(&group.kind) else {
+                continue;
+            };
+            let k = kind_index(kind);
+            let stored_active = group.status == "active";
+            let unrevoked_state = if stored_active {
+                TokenState::Active
+            } else {
+                TokenState::Disabled
+            };
+            let counts = &mut stats.counts[k];
+            counts[TokenState::Revoked.index()] += group.revoked;
+            counts[TokenState::Expired.index()] += group.expired;
+            counts[unrevoked_state.index()] += group.rows - group.revoked - group.expired;
+            if stored_active {
+                stats.expiring_soon[k] += group.expiring_soon;
+            }
+        }
+        stats
+    }
+
+    /// Tokens of `kind` in `state`.
+    pub fn count(&self, kind: TokenKind, state: TokenState) -> i64 {
+        self.counts[kind_index(kind)][state.index()]
+    }
+
+    /// Active tokens of `kind` (not revoked, not disabled) whose expiry is
+    /// after now and within the window ahead.
+    pub fn expiring_soon(&self, kind: TokenKind) -> i64 {
+        self.expiring_soon[kind_index(kind)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(kind: &str, status: &str, counts: [i64; 4]) -> GroupCount {
+        let [rows, revoked, expired, expiring_soon] = counts;
+        GroupCount {
+            kind: kind.into(),
+            status: status.into(),
+            rows,
+            revoked,
+            expired,
+            expiring_soon,
+        }
+    }
+
+    #[test]
+    fn every_token_counts_in_exactly_one_state() {
+        let stats = TokenStats::from_groups([
+            group("personal", "active", [10, 2, 3, 4]),
+            group("personal", "disabled", [5, 1, 2, 1]),
+            group("session", "active", [7, 0, 0, 0]),
+        ]);
+        use TokenKind::*;
+        use TokenState::*;
+        assert_eq!(stats.count(Personal, Active), 5);
+        assert_eq!(stats.count(Personal, Disabled), 2);
+        assert_eq!(stats.count(Personal, Expired), 3 + 2);
+        assert_eq!(stats.count(Personal, Revoked), 2 + 1);
+        let total: i64 = TokenState::ALL
+            .iter()
+            .map(|&s| stats.count(Personal, s))
+            .sum();
+        assert_eq!(total, 15);
+        assert_eq!(stats.count(Session, Active), 7);
+        for state in TokenState::ALL {
+            assert_eq!(stats.count(Client, state), 0);
+            assert_eq!(stats.count(Api, state), 0);
+        }
+    }
+
+    #[test]
+    fn only_active_tokens_count_as_expiring_soon() {
+        let stats = TokenStats::from_groups([
+            group("api", "active", [3, 0, 0, 2]),
+            group("api", "disabled", [4, 0, 0, 4]),
+            group("client", "disabled", [1, 0, 0, 1]),
+        ]);
+        assert_eq!(stats.expiring_soon(TokenKind::Api), 2);
+        assert_eq!(stats.expiring_soon(TokenKind::Client), 0);
+        assert_eq!(stats.count(TokenKind::Api, TokenState::Disabled), 4);
+    }
+
+    #[test]
+    fn unknown_kinds_are_left_out_and_unknown_statuses_count_as_disabled() {
+        let stats = TokenStats::from_groups([
+            group("robot", "active", [9, 0, 0, 9]),
+            group("client", "suspended", [2, 0, 0, 1]),
+        ]);
+        assert_eq!(stats.count(TokenKind::Client, TokenState::Disabled), 2);
+        assert_eq!(stats.expiring_soon(TokenKind::Client), 0);
+        let everything: i64 = TokenKind::ALL
+            .iter()
+            .flat_map(|&k| TokenState::ALL.map(|s| stats.count(k, s)))
+            .sum();
+        assert_eq!(everything, 2);
+    }
+}
