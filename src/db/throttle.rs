@@ -34,13 +34,7 @@ pub fn try_attempt(
     limit: &Limit,
     now: NaiveDateTime,
 ) -> QueryResult<Option<i64>> {
-    let id = diesel::insert_into(throttle_events::table)
-        .values((
-            throttle_events::bucket.eq(bucket),
-            throttle_events::occurred_at.eq(now),
-        ))
-        .returning(throttle_events::id)
-        .get_result(conn)?;
+    let id = record(conn, bucket, now)?;
     if limit.allows(count_since(conn, bucket, limit.window_start(now))?) {
         Ok(Some(id))
     } else {
@@ -63,13 +57,7 @@ pub fn try_backoff_attempt(
     backoff: &Backoff,
     now: NaiveDateTime,
 ) -> QueryResult<Result<i64, Duration>> {
-    let id = diesel::insert_into(throttle_events::table)
-        .values((
-            throttle_events::bucket.eq(bucket),
-            throttle_events::occurred_at.eq(now),
-        ))
-        .returning(throttle_events::id)
-        .get_result(conn)?;
+    let id = record(conn, bucket, now)?;
     let (failures, latest): (i64, Option<NaiveDateTime>) = throttle_events::table
         .filter(throttle_events::bucket.eq(bucket))
         .filter(throttle_events::occurred_at.ge(backoff.window_start(now)))
@@ -86,6 +74,17 @@ pub fn try_backoff_attempt(
             Ok(Err(wait))
         }
     }
+}
+
+/// Records one attempt in `bucket`; its id.
+fn record(conn: &mut DbConn, bucket: &str, now: NaiveDateTime) -> QueryResult<i64> {
+    diesel::insert_into(throttle_events::table)
+        .values((
+            throttle_events::bucket.eq(bucket),
+            throttle_events::occurred_at.eq(now),
+        ))
+        .returning(throttle_events::id)
+        .get_result(conn)
 }
 
 /// Removes one recorded attempt (one that turned out not to count, such as a
