@@ -681,6 +681,33 @@ async fn a_burst_of_guesses_at_once_gets_no_more_than_the_limit() {
 }
 
 #[actix_web::test]
+async fn many_people_signing_in_at_once_from_one_address_are_never_throttled() {
+    // An office behind one address: twenty people sign in at the same moment,
+    // three times over. No failure, so no wait, however the attempts interleave.
+    let app = spawn_app().await;
+    let mut sign_ins = Vec::new();
+    for i in 0..20 {
+        let name = format!("colleague{i}");
+        app.create_user(&name, false);
+        let visitors = [app.visitor(), app.visitor(), app.visitor()];
+        sign_ins.push(actix_web::rt::spawn(async move {
+            let mut statuses = Vec::new();
+            for visitor in visitors {
+                statuses.push(visitor.login(&name, PASSWORD).await.status());
+            }
+            statuses
+        }));
+    }
+    for sign_in in sign_ins {
+        let statuses = sign_in.await.unwrap();
+        assert!(
+            statuses.iter().all(|s| *s == StatusCode::SEE_OTHER),
+            "{statuses:?}"
+        );
+    }
+}
+
+#[actix_web::test]
 async fn visitors_who_are_not_signed_in_leave_no_session_rows() {
     let app = spawn_app().await;
     app.create_user("ada", false);

@@ -60,6 +60,11 @@ impl Backoff {
         latest: Option<chrono::NaiveDateTime>,
         now: chrono::NaiveDateTime,
     ) -> Option<Duration> {
+        if failures < self.free {
+            // Free, however recent the others (an attempt beside this one may
+            // even have read the clock a moment after it).
+            return None;
+        }
         let latest = latest?;
         let delay = chrono::TimeDelta::from_std(self.delay_after(failures)).ok()?;
         (latest + delay - now)
@@ -180,6 +185,11 @@ mod tests {
         let b = LOGIN_PER_ACCOUNT_AND_ADDRESS;
         assert_eq!(b.wait(0, None, at(0)), None);
         assert_eq!(b.wait(4, Some(at(0)), at(0)), None, "within the free ones");
+        assert_eq!(
+            b.wait(4, Some(at(1)), at(0)),
+            None,
+            "free even beside an attempt that read the clock a moment later"
+        );
         assert_eq!(
             b.wait(5, Some(at(0)), at(10)),
             Some(Duration::from_secs(20))
