@@ -51,25 +51,30 @@ pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(req: &ServiceRequest) -> Span {
-        let request_id = req
-            .extensions()
-            .get::<RequestId>()
-            .map(|id| id.to_string())
-            .unwrap_or_default();
         req.extensions_mut().insert(Started(Instant::now()));
-        let client =
-            client_of(req.request()).map_or_else(|| "unknown".to_owned(), |c| c.ip.to_string());
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "request",
-            request_id = %request_id,
-            client = %client,
+            request_id = tracing::field::Empty,
+            client = tracing::field::Empty,
             method = %req.method(),
             path = %req.path(),
             route = tracing::field::Empty,
             user = tracing::field::Empty,
             status = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
-        )
+        );
+        // Worked out only when the line will be written (never under a
+        // `warn` filter, say).
+        if !span.is_disabled() {
+            if let Some(id) = req.extensions().get::<RequestId>() {
+                span.record("request_id", tracing::field::display(id));
+            }
+            match client_of(req.request()) {
+                Some(client) => span.record("client", tracing::field::display(client.ip)),
+                None => span.record("client", "unknown"),
+            };
+        }
+        span
     }
 
     fn on_request_end<B: MessageBody>(
@@ -133,8 +138,11 @@ pub async fn request_timing(
         if let Ok(value) = HeaderValue::from_str(&format!("app;dur={latency_ms:.3}")) {
             headers.insert(HeaderName::from_static("server-timing"), value);
         }
-        if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
-            headers.insert(HeaderName::from_static("x-request-id"), id);
+        if let Some(id) = request_id {
+            let mut text = uuid::Uuid::encode_buffer();
+            if let Ok(value) = HeaderValue::from_str(id.hyphenated().encode_lower(&mut text)) {
+                headers.insert(HeaderName::from_static("x-request-id"), value);
+            }
         }
     }
     result
