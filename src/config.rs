@@ -45,11 +45,13 @@ pub struct Config {
     #[arg(long, env = "TESSERA_TRUSTED_PROXIES", value_parser = TrustedProxies::parse, default_value = "", global = true)]
     pub trusted_proxies: TrustedProxies,
 
-    /// Marker at the start of every token this deployment issues (e.g. tsr → tsrp_…).
+    /// Marker at the start of every token this deployment issues (e.g. tsr → tsrp_…):
+    /// 1 to 16 lower-case letters and digits.
     #[arg(
         long,
         env = "TESSERA_TOKEN_PREFIX",
         default_value = "tsr",
+        value_parser = parse_token_prefix,
         global = true
     )]
     pub token_prefix: String,
@@ -146,6 +148,14 @@ pub struct Config {
     pub metrics_token_count_ttl: Duration,
 }
 
+/// A token prefix that tokens can be parsed back with (see
+/// [`crate::domain::token::check_prefix`]); refused at start-up otherwise.
+fn parse_token_prefix(prefix: &str) -> Result<String, String> {
+    crate::domain::token::check_prefix(prefix)
+        .map(|()| prefix.to_owned())
+        .map_err(str::to_owned)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CookieSecure {
     Auto,
@@ -229,6 +239,18 @@ mod tests {
         assert!(config(&["--metrics-require-token"]).metrics_require_token);
         assert!(config(&["--metrics-require-token=true"]).metrics_require_token);
         assert!(!config(&["--metrics-require-token=false"]).metrics_require_token);
+    }
+
+    #[test]
+    fn a_token_prefix_tokens_cannot_be_parsed_back_with_is_refused() {
+        assert_eq!(config(&["--token-prefix", "acme2"]).token_prefix, "acme2");
+        for bad in ["", "TSR", "ts_r", "ts-r", "abcdefghijklmnopq"] {
+            let parsed = Flags::try_parse_from(["tessera", "--token-prefix", bad]);
+            let Err(err) = parsed else {
+                panic!("{bad:?} was accepted");
+            };
+            assert!(err.to_string().contains("token prefix"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The maintenance commands: `seed-demo` and `purge`.
+//! The maintenance commands: `seed-demo` and `purge`; settings refused at start-up.
 
 mod common;
 
@@ -293,5 +293,30 @@ async fn purge_honours_a_changed_retention() {
     assert!(
         detail.starts_with("2 revoked or expired tokens older than 10 days"),
         "{detail}"
+    );
+}
+
+#[test]
+fn a_token_prefix_that_tokens_cannot_be_read_back_with_is_refused_at_start_up() {
+    // Before, an upper-case or punctuated prefix was taken, and every token
+    // issued under it was then refused as malformed.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let out = tessera(&url)
+        .args(["--token-prefix", "ACME!", "migrate"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("lower-case letters and digits"), "{stderr}");
+    assert!(!dir.path().join("t.db").exists(), "nothing was created");
+    let out = tessera(&url)
+        .args(["--token-prefix", "acme", "migrate"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
