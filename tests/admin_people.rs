@@ -451,8 +451,8 @@ async fn settings_change_the_policy() {
 #[actix_web::test]
 async fn the_audit_log_filters_pages_and_exports() {
     let (app, _) = admin_app().await;
-    // 120 failed sign-ins by a stranger (other IPs are not needed: the
-    // username throttle does not stop the rows being written).
+    // 120 failed sign-ins by a stranger, written as audit rows directly (no
+    // throttle stands in the way of the rows).
     for i in 0..120 {
         app.db(|conn| {
             let actor = tessera::db::audit::Actor {

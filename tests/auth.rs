@@ -296,7 +296,7 @@ async fn a_disabled_user_cannot_sign_in() {
 }
 
 #[actix_web::test]
-async fn repeated_failures_throttle_that_username_only() {
+async fn repeated_failures_throttle_that_account_from_that_address_only() {
     let app = spawn_app().await;
     app.create_user("ada", false);
     app.create_user("bob", false);
@@ -603,7 +603,7 @@ fn urlencode(s: &str) -> String {
 async fn many_failures_from_one_address_throttle_that_address() {
     let app = spawn_app().await;
     app.create_user("ada", false);
-    // Fewer than five per username, so only the per-IP limit (50) can trip.
+    // Fewer than five per account, so only the per-address limit (50) can trip.
     for i in 0..50 {
         let res = app
             .login(&format!("guess{}", i % 13), "wrong password")

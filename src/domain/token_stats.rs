@@ -30,24 +30,6 @@ impl TokenState {
             Self::Revoked => "revoked",
         }
     }
-
-    fn index(self) -> usize {
-        match self {
-            Self::Active => 0,
-            Self::Disabled => 1,
-            Self::Expired => 2,
-            Self::Revoked => 3,
-        }
-    }
-}
-
-fn kind_index(kind: TokenKind) -> usize {
-    match kind {
-        TokenKind::Personal => 0,
-        TokenKind::Client => 1,
-        TokenKind::Api => 2,
-        TokenKind::Session => 3,
-    }
 }
 
 /// One group of the database's count: the rows of one kind and stored status,
@@ -63,7 +45,8 @@ pub struct GroupCount {
     pub expiring_soon: i64,
 }
 
-/// Tokens by kind and state, and active tokens expiring soon by kind.
+/// Tokens by kind and state, and active tokens expiring soon by kind, indexed
+/// by the enums' declaration order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TokenStats {
     counts: [[i64; 4]; 4],
@@ -81,7 +64,7 @@ impl TokenStats {
             let Some(kind) = TokenKind::parse(&group.kind) else {
                 continue;
             };
-            let k = kind_index(kind);
+            let k = kind as usize;
             let stored_active = group.status == "active";
             let unrevoked_state = if stored_active {
                 TokenState::Active
@@ -89,9 +72,9 @@ impl TokenStats {
                 TokenState::Disabled
             };
             let counts = &mut stats.counts[k];
-            counts[TokenState::Revoked.index()] += group.revoked;
-            counts[TokenState::Expired.index()] += group.expired;
-            counts[unrevoked_state.index()] += group.rows - group.revoked - group.expired;
+            counts[TokenState::Revoked as usize] += group.revoked;
+            counts[TokenState::Expired as usize] += group.expired;
+            counts[unrevoked_state as usize] += group.rows - group.revoked - group.expired;
             if stored_active {
                 stats.expiring_soon[k] += group.expiring_soon;
             }
@@ -101,13 +84,13 @@ impl TokenStats {
 
     /// Tokens of `kind` in `state`.
     pub fn count(&self, kind: TokenKind, state: TokenState) -> i64 {
-        self.counts[kind_index(kind)][state.index()]
+        self.counts[kind as usize][state as usize]
     }
 
     /// Active tokens of `kind` (not revoked, not disabled) whose expiry is
     /// after now and within the window ahead.
     pub fn expiring_soon(&self, kind: TokenKind) -> i64 {
-        self.expiring_soon[kind_index(kind)]
+        self.expiring_soon[kind as usize]
     }
 }
 

@@ -303,12 +303,15 @@ pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
 
 /// A client that keeps cookies and does not follow redirects.
 pub fn new_client() -> reqwest::Client {
+    browser_like().build().expect("client")
+}
+
+/// What [`new_client`] builds, for a test to add to (a local address, say).
+pub fn browser_like() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
 }
 
 /// A client without cookies that does not follow redirects.
@@ -455,10 +458,7 @@ impl TestApp {
     pub fn visitor_from(&self, ip: &str) -> Visitor {
         Visitor {
             address: self.address.clone(),
-            client: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(30))
+            client: browser_like()
                 .local_address(ip.parse::<std::net::IpAddr>().expect("an address"))
                 .build()
                 .expect("client"),
