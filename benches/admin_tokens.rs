@@ -144,14 +144,15 @@ async fn main() -> anyhow::Result<()> {
     }
     let admin_name = format!("bench{}", std::process::id());
     {
-        let mut conn = pool.get()?;
         let mut account = tessera::domain::account::NewAccount {
             username: admin_name.clone(),
             email: format!("{admin_name}@example.com"),
             display_name: String::new(),
             password: tessera::domain::account::Password::new("benchmark password".into()),
         };
-        tessera::accounts::create(&mut conn, &hasher, &mut account, true)?
+        let prepared = tessera::accounts::prepare(&hasher, &mut account)?
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        tessera::accounts::insert(&mut *pool.get()?, &prepared, true)?
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     }
     let base = format!("http://127.0.0.1:{}", app.port());

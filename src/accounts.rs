@@ -1,37 +1,61 @@
 //! Account operations shared by the web pages and the command line: validated
 //! creation, the sign-in check with throttling, password change. Blocking code:
-//! call it inside `web::block` (handlers do so through `AppState`).
+//! call it inside `web::block` (handlers do so through `AppState`). Argon2 and
+//! the password-strength estimate never run while a pooled database connection
+//! is held: a slow hash would otherwise keep a connection from everyone else.
 
 use crate::auth::password::Hasher;
 use crate::db::audit::{self, Actor, Event, Outcome};
-use crate::db::{self, DbConn, DbPool, throttle, users};
+use crate::db::{self, DbConn, DbPool, sessions, throttle, users};
 use crate::domain::account::{NewAccount, Password};
 use crate::domain::form::FieldErrors;
 use crate::domain::throttle::{
     LOGIN_PER_ACCOUNT_AND_ADDRESS, LOGIN_PER_ADDRESS, login_account_address_bucket,
-    login_address_bucket,
+    login_address_bucket, password_check_bucket, wait_text,
 };
 use crate::error::AppError;
 
-/// Validates, hashes and inserts an account. Bad fields and a taken username come
-/// back as field errors.
-pub fn create(
-    conn: &mut DbConn,
+/// An account that passed validation, its password already hashed: what
+/// [`insert`] writes. Hashing happens before a database connection is taken,
+/// so that no pooled connection waits on argon2.
+pub struct Prepared {
+    username: String,
+    email: String,
+    display_name: String,
+    password_hash: String,
+}
+
+/// Validates the account (the password's strength included) and hashes its
+/// password: slow CPU work, done with no database connection held. Bad fields
+/// come back as field errors.
+pub fn prepare(
     hasher: &Hasher,
     account: &mut NewAccount,
-    is_admin: bool,
-) -> anyhow::Result<Result<users::User, FieldErrors>> {
-    let mut errors = account.validate();
+) -> anyhow::Result<Result<Prepared, FieldErrors>> {
+    let errors = account.validate();
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    let hash = hasher.hash(&account.password)?;
+    Ok(Ok(Prepared {
+        password_hash: hasher.hash(&account.password)?,
+        username: account.username.clone(),
+        email: account.email.clone(),
+        display_name: account.display_name.clone(),
+    }))
+}
+
+/// Inserts a prepared account. A taken username comes back as a field error.
+pub fn insert(
+    conn: &mut DbConn,
+    account: &Prepared,
+    is_admin: bool,
+) -> anyhow::Result<Result<users::User, FieldErrors>> {
     let now = db::now();
     let new = users::NewUser {
         username: &account.username,
         email: &account.email,
         display_name: &account.display_name,
-        password_hash: &hash,
+        password_hash: &account.password_hash,
         is_admin,
         status: users::STATUS_ACTIVE,
         created_at: now,
@@ -40,6 +64,7 @@ pub fn create(
     match users::create(conn, &new) {
         Ok(user) => Ok(Ok(user)),
         Err(err) if db::is_unique_violation(&err) => {
+            let mut errors = FieldErrors::new();
             errors.add("username", "This username is taken.");
             Ok(Err(errors))
         }
@@ -143,4 +168,103 @@ pub fn sign_in(
         Event::new(action, Outcome::Success).target("user", Some(user.id), Some(&user.username));
     audit::record(conn, &actor, &event)?;
     Ok(SignIn::Success(user))
+}
+
+/// A signed-in user's request to change their own password.
+pub struct PasswordChange {
+    pub current: Password,
+    pub new: Password,
+    /// Sign out every other session of the account, keeping this one
+    /// (the session id, as stored).
+    pub sign_out_others: Option<Vec<u8>>,
+}
+
+/// Checks the current password (throttled like sign-ins: guesses from a
+/// session left open), the new one's strength, then stores its hash and writes
+/// the audit row. Wrong or weak input comes back as field errors. No database
+/// connection is held while argon2 or the strength estimate runs.
+pub fn change_password(
+    pool: &DbPool,
+    hasher: &Hasher,
+    account: &users::User,
+    change: &PasswordChange,
+    actor: &Actor,
+) -> Result<FieldErrors, AppError> {
+    let mut errors = FieldErrors::new();
+    let event = |outcome| {
+        Event::new("password_change", outcome).target(
+            "user",
+            Some(account.id),
+            Some(&account.username),
+        )
+    };
+    let bucket = password_check_bucket(account.id);
+    let attempt = {
+        let conn = &mut pool.get()?;
+        match throttle::try_backoff_attempt(
+            conn,
+            &bucket,
+            &LOGIN_PER_ACCOUNT_AND_ADDRESS,
+            db::now(),
+        )? {
+            Ok(attempt) => attempt,
+            Err(wait) => {
+                errors.add(
+                    "current_password",
+                    format!(
+                        "Too many wrong passwords. Wait {}, then try again.",
+                        wait_text(wait)
+                    ),
+                );
+                audit::record(conn, actor, &event(Outcome::Denied).detail("throttled"))?;
+                return Ok(errors);
+            }
+        }
+    };
+
+    let verified = hasher.verify(&change.current, &account.password_hash);
+    if verified {
+        let context = [
+            account.username.as_str(),
+            account.email.as_str(),
+            account.display_name.as_str(),
+        ];
+        errors.check("new_password", change.new.check_new(&context));
+    } else {
+        errors.add("current_password", "This is not your current password.");
+        // Whoever does not know the password gets no strength estimate.
+        errors.check("new_password", change.new.check_length());
+    }
+    if errors.is_empty() && change.new.expose() == change.current.expose() {
+        errors.add(
+            "new_password",
+            "Choose a password different from the current one.",
+        );
+    }
+    let hash = match errors.is_empty() {
+        true => Some(hasher.hash(&change.new)?),
+        false => None,
+    };
+
+    let conn = &mut pool.get()?;
+    if verified {
+        throttle::forget(conn, attempt)?;
+    }
+    let Some(hash) = hash else {
+        // A wrong current password's attempt stays: it is this failure.
+        audit::record(conn, actor, &event(Outcome::Failure))?;
+        return Ok(errors);
+    };
+    db::transaction(conn, |conn| {
+        users::set_password_hash(conn, account.id, &hash)?;
+        let event = match &change.sign_out_others {
+            Some(keep) => {
+                sessions::delete_for_user_except(conn, account.id, keep)?;
+                event(Outcome::Success).detail("other sessions signed out")
+            }
+            None => event(Outcome::Success),
+        };
+        audit::record(conn, actor, &event)
+    })?;
+    Ok(errors)
 }

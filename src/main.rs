@@ -58,7 +58,6 @@ fn create_admin(config: &Config, args: CreateAdminArgs) -> anyhow::Result<()> {
 
     let url = db::DatabaseUrl::parse(&config.database_url())?;
     let pool = db::connect_and_migrate(&url, 1)?;
-    let mut conn = pool.get()?;
     let hasher = auth::password::Hasher::new(config.argon2_memory_kib, config.argon2_iterations)?;
     let mut account = domain::account::NewAccount {
         display_name: args.display_name.unwrap_or_default(),
@@ -66,7 +65,12 @@ fn create_admin(config: &Config, args: CreateAdminArgs) -> anyhow::Result<()> {
         email: args.email,
         password: domain::account::Password::new(password),
     };
-    match accounts::create(&mut conn, &hasher, &mut account, true)? {
+    let created = match accounts::prepare(&hasher, &mut account)? {
+        Ok(prepared) => accounts::insert(&mut *pool.get()?, &prepared, true)?,
+        Err(errors) => Err(errors),
+    };
+    let mut conn = pool.get()?;
+    match created {
         Ok(user) => {
             db::settings::set_setup_code(&mut conn, None)?;
             let actor = db::audit::Actor {

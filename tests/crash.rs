@@ -207,18 +207,8 @@ async fn a_killed_bulk_revoke_is_all_or_nothing() {
     let db = common::fresh_database();
     let (bulk_owner, mut batch) = {
         let mut conn = db.connect();
-        let hasher = tessera::auth::password::Hasher::new(64, 1).unwrap();
-        let mut create = |username: &str, is_admin| {
-            let mut account = tessera::domain::account::NewAccount {
-                username: username.to_owned(),
-                email: format!("{username}@example.com"),
-                display_name: String::new(),
-                password: tessera::domain::account::Password::new(common::PASSWORD.to_owned()),
-            };
-            tessera::accounts::create(&mut conn, &hasher, &mut account, is_admin)
-                .unwrap()
-                .expect("a valid account")
-        };
+        let mut create =
+            |username: &str, is_admin| common::create_user_on(&mut conn, username, is_admin);
         create("root", true);
         let owner = create("bulk", false);
         let batch = insert_batch(&mut conn, owner.id, 0);

@@ -56,16 +56,7 @@ async fn sigterm_lets_requests_finish_and_writes_pending_last_use() {
     let secret = PlainToken::generate("tsr", TokenKind::Personal);
     let token_id = {
         let mut conn = db.connect();
-        let hasher = tessera::auth::password::Hasher::new(64, 1).unwrap();
-        let mut account = tessera::domain::account::NewAccount {
-            username: "ops".to_owned(),
-            email: "ops@example.com".to_owned(),
-            display_name: String::new(),
-            password: tessera::domain::account::Password::new(PASSWORD.to_owned()),
-        };
-        let ops = tessera::accounts::create(&mut conn, &hasher, &mut account, true)
-            .unwrap()
-            .expect("a valid account");
+        let ops = common::create_user_on(&mut conn, "ops", true);
         let now = tessera::db::now();
         tessera::db::tokens::insert(
             &mut conn,

@@ -63,6 +63,31 @@ fn code_matches(stored: Option<&str>, submitted: &str) -> bool {
     })
 }
 
+/// Why setup is refused, if it is: `NotFound` once an administrator exists; the
+/// form's errors (shapes only: whoever lacks the code gets no strength
+/// estimate) when the setup code is wrong, with an audit row.
+fn refuse_setup(
+    conn: &mut DbConn,
+    code: &str,
+    actor: &audit::Actor,
+    account: &mut NewAccount,
+) -> Result<Option<FieldErrors>, AppError> {
+    if users::admin_exists(conn)? {
+        return Err(AppError::NotFound);
+    }
+    if code_matches(settings::setup_code(conn)?.as_deref(), code) {
+        return Ok(None);
+    }
+    let event = Event::new("setup", Outcome::Denied).detail("wrong or missing setup code");
+    audit::record(conn, actor, &event)?;
+    let mut errors = account.validate_shape();
+    errors.add(
+        "code",
+        "This setup code is not valid. Use the link printed when Tessera started.",
+    );
+    Ok(Some(errors))
+}
+
 pub async fn show_setup(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -98,24 +123,21 @@ pub async fn create_first_admin(
     let code = form.code.clone();
     let actor = client.actor(None);
     let outcome = state
-        .db(move |conn, hasher| {
-            crate::db::transaction(conn, |conn| {
-                if users::admin_exists(conn)? {
-                    return Err(AppError::NotFound);
+        .blocking(move |pool, hasher| {
+            if let Some(refused) = refuse_setup(&mut *pool.get()?, &code, &actor, &mut account)? {
+                return Ok(Err(refused));
+            }
+            let prepared = match accounts::prepare(hasher, &mut account)? {
+                Ok(prepared) => prepared,
+                Err(errors) => return Ok(Err(errors)),
+            };
+            crate::db::transaction(&mut *pool.get()?, |conn| {
+                // Again, under the lock: another setup may have finished while
+                // the password was hashed.
+                if let Some(refused) = refuse_setup(conn, &code, &actor, &mut account)? {
+                    return Ok(Err(refused));
                 }
-                if !code_matches(settings::setup_code(conn)?.as_deref(), &code) {
-                    let event =
-                        Event::new("setup", Outcome::Denied).detail("wrong or missing setup code");
-                    audit::record(conn, &actor, &event)?;
-                    // No strength estimate for whoever lacks the code.
-                    let mut errors = account.validate_shape();
-                    errors.add(
-                        "code",
-                        "This setup code is not valid. Use the link printed when Tessera started.",
-                    );
-                    return Ok(Err(errors));
-                }
-                let user = match accounts::create(conn, hasher, &mut account, true)? {
+                let user = match accounts::insert(conn, &prepared, true)? {
                     Ok(user) => user,
                     Err(errors) => return Ok(Err(errors)),
                 };

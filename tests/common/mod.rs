@@ -432,9 +432,12 @@ pub fn create_user_on(
         display_name: String::new(),
         password: Password::new(PASSWORD.to_owned()),
     };
-    tessera::accounts::create(conn, &hasher, &mut account, is_admin)
+    let prepared = tessera::accounts::prepare(&hasher, &mut account)
+        .expect("hash password")
+        .expect("valid user");
+    tessera::accounts::insert(conn, &prepared, is_admin)
         .expect("create user")
-        .expect("valid user")
+        .expect("username free")
 }
 
 impl std::ops::Deref for TestApp {

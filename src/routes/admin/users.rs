@@ -135,8 +135,13 @@ pub async fn create_user(
     let is_admin = form.is_admin.is_some();
     let actor = client.actor(Some(&admin));
     let outcome = state
-        .db(move |conn, hasher| {
-            let user = match accounts::create(conn, hasher, &mut account, is_admin)? {
+        .blocking(move |pool, hasher| {
+            let account = match accounts::prepare(hasher, &mut account)? {
+                Ok(prepared) => prepared,
+                Err(errors) => return Ok(Err(errors)),
+            };
+            let conn = &mut pool.get()?;
+            let user = match accounts::insert(conn, &account, is_admin)? {
                 Ok(user) => user,
                 Err(errors) => return Ok(Err(errors)),
             };
