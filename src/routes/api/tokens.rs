@@ -45,11 +45,11 @@ impl From<Token> for TokenView {
         Self {
             id: t.id,
             scopes: scopes::parse(&t.scopes).into_iter().collect(),
-            kind: t.kind,
+            kind: t.kind.to_string(),
             name: t.name,
             description: t.description,
             display_prefix: t.display_prefix,
-            status: t.status,
+            status: t.status.to_string(),
             created_at: rfc3339(t.created_at),
             expires_at: t.expires_at.map(rfc3339),
             last_used_at: t.last_used_at.map(rfc3339),
@@ -214,7 +214,7 @@ pub async fn update_token(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&state, "tokens:write").await?;
     let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
-    if token.kind != TokenKind::Personal.as_str() {
+    if token.kind != TokenKind::Personal {
         let mut errors = FieldErrors::new();
         errors.add(
             "token",
