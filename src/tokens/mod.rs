@@ -14,6 +14,7 @@ pub use authenticate::{
 };
 
 use chrono::NaiveDateTime;
+use diesel::QueryResult;
 
 use crate::db::audit::{self, Actor, Event, Outcome};
 use crate::db::tokens::{self as token_rows, NewToken, Token};
@@ -225,7 +226,17 @@ pub fn create(
         // later update would move the validity epoch and empty every
         // instance's token cache at each mobile sign-in.
         .device_name((req.kind == TokenKind::Session).then_some(req.name.as_str()));
-    let id = match token_rows::insert(conn, &new) {
+    // The row and its audit row together, or neither. A name clash rolls
+    // back too (on PostgreSQL the failed insert has ended the transaction).
+    let label = new.label();
+    let inserted = db::transaction(conn, |conn| {
+        let id = token_rows::insert(conn, &new)?;
+        let event =
+            Event::new("token_created", Outcome::Success).target("token", Some(id), Some(&label));
+        audit::record(conn, actor, &event)?;
+        QueryResult::Ok(id)
+    });
+    let id = match inserted {
         Ok(id) => id,
         Err(err) if db::is_unique_violation(&err) => {
             errors.add(
@@ -240,15 +251,6 @@ pub fn create(
         }
         Err(err) => return Err(err.into()),
     };
-    audit::record(
-        conn,
-        actor,
-        &Event::new("token_created", Outcome::Success).target(
-            "token",
-            Some(id),
-            Some(&new.label()),
-        ),
-    )?;
     Ok(Ok(Issued {
         id,
         kind: req.kind,
