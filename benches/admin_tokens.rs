@@ -25,6 +25,7 @@ use clap::Parser as _;
 use diesel::prelude::*;
 use tessera::cli::Cli;
 use tessera::db::schema::tokens::dsl as t;
+use tessera::domain::token::TokenKind;
 use tessera::domain::token_filter::Cursor;
 use tessera::startup::Application;
 
@@ -186,12 +187,12 @@ async fn main() -> anyhow::Result<()> {
     let deep_cursor = |oldest_first: bool| -> anyhow::Result<String> {
         let mut conn = pool.get()?;
         let live: i64 = t::tokens
-            .filter(t::kind.ne("session"))
+            .filter(t::kind.ne(TokenKind::Session))
             .filter(t::revoked_at.is_null())
             .count()
             .get_result(&mut conn)?;
         let query = t::tokens
-            .filter(t::kind.ne("session"))
+            .filter(t::kind.ne(TokenKind::Session))
             .filter(t::revoked_at.is_null())
             .offset((50 * 9_999 - 1).min(live - 51).max(0))
             .select((t::created_at, t::id));
@@ -222,7 +223,7 @@ async fn main() -> anyhow::Result<()> {
             / 2;
         t::tokens
             .filter(t::id.ge(middle))
-            .filter(t::kind.eq("api"))
+            .filter(t::kind.eq(TokenKind::Api))
             .filter(t::revoked_at.is_null())
             .order(t::id.asc())
             .select((t::display_prefix, t::name))

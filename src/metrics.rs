@@ -235,12 +235,13 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+    use crate::domain::token::TokenStatus;
     use crate::domain::token_stats::GroupCount;
 
     fn stats(active_personal: i64) -> TokenStats {
         TokenStats::from_groups([GroupCount {
-            kind: "personal".into(),
-            status: "active".into(),
+            kind: TokenKind::Personal,
+            status: TokenStatus::Active,
             rows: active_personal,
             revoked: 0,
             expired: 0,

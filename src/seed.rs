@@ -13,9 +13,10 @@ use rand::{Rng as _, SeedableRng as _};
 
 use crate::auth::password::Hasher;
 use crate::db::schema::tokens::dsl as t;
-use crate::db::{self, DbConn, departments, schema, tokens, user_types, users};
+use crate::db::tokens::NewToken;
+use crate::db::{self, DbConn, departments, schema, user_types, users};
 use crate::domain::account::Password;
-use crate::domain::token::{PlainToken, TokenKind};
+use crate::domain::token::{PlainToken, TokenKind, TokenStatus};
 
 /// The password of every demo user.
 pub const DEMO_PASSWORD: &str = "tessera-demo";
@@ -451,29 +452,16 @@ fn drop_token_indexes(sqlite: &mut diesel::SqliteConnection) -> QueryResult<Vec<
     Ok(objects.into_iter().map(|o| o.sql).collect())
 }
 
-/// A seeded token row: every column given, so rows insert many to a statement.
+/// A seeded token row: a [`NewToken`] and the columns of its later life (last
+/// use, revocation), every one given so that rows insert many to a statement.
 #[derive(Insertable)]
 #[diesel(table_name = schema::tokens, treat_none_as_default_value = false)]
 struct SeedToken {
-    kind: &'static str,
-    name: String,
-    name_key: String,
-    description: &'static str,
-    owner_id: i64,
-    created_by: Option<i64>,
-    department_id: Option<i64>,
-    user_type_id: Option<i64>,
-    scopes: &'static str,
-    display_prefix: String,
-    sha256: Vec<u8>,
-    status: &'static str,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    expires_at: Option<NaiveDateTime>,
+    #[diesel(embed)]
+    token: NewToken,
     last_used_at: Option<NaiveDateTime>,
     last_used_ip: Option<String>,
     last_used_user_agent: Option<&'static str>,
-    device_name: Option<&'static str>,
     revoked_at: Option<NaiveDateTime>,
 }
 
@@ -596,26 +584,27 @@ impl BinaryCopy {
 impl SeedToken {
     /// One COPY tuple, in [`SEED_COLUMNS`] order.
     fn write_binary(&self, out: &mut BinaryCopy) -> QueryResult<()> {
+        let token = &self.token;
         out.fields(20);
-        out.text(Some(self.kind))?;
-        out.text(Some(&self.name))?;
-        out.text(Some(&self.name_key))?;
-        out.text(Some(self.description))?;
-        out.bigint(Some(self.owner_id));
-        out.bigint(self.created_by);
-        out.bigint(self.department_id);
-        out.bigint(self.user_type_id);
-        out.text(Some(self.scopes))?;
-        out.text(Some(&self.display_prefix))?;
-        out.bytes(&self.sha256)?;
-        out.text(Some(self.status))?;
-        out.timestamp(Some(self.created_at));
-        out.timestamp(Some(self.updated_at));
-        out.timestamp(self.expires_at);
+        out.text(Some(token.kind.as_str()))?;
+        out.text(Some(&token.name))?;
+        out.text(Some(&token.name_key))?;
+        out.text(Some(&token.description))?;
+        out.bigint(Some(token.owner_id));
+        out.bigint(token.created_by);
+        out.bigint(token.department_id);
+        out.bigint(token.user_type_id);
+        out.text(Some(&token.scopes))?;
+        out.text(Some(&token.display_prefix))?;
+        out.bytes(&token.sha256)?;
+        out.text(Some(token.status.as_str()))?;
+        out.timestamp(Some(token.created_at));
+        out.timestamp(Some(token.updated_at));
+        out.timestamp(token.expires_at);
         out.timestamp(self.last_used_at);
         out.text(self.last_used_ip.as_deref())?;
         out.text(self.last_used_user_agent)?;
-        out.text(self.device_name)?;
+        out.text(token.device_name.as_deref())?;
         out.timestamp(self.revoked_at);
         Ok(())
     }
@@ -677,34 +666,33 @@ fn seed_token(
         .random_bool(0.08)
         .then(|| (last_used_at.unwrap_or(created_at) + TimeDelta::hours(1)).min(now));
     let secret = PlainToken::generate(prefix, kind);
-    SeedToken {
-        kind: kind.as_str(),
-        name_key: crate::domain::policy::token_name_key(&name),
-        name,
-        description: "",
-        owner_id: *owner,
-        created_by: Some(*owner),
-        department_id,
-        user_type_id,
-        scopes: if kind == TokenKind::Personal {
-            "devices:read collections:read"
-        } else {
-            ""
-        },
-        display_prefix: secret.display_prefix(),
-        sha256: secret.sha256().to_vec(),
-        status: if rng.random_bool(0.05) {
-            tokens::STATUS_DISABLED
-        } else {
-            tokens::STATUS_ACTIVE
-        },
+    let token = NewToken::new(
+        kind,
+        &name,
+        *owner,
+        &secret.sha256(),
+        &secret.display_prefix(),
         created_at,
-        updated_at: created_at,
-        expires_at: Some(expires_at),
+    )
+    .department_id(department_id)
+    .user_type_id(user_type_id)
+    .scopes(if kind == TokenKind::Personal {
+        "devices:read collections:read"
+    } else {
+        ""
+    })
+    .status(if rng.random_bool(0.05) {
+        TokenStatus::Disabled
+    } else {
+        TokenStatus::Active
+    })
+    .expires_at(Some(expires_at))
+    .device_name(device);
+    SeedToken {
+        token,
         last_used_at,
         last_used_ip,
         last_used_user_agent: last_used_at.map(|_| "demo-client/1.0"),
-        device_name: device,
         revoked_at,
     }
 }

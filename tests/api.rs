@@ -175,14 +175,18 @@ async fn introspection_reports_each_token_state() {
         inactive
     );
     // Disabled, expired, revoked.
-    app.db(|c| tessera::db::tokens::set_status(c, api.id, "disabled"))
-        .unwrap();
+    app.db(|c| {
+        tessera::db::tokens::set_status(c, api.id, tessera::domain::token::TokenStatus::Disabled)
+    })
+    .unwrap();
     assert_eq!(
         introspect(&app, &caller.token, &api.token).await.1,
         inactive
     );
-    app.db(|c| tessera::db::tokens::set_status(c, api.id, "active"))
-        .unwrap();
+    app.db(|c| {
+        tessera::db::tokens::set_status(c, api.id, tessera::domain::token::TokenStatus::Active)
+    })
+    .unwrap();
     app.db(|conn| {
         use diesel::prelude::*;
         use tessera::db::schema::tokens::dsl as t;

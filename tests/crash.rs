@@ -23,6 +23,7 @@ use reqwest::StatusCode;
 use tessera::db::DbConn;
 use tessera::db::schema::tokens;
 use tessera::db::tokens::NewToken;
+use tessera::domain::token::TokenKind;
 
 /// Tokens revoked by the one bulk revoke.
 const BULK: usize = 10_000;
@@ -85,26 +86,12 @@ fn insert_batch(conn: &mut DbConn, owner: i64, generation: u32) -> (i64, i64) {
         .collect();
     conn.transaction(|conn| {
         for chunk in rows.chunks(1000) {
-            let new: Vec<NewToken<'_>> = chunk
+            let new: Vec<NewToken> = chunk
                 .iter()
-                .map(|(name, prefix, sha256)| NewToken {
-                    kind: "personal",
-                    name,
-                    // Already trimmed and lower case: its own key.
-                    name_key: name,
-                    description: "",
-                    owner_id: owner,
-                    created_by: Some(owner),
-                    department_id: None,
-                    user_type_id: None,
-                    scopes: "devices:read",
-                    display_prefix: prefix,
-                    sha256,
-                    status: "active",
-                    created_at: now,
-                    updated_at: now,
-                    expires_at: Some(now + chrono::TimeDelta::days(30)),
-                    device_name: None,
+                .map(|(name, prefix, sha256)| {
+                    NewToken::new(TokenKind::Personal, name, owner, sha256, prefix, now)
+                        .scopes("devices:read")
+                        .expires_at(Some(now + chrono::TimeDelta::days(30)))
                 })
                 .collect();
             match conn {

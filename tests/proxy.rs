@@ -457,7 +457,7 @@ fn assert_no_store(headers: &HeaderMap, what: &str) {
 /// A well-formed token that no one was ever issued.
 fn unknown_token() -> String {
     use tessera::domain::token::{PlainToken, TokenKind};
-    PlainToken::generate("tsr", TokenKind::parse("personal").unwrap())
+    PlainToken::generate("tsr", TokenKind::Personal)
         .expose()
         .to_owned()
 }

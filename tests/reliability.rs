@@ -1189,7 +1189,7 @@ fn insert_tokens(
     let values: Vec<_> = rows
         .iter()
         .map(|&(kind, name, revoked)| {
-            let secret = PlainToken::generate("tsr", TokenKind::parse(kind).unwrap());
+            let secret = PlainToken::generate("tsr", kind.parse::<TokenKind>().unwrap());
             (
                 t::kind.eq(kind),
                 t::name.eq(name),

@@ -58,28 +58,17 @@ async fn sigterm_lets_requests_finish_and_writes_pending_last_use() {
         let mut conn = db.connect();
         let ops = common::create_user_on(&mut conn, "ops", true);
         let now = tessera::db::now();
-        tessera::db::tokens::insert(
-            &mut conn,
-            &tessera::db::tokens::NewToken {
-                kind: "personal",
-                name: "deploy",
-                name_key: &tessera::domain::policy::token_name_key("deploy"),
-                description: "",
-                owner_id: ops.id,
-                created_by: Some(ops.id),
-                department_id: None,
-                user_type_id: None,
-                scopes: "devices:read",
-                display_prefix: &secret.display_prefix(),
-                sha256: &secret.sha256(),
-                status: "active",
-                created_at: now,
-                updated_at: now,
-                expires_at: Some(now + chrono::TimeDelta::days(30)),
-                device_name: None,
-            },
+        let new = tessera::db::tokens::NewToken::new(
+            TokenKind::Personal,
+            "deploy",
+            ops.id,
+            &secret.sha256(),
+            &secret.display_prefix(),
+            now,
         )
-        .expect("insert the token")
+        .scopes("devices:read")
+        .expires_at(Some(now + chrono::TimeDelta::days(30)));
+        tessera::db::tokens::insert(&mut conn, &new).expect("insert the token")
     };
     // A user whose sign-in takes a while: argon2 with 256 MiB and 3 passes.
     process::create_admin(
@@ -188,7 +177,7 @@ async fn sigterm_lets_requests_finish_and_writes_pending_last_use() {
     let stored = tessera::db::tokens::find_by_hash(&mut db.connect(), &issued.sha256())
         .unwrap()
         .expect("the session issued during shutdown is stored");
-    assert_eq!(stored.kind, "session");
+    assert_eq!(stored.kind, TokenKind::Session);
     let log = server.log();
     assert!(log.contains("Tessera stopped"), "{log}");
     assert!(!log.contains("cannot write the last use"), "{log}");

@@ -16,6 +16,7 @@ use tracing_actix_web::RootSpan;
 
 use super::extract::ClientInfo;
 use crate::db::audit::Actor;
+use crate::domain::scopes::Scope;
 use crate::domain::token::PlainToken;
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
@@ -46,7 +47,8 @@ impl Bearer {
 
     /// Refuses with 403 `insufficient_scope` (audited) unless the token may use
     /// `scope` now.
-    pub async fn require(&self, state: &AppState, scope: &'static str) -> Result<(), ApiError> {
+    pub async fn require(&self, state: &AppState, scope: Scope) -> Result<(), ApiError> {
+        let scope = scope.as_str();
         if self.scopes.contains(scope) {
             return Ok(());
         }

@@ -6,6 +6,7 @@
 //! real PostgreSQL error behind SQLite's.
 
 pub mod audit;
+pub mod code;
 pub mod departments;
 pub mod health;
 pub mod memberships;

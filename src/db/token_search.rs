@@ -14,6 +14,7 @@ use super::{Db, DbConn, lower};
 use crate::db::audit::Actor;
 use crate::domain::bulk_revoke::RevokeOutcome;
 use crate::domain::policy::EXPIRING_SOON_DAYS;
+use crate::domain::token::{TokenKind, TokenStatus};
 use crate::domain::token_filter::{
     CappedCount, Cursor, PAGE_SIZE, Sort, SortColumn, StatusFilter, Tab, TextQuery, TokenFilter,
     like_escape, prefix_upper_bound,
@@ -56,8 +57,8 @@ fn filtered<'a>(
 ) -> tokens::BoxedQuery<'a, Db> {
     let mut query = tokens::table.into_boxed();
     query = match f.tab {
-        Tab::Api => query.filter(tokens::kind.ne("session")),
-        Tab::Sessions => query.filter(tokens::kind.eq("session")),
+        Tab::Api => query.filter(tokens::kind.ne(TokenKind::Session)),
+        Tab::Sessions => query.filter(tokens::kind.eq(TokenKind::Session)),
     };
     match (f.text(), prefix_mode) {
         (None, _) => {}
@@ -97,11 +98,11 @@ fn filtered<'a>(
         Some(StatusFilter::Revoked) => query.filter(tokens::revoked_at.is_not_null()),
         Some(StatusFilter::Active) => query
             .filter(tokens::revoked_at.is_null())
-            .filter(tokens::status.eq("active"))
+            .filter(tokens::status.eq(TokenStatus::Active))
             .filter(tokens::expires_at.is_null().or(tokens::expires_at.gt(now))),
         Some(StatusFilter::Disabled) => query
             .filter(tokens::revoked_at.is_null())
-            .filter(tokens::status.eq("disabled")),
+            .filter(tokens::status.eq(TokenStatus::Disabled)),
         Some(StatusFilter::Expired) => query
             .filter(tokens::revoked_at.is_null())
             .filter(tokens::expires_at.le(now)),

@@ -16,6 +16,7 @@ use diesel::sql_types::Integer;
 use super::DbConn;
 use super::schema::tokens;
 use crate::domain::policy::EXPIRING_SOON_DAYS;
+use crate::domain::token::{TokenKind, TokenStatus};
 use crate::domain::token_stats::GroupCount;
 
 /// The groups of the whole tokens table as of `now`; "expiring soon" is an
@@ -24,7 +25,7 @@ use crate::domain::token_stats::GroupCount;
 pub fn count_groups(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<GroupCount>> {
     let soon = now + TimeDelta::days(EXPIRING_SOON_DAYS);
     let one = || 1.into_sql::<Integer>();
-    let rows: Vec<(String, String, i64, i64, i64, i64)> = tokens::table
+    let rows: Vec<(TokenKind, TokenStatus, i64, i64, i64, i64)> = tokens::table
         .group_by((tokens::kind, tokens::status))
         .select((
             tokens::kind,

@@ -7,17 +7,16 @@ use diesel::prelude::*;
 use super::DbConn;
 use super::schema::{departments, tokens, user_types, users};
 use super::users::User;
-use crate::domain::policy::EXPIRING_SOON_DAYS;
-
-pub const STATUS_ACTIVE: &str = "active";
-pub const STATUS_DISABLED: &str = "disabled";
+use crate::domain::policy::{EXPIRING_SOON_DAYS, token_name_key};
+use crate::domain::token::{TokenKind, TokenStatus};
+use crate::domain::token_stats::TokenState;
 
 /// A token row, without its hash.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tokens)]
 pub struct Token {
     pub id: i64,
-    pub kind: String,
+    pub kind: TokenKind,
     pub name: String,
     pub description: String,
     pub owner_id: i64,
@@ -26,7 +25,7 @@ pub struct Token {
     pub user_type_id: Option<i64>,
     pub scopes: String,
     pub display_prefix: String,
-    pub status: String,
+    pub status: TokenStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub expires_at: Option<NaiveDateTime>,
@@ -40,7 +39,7 @@ pub struct Token {
 
 impl Token {
     pub fn is_active(&self) -> bool {
-        self.status == STATUS_ACTIVE
+        self.status == TokenStatus::Active
     }
 
     pub fn is_expired(&self, now: NaiveDateTime) -> bool {
@@ -52,21 +51,21 @@ impl Token {
         format!("{} ({}…)", self.name, self.display_prefix)
     }
 
-    /// Every status that applies, as pages show them: a revoked token is only
-    /// "revoked"; otherwise "expired" and "disabled" may both apply; else "active".
-    pub fn badges(&self, now: &NaiveDateTime) -> Vec<&'static str> {
+    /// Every state that applies, as pages show them: a revoked token is only
+    /// revoked; otherwise expired and disabled may both apply; else active.
+    pub fn badges(&self, now: &NaiveDateTime) -> Vec<TokenState> {
         if self.revoked_at.is_some() {
-            return vec!["revoked"];
+            return vec![TokenState::Revoked];
         }
         let mut badges = Vec::with_capacity(2);
         if self.is_expired(*now) {
-            badges.push("expired");
+            badges.push(TokenState::Expired);
         }
         if !self.is_active() {
-            badges.push("disabled");
+            badges.push(TokenState::Disabled);
         }
         if badges.is_empty() {
-            badges.push("active");
+            badges.push(TokenState::Active);
         }
         badges
     }
@@ -80,31 +79,147 @@ impl Token {
     }
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = tokens)]
-pub struct NewToken<'a> {
-    pub kind: &'a str,
-    pub name: &'a str,
+/// A token row to insert. Built with [`NewToken::new`] and its setters, so
+/// that a new column changes this module and the code that sets it, not
+/// every place that inserts a token. The fields are visible in the crate for
+/// the seed's COPY, which writes them one by one; build one with `new`.
+///
+/// `None` is written as NULL rather than left to the column's default (the
+/// nullable columns default to NULL anyway): every insert then has the same
+/// SQL, and many rows insert in one statement on SQLite too.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = tokens, treat_none_as_default_value = false)]
+pub struct NewToken {
+    pub(crate) kind: TokenKind,
+    pub(crate) name: String,
     /// `domain::policy::token_name_key(name)`: what the unique index compares.
-    pub name_key: &'a str,
-    pub description: &'a str,
-    pub owner_id: i64,
-    pub created_by: Option<i64>,
-    pub department_id: Option<i64>,
-    pub user_type_id: Option<i64>,
-    pub scopes: &'a str,
-    pub display_prefix: &'a str,
-    pub sha256: &'a [u8],
-    pub status: &'a str,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub expires_at: Option<NaiveDateTime>,
-    pub device_name: Option<&'a str>,
+    pub(crate) name_key: String,
+    pub(crate) description: String,
+    pub(crate) owner_id: i64,
+    pub(crate) created_by: Option<i64>,
+    pub(crate) department_id: Option<i64>,
+    pub(crate) user_type_id: Option<i64>,
+    pub(crate) scopes: String,
+    pub(crate) display_prefix: String,
+    pub(crate) sha256: Vec<u8>,
+    pub(crate) status: TokenStatus,
+    pub(crate) created_at: NaiveDateTime,
+    pub(crate) updated_at: NaiveDateTime,
+    pub(crate) expires_at: Option<NaiveDateTime>,
+    pub(crate) device_name: Option<String>,
+}
+
+impl NewToken {
+    /// An active token of `kind` called `name`, owned and created by
+    /// `owner_id` at `now`, stored as its hash and display prefix; no
+    /// description, scopes, department, user type, expiry or device until a
+    /// setter gives one.
+    pub fn new(
+        kind: TokenKind,
+        name: &str,
+        owner_id: i64,
+        sha256: &[u8],
+        display_prefix: &str,
+        now: NaiveDateTime,
+    ) -> Self {
+        Self {
+            kind,
+            name: name.to_owned(),
+            name_key: token_name_key(name),
+            description: String::new(),
+            owner_id,
+            created_by: Some(owner_id),
+            department_id: None,
+            user_type_id: None,
+            scopes: String::new(),
+            display_prefix: display_prefix.to_owned(),
+            sha256: sha256.to_vec(),
+            status: TokenStatus::Active,
+            created_at: now,
+            updated_at: now,
+            expires_at: None,
+            device_name: None,
+        }
+    }
+
+    pub fn description(mut self, description: &str) -> Self {
+        description.clone_into(&mut self.description);
+        self
+    }
+
+    /// Who created it, if not its owner (`None`: nobody signed in, as at setup).
+    pub fn created_by(mut self, user_id: Option<i64>) -> Self {
+        self.created_by = user_id;
+        self
+    }
+
+    /// The stored scopes, space-separated (`domain::scopes::join`).
+    pub fn scopes(mut self, scopes: &str) -> Self {
+        scopes.clone_into(&mut self.scopes);
+        self
+    }
+
+    pub fn department_id(mut self, id: Option<i64>) -> Self {
+        self.department_id = id;
+        self
+    }
+
+    pub fn user_type_id(mut self, id: Option<i64>) -> Self {
+        self.user_type_id = id;
+        self
+    }
+
+    pub fn status(mut self, status: TokenStatus) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub fn expires_at(mut self, at: Option<NaiveDateTime>) -> Self {
+        self.expires_at = at;
+        self
+    }
+
+    pub fn device_name(mut self, name: Option<&str>) -> Self {
+        self.device_name = name.map(str::to_owned);
+        self
+    }
+
+    /// How audit rows name the token once inserted, as [`Token::label`] does.
+    pub fn label(&self) -> String {
+        format!("{} ({}…)", self.name, self.display_prefix)
+    }
+
+    /// The row this insert makes, with the id the database gave it: for unit
+    /// tests that need a [`Token`] without a database.
+    pub fn into_row(self, id: i64) -> Token {
+        Token {
+            id,
+            kind: self.kind,
+            name: self.name,
+            description: self.description,
+            owner_id: self.owner_id,
+            created_by: self.created_by,
+            department_id: self.department_id,
+            user_type_id: self.user_type_id,
+            scopes: self.scopes,
+            display_prefix: self.display_prefix,
+            status: self.status,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            expires_at: self.expires_at,
+            last_used_at: None,
+            last_used_ip: None,
+            last_used_user_agent: None,
+            device_name: self.device_name,
+            revoked_at: None,
+            revoked_by: None,
+        }
+    }
 }
 
 /// Inserts a token; a live name clash for the same owner and kind is a
 /// `UniqueViolation`.
-pub fn insert(conn: &mut DbConn, new: &NewToken<'_>) -> QueryResult<i64> {
+pub fn insert(conn: &mut DbConn, new: &NewToken) -> QueryResult<i64> {
     diesel::insert_into(tokens::table)
         .values(new)
         .returning(tokens::id)
@@ -158,7 +273,12 @@ pub fn find_for_auth(conn: &mut DbConn, sha256: &[u8]) -> QueryResult<Option<For
 
 /// A live (unrevoked) token of `owner`'s, of one of `kinds`; anyone else's id,
 /// or a token of another kind, is `NotFound`.
-pub fn find_owned(conn: &mut DbConn, id: i64, owner_id: i64, kinds: &[&str]) -> QueryResult<Token> {
+pub fn find_owned(
+    conn: &mut DbConn,
+    id: i64,
+    owner_id: i64,
+    kinds: &[TokenKind],
+) -> QueryResult<Token> {
     tokens::table
         .find(id)
         .filter(tokens::owner_id.eq(owner_id))
@@ -182,7 +302,7 @@ pub fn find_any(conn: &mut DbConn, id: i64) -> QueryResult<Option<Token>> {
 pub fn list_for_owner(
     conn: &mut DbConn,
     owner_id: i64,
-    kind: &str,
+    kind: TokenKind,
 ) -> QueryResult<Vec<(Token, Option<String>)>> {
     tokens::table
         .left_join(user_types::table)
@@ -228,7 +348,7 @@ pub fn replace_secret(
         .execute(conn)
 }
 
-pub fn set_status(conn: &mut DbConn, id: i64, status: &str) -> QueryResult<usize> {
+pub fn set_status(conn: &mut DbConn, id: i64, status: TokenStatus) -> QueryResult<usize> {
     diesel::update(tokens::table.find(id).filter(tokens::revoked_at.is_null()))
         .set((
             tokens::status.eq(status),

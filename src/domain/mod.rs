@@ -5,6 +5,7 @@ pub mod account;
 pub mod audit_filter;
 pub mod bulk_revoke;
 pub mod catalog;
+pub mod code;
 pub mod form;
 pub mod origin;
 pub mod password_link;

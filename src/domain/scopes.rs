@@ -1,8 +1,21 @@
 //! Scopes: permission strings, stored space-separated, and the rule that makes a
-//! token's effective permissions (SPEC §1): its own scopes intersected with what
-//! its owner holds at the moment of use.
+//! token's effective permissions: its own scopes intersected with what its
+//! owner holds at the moment of use.
 
 use std::collections::BTreeSet;
+
+use super::code::text_code;
+
+text_code! {
+    /// The scopes the code itself asks for (`Bearer::require`). Every other
+    /// scope is data of the catalog, which administrators edit.
+    pub enum Scope ("scope") {
+        TokensRead = "tokens:read",
+        TokensWrite = "tokens:write",
+        Introspect = "introspect",
+        Metrics = "metrics",
+    }
+}
 
 /// A set of scope names, ordered for stable display and storage.
 pub type ScopeSet = BTreeSet<String>;

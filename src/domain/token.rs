@@ -1,4 +1,4 @@
-//! The token format (SPEC §2): `{prefix}{kind}_{body}{check}`.
+//! The token format: `{prefix}{kind}_{body}{check}`.
 //!
 //! - `prefix`: the deployment's marker (default `tsr`);
 //! - `kind`: `p` personal, `c` client, `a` api, `s` session;
@@ -12,24 +12,34 @@ use std::fmt;
 
 use sha2::{Digest as _, Sha256};
 
+use super::code::text_code;
+
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 pub const BODY_LEN: usize = 30;
 pub const CHECK_LEN: usize = 6;
 /// Characters of the body shown in a display prefix.
 pub const SHOWN_BODY_CHARS: usize = 4;
 
-/// The four kinds of bearer credential.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TokenKind {
-    Personal,
-    Client,
-    Api,
-    Session,
+text_code! {
+    /// The four kinds of bearer credential, as the `kind` column stores them.
+    pub enum TokenKind ("token kind") {
+        Personal = "personal",
+        Client = "client",
+        Api = "api",
+        Session = "session",
+    }
+}
+
+text_code! {
+    /// Whether a token may be used, as the `status` column stores it;
+    /// revocation and expiry are columns of their own.
+    pub enum TokenStatus ("token status") {
+        Active = "active",
+        Disabled = "disabled",
+    }
 }
 
 impl TokenKind {
-    pub const ALL: [TokenKind; 4] = [Self::Personal, Self::Client, Self::Api, Self::Session];
-
     /// The one-letter marker inside the token.
     pub fn marker(self) -> char {
         match self {
@@ -42,20 +52,6 @@ impl TokenKind {
 
     fn from_marker(c: char) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.marker() == c)
-    }
-
-    /// The value of the `kind` column.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Personal => "personal",
-            Self::Client => "client",
-            Self::Api => "api",
-            Self::Session => "session",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
     /// How the UI names the kind.
@@ -76,6 +72,19 @@ impl TokenKind {
             Self::Api => "an API token",
             Self::Session => "a mobile session",
         }
+    }
+
+    /// For templates, which cannot name the variants.
+    pub fn is_personal(self) -> bool {
+        self == Self::Personal
+    }
+
+    pub fn is_api(self) -> bool {
+        self == Self::Api
+    }
+
+    pub fn is_session(self) -> bool {
+        self == Self::Session
     }
 }
 
@@ -210,7 +219,7 @@ mod tests {
     fn shape_of_a_generated_token() {
         let token = PlainToken::generate("tsr", TokenKind::Personal);
         let value = token.expose();
-        // 3 + 1 + 1 + 30 + 6: SPEC §2's "40 characters" miscounts its own parts.
+        // 3 + 1 + 1 + 30 + 6: the "40 characters" once documented miscount the parts.
         assert_eq!(value.len(), 41);
         assert!(value.starts_with("tsrp_"));
         assert_eq!(token.display_prefix(), value[..9]);

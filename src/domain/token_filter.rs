@@ -3,6 +3,9 @@
 
 use chrono::{DateTime, Datelike as _, NaiveDateTime};
 
+use super::code::text_code;
+use super::token::TokenKind;
+
 /// Rows per page of the inventory.
 pub const PAGE_SIZE: usize = 50;
 
@@ -92,34 +95,29 @@ pub enum Tab {
     Sessions,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusFilter {
-    Active,
-    Disabled,
-    Expired,
-    Revoked,
-    Expiring,
+impl Tab {
+    /// The kinds the tab's kind filter offers, in the order it lists them.
+    pub fn kind_choices(self) -> &'static [TokenKind] {
+        match self {
+            Self::Api => &[TokenKind::Personal, TokenKind::Client, TokenKind::Api],
+            Self::Sessions => &[],
+        }
+    }
+}
+
+text_code! {
+    /// The inventory's status filter, as the URL spells it; declared in the
+    /// order the filter lists them.
+    pub enum StatusFilter ("status filter") {
+        Active = "active",
+        Disabled = "disabled",
+        Expired = "expired",
+        Expiring = "expiring",
+        Revoked = "revoked",
+    }
 }
 
 impl StatusFilter {
-    pub const ALL: [StatusFilter; 5] = [
-        Self::Active,
-        Self::Disabled,
-        Self::Expired,
-        Self::Expiring,
-        Self::Revoked,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Disabled => "disabled",
-            Self::Expired => "expired",
-            Self::Revoked => "revoked",
-            Self::Expiring => "expiring",
-        }
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             Self::Active => "Active",
@@ -128,10 +126,6 @@ impl StatusFilter {
             Self::Revoked => "Revoked",
             Self::Expiring => "Expiring within 7 days",
         }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.as_str() == s)
     }
 }
 
@@ -315,8 +309,8 @@ pub struct TokenFilter {
     /// Owner's username (exact, any case).
     pub user: Option<String>,
     pub department_id: Option<i64>,
-    /// Kind column value; never `session` on the API tab.
-    pub kind: Option<&'static str>,
+    /// One of the tab's [`Tab::kind_choices`].
+    pub kind: Option<TokenKind>,
     pub status: Option<StatusFilter>,
     /// Unused (or never used and created) more than this many days ago.
     pub unused_days: Option<i64>,
@@ -333,19 +327,18 @@ impl TokenFilter {
         } else {
             Tab::Api
         };
-        let kind = match (tab, q.kind.as_str()) {
-            (Tab::Api, "personal") => Some("personal"),
-            (Tab::Api, "client") => Some("client"),
-            (Tab::Api, "api") => Some("api"),
-            _ => None,
-        };
+        let kind = q
+            .kind
+            .parse()
+            .ok()
+            .filter(|kind| tab.kind_choices().contains(kind));
         let filter = Self {
             tab,
             q: text(&q.q),
             user: text(&q.user),
             department_id: q.department.trim().parse().ok(),
             kind,
-            status: StatusFilter::parse(q.status.trim()),
+            status: q.status.trim().parse().ok(),
             unused_days: q
                 .unused_days
                 .trim()
@@ -376,7 +369,7 @@ impl TokenFilter {
             pairs.push(("department", id.to_string()));
         }
         if let Some(kind) = self.kind {
-            pairs.push(("kind", kind.into()));
+            pairs.push(("kind", kind.to_string()));
         }
         if let Some(status) = self.status {
             pairs.push(("status", status.as_str().into()));

@@ -5,6 +5,7 @@ use diesel::connection::SimpleConnection as _;
 
 use crate::auth::bearer::Bearer;
 use crate::db::{self, token_stats};
+use crate::domain::scopes::Scope;
 use crate::domain::token_stats::TokenStats;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -37,7 +38,7 @@ pub async fn metrics(
 ) -> Result<HttpResponse, ApiError> {
     if state.metrics_require_token {
         let caller = Bearer::extract(&req).await?;
-        caller.require(&state, "metrics").await?;
+        caller.require(&state, Scope::Metrics).await?;
     }
     let counted = state
         .token_counts

@@ -1,6 +1,6 @@
 //! Authenticating a presented token against the database: one lookup by hash
-//! (joined with its owner, user type and department), the validity rules of
-//! SPEC §1, and the effective scopes computed now. Refused uses are audited.
+//! (joined with its owner, user type and department), the validity rules, and
+//! the effective scopes computed now. Refused uses are audited.
 //! `AppState::authenticate` puts the in-memory cache and the last-use buffer in
 //! front of this, and hands it the scope catalog and tenant id of the epoch it
 //! read ([`Context`]); blocking code.
@@ -84,7 +84,7 @@ impl UseContext {
     }
 }
 
-/// Looks a parsed token up by hash and applies every rule of SPEC §1: revoked,
+/// Looks a parsed token up by hash and applies every validity rule: revoked,
 /// disabled, expired and disabled-owner tokens are refused (and audited); the
 /// effective scopes are computed now, so a demotion narrows the next request.
 /// Last use is not written here (see `tokens::last_used`).
@@ -169,7 +169,7 @@ pub fn record_scope_denied(
     Ok(())
 }
 
-/// SPEC §1: the token's scopes (personal) or its user type's (the other kinds),
+/// The token's scopes (personal) or its user type's (the other kinds),
 /// intersected with what the owner holds now (the one membership an api token is
 /// tied to), restricted to the active catalog.
 fn effective_scopes(
@@ -179,10 +179,10 @@ fn effective_scopes(
     type_scopes: ScopeSet,
     active: &ScopeSet,
 ) -> Result<ScopeSet, AppError> {
-    let base = match TokenKind::parse(&token.kind) {
-        Some(TokenKind::Personal) => scopes::parse(&token.scopes),
-        Some(TokenKind::Session) if token.user_type_id.is_none() => active.clone(),
-        _ => type_scopes.clone(),
+    let base = match token.kind {
+        TokenKind::Personal => scopes::parse(&token.scopes),
+        TokenKind::Session if token.user_type_id.is_none() => active.clone(),
+        TokenKind::Session | TokenKind::Client | TokenKind::Api => type_scopes.clone(),
     };
     let holdings = match (owner.is_admin, token.department_id, token.user_type_id) {
         (true, _, _) => Holdings::Everything,

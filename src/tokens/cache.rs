@@ -124,8 +124,9 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::tokens::Token;
+    use crate::db::tokens::NewToken;
     use crate::db::users::User;
+    use crate::domain::token::TokenKind;
 
     fn at(secs: i64) -> NaiveDateTime {
         chrono::DateTime::from_timestamp(secs, 0)
@@ -136,28 +137,10 @@ mod tests {
     fn auth(expires_at: Option<NaiveDateTime>) -> Arc<Authenticated> {
         let t0 = at(0);
         Arc::new(Authenticated {
-            token: Token {
-                id: 1,
-                kind: "personal".into(),
-                name: "ci".into(),
-                description: String::new(),
-                owner_id: 1,
-                created_by: None,
-                department_id: None,
-                user_type_id: None,
-                scopes: String::new(),
-                display_prefix: "tsrp_abcd".into(),
-                status: "active".into(),
-                created_at: t0,
-                updated_at: t0,
-                expires_at,
-                last_used_at: None,
-                last_used_ip: None,
-                last_used_user_agent: None,
-                device_name: None,
-                revoked_at: None,
-                revoked_by: None,
-            },
+            token: NewToken::new(TokenKind::Personal, "ci", 1, &[0; 32], "tsrp_abcd", t0)
+                .created_by(None)
+                .expires_at(expires_at)
+                .into_row(1),
             owner: User {
                 id: 1,
                 username: "ada".into(),

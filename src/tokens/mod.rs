@@ -14,15 +14,16 @@ pub use authenticate::{
 };
 
 use chrono::NaiveDateTime;
+use diesel::QueryResult;
 
 use crate::db::audit::{self, Actor, Event, Outcome};
-use crate::db::tokens::{self as token_rows, NewToken, STATUS_ACTIVE, STATUS_DISABLED, Token};
+use crate::db::tokens::{self as token_rows, NewToken, Token};
 use crate::db::users::User;
 use crate::db::{self, DbConn, memberships, scopes as catalog, settings, user_types};
 use crate::domain::form::FieldErrors;
-use crate::domain::policy::{ExpiryChoice, check_description, check_token_name, token_name_key};
+use crate::domain::policy::{ExpiryChoice, check_description, check_token_name};
 use crate::domain::scopes::{self, ScopeSet};
-use crate::domain::token::{PlainToken, TokenKind};
+use crate::domain::token::{PlainToken, TokenKind, TokenStatus};
 use crate::error::AppError;
 
 /// A token just created or regenerated: the only moment its secret exists.
@@ -56,7 +57,7 @@ pub struct CreateRequest {
 
 /// The kinds of token the profile pages manage; `api` tokens (issued by an
 /// administrator) and mobile sessions are out of their reach.
-pub const PROFILE_KINDS: [&str; 2] = ["personal", "client"];
+pub const PROFILE_KINDS: [TokenKind; 2] = [TokenKind::Personal, TokenKind::Client];
 
 /// Why a lifecycle change was refused while token creation is switched off.
 pub const CREATION_OFF: &str = "Token creation is switched off by the administrators.";
@@ -69,14 +70,14 @@ pub fn find_for_caller(
     conn: &mut DbConn,
     id: i64,
     caller: &Actor,
-    kinds: &[&str],
+    kinds: &[TokenKind],
 ) -> Result<Token, AppError> {
     let owner = caller.user_id.ok_or(AppError::NotFound)?;
     match token_rows::find_owned(conn, id, owner, kinds) {
         Ok(token) => Ok(token),
         Err(diesel::result::Error::NotFound) => {
             if let Some(token) = token_rows::find_any(conn, id)?
-                && (token.owner_id != owner || !kinds.contains(&token.kind.as_str()))
+                && (token.owner_id != owner || !kinds.contains(&token.kind))
             {
                 record(conn, caller, "token_access_denied", Outcome::Denied, &token)?;
             }
@@ -214,29 +215,28 @@ pub fn create(
         TokenKind::Personal => scopes::join(&req.scopes),
         _ => String::new(),
     };
-    let name_key = token_name_key(&req.name);
-    let new = NewToken {
-        kind: req.kind.as_str(),
-        name: &req.name,
-        name_key: &name_key,
-        description: &req.description,
-        owner_id: owner.id,
-        created_by: actor.user_id,
-        department_id: req.department_id,
-        user_type_id: req.user_type_id,
-        scopes: &stored_scopes,
-        display_prefix: &display_prefix,
-        sha256: &hash,
-        status: STATUS_ACTIVE,
-        created_at: now,
-        updated_at: now,
-        expires_at,
+    let new = NewToken::new(req.kind, &req.name, owner.id, &hash, &display_prefix, now)
+        .description(&req.description)
+        .created_by(actor.user_id)
+        .department_id(req.department_id)
+        .user_type_id(req.user_type_id)
+        .scopes(&stored_scopes)
+        .expires_at(expires_at)
         // A mobile session is named by its device, written with the row: a
         // later update would move the validity epoch and empty every
         // instance's token cache at each mobile sign-in.
-        device_name: (req.kind == TokenKind::Session).then_some(req.name.as_str()),
-    };
-    let id = match token_rows::insert(conn, &new) {
+        .device_name((req.kind == TokenKind::Session).then_some(req.name.as_str()));
+    // The row and its audit row together, or neither. A name clash rolls
+    // back too (on PostgreSQL the failed insert has ended the transaction).
+    let label = new.label();
+    let inserted = db::transaction(conn, |conn| {
+        let id = token_rows::insert(conn, &new)?;
+        let event =
+            Event::new("token_created", Outcome::Success).target("token", Some(id), Some(&label));
+        audit::record(conn, actor, &event)?;
+        QueryResult::Ok(id)
+    });
+    let id = match inserted {
         Ok(id) => id,
         Err(err) if db::is_unique_violation(&err) => {
             errors.add(
@@ -251,12 +251,6 @@ pub fn create(
         }
         Err(err) => return Err(err.into()),
     };
-    let label = format!("{} ({display_prefix}…)", req.name);
-    audit::record(
-        conn,
-        actor,
-        &Event::new("token_created", Outcome::Success).target("token", Some(id), Some(&label)),
-    )?;
     Ok(Ok(Issued {
         id,
         kind: req.kind,
@@ -311,7 +305,7 @@ pub fn regenerate(
     token: &Token,
     actor: &Actor,
 ) -> Result<Result<Issued, FieldErrors>, AppError> {
-    let kind = TokenKind::parse(&token.kind).ok_or(AppError::NotFound)?;
+    let kind = token.kind;
     let policy = settings::load(conn)?.policy();
     if !policy.creation_enabled {
         let mut errors = FieldErrors::new();
@@ -364,9 +358,9 @@ pub fn set_enabled(
     enabled: bool,
 ) -> Result<(), AppError> {
     let (status, action) = if enabled {
-        (STATUS_ACTIVE, "token_enabled")
+        (TokenStatus::Active, "token_enabled")
     } else {
-        (STATUS_DISABLED, "token_disabled")
+        (TokenStatus::Disabled, "token_disabled")
     };
     db::transaction(conn, |conn| {
         token_rows::set_status(conn, token.id, status)?;

@@ -630,34 +630,27 @@ pub fn insert_token_on(
     department_type: Option<(i64, i64)>,
 ) -> Seeded {
     use tessera::domain::token::{PlainToken, TokenKind};
-    let secret = PlainToken::generate("tsr", TokenKind::parse(kind).unwrap());
+    let kind: TokenKind = kind.parse().unwrap();
+    let secret = PlainToken::generate("tsr", kind);
     let now = tessera::db::now();
-    let id = tessera::db::tokens::insert(
-        conn,
-        &tessera::db::tokens::NewToken {
-            kind,
-            name,
-            name_key: &tessera::domain::policy::token_name_key(name),
-            description: "",
-            owner_id,
-            created_by: Some(owner_id),
-            department_id: department_type.map(|(d, _)| d),
-            user_type_id: department_type.map(|(_, t)| t),
-            scopes: if kind == "personal" {
-                "devices:read"
-            } else {
-                ""
-            },
-            display_prefix: &secret.display_prefix(),
-            sha256: &secret.sha256(),
-            status: "active",
-            created_at: now,
-            updated_at: now,
-            expires_at: Some(now + chrono::TimeDelta::days(30)),
-            device_name: (kind == "session").then_some("Pixel 9"),
-        },
+    let new = tessera::db::tokens::NewToken::new(
+        kind,
+        name,
+        owner_id,
+        &secret.sha256(),
+        &secret.display_prefix(),
+        now,
     )
-    .expect("insert token");
+    .department_id(department_type.map(|(d, _)| d))
+    .user_type_id(department_type.map(|(_, t)| t))
+    .scopes(if kind == TokenKind::Personal {
+        "devices:read"
+    } else {
+        ""
+    })
+    .expires_at(Some(now + chrono::TimeDelta::days(30)))
+    .device_name((kind == TokenKind::Session).then_some("Pixel 9"));
+    let id = tessera::db::tokens::insert(conn, &new).expect("insert token");
     Seeded {
         id,
         token: secret.expose().to_owned(),

@@ -111,7 +111,7 @@ fn load_page_data(
     user_id: Option<i64>,
 ) -> Result<(UserChoices, Vec<MembershipChoice>, Policy), AppError> {
     let users = users::table
-        .filter(users::status.eq("active"))
+        .filter(users::status.eq(db::users::STATUS_ACTIVE))
         .order(users::username.asc())
         .select((users::id, users::username, users::display_name))
         .load(conn)?;

@@ -18,6 +18,7 @@ use crate::db::users::{self, STATUS_ACTIVE, STATUS_DISABLED, User, UserChanges};
 use crate::db::{self, memberships, user_types};
 use crate::domain::account::{NewAccount, Password, check_display_name, check_email};
 use crate::domain::form::FieldErrors;
+use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
@@ -232,7 +233,7 @@ async fn user_page(
                 .select(Token::as_select())
                 .load(conn)?;
             let (sessions, tokens): (Vec<Token>, Vec<Token>) =
-                live.into_iter().partition(|t| t.kind == "session");
+                live.into_iter().partition(|t| t.kind == TokenKind::Session);
             Ok((
                 user,
                 memberships::of_user(conn, id)?,

@@ -11,6 +11,7 @@ use crate::auth::bearer::Bearer;
 use crate::auth::extract::ClientInfo;
 use crate::db::audit::{self, Event, Outcome};
 use crate::db::{throttle, tokens as token_rows};
+use crate::domain::scopes::Scope;
 use crate::domain::throttle::REVOKE_PER_IP;
 use crate::domain::token::PlainToken;
 use crate::error::{ApiError, AppError, checked};
@@ -65,7 +66,7 @@ pub async fn introspect(
     caller: Bearer,
     form: Result<web::Form<TokenForm>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&state, "introspect").await?;
+    caller.require(&state, Scope::Introspect).await?;
     let form = checked(form)?;
     let Some(presented) = PlainToken::parse(&state.token_prefix, form.token.trim()) else {
         return Ok(inactive());

@@ -64,7 +64,7 @@ impl Me {
                 display_name: auth.owner.display_name.clone(),
                 email: auth.owner.email.clone(),
             },
-            kind: auth.token.kind.clone(),
+            kind: auth.token.kind.to_string(),
             name: auth.token.name.clone(),
             scopes: auth.scopes.iter().cloned().collect(),
             department: auth.department.clone(),

@@ -141,7 +141,7 @@ pub async fn delete_current_session(
     client: ClientInfo,
     bearer: Bearer,
 ) -> Result<HttpResponse, ApiError> {
-    if bearer.token.kind != TokenKind::Session.as_str() {
+    if bearer.token.kind != TokenKind::Session {
         return Err(ApiError::NotASession);
     }
     let actor = client.actor(Some(&bearer.owner));

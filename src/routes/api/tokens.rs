@@ -13,7 +13,7 @@ use crate::auth::bearer::Bearer;
 use crate::db::tokens::{self as token_rows, Token};
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::ExpiryChoice;
-use crate::domain::scopes::{self, ScopeSet};
+use crate::domain::scopes::{self, Scope, ScopeSet};
 use crate::domain::token::TokenKind;
 use crate::error::{ApiError, checked};
 use crate::state::AppState;
@@ -45,11 +45,11 @@ impl From<Token> for TokenView {
         Self {
             id: t.id,
             scopes: scopes::parse(&t.scopes).into_iter().collect(),
-            kind: t.kind,
+            kind: t.kind.to_string(),
             name: t.name,
             description: t.description,
             display_prefix: t.display_prefix,
-            status: t.status,
+            status: t.status.to_string(),
             created_at: rfc3339(t.created_at),
             expires_at: t.expires_at.map(rfc3339),
             last_used_at: t.last_used_at.map(rfc3339),
@@ -89,7 +89,7 @@ pub async fn list_tokens(
     state: web::Data<AppState>,
     caller: Bearer,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&state, "tokens:read").await?;
+    caller.require(&state, Scope::TokensRead).await?;
     let owner = caller.owner.id;
     let tokens = state
         .db(move |conn, _| {
@@ -137,7 +137,7 @@ pub async fn create_token(
     caller: Bearer,
     body: Result<JsonObject<CreateBody>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&state, "tokens:write").await?;
+    caller.require(&state, Scope::TokensWrite).await?;
     let body = checked(body)?.into_inner();
     let request = CreateRequest {
         kind: TokenKind::Personal,
@@ -189,7 +189,7 @@ pub async fn get_token(
     caller: Bearer,
     path: Result<web::Path<i64>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&state, "tokens:read").await?;
+    caller.require(&state, Scope::TokensRead).await?;
     let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
     Ok(no_store(HttpResponse::Ok()).json(TokenView::from(token)))
 }
@@ -212,9 +212,9 @@ pub async fn update_token(
     path: Result<web::Path<i64>, actix_web::Error>,
     body: Result<JsonObject<PatchBody>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&state, "tokens:write").await?;
+    caller.require(&state, Scope::TokensWrite).await?;
     let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
-    if token.kind != TokenKind::Personal.as_str() {
+    if token.kind != TokenKind::Personal {
         let mut errors = FieldErrors::new();
         errors.add(
             "token",
@@ -264,7 +264,7 @@ pub async fn delete_token(
     caller: Bearer,
     path: Result<web::Path<i64>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&state, "tokens:write").await?;
+    caller.require(&state, Scope::TokensWrite).await?;
     let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
     let actor = caller.actor();
     state
@@ -282,7 +282,7 @@ pub async fn regenerate_token(
     caller: Bearer,
     path: Result<web::Path<i64>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&state, "tokens:write").await?;
+    caller.require(&state, Scope::TokensWrite).await?;
     let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
     let (actor, prefix) = (caller.actor(), state.token_prefix.clone());
     let issued = state

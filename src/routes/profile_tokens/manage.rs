@@ -82,7 +82,7 @@ pub async fn show_edit_token(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let token = own_token(&state, &user, &client, path.into_inner()).await?;
-    if token.kind != TokenKind::Personal.as_str() {
+    if token.kind != TokenKind::Personal {
         return Err(AppError::NotFound);
     }
     let selected = scopes::parse(&token.scopes);
@@ -110,7 +110,7 @@ pub async fn update_token(
     HtmlForm(form): HtmlForm<EditForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = own_token(&state, &user, &client, path.into_inner()).await?;
-    if token.kind != TokenKind::Personal.as_str() {
+    if token.kind != TokenKind::Personal {
         return Err(AppError::NotFound);
     }
     let wanted: ScopeSet = form.scopes.iter().cloned().collect();

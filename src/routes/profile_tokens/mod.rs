@@ -23,6 +23,7 @@ use crate::db::users::User;
 use crate::db::{DbConn, memberships, scopes as catalog, settings, user_types};
 use crate::domain::policy::Policy;
 use crate::domain::scopes::{ScopeGroup, group_by_resource};
+use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{PageCtx, render};
 use crate::state::AppState;
@@ -129,7 +130,7 @@ pub async fn list_my_tokens(
                     .map(|(token, role)| TokenRow { token, role })
                     .collect())
             };
-            let (access, clients) = (rows("personal")?, rows("client")?);
+            let (access, clients) = (rows(TokenKind::Personal)?, rows(TokenKind::Client)?);
             Ok((access, clients, Choices::load(conn, &owner)?))
         })
         .await?;
