@@ -38,7 +38,9 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
     ];
     routes.extend(api::routes());
     routes.extend([
-        page("/", SignedIn).only_get(|| async { redirect("/profile/tokens") }),
+        page("/", SignedIn)
+            .get(|| async { redirect("/profile/tokens") })
+            .get_only(),
         page("/login", Public)
             .get(login::show_login)
             .post(login::sign_in),
@@ -97,7 +99,8 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
     routes.extend(admin::catalog::routes());
     routes.push(
         page("/static/{path:.*}", Sessionless)
-            .only_get(assets::builtin_asset)
+            .get(assets::builtin_asset)
+            .get_only()
             .or_directory(static_dir),
     );
     routes

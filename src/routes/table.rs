@@ -148,6 +148,37 @@ impl Doc {
     }
 }
 
+/// `Route::get` and the like: `self.to(Method::GET, handler)`, with the bounds
+/// actix's own `Resource::get` puts on a handler.
+macro_rules! page_methods {
+    ($($name:ident => $method:ident),*) => {$(
+        pub fn $name<F, Args>(self, handler: F) -> Self
+        where
+            F: Handler<Args>,
+            Args: actix_web::FromRequest + 'static,
+            F::Output: Responder + 'static,
+        {
+            self.to(Method::$method, handler)
+        }
+    )*};
+}
+
+/// `ApiRoute::get` and the like: `self.to(Method::GET, need, handler, doc)`,
+/// with `doc` the `__path_<handler>` struct of the handler's annotation.
+macro_rules! api_methods {
+    ($($name:ident => $method:ident),*) => {$(
+        pub fn $name<F, Args, P>(self, need: Need, handler: F, doc: P) -> Self
+        where
+            F: Handler<Args>,
+            Args: actix_web::FromRequest + 'static,
+            F::Output: Responder + 'static,
+            P: Documented,
+        {
+            self.to(Method::$method, need, handler, Some(Doc::of(doc)))
+        }
+    )*};
+}
+
 /// How a route is served.
 enum Service {
     Resource(actix_web::Resource),
@@ -198,11 +229,16 @@ impl Route {
         }
     }
 
-    fn resource(&mut self) -> &mut actix_web::Resource {
-        match &mut self.service {
-            Service::Resource(resource) => resource,
-            Service::Files(_) => unreachable!("a mounted directory has no handlers"),
-        }
+    /// Changes the actix resource being built.
+    fn with_resource(
+        mut self,
+        change: impl FnOnce(actix_web::Resource) -> actix_web::Resource,
+    ) -> Self {
+        let Service::Resource(resource) = &mut self.service else {
+            unreachable!("a mounted directory has no handlers")
+        };
+        *resource = change(std::mem::replace(resource, web::resource("")));
+        self
     }
 
     fn add(mut self, endpoint: Endpoint, route: actix_web::Route) -> Self {
@@ -213,9 +249,7 @@ impl Route {
             self.path
         );
         self.endpoints.push(endpoint);
-        let resource = std::mem::replace(self.resource(), web::resource(""));
-        *self.resource() = resource.route(route);
-        self
+        self.with_resource(|resource| resource.route(route))
     }
 
     fn to<F, Args>(self, method: Method, handler: F) -> Self
@@ -232,36 +266,20 @@ impl Route {
         self.add(endpoint, web::method(method).to(handler))
     }
 
-    pub fn get<F, Args>(self, handler: F) -> Self
-    where
-        F: Handler<Args>,
-        Args: actix_web::FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.to(Method::GET, handler)
+    page_methods! {
+        get => GET,
+        post => POST
     }
 
-    pub fn post<F, Args>(self, handler: F) -> Self
-    where
-        F: Handler<Args>,
-        Args: actix_web::FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.to(Method::POST, handler)
-    }
-
-    /// The route's only method, guarded on the resource itself: any other
-    /// method finds no route here (404), rather than 405.
-    pub fn only_get<F, Args>(self, handler: F) -> Self
-    where
-        F: Handler<Args>,
-        Args: actix_web::FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        let mut route = self.get(handler);
-        let resource = std::mem::replace(route.resource(), web::resource(""));
-        *route.resource() = resource.guard(guard::Get());
-        route
+    /// Guards the resource on GET, its only method: any other method finds no
+    /// route here (404), rather than 405.
+    pub fn get_only(self) -> Self {
+        assert!(
+            self.endpoints.iter().all(|e| e.method == Method::GET),
+            "{}",
+            self.path
+        );
+        self.with_resource(|resource| resource.guard(guard::Get()))
     }
 
     /// A directory served as this route (whose path must end in `{path:.*}`)
@@ -303,82 +321,31 @@ pub struct ApiRoute(Route);
 
 impl ApiRoute {
     /// Data for this route's extractors (body limits and their JSON errors).
-    pub fn app_data<U: 'static>(mut self, data: U) -> Self {
-        let resource = std::mem::replace(self.0.resource(), web::resource(""));
-        *self.0.resource() = resource.app_data(data);
-        self
+    pub fn app_data<U: 'static>(self, data: U) -> Self {
+        ApiRoute(self.0.with_resource(|resource| resource.app_data(data)))
     }
 
     /// `method` answered by `handler`, for callers who have what `need` says,
-    /// documented by `doc` (the `__path_<handler>` struct of its annotation).
-    pub fn to<F, Args, P>(self, method: Method, need: Need, handler: F, doc: P) -> Self
+    /// documented by `doc` (none only for the document itself).
+    pub fn to<F, Args>(self, method: Method, need: Need, handler: F, doc: Option<Doc>) -> Self
     where
         F: Handler<Args>,
         Args: actix_web::FromRequest + 'static,
         F::Output: Responder + 'static,
-        P: Documented,
     {
         let mut route = web::method(method.clone()).to(handler);
         if need != Need::Nothing {
             route = route.wrap(from_fn(move |req, next| require_bearer(need, req, next)));
         }
-        let endpoint = Endpoint {
-            method,
-            need,
-            doc: Some(Doc::of(doc)),
-        };
+        let endpoint = Endpoint { method, need, doc };
         ApiRoute(self.0.add(endpoint, route))
     }
 
-    pub fn get<F, Args, P>(self, need: Need, handler: F, doc: P) -> Self
-    where
-        F: Handler<Args>,
-        Args: actix_web::FromRequest + 'static,
-        F::Output: Responder + 'static,
-        P: Documented,
-    {
-        self.to(Method::GET, need, handler, doc)
-    }
-
-    pub fn post<F, Args, P>(self, need: Need, handler: F, doc: P) -> Self
-    where
-        F: Handler<Args>,
-        Args: actix_web::FromRequest + 'static,
-        F::Output: Responder + 'static,
-        P: Documented,
-    {
-        self.to(Method::POST, need, handler, doc)
-    }
-
-    pub fn patch<F, Args, P>(self, need: Need, handler: F, doc: P) -> Self
-    where
-        F: Handler<Args>,
-        Args: actix_web::FromRequest + 'static,
-        F::Output: Responder + 'static,
-        P: Documented,
-    {
-        self.to(Method::PATCH, need, handler, doc)
-    }
-
-    pub fn delete<F, Args, P>(self, need: Need, handler: F, doc: P) -> Self
-    where
-        F: Handler<Args>,
-        Args: actix_web::FromRequest + 'static,
-        F::Output: Responder + 'static,
-        P: Documented,
-    {
-        self.to(Method::DELETE, need, handler, doc)
-    }
-
-    /// A route that is served but left out of the OpenAPI document (the
-    /// document itself).
-    pub fn get_undocumented<F, Args>(self, handler: F) -> Self
-    where
-        F: Handler<Args>,
-        Args: actix_web::FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        ApiRoute(self.0.to(Method::GET, handler))
+    api_methods! {
+        get => GET,
+        post => POST,
+        patch => PATCH,
+        delete => DELETE
     }
 
     pub fn done(self) -> Route {

@@ -11,9 +11,7 @@ use crate::db::audit::{self, Event, Outcome};
 use crate::db::{throttle, tokens as token_rows};
 use crate::domain::throttle::REVOKE_PER_IP;
 use crate::domain::token::PlainToken;
-#[allow(unused_imports)]
-use crate::error::ErrorBody;
-use crate::error::{ApiError, AppError, checked};
+use crate::error::{ApiError, AppError, ErrorBody, checked};
 use crate::state::AppState;
 use crate::tokens::{self, UseContext};
 

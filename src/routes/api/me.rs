@@ -6,8 +6,6 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 
 use crate::auth::bearer::Bearer;
-#[allow(unused_imports)]
-use crate::error::ErrorBody;
 use crate::error::{ApiError, AppError};
 use crate::tokens::Authenticated;
 

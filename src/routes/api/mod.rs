@@ -8,6 +8,7 @@ mod tokens;
 
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, UrlencodedError};
+use actix_web::http::Method;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
@@ -99,7 +100,7 @@ pub fn routes() -> [Route; 9] {
     let (read, write) = (Need::Scope("tokens:read"), Need::Scope("tokens:write"));
     [
         api("/api/openapi.json")
-            .get_undocumented(openapi::openapi_json)
+            .to(Method::GET, Need::Nothing, openapi::openapi_json, None)
             .done(),
         api("/api/v1/me")
             .get(Need::Token, me::show_me, me::__path_show_me)

@@ -17,9 +17,7 @@ use crate::domain::form::FieldErrors;
 use crate::domain::policy::ExpiryChoice;
 use crate::domain::throttle;
 use crate::domain::token::TokenKind;
-#[allow(unused_imports)]
-use crate::error::ErrorBody;
-use crate::error::{ApiError, AppError};
+use crate::error::{ApiError, AppError, ErrorBody};
 use crate::state::AppState;
 use crate::tokens::{self, CreateRequest};
 

@@ -13,9 +13,7 @@ use crate::domain::form::FieldErrors;
 use crate::domain::policy::ExpiryChoice;
 use crate::domain::scopes::{self, ScopeSet};
 use crate::domain::token::TokenKind;
-#[allow(unused_imports)]
-use crate::error::ErrorBody;
-use crate::error::{ApiError, checked};
+use crate::error::{ApiError, ErrorBody, checked};
 use crate::state::AppState;
 use crate::tokens::{self, CreateRequest, Issued};
 
