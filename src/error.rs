@@ -1,14 +1,17 @@
 //! `AppError`: the one error type of handlers. Each variant becomes a plain page
 //! (or a redirect to sign-in); a 5xx logs its cause chain and shows nothing of it.
 
+use std::collections::BTreeMap;
+
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use askama::Template;
 
 use crate::page::PageCtx;
+use crate::routes::table::{Access, access_of};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -46,8 +49,21 @@ pub struct ErrorPage {
     pub message: String,
 }
 
+/// The title and message of the pages that Tessera's own errors and actix's
+/// bodiless answers share (see [`plain_errors`]).
+const NOT_FOUND: (&str, &str) = ("Not found", "There is no page at this address.");
+const TOO_LARGE: (&str, &str) = (
+    "Request too large",
+    "The request was larger than Tessera accepts.",
+);
+const UNAVAILABLE: (&str, &str) = (
+    "Service unavailable",
+    "The database is not answering. Try again in a moment.",
+);
+
 impl AppError {
     fn title_and_message(&self) -> (&'static str, String) {
+        let shared = |(title, message): (&'static str, &str)| (title, message.to_owned());
         match self {
             AppError::LoginRequired => ("Sign in required", "Sign in to continue.".into()),
             AppError::Forbidden => ("Forbidden", "You do not have access to this page.".into()),
@@ -63,17 +79,11 @@ impl AppError {
                  Open Tessera at its own address and try again there."
                     .into(),
             ),
-            AppError::NotFound => ("Not found", "There is no page at this address.".into()),
+            AppError::NotFound => shared(NOT_FOUND),
             AppError::BadRequest(message) => ("Bad request", message.clone()),
-            AppError::PayloadTooLarge => (
-                "Request too large",
-                "The request was larger than Tessera accepts.".into(),
-            ),
+            AppError::PayloadTooLarge => shared(TOO_LARGE),
             AppError::TooManyRequests { message, .. } => ("Too many requests", message.clone()),
-            AppError::Unavailable(_) => (
-                "Service unavailable",
-                "The database is not answering. Try again in a moment.".into(),
-            ),
+            AppError::Unavailable(_) => shared(UNAVAILABLE),
             AppError::Internal(_) => (
                 "Something went wrong",
                 "Tessera could not complete this request. It has been logged.".into(),
@@ -175,6 +185,31 @@ impl From<askama::Error> for AppError {
     }
 }
 
+// What `ApiError` and the API's bodiless answers serialize, so that the
+// OpenAPI document describes the very type sent.
+/// Every error body of the API (RFC 6750 names in `error`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// `invalid_request`, `invalid_token`, `insufficient_scope`, `not_found`,
+    /// `invalid_grant`, `invalid_input`, `too_many_requests`, `temporarily_unavailable`, `server_error`.
+    #[schema(value_type = String)]
+    error: &'static str,
+    error_description: String,
+    /// Field name → message, on 422.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<BTreeMap<String, String>>,
+}
+
+impl ErrorBody {
+    fn new(error: &'static str, error_description: String) -> Self {
+        ErrorBody {
+            error,
+            error_description,
+            fields: None,
+        }
+    }
+}
+
 /// Errors of the JSON API: RFC 6750 for authentication, `{"error",
 /// "error_description"}` bodies for everything.
 #[derive(Debug, thiserror::Error)]
@@ -214,11 +249,12 @@ pub enum ApiError {
     App(#[from] AppError),
 }
 
-/// An extracted body or path parameter, once the bearer token has been checked.
+/// An extracted body or path parameter, checked when the handler gets to it.
 /// Handlers take `Result<web::Json<T>, actix_web::Error>` (and the like) rather
-/// than the bare extractor: a body extractor that fails while the token lookup is
-/// still running would otherwise answer 400 to a request whose token is bad,
-/// where RFC 6750 wants 401.
+/// than the bare extractor so that they choose which answer comes first: a
+/// token the caller does not own is a 404 before its new body is judged. (A bad
+/// bearer token or a missing scope is answered before any extractor runs: see
+/// `routes::table::Need`.)
 pub fn checked<T>(extracted: Result<T, actix_web::Error>) -> Result<T, ApiError> {
     extracted.map_err(ApiError::Rejected)
 }
@@ -299,12 +335,14 @@ impl ResponseError for ApiError {
             tracing::error!(error = %format!("{cause:#}"), "API request failed");
         }
         let (error, description) = self.parts();
-        let mut body = serde_json::json!({ "error": error, "error_description": description });
+        let mut body = ErrorBody::new(error, description);
         if let ApiError::Unprocessable(fields) = self {
-            body["fields"] = fields
-                .iter()
-                .map(|(name, message)| (name.to_owned(), serde_json::Value::from(message)))
-                .collect();
+            body.fields = Some(
+                fields
+                    .iter()
+                    .map(|(name, message)| (name.to_owned(), message.to_owned()))
+                    .collect(),
+            );
         }
         let mut res = HttpResponse::build(self.status_code());
         res.insert_header((header::CACHE_CONTROL, "no-store"));
@@ -355,7 +393,7 @@ pub async fn plain_errors(
         return Ok(res);
     }
     let (request, original) = res.into_parts();
-    let mut replaced = error_body(request.path(), status);
+    let mut replaced = error_body(&request, status);
     for (name, value) in original.headers() {
         if [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE].contains(name) {
             replaced.headers_mut().insert(name.clone(), value.clone());
@@ -364,44 +402,38 @@ pub async fn plain_errors(
     Ok(ServiceResponse::new(request, replaced))
 }
 
-/// The plain answer for an error status: a page, or JSON under `/api/`.
-fn error_body(path: &str, status: StatusCode) -> HttpResponse {
-    let (title, message, code) = match status {
-        StatusCode::NOT_FOUND => (
-            "Not found",
-            "There is no page at this address.",
-            "not_found",
-        ),
+/// The plain answer for an error status: a page, or JSON for the API.
+fn error_body(req: &HttpRequest, status: StatusCode) -> HttpResponse {
+    let ((title, message), code) = match status {
+        StatusCode::NOT_FOUND => (NOT_FOUND, "not_found"),
         StatusCode::METHOD_NOT_ALLOWED => (
-            "Method not allowed",
-            "This address does not accept that kind of request.",
+            (
+                "Method not allowed",
+                "This address does not accept that kind of request.",
+            ),
             "invalid_request",
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => (
-            "Request too large",
-            "The request was larger than Tessera accepts.",
-            "invalid_request",
-        ),
-        StatusCode::SERVICE_UNAVAILABLE => (
-            "Service unavailable",
-            "The database is not answering. Try again in a moment.",
-            "temporarily_unavailable",
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (TOO_LARGE, "invalid_request"),
+        StatusCode::SERVICE_UNAVAILABLE => (UNAVAILABLE, "temporarily_unavailable"),
         s if s.is_server_error() => (
-            "Something went wrong",
-            "Tessera could not complete this request.",
+            (
+                "Something went wrong",
+                "Tessera could not complete this request.",
+            ),
             "server_error",
         ),
         _ => (
-            "Request not accepted",
-            "Tessera could not accept this request.",
+            (
+                "Request not accepted",
+                "Tessera could not accept this request.",
+            ),
             "invalid_request",
         ),
     };
-    if path.starts_with("/api/") {
+    if access_of(req) == Access::Api {
         HttpResponse::build(status)
             .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(serde_json::json!({ "error": code, "error_description": message }))
+            .json(ErrorBody::new(code, message.to_owned()))
     } else {
         error_page(status, title, message.to_owned())
     }

@@ -221,13 +221,7 @@ impl Application {
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()),
                 )
-                .configure(routes::configure)
-                .configure(|cfg| match &static_dir {
-                    Some(dir) => {
-                        cfg.service(actix_files::Files::new("/static", dir));
-                    }
-                    None => routes::builtin_assets(cfg),
-                })
+                .configure(|cfg| routes::configure(cfg, static_dir.as_deref()))
                 // Bodiless: `plain_errors` answers with a page, or JSON under /api/.
                 .default_service(web::to(|| async {
                     actix_web::HttpResponse::NotFound().finish()

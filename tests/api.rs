@@ -589,7 +589,7 @@ async fn guessing_tokens_from_one_address_is_cut_off() {
 }
 
 /// Every (method, path) the router registers under `/api/v1/`, read from the
-/// route table (every file of `src/routes`).
+/// route table (`tessera::routes::table`).
 fn router_routes() -> std::collections::BTreeSet<(String, String)> {
     common::route_table()
         .into_iter()

@@ -1,4 +1,5 @@
-//! `Bearer`: the extractor every `/api/v1` route that needs a token uses. It
+//! `Bearer`: who calls a `/api/v1` route that needs a token. The route table
+//! runs it before the handler of every such route (`routes::table::Need`). It
 //! parses the `Authorization: Bearer` header (a wrong shape or checksum is
 //! refused without touching the database), authenticates by one indexed lookup of
 //! the SHA-256, and computes the effective scopes at request time. Query-string
@@ -121,6 +122,11 @@ impl FromRequest for Bearer {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // The route table authenticates every route that needs a token before
+        // its handler runs (`routes::table`): the handler takes that result.
+        if let Some(bearer) = req.extensions_mut().remove::<Bearer>() {
+            return Box::pin(std::future::ready(Ok(bearer)));
+        }
         let state = req
             .app_data::<web::Data<AppState>>()
             .cloned()

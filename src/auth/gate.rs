@@ -1,8 +1,9 @@
-//! The gate every request passes: it resolves the session's user, keeps private
-//! routes private (deny by default: a route is public only if listed here), keeps
-//! `/admin` to administrators, refuses state-changing requests that a browser
-//! marks as coming from another site, and checks the CSRF token of every
-//! state-changing form request before any handler runs. Every answer to a
+//! The gate every request passes: it resolves the session's user, keeps each
+//! route to those the route table says may reach it (`routes::table::Access`;
+//! an address no route answers is a 404, or refused in the admin area), refuses
+//! state-changing requests that a browser marks as coming from another site, and
+//! checks the CSRF token of every state-changing form request before any handler
+//! runs. Every answer to a
 //! signed-in user is marked `Cache-Control: no-store`.
 
 use actix_session::SessionExt as _;
@@ -21,53 +22,28 @@ use super::session_store::{UNAVAILABLE_ENTRY, USER_ENTRY};
 use crate::db::{audit, users};
 use crate::domain::origin::{self, CrossSite, Own};
 use crate::error::AppError;
+use crate::routes::table::{Access, access_of};
 use crate::state::AppState;
 
 /// Largest form body accepted (CSRF reading included): room for a bulk revoke of
 /// tens of thousands of selected ids.
 pub const FORM_LIMIT: usize = 1024 * 1024;
 
-/// Routes anyone may reach. Everything else needs a signed-in user.
-fn is_public(path: &str) -> bool {
-    matches!(
-        path,
-        "/login"
-            | "/setup"
-            | "/set-password"
-            | "/healthz"
-            | "/readyz"
-            | "/metrics"
-            | "/favicon.ico"
-    ) || path.starts_with("/static/")
-        || path.starts_with("/api/")
+/// Every POST to a route reached with cookies needs a CSRF token. POST is the
+/// only state-changing method a cross-site page can send with cookies and
+/// without a CORS preflight (which Tessera never grants), and the only one the
+/// web pages use; nothing changes state on GET.
+fn needs_csrf(req: &ServiceRequest, access: Access) -> bool {
+    req.method() == Method::POST && access.takes_cookies()
 }
 
-/// Paths whose answer never depends on the web session.
-fn uses_no_session(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/metrics" | "/favicon.ico")
-        || path.starts_with("/static/")
-        || path.starts_with("/api/")
-}
-
-fn is_admin_area(path: &str) -> bool {
-    path == "/admin" || path.starts_with("/admin/")
-}
-
-/// Every POST outside the bearer-token API (which has no ambient credentials) needs
-/// a CSRF token. POST is the only state-changing method a cross-site page can send
-/// with cookies and without a CORS preflight (which Tessera never grants), and the
-/// only one the web pages use; nothing changes state on GET.
-fn needs_csrf(req: &ServiceRequest) -> bool {
-    req.method() == Method::POST && !req.path().starts_with("/api/")
-}
-
-/// Whether a request can change state: anything but GET, HEAD, OPTIONS and
-/// TRACE, outside the bearer-token API (which has no ambient credentials).
-fn is_state_changing(req: &ServiceRequest) -> bool {
+/// Whether a request to a route reached with cookies can change state:
+/// anything but GET, HEAD, OPTIONS and TRACE.
+fn is_state_changing(req: &ServiceRequest, access: Access) -> bool {
     !matches!(
         *req.method(),
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    ) && !req.path().starts_with("/api/")
+    ) && access.takes_cookies()
 }
 
 /// The origin this server answers as: the configured public URL's, or else
@@ -104,11 +80,12 @@ pub async fn gate(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let session = req.get_session();
-    let private_answer = !uses_no_session(req.path());
+    let access = access_of(req.request());
+    let private_answer = access.uses_session();
     let signed_in =
         |session: &actix_session::Session| session.get::<i64>(USER_ENTRY).ok().flatten().is_some();
     let was_signed_in = signed_in(&session);
-    let mut res = guard(req, next).await?;
+    let mut res = guard(req, access, next).await?;
     // Pages, redirects, downloads and errors alike: nothing shown to a
     // signed-in user (or to one who has just signed in or out) is kept by a
     // browser or a proxy. Static files and probes are the same for everyone.
@@ -123,6 +100,7 @@ pub async fn gate(
 
 async fn guard(
     mut req: ServiceRequest,
+    access: Access,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let state = req
@@ -134,7 +112,7 @@ async fn guard(
 
     // The session could not be loaded (database down): no page can be served
     // honestly. The API, probes and static files do not use sessions.
-    if session.contains_key(UNAVAILABLE_ENTRY) && !uses_no_session(&path) {
+    if session.contains_key(UNAVAILABLE_ENTRY) && access.uses_session() {
         let err = AppError::Unavailable(anyhow::anyhow!("the session store does not answer"));
         return Ok(req.error_response(err));
     }
@@ -157,13 +135,10 @@ async fn guard(
         None => None,
     };
 
-    // A path no route answers is a 404 for everyone, signed in or not; the
-    // admin area alone answers none of its paths to anyone but administrators.
-    let private = !is_public(&path) && (req.match_pattern().is_some() || is_admin_area(&path));
-    if private {
+    if access.is_private() {
         match &user {
             None => return Ok(req.error_response(AppError::LoginRequired)),
-            Some(user) if is_admin_area(&path) && !user.is_admin => {
+            Some(user) if access == Access::Admin && !user.is_admin => {
                 let actor = ClientInfo::of(req.request()).actor(Some(user));
                 record(&state, actor, "authorization_failure", &path).await;
                 return Ok(req.error_response(AppError::Forbidden));
@@ -175,11 +150,11 @@ async fn guard(
         req.extensions_mut().insert(CurrentUser(user.clone()));
     }
 
-    if !path.starts_with("/api/") && has_nul(req.query_string().as_bytes()) {
+    if access.takes_cookies() && has_nul(req.query_string().as_bytes()) {
         return Ok(req.error_response(nul_refused()));
     }
 
-    if is_state_changing(&req) {
+    if is_state_changing(&req, access) {
         let origin = header_text(&req, header::ORIGIN);
         let fetch_site = header_text(&req, header::HeaderName::from_static("sec-fetch-site"));
         let own = own_origin(&req);
@@ -198,7 +173,7 @@ async fn guard(
         }
     }
 
-    if needs_csrf(&req) {
+    if needs_csrf(&req, access) {
         let body = match read_body(&mut req).await {
             Ok(body) => body,
             Err(err) => return Ok(req.error_response(err)),

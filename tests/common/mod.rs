@@ -784,65 +784,21 @@ pub fn database_dump(pool: &DbPool) -> String {
     dump
 }
 
-/// Every (method, path) the route table answers, read from the sources under
-/// `src/routes` themselves, so that a route added later is covered by the tests
-/// that walk it: each `web::resource("/path")` with its `.get(…)`, `.post(…)`,
-/// `.patch(…)` and `.delete(…)` up to the next resource, and each
-/// `.route("/path", web::get()…)`. Sorted, without duplicates.
+/// Every (method, path) the route table answers, read from the table itself
+/// (`tessera::routes::table`), so that a route added later is covered by the
+/// tests that walk it. Sorted, without duplicates.
 pub fn route_table() -> Vec<(&'static str, String)> {
-    fn sources(dir: &std::path::Path, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                sources(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(std::fs::read_to_string(&path).unwrap());
-            }
-        }
-    }
-    const METHODS: [(&str, &str); 4] = [
-        (".get(", "GET"),
-        (".post(", "POST"),
-        (".patch(", "PATCH"),
-        (".delete(", "DELETE"),
-    ];
-    let mut files = Vec::new();
-    sources(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes"),
-        &mut files,
-    );
     let mut routes = Vec::new();
-    for source in files {
-        for part in source.split("web::resource(\"").skip(1) {
-            let (path, rest) = part.split_once('"').unwrap();
-            let rest = rest.split(".service(").next().unwrap();
-            let rest = rest.split(".configure(").next().unwrap();
-            let compact: String = rest.chars().filter(|c| !c.is_whitespace()).collect();
-            let before = routes.len();
-            for (marker, method) in METHODS {
-                if compact.contains(marker) {
-                    routes.push((method, path.to_owned()));
-                }
-            }
-            assert!(
-                routes.len() > before || compact.contains(".route("),
-                "a resource without a method: {path}"
-            );
-        }
-        // `cfg.route("/path", web::get().to(…))`.
-        for part in source.split(".route(\"").skip(1) {
-            let (path, rest) = part.split_once('"').unwrap();
-            let compact: String = rest.chars().filter(|c| !c.is_whitespace()).collect();
-            for (method, name) in [
-                ("web::get()", "GET"),
-                ("web::post()", "POST"),
-                ("web::patch()", "PATCH"),
-                ("web::delete()", "DELETE"),
-            ] {
-                if compact.trim_start_matches(',').starts_with(method) {
-                    routes.push((name, path.to_owned()));
-                }
-            }
+    for route in tessera::routes::table(None) {
+        for endpoint in &route.endpoints {
+            let method = match endpoint.method.as_str() {
+                "GET" => "GET",
+                "POST" => "POST",
+                "PATCH" => "PATCH",
+                "DELETE" => "DELETE",
+                other => panic!("{other} {}: a method the tests do not know", route.path),
+            };
+            routes.push((method, route.path.to_owned()));
         }
     }
     routes.sort();

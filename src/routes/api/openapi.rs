@@ -1,32 +1,18 @@
-//! `GET /api/openapi.json`: the OpenAPI 3 document of `/api/v1`, generated from
-//! the handlers' annotations.
+//! `GET /api/openapi.json`: the OpenAPI 3 document of `/api/v1`, made from the
+//! route table's API routes and their handlers' annotations.
+
+use std::sync::LazyLock;
 
 use actix_web::HttpResponse;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-use utoipa::{Modify, OpenApi, ToSchema};
+use actix_web::http::Method;
+use utoipa::openapi::path::HttpMethod;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
 
-/// Every error body of the API (RFC 6750 names in `error`).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorBody {
-    /// `invalid_request`, `invalid_token`, `insufficient_scope`, `not_found`,
-    /// `invalid_grant`, `invalid_input`, `too_many_requests`, `temporarily_unavailable`, `server_error`.
-    error: String,
-    error_description: String,
-    /// Field name → message, on 422.
-    fields: Option<std::collections::HashMap<String, String>>,
-}
-
-/// The answer of introspection for anything that is not an active token: this
-/// one member and nothing else.
-#[derive(serde::Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct Inactive {
-    /// Always false.
-    active: bool,
-}
+use super::introspect::Inactive;
+use crate::error::ErrorBody;
+use crate::routes::table::Need;
 
 struct BearerAuth;
 
@@ -82,45 +68,128 @@ impl Modify for SharedErrors {
                     shared.extend(BODY_ERRORS);
                 }
                 for (status, description) in shared {
-                    let body = ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("ErrorBody")))
-                        .build();
-                    let response = ResponseBuilder::new()
-                        .description(description)
-                        .content("application/json", body)
-                        .build();
                     operation
                         .responses
                         .responses
                         .entry(status.to_owned())
-                        .or_insert(response.into());
+                        .or_insert_with(|| error_response(description).into());
                 }
             }
         }
     }
 }
 
+fn http_method(method: &Method) -> HttpMethod {
+    match *method {
+        Method::GET => HttpMethod::Get,
+        Method::POST => HttpMethod::Post,
+        Method::PATCH => HttpMethod::Patch,
+        Method::DELETE => HttpMethod::Delete,
+        Method::PUT => HttpMethod::Put,
+        ref other => unreachable!("the API has no {other} route"),
+    }
+}
+
+/// An error answer with an [`ErrorBody`].
+fn error_response(description: &str) -> Response {
+    let body = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("ErrorBody")))
+        .build();
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", body)
+        .build()
+}
+
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Tessera API", description = "Access tokens: who a token acts for, mobile sessions, introspection (RFC 7662), revocation by value, and a caller's own tokens."),
-    paths(
-        super::me::show_me,
-        super::sessions::create_session,
-        super::sessions::delete_current_session,
-        super::introspect::introspect,
-        super::introspect::revoke_by_value,
-        super::tokens::list_tokens,
-        super::tokens::create_token,
-        super::tokens::get_token,
-        super::tokens::update_token,
-        super::tokens::delete_token,
-        super::tokens::regenerate_token,
+    info(
+        title = "Tessera API",
+        description = "Access tokens: who a token acts for, mobile sessions, introspection (RFC 7662), revocation by value, and a caller's own tokens."
     ),
-    components(schemas(ErrorBody, Inactive)),
-    modifiers(&BearerAuth, &SharedErrors)
+    components(schemas(ErrorBody, Inactive))
 )]
-pub struct ApiDoc;
+struct ApiDoc;
+
+/// The document: each operation of the route table's API routes, under the
+/// route's own path and method, with the schemas it refers to. What the caller
+/// needs comes from the table too: a token (the `bearer` security scheme, and
+/// the errors of the extractor), and a scope (a 403).
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut openapi = ApiDoc::openapi();
+    let mut schemas = Vec::new();
+    for route in super::routes() {
+        for endpoint in &route.endpoints {
+            let Some(doc) = &endpoint.doc else { continue };
+            let method = http_method(&endpoint.method);
+            let mut operation = doc.operation();
+            operation.security = (endpoint.need != Need::Nothing)
+                .then(|| vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+            if let Need::Scope(_) = endpoint.need {
+                operation
+                    .responses
+                    .responses
+                    .entry("403".to_owned())
+                    .or_insert_with(|| error_response("The token lacks the scope").into());
+            }
+            openapi
+                .paths
+                .add_path_operation(route.path, vec![method], operation);
+            doc.schemas(&mut schemas);
+        }
+    }
+    openapi
+        .components
+        .get_or_insert_with(Default::default)
+        .schemas
+        .extend(schemas);
+    BearerAuth.modify(&mut openapi);
+    SharedErrors.modify(&mut openapi);
+    openapi
+}
+
+/// Made once: the route table does not change while the server runs.
+static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(document);
 
 pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    HttpResponse::Ok().json(&*DOCUMENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::routes::table::Need;
+
+    /// The table places each operation; the annotation's own `path` and method
+    /// (which utoipa requires) must say the same, or they would mislead.
+    #[test]
+    fn every_annotation_names_its_route() {
+        let mut documented = 0;
+        for route in super::super::routes() {
+            for endpoint in &route.endpoints {
+                let Some(doc) = &endpoint.doc else {
+                    assert_eq!(route.path, "/api/openapi.json");
+                    continue;
+                };
+                documented += 1;
+                assert_eq!(doc.path(), route.path);
+                let method = super::http_method(&endpoint.method);
+                assert!(
+                    doc.methods() == [method],
+                    "{} {}",
+                    endpoint.method,
+                    route.path
+                );
+                let operation = doc.operation();
+                assert!(
+                    operation.security.is_none(),
+                    "{}: the table says",
+                    route.path
+                );
+                if let Need::Scope(_) = endpoint.need {
+                    assert!(!operation.responses.responses.contains_key("403"));
+                }
+            }
+        }
+        assert_eq!(documented, 11);
+    }
 }

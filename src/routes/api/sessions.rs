@@ -8,8 +8,6 @@ use serde::{Deserialize, Serialize};
 
 use super::JsonObject;
 use super::me::rfc3339;
-#[allow(unused_imports)]
-use super::openapi::ErrorBody;
 use crate::accounts::{self, SignIn};
 use crate::auth::bearer::Bearer;
 use crate::auth::extract::ClientInfo;
@@ -19,7 +17,7 @@ use crate::domain::form::FieldErrors;
 use crate::domain::policy::ExpiryChoice;
 use crate::domain::throttle;
 use crate::domain::token::TokenKind;
-use crate::error::{ApiError, AppError};
+use crate::error::{ApiError, AppError, ErrorBody};
 use crate::state::AppState;
 use crate::tokens::{self, CreateRequest};
 
@@ -46,7 +44,7 @@ enum Outcome {
 }
 
 /// Mobile sign-in: a username and password become a session token (shown once).
-#[utoipa::path(post, path = "/api/v1/sessions", request_body = SignInRequest,
+#[utoipa::path(post, tag = "sessions", path = "/api/v1/sessions", request_body = SignInRequest,
     responses((status = 201, body = SessionCreated),
                 (status = 401, description = "Incorrect username or password", body = ErrorBody),
         (status = 422, description = "Token creation refused by policy", body = ErrorBody),
@@ -133,7 +131,7 @@ pub async fn create_session(
 }
 
 /// Signs the calling mobile session out.
-#[utoipa::path(delete, path = "/api/v1/sessions/current", security(("bearer" = [])),
+#[utoipa::path(delete, tag = "sessions", path = "/api/v1/sessions/current",
     responses((status = 204, description = "Signed out"),
         (status = 404, description = "The token is not a mobile session", body = ErrorBody)))]
 pub async fn delete_current_session(

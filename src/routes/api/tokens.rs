@@ -7,15 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use super::JsonObject;
 use super::me::rfc3339;
-#[allow(unused_imports)]
-use super::openapi::ErrorBody;
 use crate::auth::bearer::Bearer;
 use crate::db::tokens::{self as token_rows, Token};
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::ExpiryChoice;
-use crate::domain::scopes::{self, Scope, ScopeSet};
+use crate::domain::scopes::{self, ScopeSet};
 use crate::domain::token::TokenKind;
-use crate::error::{ApiError, checked};
+use crate::error::{ApiError, ErrorBody, checked};
 use crate::state::AppState;
 use crate::tokens::{self, CreateRequest, Issued};
 
@@ -83,13 +81,12 @@ fn no_store(mut res: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseB
 }
 
 /// The caller's live access tokens and clients (never their secrets).
-#[utoipa::path(get, path = "/api/v1/tokens", security(("bearer" = [])),
-    responses((status = 200, description = "`{\"tokens\": [...]}`", body = TokenList), (status = 403, description = "The token lacks the scope", body = ErrorBody)))]
+#[utoipa::path(get, tag = "tokens", path = "/api/v1/tokens",
+    responses((status = 200, description = "`{\"tokens\": [...]}`", body = TokenList)))]
 pub async fn list_tokens(
     state: web::Data<AppState>,
     caller: Bearer,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&state, Scope::TokensRead).await?;
     let owner = caller.owner.id;
     let tokens = state
         .db(move |conn, _| {
@@ -130,14 +127,13 @@ pub struct CreateBody {
 }
 
 /// Creates an access token, within the calling token's scopes; shown once.
-#[utoipa::path(post, path = "/api/v1/tokens", security(("bearer" = [])), request_body = CreateBody,
-    responses((status = 201, body = IssuedView), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 422, description = "Field errors", body = ErrorBody)))]
+#[utoipa::path(post, tag = "tokens", path = "/api/v1/tokens", request_body = CreateBody,
+    responses((status = 201, body = IssuedView), (status = 422, description = "Field errors", body = ErrorBody)))]
 pub async fn create_token(
     state: web::Data<AppState>,
     caller: Bearer,
     body: Result<JsonObject<CreateBody>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&state, Scope::TokensWrite).await?;
     let body = checked(body)?.into_inner();
     let request = CreateRequest {
         kind: TokenKind::Personal,
@@ -182,14 +178,13 @@ async fn own_token(state: &AppState, caller: &Bearer, id: i64) -> Result<Token, 
 }
 
 /// One of the caller's tokens.
-#[utoipa::path(get, path = "/api/v1/tokens/{id}", security(("bearer" = [])), params(("id" = i64, Path, description = "Token id")),
-    responses((status = 200, body = TokenView), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, tag = "tokens", path = "/api/v1/tokens/{id}", params(("id" = i64, Path, description = "Token id")),
+    responses((status = 200, body = TokenView), (status = 404, body = ErrorBody)))]
 pub async fn get_token(
     state: web::Data<AppState>,
     caller: Bearer,
     path: Result<web::Path<i64>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&state, Scope::TokensRead).await?;
     let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
     Ok(no_store(HttpResponse::Ok()).json(TokenView::from(token)))
 }
@@ -204,15 +199,14 @@ pub struct PatchBody {
 }
 
 /// Changes an access token's scopes and description.
-#[utoipa::path(patch, path = "/api/v1/tokens/{id}", security(("bearer" = [])), params(("id" = i64, Path, description = "Token id")), request_body = PatchBody,
-    responses((status = 200, body = TokenView), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, description = "Field errors; `fields.token` when the token is not an access token", body = ErrorBody)))]
+#[utoipa::path(patch, tag = "tokens", path = "/api/v1/tokens/{id}", params(("id" = i64, Path, description = "Token id")), request_body = PatchBody,
+    responses((status = 200, body = TokenView), (status = 404, body = ErrorBody), (status = 422, description = "Field errors; `fields.token` when the token is not an access token", body = ErrorBody)))]
 pub async fn update_token(
     state: web::Data<AppState>,
     caller: Bearer,
     path: Result<web::Path<i64>, actix_web::Error>,
     body: Result<JsonObject<PatchBody>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&state, Scope::TokensWrite).await?;
     let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
     if token.kind != TokenKind::Personal {
         let mut errors = FieldErrors::new();
@@ -257,14 +251,13 @@ pub async fn update_token(
 }
 
 /// Revokes one of the caller's tokens.
-#[utoipa::path(delete, path = "/api/v1/tokens/{id}", security(("bearer" = [])), params(("id" = i64, Path, description = "Token id")),
-    responses((status = 204, description = "Revoked"), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(delete, tag = "tokens", path = "/api/v1/tokens/{id}", params(("id" = i64, Path, description = "Token id")),
+    responses((status = 204, description = "Revoked"), (status = 404, body = ErrorBody)))]
 pub async fn delete_token(
     state: web::Data<AppState>,
     caller: Bearer,
     path: Result<web::Path<i64>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&state, Scope::TokensWrite).await?;
     let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
     let actor = caller.actor();
     state
@@ -275,14 +268,13 @@ pub async fn delete_token(
 
 /// A new secret for one of the caller's tokens; the old one stops at once.
 /// Refused (422, nothing changes) while token creation is switched off.
-#[utoipa::path(post, path = "/api/v1/tokens/{id}/regenerate", security(("bearer" = [])), params(("id" = i64, Path, description = "Token id")),
-    responses((status = 200, body = IssuedView), (status = 422, description = "Token creation is switched off: `fields.token` says so", body = ErrorBody), (status = 403, description = "The token lacks the scope", body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, tag = "tokens", path = "/api/v1/tokens/{id}/regenerate", params(("id" = i64, Path, description = "Token id")),
+    responses((status = 200, body = IssuedView), (status = 422, description = "Token creation is switched off: `fields.token` says so", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn regenerate_token(
     state: web::Data<AppState>,
     caller: Bearer,
     path: Result<web::Path<i64>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&state, Scope::TokensWrite).await?;
     let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
     let (actor, prefix) = (caller.actor(), state.token_prefix.clone());
     let issued = state

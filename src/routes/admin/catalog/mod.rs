@@ -6,51 +6,43 @@ mod departments;
 mod scopes;
 mod user_types;
 
-use actix_web::web;
-
 use crate::db::audit::{self, Actor, Event, Outcome};
 use crate::db::{self, DbConn};
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
+use crate::routes::table::Access::Admin;
+use crate::routes::table::{Route, page};
 
-/// Registers every route of the three catalogs.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/admin/departments")
+/// Every route of the three catalogs, for the route table.
+pub fn routes() -> [Route; 16] {
+    [
+        page("/admin/departments", Admin)
             .get(departments::list)
             .post(departments::create),
-    )
-    .service(web::resource("/admin/departments/new").get(departments::show_new))
-    .service(web::resource("/admin/departments/{id}").post(departments::update))
-    .service(web::resource("/admin/departments/{id}/edit").get(departments::show_edit))
-    .service(
-        web::resource("/admin/departments/{id}/delete")
+        page("/admin/departments/new", Admin).get(departments::show_new),
+        page("/admin/departments/{id}", Admin).post(departments::update),
+        page("/admin/departments/{id}/edit", Admin).get(departments::show_edit),
+        page("/admin/departments/{id}/delete", Admin)
             .get(departments::confirm_delete)
             .post(departments::delete),
-    )
-    .service(
-        web::resource("/admin/user-types")
+        page("/admin/user-types", Admin)
             .get(user_types::list)
             .post(user_types::create),
-    )
-    .service(web::resource("/admin/user-types/new").get(user_types::show_new))
-    .service(web::resource("/admin/user-types/{id}").post(user_types::update))
-    .service(web::resource("/admin/user-types/{id}/edit").get(user_types::show_edit))
-    .service(
-        web::resource("/admin/user-types/{id}/delete")
+        page("/admin/user-types/new", Admin).get(user_types::show_new),
+        page("/admin/user-types/{id}", Admin).post(user_types::update),
+        page("/admin/user-types/{id}/edit", Admin).get(user_types::show_edit),
+        page("/admin/user-types/{id}/delete", Admin)
             .get(user_types::confirm_delete)
             .post(user_types::delete),
-    )
-    .service(
-        web::resource("/admin/scopes")
+        page("/admin/scopes", Admin)
             .get(scopes::list)
             .post(scopes::create),
-    )
-    .service(web::resource("/admin/scopes/new").get(scopes::show_new))
-    .service(web::resource("/admin/scopes/{id}").post(scopes::update))
-    .service(web::resource("/admin/scopes/{id}/edit").get(scopes::show_edit))
-    .service(web::resource("/admin/scopes/{id}/retire").post(scopes::retire))
-    .service(web::resource("/admin/scopes/{id}/restore").post(scopes::restore));
+        page("/admin/scopes/new", Admin).get(scopes::show_new),
+        page("/admin/scopes/{id}", Admin).post(scopes::update),
+        page("/admin/scopes/{id}/edit", Admin).get(scopes::show_edit),
+        page("/admin/scopes/{id}/retire", Admin).post(scopes::retire),
+        page("/admin/scopes/{id}/restore", Admin).post(scopes::restore),
+    ]
 }
 
 /// Why a catalog write did not happen: bad input (shown beside the fields) or
