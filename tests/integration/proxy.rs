@@ -17,8 +17,8 @@
 //! `TESSERA_NGINX` overrides where nginx is looked for (otherwise `nginx` on
 //! `PATH`, then `/usr/sbin/nginx`).
 
-mod common;
-mod process;
+use crate::common;
+use crate::process;
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};

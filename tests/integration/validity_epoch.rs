@@ -10,7 +10,7 @@
 //!   anything a validation is read from (computed here from the tables
 //!   themselves, on purpose more broadly than the triggers' lists).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;

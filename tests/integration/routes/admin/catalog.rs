@@ -3,7 +3,7 @@
 //! refused while in use, and the effect of retiring a scope or changing a user
 //! type's scopes on forms and on real tokens.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, Visitor, csrf_in, input_value, location, spawn_app, text_of};
 use diesel::prelude::*;

@@ -1,6 +1,6 @@
 //! The integration API: mobile sessions, introspection and revocation by value.
 
-mod common;
+use crate::common;
 
 use common::{PASSWORD, spawn_app, spawn_app_with};
 use reqwest::StatusCode;

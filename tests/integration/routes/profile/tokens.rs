@@ -1,7 +1,7 @@
 //! Token Management on the profile page: personal access tokens and clients that
 //! really authenticate `/api/v1/me`, and every way they stop doing so.
 
-mod common;
+use crate::common;
 
 use common::{PASSWORD, eventually, input_value, location, new_token_in, spawn_app, text_of};
 use reqwest::StatusCode;

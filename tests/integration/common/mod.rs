@@ -69,7 +69,7 @@ pub fn long_password(chars: usize) -> String {
 /// A database for one test: a temporary SQLite file, or a fresh PostgreSQL schema
 /// when `TEST_DATABASE_URL` is set (dropped with this). Empty until whoever
 /// connects first applies the migrations: an in-process app, a `tessera serve`
-/// child (tests/process) or [`TestDb::connect`].
+/// child (tests/integration/process) or [`TestDb::connect`].
 pub struct TestDb {
     /// What the server and the test connect to.
     pub url: String,

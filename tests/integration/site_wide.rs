@@ -1,6 +1,6 @@
 //! The portal's shell: security headers, error pages, admin area, body limits.
 
-mod common;
+use crate::common;
 
 use common::{PASSWORD, location, spawn_app, text_of};
 use reqwest::StatusCode;

@@ -10,8 +10,8 @@
 //!
 //! Slow suite: a real `tessera serve` process, killed and restarted nine times.
 
-mod common;
-mod process;
+use crate::common;
+use crate::process;
 
 use std::time::Instant;
 

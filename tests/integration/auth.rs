@@ -1,7 +1,7 @@
 //! Sign-in, sign-out, sessions, throttling and CSRF, against the real server.
 
-mod common;
-mod process;
+use crate::common;
+use crate::process;
 
 use std::time::Duration;
 

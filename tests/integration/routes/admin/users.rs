@@ -1,6 +1,6 @@
 //! Administrator pages for users, settings and the audit log.
 
-mod common;
+use crate::common;
 
 use common::{PASSWORD, csrf_in, location, spawn_app, spawn_app_with, text_of};
 use reqwest::StatusCode;

@@ -1,10 +1,10 @@
 //! `TESSERA_TRUSTED_PROXIES`: the forwarding headers name the client only when
 //! the TCP peer is a trusted proxy; then throttling, the API limiter, audit rows,
 //! last use and the request log all see the real client. Any other peer's
-//! forwarding headers change nothing. (tests/proxy.rs puts a real nginx in front.)
+//! forwarding headers change nothing. (the proxy module puts a real nginx in front.)
 
-mod common;
-mod process;
+use crate::common;
+use crate::process;
 
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! The profile page and changing one's password.
 
-mod common;
+mod tokens;
+
+use crate::common;
 
 use common::{PASSWORD, location, long_password, spawn_app, text_of};
 use reqwest::StatusCode;

@@ -27,7 +27,7 @@
 //! * `arbitrary_bodies_never_get_a_5xx`: proptest of arbitrary byte bodies to
 //!   every form route and every API route of one running server.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;

@@ -2,8 +2,8 @@
 //! requests in flight finish, and writes the last uses of tokens that were still
 //! waiting in memory.
 
-mod common;
-mod process;
+use crate::common;
+use crate::process;
 
 use std::time::{Duration, Instant};
 

@@ -8,8 +8,8 @@
 //! that was issued or typed: zero hits. The cookie-encrypting key is stored (all
 //! instances share it) but must never be logged.
 
-mod common;
-mod process;
+use crate::common;
+use crate::process;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! The maintenance commands: `seed-demo` and `purge`; settings refused at start-up.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! First run: the one-time setup page, `create-admin`, and start-up failures.
 
-mod common;
-mod process;
+use crate::common;
+use crate::process;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};

@@ -11,7 +11,7 @@
 //! `TESSERA_CHROMEDRIVER` and `TESSERA_CHROMIUM` override where the two binaries
 //! are looked for (otherwise: `chromedriver` and `chromium` on `PATH`).
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::io::{Read as _, Write as _};

@@ -4,7 +4,7 @@
 //! bearer token with the `metrics` scope (in the catalog of fresh and
 //! upgraded installs alike).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

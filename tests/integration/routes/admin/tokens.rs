@@ -1,7 +1,7 @@
 //! Administrator / Tokens: the inventory, filters, keyset pagination, bulk
 //! revocation, token detail and Create API token.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

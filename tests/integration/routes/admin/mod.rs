@@ -1,0 +1,5 @@
+//! The administrator's pages under `/admin`.
+
+mod catalog;
+mod tokens;
+mod users;
