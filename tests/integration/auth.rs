@@ -489,17 +489,19 @@ async fn a_token_from_another_session_is_refused() {
 
 #[actix_web::test]
 async fn an_idle_session_expires() {
-    let app = spawn_app_with(|c| c.session_idle_timeout = Duration::from_secs(2)).await;
+    // The default timeouts (30 minutes idle, 12 hours in all), reached by
+    // moving the server's clock.
+    let app = spawn_app().await;
     app.create_user("ada", false);
     app.login_ok("ada").await;
     assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
     // Activity keeps it alive past the idle timeout...
     for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(900)).await;
+        app.advance_clock(Duration::from_secs(25 * 60));
         assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
     }
     // ...and idleness ends it.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.advance_clock(Duration::from_secs(31 * 60));
     let res = app.get("/profile").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(res.headers()), "/login");
@@ -507,14 +509,16 @@ async fn an_idle_session_expires() {
 
 #[actix_web::test]
 async fn a_session_ends_at_its_absolute_timeout_however_active() {
-    let app = spawn_app_with(|c| c.session_absolute_timeout = Duration::from_secs(3)).await;
+    let app = spawn_app().await;
     app.create_user("ada", false);
     app.login_ok("ada").await;
-    for _ in 0..2 {
-        tokio::time::sleep(Duration::from_millis(1000)).await;
+    // A request every 25 minutes for 11 hours 40 minutes...
+    for _ in 0..28 {
+        app.advance_clock(Duration::from_secs(25 * 60));
         assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // ...and the next, 12 hours 5 minutes after sign-in, finds it ended.
+    app.advance_clock(Duration::from_secs(25 * 60));
     assert_eq!(app.get("/profile").await.status(), StatusCode::SEE_OTHER);
 }
 

@@ -223,6 +223,7 @@ pub struct TestApp {
     pub visitor: Visitor,
     pub database_url: String,
     setup_code: Option<String>,
+    clock: tessera::clock::Clock,
     handle: actix_web::dev::ServerHandle,
     _db: TestDb,
 }
@@ -272,6 +273,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     let port = app.port();
     let pool = app.pool();
     let setup_code = app.setup_code().map(str::to_owned);
+    let clock = app.clock();
     let server = app.into_server();
     let handle = server.handle();
     actix_web::rt::spawn(server);
@@ -285,6 +287,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
         },
         database_url: db.url.clone(),
         setup_code,
+        clock,
         handle,
         _db: db,
     }
@@ -495,6 +498,12 @@ impl TestApp {
                     .expect("age a throttle record");
             }
         });
+    }
+
+    /// Moves the server's clock `by` forward: sessions and token uses see that
+    /// much time gone by, and no test sleeps through it.
+    pub fn advance_clock(&self, by: Duration) {
+        self.clock.advance(by);
     }
 
     pub fn setup_code(&self) -> Option<&str> {
