@@ -1,22 +1,22 @@
-//! The maintenance commands: `seed-demo` and `purge`; settings refused at start-up.
+//! The command line: `--help`, `migrate`, `create-admin`, `seed-demo` and
+//! `purge`; `serve` refusing to start (settings, an unreachable database, a
+//! second server on one SQLite file) and the pragmas of its SQLite connections.
 
 use crate::common;
+use crate::process;
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
-use common::spawn_app;
+use common::{PASSWORD, spawn_app};
 use diesel::prelude::*;
+use process::{Server, run_create_admin, tessera_bin};
+use reqwest::StatusCode;
 
+/// [`tessera_bin`] on the database at `database_url`, logging warnings only.
 fn tessera(database_url: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TESSERA_") || key == "DATABASE_URL" {
-            cmd.env_remove(key);
-        }
-    }
+    let mut cmd = tessera_bin();
     cmd.env("TESSERA_DATABASE_URL", database_url)
-        .env("TESSERA_ARGON2_MEMORY_KIB", "64")
-        .env("TESSERA_ARGON2_ITERATIONS", "1")
         .env("TESSERA_LOG", "warn");
     cmd
 }
@@ -319,4 +319,273 @@ fn a_token_prefix_that_tokens_cannot_be_read_back_with_is_refused_at_start_up() 
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[actix_web::test]
+async fn create_admin_from_a_script() {
+    let app = spawn_app().await;
+    let out = run_create_admin(&app.database_url, "ops", PASSWORD, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all_output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !all_output.contains(PASSWORD),
+        "the password is never printed"
+    );
+
+    app.login_ok("ops").await;
+    assert_eq!(app.get("/admin").await.status(), StatusCode::OK);
+    assert_eq!(app.get("/setup").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.audit("create_admin").len(), 1);
+
+    // A bad password is refused with a message, and nothing is created.
+    let out = run_create_admin(&app.database_url, "ops2", "short", &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password: Use at least 8 characters."));
+    let refusal = format!("password: {}", tessera::domain::account::TOO_COMMON);
+    for common in [
+        "password",
+        "12345678",
+        "qwerty123",
+        "correct horse battery staple",
+    ] {
+        let out = run_create_admin(&app.database_url, "ops2", common, &[]);
+        assert!(!out.status.success(), "{common}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&refusal) && stderr.contains("no administrator was created"),
+            "{common}: {stderr}"
+        );
+        // ("password" itself is a word of the message and the log.)
+        assert!(
+            common == "password" || !stderr.contains(common),
+            "the password is never printed: {stderr}"
+        );
+    }
+    assert_eq!(app.count("users"), 1);
+}
+
+#[test]
+fn an_unreachable_database_fails_start_up_quickly_with_its_real_error() {
+    let started = Instant::now();
+    let out = tessera_bin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env(
+            "TESSERA_DATABASE_URL",
+            "postgres://tessera:secret-pw@127.0.0.1:1/tessera",
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot connect to the database"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("127.0.0.1") && stderr.contains("1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.to_lowercase().contains("refused"),
+        "the driver's own message: {stderr}"
+    );
+    assert!(
+        !stderr.contains("secret-pw"),
+        "no password in the error: {stderr}"
+    );
+}
+
+#[test]
+fn help_explains_the_settings() {
+    let out = tessera_bin().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "serve",
+        "migrate",
+        "create-admin",
+        "TESSERA_DATABASE_URL",
+        "TESSERA_BIND",
+        "TESSERA_TOKEN_PREFIX",
+        "TESSERA_COOKIE_SECURE",
+        "TESSERA_LOG",
+        "TESSERA_LOG_FORMAT",
+    ] {
+        assert!(help.contains(needle), "--help mentions {needle}");
+    }
+}
+
+#[test]
+fn a_second_server_on_one_sqlite_file_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let mut first = Server::start(&url, &["--log-format", "json"], &[]);
+    let second = tessera_bin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("TESSERA_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another Tessera server is already serving"),
+        "{stderr}"
+    );
+    // Killed, the first server leaves the database free for the next one.
+    first.kill();
+    let mut third = Server::start(&url, &["--log-format", "json"], &[]);
+    // The same file by another name (a symbolic link) is the same database.
+    let link = dir.path().join("link.db");
+    std::os::unix::fs::symlink(dir.path().join("t.db"), &link).unwrap();
+    let fourth = tessera_bin()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env(
+            "TESSERA_DATABASE_URL",
+            format!("sqlite://{}", link.display()),
+        )
+        .output()
+        .unwrap();
+    assert!(!fourth.status.success());
+    let stderr = String::from_utf8_lossy(&fourth.stderr);
+    assert!(
+        stderr.contains("another Tessera server is already serving"),
+        "{stderr}"
+    );
+    third.kill();
+}
+
+/// The migrations of one backend, by directory name.
+fn migration_versions(backend: &str) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut versions: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    versions.sort();
+    versions
+}
+
+/// `tessera migrate` on `url`, which must succeed; what it printed.
+fn run_migrate(url: &str) -> String {
+    let out = tessera_bin()
+        .arg("migrate")
+        .env("TESSERA_DATABASE_URL", url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tessera migrate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Names a query returns (as its column `name`), in order.
+fn names(conn: &mut tessera::db::DbConn, sql: &str) -> Vec<String> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    diesel::sql_query(sql)
+        .load::<Name>(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .map(|n| n.name)
+        .collect()
+}
+
+/// Runs `tessera migrate` on `url` (empty) twice, and checks through `open` (a
+/// connection that applies nothing itself) that every table exists and every
+/// migration of `backend` is recorded, once.
+fn check_migrate(url: &str, backend: &str, open: impl Fn() -> tessera::db::DbConn) {
+    let tables_sql = match backend {
+        "sqlite" => "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+        _ => {
+            "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables \
+             WHERE table_schema = current_schema() ORDER BY table_name"
+        }
+    };
+    assert!(
+        names(&mut open(), tables_sql).is_empty(),
+        "the database starts empty"
+    );
+    let printed = run_migrate(url);
+    assert!(printed.contains("is up to date"), "{printed}");
+    let tables = names(&mut open(), tables_sql);
+    for table in common::TABLES {
+        assert!(tables.iter().any(|t| t == table), "{table} in {tables:?}");
+    }
+    let applied_sql =
+        "SELECT CAST(version AS TEXT) AS name FROM __diesel_schema_migrations ORDER BY version";
+    let expected: Vec<String> = migration_versions(backend)
+        .iter()
+        .map(|dir| dir.split('_').next().unwrap().replace('-', ""))
+        .collect();
+    assert_eq!(names(&mut open(), applied_sql), expected);
+    // A second run finds nothing to do.
+    run_migrate(url);
+    assert_eq!(names(&mut open(), applied_sql), expected);
+    assert_eq!(names(&mut open(), tables_sql), tables);
+}
+
+/// `tessera migrate` creates the whole schema in a new SQLite file, and with
+/// `TEST_DATABASE_URL` in an empty PostgreSQL schema too; it can run again.
+#[test]
+fn migrate_creates_the_schema_in_a_fresh_database() {
+    use diesel::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fresh.db");
+    let url = format!("sqlite://{}", file.display());
+    let path = file.to_str().unwrap().to_owned();
+    check_migrate(&url, "sqlite", || {
+        tessera::db::DbConn::Sqlite(SqliteConnection::establish(&path).unwrap())
+    });
+    if common::on_postgres() {
+        let db = common::fresh_database();
+        check_migrate(&db.url, "postgres", || {
+            tessera::db::DbConn::Pg(PgConnection::establish(&db.url).unwrap())
+        });
+    }
+}
+
+/// Every connection of a server's SQLite pool has the pragmas correctness
+/// depends on: WAL, a busy timeout, foreign keys, synchronous=FULL. (PostgreSQL
+/// has no such per-connection settings to check.)
+#[actix_web::test]
+async fn every_pooled_sqlite_connection_has_the_pragmas() {
+    let app = spawn_app().await;
+    if common::on_postgres() {
+        return;
+    }
+    let size = app.pool.max_size();
+    assert!(size >= 2, "{size}");
+    // All of them at once, so that none is checked twice.
+    let mut held = Vec::new();
+    for _ in 0..size {
+        held.push(app.pool.get().expect("a pooled connection"));
+    }
+    for conn in &mut held {
+        // (pragma, its column, the value; synchronous 2 is FULL)
+        for (name, column, value) in [
+            ("journal_mode", "journal_mode", "wal"),
+            ("foreign_keys", "foreign_keys", "1"),
+            ("synchronous", "synchronous", "2"),
+            ("busy_timeout", "timeout", "10000"),
+        ] {
+            let sql = format!("SELECT CAST({column} AS TEXT) AS name FROM pragma_{name}");
+            assert_eq!(names(conn, &sql), [value], "PRAGMA {name}");
+        }
+    }
 }

@@ -12,6 +12,7 @@ mod cli;
 mod crash;
 mod database_trouble;
 mod hostile_input;
+mod logging;
 mod proxy;
 mod reliability;
 mod routes;

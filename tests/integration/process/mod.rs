@@ -1,7 +1,7 @@
 //! The built `tessera` binary as a child process, for the tests that need a real
 //! process: to kill it (crash), stop it (shutdown), run several on one
 //! database (reliability), read everything it prints (secrets) or see it
-//! start or refuse to (routes::setup).
+//! start or refuse to (cli, logging).
 //!
 //! [`tessera_bin`] runs any command; [`create_admin`] the usual first step;
 //! [`Server`] is a running `tessera serve` with its whole output. Its database is

@@ -1,8 +1,8 @@
-//! `/metrics`: the token gauges by kind and status and the 7-day expiry gauge,
-//! counted from the database and kept for `TESSERA_METRICS_TOKEN_COUNT_TTL`;
-//! the process metrics; and `TESSERA_METRICS_REQUIRE_TOKEN`, which asks for a
-//! bearer token with the `metrics` scope (in the catalog of fresh and
-//! upgraded installs alike).
+//! `/metrics`: the request, validation and pool counters; the token gauges by
+//! kind and status and the 7-day expiry gauge, counted from the database and
+//! kept for `TESSERA_METRICS_TOKEN_COUNT_TTL`; the process metrics; and
+//! `TESSERA_METRICS_REQUIRE_TOKEN`, which asks for a bearer token with the
+//! `metrics` scope (in the catalog of fresh and upgraded installs alike).
 
 use crate::common;
 
@@ -374,4 +374,34 @@ async fn the_metrics_scope_is_in_the_catalog_of_fresh_and_upgraded_installs() {
         ),
         "Ours"
     );
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_validations_and_the_pool() {
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", false);
+    let t = app.insert_token(ada.id, "personal", "ci", None);
+    app.api_me(&t.token).await;
+    app.api_me("garbage").await;
+    app.get("/login").await;
+    let res = app.get("/metrics").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = res.text().await.unwrap();
+    for needle in [
+        "tessera_http_requests_total{method=\"GET\",route=\"/login\",status=\"200\"}",
+        "tessera_http_request_duration_seconds_bucket{route=\"/api/v1/me\"",
+        "tessera_token_validations_total{outcome=\"valid\"}",
+        "tessera_token_validations_total{outcome=\"malformed\"}",
+        "tessera_db_pool_connections{state=\"idle\"}",
+        "tessera_password_verifications_total ",
+    ] {
+        assert!(text.contains(needle), "{needle} in:\n{text}");
+    }
+    assert!(!text.contains(&t.token[9..]), "no secret in metrics");
 }
