@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{PASSWORD, TestApp, spawn_app};
+use common::{PASSWORD, TestApp, app_with_member, app_with_user, spawn_app};
 use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::StatusCode;
@@ -46,24 +46,11 @@ struct BrowserBinaries {
 fn find_binary(override_var: &str, name: &str) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(override_var).filter(|v| !v.is_empty()) {
         let path = PathBuf::from(path);
-        return is_executable(&path).then_some(path);
+        return common::is_executable(&path).then_some(path);
     }
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(name))
-        .find(|path| is_executable(path))
-}
-
-fn is_executable(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        path.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        path.is_file()
-    }
+        .find(|path| common::is_executable(path))
 }
 
 /// Whether a missing browser fails the test instead of skipping it.
@@ -569,8 +556,7 @@ async fn create_dialog_shows_the_new_token_and_copies_it() {
     let Some(binaries) = browser_or_skip("create_dialog_shows_the_new_token_and_copies_it") else {
         return;
     };
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     app.grant(ada.id, "Field", "devices:read devices:write");
     let browser = Browser::launch(&binaries, &app).await;
     browser.sign_in("ada").await;
@@ -669,9 +655,7 @@ async fn revoke_asks_in_a_dialog_then_the_token_is_refused() {
     else {
         return;
     };
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     app.login_ok("ada").await;
     let (id, token) = app.new_access_token("nightly", &["devices:read"]).await;
     assert_eq!(app.api_me(&token).await.status(), StatusCode::OK);
@@ -740,8 +724,7 @@ async fn provision_client_dialog_shows_the_new_token() {
     let Some(binaries) = browser_or_skip("provision_client_dialog_shows_the_new_token") else {
         return;
     };
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let (_, role) = app.grant(ada.id, "BI", "collections:read devices:read");
     let browser = Browser::launch(&binaries, &app).await;
     browser.sign_in("ada").await;

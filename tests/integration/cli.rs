@@ -8,7 +8,7 @@ use crate::process;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{PASSWORD, spawn_app};
+use common::{PASSWORD, admin_app, app_with_user, spawn_app};
 use diesel::prelude::*;
 use process::{Server, run_create_admin, tessera_bin};
 use reqwest::StatusCode;
@@ -188,8 +188,7 @@ fn token_schema(app: &common::TestApp) -> Vec<String> {
 
 #[actix_web::test]
 async fn purge_deletes_old_revoked_and_expired_tokens_only() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let old_revoked = app.insert_token(ada.id, "personal", "old revoked", None);
     let old_expired = app.insert_token(ada.id, "personal", "old expired", None);
     let recent_revoked = app.insert_token(ada.id, "personal", "recent revoked", None);
@@ -232,9 +231,7 @@ async fn purge_deletes_old_revoked_and_expired_tokens_only() {
 
 #[actix_web::test]
 async fn purge_honours_a_changed_retention() {
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    app.login_ok("root").await;
+    let (app, _) = admin_app().await;
     let ada = app.create_user("ada", false);
     let res = app
         .submit(

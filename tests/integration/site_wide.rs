@@ -7,7 +7,7 @@
 
 use crate::common;
 
-use common::{PASSWORD, location, spawn_app, text_of};
+use common::{PASSWORD, app_with_user, location, spawn_app, text_of};
 use reqwest::StatusCode;
 
 const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
@@ -26,8 +26,7 @@ fn assert_security_headers(res: &reqwest::Response) {
 
 #[actix_web::test]
 async fn every_html_response_carries_the_security_headers() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     for path in ["/login", "/setup", "/nowhere"] {
         let res = app.get(path).await;
         assert_security_headers(&res);
@@ -219,8 +218,7 @@ async fn pages_have_one_h1_and_a_label_for_every_input() {
 
 #[actix_web::test]
 async fn root_leads_to_token_management() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
     let res = app.get("/").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -232,8 +230,7 @@ async fn root_leads_to_token_management() {
 
 #[actix_web::test]
 async fn the_admin_area_is_for_administrators_only() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.create_user("root", true);
 
     // Anonymous: sign in first.
@@ -273,8 +270,7 @@ async fn the_admin_area_is_for_administrators_only() {
 
 #[actix_web::test]
 async fn unknown_routes_wrong_methods_and_large_bodies_get_plain_pages() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     assert_eq!(
         app.get("/no/such/page").await.status(),
         StatusCode::NOT_FOUND,

@@ -894,3 +894,63 @@ pub fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
     .join(", ");
     hidden_fields(html, &inputs)
 }
+
+/// A fresh server with one user, `username`, who is not an administrator and
+/// has not signed in: where most tests start.
+pub async fn app_with_user(username: &str) -> (TestApp, tessera::db::users::User) {
+    let app = spawn_app().await;
+    let user = app.create_user(username, false);
+    (app, user)
+}
+
+/// [`app_with_user`], the user a member of a department whose user type
+/// ("Field") holds `devices:read`: enough to create a personal token.
+pub async fn app_with_member(username: &str) -> (TestApp, tessera::db::users::User) {
+    let (app, user) = app_with_user(username).await;
+    app.grant(user.id, "Field", "devices:read");
+    (app, user)
+}
+
+/// A fresh server with the administrator `root`, signed in.
+pub async fn admin_app() -> (TestApp, tessera::db::users::User) {
+    let app = spawn_app().await;
+    let root = app.create_user("root", true);
+    app.login_ok("root").await;
+    (app, root)
+}
+
+impl TestApp {
+    /// Changes the settings row straight in the database (arrangement), in
+    /// SQL both backends speak: `app.set_settings("max_lifetime_days = 45")`.
+    pub fn set_settings(&self, assignments: &str) {
+        self.db(|conn| {
+            conn.batch_execute(&format!("UPDATE settings SET {assignments} WHERE id = 1"))
+                .unwrap_or_else(|e| panic!("set {assignments}: {e}"));
+        });
+    }
+
+    /// `GET /api/v1/me` with a bearer token: the status and the JSON body
+    /// (`Null` when there is none).
+    pub async fn me(&self, token: &str) -> (StatusCode, serde_json::Value) {
+        let res = self.api_me(token).await;
+        let status = res.status();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}
+
+/// Percent-encodes everything but unreserved characters, for a query value.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Whether `path` is a file this process may run.
+pub fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}

@@ -2,7 +2,7 @@
 
 use crate::common;
 
-use common::{PASSWORD, spawn_app, spawn_app_with};
+use common::{PASSWORD, app_with_member, app_with_user, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -43,9 +43,7 @@ async fn revoke_by_value(app: &common::TestApp, token: &str) -> StatusCode {
 
 #[actix_web::test]
 async fn a_mobile_client_signs_in_uses_its_token_and_signs_out() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
 
     let res = mobile_sign_in(&app, "ada", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::CREATED);
@@ -81,8 +79,7 @@ async fn a_mobile_client_signs_in_uses_its_token_and_signs_out() {
 
 #[actix_web::test]
 async fn mobile_sign_in_failures_look_alike_and_are_throttled() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     let wrong = mobile_sign_in(&app, "ada", "wrong password").await;
     let unknown = mobile_sign_in(&app, "nobody", "wrong password").await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
@@ -119,8 +116,7 @@ async fn mobile_sign_in_failures_look_alike_and_are_throttled() {
 
 #[actix_web::test]
 async fn only_a_session_token_signs_itself_out() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let personal = app.insert_token(ada.id, "personal", "ci", None);
     let res = reqwest::Client::new()
         .delete(app.url("/api/v1/sessions/current"))
@@ -206,9 +202,7 @@ async fn introspection_reports_each_token_state() {
 
 #[actix_web::test]
 async fn introspection_needs_the_introspect_scope() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, ada) = app_with_member("ada").await;
     let plain = app.insert_token(ada.id, "personal", "ci", None);
     let res = reqwest::Client::new()
         .post(app.url("/api/v1/introspect"))
@@ -238,8 +232,7 @@ async fn introspection_needs_the_introspect_scope() {
 
 #[actix_web::test]
 async fn anyone_can_revoke_a_leaked_token_by_value() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let leaked = app.insert_token(ada.id, "personal", "leaked", None);
     assert_eq!(app.api_me(&leaked.token).await.status(), StatusCode::OK);
     assert_eq!(revoke_by_value(&app, &leaked.token).await, StatusCode::OK);
@@ -543,8 +536,7 @@ async fn concurrent_creations_of_one_name_make_one_token() {
 
 #[actix_web::test]
 async fn guessing_tokens_from_one_address_is_cut_off() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let good = app.insert_token(ada.id, "personal", "ci", None);
     for i in 0..100 {
         let guess = if i % 2 == 0 {
@@ -935,22 +927,6 @@ async fn the_token_api_touches_only_access_tokens_and_clients() {
     );
 }
 
-/// Sets policy values straight in the settings row (arrangement).
-fn set_policy(app: &common::TestApp, default_days: i32, max_days: i32, mobile_days: i32) {
-    use diesel::prelude::*;
-    use tessera::db::schema::settings::dsl as s;
-    app.db(|conn| {
-        diesel::update(s::settings.find(1))
-            .set((
-                s::default_lifetime_days.eq(default_days),
-                s::max_lifetime_days.eq(max_days),
-                s::mobile_session_days.eq(mobile_days),
-            ))
-            .execute(conn)
-    })
-    .unwrap();
-}
-
 /// Days from now to an RFC 3339 instant, rounded.
 fn days_until(at: &Value) -> i64 {
     let at = chrono::DateTime::parse_from_rfc3339(at.as_str().expect("a time")).unwrap();
@@ -960,8 +936,7 @@ fn days_until(at: &Value) -> i64 {
 
 #[actix_web::test]
 async fn expiries_follow_the_policy_settings() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     app.grant(ada.id, "Field", "devices:read tokens:write");
     let caller = app.insert_token(ada.id, "personal", "caller", None);
     app.db(|conn| {
@@ -981,7 +956,7 @@ async fn expiries_follow_the_policy_settings() {
         .unwrap();
     assert_eq!(days_until(&body["expires_at"]), 30, "{body}");
 
-    set_policy(&app, 20, 45, 7);
+    app.set_settings("default_lifetime_days = 20, max_lifetime_days = 45, mobile_session_days = 7");
     let body: Value = mobile_sign_in(&app, "ada", PASSWORD)
         .await
         .json()
@@ -1105,9 +1080,7 @@ async fn a_patch_never_widens_and_speaks_like_the_form() {
 
 #[actix_web::test]
 async fn a_missing_scope_is_audited_and_bad_bodies_carry_no_challenge() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, ada) = app_with_member("ada").await;
     let plain = app.insert_token(ada.id, "personal", "ci", None);
     let res = reqwest::Client::new()
         .get(app.url("/api/v1/tokens"))
@@ -1149,8 +1122,7 @@ async fn a_missing_scope_is_audited_and_bad_bodies_carry_no_challenge() {
 
 #[actix_web::test]
 async fn revocation_by_value_records_the_callers_address() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let leaked = app.insert_token(ada.id, "personal", "leaked", None);
     let res = reqwest::Client::new()
         .post(app.url("/api/v1/revoke"))
@@ -1240,9 +1212,7 @@ async fn introspection_of_a_disabled_users_token_is_inactive() {
 
 #[actix_web::test]
 async fn a_mobile_session_acts_with_everything_a_user_of_several_memberships_holds() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, ada) = app_with_member("ada").await;
     app.grant(ada.id, "Office", "policies:read");
     let body: Value = mobile_sign_in(&app, "ada", PASSWORD)
         .await

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use common::{TestApp, scalar, spawn_app, spawn_app_with};
+use common::{TestApp, app_with_user, scalar, spawn_app, spawn_app_with};
 use diesel::connection::SimpleConnection as _;
 use diesel::prelude::*;
 use reqwest::StatusCode;
@@ -378,8 +378,7 @@ async fn the_metrics_scope_is_in_the_catalog_of_fresh_and_upgraded_installs() {
 
 #[actix_web::test]
 async fn metrics_count_requests_validations_and_the_pool() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let t = app.insert_token(ada.id, "personal", "ci", None);
     app.api_me(&t.token).await;
     app.api_me("garbage").await;

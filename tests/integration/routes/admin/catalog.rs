@@ -5,20 +5,15 @@
 
 use crate::common;
 
-use common::{TestApp, Visitor, csrf_in, input_value, location, spawn_app, text_of};
+use common::{
+    TestApp, Visitor, admin_app, app_with_user, csrf_in, input_value, location, spawn_app, text_of,
+};
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
 use serde_json::Value;
 
 const XSS: &str = "<img src=x onerror=alert(1)>";
-
-async fn admin_app() -> TestApp {
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    app.login_ok("root").await;
-    app
-}
 
 fn has(html: &str, selector: &str) -> bool {
     let doc = Html::parse_document(html);
@@ -153,8 +148,7 @@ async fn submit_422(
 
 #[actix_web::test]
 async fn non_admins_get_403_on_every_catalog_route() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let (d, t) = app.grant(ada.id, "Field", "devices:read");
     let (s, ..) = scope(&app, "devices:read").unwrap();
     app.login_ok("ada").await;
@@ -217,7 +211,7 @@ async fn non_admins_get_403_on_every_catalog_route() {
 
 #[actix_web::test]
 async fn departments_are_created_edited_and_deleted() {
-    let app = admin_app().await;
+    let (app, _) = admin_app().await;
     let list = app.get_html("/admin/departments").await;
     assert_page_shape(&list, "list");
     assert!(has(
@@ -405,7 +399,7 @@ async fn departments_are_created_edited_and_deleted() {
 
 #[actix_web::test]
 async fn a_department_in_use_cannot_be_deleted() {
-    let app = admin_app().await;
+    let (app, _) = admin_app().await;
     let ada = app.create_user("ada", false);
     let bob = app.create_user("bob", false);
     let (field, reader) = app.grant(ada.id, "Reader", "devices:read");
@@ -484,7 +478,7 @@ async fn a_department_in_use_cannot_be_deleted() {
 
 #[actix_web::test]
 async fn user_types_are_created_edited_and_deleted() {
-    let app = admin_app().await;
+    let (app, _) = admin_app().await;
     let new = "/admin/user-types/new";
     let form = app.get_html(new).await;
     assert_page_shape(&form, "new user type");
@@ -894,7 +888,7 @@ async fn retiring_a_scope_hides_it_and_stops_granting_until_restored() {
 
 #[actix_web::test]
 async fn scopes_are_added_and_described() {
-    let app = admin_app().await;
+    let (app, _) = admin_app().await;
     let new = "/admin/scopes/new";
     let form = app.get_html(new).await;
     assert_page_shape(&form, "add scope");
@@ -1076,7 +1070,7 @@ async fn submit_ok_name(app: &TestApp, name: &str) -> bool {
 
 #[actix_web::test]
 async fn hostile_names_are_shown_escaped_on_every_page() {
-    let app = admin_app().await;
+    let (app, _) = admin_app().await;
     submit_ok(
         &app,
         "/admin/departments/new",
@@ -1181,7 +1175,7 @@ async fn hostile_names_are_shown_escaped_on_every_page() {
 
 #[actix_web::test]
 async fn catalog_forms_need_the_csrf_token() {
-    let app = admin_app().await;
+    let (app, _) = admin_app().await;
     let ada = app.create_user("ada", false);
     let (d, t) = app.grant(ada.id, "Field", "devices:read");
     let spare_d = app

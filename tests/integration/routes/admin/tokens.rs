@@ -5,7 +5,7 @@ use crate::common;
 
 use std::collections::HashSet;
 
-use common::{location, new_token_in, spawn_app, text_of};
+use common::{admin_app, app_with_user, location, new_token_in, spawn_app, text_of, urlencode};
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
 use tessera::domain::token_filter::PAGE_SIZE as PAGE;
@@ -26,17 +26,9 @@ fn next_link(html: &str) -> Option<String> {
         .map(|a| a.value().attr("href").unwrap().to_owned())
 }
 
-async fn admin_app() -> (common::TestApp, tessera::db::users::User) {
-    let app = spawn_app().await;
-    let root = app.create_user("root", true);
-    app.login_ok("root").await;
-    (app, root)
-}
-
 #[actix_web::test]
 async fn non_admins_get_403_on_every_admin_route() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let t = app.insert_token(ada.id, "personal", "mine", None);
     app.login_ok("ada").await;
     for path in [
@@ -590,14 +582,7 @@ async fn the_default_expiry_respects_a_short_policy_maximum() {
     let (app, _) = admin_app().await;
     let ada = app.create_user("ada", false);
     let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
-    app.db(|conn| {
-        use diesel::prelude::*;
-        use tessera::db::schema::settings::dsl as s;
-        diesel::update(s::settings)
-            .set((s::max_lifetime_days.eq(90), s::default_lifetime_days.eq(30)))
-            .execute(conn)
-    })
-    .unwrap();
+    app.set_settings("max_lifetime_days = 90, default_lifetime_days = 30");
     let form = app
         .get_html(&format!("/admin/tokens/new?user_id={}", ada.id))
         .await;
@@ -832,10 +817,6 @@ async fn a_display_prefix_finds_its_token_and_nothing_else() {
     assert_eq!(ids, vec![wanted.id]);
 }
 
-fn urlencode(s: &str) -> String {
-    serde_urlencoded::to_string([("x", s)]).unwrap()[2..].to_owned()
-}
-
 #[actix_web::test]
 async fn a_name_search_walks_a_big_list_one_window_at_a_time() {
     use diesel::prelude::*;
@@ -1054,8 +1035,7 @@ fn admin_routes() -> Vec<(&'static str, String)> {
 
 #[actix_web::test]
 async fn non_admins_get_403_on_every_admin_route_of_the_route_table() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let root = app.create_user("root", true);
     let (department, user_type) = app.grant(ada.id, "Reader", "devices:read");
     let t = app.insert_token(ada.id, "personal", "mine", None);
@@ -1776,25 +1756,6 @@ async fn revoke_from_an_api_tokens_detail_page() {
     assert!(page.contains("badge-revoked") && page.contains("token_revoked"));
 }
 
-/// Sets the token policy through the settings page.
-async fn set_policy(app: &common::TestApp, max_days: &str, allow_non_expiring: bool) {
-    let mut fields = vec![
-        ("default_lifetime_days", "90"),
-        ("max_lifetime_days", max_days),
-        ("retention_days", "90"),
-        ("mobile_session_days", "30"),
-        ("token_creation_enabled", "on"),
-        ("tenant_id", ""),
-    ];
-    if allow_non_expiring {
-        fields.push(("allow_non_expiring", "on"));
-    }
-    let res = app
-        .submit("/admin/settings", "/admin/settings", &fields)
-        .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-}
-
 /// Whether the page shows the "more than 12 months away" warning.
 fn warns_of_a_long_life(form: &str) -> bool {
     let doc = Html::parse_document(form);
@@ -1809,7 +1770,9 @@ async fn the_beyond_12_months_warning_shows_without_javascript() {
     let ada = app.create_user("ada", false);
     let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
     // A policy that allows two years.
-    set_policy(&app, "730", false).await;
+    app.set_settings(
+        "default_lifetime_days = 90, max_lifetime_days = 730, allow_non_expiring = FALSE",
+    );
     let today = chrono::Utc::now().date_naive();
     let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
     let twelve_months = today.checked_add_months(chrono::Months::new(12)).unwrap();
@@ -1970,7 +1933,9 @@ async fn a_token_without_expiry_only_while_the_policy_allows_it() {
     assert_eq!(app.count("tokens"), 0);
 
     // On: both create a token that never expires.
-    set_policy(&app, "365", true).await;
+    app.set_settings(
+        "default_lifetime_days = 90, max_lifetime_days = 365, allow_non_expiring = TRUE",
+    );
     let form = app
         .get_html(&format!("/admin/tokens/new?user_id={}", ada.id))
         .await;
@@ -1995,7 +1960,9 @@ async fn a_token_without_expiry_only_while_the_policy_allows_it() {
     assert_eq!(row_ids(&list).len(), 2);
 
     // Off again: refused again (the tokens made meanwhile are left alone).
-    set_policy(&app, "365", false).await;
+    app.set_settings(
+        "default_lifetime_days = 90, max_lifetime_days = 365, allow_non_expiring = FALSE",
+    );
     for res in [api_token("ERP 2").await, access_token("laptop 2").await] {
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }

@@ -2,20 +2,14 @@
 
 use crate::common;
 
-use common::{PASSWORD, csrf_in, location, spawn_app, spawn_app_with, text_of};
+use common::{
+    PASSWORD, admin_app, app_with_user, csrf_in, location, spawn_app_with, text_of, urlencode,
+};
 use reqwest::StatusCode;
-
-async fn admin_app() -> (common::TestApp, tessera::db::users::User) {
-    let app = spawn_app().await;
-    let root = app.create_user("root", true);
-    app.login_ok("root").await;
-    (app, root)
-}
 
 #[actix_web::test]
 async fn non_admins_are_refused_everywhere() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     app.login_ok("ada").await;
     for path in [
         "/admin/users",
@@ -1043,10 +1037,6 @@ fn event_targets(html: &str) -> Vec<Option<i64>> {
             })
         })
         .collect()
-}
-
-fn urlencode(s: &str) -> String {
-    serde_urlencoded::to_string([("x", s)]).unwrap()[2..].to_owned()
 }
 
 #[actix_web::test]

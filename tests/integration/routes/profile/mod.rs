@@ -4,7 +4,7 @@ mod tokens;
 
 use crate::common;
 
-use common::{PASSWORD, location, long_password, spawn_app, text_of};
+use common::{PASSWORD, app_with_user, location, long_password, text_of};
 use reqwest::StatusCode;
 use tessera::domain::account::{TOO_COMMON, TOO_EASY};
 
@@ -12,8 +12,7 @@ const NEW_PASSWORD: &str = "a much better passphrase";
 
 #[actix_web::test]
 async fn the_profile_shows_who_you_are() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
     let page = app.get_html("/profile").await;
     assert_eq!(text_of(&page, "h1").as_deref(), Some("Profile"));
@@ -23,8 +22,7 @@ async fn the_profile_shows_who_you_are() {
 
 #[actix_web::test]
 async fn changing_the_password_needs_the_current_one() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
 
     let res = app
@@ -133,8 +131,7 @@ async fn changing_the_password_needs_the_current_one() {
 
 #[actix_web::test]
 async fn sign_out_my_other_sessions() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
     let laptop = app.visitor();
     laptop.login_ok("ada").await;
@@ -181,8 +178,7 @@ async fn sign_out_my_other_sessions() {
 
 #[actix_web::test]
 async fn guesses_of_the_current_password_are_throttled() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
     let fields = |password| {
         [
@@ -214,8 +210,7 @@ async fn guesses_of_the_current_password_are_throttled() {
 
 #[actix_web::test]
 async fn a_128_character_password_is_kept_whole_and_129_are_refused() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
     let form = app.get_html("/profile").await;
     assert!(

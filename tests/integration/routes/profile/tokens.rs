@@ -3,22 +3,18 @@
 
 use crate::common;
 
-use common::{PASSWORD, eventually, input_value, location, new_token_in, spawn_app, text_of};
+use common::{
+    PASSWORD, admin_app, app_with_member, app_with_user, eventually, input_value, location,
+    new_token_in, spawn_app, text_of,
+};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 const WARNING: &str = "Make sure to copy your token now. You won't be able to see it again.";
 
-async fn me(app: &common::TestApp, token: &str) -> (StatusCode, Value) {
-    let res = app.api_me(token).await;
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 #[actix_web::test]
 async fn a_new_access_token_is_shown_once_and_authenticates() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     app.grant(
         ada.id,
         "Field",
@@ -35,7 +31,7 @@ async fn a_new_access_token_is_shown_once_and_authenticates() {
     // {prefix}{kind}_ + 30 body + 6 check characters (SPEC §2).
     assert!(token.starts_with("tsrp_") && token.len() == 41, "{token}");
 
-    let (status, body) = me(&app, &token).await;
+    let (status, body) = app.me(&token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["user"]["username"], "ada");
     assert_eq!(body["kind"], "personal");
@@ -67,8 +63,7 @@ async fn a_new_access_token_is_shown_once_and_authenticates() {
 
 #[actix_web::test]
 async fn scopes_offered_and_granted_are_limited_to_what_the_user_holds() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     app.grant(ada.id, "Reader", "devices:read");
     app.login_ok("ada").await;
 
@@ -99,8 +94,7 @@ async fn scopes_offered_and_granted_are_limited_to_what_the_user_holds() {
 
 #[actix_web::test]
 async fn a_name_clash_keeps_what_was_typed() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     app.grant(ada.id, "Field", "devices:read collections:read");
     app.login_ok("ada").await;
     app.new_access_token("Deploy", &["devices:read"]).await;
@@ -152,15 +146,14 @@ async fn a_name_clash_keeps_what_was_typed() {
     );
     let (second, new) = app.new_access_token("reused", &["devices:read"]).await;
     assert_ne!(first, second, "a new record under the freed name");
-    assert_eq!(me(&app, &new).await.0, StatusCode::OK);
-    assert_eq!(me(&app, &old).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&new).await.0, StatusCode::OK);
+    assert_eq!(app.me(&old).await.0, StatusCode::UNAUTHORIZED);
 }
 
 /// SQLite's lower() folds ASCII only; names must clash whatever their letters.
 #[actix_web::test]
 async fn names_clash_case_insensitively_beyond_ascii() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let (_, role) = app.grant(ada.id, "Field", "devices:read");
     app.login_ok("ada").await;
     app.new_access_token("Ärger", &["devices:read"]).await;
@@ -218,9 +211,7 @@ async fn names_clash_case_insensitively_beyond_ascii() {
 
 #[actix_web::test]
 async fn expiry_is_bounded_by_the_policy() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     app.login_ok("ada").await;
     let too_far = (chrono::Utc::now() + chrono::TimeDelta::days(400))
         .format("%Y-%m-%d")
@@ -272,8 +263,7 @@ async fn expiry_is_bounded_by_the_policy() {
 
 #[actix_web::test]
 async fn a_client_acts_with_its_role() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let (_, role) = app.grant(ada.id, "BI", "collections:read devices:read");
     let (_, other_role) = {
         let bob = app.create_user("bob", false);
@@ -319,7 +309,7 @@ async fn a_client_acts_with_its_role() {
     assert_eq!(res.headers()["cache-control"], "no-store");
     let token = new_token_in(&res.text().await.unwrap());
     assert!(token.starts_with("tsrc_"));
-    let (status, body) = me(&app, &token).await;
+    let (status, body) = app.me(&token).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["kind"], "client");
     assert_eq!(body["user_type"], "BI");
@@ -336,8 +326,7 @@ async fn a_client_acts_with_its_role() {
 
 #[actix_web::test]
 async fn edit_narrows_freely_and_never_widens_beyond_the_owner() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     app.grant(ada.id, "Field", "devices:read devices:write");
     app.login_ok("ada").await;
     let (id, token) = app
@@ -353,7 +342,7 @@ async fn edit_narrows_freely_and_never_widens_beyond_the_owner() {
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        me(&app, &token).await.1["scopes"],
+        app.me(&token).await.1["scopes"],
         serde_json::json!(["devices:read"])
     );
 
@@ -370,7 +359,7 @@ async fn edit_narrows_freely_and_never_widens_beyond_the_owner() {
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        me(&app, &token).await.1["scopes"],
+        app.me(&token).await.1["scopes"],
         serde_json::json!(["devices:read"])
     );
     let list = app.get_html("/profile/tokens").await;
@@ -380,9 +369,7 @@ async fn edit_narrows_freely_and_never_widens_beyond_the_owner() {
 
 #[actix_web::test]
 async fn regenerate_disable_enable_and_revoke() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     app.login_ok("ada").await;
     let (id, old) = app.new_access_token("ci", &["devices:read"]).await;
 
@@ -392,20 +379,20 @@ async fn regenerate_disable_enable_and_revoke() {
     assert_eq!(res.headers()["cache-control"], "no-store");
     let new = new_token_in(&res.text().await.unwrap());
     assert_ne!(old, new);
-    assert_eq!(me(&app, &old).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(me(&app, &new).await.0, StatusCode::OK);
+    assert_eq!(app.me(&old).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&new).await.0, StatusCode::OK);
 
     // Disable and enable.
     let res = app.token_action(id, "disable").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(me(&app, &new).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&new).await.0, StatusCode::UNAUTHORIZED);
     assert!(
         app.get_html("/profile/tokens")
             .await
             .contains("badge-disabled")
     );
     app.token_action(id, "enable").await;
-    assert_eq!(me(&app, &new).await.0, StatusCode::OK);
+    assert_eq!(app.me(&new).await.0, StatusCode::OK);
 
     // Revoke asks first, then the row leaves the list and the secret is refused.
     let confirm = app.get_html(&format!("/profile/tokens/{id}/revoke")).await;
@@ -421,7 +408,7 @@ async fn regenerate_disable_enable_and_revoke() {
             .await
             .contains(&format!("data-token-id=\"{id}\""))
     );
-    assert_eq!(me(&app, &new).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&new).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.audit("revoked_token_used").len(), 1);
     assert_eq!(
         app.token_action(id, "enable").await.status(),
@@ -447,9 +434,7 @@ async fn regenerate_disable_enable_and_revoke() {
 
 #[actix_web::test]
 async fn users_see_and_touch_only_their_own_tokens() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     let mallory = app.create_user("mallory", false);
     app.grant(mallory.id, "Other", "devices:read");
     app.login_ok("ada").await;
@@ -483,7 +468,7 @@ async fn users_see_and_touch_only_their_own_tokens() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert_eq!(me(&app, &token).await.0, StatusCode::OK, "nothing changed");
+    assert_eq!(app.me(&token).await.0, StatusCode::OK, "nothing changed");
     assert!(!app.get_html("/profile/tokens").await.contains("pwned"));
 
     // Every attempt is audited: the intruder as actor, the token by id and label.
@@ -514,8 +499,7 @@ async fn users_see_and_touch_only_their_own_tokens() {
 /// changes nothing, and is audited.
 #[actix_web::test]
 async fn profile_routes_leave_api_tokens_and_sessions_alone() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let membership = app.grant(ada.id, "Field", "devices:read");
     let api = app.insert_token(ada.id, "api", "ERP sync", Some(membership));
     let session = app.insert_token(ada.id, "session", "Pixel 9", Some(membership));
@@ -562,13 +546,13 @@ async fn profile_routes_leave_api_tokens_and_sessions_alone() {
         }
         // Used before each attempt, so a cached success cannot hide a change.
         for action in ["regenerate", "disable", "enable", "revoke"] {
-            assert_eq!(me(&app, &seeded.token).await.0, StatusCode::OK);
+            assert_eq!(app.me(&seeded.token).await.0, StatusCode::OK);
             assert_eq!(
                 app.token_action(id, action).await.status(),
                 StatusCode::NOT_FOUND,
                 "{action} of {id}"
             );
-            assert_eq!(me(&app, &seeded.token).await.0, StatusCode::OK, "{action}");
+            assert_eq!(app.me(&seeded.token).await.0, StatusCode::OK, "{action}");
         }
         let res = app
             .submit(
@@ -579,7 +563,7 @@ async fn profile_routes_leave_api_tokens_and_sessions_alone() {
             .await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
         assert_eq!(before(id), row, "the row did not change");
-        assert_eq!(me(&app, &seeded.token).await.0, StatusCode::OK);
+        assert_eq!(app.me(&seeded.token).await.0, StatusCode::OK);
 
         let denied: Vec<_> = app
             .audit_rows("token_access_denied")
@@ -606,8 +590,7 @@ async fn profile_routes_leave_api_tokens_and_sessions_alone() {
 
 #[actix_web::test]
 async fn tokens_stop_working_with_their_owner() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let (department, user_type) = app.grant(ada.id, "Field", "devices:read devices:write");
     app.login_ok("ada").await;
     let (_, token) = app
@@ -618,29 +601,27 @@ async fn tokens_stop_working_with_their_owner() {
     app.db(|c| tessera::db::user_types::set_scopes(c, user_type, "devices:read"))
         .unwrap();
     assert_eq!(
-        me(&app, &token).await.1["scopes"],
+        app.me(&token).await.1["scopes"],
         serde_json::json!(["devices:read"])
     );
     // Out of every membership: no scopes, but still a valid token.
     app.db(|c| tessera::db::memberships::remove(c, ada.id, department, user_type))
         .unwrap();
-    assert_eq!(me(&app, &token).await.1["scopes"], serde_json::json!([]));
+    assert_eq!(app.me(&token).await.1["scopes"], serde_json::json!([]));
     // Disabled owner: refused.
     app.db(|c| tessera::db::users::set_status(c, ada.id, "disabled"))
         .unwrap();
-    assert_eq!(me(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&token).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.audit("token_of_disabled_user_used").len(), 1);
 }
 
 #[actix_web::test]
 async fn an_expired_token_is_refused() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     app.login_ok("ada").await;
     let (id, token) = app.new_access_token("ci", &["devices:read"]).await;
     let (fresh, _) = app.new_access_token("fresh", &["devices:read"]).await;
-    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+    assert_eq!(app.me(&token).await.0, StatusCode::OK);
     app.db(|conn| {
         use diesel::prelude::*;
         use tessera::db::schema::tokens::dsl as t;
@@ -649,7 +630,7 @@ async fn an_expired_token_is_refused() {
             .execute(conn)
     })
     .unwrap();
-    assert_eq!(me(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&token).await.0, StatusCode::UNAUTHORIZED);
     // The badge is on that token's row, and on no other.
     let list = app.get_html("/profile/tokens").await;
     let badges = |id: i64| -> Vec<String> {
@@ -681,9 +662,7 @@ async fn an_expired_token_is_refused() {
 
 #[actix_web::test]
 async fn api_me_speaks_rfc_6750() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     app.login_ok("ada").await;
     let (_, token) = app.new_access_token("ci", &["devices:read"]).await;
     let client = reqwest::Client::new();
@@ -745,9 +724,7 @@ async fn api_me_speaks_rfc_6750() {
 
 #[actix_web::test]
 async fn last_use_is_recorded_at_most_once_a_minute() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     app.login_ok("ada").await;
     let (id, token) = app.new_access_token("ci", &["devices:read"]).await;
     let (other, other_token) = app.new_access_token("other", &["devices:read"]).await;
@@ -784,9 +761,7 @@ async fn last_use_is_recorded_at_most_once_a_minute() {
 
 #[actix_web::test]
 async fn hostile_names_are_shown_escaped() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     app.login_ok("ada").await;
     let payload = "<script>alert(1)</script>";
     let res = app.create_access_token(payload, &["devices:read"]).await;
@@ -799,8 +774,7 @@ async fn hostile_names_are_shown_escaped() {
 
 #[actix_web::test]
 async fn every_token_form_needs_the_csrf_token() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let (_, role) = app.grant(ada.id, "Field", "devices:read");
     app.login_ok("ada").await;
     let (id, token) = app.new_access_token("ci", &["devices:read"]).await;
@@ -854,12 +828,12 @@ async fn every_token_form_needs_the_csrf_token() {
     }
     assert_eq!(app.count("tokens"), tokens_before);
     assert_eq!(
-        me(&app, &token).await.0,
+        app.me(&token).await.0,
         StatusCode::OK,
         "still works, unchanged"
     );
     assert_eq!(
-        me(&app, &off_token).await.0,
+        app.me(&off_token).await.0,
         StatusCode::UNAUTHORIZED,
         "still disabled"
     );
@@ -869,17 +843,8 @@ async fn every_token_form_needs_the_csrf_token() {
 
 #[actix_web::test]
 async fn creation_can_be_switched_off() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
-    app.db(|conn| {
-        use diesel::prelude::*;
-        use tessera::db::schema::settings::dsl as s;
-        diesel::update(s::settings)
-            .set(s::token_creation_enabled.eq(false))
-            .execute(conn)
-    })
-    .unwrap();
+    let (app, _) = app_with_member("ada").await;
+    app.set_settings("token_creation_enabled = FALSE");
     app.login_ok("ada").await;
     let form = app.get_html("/profile/tokens/new").await;
     assert!(form.contains("switched off"));
@@ -892,9 +857,7 @@ async fn creation_can_be_switched_off() {
 /// administrator (who holds everything) cannot store a scope that does not exist.
 #[actix_web::test]
 async fn edit_refuses_scopes_outside_the_catalog() {
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    app.login_ok("root").await;
+    let (app, _) = admin_app().await;
     let (id, token) = app.new_access_token("ci", &["devices:read"]).await;
 
     let res = app
@@ -920,7 +883,7 @@ async fn edit_refuses_scopes_outside_the_catalog() {
     );
     assert!(page.contains("value=\"devices:read\" checked"));
     assert_eq!(
-        me(&app, &token).await.1["scopes"],
+        app.me(&token).await.1["scopes"],
         serde_json::json!(["devices:read"])
     );
     let stored: String = app.db(|conn| {
@@ -950,8 +913,7 @@ fn expiry_of(app: &common::TestApp, id: i64) -> chrono::NaiveDateTime {
 /// right after every change.
 #[actix_web::test]
 async fn a_client_lives_its_whole_lifecycle_over_http() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let (_, role) = app.grant(ada.id, "BI", "collections:read devices:read");
     app.login_ok("ada").await;
     let expires = (chrono::Utc::now() + chrono::TimeDelta::days(30))
@@ -993,7 +955,7 @@ async fn a_client_lives_its_whole_lifecycle_over_http() {
             .execute(conn)
     })
     .unwrap();
-    assert_eq!(me(&app, &first).await.0, StatusCode::OK);
+    assert_eq!(app.me(&first).await.0, StatusCode::OK);
     let policy = app.db(|conn| tessera::db::settings::load(conn).unwrap().policy());
     let asked = tessera::db::now();
     let res = app.token_action(id, "regenerate").await;
@@ -1001,8 +963,8 @@ async fn a_client_lives_its_whole_lifecycle_over_http() {
     assert_eq!(res.status(), StatusCode::OK);
     let second = new_token_in(&res.text().await.unwrap());
     assert!(second.starts_with("tsrc_") && second != first);
-    assert_eq!(me(&app, &first).await.0, StatusCode::UNAUTHORIZED);
-    let (status, body) = me(&app, &second).await;
+    assert_eq!(app.me(&first).await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = app.me(&second).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["kind"], "client");
     let expiry = expiry_of(&app, id);
@@ -1015,22 +977,22 @@ async fn a_client_lives_its_whole_lifecycle_over_http() {
     );
 
     // Disable, enable, revoke: each refused or accepted at once.
-    assert_eq!(me(&app, &second).await.0, StatusCode::OK);
+    assert_eq!(app.me(&second).await.0, StatusCode::OK);
     assert_eq!(
         app.token_action(id, "disable").await.status(),
         StatusCode::SEE_OTHER
     );
-    assert_eq!(me(&app, &second).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&second).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(
         app.token_action(id, "enable").await.status(),
         StatusCode::SEE_OTHER
     );
-    assert_eq!(me(&app, &second).await.0, StatusCode::OK);
+    assert_eq!(app.me(&second).await.0, StatusCode::OK);
     assert_eq!(
         app.token_action(id, "revoke").await.status(),
         StatusCode::SEE_OTHER
     );
-    assert_eq!(me(&app, &second).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&second).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.audit("revoked_token_used").len(), 1);
     for action in [
         "token_regenerated",
@@ -1046,9 +1008,7 @@ async fn a_client_lives_its_whole_lifecycle_over_http() {
 /// used right before each change, is narrowed or refused right after it.
 #[actix_web::test]
 async fn demotion_and_disabling_through_the_admin_pages_reach_the_tokens() {
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    app.login_ok("root").await;
+    let (app, _) = admin_app().await;
     let ada = app.create_user("ada", true);
     let (department, user_type) = app.grant(ada.id, "Field", "devices:read");
     let owner = app.visitor();
@@ -1060,7 +1020,7 @@ async fn demotion_and_disabling_through_the_admin_pages_reach_the_tokens() {
 
     // The administrator flag taken away: users:write goes, devices:read stays.
     assert_eq!(
-        me(&app, &token).await.1["scopes"],
+        app.me(&token).await.1["scopes"],
         serde_json::json!(["devices:read", "users:write"])
     );
     let res = app
@@ -1072,7 +1032,7 @@ async fn demotion_and_disabling_through_the_admin_pages_reach_the_tokens() {
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        me(&app, &token).await.1["scopes"],
+        app.me(&token).await.1["scopes"],
         serde_json::json!(["devices:read"])
     );
 
@@ -1085,15 +1045,15 @@ async fn demotion_and_disabling_through_the_admin_pages_reach_the_tokens() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(me(&app, &token).await.1["scopes"], serde_json::json!([]));
+    assert_eq!(app.me(&token).await.1["scopes"], serde_json::json!([]));
 
     // Disabled: refused.
-    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+    assert_eq!(app.me(&token).await.0, StatusCode::OK);
     let res = app
         .submit(&user_page, &format!("{user_page}/disable"), &[])
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(me(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&token).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.audit("token_of_disabled_user_used").len(), 1);
 }
 
@@ -1121,14 +1081,7 @@ async fn regenerate_is_refused_while_creation_is_switched_off() {
         })
     };
     let before = prefix_and_expiry();
-    app.db(|conn| {
-        use diesel::prelude::*;
-        use tessera::db::schema::settings::dsl as s;
-        diesel::update(s::settings)
-            .set(s::token_creation_enabled.eq(false))
-            .execute(conn)
-    })
-    .unwrap();
+    app.set_settings("token_creation_enabled = FALSE");
 
     // Profile: back to the list with the reason.
     let res = app.token_action(id, "regenerate").await;
@@ -1141,7 +1094,7 @@ async fn regenerate_is_refused_while_creation_is_switched_off() {
             .contains("Token creation is switched off"),
         "{list}"
     );
-    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+    assert_eq!(app.me(&token).await.0, StatusCode::OK);
 
     // Administrator's token page.
     let admin = app.visitor();
@@ -1158,7 +1111,7 @@ async fn regenerate_is_refused_while_creation_is_switched_off() {
             .unwrap()
             .contains("Token creation is switched off")
     );
-    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+    assert_eq!(app.me(&token).await.0, StatusCode::OK);
 
     // JSON API.
     let res = reqwest::Client::new()
@@ -1178,7 +1131,7 @@ async fn regenerate_is_refused_while_creation_is_switched_off() {
     );
     assert!(body.get("token").is_none());
 
-    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+    assert_eq!(app.me(&token).await.0, StatusCode::OK);
     assert_eq!(prefix_and_expiry(), before, "nothing changed");
     assert!(app.audit("token_regenerated").is_empty());
 }
@@ -1187,9 +1140,7 @@ async fn regenerate_is_refused_while_creation_is_switched_off() {
 /// header) leaves a pending message for the page the person sees next.
 #[actix_web::test]
 async fn the_confirmation_dialog_does_not_eat_a_pending_message() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     app.login_ok("ada").await;
     let (id, _) = app.new_access_token("ci", &["devices:read"]).await;
     // Leaves "Disabled “ci”…" for the next page, without following the redirect.
@@ -1243,25 +1194,9 @@ fn date_in(days: i64) -> String {
         .to_string()
 }
 
-/// Sets the policy's maximum lifetime (and a default within it).
-fn set_max_lifetime(app: &common::TestApp, days: i32) {
-    use diesel::prelude::*;
-    use tessera::db::schema::settings::dsl as s;
-    app.db(|conn| {
-        diesel::update(s::settings)
-            .set((
-                s::max_lifetime_days.eq(days),
-                s::default_lifetime_days.eq(days.min(90)),
-            ))
-            .execute(conn)
-    })
-    .unwrap();
-}
-
 #[actix_web::test]
 async fn a_new_user_sees_what_each_empty_section_is_for() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
     let page = app.get_html("/profile/tokens").await;
     assert_eq!(
@@ -1319,9 +1254,7 @@ async fn assert_invalid_token(app: &common::TestApp, token: &str, why: &str) {
 
 #[actix_web::test]
 async fn expired_disabled_and_orphaned_tokens_get_the_rfc_6750_answer_and_an_audit_row() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     let bob = app.create_user("bob", false);
     app.grant(bob.id, "Other", "devices:read");
     app.login_ok("ada").await;
@@ -1329,7 +1262,7 @@ async fn expired_disabled_and_orphaned_tokens_get_the_rfc_6750_answer_and_an_aud
     let (disabled_id, disabled) = app.new_access_token("paused", &["devices:read"]).await;
     let bobs = app.insert_token(bob.id, "personal", "bobs", None);
     for token in [&expired, &disabled, &bobs.token] {
-        assert_eq!(me(&app, token).await.0, StatusCode::OK);
+        assert_eq!(app.me(token).await.0, StatusCode::OK);
     }
 
     app.db(|conn| {
@@ -1364,8 +1297,7 @@ async fn expired_disabled_and_orphaned_tokens_get_the_rfc_6750_answer_and_an_aud
 
 #[actix_web::test]
 async fn past_and_too_distant_dates_are_refused_beside_the_field_keeping_what_was_typed() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let (_, role) = app.grant(ada.id, "Field", "devices:read devices:write");
     app.login_ok("ada").await;
     let (yesterday, too_far) = (date_in(-1), date_in(366));
@@ -1473,10 +1405,8 @@ async fn past_and_too_distant_dates_are_refused_beside_the_field_keeping_what_wa
 
 #[actix_web::test]
 async fn a_preset_longer_than_the_maximum_lifetime_is_refused() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
-    set_max_lifetime(&app, 364);
+    let (app, _) = app_with_member("ada").await;
+    app.set_settings("max_lifetime_days = 364, default_lifetime_days = 90");
     app.login_ok("ada").await;
     let form = app.get_html("/profile/tokens/new").await;
     assert!(form.contains("<option value=\"180\""));
@@ -1546,7 +1476,7 @@ async fn an_admin_provisions_a_client_with_any_user_type_a_user_only_with_a_held
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let token = new_token_in(&res.text().await.unwrap());
-    let (status, body) = me(&app, &token).await;
+    let (status, body) = app.me(&token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["user_type"], "Auditor");
     assert_eq!(body["scopes"], serde_json::json!(["users:read"]));
@@ -1599,8 +1529,7 @@ async fn an_admin_provisions_a_client_with_any_user_type_a_user_only_with_a_held
 
 #[actix_web::test]
 async fn scope_checkboxes_are_grouped_by_resource() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     app.grant(
         ada.id,
         "Field",
