@@ -197,14 +197,7 @@ async fn unknown_user_and_wrong_password_get_the_same_answer() {
 
 /// `tessera_password_verifications_total` of a server, from `/metrics`.
 async fn password_verifications(server: &process::Server) -> u64 {
-    let text = common::bare_client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = common::get_text(&server.url("/metrics")).await;
     text.lines()
         .find_map(|line| line.strip_prefix("tessera_password_verifications_total "))
         .unwrap_or_else(|| panic!("the counter is exposed:\n{text}"))

@@ -947,19 +947,7 @@ async fn bulk_delete_revokes_exactly_the_three_ticked_rows() {
         "the three revoked rows are gone, the other three are still listed"
     );
 
-    for t in &tokens {
-        let expected = if chosen_set.contains(&t.id) {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::OK
-        };
-        assert_eq!(
-            app.api_me(&t.token).await.status(),
-            expected,
-            "token {}",
-            t.id
-        );
-    }
+    app.assert_refused_exactly(&tokens, &chosen).await;
 }
 
 #[actix_web::test]

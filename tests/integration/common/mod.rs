@@ -954,3 +954,47 @@ pub fn is_executable(path: &std::path::Path) -> bool {
     path.metadata()
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
+
+/// A response's Content-Type ("" without one).
+pub fn content_type(res: &reqwest::Response) -> &str {
+    res.headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// The body of a GET of `url` by a client without cookies, which must answer.
+pub async fn get_text(url: &str) -> String {
+    bare_client()
+        .get(url)
+        .send()
+        .await
+        .and_then(|res| res.error_for_status())
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .text()
+        .await
+        .expect("a body")
+}
+
+/// The message a JSON error body gives for one field (`fields.<name>`).
+pub fn json_field_error<'a>(body: &'a serde_json::Value, name: &str) -> &'a str {
+    body["fields"][name]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error for {name} in {body}"))
+}
+
+impl TestApp {
+    /// Asserts that `/api/v1/me` refuses each of `tokens` whose id is in
+    /// `refused` and accepts each other one.
+    pub async fn assert_refused_exactly(&self, tokens: &[Seeded], refused: &[i64]) {
+        for t in tokens {
+            let expected = if refused.contains(&t.id) {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::OK
+            };
+            let status = self.api_me(&t.token).await.status();
+            assert_eq!(status, expected, "token {}", t.id);
+        }
+    }
+}

@@ -2,7 +2,9 @@
 
 use crate::common;
 
-use common::{PASSWORD, app_with_member, app_with_user, spawn_app, spawn_app_with};
+use common::{
+    PASSWORD, app_with_member, app_with_user, json_field_error, spawn_app, spawn_app_with,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -405,10 +407,7 @@ async fn the_token_api_never_escalates() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = res.json().await.unwrap();
     assert!(
-        body["fields"]["scopes"]
-            .as_str()
-            .unwrap()
-            .contains("devices:write"),
+        json_field_error(&body, "scopes").contains("devices:write"),
         "{body}"
     );
 

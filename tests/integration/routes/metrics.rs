@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use common::{TestApp, app_with_user, scalar, spawn_app, spawn_app_with};
+use common::{TestApp, app_with_user, content_type, scalar, spawn_app, spawn_app_with};
 use diesel::connection::SimpleConnection as _;
 use diesel::prelude::*;
 use reqwest::StatusCode;
@@ -212,14 +212,7 @@ async fn token_counts_are_kept_for_the_configured_time() {
     let active_api = "tessera_tokens{kind=\"api\",status=\"active\"}";
     assert_eq!(scrape(&app).await[active_api], 1.0);
     token(&app, ada, "api", "second", Some(30), false, false);
-    let kept = reqwest::Client::new()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let kept = common::get_text(&app.url("/metrics")).await;
     assert_eq!(
         samples(&kept)[active_api],
         1.0,
@@ -385,12 +378,7 @@ async fn metrics_count_requests_validations_and_the_pool() {
     app.get("/login").await;
     let res = app.get("/metrics").await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
+    assert!(content_type(&res).starts_with("text/plain"));
     let text = res.text().await.unwrap();
     for needle in [
         "tessera_http_requests_total{method=\"GET\",route=\"/login\",status=\"200\"}",

@@ -3,7 +3,8 @@
 use crate::common;
 
 use common::{
-    PASSWORD, admin_app, app_with_user, csrf_in, location, spawn_app_with, text_of, urlencode,
+    PASSWORD, admin_app, app_with_user, content_type, csrf_in, location, spawn_app_with, text_of,
+    urlencode,
 };
 use reqwest::StatusCode;
 
@@ -499,12 +500,7 @@ async fn the_audit_log_filters_pages_and_exports() {
 
     let res = app.get("/admin/audit.csv?action=login_failure").await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/csv")
-    );
+    assert!(content_type(&res).starts_with("text/csv"));
     let csv = res.text().await.unwrap();
     assert!(csv.starts_with("time_utc,actor,ip,user_agent,action"));
     assert_eq!(csv.lines().count(), 121);

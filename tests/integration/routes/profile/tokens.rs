@@ -4,8 +4,8 @@
 use crate::common;
 
 use common::{
-    PASSWORD, admin_app, app_with_member, app_with_user, eventually, input_value, location,
-    new_token_in, spawn_app, text_of,
+    PASSWORD, admin_app, app_with_member, app_with_user, content_type, eventually, input_value,
+    json_field_error, location, new_token_in, spawn_app, text_of,
 };
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -1123,10 +1123,7 @@ async fn regenerate_is_refused_while_creation_is_switched_off() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = res.json().await.unwrap();
     assert!(
-        body["fields"]["token"]
-            .as_str()
-            .unwrap()
-            .contains("Token creation is switched off"),
+        json_field_error(&body, "token").contains("Token creation is switched off"),
         "{body}"
     );
     assert!(body.get("token").is_none());
@@ -1234,13 +1231,7 @@ async fn assert_invalid_token(app: &common::TestApp, token: &str, why: &str) {
         "Bearer realm=\"tessera\", error=\"invalid_token\"",
         "{why}"
     );
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json"),
-        "{why}"
-    );
+    assert!(content_type(&res).starts_with("application/json"), "{why}");
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "invalid_token", "{why}: {body}");
     assert!(
