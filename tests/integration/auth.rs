@@ -69,16 +69,7 @@ async fn the_session_id_changes_at_sign_in() {
         .map(|c| c.value().to_owned())
         .expect("the sign-in page starts a session for its CSRF token");
     let csrf = csrf_in(&login_page.text().await.unwrap());
-    let res = app
-        .post_form(
-            "/login",
-            &[
-                ("username", "ada"),
-                ("password", PASSWORD),
-                ("csrf_token", &csrf),
-            ],
-        )
-        .await;
+    let res = app.post_login("ada", &csrf).await;
     let after = res
         .cookies()
         .find(|c| c.name() == "tessera_session")

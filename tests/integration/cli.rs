@@ -21,6 +21,15 @@ fn tessera(database_url: &str) -> Command {
     cmd
 }
 
+/// Runs `tessera purge`, which must say `says`; the ids of the tokens left.
+fn purge_says(app: &common::TestApp, says: &str) -> Vec<i64> {
+    use tessera::db::schema::tokens::dsl as t;
+    let said = purge(&app.database_url);
+    assert!(said.contains(says), "{said}");
+    app.db(|c| t::tokens.select(t::id).order(t::id).load(c))
+        .unwrap()
+}
+
 /// `tessera purge`, which must succeed; what it printed.
 fn purge(database_url: &str) -> String {
     let out = tessera(database_url).arg("purge").output().unwrap();
@@ -207,16 +216,13 @@ async fn purge_deletes_old_revoked_and_expired_tokens_only() {
             .execute(conn)
     })
     .unwrap();
-    let said = purge(&app.database_url);
-    assert!(
-        said.contains("Purged 2 revoked or expired tokens older than 90 days"),
-        "{said}"
+    assert_eq!(
+        purge_says(
+            &app,
+            "Purged 2 revoked or expired tokens older than 90 days"
+        ),
+        vec![recent_revoked.id, live.id]
     );
-    use tessera::db::schema::tokens::dsl as t;
-    let left: Vec<i64> = app
-        .db(|c| t::tokens.select(t::id).order(t::id).load(c))
-        .unwrap();
-    assert_eq!(left, vec![recent_revoked.id, live.id]);
     // The purge is audited, with its counts.
     let rows = app.audit_rows("purge");
     assert_eq!(rows.len(), 1);
@@ -233,20 +239,7 @@ async fn purge_deletes_old_revoked_and_expired_tokens_only() {
 async fn purge_honours_a_changed_retention() {
     let (app, _) = admin_app().await;
     let ada = app.create_user("ada", false);
-    let res = app
-        .submit(
-            "/admin/settings",
-            "/admin/settings",
-            &[
-                ("default_lifetime_days", "90"),
-                ("max_lifetime_days", "365"),
-                ("retention_days", "10"),
-                ("mobile_session_days", "30"),
-                ("token_creation_enabled", "on"),
-                ("tenant_id", ""),
-            ],
-        )
-        .await;
+    let res = app.save_settings(&[("retention_days", "10")]).await;
     assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
     let now = tessera::db::now();
     let days_ago = |d: i64| Some(now - chrono::TimeDelta::days(d));
@@ -276,16 +269,13 @@ async fn purge_honours_a_changed_retention() {
         QueryResult::Ok(())
     })
     .unwrap();
-    let said = purge(&app.database_url);
-    assert!(
-        said.contains("Purged 2 revoked or expired tokens older than 10 days"),
-        "{said}"
+    assert_eq!(
+        purge_says(
+            &app,
+            "Purged 2 revoked or expired tokens older than 10 days"
+        ),
+        vec![revoked_5.id, expired_5.id, live.id]
     );
-    use tessera::db::schema::tokens::dsl as t;
-    let left: Vec<i64> = app
-        .db(|c| t::tokens.select(t::id).order(t::id).load(c))
-        .unwrap();
-    assert_eq!(left, vec![revoked_5.id, expired_5.id, live.id]);
     let detail = app.audit_rows("purge")[0].detail.clone().unwrap();
     assert!(
         detail.starts_with("2 revoked or expired tokens older than 10 days"),

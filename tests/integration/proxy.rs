@@ -476,16 +476,7 @@ async fn a_sign_in_through_the_proxy_is_a_secure_session_on_every_instance() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_hsts(res.headers(), "GET /login");
     let csrf = csrf_in(&res.text().await.unwrap());
-    let res = browser
-        .post_form(
-            "/login",
-            &[
-                ("username", "root"),
-                ("password", PASSWORD),
-                ("csrf_token", &csrf),
-            ],
-        )
-        .await;
+    let res = browser.post_login("root", &csrf).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "signed in");
     assert_ne!(common::location(res.headers()), "/login");
     assert_hsts(res.headers(), "POST /login");

@@ -7,7 +7,7 @@
 
 use crate::common;
 
-use common::{PASSWORD, app_with_user, content_type, location, spawn_app, text_of};
+use common::{app_with_user, content_type, location, spawn_app, text_of};
 use reqwest::StatusCode;
 
 const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
@@ -410,16 +410,7 @@ async fn cookie_secure_false_leaves_the_flag_off_even_after_sign_in() {
     let page = app.get("/login").await;
     let mut cookies = session_cookies(&page);
     let csrf = common::csrf_in(&page.text().await.unwrap());
-    let res = app
-        .post_form(
-            "/login",
-            &[
-                ("username", "ada"),
-                ("password", PASSWORD),
-                ("csrf_token", &csrf),
-            ],
-        )
-        .await;
+    let res = app.post_login("ada", &csrf).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let at_sign_in = session_cookies(&res);
     assert_eq!(at_sign_in.len(), 1, "a new cookie at sign-in");

@@ -998,3 +998,39 @@ impl TestApp {
         }
     }
 }
+
+impl Visitor {
+    /// Saves the settings page (an administrator's) with the values a fresh
+    /// install has, but for `changes`.
+    pub async fn save_settings(&self, changes: &[(&str, &str)]) -> reqwest::Response {
+        let mut fields = vec![
+            ("default_lifetime_days", "90"),
+            ("max_lifetime_days", "365"),
+            ("retention_days", "90"),
+            ("mobile_session_days", "30"),
+            ("token_creation_enabled", "on"),
+            ("tenant_id", ""),
+        ];
+        for (name, value) in changes {
+            match fields.iter_mut().find(|(field, _)| field == name) {
+                Some(field) => field.1 = value,
+                None => fields.push((name, value)),
+            }
+        }
+        self.submit("/admin/settings", "/admin/settings", &fields)
+            .await
+    }
+
+    /// POSTs the sign-in form with a CSRF token the caller read already.
+    pub async fn post_login(&self, username: &str, csrf: &str) -> reqwest::Response {
+        self.post_form(
+            "/login",
+            &[
+                ("username", username),
+                ("password", PASSWORD),
+                ("csrf_token", csrf),
+            ],
+        )
+        .await
+    }
+}

@@ -909,20 +909,7 @@ async fn hostile_values_are_escaped_on_sessions_settings_audit_and_user_pages() 
         tessera::db::audit::record(conn, &actor, &event)
     })
     .unwrap();
-    let res = app
-        .submit(
-            "/admin/settings",
-            "/admin/settings",
-            &[
-                ("default_lifetime_days", "90"),
-                ("max_lifetime_days", "365"),
-                ("retention_days", "90"),
-                ("mobile_session_days", "30"),
-                ("tenant_id", payload),
-                ("token_creation_enabled", "on"),
-            ],
-        )
-        .await;
+    let res = app.save_settings(&[("tenant_id", payload)]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 
     for path in [
