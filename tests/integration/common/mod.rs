@@ -1021,6 +1021,16 @@ impl Visitor {
             .await
     }
 
+    /// Submits the profile's password form without "sign out other sessions".
+    pub async fn change_password(&self, current: &str, new: &str) -> reqwest::Response {
+        self.submit(
+            "/profile",
+            "/profile/password",
+            &[("current_password", current), ("new_password", new)],
+        )
+        .await
+    }
+
     /// POSTs the sign-in form with a CSRF token the caller read already.
     pub async fn post_login(&self, username: &str, csrf: &str) -> reqwest::Response {
         self.post_form(
@@ -1033,4 +1043,40 @@ impl Visitor {
         )
         .await
     }
+}
+
+impl TestApp {
+    /// A request to the API presenting the bearer `token`, with a JSON body
+    /// when `body` is given; the response, whatever its status.
+    pub async fn api_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut req = reqwest::Client::new()
+            .request(method.clone(), self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+}
+
+/// The string `field` of each object in a JSON array.
+pub fn each_str<'a>(array: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {array}"))
+        .iter()
+        .map(|item| {
+            item[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {field} in {item}"))
+        })
+        .collect()
 }

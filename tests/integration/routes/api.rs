@@ -3,9 +3,9 @@
 use crate::common;
 
 use common::{
-    PASSWORD, app_with_member, app_with_user, json_field_error, spawn_app, spawn_app_with,
+    PASSWORD, app_with_member, app_with_user, each_str, json_field_error, spawn_app, spawn_app_with,
 };
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 async fn mobile_sign_in(
@@ -68,12 +68,9 @@ async fn a_mobile_client_signs_in_uses_its_token_and_signs_out() {
     let tab = app.get_html("/admin/tokens?tab=sessions").await;
     assert!(tab.contains("ada@example.com") && tab.contains("Pixel 9"));
 
-    let res = reqwest::Client::new()
-        .delete(app.url("/api/v1/sessions/current"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(Method::DELETE, "/api/v1/sessions/current", &token, None)
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.api_me(&token).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.audit("mobile_logout").len(), 1);
@@ -120,12 +117,14 @@ async fn mobile_sign_in_failures_look_alike_and_are_throttled() {
 async fn only_a_session_token_signs_itself_out() {
     let (app, ada) = app_with_user("ada").await;
     let personal = app.insert_token(ada.id, "personal", "ci", None);
-    let res = reqwest::Client::new()
-        .delete(app.url("/api/v1/sessions/current"))
-        .bearer_auth(&personal.token)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(
+            Method::DELETE,
+            "/api/v1/sessions/current",
+            &personal.token,
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "not_found");
@@ -290,69 +289,54 @@ async fn the_token_api_manages_the_callers_own_tokens() {
         &["tokens:read", "tokens:write", "devices:read"],
     )
     .await;
-    let http = reqwest::Client::new();
 
-    let res = http
-        .post(app.url("/api/v1/tokens"))
-        .bearer_auth(&caller)
-        .json(&json!({ "name": "from the API", "scopes": ["devices:read"], "expires_in_days": 30 }))
-        .send()
-        .await
-        .unwrap();
+    let res = app.api_send(Method::POST, "/api/v1/tokens", &caller, Some(json!({ "name": "from the API", "scopes": ["devices:read"], "expires_in_days": 30 }))).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let created: Value = res.json().await.unwrap();
     let new_token = created["token"].as_str().unwrap().to_owned();
     let id = created["id"].as_i64().unwrap();
     assert_eq!(app.api_me(&new_token).await.status(), StatusCode::OK);
 
-    let list: Value = http
-        .get(app.url("/api/v1/tokens"))
-        .bearer_auth(&caller)
-        .send()
+    let list: Value = app
+        .api_send(Method::GET, "/api/v1/tokens", &caller, None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
-    let names: Vec<&str> = list["tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = each_str(&list["tokens"], "name");
     assert!(names.contains(&"from the API") && names.contains(&"api caller"));
     assert!(
         !list.to_string().contains(&new_token),
         "no secret in listings"
     );
 
-    let one: Value = http
-        .get(app.url(&format!("/api/v1/tokens/{id}")))
-        .bearer_auth(&caller)
-        .send()
+    let one: Value = app
+        .api_send(Method::GET, &format!("/api/v1/tokens/{id}"), &caller, None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(one["scopes"], json!(["devices:read"]));
 
-    let res = http
-        .patch(app.url(&format!("/api/v1/tokens/{id}")))
-        .bearer_auth(&caller)
-        .json(&json!({ "description": "patched" }))
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(
+            Method::PATCH,
+            &format!("/api/v1/tokens/{id}"),
+            &caller,
+            Some(json!({ "description": "patched" })),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["description"], "patched");
 
-    let res = http
-        .post(app.url(&format!("/api/v1/tokens/{id}/regenerate")))
-        .bearer_auth(&caller)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(
+            Method::POST,
+            &format!("/api/v1/tokens/{id}/regenerate"),
+            &caller,
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let regenerated = res.json::<Value>().await.unwrap()["token"]
         .as_str()
@@ -364,23 +348,22 @@ async fn the_token_api_manages_the_callers_own_tokens() {
     );
     assert_eq!(app.api_me(&regenerated).await.status(), StatusCode::OK);
 
-    let res = http
-        .delete(app.url(&format!("/api/v1/tokens/{id}")))
-        .bearer_auth(&caller)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            &caller,
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         app.api_me(&regenerated).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let res = http
-        .get(app.url(&format!("/api/v1/tokens/{id}")))
-        .bearer_auth(&caller)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(Method::GET, &format!("/api/v1/tokens/{id}"), &caller, None)
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "not_found");
 }
@@ -396,14 +379,14 @@ async fn the_token_api_never_escalates() {
         &["tokens:write", "devices:read"],
     )
     .await;
-    let http = reqwest::Client::new();
-    let res = http
-        .post(app.url("/api/v1/tokens"))
-        .bearer_auth(&caller)
-        .json(&json!({ "name": "wider", "scopes": ["devices:read", "devices:write"] }))
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(
+            Method::POST,
+            "/api/v1/tokens",
+            &caller,
+            Some(json!({ "name": "wider", "scopes": ["devices:read", "devices:write"] })),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = res.json().await.unwrap();
     assert!(
@@ -411,13 +394,14 @@ async fn the_token_api_never_escalates() {
         "{body}"
     );
 
-    let res = http
-        .post(app.url("/api/v1/tokens"))
-        .bearer_auth(&caller)
-        .json(&json!({ "name": "", "scopes": [] }))
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(
+            Method::POST,
+            "/api/v1/tokens",
+            &caller,
+            Some(json!({ "name": "", "scopes": [] })),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = res.json().await.unwrap();
     assert!(
@@ -426,12 +410,9 @@ async fn the_token_api_never_escalates() {
     );
 
     // tokens:read is missing: listing is refused with insufficient_scope.
-    let res = http
-        .get(app.url("/api/v1/tokens"))
-        .bearer_auth(&caller)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(Method::GET, "/api/v1/tokens", &caller, None)
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(
         res.headers()["www-authenticate"]
@@ -443,20 +424,19 @@ async fn the_token_api_never_escalates() {
     // Another user's token id is a 404.
     let bob = app.create_user("bob", false);
     let bobs = app.insert_token(bob.id, "personal", "bob's", None);
-    let res = http
-        .delete(app.url(&format!("/api/v1/tokens/{}", bobs.id)))
-        .bearer_auth(&caller)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{}", bobs.id),
+            &caller,
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(!app.is_revoked(bobs.id));
-    let res = http
-        .delete(app.url("/api/v1/tokens/not-a-number"))
-        .bearer_auth(&caller)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(Method::DELETE, "/api/v1/tokens/not-a-number", &caller, None)
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.count("tokens"), 2);
 }
@@ -885,21 +865,13 @@ async fn the_token_api_touches_only_access_tokens_and_clients() {
     let bob = app.create_user("bob", false);
     let bobs = app.insert_token(bob.id, "personal", "bob's", None);
     let http = reqwest::Client::new();
-    let listed: Value = http
-        .get(app.url("/api/v1/tokens"))
-        .bearer_auth(&caller)
-        .send()
+    let listed: Value = app
+        .api_send(Method::GET, "/api/v1/tokens", &caller, None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
-    let kinds: Vec<&str> = listed["tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["kind"].as_str().unwrap())
-        .collect();
+    let kinds: Vec<&str> = each_str(&listed["tokens"], "kind");
     assert!(
         kinds.iter().all(|k| *k == "personal" || *k == "client"),
         "{kinds:?}"
@@ -1004,13 +976,14 @@ async fn a_patch_never_widens_and_speaks_like_the_form() {
     )
     .await;
     let http = reqwest::Client::new();
-    let res = http
-        .post(app.url("/api/v1/tokens"))
-        .bearer_auth(&caller)
-        .json(&json!({ "name": "narrow", "scopes": ["devices:read"] }))
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(
+            Method::POST,
+            "/api/v1/tokens",
+            &caller,
+            Some(json!({ "name": "narrow", "scopes": ["devices:read"] })),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
     let patch = |body: Value, id: i64| {
@@ -1081,12 +1054,9 @@ async fn a_patch_never_widens_and_speaks_like_the_form() {
 async fn a_missing_scope_is_audited_and_bad_bodies_carry_no_challenge() {
     let (app, ada) = app_with_member("ada").await;
     let plain = app.insert_token(ada.id, "personal", "ci", None);
-    let res = reqwest::Client::new()
-        .get(app.url("/api/v1/tokens"))
-        .bearer_auth(&plain.token)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(Method::GET, "/api/v1/tokens", &plain.token, None)
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let rows = app.audit_rows("token_scope_denied");
     assert_eq!(rows.len(), 1, "{rows:?}");

@@ -25,28 +25,13 @@ async fn changing_the_password_needs_the_current_one() {
     let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
 
-    let res = app
-        .submit(
-            "/profile",
-            "/profile/password",
-            &[
-                ("current_password", "wrong one!"),
-                ("new_password", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    let res = app.change_password("wrong one!", NEW_PASSWORD).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = res.text().await.unwrap();
     assert!(text_of(&page, "#current_password-error").is_some());
     assert!(!page.contains(NEW_PASSWORD) && !page.contains("wrong one!"));
 
-    let res = app
-        .submit(
-            "/profile",
-            "/profile/password",
-            &[("current_password", PASSWORD), ("new_password", "short")],
-        )
-        .await;
+    let res = app.change_password(PASSWORD, "short").await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         text_of(&res.text().await.unwrap(), "#new_password-error")
@@ -67,16 +52,7 @@ async fn changing_the_password_needs_the_current_one() {
             "This is not your current password.",
         ),
     ] {
-        let res = app
-            .submit(
-                "/profile",
-                "/profile/password",
-                &[
-                    ("current_password", current),
-                    ("new_password", new_password),
-                ],
-            )
-            .await;
+        let res = app.change_password(current, new_password).await;
         assert_eq!(
             res.status(),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -93,16 +69,7 @@ async fn changing_the_password_needs_the_current_one() {
         }
     }
 
-    let res = app
-        .submit(
-            "/profile",
-            "/profile/password",
-            &[
-                ("current_password", PASSWORD),
-                ("new_password", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    let res = app.change_password(PASSWORD, NEW_PASSWORD).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(res.headers()), "/profile");
     assert!(app.get_html("/profile").await.contains("Password changed."));
@@ -139,16 +106,7 @@ async fn sign_out_my_other_sessions() {
     phone.login_ok("ada").await;
 
     // Without the option, other sessions live on.
-    let res = app
-        .submit(
-            "/profile",
-            "/profile/password",
-            &[
-                ("current_password", PASSWORD),
-                ("new_password", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    let res = app.change_password(PASSWORD, NEW_PASSWORD).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(laptop.get("/profile").await.status(), StatusCode::OK);
 
@@ -225,13 +183,7 @@ async fn a_128_character_password_is_kept_whole_and_129_are_refused() {
     };
 
     let longest = long_password(128);
-    let res = app
-        .submit(
-            "/profile",
-            "/profile/password",
-            &[("current_password", PASSWORD), ("new_password", &longest)],
-        )
-        .await;
+    let res = app.change_password(PASSWORD, &longest).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     // All of it is the password: neither less nor the old one signs in.
     let other = app.visitor();
@@ -245,13 +197,7 @@ async fn a_128_character_password_is_kept_whole_and_129_are_refused() {
 
     let before = hash();
     let too_long = long_password(129);
-    let res = app
-        .submit(
-            "/profile",
-            "/profile/password",
-            &[("current_password", &longest), ("new_password", &too_long)],
-        )
-        .await;
+    let res = app.change_password(&longest, &too_long).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = res.text().await.unwrap();
     assert_eq!(

@@ -7,7 +7,7 @@ use common::{
     PASSWORD, admin_app, app_with_member, app_with_user, content_type, eventually, input_value,
     json_field_error, location, new_token_in, spawn_app, text_of,
 };
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 const WARNING: &str = "Make sure to copy your token now. You won't be able to see it again.";
@@ -1114,12 +1114,14 @@ async fn regenerate_is_refused_while_creation_is_switched_off() {
     assert_eq!(app.me(&token).await.0, StatusCode::OK);
 
     // JSON API.
-    let res = reqwest::Client::new()
-        .post(app.url(&format!("/api/v1/tokens/{id}/regenerate")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(
+            Method::POST,
+            &format!("/api/v1/tokens/{id}/regenerate"),
+            &token,
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = res.json().await.unwrap();
     assert!(
