@@ -1124,15 +1124,11 @@ async fn screenshots_of_the_main_pages() {
         .to_string();
     let role = user_type.to_string();
     visitor
-        .submit(
-            "/profile/clients/new",
-            "/profile/clients",
-            &[
-                ("name", "JDBC"),
-                ("role_id", &role),
-                ("expires_at", &expires),
-            ],
-        )
+        .submit_client(&[
+            ("name", "JDBC"),
+            ("role_id", &role),
+            ("expires_at", &expires),
+        ])
         .await;
     for name in ["ERP sync", "Data lake"] {
         app.insert_token(ada.id, "api", name, Some((department, user_type)));

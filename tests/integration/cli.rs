@@ -410,14 +410,12 @@ fn help_explains_the_settings() {
     }
 }
 
-#[test]
-fn a_second_server_on_one_sqlite_file_refuses_to_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let mut first = Server::start(&url, &["--log-format", "json"], &[]);
+/// Asserts that `tessera serve` on `url` refuses to start beside a server
+/// that has the same SQLite file.
+fn assert_refused_as_second_server(url: &str) {
     let second = tessera_bin()
         .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("TESSERA_DATABASE_URL", &url)
+        .env("TESSERA_DATABASE_URL", url)
         .output()
         .unwrap();
     assert!(!second.status.success());
@@ -426,26 +424,21 @@ fn a_second_server_on_one_sqlite_file_refuses_to_start() {
         stderr.contains("another Tessera server is already serving"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_second_server_on_one_sqlite_file_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let mut first = Server::start(&url, &["--log-format", "json"], &[]);
+    assert_refused_as_second_server(&url);
     // Killed, the first server leaves the database free for the next one.
     first.kill();
     let mut third = Server::start(&url, &["--log-format", "json"], &[]);
     // The same file by another name (a symbolic link) is the same database.
     let link = dir.path().join("link.db");
     std::os::unix::fs::symlink(dir.path().join("t.db"), &link).unwrap();
-    let fourth = tessera_bin()
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env(
-            "TESSERA_DATABASE_URL",
-            format!("sqlite://{}", link.display()),
-        )
-        .output()
-        .unwrap();
-    assert!(!fourth.status.success());
-    let stderr = String::from_utf8_lossy(&fourth.stderr);
-    assert!(
-        stderr.contains("another Tessera server is already serving"),
-        "{stderr}"
-    );
+    assert_refused_as_second_server(&format!("sqlite://{}", link.display()));
     third.kill();
 }
 

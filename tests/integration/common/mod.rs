@@ -586,8 +586,7 @@ impl Visitor {
         for scope in scopes {
             fields.push(("scopes", scope));
         }
-        self.submit("/profile/tokens/new", "/profile/tokens", &fields)
-            .await
+        self.submit_access_token(&fields).await
     }
 
     /// Creates an access token and returns (its id, the token).
@@ -1018,6 +1017,25 @@ impl Visitor {
             }
         }
         self.submit("/admin/settings", "/admin/settings", &fields)
+            .await
+    }
+
+    /// Submits the form of `/profile/tokens/new` with these fields (and its
+    /// CSRF token).
+    pub async fn submit_access_token(&self, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.submit("/profile/tokens/new", "/profile/tokens", fields)
+            .await
+    }
+
+    /// Submits the form of `/profile/clients/new` with these fields.
+    pub async fn submit_client(&self, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.submit("/profile/clients/new", "/profile/clients", fields)
+            .await
+    }
+
+    /// Submits an administrator's Create API token form with these fields.
+    pub async fn submit_api_token(&self, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.submit("/admin/tokens/new", "/admin/tokens", fields)
             .await
     }
 

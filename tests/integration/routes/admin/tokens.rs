@@ -388,17 +388,13 @@ async fn create_an_api_token_for_a_users_membership() {
         .to_string();
     let foreign = format!("{bob_dept}:{bob_type}");
     let res = app
-        .submit(
-            "/admin/tokens/new",
-            "/admin/tokens",
-            &[
-                ("name", "ERP"),
-                ("expires_at", &expires),
-                ("user_id", &user_id),
-                ("membership", &foreign),
-                ("description", ""),
-            ],
-        )
+        .submit_api_token(&[
+            ("name", "ERP"),
+            ("expires_at", &expires),
+            ("user_id", &user_id),
+            ("membership", &foreign),
+            ("description", ""),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = res.text().await.unwrap();
@@ -407,17 +403,13 @@ async fn create_an_api_token_for_a_users_membership() {
 
     let own = format!("{dept}:{user_type}");
     let res = app
-        .submit(
-            "/admin/tokens/new",
-            "/admin/tokens",
-            &[
-                ("name", "ERP"),
-                ("expires_at", &expires),
-                ("user_id", &user_id),
-                ("membership", &own),
-                ("description", "nightly sync"),
-            ],
-        )
+        .submit_api_token(&[
+            ("name", "ERP"),
+            ("expires_at", &expires),
+            ("user_id", &user_id),
+            ("membership", &own),
+            ("description", "nightly sync"),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let token = new_token_in(&res.text().await.unwrap());
@@ -447,16 +439,12 @@ async fn create_an_api_token_for_a_users_membership() {
         .format("%Y-%m-%d")
         .to_string();
     let res = app
-        .submit(
-            "/admin/tokens/new",
-            "/admin/tokens",
-            &[
-                ("name", "ERP2"),
-                ("expires_at", &too_far),
-                ("user_id", &user_id),
-                ("membership", &own),
-            ],
-        )
+        .submit_api_token(&[
+            ("name", "ERP2"),
+            ("expires_at", &too_far),
+            ("user_id", &user_id),
+            ("membership", &own),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -1784,16 +1772,12 @@ async fn the_beyond_12_months_warning_shows_without_javascript() {
     // follows the posted date, within the policy maximum.
     for (date, warns) in [(&at_12_months, false), (&beyond, true), (&at_max, true)] {
         let res = app
-            .submit(
-                "/admin/tokens/new",
-                "/admin/tokens",
-                &[
-                    ("name", ""),
-                    ("expires_at", date),
-                    ("user_id", &user_id),
-                    ("membership", &membership),
-                ],
-            )
+            .submit_api_token(&[
+                ("name", ""),
+                ("expires_at", date),
+                ("user_id", &user_id),
+                ("membership", &membership),
+            ])
             .await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{date}");
         let form = res.text().await.unwrap();
@@ -1818,16 +1802,12 @@ async fn the_beyond_12_months_warning_shows_without_javascript() {
 
     // It is a warning, not a refusal: the date within the maximum is taken.
     let res = app
-        .submit(
-            "/admin/tokens/new",
-            "/admin/tokens",
-            &[
-                ("name", "ERP"),
-                ("expires_at", &beyond),
-                ("user_id", &user_id),
-                ("membership", &membership),
-            ],
-        )
+        .submit_api_token(&[
+            ("name", "ERP"),
+            ("expires_at", &beyond),
+            ("user_id", &user_id),
+            ("membership", &membership),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let token = new_token_in(&res.text().await.unwrap());
@@ -1838,16 +1818,12 @@ async fn the_beyond_12_months_warning_shows_without_javascript() {
     );
     // Beyond the maximum it is an error of the field instead.
     let res = app
-        .submit(
-            "/admin/tokens/new",
-            "/admin/tokens",
-            &[
-                ("name", "ERP 2"),
-                ("expires_at", &past_max),
-                ("user_id", &user_id),
-                ("membership", &membership),
-            ],
-        )
+        .submit_api_token(&[
+            ("name", "ERP 2"),
+            ("expires_at", &past_max),
+            ("user_id", &user_id),
+            ("membership", &membership),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text_of(&res.text().await.unwrap(), "#expires_at-error").is_some());
@@ -1864,31 +1840,23 @@ async fn a_token_without_expiry_only_while_the_policy_allows_it() {
     let api_token = |name: &'static str| {
         let (app, user_id, membership) = (&app, user_id.clone(), membership.clone());
         async move {
-            app.submit(
-                "/admin/tokens/new",
-                "/admin/tokens",
-                &[
-                    ("name", name),
-                    ("expires_at", ""),
-                    ("user_id", &user_id),
-                    ("membership", &membership),
-                ],
-            )
+            app.submit_api_token(&[
+                ("name", name),
+                ("expires_at", ""),
+                ("user_id", &user_id),
+                ("membership", &membership),
+            ])
             .await
         }
     };
     let access_token = |name: &'static str| {
         let user = &user;
         async move {
-            user.submit(
-                "/profile/tokens/new",
-                "/profile/tokens",
-                &[
-                    ("name", name),
-                    ("scopes", "devices:read"),
-                    ("expires_in_days", "never"),
-                ],
-            )
+            user.submit_access_token(&[
+                ("name", name),
+                ("scopes", "devices:read"),
+                ("expires_in_days", "never"),
+            ])
             .await
         }
     };

@@ -415,15 +415,11 @@ async fn settings_change_the_policy() {
     let user = app.visitor();
     user.login_ok("ada").await;
     let res = user
-        .submit(
-            "/profile/tokens/new",
-            "/profile/tokens",
-            &[
-                ("name", "t"),
-                ("scopes", "devices:read"),
-                ("expires_in_days", "60"),
-            ],
-        )
+        .submit_access_token(&[
+            ("name", "t"),
+            ("scopes", "devices:read"),
+            ("expires_in_days", "60"),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 

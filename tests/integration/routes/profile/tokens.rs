@@ -100,16 +100,12 @@ async fn a_name_clash_keeps_what_was_typed() {
     app.new_access_token("Deploy", &["devices:read"]).await;
 
     let res = app
-        .submit(
-            "/profile/tokens/new",
-            "/profile/tokens",
-            &[
-                ("name", "deploy"),
-                ("description", "second one"),
-                ("scopes", "collections:read"),
-                ("expires_in_days", "60"),
-            ],
-        )
+        .submit_access_token(&[
+            ("name", "deploy"),
+            ("description", "second one"),
+            ("scopes", "collections:read"),
+            ("expires_in_days", "60"),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = res.text().await.unwrap();
@@ -159,16 +155,12 @@ async fn names_clash_case_insensitively_beyond_ascii() {
     app.new_access_token("Ärger", &["devices:read"]).await;
 
     let res = app
-        .submit(
-            "/profile/tokens/new",
-            "/profile/tokens",
-            &[
-                ("name", "ärger"),
-                ("description", "typed"),
-                ("scopes", "devices:read"),
-                ("expires_in_days", "30"),
-            ],
-        )
+        .submit_access_token(&[
+            ("name", "ärger"),
+            ("description", "typed"),
+            ("scopes", "devices:read"),
+            ("expires_in_days", "30"),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = res.text().await.unwrap();
@@ -189,12 +181,8 @@ async fn names_clash_case_insensitively_beyond_ascii() {
         .format("%Y-%m-%d")
         .to_string();
     let provision = async |name: &str| {
-        app.submit(
-            "/profile/clients/new",
-            "/profile/clients",
-            &[("name", name), ("role_id", &role), ("expires_at", &expires)],
-        )
-        .await
+        app.submit_client(&[("name", name), ("role_id", &role), ("expires_at", &expires)])
+            .await
     };
     assert_eq!(provision("ÖL-Export").await.status(), StatusCode::OK);
     let res = provision("öl-export").await;
@@ -223,16 +211,12 @@ async fn expiry_is_bounded_by_the_policy() {
         ("30", "yesterday"),
     ] {
         let res = app
-            .submit(
-                "/profile/tokens/new",
-                "/profile/tokens",
-                &[
-                    ("name", "t"),
-                    ("scopes", "devices:read"),
-                    ("expires_in_days", days),
-                    ("expires_at", date),
-                ],
-            )
+            .submit_access_token(&[
+                ("name", "t"),
+                ("scopes", "devices:read"),
+                ("expires_in_days", days),
+                ("expires_at", date),
+            ])
             .await;
         assert_eq!(
             res.status(),
@@ -245,16 +229,12 @@ async fn expiry_is_bounded_by_the_policy() {
         .format("%Y-%m-%d")
         .to_string();
     let res = app
-        .submit(
-            "/profile/tokens/new",
-            "/profile/tokens",
-            &[
-                ("name", "t"),
-                ("scopes", "devices:read"),
-                ("expires_in_days", "90"),
-                ("expires_at", &soon),
-            ],
-        )
+        .submit_access_token(&[
+            ("name", "t"),
+            ("scopes", "devices:read"),
+            ("expires_in_days", "90"),
+            ("expires_at", &soon),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let list = app.get_html("/profile/tokens").await;
@@ -281,29 +261,21 @@ async fn a_client_acts_with_its_role() {
         .format("%Y-%m-%d")
         .to_string();
     let res = app
-        .submit(
-            "/profile/clients/new",
-            "/profile/clients",
-            &[
-                ("name", "JDBC"),
-                ("role_id", &other_role.to_string()),
-                ("expires_at", &expires),
-            ],
-        )
+        .submit_client(&[
+            ("name", "JDBC"),
+            ("role_id", &other_role.to_string()),
+            ("expires_at", &expires),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text_of(&res.text().await.unwrap(), "#role_id-error").is_some());
 
     let res = app
-        .submit(
-            "/profile/clients/new",
-            "/profile/clients",
-            &[
-                ("name", "JDBC"),
-                ("role_id", &role.to_string()),
-                ("expires_at", &expires),
-            ],
-        )
+        .submit_client(&[
+            ("name", "JDBC"),
+            ("role_id", &role.to_string()),
+            ("expires_at", &expires),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["cache-control"], "no-store");
@@ -920,15 +892,11 @@ async fn a_client_lives_its_whole_lifecycle_over_http() {
         .format("%Y-%m-%d")
         .to_string();
     let res = app
-        .submit(
-            "/profile/clients/new",
-            "/profile/clients",
-            &[
-                ("name", "Test runner"),
-                ("role_id", &role.to_string()),
-                ("expires_at", &expires),
-            ],
-        )
+        .submit_client(&[
+            ("name", "Test runner"),
+            ("role_id", &role.to_string()),
+            ("expires_at", &expires),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let first = new_token_in(&res.text().await.unwrap());
@@ -1302,17 +1270,13 @@ async fn past_and_too_distant_dates_are_refused_beside_the_field_keeping_what_wa
         ),
     ] {
         let res = app
-            .submit(
-                "/profile/tokens/new",
-                "/profile/tokens",
-                &[
-                    ("name", "nightly backup"),
-                    ("description", "typed by hand"),
-                    ("scopes", "devices:write"),
-                    ("expires_in_days", "30"),
-                    ("expires_at", date),
-                ],
-            )
+            .submit_access_token(&[
+                ("name", "nightly backup"),
+                ("description", "typed by hand"),
+                ("scopes", "devices:write"),
+                ("expires_in_days", "30"),
+                ("expires_at", date),
+            ])
             .await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{date}");
         let page = res.text().await.unwrap();
@@ -1338,15 +1302,11 @@ async fn past_and_too_distant_dates_are_refused_beside_the_field_keeping_what_wa
         assert!(!page.contains("value=\"devices:read\" checked"), "{date}");
 
         let res = app
-            .submit(
-                "/profile/clients/new",
-                "/profile/clients",
-                &[
-                    ("name", "JDBC"),
-                    ("role_id", &role.to_string()),
-                    ("expires_at", date),
-                ],
-            )
+            .submit_client(&[
+                ("name", "JDBC"),
+                ("role_id", &role.to_string()),
+                ("expires_at", date),
+            ])
             .await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{date}");
         let page = res.text().await.unwrap();
@@ -1370,28 +1330,20 @@ async fn past_and_too_distant_dates_are_refused_beside_the_field_keeping_what_wa
     // The last allowed day is fine, on both forms.
     let last = date_in(365);
     let res = app
-        .submit(
-            "/profile/clients/new",
-            "/profile/clients",
-            &[
-                ("name", "JDBC"),
-                ("role_id", &role.to_string()),
-                ("expires_at", &last),
-            ],
-        )
+        .submit_client(&[
+            ("name", "JDBC"),
+            ("role_id", &role.to_string()),
+            ("expires_at", &last),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let res = app
-        .submit(
-            "/profile/tokens/new",
-            "/profile/tokens",
-            &[
-                ("name", "nightly backup"),
-                ("scopes", "devices:write"),
-                ("expires_in_days", "30"),
-                ("expires_at", &last),
-            ],
-        )
+        .submit_access_token(&[
+            ("name", "nightly backup"),
+            ("scopes", "devices:write"),
+            ("expires_in_days", "30"),
+            ("expires_at", &last),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
 }
@@ -1409,16 +1361,12 @@ async fn a_preset_longer_than_the_maximum_lifetime_is_refused() {
     );
     // A hand-made POST asks for it anyway.
     let res = app
-        .submit(
-            "/profile/tokens/new",
-            "/profile/tokens",
-            &[
-                ("name", "ci"),
-                ("scopes", "devices:read"),
-                ("expires_in_days", "365"),
-                ("expires_at", ""),
-            ],
-        )
+        .submit_access_token(&[
+            ("name", "ci"),
+            ("scopes", "devices:read"),
+            ("expires_in_days", "365"),
+            ("expires_at", ""),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = res.text().await.unwrap();
@@ -1457,15 +1405,11 @@ async fn an_admin_provisions_a_client_with_any_user_type_a_user_only_with_a_held
         );
     }
     let res = admin
-        .submit(
-            "/profile/clients/new",
-            "/profile/clients",
-            &[
-                ("name", "Audit export"),
-                ("role_id", &nobodys.to_string()),
-                ("expires_at", &expires),
-            ],
-        )
+        .submit_client(&[
+            ("name", "Audit export"),
+            ("role_id", &nobodys.to_string()),
+            ("expires_at", &expires),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let token = new_token_in(&res.text().await.unwrap());
@@ -1480,15 +1424,11 @@ async fn an_admin_provisions_a_client_with_any_user_type_a_user_only_with_a_held
         let expires = expires.clone();
         let app = &app;
         async move {
-            app.submit(
-                "/profile/clients/new",
-                "/profile/clients",
-                &[
-                    ("name", "JDBC"),
-                    ("role_id", &role),
-                    ("expires_at", &expires),
-                ],
-            )
+            app.submit_client(&[
+                ("name", "JDBC"),
+                ("role_id", &role),
+                ("expires_at", &expires),
+            ])
             .await
         }
     };
