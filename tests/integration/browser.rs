@@ -53,6 +53,15 @@ fn find_binary(override_var: &str, name: &str) -> Option<PathBuf> {
         .find(|path| common::is_executable(path))
 }
 
+/// A fresh server with the administrator `root` and the user `ada`, neither
+/// signed in (the browser signs in).
+async fn root_and_ada() -> (common::TestApp, tessera::db::users::User) {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let ada = app.create_user("ada", false);
+    (app, ada)
+}
+
 /// Whether a missing browser fails the test instead of skipping it.
 fn browser_required() -> bool {
     std::env::var("TESSERA_BROWSER_TESTS").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
@@ -407,6 +416,25 @@ impl Browser {
         .await
     }
 
+    /// Clicks the first element matching `css`, once there is one; `what`
+    /// names it in a failure.
+    async fn click(&self, css: &str, what: &str) {
+        self.find(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {what}: {e}"));
+    }
+
+    /// The heading of the open confirmation dialog.
+    async fn confirm_heading(&self) -> String {
+        self.find("#confirm-dialog [data-confirm-content] h1")
+            .await
+            .text()
+            .await
+            .expect("the dialog's heading")
+    }
+
     /// Whether any element matches `css` right now.
     async fn exists(&self, css: &str) -> bool {
         !self
@@ -566,11 +594,11 @@ async fn create_dialog_shows_the_new_token_and_copies_it() {
 
     // The link opens the dialog instead of navigating, focused on the name.
     browser
-        .find("a[data-open-dialog=\"create-token-dialog\"]")
-        .await
-        .click()
-        .await
-        .expect("click Create access token");
+        .click(
+            "a[data-open-dialog=\"create-token-dialog\"]",
+            "Create access token",
+        )
+        .await;
     browser.wait_dialog_open("create-token-dialog").await;
     assert_eq!(browser.path().await, "/profile/tokens", "no navigation");
     assert_eq!(
@@ -631,11 +659,8 @@ async fn create_dialog_shows_the_new_token_and_copies_it() {
     // never its secret).
     browser.mark_page().await;
     browser
-        .find("#create-token-dialog a[data-dialog-close]")
-        .await
-        .click()
-        .await
-        .expect("click Done");
+        .click("#create-token-dialog a[data-dialog-close]", "Done")
+        .await;
     browser.wait_new_page("the list to reload").await;
     assert_eq!(browser.path().await, "/profile/tokens");
     assert!(!browser.dialog_is_modal("create-token-dialog").await);
@@ -666,20 +691,12 @@ async fn revoke_asks_in_a_dialog_then_the_token_is_refused() {
     let revoke_link = format!("tr[data-token-id=\"{id}\"] a[data-confirm-dialog]");
 
     // Cancel closes the dialog and changes nothing.
-    browser
-        .find(&revoke_link)
-        .await
-        .click()
-        .await
-        .expect("click Revoke");
+    browser.click(&revoke_link, "Revoke").await;
     browser.wait_dialog_open("confirm-dialog").await;
     assert_eq!(browser.path().await, "/profile/tokens", "no navigation");
     browser
-        .find("#confirm-dialog a[data-dialog-close]")
-        .await
-        .click()
-        .await
-        .expect("click Cancel");
+        .click("#confirm-dialog a[data-dialog-close]", "Cancel")
+        .await;
     browser
         .until_js(
             "the confirmation to close",
@@ -690,12 +707,7 @@ async fn revoke_asks_in_a_dialog_then_the_token_is_refused() {
     assert_eq!(app.api_me(&token).await.status(), StatusCode::OK);
 
     // Again, and confirm.
-    browser
-        .find(&revoke_link)
-        .await
-        .click()
-        .await
-        .expect("click Revoke");
+    browser.click(&revoke_link, "Revoke").await;
     browser.wait_dialog_open("confirm-dialog").await;
     let heading = browser
         .find("#confirm-dialog h1")
@@ -731,11 +743,11 @@ async fn provision_client_dialog_shows_the_new_token() {
     browser.goto("/profile/tokens").await;
 
     browser
-        .find("a[data-open-dialog=\"provision-client-dialog\"]")
-        .await
-        .click()
-        .await
-        .expect("click Provision client");
+        .click(
+            "a[data-open-dialog=\"provision-client-dialog\"]",
+            "Provision client",
+        )
+        .await;
     browser.wait_dialog_open("provision-client-dialog").await;
     assert_eq!(browser.path().await, "/profile/tokens", "no navigation");
     assert_eq!(
@@ -803,11 +815,8 @@ async fn provision_client_dialog_shows_the_new_token() {
     // Done reloads the list, which has the client under Clients.
     browser.mark_page().await;
     browser
-        .find("#provision-client-dialog a[data-dialog-close]")
-        .await
-        .click()
-        .await
-        .expect("click Done");
+        .click("#provision-client-dialog a[data-dialog-close]", "Done")
+        .await;
     browser.wait_new_page("the list to reload").await;
     let clients = browser
         .find("section[aria-labelledby=clients-heading]")
@@ -828,9 +837,7 @@ async fn bulk_delete_revokes_exactly_the_three_ticked_rows() {
     else {
         return;
     };
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    let ada = app.create_user("ada", false);
+    let (app, ada) = root_and_ada().await;
     app.grant(ada.id, "Reader", "devices:read");
     let tokens: Vec<_> = (0..6)
         .map(|i| app.insert_token(ada.id, "personal", &format!("ada token {i}"), None))
@@ -887,12 +894,7 @@ async fn bulk_delete_revokes_exactly_the_three_ticked_rows() {
     delete.click().await.expect("click Delete selected");
     browser.wait_dialog_open("confirm-dialog").await;
     assert_eq!(browser.path().await, "/admin/tokens", "no navigation");
-    let heading = browser
-        .find("#confirm-dialog [data-confirm-content] h1")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let heading = browser.confirm_heading().await;
     assert_eq!(heading.trim(), "Revoke 3 tokens?");
     assert_eq!(
         browser
@@ -908,11 +910,8 @@ async fn bulk_delete_revokes_exactly_the_three_ticked_rows() {
 
     // Cancel closes the dialog and changes nothing; asking again works.
     browser
-        .find("#confirm-dialog a[data-dialog-close]")
-        .await
-        .click()
-        .await
-        .expect("click Cancel");
+        .click("#confirm-dialog a[data-dialog-close]", "Cancel")
+        .await;
     browser
         .until_js(
             "the confirmation to close",
@@ -955,9 +954,7 @@ async fn select_all_selects_the_page() {
     let Some(binaries) = browser_or_skip("select_all_selects_the_page") else {
         return;
     };
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    let ada = app.create_user("ada", false);
+    let (app, ada) = root_and_ada().await;
     // More than a page, so that "the page" and "everything" differ.
     let tokens: Vec<_> = (0..PAGE_SIZE + 2)
         .map(|i| app.insert_token(ada.id, "personal", &format!("t{i:03}"), None))
@@ -1057,12 +1054,7 @@ async fn select_all_selects_the_page() {
     let delete = browser.button("#bulk-form", "Delete selected").await;
     delete.click().await.expect("click Delete selected");
     browser.wait_dialog_open("confirm-dialog").await;
-    let heading = browser
-        .find("#confirm-dialog [data-confirm-content] h1")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let heading = browser.confirm_heading().await;
     assert_eq!(heading.trim(), format!("Revoke {PAGE_SIZE} tokens?"));
     assert_eq!(
         browser
@@ -1079,9 +1071,7 @@ async fn the_no_js_select_all_button_disappears_with_javascript() {
     else {
         return;
     };
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    let ada = app.create_user("ada", false);
+    let (app, ada) = root_and_ada().await;
     app.insert_token(ada.id, "personal", "ada token", None);
 
     let browser = Browser::launch(&binaries, &app).await;
@@ -1106,9 +1096,7 @@ async fn screenshots_of_the_main_pages() {
     let Some(binaries) = browser_or_skip("screenshots_of_the_main_pages") else {
         return;
     };
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    let ada = app.create_user("ada", false);
+    let (app, ada) = root_and_ada().await;
     let (department, user_type) =
         app.grant(ada.id, "BI", "collections:read devices:read devices:write");
     let visitor = app.visitor();
@@ -1158,9 +1146,7 @@ async fn create_api_token_and_bulk_confirmation_open_in_dialogs() {
     else {
         return;
     };
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    let ada = app.create_user("ada", false);
+    let (app, ada) = root_and_ada().await;
     let (department, user_type) = app.grant(ada.id, "Integrator", "devices:read devices:write");
     let old = app.insert_token(ada.id, "personal", "old one", None);
 
@@ -1170,11 +1156,11 @@ async fn create_api_token_and_bulk_confirmation_open_in_dialogs() {
 
     // "Create API token" opens its form in a dialog instead of navigating.
     browser
-        .find("a[data-dialog-page=\"create-api-token-dialog\"]")
-        .await
-        .click()
-        .await
-        .expect("click Create API token");
+        .click(
+            "a[data-dialog-page=\"create-api-token-dialog\"]",
+            "Create API token",
+        )
+        .await;
     browser.wait_dialog_open("create-api-token-dialog").await;
     assert_eq!(browser.path().await, "/admin/tokens", "no navigation");
     // Typed before the user is chosen, and kept when the form reloads for them.
@@ -1240,11 +1226,8 @@ async fn create_api_token_and_bulk_confirmation_open_in_dialogs() {
     // Done closes it and reloads the list, which now has the token.
     browser.mark_page().await;
     browser
-        .find("#create-api-token-dialog a[data-dialog-close]")
-        .await
-        .click()
-        .await
-        .expect("click Done");
+        .click("#create-api-token-dialog a[data-dialog-close]", "Done")
+        .await;
     browser.wait_new_page("the list to reload").await;
     assert_eq!(browser.path().await, "/admin/tokens");
     let listed = browser.row_ids("#bulk-form tr[data-token-id]").await;
@@ -1261,12 +1244,7 @@ async fn create_api_token_and_bulk_confirmation_open_in_dialogs() {
         .expect("click Select all matching");
     browser.wait_dialog_open("confirm-dialog").await;
     assert_eq!(browser.path().await, "/admin/tokens", "no navigation");
-    let heading = browser
-        .find("#confirm-dialog [data-confirm-content] h1")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let heading = browser.confirm_heading().await;
     assert_eq!(heading.trim(), "Revoke 2 tokens?");
     let confirm = browser
         .button("#confirm-dialog form.confirm", "Revoke 2 tokens")

@@ -30,15 +30,20 @@ fn purge_says(app: &common::TestApp, says: &str) -> Vec<i64> {
         .unwrap()
 }
 
-/// `tessera purge`, which must succeed; what it printed.
-fn purge(database_url: &str) -> String {
-    let out = tessera(database_url).arg("purge").output().unwrap();
+/// Runs `cmd`, which must succeed; what it printed on standard output.
+fn succeeds(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run tessera");
     assert!(
         out.status.success(),
-        "{}",
+        "tessera: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `tessera purge`, which must succeed; what it printed.
+fn purge(database_url: &str) -> String {
+    succeeds(tessera(database_url).arg("purge"))
 }
 
 #[actix_web::test]
@@ -55,16 +60,14 @@ async fn seed_demo_fills_every_kind_and_status() {
             "{object} in {schema_before:?}"
         );
     }
-    let out = tessera(&app.database_url)
-        .args(["seed-demo", "--users", "30", "--tokens", "2000"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Seeded 30 users and 2000 tokens"));
+    let said = succeeds(tessera(&app.database_url).args([
+        "seed-demo",
+        "--users",
+        "30",
+        "--tokens",
+        "2000",
+    ]));
+    assert!(said.contains("Seeded 30 users and 2000 tokens"));
     assert_eq!(app.count("users"), 30);
     assert_eq!(app.count("tokens"), 2000);
     use tessera::db::schema::tokens::dsl as t;
@@ -297,15 +300,7 @@ fn a_token_prefix_that_tokens_cannot_be_read_back_with_is_refused_at_start_up() 
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("lower-case letters and digits"), "{stderr}");
     assert!(!dir.path().join("t.db").exists(), "nothing was created");
-    let out = tessera(&url)
-        .args(["--token-prefix", "acme", "migrate"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(tessera(&url).args(["--token-prefix", "acme", "migrate"]));
 }
 
 #[actix_web::test]
@@ -457,17 +452,11 @@ fn migration_versions(backend: &str) -> Vec<String> {
 
 /// `tessera migrate` on `url`, which must succeed; what it printed.
 fn run_migrate(url: &str) -> String {
-    let out = tessera_bin()
-        .arg("migrate")
-        .env("TESSERA_DATABASE_URL", url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "tessera migrate: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    succeeds(
+        tessera_bin()
+            .arg("migrate")
+            .env("TESSERA_DATABASE_URL", url),
+    )
 }
 
 /// Names a query returns (as its column `name`), in order.

@@ -380,12 +380,21 @@ impl Visitor {
 
     /// POSTs a form as is (the caller supplies any csrf_token).
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.post(path, fields).await
+    }
+
+    /// [`Self::post_form`] of any form serde can encode (owned strings, say).
+    pub async fn post<T: serde::Serialize + ?Sized>(
+        &self,
+        path: &str,
+        form: &T,
+    ) -> reqwest::Response {
         self.client
             .post(self.url(path))
-            .form(fields)
+            .form(form)
             .send()
             .await
-            .expect("POST")
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
     }
 
     /// POSTs a form with the CSRF token read from `page` (a GET path) first.

@@ -223,13 +223,7 @@ async fn bulk_revoke_revokes_exactly_the_selection() {
 
     // Confirm with the form the page rendered.
     let form = confirm_form(&confirm);
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/admin/tokens/bulk-revoke/confirm", &form).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(location(res.headers()).starts_with("/admin/tokens?"));
     assert!(
@@ -655,13 +649,7 @@ async fn bulk_revoke_takes_forty_thousand_ids() {
     let mut form = ids_form(&ids);
     form.push(("csrf_token", csrf));
 
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/admin/tokens/bulk-revoke", &form).await;
     assert_eq!(res.status(), StatusCode::OK);
     let page = res.text().await.unwrap();
     assert_eq!(text_of(&page, "h1").as_deref(), Some("Revoke 5 tokens?"));
@@ -671,13 +659,7 @@ async fn bulk_revoke_takes_forty_thousand_ids() {
         "the skipped list is cut short"
     );
 
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/admin/tokens/bulk-revoke/confirm", &form).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(
         app.get_html("/admin/tokens")
@@ -929,23 +911,11 @@ async fn revoking_a_session_from_its_page_returns_to_the_sessions_tab() {
         &page,
         "form[action=\"/admin/tokens/bulk-revoke\"] input[type=hidden]",
     );
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/admin/tokens/bulk-revoke", &form).await;
     let confirm = res.text().await.unwrap();
     assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 1 token?"));
     let form = confirm_form(&confirm);
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/admin/tokens/bulk-revoke/confirm", &form).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(res.headers()), "/admin/tokens?tab=sessions");
     assert!(app.is_revoked(session.id));
@@ -1285,12 +1255,8 @@ async fn the_confirm_post_reports_tokens_revoked_or_gone_since_the_confirmation_
     let revoked_before = app.audit("token_revoked").len();
 
     let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
-        .form(&confirm_form(&confirm))
-        .send()
-        .await
-        .unwrap();
+        .post("/admin/tokens/bulk-revoke/confirm", &confirm_form(&confirm))
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         flash_message(&app).await,
@@ -1305,12 +1271,8 @@ async fn the_confirm_post_reports_tokens_revoked_or_gone_since_the_confirmation_
 
     // Nothing left to revoke: said as plainly.
     let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
-        .form(&confirm_form(&confirm))
-        .send()
-        .await
-        .unwrap();
+        .post("/admin/tokens/bulk-revoke/confirm", &confirm_form(&confirm))
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         flash_message(&app).await,
@@ -1539,13 +1501,7 @@ async fn both_directions_of_every_order_page_across_boundaries_each_row_once_in_
         .into_iter()
         .filter(|(name, _)| name != "page_ids")
         .collect();
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/admin/tokens/bulk-revoke", &form).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(row_ids(&res.text().await.unwrap()), row_ids(&second));
 }
@@ -1636,13 +1592,7 @@ async fn select_all_on_this_page_without_javascript_revokes_exactly_that_page() 
         if let Some(id) = elsewhere {
             form.push(("ids".into(), id.to_string()));
         }
-        let res = app
-            .client
-            .post(app.url("/admin/tokens/bulk-revoke"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let res = app.post("/admin/tokens/bulk-revoke", &form).await;
         assert_eq!(res.status(), StatusCode::OK);
         let confirm = res.text().await.unwrap();
         assert_eq!(
@@ -1662,12 +1612,8 @@ async fn select_all_on_this_page_without_javascript_revokes_exactly_that_page() 
         assert!(listed.iter().all(|id| !app.is_revoked(*id)));
 
         let res = app
-            .client
-            .post(app.url("/admin/tokens/bulk-revoke/confirm"))
-            .form(&confirm_form(&confirm))
-            .send()
-            .await
-            .unwrap();
+            .post("/admin/tokens/bulk-revoke/confirm", &confirm_form(&confirm))
+            .await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(flash_message(&app).await, format!("Revoked {size} tokens."));
         for t in &tokens {
@@ -1699,24 +1645,14 @@ async fn revoke_from_an_api_tokens_detail_page() {
         "form[action=\"/admin/tokens/bulk-revoke\"] input[type=hidden]",
     );
     assert!(form.contains(&("ids".into(), api.id.to_string())));
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/admin/tokens/bulk-revoke", &form).await;
     assert_eq!(res.status(), StatusCode::OK);
     let confirm = res.text().await.unwrap();
     assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 1 token?"));
     assert_eq!(confirm_ids(&confirm), vec![api.id]);
     let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
-        .form(&confirm_form(&confirm))
-        .send()
-        .await
-        .unwrap();
+        .post("/admin/tokens/bulk-revoke/confirm", &confirm_form(&confirm))
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(res.headers()), "/admin/tokens?tab=api");
     assert_eq!(flash_message(&app).await, "Revoked 1 token.");

@@ -270,13 +270,7 @@ async fn confirm_revoke(
     form: &[(String, String)],
     heading: &str,
 ) -> reqwest::Response {
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke"))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/admin/tokens/bulk-revoke", form).await;
     assert_eq!(res.status(), StatusCode::OK);
     let confirm = res.text().await.unwrap();
     assert_eq!(text_of(&confirm, "h1").as_deref(), Some(heading));
