@@ -426,6 +426,17 @@ impl Browser {
             .unwrap_or_else(|e| panic!("click {what}: {e}"));
     }
 
+    /// Clicks Cancel in the confirmation dialog and waits until it closes.
+    async fn cancel_confirmation(&self) {
+        self.click("#confirm-dialog a[data-dialog-close]", "Cancel")
+            .await;
+        self.until_js(
+            "the confirmation to close",
+            "return !document.getElementById('confirm-dialog').open;",
+        )
+        .await;
+    }
+
     /// The heading of the open confirmation dialog.
     async fn confirm_heading(&self) -> String {
         self.find("#confirm-dialog [data-confirm-content] h1")
@@ -694,15 +705,7 @@ async fn revoke_asks_in_a_dialog_then_the_token_is_refused() {
     browser.click(&revoke_link, "Revoke").await;
     browser.wait_dialog_open("confirm-dialog").await;
     assert_eq!(browser.path().await, "/profile/tokens", "no navigation");
-    browser
-        .click("#confirm-dialog a[data-dialog-close]", "Cancel")
-        .await;
-    browser
-        .until_js(
-            "the confirmation to close",
-            "return !document.getElementById('confirm-dialog').open;",
-        )
-        .await;
+    browser.cancel_confirmation().await;
     assert_eq!(browser.path().await, "/profile/tokens");
     assert_eq!(app.api_me(&token).await.status(), StatusCode::OK);
 
@@ -909,15 +912,7 @@ async fn bulk_delete_revokes_exactly_the_three_ticked_rows() {
     );
 
     // Cancel closes the dialog and changes nothing; asking again works.
-    browser
-        .click("#confirm-dialog a[data-dialog-close]", "Cancel")
-        .await;
-    browser
-        .until_js(
-            "the confirmation to close",
-            "return !document.getElementById('confirm-dialog').open;",
-        )
-        .await;
+    browser.cancel_confirmation().await;
     assert!(tokens.iter().all(|t| !app.is_revoked(t.id)));
     browser
         .button("#bulk-form", "Delete selected")

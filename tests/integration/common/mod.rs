@@ -992,6 +992,12 @@ pub fn json_field_error<'a>(body: &'a serde_json::Value, name: &str) -> &'a str 
 }
 
 impl TestApp {
+    /// Asserts that `/api/v1/me` refuses every one of `tokens`.
+    pub async fn assert_refused(&self, tokens: &[Seeded]) {
+        let ids: Vec<i64> = tokens.iter().map(|t| t.id).collect();
+        self.assert_refused_exactly(tokens, &ids).await;
+    }
+
     /// Asserts that `/api/v1/me` refuses each of `tokens` whose id is in
     /// `refused` and accepts each other one.
     pub async fn assert_refused_exactly(&self, tokens: &[Seeded], refused: &[i64]) {

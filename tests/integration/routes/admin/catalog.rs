@@ -47,6 +47,28 @@ fn assert_page_shape(html: &str, what: &str) {
     }
 }
 
+/// A fresh server, and the administrator `root` signed in as a visitor of
+/// its own (the server's own visitor is free for a user).
+async fn app_and_admin() -> (TestApp, common::Visitor) {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let admin = app.visitor();
+    admin.login_ok("root").await;
+    (app, admin)
+}
+
+/// Asserts that the catalog has its twelve scopes and that the department
+/// `d` and user type `t` of `app.grant(…, "Field", "devices:read")` are as
+/// they were made.
+fn assert_field_untouched(app: &TestApp, d: i64, t: i64) {
+    assert_eq!(app.count("scopes"), 12);
+    assert_eq!(department(app, d).unwrap().0, "Dept Field");
+    assert_eq!(
+        user_type(app, t).unwrap(),
+        ("Field".into(), "devices:read".into())
+    );
+}
+
 fn department_id(app: &TestApp, name: &str) -> Option<i64> {
     use tessera::db::schema::departments::dsl as d;
     app.db(|conn| {
@@ -196,12 +218,7 @@ async fn non_admins_get_403_on_every_catalog_route() {
     }
     assert_eq!(app.count("departments"), 1);
     assert_eq!(app.count("user_types"), 1);
-    assert_eq!(app.count("scopes"), 12);
-    assert_eq!(department(&app, d).unwrap().0, "Dept Field");
-    assert_eq!(
-        user_type(&app, t).unwrap(),
-        ("Field".into(), "devices:read".into())
-    );
+    assert_field_untouched(&app, d, t);
     assert_eq!(
         scope(&app, "devices:read").unwrap(),
         (s, "Device".into(), "Read devices".into(), false)
@@ -712,10 +729,7 @@ async fn user_types_are_created_edited_and_deleted() {
 
 #[actix_web::test]
 async fn editing_a_user_types_scopes_changes_tokens_at_their_next_use() {
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    let admin = app.visitor();
-    admin.login_ok("root").await;
+    let (app, admin) = app_and_admin().await;
     let ada = app.create_user("ada", false);
     let (_, field) = app.grant(ada.id, "Field", "devices:read devices:write");
     app.login_ok("ada").await;
@@ -768,10 +782,7 @@ async fn editing_a_user_types_scopes_changes_tokens_at_their_next_use() {
 
 #[actix_web::test]
 async fn retiring_a_scope_hides_it_and_stops_granting_until_restored() {
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    let admin = app.visitor();
-    admin.login_ok("root").await;
+    let (app, admin) = app_and_admin().await;
     let ada = app.create_user("ada", false);
     let (_, field) = app.grant(ada.id, "Field", "devices:read devices:write");
     app.login_ok("ada").await;
@@ -1133,30 +1144,27 @@ async fn hostile_names_are_shown_escaped_on_every_page() {
     }
 
     // Re-rendered forms (a clash) escape what was typed too.
-    let page = submit_422(
-        &app,
-        "/admin/departments/new",
-        "/admin/departments",
-        &[("name", XSS)],
-    )
-    .await;
-    assert!(!page.contains(XSS) && !has(&page, "img[onerror]"));
-    let page = submit_422(
-        &app,
-        "/admin/user-types/new",
-        "/admin/user-types",
-        &[("name", XSS)],
-    )
-    .await;
-    assert!(!page.contains(XSS) && !has(&page, "img[onerror]"));
-    let page = submit_422(
-        &app,
-        "/admin/scopes/new",
-        "/admin/scopes",
-        &[("name", XSS), ("resource", XSS)],
-    )
-    .await;
-    assert!(!page.contains(XSS) && !has(&page, "img[onerror]"));
+    let forms: [(&str, &str, &[(&str, &str)]); 3] = [
+        (
+            "/admin/departments/new",
+            "/admin/departments",
+            &[("name", XSS)],
+        ),
+        (
+            "/admin/user-types/new",
+            "/admin/user-types",
+            &[("name", XSS)],
+        ),
+        (
+            "/admin/scopes/new",
+            "/admin/scopes",
+            &[("name", XSS), ("resource", XSS)],
+        ),
+    ];
+    for (form, action, fields) in forms {
+        let page = submit_422(&app, form, action, fields).await;
+        assert!(!page.contains(XSS) && !has(&page, "img[onerror]"), "{form}");
+    }
     // And the refusal page of a department in use.
     let ada = app.create_user("ada", false);
     app.db(|c| tessera::db::memberships::add(c, ada.id, d, t))
@@ -1225,12 +1233,7 @@ async fn catalog_forms_need_the_csrf_token() {
     }
     assert_eq!(app.count("departments"), 2);
     assert_eq!(app.count("user_types"), 2);
-    assert_eq!(app.count("scopes"), 12);
-    assert_eq!(department(&app, d).unwrap().0, "Dept Field");
-    assert_eq!(
-        user_type(&app, t).unwrap(),
-        ("Field".into(), "devices:read".into())
-    );
+    assert_field_untouched(&app, d, t);
     assert_eq!(scope(&app, "devices:read").unwrap().1, "Device");
     assert!(!scope(&app, "devices:read").unwrap().3);
     assert!(scope(&app, "devices:write").unwrap().3, "still retired");

@@ -10,9 +10,15 @@ use reqwest::StatusCode;
 use scraper::{Html, Selector};
 use tessera::domain::token_filter::PAGE_SIZE as PAGE;
 
+/// The token ids of the inventory's rows.
 fn row_ids(html: &str) -> Vec<i64> {
+    ids_in(html, "table.inventory tbody tr[data-token-id]")
+}
+
+/// The `data-token-id` of each element `rows` finds.
+fn ids_in(html: &str, rows: &str) -> Vec<i64> {
     let doc = Html::parse_document(html);
-    let rows = Selector::parse("table.inventory tbody tr[data-token-id]").unwrap();
+    let rows = Selector::parse(rows).unwrap();
     doc.select(&rows)
         .map(|r| r.value().attr("data-token-id").unwrap().parse().unwrap())
         .collect()
@@ -208,13 +214,7 @@ async fn bulk_revoke_revokes_exactly_the_selection() {
     let confirm = res.text().await.unwrap();
     assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 3 tokens?"));
     assert!(confirm.contains("already revoked") && confirm.contains("#999999 (does not exist)"));
-    let listed: HashSet<i64> = {
-        let doc = Html::parse_document(&confirm);
-        let rows = Selector::parse("tr[data-token-id]").unwrap();
-        doc.select(&rows)
-            .map(|r| r.value().attr("data-token-id").unwrap().parse().unwrap())
-            .collect()
-    };
+    let listed: HashSet<i64> = ids_in(&confirm, "tr[data-token-id]").into_iter().collect();
     assert_eq!(listed, HashSet::from(chosen));
     assert!(
         chosen.iter().all(|id| !app.is_revoked(*id)),
@@ -333,14 +333,7 @@ async fn revoke_everything_a_filter_matches() {
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     // Refused right after the confirm response, every one of them.
-    for t in &in_dept {
-        assert_eq!(
-            app.api_me(&t.token).await.status(),
-            StatusCode::UNAUTHORIZED,
-            "token {}",
-            t.id
-        );
-    }
+    app.assert_refused(&in_dept).await;
     assert_eq!(app.api_me(&outside.token).await.status(), StatusCode::OK);
     assert!(in_dept.iter().all(|t| app.is_revoked(t.id)));
     assert!(!app.is_revoked(outside.id));
@@ -1599,13 +1592,7 @@ async fn select_all_on_this_page_without_javascript_revokes_exactly_that_page() 
             text_of(&confirm, "h1"),
             Some(format!("Revoke {size} tokens?"))
         );
-        let mut shown: Vec<i64> = {
-            let doc = Html::parse_document(&confirm);
-            let rows = Selector::parse("tr[data-token-id]").unwrap();
-            doc.select(&rows)
-                .map(|r| r.value().attr("data-token-id").unwrap().parse().unwrap())
-                .collect()
-        };
+        let mut shown = ids_in(&confirm, "tr[data-token-id]");
         shown.sort_unstable();
         assert_eq!(shown, listed, "the confirmation lists exactly that page");
         assert_eq!(confirm_ids(&confirm), listed, "and will revoke exactly it");

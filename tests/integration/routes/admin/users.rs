@@ -302,14 +302,7 @@ async fn revoke_all_of_a_users_tokens() {
     let res = confirm_revoke(&app, &form, "Revoke 3 tokens?").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     // Refused right after the confirm response.
-    for t in &ada_tokens {
-        assert_eq!(
-            app.api_me(&t.token).await.status(),
-            StatusCode::UNAUTHORIZED,
-            "token {}",
-            t.id
-        );
-    }
+    app.assert_refused(&ada_tokens).await;
     assert!(ada_tokens.iter().all(|t| app.is_revoked(t.id)));
     // Not their mobile session, nor anyone else's tokens.
     assert_eq!(
