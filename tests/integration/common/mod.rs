@@ -1054,6 +1054,16 @@ impl Visitor {
             .await
     }
 
+    /// Submits the edit form of the personal token or client `id`.
+    pub async fn edit_token(&self, id: i64, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.submit(
+            &format!("/profile/tokens/{id}/edit"),
+            &format!("/profile/tokens/{id}"),
+            fields,
+        )
+        .await
+    }
+
     /// Submits the profile's password form without "sign out other sessions".
     pub async fn change_password(&self, current: &str, new: &str) -> reqwest::Response {
         self.submit(

@@ -136,15 +136,7 @@ async fn introspection_reports_each_token_state() {
     let app = spawn_app().await;
     let rs = app.create_user("resource-server", false);
     app.grant(rs.id, "Introspector", "introspect");
-    let caller = app.insert_token(rs.id, "personal", "rs", None);
-    app.db(|conn| {
-        use diesel::prelude::*;
-        use tessera::db::schema::tokens::dsl as t;
-        diesel::update(t::tokens.find(caller.id))
-            .set(t::scopes.eq("introspect"))
-            .execute(conn)
-    })
-    .unwrap();
+    let caller = introspecting_token(&app, rs.id);
     let ada = app.create_user("ada", false);
     let (department, user_type) = app.grant(ada.id, "Field", "devices:read");
     let api = app.insert_token(ada.id, "api", "ERP", Some((department, user_type)));
@@ -266,6 +258,32 @@ async fn revocation_by_value_is_rate_limited_per_address() {
 }
 
 /// A personal token of a fresh user holding `held`, with `scopes` of its own.
+/// A personal token of `owner` with the `introspect` scope only.
+fn introspecting_token(app: &common::TestApp, owner: i64) -> common::Seeded {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as t;
+    let caller = app.insert_token(owner, "personal", "rs", None);
+    app.db(|conn| {
+        diesel::update(t::tokens.find(caller.id))
+            .set(t::scopes.eq("introspect"))
+            .execute(conn)
+    })
+    .unwrap();
+    caller
+}
+
+/// A token of ada with `tokens:write` and `devices:read`, while ada also
+/// holds `devices:write`: what a token may grant is bounded by its own scopes.
+async fn caller_without_devices_write(app: &common::TestApp) -> String {
+    personal_token(
+        app,
+        "ada",
+        "tokens:read tokens:write devices:read devices:write",
+        &["tokens:write", "devices:read"],
+    )
+    .await
+}
+
 async fn personal_token(
     app: &common::TestApp,
     username: &str,
@@ -372,13 +390,7 @@ async fn the_token_api_manages_the_callers_own_tokens() {
 async fn the_token_api_never_escalates() {
     let app = spawn_app().await;
     // The owner holds devices:write, but the calling token does not.
-    let caller = personal_token(
-        &app,
-        "ada",
-        "tokens:read tokens:write devices:read devices:write",
-        &["tokens:write", "devices:read"],
-    )
-    .await;
+    let caller = caller_without_devices_write(&app).await;
     let res = app
         .api_send(
             Method::POST,
@@ -594,13 +606,7 @@ async fn the_openapi_document_lists_every_route() {
     let http = reqwest::Client::new();
     for (method, path) in &documented {
         let url = app.url(&path.replace("{id}", "1"));
-        let req = match method.as_str() {
-            "get" => http.get(url),
-            "post" => http.post(url),
-            "patch" => http.patch(url),
-            "delete" => http.delete(url),
-            other => panic!("{other}"),
-        };
+        let req = http.request(method.to_uppercase().parse().expect("an HTTP method"), url);
         let status = req.send().await.unwrap().status();
         assert!(
             status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
@@ -687,13 +693,7 @@ async fn bearer_routes(app: &common::TestApp) -> Vec<(String, String, Option<Str
 fn request(app: &common::TestApp, method: &str, path: &str) -> reqwest::RequestBuilder {
     let url = app.url(&path.replace("{id}", "1"));
     let http = reqwest::Client::new();
-    let req = match method {
-        "get" => http.get(url),
-        "post" => http.post(url),
-        "patch" => http.patch(url),
-        "delete" => http.delete(url),
-        other => panic!("{other}"),
-    };
+    let req = http.request(method.to_uppercase().parse().expect("an HTTP method"), url);
     match (method, path) {
         ("post", "/api/v1/introspect") => req.form(&[("token", "tsrp_x")]),
         ("post" | "patch", _) => req.json(&json!({})),
@@ -968,13 +968,7 @@ async fn expiries_follow_the_policy_settings() {
 async fn a_patch_never_widens_and_speaks_like_the_form() {
     let app = spawn_app().await;
     // The owner holds devices:write; the calling token does not.
-    let caller = personal_token(
-        &app,
-        "ada",
-        "tokens:read tokens:write devices:read devices:write",
-        &["tokens:write", "devices:read"],
-    )
-    .await;
+    let caller = caller_without_devices_write(&app).await;
     let http = reqwest::Client::new();
     let res = app
         .api_send(
@@ -1145,15 +1139,7 @@ async fn revocation_by_value_records_the_callers_address() {
 async fn introspection_of_a_disabled_users_token_is_inactive() {
     let app = spawn_app().await;
     let rs = app.create_user("resource-server", true);
-    let caller = app.insert_token(rs.id, "personal", "rs", None);
-    app.db(|conn| {
-        use diesel::prelude::*;
-        use tessera::db::schema::tokens::dsl as t;
-        diesel::update(t::tokens.find(caller.id))
-            .set(t::scopes.eq("introspect"))
-            .execute(conn)
-    })
-    .unwrap();
+    let caller = introspecting_token(&app, rs.id);
     let ada = app.create_user("ada", false);
     app.grant(ada.id, "Field", "devices:read");
     let token = app.insert_token(ada.id, "personal", "ci", None);

@@ -8,9 +8,22 @@ use common::{
     json_field_error, location, new_token_in, spawn_app, text_of,
 };
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const WARNING: &str = "Make sure to copy your token now. You won't be able to see it again.";
+
+/// The `data-token-id` of the first token row of a page.
+fn first_token_id(html: &str) -> &str {
+    html.split("data-token-id=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a token row")
+}
+
+/// The scopes `/api/v1/me` reports for a token.
+async fn scopes_of(app: &common::TestApp, token: &str) -> Value {
+    app.me(token).await.1["scopes"].clone()
+}
 
 #[actix_web::test]
 async fn a_new_access_token_is_shown_once_and_authenticates() {
@@ -44,14 +57,7 @@ async fn a_new_access_token_is_shown_once_and_authenticates() {
     let list = app.get_html("/profile/tokens").await;
     assert!(!list.contains(&token));
     assert!(list.contains(&token[..9]), "the display prefix is shown");
-    let id = list
-        .split("data-token-id=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let id = first_token_id(&list);
     assert!(
         !app.get_html(&format!("/profile/tokens/{id}/edit"))
             .await
@@ -306,22 +312,17 @@ async fn edit_narrows_freely_and_never_widens_beyond_the_owner() {
         .await;
 
     let res = app
-        .submit(
-            &format!("/profile/tokens/{id}/edit"),
-            &format!("/profile/tokens/{id}"),
+        .edit_token(
+            id,
             &[("scopes", "devices:read"), ("description", "narrowed")],
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        app.me(&token).await.1["scopes"],
-        serde_json::json!(["devices:read"])
-    );
+    assert_eq!(scopes_of(&app, &token).await, json!(["devices:read"]));
 
     let res = app
-        .submit(
-            &format!("/profile/tokens/{id}/edit"),
-            &format!("/profile/tokens/{id}"),
+        .edit_token(
+            id,
             &[
                 ("scopes", "devices:read"),
                 ("scopes", "users:write"),
@@ -330,10 +331,7 @@ async fn edit_narrows_freely_and_never_widens_beyond_the_owner() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        app.me(&token).await.1["scopes"],
-        serde_json::json!(["devices:read"])
-    );
+    assert_eq!(scopes_of(&app, &token).await, json!(["devices:read"]));
     let list = app.get_html("/profile/tokens").await;
     assert!(list.contains("narrowed") && !list.contains("wider"));
     assert_eq!(app.audit("token_edited").len(), 1);
@@ -572,10 +570,7 @@ async fn tokens_stop_working_with_their_owner() {
     // Demoted out of a scope: the next request is narrower.
     app.db(|c| tessera::db::user_types::set_scopes(c, user_type, "devices:read"))
         .unwrap();
-    assert_eq!(
-        app.me(&token).await.1["scopes"],
-        serde_json::json!(["devices:read"])
-    );
+    assert_eq!(scopes_of(&app, &token).await, json!(["devices:read"]));
     // Out of every membership: no scopes, but still a valid token.
     app.db(|c| tessera::db::memberships::remove(c, ada.id, department, user_type))
         .unwrap();
@@ -833,9 +828,8 @@ async fn edit_refuses_scopes_outside_the_catalog() {
     let (id, token) = app.new_access_token("ci", &["devices:read"]).await;
 
     let res = app
-        .submit(
-            &format!("/profile/tokens/{id}/edit"),
-            &format!("/profile/tokens/{id}"),
+        .edit_token(
+            id,
             &[
                 ("scopes", "devices:read"),
                 ("scopes", "bogus:scope"),
@@ -854,10 +848,7 @@ async fn edit_refuses_scopes_outside_the_catalog() {
         Some("typed here")
     );
     assert!(page.contains("value=\"devices:read\" checked"));
-    assert_eq!(
-        app.me(&token).await.1["scopes"],
-        serde_json::json!(["devices:read"])
-    );
+    assert_eq!(scopes_of(&app, &token).await, json!(["devices:read"]));
     let stored: String = app.db(|conn| {
         use diesel::prelude::*;
         use tessera::db::schema::tokens::dsl as t;
@@ -901,18 +892,8 @@ async fn a_client_lives_its_whole_lifecycle_over_http() {
     assert_eq!(res.status(), StatusCode::OK);
     let first = new_token_in(&res.text().await.unwrap());
     let list = app.get_html("/profile/tokens").await;
-    let id: i64 = list
-        .split("id=\"clients-heading\"")
-        .nth(1)
-        .unwrap()
-        .split("data-token-id=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let clients = list.split("id=\"clients-heading\"").nth(1).unwrap();
+    let id: i64 = first_token_id(clients).parse().unwrap();
 
     // Regenerate: shorten the expiry first, so the new one must come from the policy.
     app.db(|conn| {
@@ -988,8 +969,8 @@ async fn demotion_and_disabling_through_the_admin_pages_reach_the_tokens() {
 
     // The administrator flag taken away: users:write goes, devices:read stays.
     assert_eq!(
-        app.me(&token).await.1["scopes"],
-        serde_json::json!(["devices:read", "users:write"])
+        scopes_of(&app, &token).await,
+        json!(["devices:read", "users:write"])
     );
     let res = app
         .submit(
@@ -999,10 +980,7 @@ async fn demotion_and_disabling_through_the_admin_pages_reach_the_tokens() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        app.me(&token).await.1["scopes"],
-        serde_json::json!(["devices:read"])
-    );
+    assert_eq!(scopes_of(&app, &token).await, json!(["devices:read"]));
 
     // The membership that gave devices:read removed: nothing left.
     let res = app
