@@ -1123,3 +1123,23 @@ pub fn each_str<'a>(array: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
         })
         .collect()
 }
+
+/// The page of a form sent back to be fixed (422), which this must be.
+pub async fn refused_page(res: reqwest::Response) -> String {
+    assert_eq!(
+        res.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{} sends the form back",
+        res.url()
+    );
+    res.text().await.expect("a page")
+}
+
+impl TestApp {
+    /// Asserts that each of `actions` has exactly one audit row.
+    pub fn assert_audited_once(&self, actions: &[&str]) {
+        for action in actions {
+            assert_eq!(self.audit(action).len(), 1, "{action}");
+        }
+    }
+}

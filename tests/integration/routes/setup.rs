@@ -2,7 +2,7 @@
 
 use crate::common;
 
-use common::{PASSWORD, input_value, location, spawn_app, text_of};
+use common::{PASSWORD, input_value, location, refused_page, spawn_app, text_of};
 use reqwest::StatusCode;
 
 fn setup_fields<'a>(
@@ -67,15 +67,15 @@ async fn setup_creates_the_first_admin_once_then_disappears() {
 #[actix_web::test]
 async fn setup_refuses_a_wrong_code_and_keeps_what_was_typed() {
     let app = spawn_app().await;
-    let res = app
-        .submit(
+    let page = refused_page(
+        app.submit(
             "/setup",
             "/setup",
             &setup_fields("not-the-code", "root", PASSWORD),
         )
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
+        .await,
+    )
+    .await;
     assert!(text_of(&page, "#code-error").unwrap().contains("not valid"));
     assert_eq!(input_value(&page, "username").as_deref(), Some("root"));
     assert_eq!(
@@ -100,11 +100,11 @@ async fn setup_refuses_a_common_password() {
         ("qwerty123", tessera::domain::account::TOO_COMMON),
         ("root@example.com", tessera::domain::account::TOO_EASY),
     ] {
-        let res = app
-            .submit("/setup", "/setup", &setup_fields(&code, "root", common))
-            .await;
-        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{common}");
-        let page = res.text().await.unwrap();
+        let page = refused_page(
+            app.submit("/setup", "/setup", &setup_fields(&code, "root", common))
+                .await,
+        )
+        .await;
         assert_eq!(
             text_of(&page, "input#password + #password-error").as_deref(),
             Some(message),
@@ -134,8 +134,8 @@ async fn setup_refuses_a_common_password() {
 async fn setup_validates_fields() {
     let app = spawn_app().await;
     let code = app.setup_code().unwrap().to_owned();
-    let res = app
-        .submit(
+    let page = refused_page(
+        app.submit(
             "/setup",
             "/setup",
             &[
@@ -145,9 +145,9 @@ async fn setup_validates_fields() {
                 ("password", "short"),
             ],
         )
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
+        .await,
+    )
+    .await;
     assert!(text_of(&page, "#username-error").is_some());
     assert!(text_of(&page, "#email-error").is_some());
     assert!(
@@ -178,11 +178,11 @@ async fn setup_keeps_a_128_character_password_whole_and_refuses_129() {
     let longest = common::long_password(128);
     let too_long = format!("{longest}!");
 
-    let res = app
-        .submit("/setup", "/setup", &setup_fields(&code, "root", &too_long))
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
+    let page = refused_page(
+        app.submit("/setup", "/setup", &setup_fields(&code, "root", &too_long))
+            .await,
+    )
+    .await;
     assert_eq!(
         text_of(&page, "input#password + #password-error").as_deref(),
         Some("Use at most 128 characters."),

@@ -3,8 +3,8 @@
 use crate::common;
 
 use common::{
-    PASSWORD, admin_app, app_with_user, content_type, csrf_in, location, spawn_app_with, text_of,
-    urlencode,
+    PASSWORD, admin_app, app_with_user, content_type, csrf_in, location, refused_page,
+    spawn_app_with, text_of, urlencode,
 };
 use reqwest::StatusCode;
 
@@ -54,8 +54,8 @@ async fn non_admins_are_refused_everywhere() {
 #[actix_web::test]
 async fn create_a_user_who_can_then_sign_in() {
     let (app, _) = admin_app().await;
-    let res = app
-        .submit(
+    let page = refused_page(
+        app.submit(
             "/admin/users/new",
             "/admin/users",
             &[
@@ -65,9 +65,9 @@ async fn create_a_user_who_can_then_sign_in() {
                 ("password", "short"),
             ],
         )
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
+        .await,
+    )
+    .await;
     assert!(text_of(&page, "#email-error").is_some());
     assert_eq!(
         common::input_value(&page, "username").as_deref(),
@@ -91,11 +91,11 @@ async fn create_a_user_who_can_then_sign_in() {
         ("qwerty123", tessera::domain::account::TOO_COMMON),
         ("grace@example.com", tessera::domain::account::TOO_EASY),
     ] {
-        let res = app
-            .submit("/admin/users/new", "/admin/users", &grace(password))
-            .await;
-        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{password}");
-        let page = res.text().await.unwrap();
+        let page = refused_page(
+            app.submit("/admin/users/new", "/admin/users", &grace(password))
+                .await,
+        )
+        .await;
         assert_eq!(
             text_of(&page, "input#new-password + #password-error").as_deref(),
             Some(message),
@@ -591,15 +591,16 @@ async fn a_user_created_with_a_link_sets_their_own_password() {
         ("short", "Use at least 8 characters."),
         ("12345678", tessera::domain::account::TOO_COMMON),
     ] {
-        let res = grace_browser
-            .submit(
-                &link,
-                "/set-password",
-                &[("code", &code), ("new_password", refused)],
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
-        let page = res.text().await.unwrap();
+        let page = refused_page(
+            grace_browser
+                .submit(
+                    &link,
+                    "/set-password",
+                    &[("code", &code), ("new_password", refused)],
+                )
+                .await,
+        )
+        .await;
         assert_eq!(
             text_of(&page, "input#new_password + #new_password-error").as_deref(),
             Some(message)

@@ -4,7 +4,7 @@ mod tokens;
 
 use crate::common;
 
-use common::{PASSWORD, app_with_user, location, long_password, text_of};
+use common::{PASSWORD, app_with_user, location, long_password, refused_page, text_of};
 use reqwest::StatusCode;
 use tessera::domain::account::{TOO_COMMON, TOO_EASY};
 
@@ -25,9 +25,7 @@ async fn changing_the_password_needs_the_current_one() {
     let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
 
-    let res = app.change_password("wrong one!", NEW_PASSWORD).await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
+    let page = refused_page(app.change_password("wrong one!", NEW_PASSWORD).await).await;
     assert!(text_of(&page, "#current_password-error").is_some());
     assert!(!page.contains(NEW_PASSWORD) && !page.contains("wrong one!"));
 
@@ -197,9 +195,7 @@ async fn a_128_character_password_is_kept_whole_and_129_are_refused() {
 
     let before = hash();
     let too_long = long_password(129);
-    let res = app.change_password(&longest, &too_long).await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
+    let page = refused_page(app.change_password(&longest, &too_long).await).await;
     assert_eq!(
         text_of(&page, "input#new_password + #new_password-error").as_deref(),
         Some("Use at most 128 characters."),
