@@ -341,13 +341,7 @@ async fn revoke_everything_a_filter_matches() {
     assert!(!app.is_revoked(outside.id));
 
     // Tokens unused for 90 days: none here, so nothing to revoke.
-    let res = app
-        .submit(
-            "/admin/tokens",
-            "/admin/tokens/bulk-revoke",
-            &[("tab", "api"), ("unused_days", "90"), ("all_matching", "1")],
-        )
-        .await;
+    let res = ask_to_revoke_unused_for_90_days(&app).await;
     assert_eq!(
         text_of(&res.text().await.unwrap(), "h1").as_deref(),
         Some("Revoke 0 tokens?")
@@ -1096,27 +1090,9 @@ async fn filter_and_pagination_in_expiry_order_across_pages() {
     app.db(|c| tessera::db::tokens::revoke(c, revoked.id, None))
         .unwrap();
 
-    let mut url = format!("/admin/tokens?tab=api&department={dept}&kind=api&sort=expires");
-    let mut seen = Vec::new();
-    let mut pages = 0;
-    loop {
-        let page = app.get_html(&url).await;
-        let ids = row_ids(&page);
-        assert!(ids.len() <= PAGE);
-        seen.extend(ids);
-        pages += 1;
-        match next_link(&page) {
-            Some(next) => {
-                let next = next.replace("&amp;", "&");
-                assert!(
-                    next.contains(&format!("department={dept}")) && next.contains("sort=expires"),
-                    "the filter stays in the URL: {next}"
-                );
-                url = next;
-            }
-            None => break,
-        }
-    }
+    let url = format!("/admin/tokens?tab=api&department={dept}&kind=api&sort=expires");
+    let keeps = [format!("department={dept}"), "sort=expires".to_owned()];
+    let (seen, pages) = walk_keeping(&app, &url, &keeps).await;
     assert_eq!(pages, 3);
     // Soonest expiry first, ties by id; never-expiring last, by id.
     let mut expected = made.clone();
@@ -1163,13 +1139,7 @@ async fn unused_for_days_finds_the_tokens_it_should() {
     );
 
     // Revoke them by that filter: exactly those two, one audit row each.
-    let res = app
-        .submit(
-            "/admin/tokens",
-            "/admin/tokens/bulk-revoke",
-            &[("tab", "api"), ("unused_days", "90"), ("all_matching", "1")],
-        )
-        .await;
+    let res = ask_to_revoke_unused_for_90_days(&app).await;
     assert_eq!(
         text_of(&res.text().await.unwrap(), "h1").as_deref(),
         Some("Revoke 2 tokens?")
@@ -1249,12 +1219,8 @@ async fn the_confirm_post_reports_tokens_revoked_or_gone_since_the_confirmation_
     .unwrap();
     let revoked_before = app.audit("token_revoked").len();
 
-    let res = app
-        .post("/admin/tokens/bulk-revoke/confirm", &confirm_form(&confirm))
-        .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        flash_message(&app).await,
+        confirm_revoke(&app, &confirm).await,
         "Revoked 2 tokens. 1 was already revoked; 2 no longer exist."
     );
     assert!(app.is_revoked(tokens[0].id) && app.is_revoked(tokens[2].id));
@@ -1265,12 +1231,8 @@ async fn the_confirm_post_reports_tokens_revoked_or_gone_since_the_confirmation_
     );
 
     // Nothing left to revoke: said as plainly.
-    let res = app
-        .post("/admin/tokens/bulk-revoke/confirm", &confirm_form(&confirm))
-        .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        flash_message(&app).await,
+        confirm_revoke(&app, &confirm).await,
         "Revoked 0 tokens. 3 were already revoked; 2 no longer exist."
     );
     // Without anything skipped, the message is as before.
@@ -1331,9 +1293,39 @@ fn in_expected_order(mut rows: Vec<SortRow>, sort: &str) -> Vec<i64> {
     rows.into_iter().map(|r| r.0).collect()
 }
 
+/// Confirms the bulk revocation on the confirmation page `confirm`; the
+/// message it leads to.
+async fn confirm_revoke(app: &common::TestApp, confirm: &str) -> String {
+    let res = app
+        .post("/admin/tokens/bulk-revoke/confirm", &confirm_form(confirm))
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    flash_message(app).await
+}
+
+/// Asks to revoke every API token unused for 90 days (the confirmation).
+async fn ask_to_revoke_unused_for_90_days(app: &common::TestApp) -> reqwest::Response {
+    app.submit(
+        "/admin/tokens",
+        "/admin/tokens/bulk-revoke",
+        &[("tab", "api"), ("unused_days", "90"), ("all_matching", "1")],
+    )
+    .await
+}
+
 /// Every page from `url` on, following "Next page" / "Search further" links:
 /// the ids listed, and how many pages it took. Each link keeps `sort`.
 async fn walk(app: &common::TestApp, url: &str, sort: &str) -> (Vec<i64>, usize) {
+    // The default order is not written in the links.
+    let keeps = match sort {
+        "created" => vec![],
+        sort => vec![format!("sort={sort}&")],
+    };
+    walk_keeping(app, url, &keeps).await
+}
+
+/// [`walk`], each link keeping every one of `keeps` (filters, the order).
+async fn walk_keeping(app: &common::TestApp, url: &str, keeps: &[String]) -> (Vec<i64>, usize) {
     let (mut url, mut seen, mut pages) = (url.to_owned(), Vec::new(), 0);
     loop {
         let page = app.get_html(&url).await;
@@ -1342,21 +1334,17 @@ async fn walk(app: &common::TestApp, url: &str, sort: &str) -> (Vec<i64>, usize)
         seen.extend(ids);
         pages += 1;
         assert!(pages < 1_000, "{url}: no end");
-        match next_link(&page) {
-            Some(next) => {
-                let next = next.replace("&amp;", "&");
-                if sort != "created" {
-                    assert!(
-                        next.contains(&format!("sort={sort}&")),
-                        "the order stays in the URL: {next}"
-                    );
-                }
-                url = next;
-            }
-            None => break,
+        let Some(next) = next_link(&page) else {
+            return (seen, pages);
+        };
+        url = next.replace("&amp;", "&");
+        for kept in keeps {
+            assert!(
+                url.contains(kept.as_str()),
+                "{kept} stays in the URL: {url}"
+            );
         }
     }
-    (seen, pages)
 }
 
 const ORDERS: [&str; 6] = [
@@ -1600,11 +1588,10 @@ async fn select_all_on_this_page_without_javascript_revokes_exactly_that_page() 
         assert_eq!(confirm_ids(&confirm), listed, "and will revoke exactly it");
         assert!(listed.iter().all(|id| !app.is_revoked(*id)));
 
-        let res = app
-            .post("/admin/tokens/bulk-revoke/confirm", &confirm_form(&confirm))
-            .await;
-        assert_eq!(res.status(), StatusCode::SEE_OTHER);
-        assert_eq!(flash_message(&app).await, format!("Revoked {size} tokens."));
+        assert_eq!(
+            confirm_revoke(&app, &confirm).await,
+            format!("Revoked {size} tokens.")
+        );
         for t in &tokens {
             let should =
                 listed.contains(&t.id) || (size == PAGE && row_ids(&second).contains(&t.id));
