@@ -604,16 +604,7 @@ impl Visitor {
         assert_eq!(res.status(), StatusCode::OK, "create {name}");
         let html = res.text().await.unwrap();
         let token = new_token_in(&html);
-        let list = self.get_html("/profile/tokens").await;
-        let doc = Html::parse_document(&list);
-        let rows = Selector::parse("tr[data-token-id]").unwrap();
-        let id = doc
-            .select(&rows)
-            .find(|row| row.text().any(|t| t.trim() == name))
-            .and_then(|row| row.value().attr("data-token-id"))
-            .expect("the new token is listed")
-            .parse()
-            .unwrap();
+        let id = token_row_id(&self.get_html("/profile/tokens").await, name);
         (id, token)
     }
 
@@ -626,6 +617,18 @@ impl Visitor {
         )
         .await
     }
+}
+
+/// The `data-token-id` of the row of the token named `name` on a page.
+pub fn token_row_id(html: &str, name: &str) -> i64 {
+    let doc = Html::parse_document(html);
+    let rows = Selector::parse("tr[data-token-id]").unwrap();
+    doc.select(&rows)
+        .find(|row| row.text().any(|t| t.trim() == name))
+        .and_then(|row| row.value().attr("data-token-id"))
+        .unwrap_or_else(|| panic!("no row of {name}"))
+        .parse()
+        .expect("a numeric id")
 }
 
 /// What `insert_token` creates.

@@ -57,6 +57,19 @@ async fn app_and_admin() -> (TestApp, common::Visitor) {
     (app, admin)
 }
 
+/// Makes ada a member whose user type ("Field") holds `devices:read` and
+/// `devices:write`, signs her in on the server's own visitor and gives her a
+/// token of both: (that user type's id, the token).
+async fn ada_with_a_token_of_two_scopes(app: &TestApp) -> (i64, String) {
+    let ada = app.create_user("ada", false);
+    let (_, field) = app.grant(ada.id, "Field", "devices:read devices:write");
+    app.login_ok("ada").await;
+    let (_, token) = app
+        .new_access_token("ci", &["devices:read", "devices:write"])
+        .await;
+    (field, token)
+}
+
 /// Asserts that the catalog has its twelve scopes and that the department
 /// `d` and user type `t` of `app.grant(…, "Field", "devices:read")` are as
 /// they were made.
@@ -730,12 +743,7 @@ async fn user_types_are_created_edited_and_deleted() {
 #[actix_web::test]
 async fn editing_a_user_types_scopes_changes_tokens_at_their_next_use() {
     let (app, admin) = app_and_admin().await;
-    let ada = app.create_user("ada", false);
-    let (_, field) = app.grant(ada.id, "Field", "devices:read devices:write");
-    app.login_ok("ada").await;
-    let (_, token) = app
-        .new_access_token("ci", &["devices:read", "devices:write"])
-        .await;
+    let (field, token) = ada_with_a_token_of_two_scopes(&app).await;
     assert_eq!(
         scopes_of(&app, &token).await,
         serde_json::json!(["devices:read", "devices:write"])
@@ -783,12 +791,7 @@ async fn editing_a_user_types_scopes_changes_tokens_at_their_next_use() {
 #[actix_web::test]
 async fn retiring_a_scope_hides_it_and_stops_granting_until_restored() {
     let (app, admin) = app_and_admin().await;
-    let ada = app.create_user("ada", false);
-    let (_, field) = app.grant(ada.id, "Field", "devices:read devices:write");
-    app.login_ok("ada").await;
-    let (_, token) = app
-        .new_access_token("ci", &["devices:read", "devices:write"])
-        .await;
+    let (field, token) = ada_with_a_token_of_two_scopes(&app).await;
     let (write_id, ..) = scope(&app, "devices:write").unwrap();
 
     let list = admin.get_html("/admin/scopes").await;
