@@ -2,8 +2,6 @@
 //! temporary SQLite file, or a fresh PostgreSQL schema when `TEST_DATABASE_URL` is
 //! set) and drives it over HTTP with a cookie-keeping client.
 
-#![allow(dead_code)]
-
 use std::time::{Duration, Instant};
 
 use clap::Parser as _;

@@ -7,8 +7,6 @@
 //! [`Server`] is a running `tessera serve` with its whole output. Its database is
 //! a [`TestDb`](crate::common::TestDb) ([`crate::common::fresh_database`]).
 
-#![allow(dead_code)]
-
 use std::io::{BufRead as _, BufReader, Read, Write as _};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};

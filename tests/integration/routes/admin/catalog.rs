@@ -1147,24 +1147,16 @@ async fn hostile_names_are_shown_escaped_on_every_page() {
     }
 
     // Re-rendered forms (a clash) escape what was typed too.
-    let forms: [(&str, &str, &[(&str, &str)]); 3] = [
-        (
-            "/admin/departments/new",
-            "/admin/departments",
-            &[("name", XSS)],
-        ),
-        (
-            "/admin/user-types/new",
-            "/admin/user-types",
-            &[("name", XSS)],
-        ),
+    let name = [("name", XSS)];
+    for (form, action, fields) in [
+        ("/admin/departments/new", "/admin/departments", &name[..]),
+        ("/admin/user-types/new", "/admin/user-types", &name[..]),
         (
             "/admin/scopes/new",
             "/admin/scopes",
-            &[("name", XSS), ("resource", XSS)],
+            &[("name", XSS), ("resource", XSS)][..],
         ),
-    ];
-    for (form, action, fields) in forms {
+    ] {
         let page = submit_422(&app, form, action, fields).await;
         assert!(!page.contains(XSS) && !has(&page, "img[onerror]"), "{form}");
     }
