@@ -264,8 +264,7 @@ async fn an_unknown_user_costs_one_password_verification_like_a_wrong_password()
 
 #[actix_web::test]
 async fn a_disabled_user_cannot_sign_in() {
-    let app = spawn_app().await;
-    let user = app.create_user("ada", false);
+    let (app, user) = app_with_user("ada").await;
     app.db(|conn| tessera::db::users::set_status(conn, user.id, "disabled"))
         .unwrap();
     let res = app.login("ada", PASSWORD).await;
@@ -500,8 +499,7 @@ async fn a_session_ends_at_its_absolute_timeout_however_active() {
 
 #[actix_web::test]
 async fn disabling_a_user_ends_their_sessions_at_once() {
-    let app = spawn_app().await;
-    let user = app.create_user("ada", false);
+    let (app, user) = app_with_user("ada").await;
     app.login_ok("ada").await;
     assert_eq!(
         app.db(|c| tessera::db::sessions::count_for_user(c, user.id))

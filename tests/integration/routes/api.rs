@@ -133,8 +133,7 @@ async fn only_a_session_token_signs_itself_out() {
 
 #[actix_web::test]
 async fn introspection_reports_each_token_state() {
-    let app = spawn_app().await;
-    let rs = app.create_user("resource-server", false);
+    let (app, rs) = app_with_user("resource-server").await;
     app.grant(rs.id, "Introspector", "introspect");
     let caller = introspecting_token(&app, rs.id);
     let ada = app.create_user("ada", false);
