@@ -19,6 +19,7 @@ use crate::auth::gate::{FORM_LIMIT, gate};
 use crate::auth::password::Hasher;
 use crate::auth::random_urlsafe;
 use crate::auth::session_store::DbSessionStore;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::health::DbHealth;
 use crate::db::{self, DatabaseUrl, DbPool, settings};
@@ -172,6 +173,7 @@ impl Application {
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             metrics_require_token: config.metrics_require_token,
             token_counts: Arc::new(TokenCounts::new(config.metrics_token_count_ttl)),
+            clock: Clock::default(),
         };
         crate::background::spawn(&state, probe_url, config.last_use_flush_interval);
 
@@ -180,6 +182,7 @@ impl Application {
             state.db_health.clone(),
             config.session_idle_timeout,
             config.session_absolute_timeout,
+            state.clock.clone(),
         );
         let idle = actix_web::cookie::time::Duration::try_from(config.session_idle_timeout)
             .context("session idle timeout out of range")?;
@@ -258,6 +261,11 @@ impl Application {
     /// The pool, for tests that arrange data through the db layer.
     pub fn pool(&self) -> DbPool {
         self.state.pool.clone()
+    }
+
+    /// The clock sessions and token uses go by, for a test to move forward.
+    pub fn clock(&self) -> Clock {
+        self.state.clock.clone()
     }
 
     /// The one-time setup code while no administrator exists.

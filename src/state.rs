@@ -6,6 +6,7 @@ use std::sync::Arc;
 use actix_web::web;
 
 use crate::auth::password::Hasher;
+use crate::clock::Clock;
 use crate::db::health::DbHealth;
 use crate::db::{DbConn, DbPool, validity};
 use crate::domain::origin::Own;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub metrics_require_token: bool,
     /// The token counts `/metrics` shows, kept for a while.
     pub token_counts: Arc<TokenCounts>,
+    /// What token uses are timed by (the session store holds the same one).
+    pub clock: Clock,
 }
 
 /// A presented token's fate, and the validity epoch the request has read since
@@ -105,7 +108,7 @@ impl AppState {
         known_epoch: Option<i64>,
     ) -> Result<Authentication, AppError> {
         let hash = presented.sha256();
-        let now = crate::db::now();
+        let now = self.clock.now();
         // Nothing is accepted from memory while the database does not answer.
         let cached = match self.db_health.is_up() {
             true => self.token_cache.get(&hash, now),

@@ -25,6 +25,7 @@ use actix_web::cookie::time::Duration as CookieDuration;
 use chrono::{NaiveDateTime, TimeDelta};
 
 use crate::auth::{hex, random_urlsafe, sha256};
+use crate::clock::Clock;
 use crate::db::health::DbHealth;
 use crate::db::{self, DbPool, sessions};
 
@@ -48,6 +49,8 @@ pub struct DbSessionStore {
     health: Arc<DbHealth>,
     idle: TimeDelta,
     absolute: TimeDelta,
+    /// What the deadlines are set and checked by.
+    clock: Clock,
 }
 
 impl DbSessionStore {
@@ -56,10 +59,12 @@ impl DbSessionStore {
         health: Arc<DbHealth>,
         idle: std::time::Duration,
         absolute: std::time::Duration,
+        clock: Clock,
     ) -> Self {
         Self {
             pool,
             health,
+            clock,
             idle: TimeDelta::from_std(idle).unwrap_or(TimeDelta::minutes(30)),
             absolute: TimeDelta::from_std(absolute).unwrap_or(TimeDelta::hours(12)),
         }
@@ -98,7 +103,7 @@ impl DbSessionStore {
             return SessionKey::try_from(key).map_err(anyhow::Error::from);
         }
         let hash = sha256(key.as_bytes());
-        let now = db::now();
+        let now = self.clock.now();
         let (idle, absolute) = (self.idle, self.absolute);
         self.run(move |conn| {
             sessions::insert(
@@ -166,7 +171,7 @@ impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
         let key: &str = session_key.as_ref();
         let hash = sha256(key.as_bytes());
-        let now = db::now();
+        let now = self.clock.now();
         let idle = self.idle;
         let row = self
             .run(move |conn| {
@@ -219,7 +224,7 @@ impl SessionStore for DbSessionStore {
         let hash = sha256(session_key.as_ref().as_bytes());
         let (user_id, persisted) =
             persistable(session_state.clone()).map_err(UpdateError::Serialization)?;
-        let expires_at = db::now() + self.idle;
+        let expires_at = self.clock.now() + self.idle;
         let updated = self
             .run(move |conn| sessions::update_state(conn, &hash, user_id, &persisted, expires_at))
             .await
@@ -244,7 +249,7 @@ impl SessionStore for DbSessionStore {
         _ttl: &CookieDuration,
     ) -> anyhow::Result<()> {
         let hash = sha256(session_key.as_ref().as_bytes());
-        let expires_at = db::now() + self.idle;
+        let expires_at = self.clock.now() + self.idle;
         self.run(move |conn| sessions::extend(conn, &hash, expires_at))
             .await
     }

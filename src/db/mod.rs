@@ -338,6 +338,8 @@ pub fn run_migrations(conn: &mut DbConn) -> anyhow::Result<()> {
 }
 
 /// The current UTC time at the precision both backends store (microseconds).
+/// Session deadlines and token uses go by the application's
+/// [`crate::clock::Clock`] instead: this plus an offset that tests move.
 pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
 }

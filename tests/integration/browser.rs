@@ -11,7 +11,7 @@
 //! `TESSERA_CHROMEDRIVER` and `TESSERA_CHROMIUM` override where the two binaries
 //! are looked for (otherwise: `chromedriver` and `chromium` on `PATH`).
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::io::{Read as _, Write as _};
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{PASSWORD, TestApp, spawn_app};
+use common::{PASSWORD, TestApp, app_with_member, app_with_user, spawn_app};
 use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::StatusCode;
@@ -46,24 +46,20 @@ struct BrowserBinaries {
 fn find_binary(override_var: &str, name: &str) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(override_var).filter(|v| !v.is_empty()) {
         let path = PathBuf::from(path);
-        return is_executable(&path).then_some(path);
+        return common::is_executable(&path).then_some(path);
     }
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(name))
-        .find(|path| is_executable(path))
+        .find(|path| common::is_executable(path))
 }
 
-fn is_executable(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        path.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        path.is_file()
-    }
+/// A fresh server with the administrator `root` and the user `ada`, neither
+/// signed in (the browser signs in).
+async fn root_and_ada() -> (common::TestApp, tessera::db::users::User) {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let ada = app.create_user("ada", false);
+    (app, ada)
 }
 
 /// Whether a missing browser fails the test instead of skipping it.
@@ -420,6 +416,36 @@ impl Browser {
         .await
     }
 
+    /// Clicks the first element matching `css`, once there is one; `what`
+    /// names it in a failure.
+    async fn click(&self, css: &str, what: &str) {
+        self.find(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {what}: {e}"));
+    }
+
+    /// Clicks Cancel in the confirmation dialog and waits until it closes.
+    async fn cancel_confirmation(&self) {
+        self.click("#confirm-dialog a[data-dialog-close]", "Cancel")
+            .await;
+        self.until_js(
+            "the confirmation to close",
+            "return !document.getElementById('confirm-dialog').open;",
+        )
+        .await;
+    }
+
+    /// The heading of the open confirmation dialog.
+    async fn confirm_heading(&self) -> String {
+        self.find("#confirm-dialog [data-confirm-content] h1")
+            .await
+            .text()
+            .await
+            .expect("the dialog's heading")
+    }
+
     /// Whether any element matches `css` right now.
     async fn exists(&self, css: &str) -> bool {
         !self
@@ -569,8 +595,7 @@ async fn create_dialog_shows_the_new_token_and_copies_it() {
     let Some(binaries) = browser_or_skip("create_dialog_shows_the_new_token_and_copies_it") else {
         return;
     };
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     app.grant(ada.id, "Field", "devices:read devices:write");
     let browser = Browser::launch(&binaries, &app).await;
     browser.sign_in("ada").await;
@@ -580,11 +605,11 @@ async fn create_dialog_shows_the_new_token_and_copies_it() {
 
     // The link opens the dialog instead of navigating, focused on the name.
     browser
-        .find("a[data-open-dialog=\"create-token-dialog\"]")
-        .await
-        .click()
-        .await
-        .expect("click Create access token");
+        .click(
+            "a[data-open-dialog=\"create-token-dialog\"]",
+            "Create access token",
+        )
+        .await;
     browser.wait_dialog_open("create-token-dialog").await;
     assert_eq!(browser.path().await, "/profile/tokens", "no navigation");
     assert_eq!(
@@ -645,11 +670,8 @@ async fn create_dialog_shows_the_new_token_and_copies_it() {
     // never its secret).
     browser.mark_page().await;
     browser
-        .find("#create-token-dialog a[data-dialog-close]")
-        .await
-        .click()
-        .await
-        .expect("click Done");
+        .click("#create-token-dialog a[data-dialog-close]", "Done")
+        .await;
     browser.wait_new_page("the list to reload").await;
     assert_eq!(browser.path().await, "/profile/tokens");
     assert!(!browser.dialog_is_modal("create-token-dialog").await);
@@ -669,9 +691,7 @@ async fn revoke_asks_in_a_dialog_then_the_token_is_refused() {
     else {
         return;
     };
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     app.login_ok("ada").await;
     let (id, token) = app.new_access_token("nightly", &["devices:read"]).await;
     assert_eq!(app.api_me(&token).await.status(), StatusCode::OK);
@@ -682,36 +702,15 @@ async fn revoke_asks_in_a_dialog_then_the_token_is_refused() {
     let revoke_link = format!("tr[data-token-id=\"{id}\"] a[data-confirm-dialog]");
 
     // Cancel closes the dialog and changes nothing.
-    browser
-        .find(&revoke_link)
-        .await
-        .click()
-        .await
-        .expect("click Revoke");
+    browser.click(&revoke_link, "Revoke").await;
     browser.wait_dialog_open("confirm-dialog").await;
     assert_eq!(browser.path().await, "/profile/tokens", "no navigation");
-    browser
-        .find("#confirm-dialog a[data-dialog-close]")
-        .await
-        .click()
-        .await
-        .expect("click Cancel");
-    browser
-        .until_js(
-            "the confirmation to close",
-            "return !document.getElementById('confirm-dialog').open;",
-        )
-        .await;
+    browser.cancel_confirmation().await;
     assert_eq!(browser.path().await, "/profile/tokens");
     assert_eq!(app.api_me(&token).await.status(), StatusCode::OK);
 
     // Again, and confirm.
-    browser
-        .find(&revoke_link)
-        .await
-        .click()
-        .await
-        .expect("click Revoke");
+    browser.click(&revoke_link, "Revoke").await;
     browser.wait_dialog_open("confirm-dialog").await;
     let heading = browser
         .find("#confirm-dialog h1")
@@ -740,19 +739,18 @@ async fn provision_client_dialog_shows_the_new_token() {
     let Some(binaries) = browser_or_skip("provision_client_dialog_shows_the_new_token") else {
         return;
     };
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let (_, role) = app.grant(ada.id, "BI", "collections:read devices:read");
     let browser = Browser::launch(&binaries, &app).await;
     browser.sign_in("ada").await;
     browser.goto("/profile/tokens").await;
 
     browser
-        .find("a[data-open-dialog=\"provision-client-dialog\"]")
-        .await
-        .click()
-        .await
-        .expect("click Provision client");
+        .click(
+            "a[data-open-dialog=\"provision-client-dialog\"]",
+            "Provision client",
+        )
+        .await;
     browser.wait_dialog_open("provision-client-dialog").await;
     assert_eq!(browser.path().await, "/profile/tokens", "no navigation");
     assert_eq!(
@@ -820,11 +818,8 @@ async fn provision_client_dialog_shows_the_new_token() {
     // Done reloads the list, which has the client under Clients.
     browser.mark_page().await;
     browser
-        .find("#provision-client-dialog a[data-dialog-close]")
-        .await
-        .click()
-        .await
-        .expect("click Done");
+        .click("#provision-client-dialog a[data-dialog-close]", "Done")
+        .await;
     browser.wait_new_page("the list to reload").await;
     let clients = browser
         .find("section[aria-labelledby=clients-heading]")
@@ -845,9 +840,7 @@ async fn bulk_delete_revokes_exactly_the_three_ticked_rows() {
     else {
         return;
     };
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    let ada = app.create_user("ada", false);
+    let (app, ada) = root_and_ada().await;
     app.grant(ada.id, "Reader", "devices:read");
     let tokens: Vec<_> = (0..6)
         .map(|i| app.insert_token(ada.id, "personal", &format!("ada token {i}"), None))
@@ -904,12 +897,7 @@ async fn bulk_delete_revokes_exactly_the_three_ticked_rows() {
     delete.click().await.expect("click Delete selected");
     browser.wait_dialog_open("confirm-dialog").await;
     assert_eq!(browser.path().await, "/admin/tokens", "no navigation");
-    let heading = browser
-        .find("#confirm-dialog [data-confirm-content] h1")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let heading = browser.confirm_heading().await;
     assert_eq!(heading.trim(), "Revoke 3 tokens?");
     assert_eq!(
         browser
@@ -924,18 +912,7 @@ async fn bulk_delete_revokes_exactly_the_three_ticked_rows() {
     );
 
     // Cancel closes the dialog and changes nothing; asking again works.
-    browser
-        .find("#confirm-dialog a[data-dialog-close]")
-        .await
-        .click()
-        .await
-        .expect("click Cancel");
-    browser
-        .until_js(
-            "the confirmation to close",
-            "return !document.getElementById('confirm-dialog').open;",
-        )
-        .await;
+    browser.cancel_confirmation().await;
     assert!(tokens.iter().all(|t| !app.is_revoked(t.id)));
     browser
         .button("#bulk-form", "Delete selected")
@@ -964,19 +941,7 @@ async fn bulk_delete_revokes_exactly_the_three_ticked_rows() {
         "the three revoked rows are gone, the other three are still listed"
     );
 
-    for t in &tokens {
-        let expected = if chosen_set.contains(&t.id) {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::OK
-        };
-        assert_eq!(
-            app.api_me(&t.token).await.status(),
-            expected,
-            "token {}",
-            t.id
-        );
-    }
+    app.assert_refused_exactly(&tokens, &chosen).await;
 }
 
 #[actix_web::test]
@@ -984,9 +949,7 @@ async fn select_all_selects_the_page() {
     let Some(binaries) = browser_or_skip("select_all_selects_the_page") else {
         return;
     };
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    let ada = app.create_user("ada", false);
+    let (app, ada) = root_and_ada().await;
     // More than a page, so that "the page" and "everything" differ.
     let tokens: Vec<_> = (0..PAGE_SIZE + 2)
         .map(|i| app.insert_token(ada.id, "personal", &format!("t{i:03}"), None))
@@ -1086,12 +1049,7 @@ async fn select_all_selects_the_page() {
     let delete = browser.button("#bulk-form", "Delete selected").await;
     delete.click().await.expect("click Delete selected");
     browser.wait_dialog_open("confirm-dialog").await;
-    let heading = browser
-        .find("#confirm-dialog [data-confirm-content] h1")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let heading = browser.confirm_heading().await;
     assert_eq!(heading.trim(), format!("Revoke {PAGE_SIZE} tokens?"));
     assert_eq!(
         browser
@@ -1108,9 +1066,7 @@ async fn the_no_js_select_all_button_disappears_with_javascript() {
     else {
         return;
     };
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    let ada = app.create_user("ada", false);
+    let (app, ada) = root_and_ada().await;
     app.insert_token(ada.id, "personal", "ada token", None);
 
     let browser = Browser::launch(&binaries, &app).await;
@@ -1135,9 +1091,7 @@ async fn screenshots_of_the_main_pages() {
     let Some(binaries) = browser_or_skip("screenshots_of_the_main_pages") else {
         return;
     };
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    let ada = app.create_user("ada", false);
+    let (app, ada) = root_and_ada().await;
     let (department, user_type) =
         app.grant(ada.id, "BI", "collections:read devices:read devices:write");
     let visitor = app.visitor();
@@ -1153,15 +1107,11 @@ async fn screenshots_of_the_main_pages() {
         .to_string();
     let role = user_type.to_string();
     visitor
-        .submit(
-            "/profile/clients/new",
-            "/profile/clients",
-            &[
-                ("name", "JDBC"),
-                ("role_id", &role),
-                ("expires_at", &expires),
-            ],
-        )
+        .submit_client(&[
+            ("name", "JDBC"),
+            ("role_id", &role),
+            ("expires_at", &expires),
+        ])
         .await;
     for name in ["ERP sync", "Data lake"] {
         app.insert_token(ada.id, "api", name, Some((department, user_type)));
@@ -1191,9 +1141,7 @@ async fn create_api_token_and_bulk_confirmation_open_in_dialogs() {
     else {
         return;
     };
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    let ada = app.create_user("ada", false);
+    let (app, ada) = root_and_ada().await;
     let (department, user_type) = app.grant(ada.id, "Integrator", "devices:read devices:write");
     let old = app.insert_token(ada.id, "personal", "old one", None);
 
@@ -1203,11 +1151,11 @@ async fn create_api_token_and_bulk_confirmation_open_in_dialogs() {
 
     // "Create API token" opens its form in a dialog instead of navigating.
     browser
-        .find("a[data-dialog-page=\"create-api-token-dialog\"]")
-        .await
-        .click()
-        .await
-        .expect("click Create API token");
+        .click(
+            "a[data-dialog-page=\"create-api-token-dialog\"]",
+            "Create API token",
+        )
+        .await;
     browser.wait_dialog_open("create-api-token-dialog").await;
     assert_eq!(browser.path().await, "/admin/tokens", "no navigation");
     // Typed before the user is chosen, and kept when the form reloads for them.
@@ -1273,11 +1221,8 @@ async fn create_api_token_and_bulk_confirmation_open_in_dialogs() {
     // Done closes it and reloads the list, which now has the token.
     browser.mark_page().await;
     browser
-        .find("#create-api-token-dialog a[data-dialog-close]")
-        .await
-        .click()
-        .await
-        .expect("click Done");
+        .click("#create-api-token-dialog a[data-dialog-close]", "Done")
+        .await;
     browser.wait_new_page("the list to reload").await;
     assert_eq!(browser.path().await, "/admin/tokens");
     let listed = browser.row_ids("#bulk-form tr[data-token-id]").await;
@@ -1294,12 +1239,7 @@ async fn create_api_token_and_bulk_confirmation_open_in_dialogs() {
         .expect("click Select all matching");
     browser.wait_dialog_open("confirm-dialog").await;
     assert_eq!(browser.path().await, "/admin/tokens", "no navigation");
-    let heading = browser
-        .find("#confirm-dialog [data-confirm-content] h1")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let heading = browser.confirm_heading().await;
     assert_eq!(heading.trim(), "Revoke 2 tokens?");
     let confirm = browser
         .button("#confirm-dialog form.confirm", "Revoke 2 tokens")

@@ -27,7 +27,7 @@
 //! * `arbitrary_bodies_never_get_a_5xx`: proptest of arbitrary byte bodies to
 //!   every form route and every API route of one running server.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -36,7 +36,7 @@ use common::{PASSWORD, TestApp, Visitor, csrf_in, new_client, spawn_app_with};
 use diesel::prelude::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, LOCATION};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode};
 use scraper::{ElementRef, Html, Selector};
 use tessera::domain::token::{PlainToken, TokenKind};
@@ -686,6 +686,15 @@ struct Crawler<'a> {
 }
 
 impl<'a> Crawler<'a> {
+    fn new(world: &'a World) -> Self {
+        Crawler {
+            world,
+            requests: 0,
+            statuses: BTreeMap::new(),
+            last: None,
+        }
+    }
+
     fn visitor(&self, who: Who) -> &'a Visitor {
         match who {
             Who::Admin => &self.world.app,
@@ -710,18 +719,8 @@ impl<'a> Crawler<'a> {
             .unwrap_or_else(|e| panic!("GET {path} as {who:?}: no answer: {e}"));
         let status = res.status();
         self.tally(status);
-        let location = res
-            .headers()
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let content_type = res
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let location = common::location(res.headers()).to_owned();
+        let content_type = common::content_type(&res).to_owned();
         let body = res.text().await.unwrap_or_default();
         assert!(
             !status.is_server_error(),
@@ -766,18 +765,8 @@ impl<'a> Crawler<'a> {
             .unwrap_or_else(|e| panic!("{what}: no answer: {e}"));
         let status = res.status();
         self.tally(status);
-        let location = res
-            .headers()
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let content_type = res
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let location = common::location(res.headers()).to_owned();
+        let content_type = common::content_type(&res).to_owned();
         let text = res.text().await.unwrap_or_default();
         assert!(
             !status.is_server_error(),
@@ -923,12 +912,7 @@ async fn every_form_field_survives_hostile_values() {
     let started = Instant::now();
     let world = world().await;
     let ids = &world.ids;
-    let mut crawler = Crawler {
-        world: &world,
-        requests: 0,
-        statuses: BTreeMap::new(),
-        last: None,
-    };
+    let mut crawler = Crawler::new(&world);
 
     // Every page, as each visitor sees it.
     let mut pages: Vec<(Who, String, String)> = Vec::new();
@@ -1118,19 +1102,22 @@ async fn every_form_field_survives_hostile_values() {
 // 2. Query strings and path ids
 // ---------------------------------------------------------------------------
 
+/// The query parameters of the token inventories' filters.
+const TOKEN_FILTER: [&str; 9] = [
+    "tab",
+    "q",
+    "user",
+    "department",
+    "kind",
+    "status",
+    "unused_days",
+    "sort",
+    "after",
+];
+
 /// The query parameters each GET page reads (its handler's query struct).
 fn query_params() -> Vec<(&'static str, Who, Vec<&'static str>)> {
-    let filter = vec![
-        "tab",
-        "q",
-        "user",
-        "department",
-        "kind",
-        "status",
-        "unused_days",
-        "sort",
-        "after",
-    ];
+    let filter = TOKEN_FILTER.to_vec();
     let audit = vec!["actor", "action", "token", "from", "until", "before"];
     vec![
         ("/admin/tokens", Who::Admin, filter.clone()),
@@ -1214,12 +1201,7 @@ fn hostile_ids() -> Vec<&'static str> {
 async fn every_page_survives_hostile_query_strings() {
     let started = Instant::now();
     let world = world().await;
-    let mut crawler = Crawler {
-        world: &world,
-        requests: 0,
-        statuses: BTreeMap::new(),
-        last: None,
-    };
+    let mut crawler = Crawler::new(&world);
     let params = query_params();
 
     // The GET forms of the pages ask for no parameter the list above misses.
@@ -1409,12 +1391,7 @@ impl ApiProbe<'_> {
         let status = res.status();
         self.requests += 1;
         *self.statuses.entry(status.as_u16()).or_default() += 1;
-        let content_type = res
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let content_type = common::content_type(&res).to_owned();
         let body = res.bytes().await.unwrap_or_default().to_vec();
         let what = format!("{method} {path}: {what}");
         assert!(
@@ -1963,56 +1940,55 @@ proptest! {
 const BODY_CASES_PER_ROUTE: u32 = 64;
 
 /// Every field name a form or the API reads, and some it does not.
-const FIELD_NAMES: &[&str] = &[
-    "name",
-    "description",
-    "scopes",
-    "expires_in_days",
-    "expires_at",
-    "role_id",
-    "user_id",
-    "membership",
-    "department_id",
-    "user_type_id",
-    "username",
-    "email",
-    "display_name",
-    "password",
-    "is_admin",
-    "current_password",
-    "new_password",
-    "sign_out_others",
-    "ids",
-    "all_matching",
-    "all_on_page",
-    "page_ids",
-    "tab",
-    "q",
-    "user",
-    "department",
-    "kind",
-    "status",
-    "unused_days",
-    "sort",
-    "after",
-    "default_lifetime_days",
-    "max_lifetime_days",
-    "allow_non_expiring",
-    "retention_days",
-    "mobile_session_days",
-    "token_creation_enabled",
-    "tenant_id",
-    "resource",
-    "code",
-    "next",
-    "token",
-    "token_type_hint",
-    "csrf_token",
-    "device_name",
-    "",
-    "\u{0}",
-    "ids[]",
-];
+fn field_names() -> Vec<&'static str> {
+    [
+        &[
+            "name",
+            "description",
+            "scopes",
+            "expires_in_days",
+            "expires_at",
+            "role_id",
+            "user_id",
+            "membership",
+            "department_id",
+            "user_type_id",
+            "username",
+            "email",
+            "display_name",
+            "password",
+            "is_admin",
+            "current_password",
+            "new_password",
+            "sign_out_others",
+            "ids",
+            "all_matching",
+            "all_on_page",
+            "page_ids",
+        ][..],
+        &TOKEN_FILTER,
+        &[
+            "default_lifetime_days",
+            "max_lifetime_days",
+            "allow_non_expiring",
+            "retention_days",
+            "mobile_session_days",
+            "token_creation_enabled",
+            "tenant_id",
+            "resource",
+            "code",
+            "next",
+            "token",
+            "token_type_hint",
+            "csrf_token",
+            "device_name",
+            "",
+            "\u{0}",
+            "ids[]",
+        ],
+    ]
+    .concat()
+}
 
 /// A value: any text, any bytes, a number-ish string, or a long run.
 fn any_value() -> impl Strategy<Value = Vec<u8>> {
@@ -2028,7 +2004,7 @@ fn any_value() -> impl Strategy<Value = Vec<u8>> {
 /// percent-encoded or put in raw.
 fn form_body() -> impl Strategy<Value = Vec<u8>> {
     let field = (
-        prop::sample::select(FIELD_NAMES),
+        prop::sample::select(field_names()),
         any_value(),
         any::<bool>(),
     )
@@ -2064,7 +2040,7 @@ fn json_body() -> impl Strategy<Value = Vec<u8>> {
     let value = leaf.prop_recursive(4, 32, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
-            prop::collection::btree_map(prop::sample::select(FIELD_NAMES), inner, 0..6).prop_map(
+            prop::collection::btree_map(prop::sample::select(field_names()), inner, 0..6).prop_map(
                 |m| serde_json::Value::Object(
                     m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
                 )
@@ -2232,12 +2208,7 @@ async fn arbitrary_bodies_never_get_a_5xx() {
                         TestCaseError::fail(format!("{method} {path}: no answer: {e}"))
                     })?;
                     let status = res.status();
-                    let content_type = res
-                        .headers()
-                        .get(CONTENT_TYPE)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_owned();
+                    let content_type = common::content_type(&res).to_owned();
                     let body = res.bytes().await.unwrap_or_default();
                     Ok::<_, TestCaseError>((status, (content_type, body)))
                 })?;

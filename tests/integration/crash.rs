@@ -10,8 +10,8 @@
 //!
 //! Slow suite: a real `tessera serve` process, killed and restarted nine times.
 
-mod common;
-mod process;
+use crate::common;
+use crate::process;
 
 use std::time::Instant;
 
@@ -224,13 +224,7 @@ async fn a_killed_bulk_revoke_is_all_or_nothing() {
     // Once without a kill: how long the whole revoke takes, and that it works.
     let form = bulk_confirm_form(&admin, "bulk").await;
     let started = Instant::now();
-    let res = admin
-        .client
-        .post(admin.url("/admin/tokens/bulk-revoke/confirm"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = admin.post("/admin/tokens/bulk-revoke/confirm", &form).await;
     let full = started.elapsed();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(batch_state(&db, batch), (BULK as i64, BULK as i64));

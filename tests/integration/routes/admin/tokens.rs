@@ -1,18 +1,26 @@
 //! Administrator / Tokens: the inventory, filters, keyset pagination, bulk
 //! revocation, token detail and Create API token.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 
-use common::{location, new_token_in, spawn_app, text_of};
+use common::{
+    admin_app, app_with_user, location, new_token_in, refused_page, spawn_app, text_of, urlencode,
+};
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
 use tessera::domain::token_filter::PAGE_SIZE as PAGE;
 
+/// The token ids of the inventory's rows.
 fn row_ids(html: &str) -> Vec<i64> {
+    ids_in(html, "table.inventory tbody tr[data-token-id]")
+}
+
+/// The `data-token-id` of each element `rows` finds.
+fn ids_in(html: &str, rows: &str) -> Vec<i64> {
     let doc = Html::parse_document(html);
-    let rows = Selector::parse("table.inventory tbody tr[data-token-id]").unwrap();
+    let rows = Selector::parse(rows).unwrap();
     doc.select(&rows)
         .map(|r| r.value().attr("data-token-id").unwrap().parse().unwrap())
         .collect()
@@ -26,17 +34,9 @@ fn next_link(html: &str) -> Option<String> {
         .map(|a| a.value().attr("href").unwrap().to_owned())
 }
 
-async fn admin_app() -> (common::TestApp, tessera::db::users::User) {
-    let app = spawn_app().await;
-    let root = app.create_user("root", true);
-    app.login_ok("root").await;
-    (app, root)
-}
-
 #[actix_web::test]
 async fn non_admins_get_403_on_every_admin_route() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let t = app.insert_token(ada.id, "personal", "mine", None);
     app.login_ok("ada").await;
     for path in [
@@ -216,13 +216,7 @@ async fn bulk_revoke_revokes_exactly_the_selection() {
     let confirm = res.text().await.unwrap();
     assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 3 tokens?"));
     assert!(confirm.contains("already revoked") && confirm.contains("#999999 (does not exist)"));
-    let listed: HashSet<i64> = {
-        let doc = Html::parse_document(&confirm);
-        let rows = Selector::parse("tr[data-token-id]").unwrap();
-        doc.select(&rows)
-            .map(|r| r.value().attr("data-token-id").unwrap().parse().unwrap())
-            .collect()
-    };
+    let listed: HashSet<i64> = ids_in(&confirm, "tr[data-token-id]").into_iter().collect();
     assert_eq!(listed, HashSet::from(chosen));
     assert!(
         chosen.iter().all(|id| !app.is_revoked(*id)),
@@ -231,13 +225,7 @@ async fn bulk_revoke_revokes_exactly_the_selection() {
 
     // Confirm with the form the page rendered.
     let form = confirm_form(&confirm);
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/admin/tokens/bulk-revoke/confirm", &form).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(location(res.headers()).starts_with("/admin/tokens?"));
     assert!(
@@ -246,18 +234,8 @@ async fn bulk_revoke_revokes_exactly_the_selection() {
             .contains("Revoked 3 tokens.")
     );
 
+    app.assert_refused_exactly(&tokens, &chosen).await;
     for t in &tokens {
-        let expected = if chosen.contains(&t.id) {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::OK
-        };
-        assert_eq!(
-            app.api_me(&t.token).await.status(),
-            expected,
-            "token {}",
-            t.id
-        );
         assert_eq!(app.is_revoked(t.id), chosen.contains(&t.id));
     }
     assert_eq!(
@@ -357,26 +335,13 @@ async fn revoke_everything_a_filter_matches() {
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     // Refused right after the confirm response, every one of them.
-    for t in &in_dept {
-        assert_eq!(
-            app.api_me(&t.token).await.status(),
-            StatusCode::UNAUTHORIZED,
-            "token {}",
-            t.id
-        );
-    }
+    app.assert_refused(&in_dept).await;
     assert_eq!(app.api_me(&outside.token).await.status(), StatusCode::OK);
     assert!(in_dept.iter().all(|t| app.is_revoked(t.id)));
     assert!(!app.is_revoked(outside.id));
 
     // Tokens unused for 90 days: none here, so nothing to revoke.
-    let res = app
-        .submit(
-            "/admin/tokens",
-            "/admin/tokens/bulk-revoke",
-            &[("tab", "api"), ("unused_days", "90"), ("all_matching", "1")],
-        )
-        .await;
+    let res = ask_to_revoke_unused_for_90_days(&app).await;
     assert_eq!(
         text_of(&res.text().await.unwrap(), "h1").as_deref(),
         Some("Revoke 0 tokens?")
@@ -405,37 +370,29 @@ async fn create_an_api_token_for_a_users_membership() {
         .format("%Y-%m-%d")
         .to_string();
     let foreign = format!("{bob_dept}:{bob_type}");
-    let res = app
-        .submit(
-            "/admin/tokens/new",
-            "/admin/tokens",
-            &[
-                ("name", "ERP"),
-                ("expires_at", &expires),
-                ("user_id", &user_id),
-                ("membership", &foreign),
-                ("description", ""),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
+    let page = refused_page(
+        app.submit_api_token(&[
+            ("name", "ERP"),
+            ("expires_at", &expires),
+            ("user_id", &user_id),
+            ("membership", &foreign),
+            ("description", ""),
+        ])
+        .await,
+    )
+    .await;
     assert!(text_of(&page, "#membership-error").is_some());
     assert_eq!(common::input_value(&page, "name").as_deref(), Some("ERP"));
 
     let own = format!("{dept}:{user_type}");
     let res = app
-        .submit(
-            "/admin/tokens/new",
-            "/admin/tokens",
-            &[
-                ("name", "ERP"),
-                ("expires_at", &expires),
-                ("user_id", &user_id),
-                ("membership", &own),
-                ("description", "nightly sync"),
-            ],
-        )
+        .submit_api_token(&[
+            ("name", "ERP"),
+            ("expires_at", &expires),
+            ("user_id", &user_id),
+            ("membership", &own),
+            ("description", "nightly sync"),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let token = new_token_in(&res.text().await.unwrap());
@@ -465,16 +422,12 @@ async fn create_an_api_token_for_a_users_membership() {
         .format("%Y-%m-%d")
         .to_string();
     let res = app
-        .submit(
-            "/admin/tokens/new",
-            "/admin/tokens",
-            &[
-                ("name", "ERP2"),
-                ("expires_at", &too_far),
-                ("user_id", &user_id),
-                ("membership", &own),
-            ],
-        )
+        .submit_api_token(&[
+            ("name", "ERP2"),
+            ("expires_at", &too_far),
+            ("user_id", &user_id),
+            ("membership", &own),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -590,14 +543,7 @@ async fn the_default_expiry_respects_a_short_policy_maximum() {
     let (app, _) = admin_app().await;
     let ada = app.create_user("ada", false);
     let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
-    app.db(|conn| {
-        use diesel::prelude::*;
-        use tessera::db::schema::settings::dsl as s;
-        diesel::update(s::settings)
-            .set((s::max_lifetime_days.eq(90), s::default_lifetime_days.eq(30)))
-            .execute(conn)
-    })
-    .unwrap();
+    app.set_settings("max_lifetime_days = 90, default_lifetime_days = 30");
     let form = app
         .get_html(&format!("/admin/tokens/new?user_id={}", ada.id))
         .await;
@@ -692,13 +638,7 @@ async fn bulk_revoke_takes_forty_thousand_ids() {
     let mut form = ids_form(&ids);
     form.push(("csrf_token", csrf));
 
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/admin/tokens/bulk-revoke", &form).await;
     assert_eq!(res.status(), StatusCode::OK);
     let page = res.text().await.unwrap();
     assert_eq!(text_of(&page, "h1").as_deref(), Some("Revoke 5 tokens?"));
@@ -708,13 +648,7 @@ async fn bulk_revoke_takes_forty_thousand_ids() {
         "the skipped list is cut short"
     );
 
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/admin/tokens/bulk-revoke/confirm", &form).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(
         app.get_html("/admin/tokens")
@@ -761,15 +695,15 @@ async fn select_all_matching_shows_how_many_first() {
 async fn delete_selected_without_a_selection_explains_itself() {
     let (app, root) = admin_app().await;
     let t = app.insert_token(root.id, "personal", "ci", None);
-    let res = app
-        .submit(
+    let page = refused_page(
+        app.submit(
             "/admin/tokens",
             "/admin/tokens/bulk-revoke",
             &[("tab", "api"), ("kind", "personal")],
         )
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
+        .await,
+    )
+    .await;
     assert!(
         text_of(&page, "#bulk-error")
             .unwrap()
@@ -830,10 +764,6 @@ async fn a_display_prefix_finds_its_token_and_nothing_else() {
             .await,
     );
     assert_eq!(ids, vec![wanted.id]);
-}
-
-fn urlencode(s: &str) -> String {
-    serde_urlencoded::to_string([("x", s)]).unwrap()[2..].to_owned()
 }
 
 #[actix_web::test]
@@ -970,23 +900,11 @@ async fn revoking_a_session_from_its_page_returns_to_the_sessions_tab() {
         &page,
         "form[action=\"/admin/tokens/bulk-revoke\"] input[type=hidden]",
     );
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/admin/tokens/bulk-revoke", &form).await;
     let confirm = res.text().await.unwrap();
     assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 1 token?"));
     let form = confirm_form(&confirm);
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/admin/tokens/bulk-revoke/confirm", &form).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(res.headers()), "/admin/tokens?tab=sessions");
     assert!(app.is_revoked(session.id));
@@ -1054,8 +972,7 @@ fn admin_routes() -> Vec<(&'static str, String)> {
 
 #[actix_web::test]
 async fn non_admins_get_403_on_every_admin_route_of_the_route_table() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let root = app.create_user("root", true);
     let (department, user_type) = app.grant(ada.id, "Reader", "devices:read");
     let t = app.insert_token(ada.id, "personal", "mine", None);
@@ -1173,27 +1090,9 @@ async fn filter_and_pagination_in_expiry_order_across_pages() {
     app.db(|c| tessera::db::tokens::revoke(c, revoked.id, None))
         .unwrap();
 
-    let mut url = format!("/admin/tokens?tab=api&department={dept}&kind=api&sort=expires");
-    let mut seen = Vec::new();
-    let mut pages = 0;
-    loop {
-        let page = app.get_html(&url).await;
-        let ids = row_ids(&page);
-        assert!(ids.len() <= PAGE);
-        seen.extend(ids);
-        pages += 1;
-        match next_link(&page) {
-            Some(next) => {
-                let next = next.replace("&amp;", "&");
-                assert!(
-                    next.contains(&format!("department={dept}")) && next.contains("sort=expires"),
-                    "the filter stays in the URL: {next}"
-                );
-                url = next;
-            }
-            None => break,
-        }
-    }
+    let url = format!("/admin/tokens?tab=api&department={dept}&kind=api&sort=expires");
+    let keeps = [format!("department={dept}"), "sort=expires".to_owned()];
+    let (seen, pages) = walk_keeping(&app, &url, &keeps).await;
     assert_eq!(pages, 3);
     // Soonest expiry first, ties by id; never-expiring last, by id.
     let mut expected = made.clone();
@@ -1240,13 +1139,7 @@ async fn unused_for_days_finds_the_tokens_it_should() {
     );
 
     // Revoke them by that filter: exactly those two, one audit row each.
-    let res = app
-        .submit(
-            "/admin/tokens",
-            "/admin/tokens/bulk-revoke",
-            &[("tab", "api"), ("unused_days", "90"), ("all_matching", "1")],
-        )
-        .await;
+    let res = ask_to_revoke_unused_for_90_days(&app).await;
     assert_eq!(
         text_of(&res.text().await.unwrap(), "h1").as_deref(),
         Some("Revoke 2 tokens?")
@@ -1326,16 +1219,8 @@ async fn the_confirm_post_reports_tokens_revoked_or_gone_since_the_confirmation_
     .unwrap();
     let revoked_before = app.audit("token_revoked").len();
 
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
-        .form(&confirm_form(&confirm))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        flash_message(&app).await,
+        confirm_revoke(&app, &confirm).await,
         "Revoked 2 tokens. 1 was already revoked; 2 no longer exist."
     );
     assert!(app.is_revoked(tokens[0].id) && app.is_revoked(tokens[2].id));
@@ -1346,16 +1231,8 @@ async fn the_confirm_post_reports_tokens_revoked_or_gone_since_the_confirmation_
     );
 
     // Nothing left to revoke: said as plainly.
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
-        .form(&confirm_form(&confirm))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        flash_message(&app).await,
+        confirm_revoke(&app, &confirm).await,
         "Revoked 0 tokens. 3 were already revoked; 2 no longer exist."
     );
     // Without anything skipped, the message is as before.
@@ -1416,9 +1293,39 @@ fn in_expected_order(mut rows: Vec<SortRow>, sort: &str) -> Vec<i64> {
     rows.into_iter().map(|r| r.0).collect()
 }
 
+/// Confirms the bulk revocation on the confirmation page `confirm`; the
+/// message it leads to.
+async fn confirm_revoke(app: &common::TestApp, confirm: &str) -> String {
+    let res = app
+        .post("/admin/tokens/bulk-revoke/confirm", &confirm_form(confirm))
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    flash_message(app).await
+}
+
+/// Asks to revoke every API token unused for 90 days (the confirmation).
+async fn ask_to_revoke_unused_for_90_days(app: &common::TestApp) -> reqwest::Response {
+    app.submit(
+        "/admin/tokens",
+        "/admin/tokens/bulk-revoke",
+        &[("tab", "api"), ("unused_days", "90"), ("all_matching", "1")],
+    )
+    .await
+}
+
 /// Every page from `url` on, following "Next page" / "Search further" links:
 /// the ids listed, and how many pages it took. Each link keeps `sort`.
 async fn walk(app: &common::TestApp, url: &str, sort: &str) -> (Vec<i64>, usize) {
+    // The default order is not written in the links.
+    let keeps = match sort {
+        "created" => vec![],
+        sort => vec![format!("sort={sort}&")],
+    };
+    walk_keeping(app, url, &keeps).await
+}
+
+/// [`walk`], each link keeping every one of `keeps` (filters, the order).
+async fn walk_keeping(app: &common::TestApp, url: &str, keeps: &[String]) -> (Vec<i64>, usize) {
     let (mut url, mut seen, mut pages) = (url.to_owned(), Vec::new(), 0);
     loop {
         let page = app.get_html(&url).await;
@@ -1427,21 +1334,17 @@ async fn walk(app: &common::TestApp, url: &str, sort: &str) -> (Vec<i64>, usize)
         seen.extend(ids);
         pages += 1;
         assert!(pages < 1_000, "{url}: no end");
-        match next_link(&page) {
-            Some(next) => {
-                let next = next.replace("&amp;", "&");
-                if sort != "created" {
-                    assert!(
-                        next.contains(&format!("sort={sort}&")),
-                        "the order stays in the URL: {next}"
-                    );
-                }
-                url = next;
-            }
-            None => break,
+        let Some(next) = next_link(&page) else {
+            return (seen, pages);
+        };
+        url = next.replace("&amp;", "&");
+        for kept in keeps {
+            assert!(
+                url.contains(kept.as_str()),
+                "{kept} stays in the URL: {url}"
+            );
         }
     }
-    (seen, pages)
 }
 
 const ORDERS: [&str; 6] = [
@@ -1581,13 +1484,7 @@ async fn both_directions_of_every_order_page_across_boundaries_each_row_once_in_
         .into_iter()
         .filter(|(name, _)| name != "page_ids")
         .collect();
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/admin/tokens/bulk-revoke", &form).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(row_ids(&res.text().await.unwrap()), row_ids(&second));
 }
@@ -1678,40 +1575,23 @@ async fn select_all_on_this_page_without_javascript_revokes_exactly_that_page() 
         if let Some(id) = elsewhere {
             form.push(("ids".into(), id.to_string()));
         }
-        let res = app
-            .client
-            .post(app.url("/admin/tokens/bulk-revoke"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let res = app.post("/admin/tokens/bulk-revoke", &form).await;
         assert_eq!(res.status(), StatusCode::OK);
         let confirm = res.text().await.unwrap();
         assert_eq!(
             text_of(&confirm, "h1"),
             Some(format!("Revoke {size} tokens?"))
         );
-        let mut shown: Vec<i64> = {
-            let doc = Html::parse_document(&confirm);
-            let rows = Selector::parse("tr[data-token-id]").unwrap();
-            doc.select(&rows)
-                .map(|r| r.value().attr("data-token-id").unwrap().parse().unwrap())
-                .collect()
-        };
+        let mut shown = ids_in(&confirm, "tr[data-token-id]");
         shown.sort_unstable();
         assert_eq!(shown, listed, "the confirmation lists exactly that page");
         assert_eq!(confirm_ids(&confirm), listed, "and will revoke exactly it");
         assert!(listed.iter().all(|id| !app.is_revoked(*id)));
 
-        let res = app
-            .client
-            .post(app.url("/admin/tokens/bulk-revoke/confirm"))
-            .form(&confirm_form(&confirm))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::SEE_OTHER);
-        assert_eq!(flash_message(&app).await, format!("Revoked {size} tokens."));
+        assert_eq!(
+            confirm_revoke(&app, &confirm).await,
+            format!("Revoked {size} tokens.")
+        );
         for t in &tokens {
             let should =
                 listed.contains(&t.id) || (size == PAGE && row_ids(&second).contains(&t.id));
@@ -1741,24 +1621,14 @@ async fn revoke_from_an_api_tokens_detail_page() {
         "form[action=\"/admin/tokens/bulk-revoke\"] input[type=hidden]",
     );
     assert!(form.contains(&("ids".into(), api.id.to_string())));
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/admin/tokens/bulk-revoke", &form).await;
     assert_eq!(res.status(), StatusCode::OK);
     let confirm = res.text().await.unwrap();
     assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 1 token?"));
     assert_eq!(confirm_ids(&confirm), vec![api.id]);
     let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke/confirm"))
-        .form(&confirm_form(&confirm))
-        .send()
-        .await
-        .unwrap();
+        .post("/admin/tokens/bulk-revoke/confirm", &confirm_form(&confirm))
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(res.headers()), "/admin/tokens?tab=api");
     assert_eq!(flash_message(&app).await, "Revoked 1 token.");
@@ -1776,25 +1646,6 @@ async fn revoke_from_an_api_tokens_detail_page() {
     assert!(page.contains("badge-revoked") && page.contains("token_revoked"));
 }
 
-/// Sets the token policy through the settings page.
-async fn set_policy(app: &common::TestApp, max_days: &str, allow_non_expiring: bool) {
-    let mut fields = vec![
-        ("default_lifetime_days", "90"),
-        ("max_lifetime_days", max_days),
-        ("retention_days", "90"),
-        ("mobile_session_days", "30"),
-        ("token_creation_enabled", "on"),
-        ("tenant_id", ""),
-    ];
-    if allow_non_expiring {
-        fields.push(("allow_non_expiring", "on"));
-    }
-    let res = app
-        .submit("/admin/settings", "/admin/settings", &fields)
-        .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-}
-
 /// Whether the page shows the "more than 12 months away" warning.
 fn warns_of_a_long_life(form: &str) -> bool {
     let doc = Html::parse_document(form);
@@ -1809,7 +1660,9 @@ async fn the_beyond_12_months_warning_shows_without_javascript() {
     let ada = app.create_user("ada", false);
     let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
     // A policy that allows two years.
-    set_policy(&app, "730", false).await;
+    app.set_settings(
+        "default_lifetime_days = 90, max_lifetime_days = 730, allow_non_expiring = FALSE",
+    );
     let today = chrono::Utc::now().date_naive();
     let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
     let twelve_months = today.checked_add_months(chrono::Months::new(12)).unwrap();
@@ -1831,16 +1684,12 @@ async fn the_beyond_12_months_warning_shows_without_javascript() {
     // follows the posted date, within the policy maximum.
     for (date, warns) in [(&at_12_months, false), (&beyond, true), (&at_max, true)] {
         let res = app
-            .submit(
-                "/admin/tokens/new",
-                "/admin/tokens",
-                &[
-                    ("name", ""),
-                    ("expires_at", date),
-                    ("user_id", &user_id),
-                    ("membership", &membership),
-                ],
-            )
+            .submit_api_token(&[
+                ("name", ""),
+                ("expires_at", date),
+                ("user_id", &user_id),
+                ("membership", &membership),
+            ])
             .await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{date}");
         let form = res.text().await.unwrap();
@@ -1865,16 +1714,12 @@ async fn the_beyond_12_months_warning_shows_without_javascript() {
 
     // It is a warning, not a refusal: the date within the maximum is taken.
     let res = app
-        .submit(
-            "/admin/tokens/new",
-            "/admin/tokens",
-            &[
-                ("name", "ERP"),
-                ("expires_at", &beyond),
-                ("user_id", &user_id),
-                ("membership", &membership),
-            ],
-        )
+        .submit_api_token(&[
+            ("name", "ERP"),
+            ("expires_at", &beyond),
+            ("user_id", &user_id),
+            ("membership", &membership),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let token = new_token_in(&res.text().await.unwrap());
@@ -1885,16 +1730,12 @@ async fn the_beyond_12_months_warning_shows_without_javascript() {
     );
     // Beyond the maximum it is an error of the field instead.
     let res = app
-        .submit(
-            "/admin/tokens/new",
-            "/admin/tokens",
-            &[
-                ("name", "ERP 2"),
-                ("expires_at", &past_max),
-                ("user_id", &user_id),
-                ("membership", &membership),
-            ],
-        )
+        .submit_api_token(&[
+            ("name", "ERP 2"),
+            ("expires_at", &past_max),
+            ("user_id", &user_id),
+            ("membership", &membership),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text_of(&res.text().await.unwrap(), "#expires_at-error").is_some());
@@ -1911,31 +1752,23 @@ async fn a_token_without_expiry_only_while_the_policy_allows_it() {
     let api_token = |name: &'static str| {
         let (app, user_id, membership) = (&app, user_id.clone(), membership.clone());
         async move {
-            app.submit(
-                "/admin/tokens/new",
-                "/admin/tokens",
-                &[
-                    ("name", name),
-                    ("expires_at", ""),
-                    ("user_id", &user_id),
-                    ("membership", &membership),
-                ],
-            )
+            app.submit_api_token(&[
+                ("name", name),
+                ("expires_at", ""),
+                ("user_id", &user_id),
+                ("membership", &membership),
+            ])
             .await
         }
     };
     let access_token = |name: &'static str| {
         let user = &user;
         async move {
-            user.submit(
-                "/profile/tokens/new",
-                "/profile/tokens",
-                &[
-                    ("name", name),
-                    ("scopes", "devices:read"),
-                    ("expires_in_days", "never"),
-                ],
-            )
+            user.submit_access_token(&[
+                ("name", name),
+                ("scopes", "devices:read"),
+                ("expires_in_days", "never"),
+            ])
             .await
         }
     };
@@ -1970,7 +1803,9 @@ async fn a_token_without_expiry_only_while_the_policy_allows_it() {
     assert_eq!(app.count("tokens"), 0);
 
     // On: both create a token that never expires.
-    set_policy(&app, "365", true).await;
+    app.set_settings(
+        "default_lifetime_days = 90, max_lifetime_days = 365, allow_non_expiring = TRUE",
+    );
     let form = app
         .get_html(&format!("/admin/tokens/new?user_id={}", ada.id))
         .await;
@@ -1995,7 +1830,9 @@ async fn a_token_without_expiry_only_while_the_policy_allows_it() {
     assert_eq!(row_ids(&list).len(), 2);
 
     // Off again: refused again (the tokens made meanwhile are left alone).
-    set_policy(&app, "365", false).await;
+    app.set_settings(
+        "default_lifetime_days = 90, max_lifetime_days = 365, allow_non_expiring = FALSE",
+    );
     for res in [api_token("ERP 2").await, access_token("laptop 2").await] {
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }

@@ -1,14 +1,14 @@
 //! `TESSERA_TRUSTED_PROXIES`: the forwarding headers name the client only when
 //! the TCP peer is a trusted proxy; then throttling, the API limiter, audit rows,
 //! last use and the request log all see the real client. Any other peer's
-//! forwarding headers change nothing. (tests/proxy.rs puts a real nginx in front.)
+//! forwarding headers change nothing. (the proxy module puts a real nginx in front.)
 
-mod common;
-mod process;
+use crate::common;
+use crate::process;
 
 use std::time::Duration;
 
-use common::{PASSWORD, TestApp, csrf_in, eventually, spawn_app, spawn_app_with};
+use common::{PASSWORD, TestApp, app_with_user, csrf_in, eventually, spawn_app_with};
 use reqwest::StatusCode;
 use tessera::domain::proxy::TrustedProxies;
 
@@ -155,8 +155,7 @@ async fn forwarding_headers_from_an_untrusted_peer_change_nothing() {
     );
 
     // And with no trusted proxy at all (the default), not even loopback is believed.
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     let status = login_via(
         &app,
         &app.visitor(),

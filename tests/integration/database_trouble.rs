@@ -5,7 +5,7 @@
 //! PostgreSQL a proxy between Tessera and the server cuts every connection and
 //! refuses new ones, then lets them through again.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,14 +1,11 @@
 //! The built `tessera` binary as a child process, for the tests that need a real
-//! process: to kill it (crash.rs), stop it (shutdown.rs), run several on one
-//! database (reliability.rs), read everything it prints (secrets.rs) or see it
-//! start or refuse to (setup.rs).
+//! process: to kill it (crash), stop it (shutdown), run several on one
+//! database (reliability), read everything it prints (secrets) or see it
+//! start or refuse to (cli, logging).
 //!
 //! [`tessera_bin`] runs any command; [`create_admin`] the usual first step;
 //! [`Server`] is a running `tessera serve` with its whole output. Its database is
-//! a [`TestDb`](crate::common::TestDb) ([`crate::common::fresh_database`]): a test
-//! that declares `mod process;` declares `mod common;` too.
-
-#![allow(dead_code)]
+//! a [`TestDb`](crate::common::TestDb) ([`crate::common::fresh_database`]).
 
 use std::io::{BufRead as _, BufReader, Read, Write as _};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};

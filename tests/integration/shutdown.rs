@@ -2,8 +2,8 @@
 //! requests in flight finish, and writes the last uses of tokens that were still
 //! waiting in memory.
 
-mod common;
-mod process;
+use crate::common;
+use crate::process;
 
 use std::time::{Duration, Instant};
 
@@ -126,8 +126,12 @@ async fn sigterm_lets_requests_finish_and_writes_pending_last_use() {
         "SIGTERM was sent while the sign-in was in flight"
     );
 
-    // New connections are refused (or fail) from now on.
-    actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    // New connections are refused (or fail) once the server has taken the signal.
+    assert!(
+        common::eventually(|| server.log().contains("SIGTERM received")).await,
+        "the server logs that it took SIGTERM:\n{}",
+        server.log()
+    );
     let probe = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
         .build()

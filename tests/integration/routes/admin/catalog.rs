@@ -3,22 +3,17 @@
 //! refused while in use, and the effect of retiring a scope or changing a user
 //! type's scopes on forms and on real tokens.
 
-mod common;
+use crate::common;
 
-use common::{TestApp, Visitor, csrf_in, input_value, location, spawn_app, text_of};
+use common::{
+    TestApp, Visitor, admin_app, app_with_user, csrf_in, input_value, location, spawn_app, text_of,
+};
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
 use serde_json::Value;
 
 const XSS: &str = "<img src=x onerror=alert(1)>";
-
-async fn admin_app() -> TestApp {
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    app.login_ok("root").await;
-    app
-}
 
 fn has(html: &str, selector: &str) -> bool {
     let doc = Html::parse_document(html);
@@ -50,6 +45,41 @@ fn assert_page_shape(html: &str, what: &str) {
             "{what}: no label for #{id}"
         );
     }
+}
+
+/// A fresh server, and the administrator `root` signed in as a visitor of
+/// its own (the server's own visitor is free for a user).
+async fn app_and_admin() -> (TestApp, common::Visitor) {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let admin = app.visitor();
+    admin.login_ok("root").await;
+    (app, admin)
+}
+
+/// Makes ada a member whose user type ("Field") holds `devices:read` and
+/// `devices:write`, signs her in on the server's own visitor and gives her a
+/// token of both: (that user type's id, the token).
+async fn ada_with_a_token_of_two_scopes(app: &TestApp) -> (i64, String) {
+    let ada = app.create_user("ada", false);
+    let (_, field) = app.grant(ada.id, "Field", "devices:read devices:write");
+    app.login_ok("ada").await;
+    let (_, token) = app
+        .new_access_token("ci", &["devices:read", "devices:write"])
+        .await;
+    (field, token)
+}
+
+/// Asserts that the catalog has its twelve scopes and that the department
+/// `d` and user type `t` of `app.grant(…, "Field", "devices:read")` are as
+/// they were made.
+fn assert_field_untouched(app: &TestApp, d: i64, t: i64) {
+    assert_eq!(app.count("scopes"), 12);
+    assert_eq!(department(app, d).unwrap().0, "Dept Field");
+    assert_eq!(
+        user_type(app, t).unwrap(),
+        ("Field".into(), "devices:read".into())
+    );
 }
 
 fn department_id(app: &TestApp, name: &str) -> Option<i64> {
@@ -153,8 +183,7 @@ async fn submit_422(
 
 #[actix_web::test]
 async fn non_admins_get_403_on_every_catalog_route() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let (d, t) = app.grant(ada.id, "Field", "devices:read");
     let (s, ..) = scope(&app, "devices:read").unwrap();
     app.login_ok("ada").await;
@@ -202,12 +231,7 @@ async fn non_admins_get_403_on_every_catalog_route() {
     }
     assert_eq!(app.count("departments"), 1);
     assert_eq!(app.count("user_types"), 1);
-    assert_eq!(app.count("scopes"), 12);
-    assert_eq!(department(&app, d).unwrap().0, "Dept Field");
-    assert_eq!(
-        user_type(&app, t).unwrap(),
-        ("Field".into(), "devices:read".into())
-    );
+    assert_field_untouched(&app, d, t);
     assert_eq!(
         scope(&app, "devices:read").unwrap(),
         (s, "Device".into(), "Read devices".into(), false)
@@ -217,7 +241,7 @@ async fn non_admins_get_403_on_every_catalog_route() {
 
 #[actix_web::test]
 async fn departments_are_created_edited_and_deleted() {
-    let app = admin_app().await;
+    let (app, _) = admin_app().await;
     let list = app.get_html("/admin/departments").await;
     assert_page_shape(&list, "list");
     assert!(has(
@@ -405,7 +429,7 @@ async fn departments_are_created_edited_and_deleted() {
 
 #[actix_web::test]
 async fn a_department_in_use_cannot_be_deleted() {
-    let app = admin_app().await;
+    let (app, _) = admin_app().await;
     let ada = app.create_user("ada", false);
     let bob = app.create_user("bob", false);
     let (field, reader) = app.grant(ada.id, "Reader", "devices:read");
@@ -484,7 +508,7 @@ async fn a_department_in_use_cannot_be_deleted() {
 
 #[actix_web::test]
 async fn user_types_are_created_edited_and_deleted() {
-    let app = admin_app().await;
+    let (app, _) = admin_app().await;
     let new = "/admin/user-types/new";
     let form = app.get_html(new).await;
     assert_page_shape(&form, "new user type");
@@ -718,16 +742,8 @@ async fn user_types_are_created_edited_and_deleted() {
 
 #[actix_web::test]
 async fn editing_a_user_types_scopes_changes_tokens_at_their_next_use() {
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    let admin = app.visitor();
-    admin.login_ok("root").await;
-    let ada = app.create_user("ada", false);
-    let (_, field) = app.grant(ada.id, "Field", "devices:read devices:write");
-    app.login_ok("ada").await;
-    let (_, token) = app
-        .new_access_token("ci", &["devices:read", "devices:write"])
-        .await;
+    let (app, admin) = app_and_admin().await;
+    let (field, token) = ada_with_a_token_of_two_scopes(&app).await;
     assert_eq!(
         scopes_of(&app, &token).await,
         serde_json::json!(["devices:read", "devices:write"])
@@ -774,16 +790,8 @@ async fn editing_a_user_types_scopes_changes_tokens_at_their_next_use() {
 
 #[actix_web::test]
 async fn retiring_a_scope_hides_it_and_stops_granting_until_restored() {
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    let admin = app.visitor();
-    admin.login_ok("root").await;
-    let ada = app.create_user("ada", false);
-    let (_, field) = app.grant(ada.id, "Field", "devices:read devices:write");
-    app.login_ok("ada").await;
-    let (_, token) = app
-        .new_access_token("ci", &["devices:read", "devices:write"])
-        .await;
+    let (app, admin) = app_and_admin().await;
+    let (field, token) = ada_with_a_token_of_two_scopes(&app).await;
     let (write_id, ..) = scope(&app, "devices:write").unwrap();
 
     let list = admin.get_html("/admin/scopes").await;
@@ -894,7 +902,7 @@ async fn retiring_a_scope_hides_it_and_stops_granting_until_restored() {
 
 #[actix_web::test]
 async fn scopes_are_added_and_described() {
-    let app = admin_app().await;
+    let (app, _) = admin_app().await;
     let new = "/admin/scopes/new";
     let form = app.get_html(new).await;
     assert_page_shape(&form, "add scope");
@@ -1076,7 +1084,7 @@ async fn submit_ok_name(app: &TestApp, name: &str) -> bool {
 
 #[actix_web::test]
 async fn hostile_names_are_shown_escaped_on_every_page() {
-    let app = admin_app().await;
+    let (app, _) = admin_app().await;
     submit_ok(
         &app,
         "/admin/departments/new",
@@ -1139,30 +1147,19 @@ async fn hostile_names_are_shown_escaped_on_every_page() {
     }
 
     // Re-rendered forms (a clash) escape what was typed too.
-    let page = submit_422(
-        &app,
-        "/admin/departments/new",
-        "/admin/departments",
-        &[("name", XSS)],
-    )
-    .await;
-    assert!(!page.contains(XSS) && !has(&page, "img[onerror]"));
-    let page = submit_422(
-        &app,
-        "/admin/user-types/new",
-        "/admin/user-types",
-        &[("name", XSS)],
-    )
-    .await;
-    assert!(!page.contains(XSS) && !has(&page, "img[onerror]"));
-    let page = submit_422(
-        &app,
-        "/admin/scopes/new",
-        "/admin/scopes",
-        &[("name", XSS), ("resource", XSS)],
-    )
-    .await;
-    assert!(!page.contains(XSS) && !has(&page, "img[onerror]"));
+    let name = [("name", XSS)];
+    for (form, action, fields) in [
+        ("/admin/departments/new", "/admin/departments", &name[..]),
+        ("/admin/user-types/new", "/admin/user-types", &name[..]),
+        (
+            "/admin/scopes/new",
+            "/admin/scopes",
+            &[("name", XSS), ("resource", XSS)][..],
+        ),
+    ] {
+        let page = submit_422(&app, form, action, fields).await;
+        assert!(!page.contains(XSS) && !has(&page, "img[onerror]"), "{form}");
+    }
     // And the refusal page of a department in use.
     let ada = app.create_user("ada", false);
     app.db(|c| tessera::db::memberships::add(c, ada.id, d, t))
@@ -1181,7 +1178,7 @@ async fn hostile_names_are_shown_escaped_on_every_page() {
 
 #[actix_web::test]
 async fn catalog_forms_need_the_csrf_token() {
-    let app = admin_app().await;
+    let (app, _) = admin_app().await;
     let ada = app.create_user("ada", false);
     let (d, t) = app.grant(ada.id, "Field", "devices:read");
     let spare_d = app
@@ -1231,12 +1228,7 @@ async fn catalog_forms_need_the_csrf_token() {
     }
     assert_eq!(app.count("departments"), 2);
     assert_eq!(app.count("user_types"), 2);
-    assert_eq!(app.count("scopes"), 12);
-    assert_eq!(department(&app, d).unwrap().0, "Dept Field");
-    assert_eq!(
-        user_type(&app, t).unwrap(),
-        ("Field".into(), "devices:read".into())
-    );
+    assert_field_untouched(&app, d, t);
     assert_eq!(scope(&app, "devices:read").unwrap().1, "Device");
     assert!(!scope(&app, "devices:read").unwrap().3);
     assert!(scope(&app, "devices:write").unwrap().3, "still retired");

@@ -5,8 +5,8 @@
 //! memory) and across two `tessera serve` processes on one PostgreSQL database,
 //! which behave as one deployment.
 
-mod common;
-mod process;
+use crate::common;
+use crate::process;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;

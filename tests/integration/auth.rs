@@ -1,17 +1,19 @@
 //! Sign-in, sign-out, sessions, throttling and CSRF, against the real server.
 
-mod common;
-mod process;
+use crate::common;
+use crate::process;
 
 use std::time::Duration;
 
-use common::{PASSWORD, csrf_in, location, new_client, spawn_app, spawn_app_with, text_of};
+use common::{
+    PASSWORD, app_with_user, csrf_in, location, new_client, spawn_app, spawn_app_with, text_of,
+    urlencode,
+};
 use reqwest::StatusCode;
 
 #[actix_web::test]
 async fn sign_in_then_sign_out_and_the_old_cookie_is_dead() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
 
     let res = app.get("/profile").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -59,8 +61,7 @@ async fn sign_in_then_sign_out_and_the_old_cookie_is_dead() {
 
 #[actix_web::test]
 async fn the_session_id_changes_at_sign_in() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     let login_page = app.get("/login").await;
     let before = login_page
         .cookies()
@@ -68,16 +69,7 @@ async fn the_session_id_changes_at_sign_in() {
         .map(|c| c.value().to_owned())
         .expect("the sign-in page starts a session for its CSRF token");
     let csrf = csrf_in(&login_page.text().await.unwrap());
-    let res = app
-        .post_form(
-            "/login",
-            &[
-                ("username", "ada"),
-                ("password", PASSWORD),
-                ("csrf_token", &csrf),
-            ],
-        )
-        .await;
+    let res = app.post_login("ada", &csrf).await;
     let after = res
         .cookies()
         .find(|c| c.name() == "tessera_session")
@@ -118,8 +110,7 @@ async fn who_has(app: &common::TestApp, cookie: &str) -> Option<String> {
 /// sign-in too, as another user or the same one, and the old id stops working.
 #[actix_web::test]
 async fn a_signed_in_session_gets_a_new_id_at_the_next_sign_in() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.create_user("bob", false);
     let res = app.login("ada", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -171,8 +162,7 @@ async fn a_signed_in_session_gets_a_new_id_at_the_next_sign_in() {
 
 #[actix_web::test]
 async fn unknown_user_and_wrong_password_get_the_same_answer() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
 
     let wrong = app.login("ada", "not the password").await;
     let wrong_status = wrong.status();
@@ -198,14 +188,7 @@ async fn unknown_user_and_wrong_password_get_the_same_answer() {
 
 /// `tessera_password_verifications_total` of a server, from `/metrics`.
 async fn password_verifications(server: &process::Server) -> u64 {
-    let text = common::bare_client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = common::get_text(&server.url("/metrics")).await;
     text.lines()
         .find_map(|line| line.strip_prefix("tessera_password_verifications_total "))
         .unwrap_or_else(|| panic!("the counter is exposed:\n{text}"))
@@ -281,8 +264,7 @@ async fn an_unknown_user_costs_one_password_verification_like_a_wrong_password()
 
 #[actix_web::test]
 async fn a_disabled_user_cannot_sign_in() {
-    let app = spawn_app().await;
-    let user = app.create_user("ada", false);
+    let (app, user) = app_with_user("ada").await;
     app.db(|conn| tessera::db::users::set_status(conn, user.id, "disabled"))
         .unwrap();
     let res = app.login("ada", PASSWORD).await;
@@ -297,8 +279,7 @@ async fn a_disabled_user_cannot_sign_in() {
 
 #[actix_web::test]
 async fn repeated_failures_throttle_that_account_from_that_address_only() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.create_user("bob", false);
 
     for _ in 0..5 {
@@ -324,8 +305,7 @@ async fn repeated_failures_throttle_that_account_from_that_address_only() {
 
 #[actix_web::test]
 async fn failures_from_one_address_do_not_lock_the_owner_out_from_another() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     let guesser = app.visitor_from("127.0.0.2");
     for _ in 0..5 {
         let res = guesser.login("ada", "wrong password").await;
@@ -359,8 +339,7 @@ fn retry_after(res: &reqwest::Response) -> u64 {
 
 #[actix_web::test]
 async fn the_wait_doubles_with_every_failure_and_a_success_ends_it() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     let visitor = app.visitor();
     for _ in 0..5 {
         assert_eq!(
@@ -404,8 +383,7 @@ async fn the_wait_doubles_with_every_failure_and_a_success_ends_it() {
 
 #[actix_web::test]
 async fn forms_without_the_right_csrf_token_change_nothing() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
 
     // Sign-in itself is protected: no token, or a wrong one, is refused.
     app.get("/login").await;
@@ -466,8 +444,7 @@ async fn forms_without_the_right_csrf_token_change_nothing() {
 
 #[actix_web::test]
 async fn a_token_from_another_session_is_refused() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.create_user("eve", false);
     app.login_ok("ada").await;
 
@@ -489,17 +466,18 @@ async fn a_token_from_another_session_is_refused() {
 
 #[actix_web::test]
 async fn an_idle_session_expires() {
-    let app = spawn_app_with(|c| c.session_idle_timeout = Duration::from_secs(2)).await;
-    app.create_user("ada", false);
+    // The default timeouts (30 minutes idle, 12 hours in all), reached by
+    // moving the server's clock.
+    let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
     assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
     // Activity keeps it alive past the idle timeout...
     for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(900)).await;
+        app.advance_clock(Duration::from_secs(25 * 60));
         assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
     }
     // ...and idleness ends it.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.advance_clock(Duration::from_secs(31 * 60));
     let res = app.get("/profile").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(res.headers()), "/login");
@@ -507,21 +485,21 @@ async fn an_idle_session_expires() {
 
 #[actix_web::test]
 async fn a_session_ends_at_its_absolute_timeout_however_active() {
-    let app = spawn_app_with(|c| c.session_absolute_timeout = Duration::from_secs(3)).await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
-    for _ in 0..2 {
-        tokio::time::sleep(Duration::from_millis(1000)).await;
+    // A request every 25 minutes for 11 hours 40 minutes...
+    for _ in 0..28 {
+        app.advance_clock(Duration::from_secs(25 * 60));
         assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // ...and the next, 12 hours 5 minutes after sign-in, finds it ended.
+    app.advance_clock(Duration::from_secs(25 * 60));
     assert_eq!(app.get("/profile").await.status(), StatusCode::SEE_OTHER);
 }
 
 #[actix_web::test]
 async fn disabling_a_user_ends_their_sessions_at_once() {
-    let app = spawn_app().await;
-    let user = app.create_user("ada", false);
+    let (app, user) = app_with_user("ada").await;
     app.login_ok("ada").await;
     assert_eq!(
         app.db(|c| tessera::db::sessions::count_for_user(c, user.id))
@@ -543,8 +521,7 @@ async fn disabling_a_user_ends_their_sessions_at_once() {
 
 #[actix_web::test]
 async fn sign_in_returns_to_a_local_next_page_only() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     let client = new_client();
     for (next, expected) in [
         ("/profile", "/profile"),
@@ -590,19 +567,9 @@ async fn sign_in_returns_to_a_local_next_page_only() {
     }
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[actix_web::test]
 async fn many_failures_from_one_address_throttle_that_address() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     // Fewer than five per account, so only the per-address limit (50) can trip.
     for i in 0..50 {
         let res = app
@@ -628,8 +595,7 @@ async fn many_failures_from_one_address_throttle_that_address() {
 
 #[actix_web::test]
 async fn a_burst_of_guesses_at_once_gets_no_more_than_the_limit() {
-    let app = spawn_app().await;
-    app.create_user("victim", false);
+    let (app, _) = app_with_user("victim").await;
     // Twenty visitors, each with its own session and CSRF token, guess at once.
     let mut guesses = Vec::new();
     for i in 0..20 {
@@ -709,8 +675,7 @@ async fn many_people_signing_in_at_once_from_one_address_are_never_throttled() {
 
 #[actix_web::test]
 async fn visitors_who_are_not_signed_in_leave_no_session_rows() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     for _ in 0..20 {
         app.visitor().get_html("/login").await;
     }
@@ -734,8 +699,7 @@ async fn sign_in_and_sign_out_audit_rows_carry_address_agent_and_utc_time() {
     use diesel::prelude::*;
     use tessera::db::schema::audit_events::dsl as a;
     const AGENT: &str = "AuditCheck/1.0 (X11; tessera tests)";
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     let browser = common::Visitor {
         address: app.address.clone(),
         client: reqwest::Client::builder()
@@ -934,8 +898,7 @@ async fn sign_out_from(visitor: &common::Visitor, headers: &[(&str, &str)]) -> S
 /// or user-initiated fetch metadata, and no such headers at all still work.
 #[actix_web::test]
 async fn cross_site_requests_are_refused_even_with_a_valid_csrf_token() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
     let own = app.address.clone();
     let other_port = format!("http://127.0.0.1:{}", app.port.wrapping_add(1));

@@ -17,8 +17,8 @@
 //! `TESSERA_NGINX` overrides where nginx is looked for (otherwise `nginx` on
 //! `PATH`, then `/usr/sbin/nginx`).
 
-mod common;
-mod process;
+use crate::common;
+use crate::process;
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
@@ -67,7 +67,7 @@ struct Tools {
 fn tools_or_skip(test: &str) -> Option<Tools> {
     // Debian puts nginx in /usr/sbin, which is not on a normal user's PATH.
     let nginx = match std::env::var_os("TESSERA_NGINX").filter(|v| !v.is_empty()) {
-        Some(path) => Some(PathBuf::from(path)).filter(|p| is_executable(p)),
+        Some(path) => Some(PathBuf::from(path)).filter(|p| common::is_executable(p)),
         None => find_binary("nginx", &["/usr/sbin", "/sbin"]),
     };
     let openssl = find_binary("openssl", &["/usr/bin"]);
@@ -100,13 +100,7 @@ fn find_binary(name: &str, fallback: &[&str]) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .chain(fallback.iter().map(PathBuf::from))
         .map(|dir| dir.join(name))
-        .find(|path| is_executable(path))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt as _;
-    path.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .find(|path| common::is_executable(path))
 }
 
 // ---------------------------------------------------------------------------
@@ -482,16 +476,7 @@ async fn a_sign_in_through_the_proxy_is_a_secure_session_on_every_instance() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_hsts(res.headers(), "GET /login");
     let csrf = csrf_in(&res.text().await.unwrap());
-    let res = browser
-        .post_form(
-            "/login",
-            &[
-                ("username", "root"),
-                ("password", PASSWORD),
-                ("csrf_token", &csrf),
-            ],
-        )
-        .await;
+    let res = browser.post_login("root", &csrf).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "signed in");
     assert_ne!(common::location(res.headers()), "/login");
     assert_hsts(res.headers(), "POST /login");

@@ -1,24 +1,33 @@
 //! Token Management on the profile page: personal access tokens and clients that
 //! really authenticate `/api/v1/me`, and every way they stop doing so.
 
-mod common;
+use crate::common;
 
-use common::{PASSWORD, eventually, input_value, location, new_token_in, spawn_app, text_of};
-use reqwest::StatusCode;
-use serde_json::Value;
+use common::{
+    PASSWORD, admin_app, app_with_member, app_with_user, content_type, eventually, input_value,
+    json_field_error, location, new_token_in, refused_page, spawn_app, text_of,
+};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 
 const WARNING: &str = "Make sure to copy your token now. You won't be able to see it again.";
 
-async fn me(app: &common::TestApp, token: &str) -> (StatusCode, Value) {
-    let res = app.api_me(token).await;
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
+/// The `data-token-id` of the first token row of a page.
+fn first_token_id(html: &str) -> &str {
+    html.split("data-token-id=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a token row")
+}
+
+/// The scopes `/api/v1/me` reports for a token.
+async fn scopes_of(app: &common::TestApp, token: &str) -> Value {
+    app.me(token).await.1["scopes"].clone()
 }
 
 #[actix_web::test]
 async fn a_new_access_token_is_shown_once_and_authenticates() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     app.grant(
         ada.id,
         "Field",
@@ -35,7 +44,7 @@ async fn a_new_access_token_is_shown_once_and_authenticates() {
     // {prefix}{kind}_ + 30 body + 6 check characters (SPEC §2).
     assert!(token.starts_with("tsrp_") && token.len() == 41, "{token}");
 
-    let (status, body) = me(&app, &token).await;
+    let (status, body) = app.me(&token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["user"]["username"], "ada");
     assert_eq!(body["kind"], "personal");
@@ -48,14 +57,7 @@ async fn a_new_access_token_is_shown_once_and_authenticates() {
     let list = app.get_html("/profile/tokens").await;
     assert!(!list.contains(&token));
     assert!(list.contains(&token[..9]), "the display prefix is shown");
-    let id = list
-        .split("data-token-id=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let id = first_token_id(&list);
     assert!(
         !app.get_html(&format!("/profile/tokens/{id}/edit"))
             .await
@@ -67,8 +69,7 @@ async fn a_new_access_token_is_shown_once_and_authenticates() {
 
 #[actix_web::test]
 async fn scopes_offered_and_granted_are_limited_to_what_the_user_holds() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     app.grant(ada.id, "Reader", "devices:read");
     app.login_ok("ada").await;
 
@@ -79,11 +80,11 @@ async fn scopes_offered_and_granted_are_limited_to_what_the_user_holds() {
         "only held scopes are offered"
     );
 
-    let res = app
-        .create_access_token("sneaky", &["devices:read", "users:write"])
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
+    let page = refused_page(
+        app.create_access_token("sneaky", &["devices:read", "users:write"])
+            .await,
+    )
+    .await;
     assert!(
         text_of(&page, "#scopes-error")
             .unwrap()
@@ -99,26 +100,21 @@ async fn scopes_offered_and_granted_are_limited_to_what_the_user_holds() {
 
 #[actix_web::test]
 async fn a_name_clash_keeps_what_was_typed() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     app.grant(ada.id, "Field", "devices:read collections:read");
     app.login_ok("ada").await;
     app.new_access_token("Deploy", &["devices:read"]).await;
 
-    let res = app
-        .submit(
-            "/profile/tokens/new",
-            "/profile/tokens",
-            &[
-                ("name", "deploy"),
-                ("description", "second one"),
-                ("scopes", "collections:read"),
-                ("expires_in_days", "60"),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
+    let page = refused_page(
+        app.submit_access_token(&[
+            ("name", "deploy"),
+            ("description", "second one"),
+            ("scopes", "collections:read"),
+            ("expires_in_days", "60"),
+        ])
+        .await,
+    )
+    .await;
     assert_eq!(
         text_of(&page, "#name-error").as_deref(),
         Some("You already have an access token named “deploy”. Choose another name.")
@@ -152,33 +148,28 @@ async fn a_name_clash_keeps_what_was_typed() {
     );
     let (second, new) = app.new_access_token("reused", &["devices:read"]).await;
     assert_ne!(first, second, "a new record under the freed name");
-    assert_eq!(me(&app, &new).await.0, StatusCode::OK);
-    assert_eq!(me(&app, &old).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&new).await.0, StatusCode::OK);
+    assert_eq!(app.me(&old).await.0, StatusCode::UNAUTHORIZED);
 }
 
 /// SQLite's lower() folds ASCII only; names must clash whatever their letters.
 #[actix_web::test]
 async fn names_clash_case_insensitively_beyond_ascii() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let (_, role) = app.grant(ada.id, "Field", "devices:read");
     app.login_ok("ada").await;
     app.new_access_token("Ärger", &["devices:read"]).await;
 
-    let res = app
-        .submit(
-            "/profile/tokens/new",
-            "/profile/tokens",
-            &[
-                ("name", "ärger"),
-                ("description", "typed"),
-                ("scopes", "devices:read"),
-                ("expires_in_days", "30"),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
+    let page = refused_page(
+        app.submit_access_token(&[
+            ("name", "ärger"),
+            ("description", "typed"),
+            ("scopes", "devices:read"),
+            ("expires_in_days", "30"),
+        ])
+        .await,
+    )
+    .await;
     assert_eq!(
         text_of(&page, "#name-error").as_deref(),
         Some("You already have an access token named “ärger”. Choose another name.")
@@ -196,17 +187,11 @@ async fn names_clash_case_insensitively_beyond_ascii() {
         .format("%Y-%m-%d")
         .to_string();
     let provision = async |name: &str| {
-        app.submit(
-            "/profile/clients/new",
-            "/profile/clients",
-            &[("name", name), ("role_id", &role), ("expires_at", &expires)],
-        )
-        .await
+        app.submit_client(&[("name", name), ("role_id", &role), ("expires_at", &expires)])
+            .await
     };
     assert_eq!(provision("ÖL-Export").await.status(), StatusCode::OK);
-    let res = provision("öl-export").await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
+    let page = refused_page(provision("öl-export").await).await;
     assert_eq!(
         text_of(&page, "#name-error").as_deref(),
         Some("You already have a client named “öl-export”. Choose another name.")
@@ -218,9 +203,7 @@ async fn names_clash_case_insensitively_beyond_ascii() {
 
 #[actix_web::test]
 async fn expiry_is_bounded_by_the_policy() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     app.login_ok("ada").await;
     let too_far = (chrono::Utc::now() + chrono::TimeDelta::days(400))
         .format("%Y-%m-%d")
@@ -232,16 +215,12 @@ async fn expiry_is_bounded_by_the_policy() {
         ("30", "yesterday"),
     ] {
         let res = app
-            .submit(
-                "/profile/tokens/new",
-                "/profile/tokens",
-                &[
-                    ("name", "t"),
-                    ("scopes", "devices:read"),
-                    ("expires_in_days", days),
-                    ("expires_at", date),
-                ],
-            )
+            .submit_access_token(&[
+                ("name", "t"),
+                ("scopes", "devices:read"),
+                ("expires_in_days", days),
+                ("expires_at", date),
+            ])
             .await;
         assert_eq!(
             res.status(),
@@ -254,16 +233,12 @@ async fn expiry_is_bounded_by_the_policy() {
         .format("%Y-%m-%d")
         .to_string();
     let res = app
-        .submit(
-            "/profile/tokens/new",
-            "/profile/tokens",
-            &[
-                ("name", "t"),
-                ("scopes", "devices:read"),
-                ("expires_in_days", "90"),
-                ("expires_at", &soon),
-            ],
-        )
+        .submit_access_token(&[
+            ("name", "t"),
+            ("scopes", "devices:read"),
+            ("expires_in_days", "90"),
+            ("expires_at", &soon),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let list = app.get_html("/profile/tokens").await;
@@ -272,8 +247,7 @@ async fn expiry_is_bounded_by_the_policy() {
 
 #[actix_web::test]
 async fn a_client_acts_with_its_role() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let (_, role) = app.grant(ada.id, "BI", "collections:read devices:read");
     let (_, other_role) = {
         let bob = app.create_user("bob", false);
@@ -291,35 +265,27 @@ async fn a_client_acts_with_its_role() {
         .format("%Y-%m-%d")
         .to_string();
     let res = app
-        .submit(
-            "/profile/clients/new",
-            "/profile/clients",
-            &[
-                ("name", "JDBC"),
-                ("role_id", &other_role.to_string()),
-                ("expires_at", &expires),
-            ],
-        )
+        .submit_client(&[
+            ("name", "JDBC"),
+            ("role_id", &other_role.to_string()),
+            ("expires_at", &expires),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text_of(&res.text().await.unwrap(), "#role_id-error").is_some());
 
     let res = app
-        .submit(
-            "/profile/clients/new",
-            "/profile/clients",
-            &[
-                ("name", "JDBC"),
-                ("role_id", &role.to_string()),
-                ("expires_at", &expires),
-            ],
-        )
+        .submit_client(&[
+            ("name", "JDBC"),
+            ("role_id", &role.to_string()),
+            ("expires_at", &expires),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["cache-control"], "no-store");
     let token = new_token_in(&res.text().await.unwrap());
     assert!(token.starts_with("tsrc_"));
-    let (status, body) = me(&app, &token).await;
+    let (status, body) = app.me(&token).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["kind"], "client");
     assert_eq!(body["user_type"], "BI");
@@ -336,8 +302,7 @@ async fn a_client_acts_with_its_role() {
 
 #[actix_web::test]
 async fn edit_narrows_freely_and_never_widens_beyond_the_owner() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     app.grant(ada.id, "Field", "devices:read devices:write");
     app.login_ok("ada").await;
     let (id, token) = app
@@ -345,22 +310,17 @@ async fn edit_narrows_freely_and_never_widens_beyond_the_owner() {
         .await;
 
     let res = app
-        .submit(
-            &format!("/profile/tokens/{id}/edit"),
-            &format!("/profile/tokens/{id}"),
+        .edit_token(
+            id,
             &[("scopes", "devices:read"), ("description", "narrowed")],
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        me(&app, &token).await.1["scopes"],
-        serde_json::json!(["devices:read"])
-    );
+    assert_eq!(scopes_of(&app, &token).await, json!(["devices:read"]));
 
     let res = app
-        .submit(
-            &format!("/profile/tokens/{id}/edit"),
-            &format!("/profile/tokens/{id}"),
+        .edit_token(
+            id,
             &[
                 ("scopes", "devices:read"),
                 ("scopes", "users:write"),
@@ -369,10 +329,7 @@ async fn edit_narrows_freely_and_never_widens_beyond_the_owner() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        me(&app, &token).await.1["scopes"],
-        serde_json::json!(["devices:read"])
-    );
+    assert_eq!(scopes_of(&app, &token).await, json!(["devices:read"]));
     let list = app.get_html("/profile/tokens").await;
     assert!(list.contains("narrowed") && !list.contains("wider"));
     assert_eq!(app.audit("token_edited").len(), 1);
@@ -380,9 +337,7 @@ async fn edit_narrows_freely_and_never_widens_beyond_the_owner() {
 
 #[actix_web::test]
 async fn regenerate_disable_enable_and_revoke() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     app.login_ok("ada").await;
     let (id, old) = app.new_access_token("ci", &["devices:read"]).await;
 
@@ -392,20 +347,20 @@ async fn regenerate_disable_enable_and_revoke() {
     assert_eq!(res.headers()["cache-control"], "no-store");
     let new = new_token_in(&res.text().await.unwrap());
     assert_ne!(old, new);
-    assert_eq!(me(&app, &old).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(me(&app, &new).await.0, StatusCode::OK);
+    assert_eq!(app.me(&old).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&new).await.0, StatusCode::OK);
 
     // Disable and enable.
     let res = app.token_action(id, "disable").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(me(&app, &new).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&new).await.0, StatusCode::UNAUTHORIZED);
     assert!(
         app.get_html("/profile/tokens")
             .await
             .contains("badge-disabled")
     );
     app.token_action(id, "enable").await;
-    assert_eq!(me(&app, &new).await.0, StatusCode::OK);
+    assert_eq!(app.me(&new).await.0, StatusCode::OK);
 
     // Revoke asks first, then the row leaves the list and the secret is refused.
     let confirm = app.get_html(&format!("/profile/tokens/{id}/revoke")).await;
@@ -421,7 +376,7 @@ async fn regenerate_disable_enable_and_revoke() {
             .await
             .contains(&format!("data-token-id=\"{id}\""))
     );
-    assert_eq!(me(&app, &new).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&new).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.audit("revoked_token_used").len(), 1);
     assert_eq!(
         app.token_action(id, "enable").await.status(),
@@ -429,15 +384,13 @@ async fn regenerate_disable_enable_and_revoke() {
         "revoked is final"
     );
 
-    for action in [
+    app.assert_audited_once(&[
         "token_created",
         "token_regenerated",
         "token_disabled",
         "token_enabled",
         "token_revoked",
-    ] {
-        assert_eq!(app.audit(action).len(), 1, "{action}");
-    }
+    ]);
     let dump = app.database_dump();
     assert!(
         !dump.contains(&old[9..]) && !dump.contains(&new[9..]),
@@ -447,9 +400,7 @@ async fn regenerate_disable_enable_and_revoke() {
 
 #[actix_web::test]
 async fn users_see_and_touch_only_their_own_tokens() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     let mallory = app.create_user("mallory", false);
     app.grant(mallory.id, "Other", "devices:read");
     app.login_ok("ada").await;
@@ -483,7 +434,7 @@ async fn users_see_and_touch_only_their_own_tokens() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert_eq!(me(&app, &token).await.0, StatusCode::OK, "nothing changed");
+    assert_eq!(app.me(&token).await.0, StatusCode::OK, "nothing changed");
     assert!(!app.get_html("/profile/tokens").await.contains("pwned"));
 
     // Every attempt is audited: the intruder as actor, the token by id and label.
@@ -514,8 +465,7 @@ async fn users_see_and_touch_only_their_own_tokens() {
 /// changes nothing, and is audited.
 #[actix_web::test]
 async fn profile_routes_leave_api_tokens_and_sessions_alone() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let membership = app.grant(ada.id, "Field", "devices:read");
     let api = app.insert_token(ada.id, "api", "ERP sync", Some(membership));
     let session = app.insert_token(ada.id, "session", "Pixel 9", Some(membership));
@@ -562,13 +512,13 @@ async fn profile_routes_leave_api_tokens_and_sessions_alone() {
         }
         // Used before each attempt, so a cached success cannot hide a change.
         for action in ["regenerate", "disable", "enable", "revoke"] {
-            assert_eq!(me(&app, &seeded.token).await.0, StatusCode::OK);
+            assert_eq!(app.me(&seeded.token).await.0, StatusCode::OK);
             assert_eq!(
                 app.token_action(id, action).await.status(),
                 StatusCode::NOT_FOUND,
                 "{action} of {id}"
             );
-            assert_eq!(me(&app, &seeded.token).await.0, StatusCode::OK, "{action}");
+            assert_eq!(app.me(&seeded.token).await.0, StatusCode::OK, "{action}");
         }
         let res = app
             .submit(
@@ -579,7 +529,7 @@ async fn profile_routes_leave_api_tokens_and_sessions_alone() {
             .await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
         assert_eq!(before(id), row, "the row did not change");
-        assert_eq!(me(&app, &seeded.token).await.0, StatusCode::OK);
+        assert_eq!(app.me(&seeded.token).await.0, StatusCode::OK);
 
         let denied: Vec<_> = app
             .audit_rows("token_access_denied")
@@ -606,8 +556,7 @@ async fn profile_routes_leave_api_tokens_and_sessions_alone() {
 
 #[actix_web::test]
 async fn tokens_stop_working_with_their_owner() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let (department, user_type) = app.grant(ada.id, "Field", "devices:read devices:write");
     app.login_ok("ada").await;
     let (_, token) = app
@@ -617,30 +566,25 @@ async fn tokens_stop_working_with_their_owner() {
     // Demoted out of a scope: the next request is narrower.
     app.db(|c| tessera::db::user_types::set_scopes(c, user_type, "devices:read"))
         .unwrap();
-    assert_eq!(
-        me(&app, &token).await.1["scopes"],
-        serde_json::json!(["devices:read"])
-    );
+    assert_eq!(scopes_of(&app, &token).await, json!(["devices:read"]));
     // Out of every membership: no scopes, but still a valid token.
     app.db(|c| tessera::db::memberships::remove(c, ada.id, department, user_type))
         .unwrap();
-    assert_eq!(me(&app, &token).await.1["scopes"], serde_json::json!([]));
+    assert_eq!(app.me(&token).await.1["scopes"], serde_json::json!([]));
     // Disabled owner: refused.
     app.db(|c| tessera::db::users::set_status(c, ada.id, "disabled"))
         .unwrap();
-    assert_eq!(me(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&token).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.audit("token_of_disabled_user_used").len(), 1);
 }
 
 #[actix_web::test]
 async fn an_expired_token_is_refused() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     app.login_ok("ada").await;
     let (id, token) = app.new_access_token("ci", &["devices:read"]).await;
     let (fresh, _) = app.new_access_token("fresh", &["devices:read"]).await;
-    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+    assert_eq!(app.me(&token).await.0, StatusCode::OK);
     app.db(|conn| {
         use diesel::prelude::*;
         use tessera::db::schema::tokens::dsl as t;
@@ -649,7 +593,7 @@ async fn an_expired_token_is_refused() {
             .execute(conn)
     })
     .unwrap();
-    assert_eq!(me(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&token).await.0, StatusCode::UNAUTHORIZED);
     // The badge is on that token's row, and on no other.
     let list = app.get_html("/profile/tokens").await;
     let badges = |id: i64| -> Vec<String> {
@@ -681,9 +625,7 @@ async fn an_expired_token_is_refused() {
 
 #[actix_web::test]
 async fn api_me_speaks_rfc_6750() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     app.login_ok("ada").await;
     let (_, token) = app.new_access_token("ci", &["devices:read"]).await;
     let client = reqwest::Client::new();
@@ -745,12 +687,11 @@ async fn api_me_speaks_rfc_6750() {
 
 #[actix_web::test]
 async fn last_use_is_recorded_at_most_once_a_minute() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     app.login_ok("ada").await;
     let (id, token) = app.new_access_token("ci", &["devices:read"]).await;
-    let last_used = || {
+    let (other, other_token) = app.new_access_token("other", &["devices:read"]).await;
+    let last_used = |id: i64| {
         app.db(|conn| {
             use diesel::prelude::*;
             use tessera::db::schema::tokens::dsl as t;
@@ -761,23 +702,29 @@ async fn last_use_is_recorded_at_most_once_a_minute() {
         })
         .unwrap()
     };
-    assert_eq!(last_used().0, None);
+    assert_eq!(last_used(id).0, None);
     app.api_me(&token).await;
     // Uses are buffered and written about once a second.
-    assert!(eventually(|| last_used().0.is_some()).await);
-    let (first, ip) = last_used();
+    assert!(eventually(|| last_used(id).0.is_some()).await);
+    let (first, ip) = last_used(id);
     assert_eq!(ip.as_deref(), Some("127.0.0.1"));
     app.api_me(&token).await;
-    actix_web::rt::time::sleep(std::time::Duration::from_millis(1500)).await;
-    assert_eq!(last_used().0, first, "no write within the minute");
+    // A use of another token after it: once that one is written, a write of
+    // the second use, had there been one, would be there too (one buffer, one
+    // transaction per flush).
+    app.api_me(&other_token).await;
+    assert!(eventually(|| last_used(other).0.is_some()).await);
+    assert_eq!(last_used(id).0, first, "no write within the minute");
     assert!(app.get_html("/profile/tokens").await.contains("127.0.0.1"));
+    // A minute later, a use is written again.
+    app.advance_clock(std::time::Duration::from_secs(61));
+    app.api_me(&token).await;
+    assert!(eventually(|| last_used(id).0 > first).await);
 }
 
 #[actix_web::test]
 async fn hostile_names_are_shown_escaped() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     app.login_ok("ada").await;
     let payload = "<script>alert(1)</script>";
     let res = app.create_access_token(payload, &["devices:read"]).await;
@@ -790,8 +737,7 @@ async fn hostile_names_are_shown_escaped() {
 
 #[actix_web::test]
 async fn every_token_form_needs_the_csrf_token() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let (_, role) = app.grant(ada.id, "Field", "devices:read");
     app.login_ok("ada").await;
     let (id, token) = app.new_access_token("ci", &["devices:read"]).await;
@@ -845,12 +791,12 @@ async fn every_token_form_needs_the_csrf_token() {
     }
     assert_eq!(app.count("tokens"), tokens_before);
     assert_eq!(
-        me(&app, &token).await.0,
+        app.me(&token).await.0,
         StatusCode::OK,
         "still works, unchanged"
     );
     assert_eq!(
-        me(&app, &off_token).await.0,
+        app.me(&off_token).await.0,
         StatusCode::UNAUTHORIZED,
         "still disabled"
     );
@@ -860,17 +806,8 @@ async fn every_token_form_needs_the_csrf_token() {
 
 #[actix_web::test]
 async fn creation_can_be_switched_off() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
-    app.db(|conn| {
-        use diesel::prelude::*;
-        use tessera::db::schema::settings::dsl as s;
-        diesel::update(s::settings)
-            .set(s::token_creation_enabled.eq(false))
-            .execute(conn)
-    })
-    .unwrap();
+    let (app, _) = app_with_member("ada").await;
+    app.set_settings("token_creation_enabled = FALSE");
     app.login_ok("ada").await;
     let form = app.get_html("/profile/tokens/new").await;
     assert!(form.contains("switched off"));
@@ -883,24 +820,21 @@ async fn creation_can_be_switched_off() {
 /// administrator (who holds everything) cannot store a scope that does not exist.
 #[actix_web::test]
 async fn edit_refuses_scopes_outside_the_catalog() {
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    app.login_ok("root").await;
+    let (app, _) = admin_app().await;
     let (id, token) = app.new_access_token("ci", &["devices:read"]).await;
 
-    let res = app
-        .submit(
-            &format!("/profile/tokens/{id}/edit"),
-            &format!("/profile/tokens/{id}"),
+    let page = refused_page(
+        app.edit_token(
+            id,
             &[
                 ("scopes", "devices:read"),
                 ("scopes", "bogus:scope"),
                 ("description", "typed here"),
             ],
         )
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
+        .await,
+    )
+    .await;
     assert_eq!(
         text_of(&page, "#scopes-error").as_deref(),
         Some("There is no scope called bogus:scope.")
@@ -910,10 +844,7 @@ async fn edit_refuses_scopes_outside_the_catalog() {
         Some("typed here")
     );
     assert!(page.contains("value=\"devices:read\" checked"));
-    assert_eq!(
-        me(&app, &token).await.1["scopes"],
-        serde_json::json!(["devices:read"])
-    );
+    assert_eq!(scopes_of(&app, &token).await, json!(["devices:read"]));
     let stored: String = app.db(|conn| {
         use diesel::prelude::*;
         use tessera::db::schema::tokens::dsl as t;
@@ -941,39 +872,24 @@ fn expiry_of(app: &common::TestApp, id: i64) -> chrono::NaiveDateTime {
 /// right after every change.
 #[actix_web::test]
 async fn a_client_lives_its_whole_lifecycle_over_http() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let (_, role) = app.grant(ada.id, "BI", "collections:read devices:read");
     app.login_ok("ada").await;
     let expires = (chrono::Utc::now() + chrono::TimeDelta::days(30))
         .format("%Y-%m-%d")
         .to_string();
     let res = app
-        .submit(
-            "/profile/clients/new",
-            "/profile/clients",
-            &[
-                ("name", "Test runner"),
-                ("role_id", &role.to_string()),
-                ("expires_at", &expires),
-            ],
-        )
+        .submit_client(&[
+            ("name", "Test runner"),
+            ("role_id", &role.to_string()),
+            ("expires_at", &expires),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let first = new_token_in(&res.text().await.unwrap());
     let list = app.get_html("/profile/tokens").await;
-    let id: i64 = list
-        .split("id=\"clients-heading\"")
-        .nth(1)
-        .unwrap()
-        .split("data-token-id=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let clients = list.split("id=\"clients-heading\"").nth(1).unwrap();
+    let id: i64 = first_token_id(clients).parse().unwrap();
 
     // Regenerate: shorten the expiry first, so the new one must come from the policy.
     app.db(|conn| {
@@ -984,7 +900,7 @@ async fn a_client_lives_its_whole_lifecycle_over_http() {
             .execute(conn)
     })
     .unwrap();
-    assert_eq!(me(&app, &first).await.0, StatusCode::OK);
+    assert_eq!(app.me(&first).await.0, StatusCode::OK);
     let policy = app.db(|conn| tessera::db::settings::load(conn).unwrap().policy());
     let asked = tessera::db::now();
     let res = app.token_action(id, "regenerate").await;
@@ -992,8 +908,8 @@ async fn a_client_lives_its_whole_lifecycle_over_http() {
     assert_eq!(res.status(), StatusCode::OK);
     let second = new_token_in(&res.text().await.unwrap());
     assert!(second.starts_with("tsrc_") && second != first);
-    assert_eq!(me(&app, &first).await.0, StatusCode::UNAUTHORIZED);
-    let (status, body) = me(&app, &second).await;
+    assert_eq!(app.me(&first).await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = app.me(&second).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["kind"], "client");
     let expiry = expiry_of(&app, id);
@@ -1006,40 +922,36 @@ async fn a_client_lives_its_whole_lifecycle_over_http() {
     );
 
     // Disable, enable, revoke: each refused or accepted at once.
-    assert_eq!(me(&app, &second).await.0, StatusCode::OK);
+    assert_eq!(app.me(&second).await.0, StatusCode::OK);
     assert_eq!(
         app.token_action(id, "disable").await.status(),
         StatusCode::SEE_OTHER
     );
-    assert_eq!(me(&app, &second).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&second).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(
         app.token_action(id, "enable").await.status(),
         StatusCode::SEE_OTHER
     );
-    assert_eq!(me(&app, &second).await.0, StatusCode::OK);
+    assert_eq!(app.me(&second).await.0, StatusCode::OK);
     assert_eq!(
         app.token_action(id, "revoke").await.status(),
         StatusCode::SEE_OTHER
     );
-    assert_eq!(me(&app, &second).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&second).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.audit("revoked_token_used").len(), 1);
-    for action in [
+    app.assert_audited_once(&[
         "token_regenerated",
         "token_disabled",
         "token_enabled",
         "token_revoked",
-    ] {
-        assert_eq!(app.audit(action).len(), 1, "{action}");
-    }
+    ]);
 }
 
 /// An administrator changes the owner through the admin pages; the owner's token,
 /// used right before each change, is narrowed or refused right after it.
 #[actix_web::test]
 async fn demotion_and_disabling_through_the_admin_pages_reach_the_tokens() {
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    app.login_ok("root").await;
+    let (app, _) = admin_app().await;
     let ada = app.create_user("ada", true);
     let (department, user_type) = app.grant(ada.id, "Field", "devices:read");
     let owner = app.visitor();
@@ -1051,8 +963,8 @@ async fn demotion_and_disabling_through_the_admin_pages_reach_the_tokens() {
 
     // The administrator flag taken away: users:write goes, devices:read stays.
     assert_eq!(
-        me(&app, &token).await.1["scopes"],
-        serde_json::json!(["devices:read", "users:write"])
+        scopes_of(&app, &token).await,
+        json!(["devices:read", "users:write"])
     );
     let res = app
         .submit(
@@ -1062,10 +974,7 @@ async fn demotion_and_disabling_through_the_admin_pages_reach_the_tokens() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        me(&app, &token).await.1["scopes"],
-        serde_json::json!(["devices:read"])
-    );
+    assert_eq!(scopes_of(&app, &token).await, json!(["devices:read"]));
 
     // The membership that gave devices:read removed: nothing left.
     let res = app
@@ -1076,15 +985,15 @@ async fn demotion_and_disabling_through_the_admin_pages_reach_the_tokens() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(me(&app, &token).await.1["scopes"], serde_json::json!([]));
+    assert_eq!(app.me(&token).await.1["scopes"], serde_json::json!([]));
 
     // Disabled: refused.
-    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+    assert_eq!(app.me(&token).await.0, StatusCode::OK);
     let res = app
         .submit(&user_page, &format!("{user_page}/disable"), &[])
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(me(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&token).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.audit("token_of_disabled_user_used").len(), 1);
 }
 
@@ -1112,14 +1021,7 @@ async fn regenerate_is_refused_while_creation_is_switched_off() {
         })
     };
     let before = prefix_and_expiry();
-    app.db(|conn| {
-        use diesel::prelude::*;
-        use tessera::db::schema::settings::dsl as s;
-        diesel::update(s::settings)
-            .set(s::token_creation_enabled.eq(false))
-            .execute(conn)
-    })
-    .unwrap();
+    app.set_settings("token_creation_enabled = FALSE");
 
     // Profile: back to the list with the reason.
     let res = app.token_action(id, "regenerate").await;
@@ -1132,7 +1034,7 @@ async fn regenerate_is_refused_while_creation_is_switched_off() {
             .contains("Token creation is switched off"),
         "{list}"
     );
-    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+    assert_eq!(app.me(&token).await.0, StatusCode::OK);
 
     // Administrator's token page.
     let admin = app.visitor();
@@ -1149,27 +1051,26 @@ async fn regenerate_is_refused_while_creation_is_switched_off() {
             .unwrap()
             .contains("Token creation is switched off")
     );
-    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+    assert_eq!(app.me(&token).await.0, StatusCode::OK);
 
     // JSON API.
-    let res = reqwest::Client::new()
-        .post(app.url(&format!("/api/v1/tokens/{id}/regenerate")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(
+            Method::POST,
+            &format!("/api/v1/tokens/{id}/regenerate"),
+            &token,
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = res.json().await.unwrap();
     assert!(
-        body["fields"]["token"]
-            .as_str()
-            .unwrap()
-            .contains("Token creation is switched off"),
+        json_field_error(&body, "token").contains("Token creation is switched off"),
         "{body}"
     );
     assert!(body.get("token").is_none());
 
-    assert_eq!(me(&app, &token).await.0, StatusCode::OK);
+    assert_eq!(app.me(&token).await.0, StatusCode::OK);
     assert_eq!(prefix_and_expiry(), before, "nothing changed");
     assert!(app.audit("token_regenerated").is_empty());
 }
@@ -1178,9 +1079,7 @@ async fn regenerate_is_refused_while_creation_is_switched_off() {
 /// header) leaves a pending message for the page the person sees next.
 #[actix_web::test]
 async fn the_confirmation_dialog_does_not_eat_a_pending_message() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     app.login_ok("ada").await;
     let (id, _) = app.new_access_token("ci", &["devices:read"]).await;
     // Leaves "Disabled “ci”…" for the next page, without following the redirect.
@@ -1234,25 +1133,9 @@ fn date_in(days: i64) -> String {
         .to_string()
 }
 
-/// Sets the policy's maximum lifetime (and a default within it).
-fn set_max_lifetime(app: &common::TestApp, days: i32) {
-    use diesel::prelude::*;
-    use tessera::db::schema::settings::dsl as s;
-    app.db(|conn| {
-        diesel::update(s::settings)
-            .set((
-                s::max_lifetime_days.eq(days),
-                s::default_lifetime_days.eq(days.min(90)),
-            ))
-            .execute(conn)
-    })
-    .unwrap();
-}
-
 #[actix_web::test]
 async fn a_new_user_sees_what_each_empty_section_is_for() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
     let page = app.get_html("/profile/tokens").await;
     assert_eq!(
@@ -1290,13 +1173,7 @@ async fn assert_invalid_token(app: &common::TestApp, token: &str, why: &str) {
         "Bearer realm=\"tessera\", error=\"invalid_token\"",
         "{why}"
     );
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json"),
-        "{why}"
-    );
+    assert!(content_type(&res).starts_with("application/json"), "{why}");
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "invalid_token", "{why}: {body}");
     assert!(
@@ -1310,9 +1187,7 @@ async fn assert_invalid_token(app: &common::TestApp, token: &str, why: &str) {
 
 #[actix_web::test]
 async fn expired_disabled_and_orphaned_tokens_get_the_rfc_6750_answer_and_an_audit_row() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
     let bob = app.create_user("bob", false);
     app.grant(bob.id, "Other", "devices:read");
     app.login_ok("ada").await;
@@ -1320,7 +1195,7 @@ async fn expired_disabled_and_orphaned_tokens_get_the_rfc_6750_answer_and_an_aud
     let (disabled_id, disabled) = app.new_access_token("paused", &["devices:read"]).await;
     let bobs = app.insert_token(bob.id, "personal", "bobs", None);
     for token in [&expired, &disabled, &bobs.token] {
-        assert_eq!(me(&app, token).await.0, StatusCode::OK);
+        assert_eq!(app.me(token).await.0, StatusCode::OK);
     }
 
     app.db(|conn| {
@@ -1355,8 +1230,7 @@ async fn expired_disabled_and_orphaned_tokens_get_the_rfc_6750_answer_and_an_aud
 
 #[actix_web::test]
 async fn past_and_too_distant_dates_are_refused_beside_the_field_keeping_what_was_typed() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let (_, role) = app.grant(ada.id, "Field", "devices:read devices:write");
     app.login_ok("ada").await;
     let (yesterday, too_far) = (date_in(-1), date_in(366));
@@ -1367,21 +1241,17 @@ async fn past_and_too_distant_dates_are_refused_beside_the_field_keeping_what_wa
             "The policy allows at most 365 days; choose an earlier date.",
         ),
     ] {
-        let res = app
-            .submit(
-                "/profile/tokens/new",
-                "/profile/tokens",
-                &[
-                    ("name", "nightly backup"),
-                    ("description", "typed by hand"),
-                    ("scopes", "devices:write"),
-                    ("expires_in_days", "30"),
-                    ("expires_at", date),
-                ],
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{date}");
-        let page = res.text().await.unwrap();
+        let page = refused_page(
+            app.submit_access_token(&[
+                ("name", "nightly backup"),
+                ("description", "typed by hand"),
+                ("scopes", "devices:write"),
+                ("expires_in_days", "30"),
+                ("expires_at", date),
+            ])
+            .await,
+        )
+        .await;
         assert_eq!(
             text_of(&page, "#expires_at-error").as_deref(),
             Some(message),
@@ -1403,19 +1273,15 @@ async fn past_and_too_distant_dates_are_refused_beside_the_field_keeping_what_wa
         assert!(page.contains("value=\"devices:write\" checked"), "{date}");
         assert!(!page.contains("value=\"devices:read\" checked"), "{date}");
 
-        let res = app
-            .submit(
-                "/profile/clients/new",
-                "/profile/clients",
-                &[
-                    ("name", "JDBC"),
-                    ("role_id", &role.to_string()),
-                    ("expires_at", date),
-                ],
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{date}");
-        let page = res.text().await.unwrap();
+        let page = refused_page(
+            app.submit_client(&[
+                ("name", "JDBC"),
+                ("role_id", &role.to_string()),
+                ("expires_at", date),
+            ])
+            .await,
+        )
+        .await;
         assert_eq!(
             text_of(&page, "input#client-expires-at + #expires_at-error").as_deref(),
             Some(message),
@@ -1436,38 +1302,28 @@ async fn past_and_too_distant_dates_are_refused_beside_the_field_keeping_what_wa
     // The last allowed day is fine, on both forms.
     let last = date_in(365);
     let res = app
-        .submit(
-            "/profile/clients/new",
-            "/profile/clients",
-            &[
-                ("name", "JDBC"),
-                ("role_id", &role.to_string()),
-                ("expires_at", &last),
-            ],
-        )
+        .submit_client(&[
+            ("name", "JDBC"),
+            ("role_id", &role.to_string()),
+            ("expires_at", &last),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let res = app
-        .submit(
-            "/profile/tokens/new",
-            "/profile/tokens",
-            &[
-                ("name", "nightly backup"),
-                ("scopes", "devices:write"),
-                ("expires_in_days", "30"),
-                ("expires_at", &last),
-            ],
-        )
+        .submit_access_token(&[
+            ("name", "nightly backup"),
+            ("scopes", "devices:write"),
+            ("expires_in_days", "30"),
+            ("expires_at", &last),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
 }
 
 #[actix_web::test]
 async fn a_preset_longer_than_the_maximum_lifetime_is_refused() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
-    set_max_lifetime(&app, 364);
+    let (app, _) = app_with_member("ada").await;
+    app.set_settings("max_lifetime_days = 364, default_lifetime_days = 90");
     app.login_ok("ada").await;
     let form = app.get_html("/profile/tokens/new").await;
     assert!(form.contains("<option value=\"180\""));
@@ -1476,20 +1332,16 @@ async fn a_preset_longer_than_the_maximum_lifetime_is_refused() {
         "a preset beyond the maximum is not offered"
     );
     // A hand-made POST asks for it anyway.
-    let res = app
-        .submit(
-            "/profile/tokens/new",
-            "/profile/tokens",
-            &[
-                ("name", "ci"),
-                ("scopes", "devices:read"),
-                ("expires_in_days", "365"),
-                ("expires_at", ""),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
+    let page = refused_page(
+        app.submit_access_token(&[
+            ("name", "ci"),
+            ("scopes", "devices:read"),
+            ("expires_in_days", "365"),
+            ("expires_at", ""),
+        ])
+        .await,
+    )
+    .await;
     assert_eq!(
         text_of(&page, "#expires_at-error").as_deref(),
         Some("The policy allows at most 364 days; choose an earlier date.")
@@ -1525,19 +1377,15 @@ async fn an_admin_provisions_a_client_with_any_user_type_a_user_only_with_a_held
         );
     }
     let res = admin
-        .submit(
-            "/profile/clients/new",
-            "/profile/clients",
-            &[
-                ("name", "Audit export"),
-                ("role_id", &nobodys.to_string()),
-                ("expires_at", &expires),
-            ],
-        )
+        .submit_client(&[
+            ("name", "Audit export"),
+            ("role_id", &nobodys.to_string()),
+            ("expires_at", &expires),
+        ])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let token = new_token_in(&res.text().await.unwrap());
-    let (status, body) = me(&app, &token).await;
+    let (status, body) = app.me(&token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["user_type"], "Auditor");
     assert_eq!(body["scopes"], serde_json::json!(["users:read"]));
@@ -1548,15 +1396,11 @@ async fn an_admin_provisions_a_client_with_any_user_type_a_user_only_with_a_held
         let expires = expires.clone();
         let app = &app;
         async move {
-            app.submit(
-                "/profile/clients/new",
-                "/profile/clients",
-                &[
-                    ("name", "JDBC"),
-                    ("role_id", &role),
-                    ("expires_at", &expires),
-                ],
-            )
+            app.submit_client(&[
+                ("name", "JDBC"),
+                ("role_id", &role),
+                ("expires_at", &expires),
+            ])
             .await
         }
     };
@@ -1590,8 +1434,7 @@ async fn an_admin_provisions_a_client_with_any_user_type_a_user_only_with_a_held
 
 #[actix_web::test]
 async fn scope_checkboxes_are_grouped_by_resource() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     app.grant(
         ada.id,
         "Field",

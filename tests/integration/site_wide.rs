@@ -1,8 +1,13 @@
-//! The portal's shell: security headers, error pages, admin area, body limits.
+//! What holds for the whole site rather than one route: the security headers
+//! of every HTML answer, one `<h1>` and a label per input on every page, `/`
+//! leading to Token Management, the admin area closed to non-administrators,
+//! the plain pages for unknown routes, wrong methods and oversized bodies, the
+//! built-in static files (and a folder that replaces them), `/healthz` and
+//! `/readyz`, and the session cookie's Secure flag.
 
-mod common;
+use crate::common;
 
-use common::{PASSWORD, location, spawn_app, text_of};
+use common::{app_with_user, content_type, location, spawn_app, text_of};
 use reqwest::StatusCode;
 
 const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
@@ -21,8 +26,7 @@ fn assert_security_headers(res: &reqwest::Response) {
 
 #[actix_web::test]
 async fn every_html_response_carries_the_security_headers() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     for path in ["/login", "/setup", "/nowhere"] {
         let res = app.get(path).await;
         assert_security_headers(&res);
@@ -30,12 +34,7 @@ async fn every_html_response_carries_the_security_headers() {
     app.login_ok("ada").await;
     for path in ["/profile", "/profile/tokens", "/admin", "/nowhere"] {
         let res = app.get(path).await;
-        assert!(
-            res.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/html")
-        );
+        assert!(content_type(&res).starts_with("text/html"));
         assert_security_headers(&res);
     }
 }
@@ -214,8 +213,7 @@ async fn pages_have_one_h1_and_a_label_for_every_input() {
 
 #[actix_web::test]
 async fn root_leads_to_token_management() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
     let res = app.get("/").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -227,8 +225,7 @@ async fn root_leads_to_token_management() {
 
 #[actix_web::test]
 async fn the_admin_area_is_for_administrators_only() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.create_user("root", true);
 
     // Anonymous: sign in first.
@@ -268,8 +265,7 @@ async fn the_admin_area_is_for_administrators_only() {
 
 #[actix_web::test]
 async fn unknown_routes_wrong_methods_and_large_bodies_get_plain_pages() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     assert_eq!(
         app.get("/no/such/page").await.status(),
         StatusCode::NOT_FOUND,
@@ -329,12 +325,7 @@ async fn static_files_are_served_locally() {
     let app = spawn_app().await;
     let res = app.get("/static/css/tessera.css").await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/css")
-    );
+    assert!(content_type(&res).starts_with("text/css"));
     // Built into the binary: revalidated by entity tag, 304 while unchanged.
     let etag = res.headers()["etag"].to_str().unwrap().to_owned();
     assert_eq!(res.headers()["cache-control"], "no-cache");
@@ -419,16 +410,7 @@ async fn cookie_secure_false_leaves_the_flag_off_even_after_sign_in() {
     let page = app.get("/login").await;
     let mut cookies = session_cookies(&page);
     let csrf = common::csrf_in(&page.text().await.unwrap());
-    let res = app
-        .post_form(
-            "/login",
-            &[
-                ("username", "ada"),
-                ("password", PASSWORD),
-                ("csrf_token", &csrf),
-            ],
-        )
-        .await;
+    let res = app.post_login("ada", &csrf).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let at_sign_in = session_cookies(&res);
     assert_eq!(at_sign_in.len(), 1, "a new cookie at sign-in");
@@ -443,34 +425,4 @@ async fn cookie_secure_false_leaves_the_flag_off_even_after_sign_in() {
         assert!(!attributes.iter().any(|a| a == "secure"), "{cookie}");
         assert!(attributes.iter().any(|a| a == "httponly"), "{cookie}");
     }
-}
-
-#[actix_web::test]
-async fn metrics_count_requests_validations_and_the_pool() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    let t = app.insert_token(ada.id, "personal", "ci", None);
-    app.api_me(&t.token).await;
-    app.api_me("garbage").await;
-    app.get("/login").await;
-    let res = app.get("/metrics").await;
-    assert_eq!(res.status(), StatusCode::OK);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
-    let text = res.text().await.unwrap();
-    for needle in [
-        "tessera_http_requests_total{method=\"GET\",route=\"/login\",status=\"200\"}",
-        "tessera_http_request_duration_seconds_bucket{route=\"/api/v1/me\"",
-        "tessera_token_validations_total{outcome=\"valid\"}",
-        "tessera_token_validations_total{outcome=\"malformed\"}",
-        "tessera_db_pool_connections{state=\"idle\"}",
-        "tessera_password_verifications_total ",
-    ] {
-        assert!(text.contains(needle), "{needle} in:\n{text}");
-    }
-    assert!(!text.contains(&t.token[9..]), "no secret in metrics");
 }

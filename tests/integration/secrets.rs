@@ -8,8 +8,8 @@
 //! that was issued or typed: zero hits. The cookie-encrypting key is stored (all
 //! instances share it) but must never be logged.
 
-mod common;
-mod process;
+use crate::common;
+use crate::process;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,9 +87,12 @@ async fn issued(res: reqwest::Response) -> String {
     })
 }
 
-async fn api_json(res: reqwest::Response, expected: StatusCode) -> Value {
-    assert_eq!(res.status(), expected);
-    res.json().await.unwrap()
+/// The `token` of an API answer that created one (201).
+async fn created_token(res: reqwest::Result<reqwest::Response>) -> String {
+    let res = res.expect("an answer");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.unwrap();
+    body["token"].as_str().expect("a token").to_owned()
 }
 
 #[actix_web::test]
@@ -279,14 +282,7 @@ async fn no_secret_reaches_logs_audit_or_database() {
     // Regenerate the access token (the old secret stays a secret).
     let personal_id: i64 = {
         let list = ada.page(&server.url("/profile/tokens"), &mut secrets).await;
-        let doc = scraper::Html::parse_document(&list);
-        let rows = scraper::Selector::parse("tr[data-token-id]").unwrap();
-        doc.select(&rows)
-            .find(|row| row.text().any(|t| t.trim() == "ci"))
-            .and_then(|row| row.value().attr("data-token-id"))
-            .unwrap()
-            .parse()
-            .unwrap()
+        common::token_row_id(&list, "ci")
     };
     let res = ada
         .submit(
@@ -320,20 +316,15 @@ async fn no_secret_reaches_logs_audit_or_database() {
     secrets.push(api_token.clone());
 
     // Mobile sign-in of the administrator (every scope, introspection included).
-    let session = api_json(
+    let session = created_token(
         http.post(server.url("/api/v1/sessions"))
             .json(&serde_json::json!({
                 "username": "root", "password": admin_password, "device_name": "Pixel 9"
             }))
             .send()
-            .await
-            .unwrap(),
-        StatusCode::CREATED,
+            .await,
     )
-    .await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    .await;
     secrets.push(session.clone());
     for token in [&regenerated, &api_token, &personal, "tsrp_garbage"] {
         http.post(server.url("/api/v1/introspect"))
@@ -344,19 +335,14 @@ async fn no_secret_reaches_logs_audit_or_database() {
             .unwrap();
     }
     // A token created through the API, then revoked by value as if leaked.
-    let via_api = api_json(
+    let via_api = created_token(
         http.post(server.url("/api/v1/tokens"))
             .bearer_auth(&session)
             .json(&serde_json::json!({"name": "leaky", "scopes": ["devices:read"]}))
             .send()
-            .await
-            .unwrap(),
-        StatusCode::CREATED,
+            .await,
     )
-    .await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    .await;
     secrets.push(via_api.clone());
     let res = http
         .post(server.url("/api/v1/revoke"))
@@ -375,14 +361,7 @@ async fn no_secret_reaches_logs_audit_or_database() {
     // Ada revokes her client, changes her password, signs out.
     let client_id: i64 = {
         let list = ada.page(&server.url("/profile/tokens"), &mut secrets).await;
-        let doc = scraper::Html::parse_document(&list);
-        let rows = scraper::Selector::parse("tr[data-token-id]").unwrap();
-        doc.select(&rows)
-            .find(|row| row.text().any(|t| t.trim() == "BI"))
-            .and_then(|row| row.value().attr("data-token-id"))
-            .unwrap()
-            .parse()
-            .unwrap()
+        common::token_row_id(&list, "BI")
     };
     let res = ada
         .submit(

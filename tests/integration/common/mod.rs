@@ -2,8 +2,6 @@
 //! temporary SQLite file, or a fresh PostgreSQL schema when `TEST_DATABASE_URL` is
 //! set) and drives it over HTTP with a cookie-keeping client.
 
-#![allow(dead_code)]
-
 use std::time::{Duration, Instant};
 
 use clap::Parser as _;
@@ -69,7 +67,7 @@ pub fn long_password(chars: usize) -> String {
 /// A database for one test: a temporary SQLite file, or a fresh PostgreSQL schema
 /// when `TEST_DATABASE_URL` is set (dropped with this). Empty until whoever
 /// connects first applies the migrations: an in-process app, a `tessera serve`
-/// child (tests/process) or [`TestDb::connect`].
+/// child (tests/integration/process) or [`TestDb::connect`].
 pub struct TestDb {
     /// What the server and the test connect to.
     pub url: String,
@@ -223,6 +221,7 @@ pub struct TestApp {
     pub visitor: Visitor,
     pub database_url: String,
     setup_code: Option<String>,
+    clock: tessera::clock::Clock,
     handle: actix_web::dev::ServerHandle,
     _db: TestDb,
 }
@@ -272,6 +271,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     let port = app.port();
     let pool = app.pool();
     let setup_code = app.setup_code().map(str::to_owned);
+    let clock = app.clock();
     let server = app.into_server();
     let handle = server.handle();
     actix_web::rt::spawn(server);
@@ -285,6 +285,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
         },
         database_url: db.url.clone(),
         setup_code,
+        clock,
         handle,
         _db: db,
     }
@@ -377,12 +378,21 @@ impl Visitor {
 
     /// POSTs a form as is (the caller supplies any csrf_token).
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.post(path, fields).await
+    }
+
+    /// [`Self::post_form`] of any form serde can encode (owned strings, say).
+    pub async fn post<T: serde::Serialize + ?Sized>(
+        &self,
+        path: &str,
+        form: &T,
+    ) -> reqwest::Response {
         self.client
             .post(self.url(path))
-            .form(fields)
+            .form(form)
             .send()
             .await
-            .expect("POST")
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
     }
 
     /// POSTs a form with the CSRF token read from `page` (a GET path) first.
@@ -500,6 +510,12 @@ impl TestApp {
         });
     }
 
+    /// Moves the server's clock `by` forward: sessions and token uses see that
+    /// much time gone by, and no test sleeps through it.
+    pub fn advance_clock(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
     pub fn setup_code(&self) -> Option<&str> {
         self.setup_code.as_deref()
     }
@@ -580,8 +596,7 @@ impl Visitor {
         for scope in scopes {
             fields.push(("scopes", scope));
         }
-        self.submit("/profile/tokens/new", "/profile/tokens", &fields)
-            .await
+        self.submit_access_token(&fields).await
     }
 
     /// Creates an access token and returns (its id, the token).
@@ -590,16 +605,7 @@ impl Visitor {
         assert_eq!(res.status(), StatusCode::OK, "create {name}");
         let html = res.text().await.unwrap();
         let token = new_token_in(&html);
-        let list = self.get_html("/profile/tokens").await;
-        let doc = Html::parse_document(&list);
-        let rows = Selector::parse("tr[data-token-id]").unwrap();
-        let id = doc
-            .select(&rows)
-            .find(|row| row.text().any(|t| t.trim() == name))
-            .and_then(|row| row.value().attr("data-token-id"))
-            .expect("the new token is listed")
-            .parse()
-            .unwrap();
+        let id = token_row_id(&self.get_html("/profile/tokens").await, name);
         (id, token)
     }
 
@@ -612,6 +618,18 @@ impl Visitor {
         )
         .await
     }
+}
+
+/// The `data-token-id` of the row of the token named `name` on a page.
+pub fn token_row_id(html: &str, name: &str) -> i64 {
+    let doc = Html::parse_document(html);
+    let rows = Selector::parse("tr[data-token-id]").unwrap();
+    doc.select(&rows)
+        .find(|row| row.text().any(|t| t.trim() == name))
+        .and_then(|row| row.value().attr("data-token-id"))
+        .unwrap_or_else(|| panic!("no row of {name}"))
+        .parse()
+        .expect("a numeric id")
 }
 
 /// What `insert_token` creates.
@@ -836,4 +854,245 @@ pub fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
     .map(|input| format!("{form} {input}"))
     .join(", ");
     hidden_fields(html, &inputs)
+}
+
+/// A fresh server with one user, `username`, who is not an administrator and
+/// has not signed in: where most tests start.
+pub async fn app_with_user(username: &str) -> (TestApp, tessera::db::users::User) {
+    let app = spawn_app().await;
+    let user = app.create_user(username, false);
+    (app, user)
+}
+
+/// [`app_with_user`], the user a member of a department whose user type
+/// ("Field") holds `devices:read`: enough to create a personal token.
+pub async fn app_with_member(username: &str) -> (TestApp, tessera::db::users::User) {
+    let (app, user) = app_with_user(username).await;
+    app.grant(user.id, "Field", "devices:read");
+    (app, user)
+}
+
+/// A fresh server with the administrator `root`, signed in.
+pub async fn admin_app() -> (TestApp, tessera::db::users::User) {
+    let app = spawn_app().await;
+    let root = app.create_user("root", true);
+    app.login_ok("root").await;
+    (app, root)
+}
+
+impl TestApp {
+    /// Changes the settings row straight in the database (arrangement), in
+    /// SQL both backends speak: `app.set_settings("max_lifetime_days = 45")`.
+    pub fn set_settings(&self, assignments: &str) {
+        self.db(|conn| {
+            conn.batch_execute(&format!("UPDATE settings SET {assignments} WHERE id = 1"))
+                .unwrap_or_else(|e| panic!("set {assignments}: {e}"));
+        });
+    }
+
+    /// `GET /api/v1/me` with a bearer token: the status and the JSON body
+    /// (`Null` when there is none).
+    pub async fn me(&self, token: &str) -> (StatusCode, serde_json::Value) {
+        let res = self.api_me(token).await;
+        let status = res.status();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}
+
+/// Percent-encodes everything but unreserved characters, for a query value.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Whether `path` is a file this process may run.
+pub fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// A response's Content-Type ("" without one).
+pub fn content_type(res: &reqwest::Response) -> &str {
+    res.headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// The body of a GET of `url` by a client without cookies, which must answer.
+pub async fn get_text(url: &str) -> String {
+    bare_client()
+        .get(url)
+        .send()
+        .await
+        .and_then(|res| res.error_for_status())
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .text()
+        .await
+        .expect("a body")
+}
+
+/// The message a JSON error body gives for one field (`fields.<name>`).
+pub fn json_field_error<'a>(body: &'a serde_json::Value, name: &str) -> &'a str {
+    body["fields"][name]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error for {name} in {body}"))
+}
+
+impl TestApp {
+    /// Asserts that `/api/v1/me` refuses every one of `tokens`.
+    pub async fn assert_refused(&self, tokens: &[Seeded]) {
+        let ids: Vec<i64> = tokens.iter().map(|t| t.id).collect();
+        self.assert_refused_exactly(tokens, &ids).await;
+    }
+
+    /// Asserts that `/api/v1/me` refuses each of `tokens` whose id is in
+    /// `refused` and accepts each other one.
+    pub async fn assert_refused_exactly(&self, tokens: &[Seeded], refused: &[i64]) {
+        for t in tokens {
+            let expected = if refused.contains(&t.id) {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::OK
+            };
+            let status = self.api_me(&t.token).await.status();
+            assert_eq!(status, expected, "token {}", t.id);
+        }
+    }
+}
+
+impl Visitor {
+    /// Saves the settings page (an administrator's) with the values a fresh
+    /// install has, but for `changes`.
+    pub async fn save_settings(&self, changes: &[(&str, &str)]) -> reqwest::Response {
+        let mut fields = vec![
+            ("default_lifetime_days", "90"),
+            ("max_lifetime_days", "365"),
+            ("retention_days", "90"),
+            ("mobile_session_days", "30"),
+            ("token_creation_enabled", "on"),
+            ("tenant_id", ""),
+        ];
+        for (name, value) in changes {
+            match fields.iter_mut().find(|(field, _)| field == name) {
+                Some(field) => field.1 = value,
+                None => fields.push((name, value)),
+            }
+        }
+        self.submit("/admin/settings", "/admin/settings", &fields)
+            .await
+    }
+
+    /// Submits the form of `/profile/tokens/new` with these fields (and its
+    /// CSRF token).
+    pub async fn submit_access_token(&self, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.submit("/profile/tokens/new", "/profile/tokens", fields)
+            .await
+    }
+
+    /// Submits the form of `/profile/clients/new` with these fields.
+    pub async fn submit_client(&self, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.submit("/profile/clients/new", "/profile/clients", fields)
+            .await
+    }
+
+    /// Submits an administrator's Create API token form with these fields.
+    pub async fn submit_api_token(&self, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.submit("/admin/tokens/new", "/admin/tokens", fields)
+            .await
+    }
+
+    /// Submits the edit form of the personal token or client `id`.
+    pub async fn edit_token(&self, id: i64, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.submit(
+            &format!("/profile/tokens/{id}/edit"),
+            &format!("/profile/tokens/{id}"),
+            fields,
+        )
+        .await
+    }
+
+    /// Submits the profile's password form without "sign out other sessions".
+    pub async fn change_password(&self, current: &str, new: &str) -> reqwest::Response {
+        self.submit(
+            "/profile",
+            "/profile/password",
+            &[("current_password", current), ("new_password", new)],
+        )
+        .await
+    }
+
+    /// POSTs the sign-in form with a CSRF token the caller read already.
+    pub async fn post_login(&self, username: &str, csrf: &str) -> reqwest::Response {
+        self.post_form(
+            "/login",
+            &[
+                ("username", username),
+                ("password", PASSWORD),
+                ("csrf_token", csrf),
+            ],
+        )
+        .await
+    }
+}
+
+impl TestApp {
+    /// A request to the API presenting the bearer `token`, with a JSON body
+    /// when `body` is given; the response, whatever its status.
+    pub async fn api_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut req = reqwest::Client::new()
+            .request(method.clone(), self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+}
+
+/// The string `field` of each object in a JSON array.
+pub fn each_str<'a>(array: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {array}"))
+        .iter()
+        .map(|item| {
+            item[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {field} in {item}"))
+        })
+        .collect()
+}
+
+/// The page of a form sent back to be fixed (422), which this must be.
+pub async fn refused_page(res: reqwest::Response) -> String {
+    assert_eq!(
+        res.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{} sends the form back",
+        res.url()
+    );
+    res.text().await.expect("a page")
+}
+
+impl TestApp {
+    /// Asserts that each of `actions` has exactly one audit row.
+    pub fn assert_audited_once(&self, actions: &[&str]) {
+        for action in actions {
+            assert_eq!(self.audit(action).len(), 1, "{action}");
+        }
+    }
 }

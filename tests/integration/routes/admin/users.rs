@@ -1,21 +1,18 @@
-//! Administrator pages for users, settings and the audit log.
+//! `/admin/users`: creating, editing, disabling and enabling users, their
+//! memberships, set-password links and bulk revocation of what they hold; and
+//! what holds across the admin pages (refused to non-administrators, hostile
+//! values escaped, links that start with the public URL).
 
-mod common;
+use crate::common;
 
-use common::{PASSWORD, csrf_in, location, spawn_app, spawn_app_with, text_of};
+use common::{
+    PASSWORD, admin_app, app_with_user, csrf_in, location, refused_page, spawn_app_with, text_of,
+};
 use reqwest::StatusCode;
-
-async fn admin_app() -> (common::TestApp, tessera::db::users::User) {
-    let app = spawn_app().await;
-    let root = app.create_user("root", true);
-    app.login_ok("root").await;
-    (app, root)
-}
 
 #[actix_web::test]
 async fn non_admins_are_refused_everywhere() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     app.login_ok("ada").await;
     for path in [
         "/admin/users",
@@ -59,8 +56,8 @@ async fn non_admins_are_refused_everywhere() {
 #[actix_web::test]
 async fn create_a_user_who_can_then_sign_in() {
     let (app, _) = admin_app().await;
-    let res = app
-        .submit(
+    let page = refused_page(
+        app.submit(
             "/admin/users/new",
             "/admin/users",
             &[
@@ -70,9 +67,9 @@ async fn create_a_user_who_can_then_sign_in() {
                 ("password", "short"),
             ],
         )
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
+        .await,
+    )
+    .await;
     assert!(text_of(&page, "#email-error").is_some());
     assert_eq!(
         common::input_value(&page, "username").as_deref(),
@@ -96,11 +93,11 @@ async fn create_a_user_who_can_then_sign_in() {
         ("qwerty123", tessera::domain::account::TOO_COMMON),
         ("grace@example.com", tessera::domain::account::TOO_EASY),
     ] {
-        let res = app
-            .submit("/admin/users/new", "/admin/users", &grace(password))
-            .await;
-        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{password}");
-        let page = res.text().await.unwrap();
+        let page = refused_page(
+            app.submit("/admin/users/new", "/admin/users", &grace(password))
+                .await,
+        )
+        .await;
         assert_eq!(
             text_of(&page, "input#new-password + #password-error").as_deref(),
             Some(message),
@@ -275,13 +272,7 @@ async fn confirm_revoke(
     form: &[(String, String)],
     heading: &str,
 ) -> reqwest::Response {
-    let res = app
-        .client
-        .post(app.url("/admin/tokens/bulk-revoke"))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/admin/tokens/bulk-revoke", form).await;
     assert_eq!(res.status(), StatusCode::OK);
     let confirm = res.text().await.unwrap();
     assert_eq!(text_of(&confirm, "h1").as_deref(), Some(heading));
@@ -313,14 +304,7 @@ async fn revoke_all_of_a_users_tokens() {
     let res = confirm_revoke(&app, &form, "Revoke 3 tokens?").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     // Refused right after the confirm response.
-    for t in &ada_tokens {
-        assert_eq!(
-            app.api_me(&t.token).await.status(),
-            StatusCode::UNAUTHORIZED,
-            "token {}",
-            t.id
-        );
-    }
+    app.assert_refused(&ada_tokens).await;
     assert!(ada_tokens.iter().all(|t| app.is_revoked(t.id)));
     // Not their mobile session, nor anyone else's tokens.
     assert_eq!(
@@ -368,152 +352,6 @@ async fn revoke_all_of_a_users_mobile_sessions() {
     assert!(!app.is_revoked(ada_token.id) && !app.is_revoked(bob_session.id));
     let page = app.get_html(&format!("/admin/users/{}", ada.id)).await;
     assert!(page.contains("No mobile sessions."));
-}
-
-#[actix_web::test]
-async fn settings_change_the_policy() {
-    let (app, _) = admin_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
-    let fields = |creation: Option<&'static str>, default: &'static str| {
-        let mut f = vec![
-            ("default_lifetime_days", default),
-            ("max_lifetime_days", "30"),
-            ("retention_days", "60"),
-            ("mobile_session_days", "14"),
-            ("tenant_id", "acme-42"),
-        ];
-        if let Some(c) = creation {
-            f.push(("token_creation_enabled", c));
-        }
-        f
-    };
-    let res = app
-        .submit(
-            "/admin/settings",
-            "/admin/settings",
-            &fields(Some("on"), "90"),
-        )
-        .await;
-    assert_eq!(
-        res.status(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "default above maximum"
-    );
-    assert!(text_of(&res.text().await.unwrap(), "#default_lifetime_days-error").is_some());
-
-    let res = app
-        .submit(
-            "/admin/settings",
-            "/admin/settings",
-            &fields(Some("on"), "30"),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let s = app.db(tessera::db::settings::load).unwrap();
-    assert_eq!(
-        (s.max_lifetime_days, s.retention_days, s.tenant_id.as_str()),
-        (30, 60, "acme-42")
-    );
-
-    // A 60-day token is now beyond the maximum.
-    let user = app.visitor();
-    user.login_ok("ada").await;
-    let res = user
-        .submit(
-            "/profile/tokens/new",
-            "/profile/tokens",
-            &[
-                ("name", "t"),
-                ("scopes", "devices:read"),
-                ("expires_in_days", "60"),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-
-    // Switching creation off closes the forms with an explanation.
-    app.submit("/admin/settings", "/admin/settings", &fields(None, "30"))
-        .await;
-    assert!(
-        user.get_html("/profile/tokens/new")
-            .await
-            .contains("switched off")
-    );
-    assert!(
-        app.get_html("/admin/tokens/new")
-            .await
-            .contains("switched off")
-    );
-    assert_eq!(app.audit("settings_updated").len(), 2);
-}
-
-#[actix_web::test]
-async fn the_audit_log_filters_pages_and_exports() {
-    let (app, _) = admin_app().await;
-    // 120 failed sign-ins by a stranger, written as audit rows directly (no
-    // throttle stands in the way of the rows).
-    for i in 0..120 {
-        app.db(|conn| {
-            let actor = tessera::db::audit::Actor {
-                username: Some(format!("user{i}")),
-                ip: Some("10.0.0.9".into()),
-                ..Default::default()
-            };
-            tessera::db::audit::record(
-                conn,
-                &actor,
-                &tessera::db::audit::Event::new(
-                    "login_failure",
-                    tessera::db::audit::Outcome::Failure,
-                ),
-            )
-        })
-        .unwrap();
-    }
-    let first = app.get_html("/admin/audit?action=login_failure").await;
-    let rows = first.matches("data-event-id").count();
-    assert_eq!(rows, 100);
-    let next = {
-        let doc = scraper::Html::parse_document(&first);
-        let link = scraper::Selector::parse("a[rel=next]").unwrap();
-        doc.select(&link)
-            .next()
-            .unwrap()
-            .value()
-            .attr("href")
-            .unwrap()
-            .to_owned()
-    };
-    let second = app.get_html(&next).await;
-    assert_eq!(second.matches("data-event-id").count(), 20);
-    assert!(second.contains("user0") && !second.contains(">user119<"));
-
-    let only = app.get_html("/admin/audit?actor=USER7").await;
-    assert_eq!(only.matches("data-event-id").count(), 1);
-    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let ranged = app
-        .get_html(&format!(
-            "/admin/audit?action=login_failure&from={today}&until={today}"
-        ))
-        .await;
-    assert_eq!(ranged.matches("data-event-id").count(), 100);
-    let none = app
-        .get_html("/admin/audit?action=login_failure&until=2000-01-01")
-        .await;
-    assert_eq!(none.matches("data-event-id").count(), 0);
-
-    let res = app.get("/admin/audit.csv?action=login_failure").await;
-    assert_eq!(res.status(), StatusCode::OK);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/csv")
-    );
-    let csv = res.text().await.unwrap();
-    assert!(csv.starts_with("time_utc,actor,ip,user_agent,action"));
-    assert_eq!(csv.lines().count(), 121);
 }
 
 #[actix_web::test]
@@ -618,15 +456,16 @@ async fn a_user_created_with_a_link_sets_their_own_password() {
         ("short", "Use at least 8 characters."),
         ("12345678", tessera::domain::account::TOO_COMMON),
     ] {
-        let res = grace_browser
-            .submit(
-                &link,
-                "/set-password",
-                &[("code", &code), ("new_password", refused)],
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
-        let page = res.text().await.unwrap();
+        let page = refused_page(
+            grace_browser
+                .submit(
+                    &link,
+                    "/set-password",
+                    &[("code", &code), ("new_password", refused)],
+                )
+                .await,
+        )
+        .await;
         assert_eq!(
             text_of(&page, "input#new_password + #new_password-error").as_deref(),
             Some(message)
@@ -919,20 +758,7 @@ async fn hostile_values_are_escaped_on_sessions_settings_audit_and_user_pages() 
         tessera::db::audit::record(conn, &actor, &event)
     })
     .unwrap();
-    let res = app
-        .submit(
-            "/admin/settings",
-            "/admin/settings",
-            &[
-                ("default_lifetime_days", "90"),
-                ("max_lifetime_days", "365"),
-                ("retention_days", "90"),
-                ("mobile_session_days", "30"),
-                ("tenant_id", payload),
-                ("token_creation_enabled", "on"),
-            ],
-        )
-        .await;
+    let res = app.save_settings(&[("tenant_id", payload)]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 
     for path in [
@@ -976,192 +802,6 @@ async fn hostile_values_are_escaped_on_sessions_settings_audit_and_user_pages() 
     assert_eq!(text_of(&page, "h1").as_deref(), Some("Revoke 1 token?"));
     assert!(!page.contains("<img src=x") && shown_escaped(&page));
     let _ = root;
-}
-
-#[actix_web::test]
-async fn settings_audit_names_the_tenant_id_and_its_change() {
-    let (app, _) = admin_app().await;
-    let save = |tenant: &'static str| {
-        let app = &app;
-        async move {
-            let res = app
-                .submit(
-                    "/admin/settings",
-                    "/admin/settings",
-                    &[
-                        ("default_lifetime_days", "90"),
-                        ("max_lifetime_days", "365"),
-                        ("retention_days", "90"),
-                        ("mobile_session_days", "30"),
-                        ("token_creation_enabled", "on"),
-                        ("tenant_id", tenant),
-                    ],
-                )
-                .await;
-            assert_eq!(res.status(), StatusCode::SEE_OTHER, "{tenant}");
-        }
-    };
-    save("acme-42").await;
-    save("  acme-42 ").await;
-    save("globex, \"eu\"").await;
-    let details: Vec<String> = app
-        .audit_rows("settings_updated")
-        .into_iter()
-        .map(|r| r.detail.unwrap_or_default())
-        .collect();
-    assert_eq!(details.len(), 3);
-    assert!(
-        details[0].ends_with("tenant id \"acme-42\" (was \"\")"),
-        "a change says what it was: {}",
-        details[0]
-    );
-    assert!(
-        details[1].ends_with("tenant id \"acme-42\""),
-        "no change (the field is trimmed): {}",
-        details[1]
-    );
-    assert!(
-        details[2].ends_with("tenant id \"globex, \\\"eu\\\"\" (was \"acme-42\")"),
-        "quoted, so that a comma cannot pass for another setting: {}",
-        details[2]
-    );
-    // The rest of the policy is still there.
-    assert!(details[0].starts_with("default 90 d, max 365 d, non-expiring refused"));
-}
-
-/// The token each listed audit row links to (`None` for rows about no token).
-fn event_targets(html: &str) -> Vec<Option<i64>> {
-    let doc = scraper::Html::parse_document(html);
-    let rows = scraper::Selector::parse("tr[data-event-id]").unwrap();
-    let link = scraper::Selector::parse("a[href^=\"/admin/tokens/\"]").unwrap();
-    doc.select(&rows)
-        .map(|row| {
-            row.select(&link).next().map(|a| {
-                a.value().attr("href").unwrap()["/admin/tokens/".len()..]
-                    .parse()
-                    .unwrap()
-            })
-        })
-        .collect()
-}
-
-fn urlencode(s: &str) -> String {
-    serde_urlencoded::to_string([("x", s)]).unwrap()[2..].to_owned()
-}
-
-#[actix_web::test]
-async fn the_audit_log_filters_by_token_id_or_display_prefix() {
-    let (app, root) = admin_app().await;
-    let ada = app.create_user("ada", false);
-    let (dept, user_type) = app.grant(ada.id, "Ops", "devices:read");
-    let personal = app.insert_token(ada.id, "personal", "laptop", None);
-    let api = app.insert_token(ada.id, "api", "ERP", Some((dept, user_type)));
-    // Audited changes: personal twice, api once, and an event about no token.
-    for (id, action) in [
-        (personal.id, "disable"),
-        (api.id, "disable"),
-        (personal.id, "enable"),
-    ] {
-        let res = app
-            .submit(
-                &format!("/admin/tokens/{id}"),
-                &format!("/admin/tokens/{id}/{action}"),
-                &[],
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    }
-    app.submit(
-        &format!("/admin/users/{}", ada.id),
-        &format!("/admin/users/{}", ada.id),
-        &[("email", "ada@example.com"), ("display_name", "Ada L.")],
-    )
-    .await;
-    let all = app.get_html("/admin/audit").await;
-    assert!(event_targets(&all).contains(&None), "events about no token");
-
-    let prefix = |t: &common::Seeded| t.token[..9].to_owned();
-    let cases: Vec<(String, Vec<Option<i64>>)> = vec![
-        (personal.id.to_string(), vec![Some(personal.id); 2]),
-        (format!("#{}", api.id), vec![Some(api.id)]),
-        (prefix(&personal), vec![Some(personal.id); 2]),
-        (
-            format!("{}…", prefix(&personal)),
-            vec![Some(personal.id); 2],
-        ),
-        (format!(" {}... ", prefix(&api)), vec![Some(api.id)]),
-        // The start of a display prefix, if few tokens have it.
-        (personal.token[..7].to_owned(), vec![Some(personal.id); 2]),
-        ("tsra_".into(), vec![Some(api.id)]),
-    ];
-    for (token, expected) in &cases {
-        let path = format!("/admin/audit?token={}", urlencode(token));
-        let page = app.get_html(&path).await;
-        assert_eq!(&event_targets(&page), expected, "{token:?}");
-        assert!(text_of(&page, "#token-note").is_none(), "{token:?}");
-        // The export takes the same filter: a header, then the same rows.
-        let csv = app
-            .get(&format!("/admin/audit.csv?token={}", urlencode(token)))
-            .await
-            .text()
-            .await
-            .unwrap();
-        assert_eq!(csv.lines().count(), 1 + expected.len(), "{token:?}: {csv}");
-    }
-
-    // An id that names no token (any more) just has no events.
-    let page = app.get_html("/admin/audit?token=999999").await;
-    assert!(event_targets(&page).is_empty());
-    assert!(text_of(&page, "#token-note").is_none());
-
-    // A prefix no token has, or garbage: no rows and a note, never an error.
-    for (token, note) in [
-        ("tsrp_zzzz", "No token has a display prefix"),
-        ("tsrp_zzzz…", "No token has a display prefix"),
-        ("laptop", "Enter a token id"),
-        ("' OR 1=1 --", "Enter a token id"),
-        ("-1", "Enter a token id"),
-        ("99999999999999999999999", "Enter a token id"),
-        ("tsrp_4Fq0x", "Enter a token id"),
-        ("%", "Enter a token id"),
-    ] {
-        let path = format!("/admin/audit?token={}", urlencode(token));
-        let res = app.get(&path).await;
-        assert_eq!(res.status(), StatusCode::OK, "{token:?}");
-        let page = res.text().await.unwrap();
-        assert!(event_targets(&page).is_empty(), "{token:?}");
-        let shown = text_of(&page, "#token-note").unwrap_or_default();
-        assert!(shown.contains(note), "{token:?}: {shown}");
-        let doc = scraper::Html::parse_document(&page);
-        let field = scraper::Selector::parse("input#a-token").unwrap();
-        assert_eq!(
-            doc.select(&field).next().unwrap().value().attr("value"),
-            Some(token),
-            "the field keeps what was typed"
-        );
-        let csv = app
-            .get(&format!("/admin/audit.csv?token={}", urlencode(token)))
-            .await;
-        assert_eq!(csv.status(), StatusCode::OK, "{token:?}");
-        assert_eq!(csv.text().await.unwrap().lines().count(), 1, "{token:?}");
-    }
-
-    // A prefix so short that many tokens have it asks for more of it.
-    for i in 0..tessera::domain::audit_filter::MAX_PREFIX_MATCHES {
-        app.insert_token(root.id, "personal", &format!("many {i}"), None);
-    }
-    let page = app.get_html("/admin/audit?token=tsrp_").await;
-    assert!(event_targets(&page).is_empty());
-    assert!(
-        text_of(&page, "#token-note")
-            .unwrap_or_default()
-            .contains("More than")
-    );
-    // The whole display prefix still finds its token among them.
-    let page = app
-        .get_html(&format!("/admin/audit?token={}", prefix(&personal)))
-        .await;
-    assert_eq!(event_targets(&page), vec![Some(personal.id); 2]);
 }
 
 /// Every absolute URL a page shows starts with the public URL: the configured

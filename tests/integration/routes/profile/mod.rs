@@ -1,8 +1,10 @@
 //! The profile page and changing one's password.
 
-mod common;
+mod tokens;
 
-use common::{PASSWORD, location, long_password, spawn_app, text_of};
+use crate::common;
+
+use common::{PASSWORD, app_with_user, location, long_password, refused_page, text_of};
 use reqwest::StatusCode;
 use tessera::domain::account::{TOO_COMMON, TOO_EASY};
 
@@ -10,8 +12,7 @@ const NEW_PASSWORD: &str = "a much better passphrase";
 
 #[actix_web::test]
 async fn the_profile_shows_who_you_are() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
     let page = app.get_html("/profile").await;
     assert_eq!(text_of(&page, "h1").as_deref(), Some("Profile"));
@@ -21,32 +22,14 @@ async fn the_profile_shows_who_you_are() {
 
 #[actix_web::test]
 async fn changing_the_password_needs_the_current_one() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
 
-    let res = app
-        .submit(
-            "/profile",
-            "/profile/password",
-            &[
-                ("current_password", "wrong one!"),
-                ("new_password", NEW_PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
+    let page = refused_page(app.change_password("wrong one!", NEW_PASSWORD).await).await;
     assert!(text_of(&page, "#current_password-error").is_some());
     assert!(!page.contains(NEW_PASSWORD) && !page.contains("wrong one!"));
 
-    let res = app
-        .submit(
-            "/profile",
-            "/profile/password",
-            &[("current_password", PASSWORD), ("new_password", "short")],
-        )
-        .await;
+    let res = app.change_password(PASSWORD, "short").await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         text_of(&res.text().await.unwrap(), "#new_password-error")
@@ -67,16 +50,7 @@ async fn changing_the_password_needs_the_current_one() {
             "This is not your current password.",
         ),
     ] {
-        let res = app
-            .submit(
-                "/profile",
-                "/profile/password",
-                &[
-                    ("current_password", current),
-                    ("new_password", new_password),
-                ],
-            )
-            .await;
+        let res = app.change_password(current, new_password).await;
         assert_eq!(
             res.status(),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -93,16 +67,7 @@ async fn changing_the_password_needs_the_current_one() {
         }
     }
 
-    let res = app
-        .submit(
-            "/profile",
-            "/profile/password",
-            &[
-                ("current_password", PASSWORD),
-                ("new_password", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    let res = app.change_password(PASSWORD, NEW_PASSWORD).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(res.headers()), "/profile");
     assert!(app.get_html("/profile").await.contains("Password changed."));
@@ -131,8 +96,7 @@ async fn changing_the_password_needs_the_current_one() {
 
 #[actix_web::test]
 async fn sign_out_my_other_sessions() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
     let laptop = app.visitor();
     laptop.login_ok("ada").await;
@@ -140,16 +104,7 @@ async fn sign_out_my_other_sessions() {
     phone.login_ok("ada").await;
 
     // Without the option, other sessions live on.
-    let res = app
-        .submit(
-            "/profile",
-            "/profile/password",
-            &[
-                ("current_password", PASSWORD),
-                ("new_password", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    let res = app.change_password(PASSWORD, NEW_PASSWORD).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(laptop.get("/profile").await.status(), StatusCode::OK);
 
@@ -179,8 +134,7 @@ async fn sign_out_my_other_sessions() {
 
 #[actix_web::test]
 async fn guesses_of_the_current_password_are_throttled() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
     let fields = |password| {
         [
@@ -212,8 +166,7 @@ async fn guesses_of_the_current_password_are_throttled() {
 
 #[actix_web::test]
 async fn a_128_character_password_is_kept_whole_and_129_are_refused() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
     let form = app.get_html("/profile").await;
     assert!(
@@ -228,13 +181,7 @@ async fn a_128_character_password_is_kept_whole_and_129_are_refused() {
     };
 
     let longest = long_password(128);
-    let res = app
-        .submit(
-            "/profile",
-            "/profile/password",
-            &[("current_password", PASSWORD), ("new_password", &longest)],
-        )
-        .await;
+    let res = app.change_password(PASSWORD, &longest).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     // All of it is the password: neither less nor the old one signs in.
     let other = app.visitor();
@@ -248,15 +195,7 @@ async fn a_128_character_password_is_kept_whole_and_129_are_refused() {
 
     let before = hash();
     let too_long = long_password(129);
-    let res = app
-        .submit(
-            "/profile",
-            "/profile/password",
-            &[("current_password", &longest), ("new_password", &too_long)],
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = res.text().await.unwrap();
+    let page = refused_page(app.change_password(&longest, &too_long).await).await;
     assert_eq!(
         text_of(&page, "input#new_password + #new_password-error").as_deref(),
         Some("Use at most 128 characters."),

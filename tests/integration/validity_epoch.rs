@@ -10,7 +10,7 @@
 //!   anything a validation is read from (computed here from the tables
 //!   themselves, on purpose more broadly than the triggers' lists).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -28,13 +28,6 @@ use tessera::db::{DbConn, DbPool};
 fn behind_the_back(app: &TestApp) -> DbPool {
     let url = tessera::db::DatabaseUrl::parse(&app.database_url).unwrap();
     tessera::db::connect_and_migrate(&url, 1).unwrap()
-}
-
-/// `GET /api/v1/me`: the status and the JSON body (`Null` when there is none).
-async fn me(app: &TestApp, token: &str) -> (StatusCode, Value) {
-    let res = app.api_me(token).await;
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
 }
 
 fn scopes_of(me: &Value) -> Vec<&str> {
@@ -203,7 +196,7 @@ async fn a_change_made_with_sql_is_seen_at_the_next_request() {
     for (token, before, change, then) in &cases {
         // Used (twice) before the change: whatever the server keeps, it has it.
         for _ in 0..2 {
-            let (status, body) = me(&app, &token.token).await;
+            let (status, body) = app.me(&token.token).await;
             assert!(
                 before.holds(status, &body),
                 "before {change}: {status} {body}"
@@ -215,7 +208,7 @@ async fn a_change_made_with_sql_is_seen_at_the_next_request() {
             scalar(conn, "SELECT epoch FROM validity_epoch") > epoch,
             "{change} moves the epoch"
         );
-        let (status, body) = me(&app, &token.token).await;
+        let (status, body) = app.me(&token.token).await;
         if !then.holds(status, &body) {
             stale.push(format!("after {change}: {status} {body}"));
         }
@@ -443,7 +436,7 @@ fn id(db: &DbPool, query: &str) -> i64 {
 /// `GET /api/v1/me` must say `then`: a token used before a change answers per
 /// the new state right after it.
 async fn now_says(app: &TestApp, token: &str, then: Then, after: &str) {
-    let (status, body) = me(app, token).await;
+    let (status, body) = app.me(token).await;
     assert!(
         then.holds(status, &body),
         "right after {after}: {status} {body}"
@@ -571,7 +564,7 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     walk.submit(&ada, (&format!("{mine}/edit"), &mine), &fields, see_other)
         .await;
     let list = "/profile/tokens";
-    assert_eq!(me(&app, &laptop).await.0, ok);
+    assert_eq!(app.me(&laptop).await.0, ok);
     walk.submit(&ada, (list, &format!("{mine}/disable")), &[], see_other)
         .await;
     now_says(&app, &laptop, Refused, "disabling it").await;
@@ -600,7 +593,7 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
         &laptop,
     );
     let job = secret_in(&walk.call(regenerate, ok).await);
-    assert_eq!(me(&app, &job).await.0, ok);
+    assert_eq!(app.me(&job).await.0, ok);
     let delete = api(Method::DELETE, &app, &job_path, &laptop);
     walk.call(delete, no_content).await;
     now_says(&app, &job, Refused, "DELETE /api/v1/tokens/{id}").await;
@@ -609,14 +602,14 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     let body = json!({"name": "leaked", "scopes": ["devices:read"], "expires_in_days": 7});
     let tokens = api(Method::POST, &app, "/api/v1/tokens", &laptop);
     let leaked = secret_in(&walk.call(tokens.json(&body), created).await);
-    assert_eq!(me(&app, &leaked).await.0, ok);
+    assert_eq!(app.me(&leaked).await.0, ok);
     let by_value = public.post(app.url("/api/v1/revoke"));
     walk.call(by_value.form(&[("token", &leaked)]), ok).await;
     now_says(&app, &leaked, Refused, "POST /api/v1/revoke").await;
     let body = json!({"username": "ada", "password": PASSWORD, "device_name": "Pixel 9"});
     let sign_in = public.post(app.url("/api/v1/sessions")).json(&body);
     let mobile = secret_in(&walk.call(sign_in, created).await);
-    assert_eq!(me(&app, &mobile).await.0, ok);
+    assert_eq!(app.me(&mobile).await.0, ok);
     let sign_out = api(Method::DELETE, &app, "/api/v1/sessions/current", &mobile);
     walk.call(sign_out, no_content).await;
     now_says(&app, &mobile, Refused, "signing out").await;
@@ -634,7 +627,7 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     let mut erp = new_token_in(&walk.submit(&root, new_api_token, &fields, ok).await);
     let erp_id = id(&db, "SELECT id FROM tokens WHERE name = 'ERP'");
     let detail = format!("/admin/tokens/{erp_id}");
-    assert_eq!(me(&app, &erp).await.0, ok);
+    assert_eq!(app.me(&erp).await.0, ok);
     let disable = (&*detail, &*format!("{detail}/disable"));
     walk.submit(&root, disable, &[], see_other).await;
     now_says(&app, &erp, Refused, "an administrator disabling it").await;
@@ -662,7 +655,7 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     let chosen = [("ids", spare_id.as_str())];
     let bulk = ("/admin/tokens", "/admin/tokens/bulk-revoke");
     walk.submit(&root, bulk, &chosen, ok).await;
-    assert_eq!(me(&app, &spare).await.0, ok);
+    assert_eq!(app.me(&spare).await.0, ok);
     let confirm = ("/admin/tokens", "/admin/tokens/bulk-revoke/confirm");
     walk.submit(&root, confirm, &chosen, see_other).await;
     now_says(&app, &spare, Refused, "a bulk revoke").await;
@@ -671,7 +664,7 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     let mut fields = member_fields.to_vec();
     fields.push(("scopes", "widgets:read"));
     let user_type = format!("/admin/user-types/{member}");
-    assert_eq!(me(&app, &bi).await.0, ok);
+    assert_eq!(app.me(&bi).await.0, ok);
     let edit = (&*format!("{user_type}/edit"), &*user_type);
     walk.submit(&root, edit, &fields, see_other).await;
     now_says(&app, &bi, Has("widgets:read"), "widening its user type").await;

@@ -1,9 +1,11 @@
 //! The integration API: mobile sessions, introspection and revocation by value.
 
-mod common;
+use crate::common;
 
-use common::{PASSWORD, spawn_app, spawn_app_with};
-use reqwest::StatusCode;
+use common::{
+    PASSWORD, app_with_member, app_with_user, each_str, json_field_error, spawn_app, spawn_app_with,
+};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 async fn mobile_sign_in(
@@ -43,9 +45,7 @@ async fn revoke_by_value(app: &common::TestApp, token: &str) -> StatusCode {
 
 #[actix_web::test]
 async fn a_mobile_client_signs_in_uses_its_token_and_signs_out() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, _) = app_with_member("ada").await;
 
     let res = mobile_sign_in(&app, "ada", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::CREATED);
@@ -68,12 +68,9 @@ async fn a_mobile_client_signs_in_uses_its_token_and_signs_out() {
     let tab = app.get_html("/admin/tokens?tab=sessions").await;
     assert!(tab.contains("ada@example.com") && tab.contains("Pixel 9"));
 
-    let res = reqwest::Client::new()
-        .delete(app.url("/api/v1/sessions/current"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(Method::DELETE, "/api/v1/sessions/current", &token, None)
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.api_me(&token).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.audit("mobile_logout").len(), 1);
@@ -81,8 +78,7 @@ async fn a_mobile_client_signs_in_uses_its_token_and_signs_out() {
 
 #[actix_web::test]
 async fn mobile_sign_in_failures_look_alike_and_are_throttled() {
-    let app = spawn_app().await;
-    app.create_user("ada", false);
+    let (app, _) = app_with_user("ada").await;
     let wrong = mobile_sign_in(&app, "ada", "wrong password").await;
     let unknown = mobile_sign_in(&app, "nobody", "wrong password").await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
@@ -119,15 +115,16 @@ async fn mobile_sign_in_failures_look_alike_and_are_throttled() {
 
 #[actix_web::test]
 async fn only_a_session_token_signs_itself_out() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let personal = app.insert_token(ada.id, "personal", "ci", None);
-    let res = reqwest::Client::new()
-        .delete(app.url("/api/v1/sessions/current"))
-        .bearer_auth(&personal.token)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(
+            Method::DELETE,
+            "/api/v1/sessions/current",
+            &personal.token,
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "not_found");
@@ -136,18 +133,9 @@ async fn only_a_session_token_signs_itself_out() {
 
 #[actix_web::test]
 async fn introspection_reports_each_token_state() {
-    let app = spawn_app().await;
-    let rs = app.create_user("resource-server", false);
+    let (app, rs) = app_with_user("resource-server").await;
     app.grant(rs.id, "Introspector", "introspect");
-    let caller = app.insert_token(rs.id, "personal", "rs", None);
-    app.db(|conn| {
-        use diesel::prelude::*;
-        use tessera::db::schema::tokens::dsl as t;
-        diesel::update(t::tokens.find(caller.id))
-            .set(t::scopes.eq("introspect"))
-            .execute(conn)
-    })
-    .unwrap();
+    let caller = introspecting_token(&app, rs.id);
     let ada = app.create_user("ada", false);
     let (department, user_type) = app.grant(ada.id, "Field", "devices:read");
     let api = app.insert_token(ada.id, "api", "ERP", Some((department, user_type)));
@@ -210,9 +198,7 @@ async fn introspection_reports_each_token_state() {
 
 #[actix_web::test]
 async fn introspection_needs_the_introspect_scope() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, ada) = app_with_member("ada").await;
     let plain = app.insert_token(ada.id, "personal", "ci", None);
     let res = reqwest::Client::new()
         .post(app.url("/api/v1/introspect"))
@@ -242,8 +228,7 @@ async fn introspection_needs_the_introspect_scope() {
 
 #[actix_web::test]
 async fn anyone_can_revoke_a_leaked_token_by_value() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let leaked = app.insert_token(ada.id, "personal", "leaked", None);
     assert_eq!(app.api_me(&leaked.token).await.status(), StatusCode::OK);
     assert_eq!(revoke_by_value(&app, &leaked.token).await, StatusCode::OK);
@@ -276,6 +261,32 @@ async fn revocation_by_value_is_rate_limited_per_address() {
 }
 
 /// A personal token of a fresh user holding `held`, with `scopes` of its own.
+/// A personal token of `owner` with the `introspect` scope only.
+fn introspecting_token(app: &common::TestApp, owner: i64) -> common::Seeded {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as t;
+    let caller = app.insert_token(owner, "personal", "rs", None);
+    app.db(|conn| {
+        diesel::update(t::tokens.find(caller.id))
+            .set(t::scopes.eq("introspect"))
+            .execute(conn)
+    })
+    .unwrap();
+    caller
+}
+
+/// A token of ada with `tokens:write` and `devices:read`, while ada also
+/// holds `devices:write`: what a token may grant is bounded by its own scopes.
+async fn caller_without_devices_write(app: &common::TestApp) -> String {
+    personal_token(
+        app,
+        "ada",
+        "tokens:read tokens:write devices:read devices:write",
+        &["tokens:write", "devices:read"],
+    )
+    .await
+}
+
 async fn personal_token(
     app: &common::TestApp,
     username: &str,
@@ -299,69 +310,54 @@ async fn the_token_api_manages_the_callers_own_tokens() {
         &["tokens:read", "tokens:write", "devices:read"],
     )
     .await;
-    let http = reqwest::Client::new();
 
-    let res = http
-        .post(app.url("/api/v1/tokens"))
-        .bearer_auth(&caller)
-        .json(&json!({ "name": "from the API", "scopes": ["devices:read"], "expires_in_days": 30 }))
-        .send()
-        .await
-        .unwrap();
+    let res = app.api_send(Method::POST, "/api/v1/tokens", &caller, Some(json!({ "name": "from the API", "scopes": ["devices:read"], "expires_in_days": 30 }))).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let created: Value = res.json().await.unwrap();
     let new_token = created["token"].as_str().unwrap().to_owned();
     let id = created["id"].as_i64().unwrap();
     assert_eq!(app.api_me(&new_token).await.status(), StatusCode::OK);
 
-    let list: Value = http
-        .get(app.url("/api/v1/tokens"))
-        .bearer_auth(&caller)
-        .send()
+    let list: Value = app
+        .api_send(Method::GET, "/api/v1/tokens", &caller, None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
-    let names: Vec<&str> = list["tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = each_str(&list["tokens"], "name");
     assert!(names.contains(&"from the API") && names.contains(&"api caller"));
     assert!(
         !list.to_string().contains(&new_token),
         "no secret in listings"
     );
 
-    let one: Value = http
-        .get(app.url(&format!("/api/v1/tokens/{id}")))
-        .bearer_auth(&caller)
-        .send()
+    let one: Value = app
+        .api_send(Method::GET, &format!("/api/v1/tokens/{id}"), &caller, None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(one["scopes"], json!(["devices:read"]));
 
-    let res = http
-        .patch(app.url(&format!("/api/v1/tokens/{id}")))
-        .bearer_auth(&caller)
-        .json(&json!({ "description": "patched" }))
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(
+            Method::PATCH,
+            &format!("/api/v1/tokens/{id}"),
+            &caller,
+            Some(json!({ "description": "patched" })),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["description"], "patched");
 
-    let res = http
-        .post(app.url(&format!("/api/v1/tokens/{id}/regenerate")))
-        .bearer_auth(&caller)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(
+            Method::POST,
+            &format!("/api/v1/tokens/{id}/regenerate"),
+            &caller,
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let regenerated = res.json::<Value>().await.unwrap()["token"]
         .as_str()
@@ -373,23 +369,22 @@ async fn the_token_api_manages_the_callers_own_tokens() {
     );
     assert_eq!(app.api_me(&regenerated).await.status(), StatusCode::OK);
 
-    let res = http
-        .delete(app.url(&format!("/api/v1/tokens/{id}")))
-        .bearer_auth(&caller)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            &caller,
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         app.api_me(&regenerated).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let res = http
-        .get(app.url(&format!("/api/v1/tokens/{id}")))
-        .bearer_auth(&caller)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(Method::GET, &format!("/api/v1/tokens/{id}"), &caller, None)
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "not_found");
 }
@@ -398,38 +393,30 @@ async fn the_token_api_manages_the_callers_own_tokens() {
 async fn the_token_api_never_escalates() {
     let app = spawn_app().await;
     // The owner holds devices:write, but the calling token does not.
-    let caller = personal_token(
-        &app,
-        "ada",
-        "tokens:read tokens:write devices:read devices:write",
-        &["tokens:write", "devices:read"],
-    )
-    .await;
-    let http = reqwest::Client::new();
-    let res = http
-        .post(app.url("/api/v1/tokens"))
-        .bearer_auth(&caller)
-        .json(&json!({ "name": "wider", "scopes": ["devices:read", "devices:write"] }))
-        .send()
-        .await
-        .unwrap();
+    let caller = caller_without_devices_write(&app).await;
+    let res = app
+        .api_send(
+            Method::POST,
+            "/api/v1/tokens",
+            &caller,
+            Some(json!({ "name": "wider", "scopes": ["devices:read", "devices:write"] })),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = res.json().await.unwrap();
     assert!(
-        body["fields"]["scopes"]
-            .as_str()
-            .unwrap()
-            .contains("devices:write"),
+        json_field_error(&body, "scopes").contains("devices:write"),
         "{body}"
     );
 
-    let res = http
-        .post(app.url("/api/v1/tokens"))
-        .bearer_auth(&caller)
-        .json(&json!({ "name": "", "scopes": [] }))
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(
+            Method::POST,
+            "/api/v1/tokens",
+            &caller,
+            Some(json!({ "name": "", "scopes": [] })),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = res.json().await.unwrap();
     assert!(
@@ -438,12 +425,9 @@ async fn the_token_api_never_escalates() {
     );
 
     // tokens:read is missing: listing is refused with insufficient_scope.
-    let res = http
-        .get(app.url("/api/v1/tokens"))
-        .bearer_auth(&caller)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(Method::GET, "/api/v1/tokens", &caller, None)
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(
         res.headers()["www-authenticate"]
@@ -455,20 +439,19 @@ async fn the_token_api_never_escalates() {
     // Another user's token id is a 404.
     let bob = app.create_user("bob", false);
     let bobs = app.insert_token(bob.id, "personal", "bob's", None);
-    let res = http
-        .delete(app.url(&format!("/api/v1/tokens/{}", bobs.id)))
-        .bearer_auth(&caller)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{}", bobs.id),
+            &caller,
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(!app.is_revoked(bobs.id));
-    let res = http
-        .delete(app.url("/api/v1/tokens/not-a-number"))
-        .bearer_auth(&caller)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(Method::DELETE, "/api/v1/tokens/not-a-number", &caller, None)
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.count("tokens"), 2);
 }
@@ -547,8 +530,7 @@ async fn concurrent_creations_of_one_name_make_one_token() {
 
 #[actix_web::test]
 async fn guessing_tokens_from_one_address_is_cut_off() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let good = app.insert_token(ada.id, "personal", "ci", None);
     for i in 0..100 {
         let guess = if i % 2 == 0 {
@@ -627,13 +609,7 @@ async fn the_openapi_document_lists_every_route() {
     let http = reqwest::Client::new();
     for (method, path) in &documented {
         let url = app.url(&path.replace("{id}", "1"));
-        let req = match method.as_str() {
-            "get" => http.get(url),
-            "post" => http.post(url),
-            "patch" => http.patch(url),
-            "delete" => http.delete(url),
-            other => panic!("{other}"),
-        };
+        let req = http.request(method.to_uppercase().parse().expect("an HTTP method"), url);
         let status = req.send().await.unwrap().status();
         assert!(
             status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
@@ -720,13 +696,7 @@ async fn bearer_routes(app: &common::TestApp) -> Vec<(String, String, Option<Str
 fn request(app: &common::TestApp, method: &str, path: &str) -> reqwest::RequestBuilder {
     let url = app.url(&path.replace("{id}", "1"));
     let http = reqwest::Client::new();
-    let req = match method {
-        "get" => http.get(url),
-        "post" => http.post(url),
-        "patch" => http.patch(url),
-        "delete" => http.delete(url),
-        other => panic!("{other}"),
-    };
+    let req = http.request(method.to_uppercase().parse().expect("an HTTP method"), url);
     match (method, path) {
         ("post", "/api/v1/introspect") => req.form(&[("token", "tsrp_x")]),
         ("post" | "patch", _) => req.json(&json!({})),
@@ -898,21 +868,13 @@ async fn the_token_api_touches_only_access_tokens_and_clients() {
     let bob = app.create_user("bob", false);
     let bobs = app.insert_token(bob.id, "personal", "bob's", None);
     let http = reqwest::Client::new();
-    let listed: Value = http
-        .get(app.url("/api/v1/tokens"))
-        .bearer_auth(&caller)
-        .send()
+    let listed: Value = app
+        .api_send(Method::GET, "/api/v1/tokens", &caller, None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
-    let kinds: Vec<&str> = listed["tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["kind"].as_str().unwrap())
-        .collect();
+    let kinds: Vec<&str> = each_str(&listed["tokens"], "kind");
     assert!(
         kinds.iter().all(|k| *k == "personal" || *k == "client"),
         "{kinds:?}"
@@ -939,22 +901,6 @@ async fn the_token_api_touches_only_access_tokens_and_clients() {
     );
 }
 
-/// Sets policy values straight in the settings row (arrangement).
-fn set_policy(app: &common::TestApp, default_days: i32, max_days: i32, mobile_days: i32) {
-    use diesel::prelude::*;
-    use tessera::db::schema::settings::dsl as s;
-    app.db(|conn| {
-        diesel::update(s::settings.find(1))
-            .set((
-                s::default_lifetime_days.eq(default_days),
-                s::max_lifetime_days.eq(max_days),
-                s::mobile_session_days.eq(mobile_days),
-            ))
-            .execute(conn)
-    })
-    .unwrap();
-}
-
 /// Days from now to an RFC 3339 instant, rounded.
 fn days_until(at: &Value) -> i64 {
     let at = chrono::DateTime::parse_from_rfc3339(at.as_str().expect("a time")).unwrap();
@@ -964,8 +910,7 @@ fn days_until(at: &Value) -> i64 {
 
 #[actix_web::test]
 async fn expiries_follow_the_policy_settings() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     app.grant(ada.id, "Field", "devices:read tokens:write");
     let caller = app.insert_token(ada.id, "personal", "caller", None);
     app.db(|conn| {
@@ -985,7 +930,7 @@ async fn expiries_follow_the_policy_settings() {
         .unwrap();
     assert_eq!(days_until(&body["expires_at"]), 30, "{body}");
 
-    set_policy(&app, 20, 45, 7);
+    app.set_settings("default_lifetime_days = 20, max_lifetime_days = 45, mobile_session_days = 7");
     let body: Value = mobile_sign_in(&app, "ada", PASSWORD)
         .await
         .json()
@@ -1026,21 +971,16 @@ async fn expiries_follow_the_policy_settings() {
 async fn a_patch_never_widens_and_speaks_like_the_form() {
     let app = spawn_app().await;
     // The owner holds devices:write; the calling token does not.
-    let caller = personal_token(
-        &app,
-        "ada",
-        "tokens:read tokens:write devices:read devices:write",
-        &["tokens:write", "devices:read"],
-    )
-    .await;
+    let caller = caller_without_devices_write(&app).await;
     let http = reqwest::Client::new();
-    let res = http
-        .post(app.url("/api/v1/tokens"))
-        .bearer_auth(&caller)
-        .json(&json!({ "name": "narrow", "scopes": ["devices:read"] }))
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(
+            Method::POST,
+            "/api/v1/tokens",
+            &caller,
+            Some(json!({ "name": "narrow", "scopes": ["devices:read"] })),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
     let patch = |body: Value, id: i64| {
@@ -1109,16 +1049,11 @@ async fn a_patch_never_widens_and_speaks_like_the_form() {
 
 #[actix_web::test]
 async fn a_missing_scope_is_audited_and_bad_bodies_carry_no_challenge() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, ada) = app_with_member("ada").await;
     let plain = app.insert_token(ada.id, "personal", "ci", None);
-    let res = reqwest::Client::new()
-        .get(app.url("/api/v1/tokens"))
-        .bearer_auth(&plain.token)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .api_send(Method::GET, "/api/v1/tokens", &plain.token, None)
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let rows = app.audit_rows("token_scope_denied");
     assert_eq!(rows.len(), 1, "{rows:?}");
@@ -1153,8 +1088,7 @@ async fn a_missing_scope_is_audited_and_bad_bodies_carry_no_challenge() {
 
 #[actix_web::test]
 async fn revocation_by_value_records_the_callers_address() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
+    let (app, ada) = app_with_user("ada").await;
     let leaked = app.insert_token(ada.id, "personal", "leaked", None);
     let res = reqwest::Client::new()
         .post(app.url("/api/v1/revoke"))
@@ -1208,15 +1142,7 @@ async fn revocation_by_value_records_the_callers_address() {
 async fn introspection_of_a_disabled_users_token_is_inactive() {
     let app = spawn_app().await;
     let rs = app.create_user("resource-server", true);
-    let caller = app.insert_token(rs.id, "personal", "rs", None);
-    app.db(|conn| {
-        use diesel::prelude::*;
-        use tessera::db::schema::tokens::dsl as t;
-        diesel::update(t::tokens.find(caller.id))
-            .set(t::scopes.eq("introspect"))
-            .execute(conn)
-    })
-    .unwrap();
+    let caller = introspecting_token(&app, rs.id);
     let ada = app.create_user("ada", false);
     app.grant(ada.id, "Field", "devices:read");
     let token = app.insert_token(ada.id, "personal", "ci", None);
@@ -1244,9 +1170,7 @@ async fn introspection_of_a_disabled_users_token_is_inactive() {
 
 #[actix_web::test]
 async fn a_mobile_session_acts_with_everything_a_user_of_several_memberships_holds() {
-    let app = spawn_app().await;
-    let ada = app.create_user("ada", false);
-    app.grant(ada.id, "Field", "devices:read");
+    let (app, ada) = app_with_member("ada").await;
     app.grant(ada.id, "Office", "policies:read");
     let body: Value = mobile_sign_in(&app, "ada", PASSWORD)
         .await

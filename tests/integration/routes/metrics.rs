@@ -1,16 +1,16 @@
-//! `/metrics`: the token gauges by kind and status and the 7-day expiry gauge,
-//! counted from the database and kept for `TESSERA_METRICS_TOKEN_COUNT_TTL`;
-//! the process metrics; and `TESSERA_METRICS_REQUIRE_TOKEN`, which asks for a
-//! bearer token with the `metrics` scope (in the catalog of fresh and
-//! upgraded installs alike).
+//! `/metrics`: the request, validation and pool counters; the token gauges by
+//! kind and status and the 7-day expiry gauge, counted from the database and
+//! kept for `TESSERA_METRICS_TOKEN_COUNT_TTL`; the process metrics; and
+//! `TESSERA_METRICS_REQUIRE_TOKEN`, which asks for a bearer token with the
+//! `metrics` scope (in the catalog of fresh and upgraded installs alike).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use common::{TestApp, scalar, spawn_app, spawn_app_with};
+use common::{TestApp, app_with_user, content_type, scalar, spawn_app, spawn_app_with};
 use diesel::connection::SimpleConnection as _;
 use diesel::prelude::*;
 use reqwest::StatusCode;
@@ -212,14 +212,7 @@ async fn token_counts_are_kept_for_the_configured_time() {
     let active_api = "tessera_tokens{kind=\"api\",status=\"active\"}";
     assert_eq!(scrape(&app).await[active_api], 1.0);
     token(&app, ada, "api", "second", Some(30), false, false);
-    let kept = reqwest::Client::new()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let kept = common::get_text(&app.url("/metrics")).await;
     assert_eq!(
         samples(&kept)[active_api],
         1.0,
@@ -374,4 +367,28 @@ async fn the_metrics_scope_is_in_the_catalog_of_fresh_and_upgraded_installs() {
         ),
         "Ours"
     );
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_validations_and_the_pool() {
+    let (app, ada) = app_with_user("ada").await;
+    let t = app.insert_token(ada.id, "personal", "ci", None);
+    app.api_me(&t.token).await;
+    app.api_me("garbage").await;
+    app.get("/login").await;
+    let res = app.get("/metrics").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(content_type(&res).starts_with("text/plain"));
+    let text = res.text().await.unwrap();
+    for needle in [
+        "tessera_http_requests_total{method=\"GET\",route=\"/login\",status=\"200\"}",
+        "tessera_http_request_duration_seconds_bucket{route=\"/api/v1/me\"",
+        "tessera_token_validations_total{outcome=\"valid\"}",
+        "tessera_token_validations_total{outcome=\"malformed\"}",
+        "tessera_db_pool_connections{state=\"idle\"}",
+        "tessera_password_verifications_total ",
+    ] {
+        assert!(text.contains(needle), "{needle} in:\n{text}");
+    }
+    assert!(!text.contains(&t.token[9..]), "no secret in metrics");
 }

@@ -1,0 +1,23 @@
+//! Tessera's integration tests, one binary: each module spawns the real server
+//! (in-process through [`common`], or the built binary through [`process`]) and
+//! drives it over HTTP. Modules under `routes` are named after the routes they
+//! cover; the others after an area that spans many routes.
+
+mod common;
+mod process;
+
+mod auth;
+mod browser;
+mod cli;
+mod crash;
+mod database_trouble;
+mod hostile_input;
+mod logging;
+mod proxy;
+mod reliability;
+mod routes;
+mod secrets;
+mod shutdown;
+mod site_wide;
+mod trusted_proxies;
+mod validity_epoch;

@@ -1,0 +1,7 @@
+//! Tests named after the routes they cover, as laid out under `src/routes`.
+
+mod admin;
+mod api;
+mod metrics;
+mod profile;
+mod setup;
