@@ -3,7 +3,7 @@
 //! call it inside `web::block` (handlers do so through `AppState`).
 
 use crate::auth::password::Hasher;
-use crate::db::audit::{self, Actor, Event, Outcome};
+use crate::db::audit::{self, Actor, AuditAction, Event, Outcome, TargetType};
 use crate::db::{self, DbConn, DbPool, throttle, users};
 use crate::domain::account::{NewAccount, Password};
 use crate::domain::form::FieldErrors;
@@ -47,6 +47,25 @@ pub fn create(
     }
 }
 
+/// Where a sign-in comes from, which names its audit rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInFrom {
+    /// The sign-in page.
+    Web,
+    /// The mobile app's session endpoint.
+    Mobile,
+}
+
+impl SignInFrom {
+    /// The audit actions of a success and of a failure.
+    fn actions(self) -> (AuditAction, AuditAction) {
+        match self {
+            Self::Web => (AuditAction::Login, AuditAction::LoginFailure),
+            Self::Mobile => (AuditAction::MobileLogin, AuditAction::MobileLoginFailure),
+        }
+    }
+}
+
 /// The outcome of a sign-in attempt.
 #[derive(Debug)]
 pub enum SignIn {
@@ -63,7 +82,7 @@ pub enum SignIn {
 /// together and per address, each with growing waits between guesses
 /// ([`crate::domain::throttle::Backoff`]): nobody's failures elsewhere keep an
 /// account's owner out.
-/// Writes the audit row (`action` on success, `{action}_failure` otherwise).
+/// Writes the audit row (`login` or `login_failure`, or their `mobile_` twins).
 /// No database connection is held while argon2 runs.
 pub fn sign_in(
     pool: &DbPool,
@@ -71,7 +90,7 @@ pub fn sign_in(
     username: &str,
     password: &Password,
     actor: &Actor,
-    action: &str,
+    from: SignInFrom,
 ) -> Result<SignIn, AppError> {
     // No username holds a NUL, and PostgreSQL refuses one in text: such a name is
     // looked up, throttled and audited with U+FFFD in its place (and not found).
@@ -79,7 +98,7 @@ pub fn sign_in(
     let address = actor.ip.as_deref().unwrap_or("unknown");
     let account_bucket = login_account_address_bucket(username, address);
     let address_bucket = login_address_bucket(address);
-    let failure_action = format!("{action}_failure");
+    let (action, failure_action) = from.actions();
     let label = username.chars().take(64).collect::<String>();
 
     // The attempt counts from now on, for attempts running beside it too.
@@ -97,8 +116,8 @@ pub fn sign_in(
                     for attempt in attempts {
                         throttle::forget(conn, attempt)?;
                     }
-                    let event = Event::new(&failure_action, Outcome::Denied)
-                        .target("user", None, Some(&label))
+                    let event = Event::new(failure_action, Outcome::Denied)
+                        .target(TargetType::User, None, Some(&label))
                         .detail("throttled");
                     audit::record(conn, actor, &event)?;
                     return Ok(SignIn::Throttled { wait });
@@ -120,8 +139,11 @@ pub fn sign_in(
         Some(user) if verified => user,
         _ => {
             // The recorded attempts stay: they are this failure.
-            let event =
-                Event::new(&failure_action, Outcome::Failure).target("user", None, Some(&label));
+            let event = Event::new(failure_action, Outcome::Failure).target(
+                TargetType::User,
+                None,
+                Some(&label),
+            );
             audit::record(conn, actor, &event)?;
             return Ok(SignIn::Failed);
         }
@@ -139,8 +161,11 @@ pub fn sign_in(
         username: Some(user.username.clone()),
         ..actor.clone()
     };
-    let event =
-        Event::new(action, Outcome::Success).target("user", Some(user.id), Some(&user.username));
+    let event = Event::new(action, Outcome::Success).target(
+        TargetType::User,
+        Some(user.id),
+        Some(&user.username),
+    );
     audit::record(conn, &actor, &event)?;
     Ok(SignIn::Success(user))
 }

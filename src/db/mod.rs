@@ -22,6 +22,8 @@ pub mod user_types;
 pub mod users;
 pub mod validity;
 
+mod text_code;
+
 use std::time::Duration;
 
 use anyhow::Context as _;

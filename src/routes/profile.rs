@@ -7,13 +7,13 @@ use askama::Template;
 
 use crate::auth::extract::{ClientInfo, CurrentUser};
 use crate::auth::session_store::SID_ENTRY;
-use crate::db::audit::{self, Event, Outcome};
+use crate::db::audit::{self, AuditAction, Event, Outcome, TargetType};
 use crate::db::{sessions, throttle, users};
 use crate::domain::account::Password;
 use crate::domain::form::FieldErrors;
 use crate::domain::throttle::{LOGIN_PER_ACCOUNT_AND_ADDRESS, password_check_bucket, wait_text};
 use crate::error::AppError;
-use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
+use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -77,8 +77,8 @@ pub async fn change_password(
                             wait_text(wait)
                         ),
                     );
-                    let event = Event::new("password_change", Outcome::Denied)
-                        .target("user", Some(account.id), Some(&account.username))
+                    let event = Event::new(AuditAction::PasswordChange, Outcome::Denied)
+                        .target(TargetType::User, Some(account.id), Some(&account.username))
                         .detail("throttled");
                     audit::record(conn, &actor, &event)?;
                     return Ok(errors);
@@ -108,8 +108,8 @@ pub async fn change_password(
             } else {
                 Outcome::Failure
             };
-            let event = Event::new("password_change", outcome).target(
-                "user",
+            let event = Event::new(AuditAction::PasswordChange, outcome).target(
+                TargetType::User,
                 Some(account.id),
                 Some(&account.username),
             );
@@ -137,7 +137,7 @@ pub async fn change_password(
     if errors.is_empty() {
         flash(
             &session,
-            "success",
+            FlashKind::Success,
             if sign_out_others {
                 "Password changed. Your other sessions were signed out."
             } else {

@@ -10,9 +10,10 @@ use super::JsonObject;
 use super::me::rfc3339;
 #[allow(unused_imports)]
 use super::openapi::ErrorBody;
-use crate::accounts::{self, SignIn};
+use crate::accounts::{self, SignIn, SignInFrom};
 use crate::auth::bearer::Bearer;
 use crate::auth::extract::ClientInfo;
+use crate::db::audit::AuditAction;
 use crate::db::{memberships, settings};
 use crate::domain::account::Password;
 use crate::domain::form::FieldErrors;
@@ -77,7 +78,7 @@ pub async fn create_session(
                 username.trim(),
                 &password,
                 &actor,
-                "mobile_login",
+                SignInFrom::Mobile,
             )? {
                 SignIn::Success(user) => user,
                 other => return Ok(Outcome::Refused(other)),
@@ -147,7 +148,7 @@ pub async fn delete_current_session(
     let actor = client.actor(Some(&bearer.owner));
     let token = bearer.token.clone();
     state
-        .db(move |conn, _| tokens::revoke(conn, &token, &actor, "mobile_logout"))
+        .db(move |conn, _| tokens::revoke(conn, &token, &actor, AuditAction::MobileLogout))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

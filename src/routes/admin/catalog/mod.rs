@@ -8,7 +8,7 @@ mod user_types;
 
 use actix_web::web;
 
-use crate::db::audit::{self, Actor, Event, Outcome};
+use crate::db::audit::{self, Actor, AuditAction, Event, Outcome, TargetType};
 use crate::db::{self, DbConn};
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
@@ -108,8 +108,8 @@ fn in_transaction<T>(
 fn record(
     conn: &mut DbConn,
     actor: &Actor,
-    action: &str,
-    target: (&str, i64, &str),
+    action: AuditAction,
+    target: (TargetType, i64, &str),
     detail: Option<&str>,
 ) -> diesel::QueryResult<()> {
     let (kind, id, label) = target;
