@@ -157,3 +157,21 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for HtmlForm<T> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flash_is_stored_in_the_session_as_before_and_an_unknown_kind_does_not_read() {
+        let flash = Flash {
+            kind: FlashKind::Error,
+            message: "Nope.".into(),
+        };
+        let json = serde_json::to_string(&flash).unwrap();
+        assert_eq!(json, r#"{"kind":"error","message":"Nope."}"#);
+        let back: Flash = serde_json::from_str(r#"{"kind":"success","message":"m"}"#).unwrap();
+        assert_eq!(back.kind, FlashKind::Success);
+        assert!(serde_json::from_str::<Flash>(r#"{"kind":"warning","message":"m"}"#).is_err());
+    }
+}
