@@ -26,7 +26,7 @@ impl std::error::Error for UnknownCode {}
 /// the conversions to `&'static str` and from `String` that serde's `into` and
 /// `try_from` attributes ask for:
 ///
-/// ```ignore
+/// ```text
 /// text_codes! {
 ///     /// What a row records.
 ///     pub enum Color {
