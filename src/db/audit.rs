@@ -117,6 +117,17 @@ pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<AuditEvent>> {
         .load(conn)
 }
 
+/// The events about one token, newest first, at most `limit`.
+pub fn about_token(conn: &mut DbConn, token_id: i64, limit: i64) -> QueryResult<Vec<AuditEvent>> {
+    audit_events::table
+        .filter(audit_events::target_type.eq(TargetType::Token))
+        .filter(audit_events::target_id.eq(token_id))
+        .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)
+}
+
 /// Filters of the audit log page (and its CSV export).
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {

@@ -10,8 +10,8 @@ use diesel::prelude::*;
 
 use super::tokens::{InventoryRow, with_names};
 use crate::auth::extract::{ClientInfo, CurrentAdmin};
-use crate::db::audit::{AuditEvent, TargetType};
-use crate::db::schema::{audit_events, tokens as token_table};
+use crate::db::audit::{self, AuditEvent};
+use crate::db::schema::tokens as token_table;
 use crate::db::tokens::Token;
 use crate::db::{self, settings};
 use crate::error::AppError;
@@ -58,13 +58,7 @@ pub async fn show_token(
             let row = with_names(conn, vec![token])?
                 .pop()
                 .ok_or(AppError::NotFound)?;
-            let trail = audit_events::table
-                .filter(audit_events::target_type.eq(TargetType::Token))
-                .filter(audit_events::target_id.eq(id))
-                .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
-                .limit(100)
-                .select(AuditEvent::as_select())
-                .load(conn)?;
+            let trail = audit::about_token(conn, id, 100)?;
             Ok((row, trail, settings::load(conn)?.tenant_id))
         })
         .await?;
