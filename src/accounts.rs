@@ -5,7 +5,7 @@
 //! is held: a slow hash would otherwise keep a connection from everyone else.
 
 use crate::auth::password::Hasher;
-use crate::db::audit::{self, Actor, Event, Outcome};
+use crate::db::audit::{self, Actor, AuditAction, Event, Outcome, TargetType};
 use crate::db::{self, DbConn, DbPool, sessions, throttle, users};
 use crate::domain::account::{NewAccount, Password};
 use crate::domain::form::FieldErrors;
@@ -72,6 +72,25 @@ pub fn insert(
     }
 }
 
+/// Where a sign-in comes from, which names its audit rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInFrom {
+    /// The sign-in page.
+    Web,
+    /// The mobile app's session endpoint.
+    Mobile,
+}
+
+impl SignInFrom {
+    /// The audit actions of a success and of a failure.
+    fn actions(self) -> (AuditAction, AuditAction) {
+        match self {
+            Self::Web => (AuditAction::Login, AuditAction::LoginFailure),
+            Self::Mobile => (AuditAction::MobileLogin, AuditAction::MobileLoginFailure),
+        }
+    }
+}
+
 /// The outcome of a sign-in attempt.
 #[derive(Debug)]
 pub enum SignIn {
@@ -88,7 +107,7 @@ pub enum SignIn {
 /// together and per address, each with growing waits between guesses
 /// ([`crate::domain::throttle::Backoff`]): nobody's failures elsewhere keep an
 /// account's owner out.
-/// Writes the audit row (`action` on success, `{action}_failure` otherwise).
+/// Writes the audit row (`login` or `login_failure`, or their `mobile_` twins).
 /// No database connection is held while argon2 runs.
 pub fn sign_in(
     pool: &DbPool,
@@ -96,7 +115,7 @@ pub fn sign_in(
     username: &str,
     password: &Password,
     actor: &Actor,
-    action: &str,
+    from: SignInFrom,
 ) -> Result<SignIn, AppError> {
     // No username holds a NUL, and PostgreSQL refuses one in text: such a name is
     // looked up, throttled and audited with U+FFFD in its place (and not found).
@@ -104,7 +123,7 @@ pub fn sign_in(
     let address = actor.ip.as_deref().unwrap_or("unknown");
     let account_bucket = login_account_address_bucket(username, address);
     let address_bucket = login_address_bucket(address);
-    let failure_action = format!("{action}_failure");
+    let (action, failure_action) = from.actions();
     let label = username.chars().take(64).collect::<String>();
 
     // The attempt counts from now on, for attempts running beside it too.
@@ -122,8 +141,8 @@ pub fn sign_in(
                     for attempt in attempts {
                         throttle::forget(conn, attempt)?;
                     }
-                    let event = Event::new(&failure_action, Outcome::Denied)
-                        .target("user", None, Some(&label))
+                    let event = Event::new(failure_action, Outcome::Denied)
+                        .target(TargetType::User, None, Some(&label))
                         .detail("throttled");
                     audit::record(conn, actor, &event)?;
                     return Ok(SignIn::Throttled { wait });
@@ -145,8 +164,11 @@ pub fn sign_in(
         Some(user) if verified => user,
         _ => {
             // The recorded attempts stay: they are this failure.
-            let event =
-                Event::new(&failure_action, Outcome::Failure).target("user", None, Some(&label));
+            let event = Event::new(failure_action, Outcome::Failure).target(
+                TargetType::User,
+                None,
+                Some(&label),
+            );
             audit::record(conn, actor, &event)?;
             return Ok(SignIn::Failed);
         }
@@ -164,8 +186,11 @@ pub fn sign_in(
         username: Some(user.username.clone()),
         ..actor.clone()
     };
-    let event =
-        Event::new(action, Outcome::Success).target("user", Some(user.id), Some(&user.username));
+    let event = Event::new(action, Outcome::Success).target(
+        TargetType::User,
+        Some(user.id),
+        Some(&user.username),
+    );
     audit::record(conn, &actor, &event)?;
     Ok(SignIn::Success(user))
 }
@@ -192,8 +217,8 @@ pub fn change_password(
 ) -> Result<FieldErrors, AppError> {
     let mut errors = FieldErrors::new();
     let event = |outcome| {
-        Event::new("password_change", outcome).target(
-            "user",
+        Event::new(AuditAction::PasswordChange, outcome).target(
+            TargetType::User,
             Some(account.id),
             Some(&account.username),
         )

@@ -77,8 +77,12 @@ fn create_admin(config: &Config, args: CreateAdminArgs) -> anyhow::Result<()> {
                 username: Some("command line".to_owned()),
                 ..Default::default()
             };
-            let event = db::audit::Event::new("create_admin", db::audit::Outcome::Success).target(
-                "user",
+            let event = db::audit::Event::new(
+                db::audit::AuditAction::CreateAdmin,
+                db::audit::Outcome::Success,
+            )
+            .target(
+                db::audit::TargetType::User,
                 Some(user.id),
                 Some(&user.username),
             );
@@ -152,7 +156,8 @@ fn purge(config: &Config) -> anyhow::Result<()> {
         username: Some("command line".to_owned()),
         ..Default::default()
     };
-    let event = db::audit::Event::new("purge", db::audit::Outcome::Success).detail(&summary);
+    let event = db::audit::Event::new(db::audit::AuditAction::Purge, db::audit::Outcome::Success)
+        .detail(&summary);
     db::audit::record(&mut conn, &actor, &event)?;
     println!("Purged {summary}.");
     Ok(())

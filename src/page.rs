@@ -1,8 +1,6 @@
 //! What every page carries (`PageCtx`: who is signed in, the CSRF token, a flash
 //! message, the current path) and the helpers that turn a template into a response.
 
-use std::future::{Ready, ready};
-
 use actix_session::{Session, SessionExt as _};
 use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, HttpResponse, Responder as _};
@@ -20,10 +18,20 @@ const FLASH_ENTRY: &str = "_flash";
 /// message for the next full page, which is where the person will see it.
 pub const DIALOG_HEADER: &str = "x-tessera-dialog";
 
+crate::domain::codes::text_codes! {
+    /// How a flash message is styled: its text is the end of its CSS class
+    /// (`flash-success`) and what the session stores.
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[serde(into = "&'static str", try_from = "String")]
+    pub enum FlashKind {
+        Success = "success",
+        Error = "error",
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Flash {
-    /// `success` or `error`: the CSS class of the message.
-    pub kind: String,
+    pub kind: FlashKind,
     pub message: String,
 }
 
@@ -95,22 +103,13 @@ impl PageCtx {
     }
 }
 
-impl FromRequest for PageCtx {
-    type Error = actix_web::Error;
-    type Future = Ready<Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        ready(Ok(PageCtx::from_request(req)))
-    }
-}
-
 /// Leaves a message for the next page this session sees.
-pub fn flash(session: &Session, kind: &str, message: impl Into<String>) {
+pub fn flash(session: &Session, kind: FlashKind, message: impl Into<String>) {
     let flash = Flash {
-        kind: kind.to_owned(),
+        kind,
         message: message.into(),
     };
-    // Serialising two strings cannot fail.
+    // Serialising a code and a string cannot fail.
     let _ = session.insert(FLASH_ENTRY, flash);
 }
 
@@ -156,5 +155,23 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for HtmlForm<T> {
                     )
                 })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flash_is_stored_in_the_session_as_before_and_an_unknown_kind_does_not_read() {
+        let flash = Flash {
+            kind: FlashKind::Error,
+            message: "Nope.".into(),
+        };
+        let json = serde_json::to_string(&flash).unwrap();
+        assert_eq!(json, r#"{"kind":"error","message":"Nope."}"#);
+        let back: Flash = serde_json::from_str(r#"{"kind":"success","message":"m"}"#).unwrap();
+        assert_eq!(back.kind, FlashKind::Success);
+        assert!(serde_json::from_str::<Flash>(r#"{"kind":"warning","message":"m"}"#).is_err());
     }
 }

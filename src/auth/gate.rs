@@ -140,7 +140,13 @@ async fn guard(
             None => return Ok(req.error_response(AppError::LoginRequired)),
             Some(user) if access == Access::Admin && !user.is_admin => {
                 let actor = ClientInfo::of(req.request()).actor(Some(user));
-                record(&state, actor, "authorization_failure", &path).await;
+                record(
+                    &state,
+                    actor,
+                    audit::AuditAction::AuthorizationFailure,
+                    &path,
+                )
+                .await;
                 return Ok(req.error_response(AppError::Forbidden));
             }
             Some(_) => {}
@@ -164,7 +170,7 @@ async fn guard(
             record_with(
                 &state,
                 actor,
-                "cross_site_request_denied",
+                audit::AuditAction::CrossSiteRequestDenied,
                 &path,
                 Some(detail),
             )
@@ -184,7 +190,7 @@ async fn guard(
         };
         if !valid {
             let actor = ClientInfo::of(req.request()).actor(user.as_ref());
-            record(&state, actor, "csrf_failure", &path).await;
+            record(&state, actor, audit::AuditAction::CsrfFailure, &path).await;
             return Ok(req.error_response(AppError::Csrf));
         }
         if has_nul(&body) {
@@ -248,22 +254,25 @@ fn cross_site_detail(why: CrossSite, origin: Option<&str>, fetch_site: Option<&s
 
 /// Writes a denial to the audit log. A failure to write is logged, not shown: the
 /// request is refused either way.
-async fn record(state: &AppState, actor: audit::Actor, action: &'static str, path: &str) {
+async fn record(state: &AppState, actor: audit::Actor, action: audit::AuditAction, path: &str) {
     record_with(state, actor, action, path, None).await;
 }
 
 async fn record_with(
     state: &AppState,
     actor: audit::Actor,
-    action: &'static str,
+    action: audit::AuditAction,
     path: &str,
     detail: Option<String>,
 ) {
     let path = path.to_owned();
     let result = state
         .db(move |conn, _| {
-            let mut event =
-                audit::Event::new(action, audit::Outcome::Denied).target("path", None, Some(&path));
+            let mut event = audit::Event::new(action, audit::Outcome::Denied).target(
+                audit::TargetType::Path,
+                None,
+                Some(&path),
+            );
             if let Some(detail) = &detail {
                 event = event.detail(detail);
             }
@@ -271,6 +280,6 @@ async fn record_with(
         })
         .await;
     if let Err(err) = result {
-        tracing::error!(error = %err, action, "cannot write an audit row");
+        tracing::error!(error = %err, action = action.as_str(), "cannot write an audit row");
     }
 }

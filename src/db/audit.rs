@@ -6,23 +6,11 @@ use diesel::prelude::*;
 
 use super::DbConn;
 use super::schema::audit_events;
+use crate::domain::audit_filter::ActionQuery;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Success,
-    Failure,
-    Denied,
-}
+pub use crate::domain::audit::{AuditAction, Outcome, TargetType};
 
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Failure => "failure",
-            Outcome::Denied => "denied",
-        }
-    }
-}
+super::text_code::stored_as_text!(AuditAction, Outcome, TargetType);
 
 /// Who acted and from where, as the request showed it.
 #[derive(Debug, Clone, Default)]
@@ -36,16 +24,16 @@ pub struct Actor {
 /// What an audit row records beyond its actor.
 #[derive(Debug, Clone)]
 pub struct Event<'a> {
-    pub action: &'a str,
+    pub action: AuditAction,
     pub outcome: Outcome,
-    pub target_type: Option<&'a str>,
+    pub target_type: Option<TargetType>,
     pub target_id: Option<i64>,
     pub target_label: Option<&'a str>,
     pub detail: Option<&'a str>,
 }
 
 impl<'a> Event<'a> {
-    pub fn new(action: &'a str, outcome: Outcome) -> Self {
+    pub fn new(action: AuditAction, outcome: Outcome) -> Self {
         Self {
             action,
             outcome,
@@ -56,7 +44,7 @@ impl<'a> Event<'a> {
         }
     }
 
-    pub fn target(mut self, kind: &'a str, id: Option<i64>, label: Option<&'a str>) -> Self {
+    pub fn target(mut self, kind: TargetType, id: Option<i64>, label: Option<&'a str>) -> Self {
         self.target_type = Some(kind);
         self.target_id = id;
         self.target_label = label;
@@ -78,12 +66,20 @@ pub struct AuditEvent {
     pub actor_name: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    pub action: String,
-    pub target_type: Option<String>,
+    pub action: AuditAction,
+    pub target_type: Option<TargetType>,
     pub target_id: Option<i64>,
     pub target_label: Option<String>,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub detail: Option<String>,
+}
+
+impl AuditEvent {
+    /// The token this event is about, when it names one by id (the pages link it).
+    pub fn token_id(&self) -> Option<i64> {
+        self.target_id
+            .filter(|_| self.target_type == Some(TargetType::Token))
+    }
 }
 
 /// Longest user agent kept; the rest is cut so a hostile header cannot bloat the log.
@@ -105,7 +101,7 @@ pub fn record(conn: &mut DbConn, actor: &Actor, event: &Event<'_>) -> QueryResul
             audit_events::target_type.eq(event.target_type),
             audit_events::target_id.eq(event.target_id),
             audit_events::target_label.eq(event.target_label),
-            audit_events::outcome.eq(event.outcome.as_str()),
+            audit_events::outcome.eq(event.outcome),
             audit_events::detail.eq(event.detail),
         ))
         .execute(conn)
@@ -121,12 +117,23 @@ pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<AuditEvent>> {
         .load(conn)
 }
 
+/// The events about one token, newest first, at most `limit`.
+pub fn about_token(conn: &mut DbConn, token_id: i64, limit: i64) -> QueryResult<Vec<AuditEvent>> {
+    audit_events::table
+        .filter(audit_events::target_type.eq(TargetType::Token))
+        .filter(audit_events::target_id.eq(token_id))
+        .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)
+}
+
 /// Filters of the audit log page (and its CSV export).
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     /// Actor username, any case.
     pub actor: Option<String>,
-    pub action: Option<String>,
+    pub action: Option<ActionQuery>,
     /// Events about one of these tokens (none at all when empty).
     pub token_ids: Option<Vec<i64>>,
     pub from: Option<NaiveDateTime>,
@@ -140,12 +147,12 @@ fn filtered<'a>(f: &'a AuditFilter) -> audit_events::BoxedQuery<'a, super::Db> {
             super::lower(audit_events::actor_name.assume_not_null()).eq(actor.to_ascii_lowercase()),
         );
     }
-    if let Some(action) = &f.action {
+    if let Some(ActionQuery::Is(action)) = f.action {
         query = query.filter(audit_events::action.eq(action));
     }
     if let Some(ids) = &f.token_ids {
         query = query
-            .filter(audit_events::target_type.eq("token"))
+            .filter(audit_events::target_type.eq(TargetType::Token))
             .filter(audit_events::target_id.eq_any(ids));
     }
     if let Some(from) = f.from {
@@ -164,8 +171,9 @@ pub fn page(
     before: Option<(NaiveDateTime, i64)>,
     limit: i64,
 ) -> QueryResult<Vec<AuditEvent>> {
-    if f.token_ids.as_ref().is_some_and(Vec::is_empty) {
-        // A token filter that names no token matches nothing.
+    // A token filter that names no token, or an action filter that names no
+    // action, matches nothing.
+    if f.token_ids.as_ref().is_some_and(Vec::is_empty) || f.action == Some(ActionQuery::Unknown) {
         return Ok(Vec::new());
     }
     let mut query = filtered(f);
@@ -182,7 +190,7 @@ pub fn page(
 }
 
 /// The distinct actions recorded so far, for the filter's select.
-pub fn actions(conn: &mut DbConn) -> QueryResult<Vec<String>> {
+pub fn actions(conn: &mut DbConn) -> QueryResult<Vec<AuditAction>> {
     audit_events::table
         .select(audit_events::action)
         .distinct()

@@ -6,7 +6,6 @@
 //! real PostgreSQL error behind SQLite's.
 
 pub mod audit;
-pub mod code;
 pub mod departments;
 pub mod health;
 pub mod memberships;
@@ -22,6 +21,8 @@ pub mod tokens;
 pub mod user_types;
 pub mod users;
 pub mod validity;
+
+mod text_code;
 
 use std::time::Duration;
 

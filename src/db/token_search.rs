@@ -664,7 +664,7 @@ pub fn revoke(
     conn: &mut DbConn,
     selection: Selection<'_>,
     actor: &Actor,
-    action: &str,
+    action: super::audit::AuditAction,
 ) -> QueryResult<RevokeOutcome> {
     let now = super::now();
     super::transaction(conn, |conn| {
@@ -718,11 +718,11 @@ pub fn revoke(
                     actor.username.clone().into_sql::<Nullable<Text>>(),
                     actor.ip.clone().into_sql::<Nullable<Text>>(),
                     actor.user_agent.clone().into_sql::<Nullable<Text>>(),
-                    action.to_owned().into_sql::<Text>(),
-                    Some("token").into_sql::<Nullable<Text>>(),
+                    action.into_sql::<Text>(),
+                    Some(super::audit::TargetType::Token).into_sql::<Nullable<Text>>(),
                     tokens::id.nullable(),
                     sql::<Nullable<Text>>("name || ' (' || display_prefix || '…)'"),
-                    "success".into_sql::<Text>(),
+                    super::audit::Outcome::Success.into_sql::<Text>(),
                 ));
             diesel::insert_into(audit_events::table)
                 .values(batch)

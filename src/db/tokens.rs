@@ -11,6 +11,8 @@ use crate::domain::policy::{EXPIRING_SOON_DAYS, token_name_key};
 use crate::domain::token::{TokenKind, TokenStatus};
 use crate::domain::token_stats::TokenState;
 
+super::text_code::stored_as_text!(TokenKind, TokenStatus);
+
 /// A token row, without its hash.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tokens)]

@@ -1,7 +1,25 @@
-//! The audit log's token filter (`/admin/audit?token=`): a token id, or a
-//! display prefix as the pages show it (`tsrp_4Fq0`, `tsrp_4Fq0…`).
+//! The audit log's filters that need reading: the action (`/admin/audit?action=`)
+//! and the token (`?token=`): a token id, or a display prefix as the pages show
+//! it (`tsrp_4Fq0`, `tsrp_4Fq0…`).
 
+use super::audit::AuditAction;
 use super::token_filter::TextQuery;
+
+/// What the `action` field asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionQuery {
+    Is(AuditAction),
+    /// A name no action has: no event matches (the field is someone's typing,
+    /// so this is an empty page, not an error).
+    Unknown,
+}
+
+impl ActionQuery {
+    /// Reads a filled-in field.
+    pub fn parse(field: &str) -> Self {
+        field.parse().map_or(Self::Unknown, Self::Is)
+    }
+}
 
 /// Most tokens one display prefix may stand for in the filter; a shorter,
 /// common prefix (say `tsrp_`) is refused with a note instead.
@@ -60,6 +78,21 @@ pub fn no_token_note(query: &TokenQuery, matches: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_action_field_names_an_action_or_matches_nothing() {
+        assert_eq!(
+            ActionQuery::parse("login_failure"),
+            ActionQuery::Is(AuditAction::LoginFailure)
+        );
+        for unknown in ["LOGIN", "login ", "nothing", "' OR 1=1 --"] {
+            assert_eq!(
+                ActionQuery::parse(unknown),
+                ActionQuery::Unknown,
+                "{unknown}"
+            );
+        }
+    }
 
     #[test]
     fn the_token_field_is_an_id_or_a_display_prefix() {

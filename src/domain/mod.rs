@@ -2,10 +2,11 @@
 //! policy. No actix, no diesel: everything here is unit-tested in isolation.
 
 pub mod account;
+pub mod audit;
 pub mod audit_filter;
 pub mod bulk_revoke;
 pub mod catalog;
-pub mod code;
+pub mod codes;
 pub mod form;
 pub mod origin;
 pub mod password_link;

@@ -4,12 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use super::code::text_code;
+use super::codes::text_codes;
 
-text_code! {
+text_codes! {
     /// The scopes the code itself asks for (`Bearer::require`). Every other
     /// scope is data of the catalog, which administrators edit.
-    pub enum Scope ("scope") {
+    pub enum Scope {
         TokensRead = "tokens:read",
         TokensWrite = "tokens:write",
         Introspect = "introspect",

@@ -12,7 +12,7 @@ use std::fmt;
 
 use sha2::{Digest as _, Sha256};
 
-use super::code::text_code;
+use super::codes::text_codes;
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 pub const BODY_LEN: usize = 30;
@@ -20,9 +20,9 @@ pub const CHECK_LEN: usize = 6;
 /// Characters of the body shown in a display prefix.
 pub const SHOWN_BODY_CHARS: usize = 4;
 
-text_code! {
+text_codes! {
     /// The four kinds of bearer credential, as the `kind` column stores them.
-    pub enum TokenKind ("token kind") {
+    pub enum TokenKind {
         Personal = "personal",
         Client = "client",
         Api = "api",
@@ -30,10 +30,10 @@ text_code! {
     }
 }
 
-text_code! {
+text_codes! {
     /// Whether a token may be used, as the `status` column stores it;
     /// revocation and expiry are columns of their own.
-    pub enum TokenStatus ("token status") {
+    pub enum TokenStatus {
         Active = "active",
         Disabled = "disabled",
     }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Datelike as _, NaiveDateTime};
 
-use super::code::text_code;
+use super::codes::text_codes;
 use super::token::TokenKind;
 
 /// Rows per page of the inventory.
@@ -105,10 +105,10 @@ impl Tab {
     }
 }
 
-text_code! {
+text_codes! {
     /// The inventory's status filter, as the URL spells it; declared in the
     /// order the filter lists them.
-    pub enum StatusFilter ("status filter") {
+    pub enum StatusFilter {
         Active = "active",
         Disabled = "disabled",
         Expired = "expired",

@@ -4,16 +4,16 @@
 //! cases in the same pass; [`TokenStats::from_groups`] folds those counts into
 //! one state per token.
 
-use super::code::text_code;
+use super::codes::text_codes;
 use super::token::{TokenKind, TokenStatus};
 
-text_code! {
+text_codes! {
     /// The one state a token is counted in. A token may be both disabled and
     /// expired (its badges show both); here it counts once, in the first state
     /// that applies: revoked, then expired, then disabled, else active, so that
     /// the states of one kind add up to its rows. `as_str` is the `status`
     /// label of the gauge and the badge pages show.
-    pub enum TokenState ("token state") {
+    pub enum TokenState {
         Active = "active",
         Disabled = "disabled",
         Expired = "expired",

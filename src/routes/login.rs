@@ -5,10 +5,10 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use crate::accounts::{self, SignIn};
+use crate::accounts::{self, SignIn, SignInFrom};
 use crate::auth::extract::{ClientInfo, CurrentUser};
 use crate::auth::session_store::USER_ENTRY;
-use crate::db::audit::{self, Event, Outcome};
+use crate::db::audit::{self, AuditAction, Event, Outcome, TargetType};
 use crate::domain::account::Password;
 use crate::domain::throttle;
 use crate::error::AppError;
@@ -82,7 +82,14 @@ pub async fn sign_in(
     let name = username.clone();
     let outcome = state
         .blocking(move |pool, hasher| {
-            accounts::sign_in(pool, hasher, name.trim(), &password, &actor, "login")
+            accounts::sign_in(
+                pool,
+                hasher,
+                name.trim(),
+                &password,
+                &actor,
+                SignInFrom::Web,
+            )
         })
         .await?;
     let (error, retry_after) = match outcome {
@@ -125,8 +132,11 @@ pub async fn sign_out(
     let (id, name) = (user.id, user.username.clone());
     state
         .db(move |conn, _| {
-            let event =
-                Event::new("logout", Outcome::Success).target("user", Some(id), Some(&name));
+            let event = Event::new(AuditAction::Logout, Outcome::Success).target(
+                TargetType::User,
+                Some(id),
+                Some(&name),
+            );
             Ok(audit::record(conn, &actor, &event)?)
         })
         .await?;

@@ -12,7 +12,7 @@ use crate::db::users;
 use crate::domain::account::Password;
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
-use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
+use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -69,7 +69,7 @@ pub async fn change_password(
     if errors.is_empty() {
         flash(
             &session,
-            "success",
+            FlashKind::Success,
             if sign_out_others {
                 "Password changed. Your other sessions were signed out."
             } else {

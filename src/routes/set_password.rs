@@ -10,13 +10,13 @@ use askama::Template;
 
 use crate::auth::extract::ClientInfo;
 use crate::auth::sha256;
-use crate::db::audit::{self, Actor, Event, Outcome};
+use crate::db::audit::{self, Actor, AuditAction, Event, Outcome, TargetType};
 use crate::db::{self, DbConn, password_codes, sessions, users};
 use crate::domain::account::Password;
 use crate::domain::form::FieldErrors;
 use crate::domain::password_link::{self, Refused};
 use crate::error::AppError;
-use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
+use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -77,8 +77,8 @@ fn refuse(
         Some(id) => Some(users::find(conn, id)?.username),
         None => None,
     };
-    let event = Event::new("password_code_refused", Outcome::Denied)
-        .target("user", user_id, username.as_deref())
+    let event = Event::new(AuditAction::PasswordCodeRefused, Outcome::Denied)
+        .target(TargetType::User, user_id, username.as_deref())
         .detail(refused.as_str());
     Ok(audit::record(conn, actor, &event)?)
 }
@@ -190,8 +190,8 @@ pub async fn set_password(
                 users::set_password_hash(conn, user.id, &hash)?;
                 // Whoever was signed in as this user before is signed out.
                 sessions::delete_for_user_except(conn, user.id, &[])?;
-                let event = Event::new("password_set", Outcome::Success)
-                    .target("user", Some(user.id), Some(&user.username))
+                let event = Event::new(AuditAction::PasswordSet, Outcome::Success)
+                    .target(TargetType::User, Some(user.id), Some(&user.username))
                     .detail("set-password link");
                 audit::record(conn, &actor, &event)?;
                 Ok(true)
@@ -208,7 +208,7 @@ pub async fn set_password(
         SetOutcome::Done(username) => {
             flash(
                 &session,
-                "success",
+                FlashKind::Success,
                 format!("Your password is set, {username}. Sign in with it."),
             );
             Ok(redirect("/login"))

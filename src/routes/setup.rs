@@ -10,12 +10,12 @@ use crate::accounts;
 use crate::auth::extract::ClientInfo;
 use crate::auth::session_store::USER_ENTRY;
 use crate::auth::{hex, sha256};
-use crate::db::audit::{self, Event, Outcome};
+use crate::db::audit::{self, AuditAction, Event, Outcome, TargetType};
 use crate::db::{DbConn, settings, users};
 use crate::domain::account::{NewAccount, Password};
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
-use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
+use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -78,7 +78,8 @@ fn refuse_setup(
     if code_matches(settings::setup_code(conn)?.as_deref(), code) {
         return Ok(None);
     }
-    let event = Event::new("setup", Outcome::Denied).detail("wrong or missing setup code");
+    let event =
+        Event::new(AuditAction::Setup, Outcome::Denied).detail("wrong or missing setup code");
     audit::record(conn, actor, &event)?;
     let mut errors = account.validate_shape();
     errors.add(
@@ -147,8 +148,8 @@ pub async fn create_first_admin(
                     username: Some(user.username.clone()),
                     ..actor
                 };
-                let event = Event::new("setup", Outcome::Success).target(
-                    "user",
+                let event = Event::new(AuditAction::Setup, Outcome::Success).target(
+                    TargetType::User,
                     Some(user.id),
                     Some(&user.username),
                 );
@@ -165,7 +166,7 @@ pub async fn create_first_admin(
                 .map_err(|e| AppError::Internal(e.into()))?;
             flash(
                 &session,
-                "success",
+                FlashKind::Success,
                 format!(
                     "Welcome, {}. You are the administrator of this Tessera.",
                     user.display_name

@@ -56,13 +56,13 @@ impl Refusal {
         }
     }
 
-    fn action(self) -> &'static str {
+    fn action(self) -> audit::AuditAction {
         match self {
-            Refusal::Unknown => "unknown_token_used",
-            Refusal::Revoked => "revoked_token_used",
-            Refusal::Disabled => "disabled_token_used",
-            Refusal::Expired => "expired_token_used",
-            Refusal::OwnerDisabled => "token_of_disabled_user_used",
+            Refusal::Unknown => audit::AuditAction::UnknownTokenUsed,
+            Refusal::Revoked => audit::AuditAction::RevokedTokenUsed,
+            Refusal::Disabled => audit::AuditAction::DisabledTokenUsed,
+            Refusal::Expired => audit::AuditAction::ExpiredTokenUsed,
+            Refusal::OwnerDisabled => audit::AuditAction::TokenOfDisabledUserUsed,
         }
     }
 }
@@ -97,7 +97,7 @@ pub fn authenticate(
     let Some(found) = token_rows::find_for_auth(conn, &presented.sha256())? else {
         let label = presented.display_prefix() + "…";
         let event = Event::new(Refusal::Unknown.action(), Outcome::Denied).target(
-            "token",
+            audit::TargetType::Token,
             None,
             Some(&label),
         );
@@ -130,7 +130,7 @@ pub fn authenticate(
         };
         let label = token.label();
         let event = Event::new(refusal.action(), Outcome::Denied).target(
-            "token",
+            audit::TargetType::Token,
             Some(token.id),
             Some(&label),
         );
@@ -162,8 +162,8 @@ pub fn record_scope_denied(
     scope: &str,
 ) -> Result<(), AppError> {
     let (label, detail) = (token.label(), format!("needs {scope}"));
-    let event = Event::new("token_scope_denied", Outcome::Denied)
-        .target("token", Some(token.id), Some(&label))
+    let event = Event::new(audit::AuditAction::TokenScopeDenied, Outcome::Denied)
+        .target(audit::TargetType::Token, Some(token.id), Some(&label))
         .detail(&detail);
     audit::record(conn, actor, &event)?;
     Ok(())

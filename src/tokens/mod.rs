@@ -79,7 +79,13 @@ pub fn find_for_caller(
             if let Some(token) = token_rows::find_any(conn, id)?
                 && (token.owner_id != owner || !kinds.contains(&token.kind))
             {
-                record(conn, caller, "token_access_denied", Outcome::Denied, &token)?;
+                record(
+                    conn,
+                    caller,
+                    audit::AuditAction::TokenAccessDenied,
+                    Outcome::Denied,
+                    &token,
+                )?;
             }
             Err(AppError::NotFound)
         }
@@ -126,12 +132,13 @@ fn ungrantable(
 fn record(
     conn: &mut DbConn,
     actor: &Actor,
-    action: &str,
+    action: audit::AuditAction,
     outcome: Outcome,
     token: &Token,
 ) -> Result<(), AppError> {
     let label = token.label();
-    let event = Event::new(action, outcome).target("token", Some(token.id), Some(&label));
+    let event =
+        Event::new(action, outcome).target(audit::TargetType::Token, Some(token.id), Some(&label));
     audit::record(conn, actor, &event)?;
     Ok(())
 }
@@ -231,8 +238,11 @@ pub fn create(
     let label = new.label();
     let inserted = db::transaction(conn, |conn| {
         let id = token_rows::insert(conn, &new)?;
-        let event =
-            Event::new("token_created", Outcome::Success).target("token", Some(id), Some(&label));
+        let event = Event::new(audit::AuditAction::TokenCreated, Outcome::Success).target(
+            audit::TargetType::Token,
+            Some(id),
+            Some(&label),
+        );
         audit::record(conn, actor, &event)?;
         QueryResult::Ok(id)
     });
@@ -292,7 +302,13 @@ pub fn edit(
         return Ok(Err(errors));
     }
     token_rows::update_scopes_and_description(conn, token.id, &scopes::join(wanted), description)?;
-    record(conn, actor, "token_edited", Outcome::Success, token)?;
+    record(
+        conn,
+        actor,
+        audit::AuditAction::TokenEdited,
+        Outcome::Success,
+        token,
+    )?;
     Ok(Ok(()))
 }
 
@@ -336,8 +352,8 @@ pub fn regenerate(
         audit::record(
             conn,
             actor,
-            &Event::new("token_regenerated", Outcome::Success)
-                .target("token", Some(token.id), Some(&label))
+            &Event::new(audit::AuditAction::TokenRegenerated, Outcome::Success)
+                .target(audit::TargetType::Token, Some(token.id), Some(&label))
                 .detail(&format!("previous secret {}…", token.display_prefix)),
         )?;
         Ok(())
@@ -358,9 +374,9 @@ pub fn set_enabled(
     enabled: bool,
 ) -> Result<(), AppError> {
     let (status, action) = if enabled {
-        (TokenStatus::Active, "token_enabled")
+        (TokenStatus::Active, audit::AuditAction::TokenEnabled)
     } else {
-        (TokenStatus::Disabled, "token_disabled")
+        (TokenStatus::Disabled, audit::AuditAction::TokenDisabled)
     };
     db::transaction(conn, |conn| {
         token_rows::set_status(conn, token.id, status)?;
@@ -373,7 +389,7 @@ pub fn revoke(
     conn: &mut DbConn,
     token: &Token,
     actor: &Actor,
-    action: &str,
+    action: audit::AuditAction,
 ) -> Result<bool, AppError> {
     db::transaction(conn, |conn| {
         let revoked = token_rows::revoke(conn, token.id, actor.user_id)? == 1;

@@ -10,9 +10,9 @@ use chrono::{Datelike as _, NaiveDate, NaiveDateTime};
 use diesel::QueryResult;
 
 use crate::auth::extract::CurrentAdmin;
-use crate::db::audit::{self, AuditEvent, AuditFilter};
+use crate::db::audit::{self, AuditAction, AuditEvent, AuditFilter, TargetType};
 use crate::db::{DbConn, token_search};
-use crate::domain::audit_filter::{MAX_PREFIX_MATCHES, TokenQuery, no_token_note};
+use crate::domain::audit_filter::{ActionQuery, MAX_PREFIX_MATCHES, TokenQuery, no_token_note};
 use crate::domain::token_filter::Cursor;
 use crate::error::AppError;
 use crate::page::{PageCtx, render};
@@ -51,7 +51,7 @@ impl AuditQuery {
         };
         AuditFilter {
             actor: text(&self.actor),
-            action: text(&self.action),
+            action: text(&self.action).map(|action| ActionQuery::parse(&action)),
             // Resolved against the database by `token_ids`.
             token_ids: None,
             from: date(&self.from).map(|d| d.and_time(chrono::NaiveTime::MIN)),
@@ -106,15 +106,15 @@ struct AuditPage {
     query: AuditQuery,
     filter_query: String,
     events: Vec<AuditEvent>,
-    actions: Vec<String>,
+    actions: Vec<AuditAction>,
     next: Option<String>,
     /// Why the token filter matches nothing.
     token_note: Option<String>,
 }
 
 impl AuditPage {
-    fn is_action(&self, action: &str) -> bool {
-        self.query.action == action
+    fn is_action(&self, action: &AuditAction) -> bool {
+        self.query.action == action.as_str()
     }
 }
 
@@ -198,11 +198,14 @@ pub async fn export_audit(
             e.actor_name.clone().unwrap_or_default(),
             e.ip.clone().unwrap_or_default(),
             e.user_agent.clone().unwrap_or_default(),
-            e.action.clone(),
-            e.target_type.clone().unwrap_or_default(),
+            e.action.as_str().to_owned(),
+            e.target_type
+                .map(TargetType::as_str)
+                .unwrap_or_default()
+                .to_owned(),
             e.target_id.map(|id| id.to_string()).unwrap_or_default(),
             e.target_label.clone().unwrap_or_default(),
-            e.outcome.clone(),
+            e.outcome.as_str().to_owned(),
             e.detail.clone().unwrap_or_default(),
         ];
         csv.push_str(

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::auth::{random_urlsafe, sha256};
-use crate::db::audit::{self, Actor, Event, Outcome};
+use crate::db::audit::{self, Actor, AuditAction, Event, Outcome, TargetType};
 use crate::db::users::User;
 use crate::db::{self, DbConn, password_codes};
 use crate::domain::password_link::{CODE_BYTES, LIFETIME_DAYS, expires_at};
@@ -26,8 +26,8 @@ pub fn issue(conn: &mut DbConn, actor: &Actor, user: &User) -> Result<String, Ap
         now,
         expires_at(now),
     )?;
-    let event = Event::new("password_link_issued", Outcome::Success).target(
-        "user",
+    let event = Event::new(AuditAction::PasswordLinkIssued, Outcome::Success).target(
+        TargetType::User,
         Some(user.id),
         Some(&user.username),
     );

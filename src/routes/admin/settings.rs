@@ -7,11 +7,11 @@ use askama::Template;
 
 use crate::auth::extract::{ClientInfo, CurrentAdmin};
 use crate::db;
-use crate::db::audit::{self, Event, Outcome};
+use crate::db::audit::{self, AuditAction, Event, Outcome};
 use crate::db::settings::{self, SettingsChanges};
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
-use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
+use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
 
 /// The form as typed (numbers stay text so a bad value comes back as typed).
@@ -176,13 +176,13 @@ pub async fn update_settings(
                 audit::record(
                     conn,
                     &actor,
-                    &Event::new("settings_updated", Outcome::Success).detail(&detail),
+                    &Event::new(AuditAction::SettingsUpdated, Outcome::Success).detail(&detail),
                 )
             })?;
             Ok(())
         })
         .await?;
-    flash(&session, "success", "Settings saved.");
+    flash(&session, FlashKind::Success, "Settings saved.");
     Ok(redirect("/admin/settings"))
 }
 

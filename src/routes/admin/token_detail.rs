@@ -10,12 +10,12 @@ use diesel::prelude::*;
 
 use super::tokens::{InventoryRow, with_names};
 use crate::auth::extract::{ClientInfo, CurrentAdmin};
-use crate::db::audit::AuditEvent;
-use crate::db::schema::{audit_events, tokens as token_table};
+use crate::db::audit::{self, AuditEvent};
+use crate::db::schema::tokens as token_table;
 use crate::db::tokens::Token;
 use crate::db::{self, settings};
 use crate::error::AppError;
-use crate::page::{PageCtx, flash, redirect, render};
+use crate::page::{FlashKind, PageCtx, flash, redirect, render};
 use crate::routes::profile_tokens::show_issued_then;
 use crate::state::AppState;
 use crate::tokens;
@@ -58,13 +58,7 @@ pub async fn show_token(
             let row = with_names(conn, vec![token])?
                 .pop()
                 .ok_or(AppError::NotFound)?;
-            let trail = audit_events::table
-                .filter(audit_events::target_type.eq("token"))
-                .filter(audit_events::target_id.eq(id))
-                .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
-                .limit(100)
-                .select(AuditEvent::as_select())
-                .load(conn)?;
+            let trail = audit::about_token(conn, id, 100)?;
             Ok((row, trail, settings::load(conn)?.tenant_id))
         })
         .await?;
@@ -107,7 +101,7 @@ pub async fn regenerate_token(
         )),
         Err(errors) => {
             let message = errors.get("token").unwrap_or(tokens::CREATION_OFF);
-            flash(&session, "error", message);
+            flash(&session, FlashKind::Error, message);
             Ok(redirect(&back(id)))
         }
     }
@@ -131,7 +125,7 @@ async fn set_enabled(
         .db(move |conn, _| tokens::set_enabled(conn, &token, &actor, enabled))
         .await?;
     let verb = if enabled { "Enabled" } else { "Disabled" };
-    flash(session, "success", format!("{verb} {label}."));
+    flash(session, FlashKind::Success, format!("{verb} {label}."));
     Ok(redirect(&back(id)))
 }
 

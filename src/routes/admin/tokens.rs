@@ -12,6 +12,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::db::audit::AuditAction;
 use crate::db::schema::{departments, user_types, users};
 use crate::db::token_search::{self, Selection};
 use crate::db::tokens::Token;
@@ -20,7 +21,7 @@ use crate::domain::token_filter::{
     COUNT_CAP, CappedCount, Cursor, FilterQuery, Sort, StatusFilter, Tab, TokenFilter,
 };
 use crate::error::AppError;
-use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
+use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
 
 /// One inventory row with the names it refers to.
@@ -336,10 +337,10 @@ pub async fn bulk_revoke(
                 conn,
                 selection,
                 &actor,
-                "token_revoked",
+                AuditAction::TokenRevoked,
             )?)
         })
         .await?;
-    flash(&session, "success", outcome.summary());
+    flash(&session, FlashKind::Success, outcome.summary());
     Ok(redirect(&format!("/admin/tokens?{}", filter.to_query())))
 }

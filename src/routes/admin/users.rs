@@ -11,7 +11,7 @@ use super::password_link;
 use super::tokens::{InventoryRow, department_choices, with_names};
 use crate::accounts;
 use crate::auth::extract::{ClientInfo, CurrentAdmin};
-use crate::db::audit::{self, Event, Outcome};
+use crate::db::audit::{self, AuditAction, Event, Outcome, TargetType};
 use crate::db::schema::tokens as token_table;
 use crate::db::tokens::Token;
 use crate::db::users::{self, STATUS_ACTIVE, STATUS_DISABLED, User, UserChanges};
@@ -20,7 +20,7 @@ use crate::domain::account::{NewAccount, Password, check_display_name, check_ema
 use crate::domain::form::FieldErrors;
 use crate::domain::token::TokenKind;
 use crate::error::AppError;
-use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
+use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
 
 const PAGE: i64 = 100;
@@ -146,8 +146,8 @@ pub async fn create_user(
                 Ok(user) => user,
                 Err(errors) => return Ok(Err(errors)),
             };
-            let event = Event::new("user_created", Outcome::Success).target(
-                "user",
+            let event = Event::new(AuditAction::UserCreated, Outcome::Success).target(
+                TargetType::User,
                 Some(user.id),
                 Some(&user.username),
             );
@@ -163,7 +163,11 @@ pub async fn create_user(
     match outcome {
         Ok((user, Some(code))) => Ok(password_link::show(&req, &user, &code, true)),
         Ok((user, None)) => {
-            flash(&session, "success", format!("Created {}.", user.username));
+            flash(
+                &session,
+                FlashKind::Success,
+                format!("Created {}.", user.username),
+            );
             Ok(redirect(&format!("/admin/users/{}", user.id)))
         }
         Err(errors) => {
@@ -339,14 +343,14 @@ pub async fn update_user(
             } else {
                 "details changed"
             };
-            let event = Event::new("user_updated", Outcome::Success)
-                .target("user", Some(id), Some(&user.username))
+            let event = Event::new(AuditAction::UserUpdated, Outcome::Success)
+                .target(TargetType::User, Some(id), Some(&user.username))
                 .detail(detail);
             audit::record(conn, &actor, &event)?;
             Ok(user.username)
         })
         .await?;
-    flash(&session, "success", format!("Saved {name}."));
+    flash(&session, FlashKind::Success, format!("Saved {name}."));
     Ok(redirect(&format!("/admin/users/{id}")))
 }
 
@@ -359,7 +363,11 @@ async fn set_status(
     status: &'static str,
 ) -> Result<HttpResponse, AppError> {
     if id == admin.id {
-        flash(session, "error", "You cannot disable your own account.");
+        flash(
+            session,
+            FlashKind::Error,
+            "You cannot disable your own account.",
+        );
         return Ok(redirect(&format!("/admin/users/{id}")));
     }
     let actor = client.actor(Some(admin));
@@ -368,12 +376,15 @@ async fn set_status(
             let user = users::find(conn, id)?;
             users::set_status(conn, id, status)?;
             let action = if status == STATUS_DISABLED {
-                "user_disabled"
+                AuditAction::UserDisabled
             } else {
-                "user_enabled"
+                AuditAction::UserEnabled
             };
-            let event =
-                Event::new(action, Outcome::Success).target("user", Some(id), Some(&user.username));
+            let event = Event::new(action, Outcome::Success).target(
+                TargetType::User,
+                Some(id),
+                Some(&user.username),
+            );
             audit::record(conn, &actor, &event)?;
             Ok(user.username)
         })
@@ -383,7 +394,7 @@ async fn set_status(
     } else {
         format!("Enabled {name}.")
     };
-    flash(session, "success", message);
+    flash(session, FlashKind::Success, message);
     Ok(redirect(&format!("/admin/users/{id}")))
 }
 
@@ -447,7 +458,11 @@ pub async fn add_membership(
         form.department_id.trim().parse::<i64>(),
         form.user_type_id.trim().parse::<i64>(),
     ) else {
-        flash(&session, "error", "Choose a department and a user type.");
+        flash(
+            &session,
+            FlashKind::Error,
+            "Choose a department and a user type.",
+        );
         return Ok(redirect(&format!("/admin/users/{id}")));
     };
     let actor = client.actor(Some(&admin));
@@ -474,8 +489,8 @@ pub async fn add_membership(
             audit::record(
                 conn,
                 &actor,
-                &Event::new("membership_added", Outcome::Success).target(
-                    "user",
+                &Event::new(AuditAction::MembershipAdded, Outcome::Success).target(
+                    TargetType::User,
                     Some(id),
                     Some(&label),
                 ),
@@ -484,8 +499,12 @@ pub async fn add_membership(
         })
         .await?;
     match added {
-        Some(label) => flash(&session, "success", format!("Added {label}.")),
-        None => flash(&session, "error", "The user already has that membership."),
+        Some(label) => flash(&session, FlashKind::Success, format!("Added {label}.")),
+        None => flash(
+            &session,
+            FlashKind::Error,
+            "The user already has that membership.",
+        ),
     }
     Ok(redirect(&format!("/admin/users/{id}")))
 }
@@ -523,8 +542,8 @@ pub async fn remove_membership(
             audit::record(
                 conn,
                 &actor,
-                &Event::new("membership_removed", Outcome::Success).target(
-                    "user",
+                &Event::new(AuditAction::MembershipRemoved, Outcome::Success).target(
+                    TargetType::User,
                     Some(id),
                     Some(&label),
                 ),
@@ -534,7 +553,7 @@ pub async fn remove_membership(
         .await?;
     flash(
         &session,
-        "success",
+        FlashKind::Success,
         "Membership removed. Tokens that relied on it narrow at their next use.",
     );
     Ok(redirect(&format!("/admin/users/{id}")))

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::bearer::Bearer;
 use crate::auth::extract::ClientInfo;
-use crate::db::audit::{self, Event, Outcome};
+use crate::db::audit::{self, AuditAction, Event, Outcome, TargetType};
 use crate::db::{throttle, tokens as token_rows};
 use crate::domain::throttle::REVOKE_PER_IP;
 use crate::domain::token::PlainToken;
@@ -130,11 +130,11 @@ pub async fn revoke_by_value(
             if let Some(token) = token_rows::find_by_hash(conn, &presented.sha256())?
                 && token.revoked_at.is_none()
             {
-                tokens::revoke(conn, &token, &actor, "token_revoked_by_value")?;
+                tokens::revoke(conn, &token, &actor, AuditAction::TokenRevokedByValue)?;
             } else {
                 let label = format!("{}…", presented.display_prefix());
-                let event = Event::new("token_revoked_by_value", Outcome::Failure)
-                    .target("token", None, Some(&label))
+                let event = Event::new(AuditAction::TokenRevokedByValue, Outcome::Failure)
+                    .target(TargetType::Token, None, Some(&label))
                     .detail("unknown or already revoked");
                 audit::record(conn, &actor, &event)?;
             }

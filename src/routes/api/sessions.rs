@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::JsonObject;
 use super::me::rfc3339;
-use crate::accounts::{self, SignIn};
+use crate::accounts::{self, SignIn, SignInFrom};
 use crate::auth::bearer::Bearer;
 use crate::auth::extract::ClientInfo;
+use crate::db::audit::AuditAction;
 use crate::db::{memberships, settings};
 use crate::domain::account::Password;
 use crate::domain::form::FieldErrors;
@@ -75,7 +76,7 @@ pub async fn create_session(
                 username.trim(),
                 &password,
                 &actor,
-                "mobile_login",
+                SignInFrom::Mobile,
             )? {
                 SignIn::Success(user) => user,
                 other => return Ok(Outcome::Refused(other)),
@@ -145,7 +146,7 @@ pub async fn delete_current_session(
     let actor = client.actor(Some(&bearer.owner));
     let token = bearer.token.clone();
     state
-        .db(move |conn, _| tokens::revoke(conn, &token, &actor, "mobile_logout"))
+        .db(move |conn, _| tokens::revoke(conn, &token, &actor, AuditAction::MobileLogout))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

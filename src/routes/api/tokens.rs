@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::JsonObject;
 use super::me::rfc3339;
 use crate::auth::bearer::Bearer;
+use crate::db::audit::AuditAction;
 use crate::db::tokens::{self as token_rows, Token};
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::ExpiryChoice;
@@ -261,7 +262,7 @@ pub async fn delete_token(
     let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
     let actor = caller.actor();
     state
-        .db(move |conn, _| tokens::revoke(conn, &token, &actor, "token_revoked"))
+        .db(move |conn, _| tokens::revoke(conn, &token, &actor, AuditAction::TokenRevoked))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

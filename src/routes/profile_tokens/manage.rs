@@ -8,12 +8,13 @@ use askama::Template;
 
 use super::{Choices, show_issued};
 use crate::auth::extract::{ClientInfo, CurrentUser};
+use crate::db::audit::AuditAction;
 use crate::db::tokens::Token;
 use crate::domain::form::FieldErrors;
 use crate::domain::scopes::{self, ScopeSet};
 use crate::domain::token::TokenKind;
 use crate::error::AppError;
-use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
+use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
 use crate::tokens;
 
@@ -128,7 +129,7 @@ pub async fn update_token(
         Ok(()) => {
             flash(
                 &session,
-                "success",
+                FlashKind::Success,
                 format!("Saved the changes to “{}”.", token.name),
             );
             Ok(redirect(BACK))
@@ -158,7 +159,7 @@ pub async fn regenerate_token(
         Ok(issued) => Ok(show_issued(&req, "Token regenerated", issued)),
         Err(errors) => {
             let message = errors.get("token").unwrap_or(tokens::CREATION_OFF);
-            flash(&session, "error", message);
+            flash(&session, FlashKind::Error, message);
             Ok(redirect(BACK))
         }
     }
@@ -182,7 +183,7 @@ async fn set_enabled(
     } else {
         format!("Disabled “{name}”: it is refused until you enable it.")
     };
-    flash(session, "success", message);
+    flash(session, FlashKind::Success, message);
     Ok(redirect(BACK))
 }
 
@@ -238,11 +239,11 @@ pub async fn revoke_token(
     let token = own_token(&state, &user, &client, path.into_inner()).await?;
     let (actor, name) = (client.actor(Some(&user)), token.name.clone());
     state
-        .db(move |conn, _| tokens::revoke(conn, &token, &actor, "token_revoked"))
+        .db(move |conn, _| tokens::revoke(conn, &token, &actor, AuditAction::TokenRevoked))
         .await?;
     flash(
         &session,
-        "success",
+        FlashKind::Success,
         format!("Revoked “{name}”. It can no longer be used."),
     );
     Ok(redirect(BACK))

@@ -483,7 +483,7 @@ impl TestApp {
         use tessera::db::schema::audit_events::dsl as a;
         self.db(|conn| {
             a::audit_events
-                .filter(a::action.eq(action))
+                .filter(a::action.eq(known_action(action)))
                 .order(a::id.asc())
                 .select(a::ip)
                 .load(conn)
@@ -542,7 +542,7 @@ impl TestApp {
         use tessera::db::schema::audit_events::dsl as a;
         self.db(|conn| {
             a::audit_events
-                .filter(a::action.eq(action))
+                .filter(a::action.eq(known_action(action)))
                 .order(a::id.asc())
                 .select((a::actor_name, a::outcome))
                 .load(conn)
@@ -701,6 +701,12 @@ impl TestApp {
     }
 }
 
+/// The action a test names by its text; a misspelt one fails here rather than
+/// finding no rows.
+pub fn known_action(action: &str) -> tessera::db::audit::AuditAction {
+    action.parse().expect("an action the audit log knows")
+}
+
 /// One audit row as the catalog tests check it.
 #[derive(Debug, Clone)]
 pub struct AuditRow {
@@ -718,7 +724,7 @@ impl TestApp {
         use tessera::db::schema::audit_events::dsl as a;
         self.db(|conn| {
             a::audit_events
-                .filter(a::action.eq(action))
+                .filter(a::action.eq(known_action(action)))
                 .order(a::id.asc())
                 .select((
                     a::actor_name,

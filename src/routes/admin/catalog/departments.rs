@@ -8,12 +8,12 @@ use askama::Template;
 use super::{WriteError, in_transaction, record};
 use crate::auth::extract::{ClientInfo, CurrentAdmin};
 use crate::db::DbConn;
-use crate::db::audit::Actor;
+use crate::db::audit::{Actor, AuditAction, TargetType};
 use crate::db::departments::{self, Department, DepartmentRow};
 use crate::domain::catalog::{DepartmentForm, find_clash};
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
-use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
+use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
 
 const BACK: &str = "/admin/departments";
@@ -138,8 +138,8 @@ fn save(
             record(
                 conn,
                 actor,
-                "department_created",
-                ("department", id, name),
+                AuditAction::DepartmentCreated,
+                (TargetType::Department, id, name),
                 None,
             )?;
         }
@@ -147,8 +147,14 @@ fn save(
             let before = departments::find(conn, id)?;
             departments::update(conn, id, name, description).map_err(as_clash)?;
             let detail = (before.name != name).then(|| format!("renamed from {}", before.name));
-            let target = ("department", id, name);
-            record(conn, actor, "department_updated", target, detail.as_deref())?;
+            let target = (TargetType::Department, id, name);
+            record(
+                conn,
+                actor,
+                AuditAction::DepartmentUpdated,
+                target,
+                detail.as_deref(),
+            )?;
         }
     }
     Ok(name.to_owned())
@@ -174,7 +180,11 @@ async fn submit(
     match outcome {
         Ok(name) => {
             let verb = if id.is_some() { "saved" } else { "created" };
-            flash(&session, "success", format!("Department “{name}” {verb}."));
+            flash(
+                &session,
+                FlashKind::Success,
+                format!("Department “{name}” {verb}."),
+            );
             Ok(redirect(BACK))
         }
         Err(errors) => {
@@ -253,8 +263,8 @@ pub async fn delete(
                 record(
                     conn,
                     &actor,
-                    "department_deleted",
-                    ("department", id, &department.name),
+                    AuditAction::DepartmentDeleted,
+                    (TargetType::Department, id, &department.name),
                     None,
                 )?;
                 Ok(None)
@@ -266,7 +276,7 @@ pub async fn delete(
         None => {
             flash(
                 &session,
-                "success",
+                FlashKind::Success,
                 format!("Department “{}” deleted.", department.name),
             );
             Ok(redirect(BACK))

@@ -6,7 +6,7 @@ mod departments;
 mod scopes;
 mod user_types;
 
-use crate::db::audit::{self, Actor, Event, Outcome};
+use crate::db::audit::{self, Actor, AuditAction, Event, Outcome, TargetType};
 use crate::db::{self, DbConn};
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
@@ -100,8 +100,8 @@ fn in_transaction<T>(
 fn record(
     conn: &mut DbConn,
     actor: &Actor,
-    action: &str,
-    target: (&str, i64, &str),
+    action: AuditAction,
+    target: (TargetType, i64, &str),
     detail: Option<&str>,
 ) -> diesel::QueryResult<()> {
     let (kind, id, label) = target;

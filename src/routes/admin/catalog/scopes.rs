@@ -10,11 +10,12 @@ use askama::Template;
 
 use super::{WriteError, in_transaction, record};
 use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::db::audit::{AuditAction, TargetType};
 use crate::db::scopes::{self as catalog, Scope};
 use crate::domain::catalog::ScopeForm;
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
-use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
+use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
 
 const BACK: &str = "/admin/scopes";
@@ -133,7 +134,13 @@ pub async fn create(
                     }
                     let id = catalog::create(conn, name, &fields.resource, &fields.description)
                         .map_err(|e| WriteError::or_clash(e, || clash_message(name)))?;
-                    record(conn, &actor, "scope_created", ("scope", id, name), None)?;
+                    record(
+                        conn,
+                        &actor,
+                        AuditAction::ScopeCreated,
+                        (TargetType::Scope, id, name),
+                        None,
+                    )?;
                     Ok(())
                 })
             })
@@ -143,7 +150,11 @@ pub async fn create(
     };
     match outcome {
         Ok(()) => {
-            flash(&session, "success", format!("Scope {} added.", form.name));
+            flash(
+                &session,
+                FlashKind::Success,
+                format!("Scope {} added.", form.name),
+            );
             Ok(redirect(BACK))
         }
         Err(errors) => {
@@ -187,13 +198,13 @@ pub async fn update(
                 }
                 let detail = changes.join("; ");
                 let detail = (!detail.is_empty()).then_some(detail.as_str());
-                let target = ("scope", id, scope.name.as_str());
-                record(conn, &actor, "scope_updated", target, detail)?;
+                let target = (TargetType::Scope, id, scope.name.as_str());
+                record(conn, &actor, AuditAction::ScopeUpdated, target, detail)?;
                 Ok(scope.name)
             })
         })
         .await?;
-    flash(&session, "success", format!("Scope {name} saved."));
+    flash(&session, FlashKind::Success, format!("Scope {name} saved."));
     Ok(redirect(BACK))
 }
 
@@ -218,11 +229,17 @@ async fn set_retired(
                 } > 0;
                 if changed {
                     let action = if retire {
-                        "scope_retired"
+                        AuditAction::ScopeRetired
                     } else {
-                        "scope_restored"
+                        AuditAction::ScopeRestored
                     };
-                    record(conn, &actor, action, ("scope", id, &scope.name), None)?;
+                    record(
+                        conn,
+                        &actor,
+                        action,
+                        (TargetType::Scope, id, &scope.name),
+                        None,
+                    )?;
                 }
                 Ok((scope.name, changed))
             })
@@ -237,7 +254,7 @@ async fn set_retired(
         (true, false) => format!("Scope {name} was already retired."),
         (false, false) => format!("Scope {name} was not retired."),
     };
-    flash(session, "success", message);
+    flash(session, FlashKind::Success, message);
     Ok(redirect(BACK))
 }
 

@@ -9,14 +9,14 @@ use askama::Template;
 
 use super::{WriteError, in_transaction, record};
 use crate::auth::extract::{ClientInfo, CurrentAdmin};
-use crate::db::audit::Actor;
+use crate::db::audit::{Actor, AuditAction, TargetType};
 use crate::db::user_types::{self, UserType, UserTypeRow};
 use crate::db::{DbConn, scopes as catalog};
 use crate::domain::catalog::{UserTypeForm, find_clash};
 use crate::domain::form::FieldErrors;
 use crate::domain::scopes::{self, ScopeGroup, ScopeSet, group_by_resource};
 use crate::error::AppError;
-use crate::page::{HtmlForm, PageCtx, flash, redirect, render};
+use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
 
 const BACK: &str = "/admin/user-types";
@@ -171,8 +171,14 @@ fn save(
             let list = scopes::join(&chosen);
             let id = user_types::create(conn, name, &form.description, &list).map_err(as_clash)?;
             let detail = format!("scopes: {list}");
-            let target = ("user_type", id, name);
-            record(conn, actor, "user_type_created", target, Some(&detail))?;
+            let target = (TargetType::UserType, id, name);
+            record(
+                conn,
+                actor,
+                AuditAction::UserTypeCreated,
+                target,
+                Some(&detail),
+            )?;
         }
         Some(id) => {
             let before = user_types::find(conn, id)?;
@@ -194,8 +200,8 @@ fn save(
             record(
                 conn,
                 actor,
-                "user_type_updated",
-                ("user_type", id, name),
+                AuditAction::UserTypeUpdated,
+                (TargetType::UserType, id, name),
                 detail,
             )?;
         }
@@ -223,7 +229,11 @@ async fn submit(
     match outcome {
         Ok(name) => {
             let verb = if id.is_some() { "saved" } else { "created" };
-            flash(&session, "success", format!("User type “{name}” {verb}."));
+            flash(
+                &session,
+                FlashKind::Success,
+                format!("User type “{name}” {verb}."),
+            );
             Ok(redirect(BACK))
         }
         Err(errors) => {
@@ -299,8 +309,8 @@ pub async fn delete(
                         .ok_or(AppError::NotFound)?;
                     return Ok(Some(why));
                 }
-                let target = ("user_type", id, user_type.name.as_str());
-                record(conn, &actor, "user_type_deleted", target, None)?;
+                let target = (TargetType::UserType, id, user_type.name.as_str());
+                record(conn, &actor, AuditAction::UserTypeDeleted, target, None)?;
                 Ok(None)
             })?;
             Ok((user_type, refused))
@@ -309,7 +319,7 @@ pub async fn delete(
     match refused {
         None => {
             let message = format!("User type “{}” deleted.", user_type.name);
-            flash(&session, "success", message);
+            flash(&session, FlashKind::Success, message);
             Ok(redirect(BACK))
         }
         Some(why) => {

@@ -747,14 +747,16 @@ async fn hostile_values_are_escaped_on_sessions_settings_audit_and_user_pages() 
             user_agent: Some(payload.into()),
             ..Default::default()
         };
-        let event =
-            tessera::db::audit::Event::new("login_failure", tessera::db::audit::Outcome::Failure)
-                .target("token", Some(hostile.id), Some(payload))
-                .detail(payload);
+        use tessera::db::audit::{AuditAction, Event, Outcome, TargetType};
+        let event = Event::new(AuditAction::LoginFailure, Outcome::Failure)
+            .target(TargetType::Token, Some(hostile.id), Some(payload))
+            .detail(payload);
         tessera::db::audit::record(conn, &actor, &event)?;
-        let event =
-            tessera::db::audit::Event::new("user_updated", tessera::db::audit::Outcome::Success)
-                .target("user", Some(ada.id), Some(payload));
+        let event = Event::new(AuditAction::UserUpdated, Outcome::Success).target(
+            TargetType::User,
+            Some(ada.id),
+            Some(payload),
+        );
         tessera::db::audit::record(conn, &actor, &event)
     })
     .unwrap();

@@ -1,0 +1,122 @@
+//! The codes an audit row is written with: what was done (`AuditAction`), how
+//! it ended (`Outcome`) and what kind of thing it was done to (`TargetType`).
+//! The texts are what the `audit_events` table, the audit page and its CSV
+//! export show, so changing one rewrites history: add, never rename.
+
+use super::codes::text_codes;
+
+text_codes! {
+    /// What an audit row records. A new action is one line here.
+    pub enum AuditAction {
+        // Signing in and out, the first administrator.
+        Login = "login",
+        LoginFailure = "login_failure",
+        MobileLogin = "mobile_login",
+        MobileLoginFailure = "mobile_login_failure",
+        MobileLogout = "mobile_logout",
+        Logout = "logout",
+        Setup = "setup",
+        CreateAdmin = "create_admin",
+        // Passwords.
+        PasswordChange = "password_change",
+        PasswordLinkIssued = "password_link_issued",
+        PasswordCodeRefused = "password_code_refused",
+        PasswordSet = "password_set",
+        // Requests the gate refused.
+        AuthorizationFailure = "authorization_failure",
+        CsrfFailure = "csrf_failure",
+        CrossSiteRequestDenied = "cross_site_request_denied",
+        // Tokens.
+        TokenCreated = "token_created",
+        TokenEdited = "token_edited",
+        TokenRegenerated = "token_regenerated",
+        TokenEnabled = "token_enabled",
+        TokenDisabled = "token_disabled",
+        TokenRevoked = "token_revoked",
+        TokenRevokedByValue = "token_revoked_by_value",
+        TokenAccessDenied = "token_access_denied",
+        TokenScopeDenied = "token_scope_denied",
+        UnknownTokenUsed = "unknown_token_used",
+        RevokedTokenUsed = "revoked_token_used",
+        DisabledTokenUsed = "disabled_token_used",
+        ExpiredTokenUsed = "expired_token_used",
+        TokenOfDisabledUserUsed = "token_of_disabled_user_used",
+        // Users and their memberships.
+        UserCreated = "user_created",
+        UserUpdated = "user_updated",
+        UserDisabled = "user_disabled",
+        UserEnabled = "user_enabled",
+        MembershipAdded = "membership_added",
+        MembershipRemoved = "membership_removed",
+        // The catalog.
+        DepartmentCreated = "department_created",
+        DepartmentUpdated = "department_updated",
+        DepartmentDeleted = "department_deleted",
+        UserTypeCreated = "user_type_created",
+        UserTypeUpdated = "user_type_updated",
+        UserTypeDeleted = "user_type_deleted",
+        ScopeCreated = "scope_created",
+        ScopeUpdated = "scope_updated",
+        ScopeRetired = "scope_retired",
+        ScopeRestored = "scope_restored",
+        // Administration.
+        SettingsUpdated = "settings_updated",
+        Purge = "purge",
+    }
+}
+
+text_codes! {
+    /// How an audited attempt ended; also the CSS class of its badge.
+    pub enum Outcome {
+        Success = "success",
+        Failure = "failure",
+        Denied = "denied",
+    }
+}
+
+text_codes! {
+    /// What kind of thing an audit row's target is.
+    pub enum TargetType {
+        User = "user",
+        Token = "token",
+        Department = "department",
+        UserType = "user_type",
+        Scope = "scope",
+        /// A request path the gate refused.
+        Path = "path",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn every_code_reads_back_from_its_text_and_no_text_is_used_twice() {
+        fn check<T>(all: &[T], as_str: fn(T) -> &'static str)
+        where
+            T: Copy + PartialEq + std::fmt::Debug + std::str::FromStr,
+            T::Err: std::fmt::Debug,
+        {
+            let mut seen = HashSet::new();
+            for &code in all {
+                assert_eq!(as_str(code).parse::<T>().unwrap(), code);
+                assert!(seen.insert(as_str(code)), "{code:?} twice");
+            }
+        }
+        check(&AuditAction::ALL, AuditAction::as_str);
+        check(&Outcome::ALL, Outcome::as_str);
+        check(&TargetType::ALL, TargetType::as_str);
+    }
+
+    #[test]
+    fn an_unknown_text_is_an_error() {
+        let err = "login_later".parse::<AuditAction>().unwrap_err();
+        assert_eq!(err.to_string(), "unknown AuditAction \"login_later\"");
+        assert!("Success".parse::<Outcome>().is_err());
+        assert!("".parse::<TargetType>().is_err());
+        assert_eq!(AuditAction::TokenRevoked.to_string(), "token_revoked");
+    }
+}
