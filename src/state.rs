@@ -87,14 +87,16 @@ impl AppState {
         result
     }
 
-    /// [`Self::blocking`] on one pooled connection.
+    /// [`Self::blocking`] on one pooled connection. The closure gets no password
+    /// hasher: argon2 (and any other slow CPU work) runs in [`Self::blocking`],
+    /// taking a connection only around its queries, so that no pooled
+    /// connection waits on a hash.
     pub async fn db<T, F>(&self, f: F) -> Result<T, AppError>
     where
-        F: FnOnce(&mut DbConn, &Hasher) -> Result<T, AppError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        self.blocking(move |pool, hasher| f(&mut *pool.get()?, hasher))
-            .await
+        self.blocking(move |pool, _| f(&mut *pool.get()?)).await
     }
 
     /// Authenticates a well-formed token: from the cache when a reading of the
@@ -129,7 +131,7 @@ impl AppState {
         }
         let cache = self.token_cache.clone();
         let (epoch, outcome, from) = self
-            .db(move |conn, _| {
+            .db(move |conn| {
                 // Read before the lookup: a change that commits in between
                 // leaves the entry tagged with an epoch that is already past.
                 let epoch = validity::read(conn)?;

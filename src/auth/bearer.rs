@@ -55,7 +55,7 @@ impl Bearer {
         }
         let (actor, token) = (self.actor(), self.auth.clone());
         state
-            .db(move |conn, _| tokens::record_scope_denied(conn, &actor, &token.token, scope))
+            .db(move |conn| tokens::record_scope_denied(conn, &actor, &token.token, scope))
             .await?;
         Err(ApiError::InsufficientScope(scope))
     }

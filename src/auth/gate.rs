@@ -120,7 +120,7 @@ async fn guard(
     let user = match session.get::<i64>(USER_ENTRY).ok().flatten() {
         Some(user_id) => {
             match state
-                .db(move |conn, _| Ok(users::find(conn, user_id).optional()?))
+                .db(move |conn| Ok(users::find(conn, user_id).optional()?))
                 .await
             {
                 Ok(Some(user)) if user.is_active() => Some(user),
@@ -267,7 +267,7 @@ async fn record_with(
 ) {
     let path = path.to_owned();
     let result = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let mut event = audit::Event::new(action, audit::Outcome::Denied).target(
                 audit::TargetType::Path,
                 None,

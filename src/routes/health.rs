@@ -17,10 +17,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// The database answers; 503 otherwise.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state
-        .db(|conn, _| Ok(conn.batch_execute("SELECT 1")?))
-        .await
-    {
+    match state.db(|conn| Ok(conn.batch_execute("SELECT 1")?)).await {
         Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ready"),
         Err(_) => HttpResponse::ServiceUnavailable()
             .content_type("text/plain")
@@ -43,7 +40,7 @@ pub async fn metrics(
     let counted = state
         .token_counts
         .current(|| {
-            state.db(|conn, _| {
+            state.db(|conn| {
                 let groups = token_stats::count_groups(conn, db::now())?;
                 Ok(TokenStats::from_groups(groups))
             })

@@ -131,7 +131,7 @@ pub async fn sign_out(
     let actor = client.actor(Some(&user));
     let (id, name) = (user.id, user.username.clone());
     state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let event = Event::new(AuditAction::Logout, Outcome::Success).target(
                 TargetType::User,
                 Some(id),

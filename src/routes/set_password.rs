@@ -124,7 +124,7 @@ pub async fn show_set_password(
     let (actor, presented) = (client.actor(None), code.clone());
     // Reads, and audit rows for refusals: nothing a token depends on.
     let checked = state
-        .db(move |conn, _| check_code(conn, &presented, &actor))
+        .db(move |conn| check_code(conn, &presented, &actor))
         .await?;
     match checked {
         Ok((_, user)) => {

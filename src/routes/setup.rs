@@ -94,7 +94,7 @@ pub async fn show_setup(
     state: web::Data<AppState>,
     query: web::Query<CodeQuery>,
 ) -> Result<HttpResponse, AppError> {
-    if state.db(|conn, _| Ok(users::admin_exists(conn)?)).await? {
+    if state.db(|conn| Ok(users::admin_exists(conn)?)).await? {
         return Err(AppError::NotFound);
     }
     let page = SetupPage {

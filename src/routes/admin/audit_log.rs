@@ -127,7 +127,7 @@ pub async fn show_audit(
     let query = query.into_inner();
     let (mut filter, before, token) = (query.filter(), query.before(), query.token());
     let (mut events, actions, token_note) = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let (ids, note) = token_ids(conn, token.as_ref())?;
             filter.token_ids = ids;
             Ok((
@@ -184,7 +184,7 @@ pub async fn export_audit(
 ) -> Result<HttpResponse, AppError> {
     let (mut filter, token) = (query.filter(), query.token());
     let events = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             filter.token_ids = token_ids(conn, token.as_ref())?.0;
             Ok(audit::page(conn, &filter, None, CSV_LIMIT)?)
         })

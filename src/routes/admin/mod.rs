@@ -33,7 +33,7 @@ pub async fn show_overview(
     state: web::Data<AppState>,
     _admin: CurrentAdmin,
 ) -> Result<HttpResponse, AppError> {
-    let events = state.db(|conn, _| Ok(audit::recent(conn, 50)?)).await?;
+    let events = state.db(|conn| Ok(audit::recent(conn, 50)?)).await?;
     let page = OverviewPage {
         ctx: PageCtx::from_request(&req),
         events,

@@ -138,7 +138,7 @@ pub async fn show_settings(
     state: web::Data<AppState>,
     _admin: CurrentAdmin,
 ) -> Result<HttpResponse, AppError> {
-    let current = state.db(|conn, _| Ok(settings::load(conn)?)).await?;
+    let current = state.db(|conn| Ok(settings::load(conn)?)).await?;
     let page = SettingsPage {
         ctx: PageCtx::from_request(&req),
         form: SettingsForm::from_settings(&current),
@@ -168,7 +168,7 @@ pub async fn update_settings(
     };
     let actor = client.actor(Some(&admin));
     state
-        .db(move |conn, _| {
+        .db(move |conn| {
             db::transaction(conn, |conn| {
                 let before = settings::load(conn)?;
                 let detail = audit_detail(&changes, &before.tenant_id);

@@ -33,7 +33,7 @@ struct DetailPage {
 
 async fn load_token(state: &AppState, id: i64) -> Result<Token, AppError> {
     state
-        .db(move |conn, _| {
+        .db(move |conn| {
             Ok(token_table::table
                 .find(id)
                 .select(Token::as_select())
@@ -50,7 +50,7 @@ pub async fn show_token(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let (row, trail, tenant_id) = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let token = token_table::table
                 .find(id)
                 .select(Token::as_select())
@@ -90,7 +90,7 @@ pub async fn regenerate_token(
     let token = load_token(&state, id).await?;
     let (actor, prefix) = (client.actor(Some(&admin)), state.token_prefix.clone());
     let outcome = state
-        .db(move |conn, _| tokens::regenerate(conn, &prefix, &token, &actor))
+        .db(move |conn| tokens::regenerate(conn, &prefix, &token, &actor))
         .await?;
     match outcome {
         Ok(issued) => Ok(show_issued_then(
@@ -122,7 +122,7 @@ async fn set_enabled(
     let actor = client.actor(Some(admin));
     let label = token.label();
     state
-        .db(move |conn, _| tokens::set_enabled(conn, &token, &actor, enabled))
+        .db(move |conn| tokens::set_enabled(conn, &token, &actor, enabled))
         .await?;
     let verb = if enabled { "Enabled" } else { "Disabled" };
     flash(session, FlashKind::Success, format!("{verb} {label}."));

@@ -137,9 +137,7 @@ async fn page(
     // A fresh form (nothing submitted yet) starts with the default expiry.
     let fresh = errors.is_empty();
     let user_id = form.user_id();
-    let (users, memberships, policy) = state
-        .db(move |conn, _| load_page_data(conn, user_id))
-        .await?;
+    let (users, memberships, policy) = state.db(move |conn| load_page_data(conn, user_id)).await?;
     let today = db::now().date();
     let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
     if fresh && form.expires_at.trim().is_empty() {
@@ -193,7 +191,7 @@ pub async fn create_api_token(
     };
     let (actor, prefix) = (client.actor(Some(&admin)), state.token_prefix.clone());
     let outcome = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let owner = match owner_id {
                 Some(id) => crate::db::users::find(conn, id)
                     .optional()?

@@ -143,7 +143,7 @@ async fn inventory_page(
     let f = filter.clone();
     let now = db::now();
     let (rows, page, matching, departments) = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let mut page = token_search::page(conn, &f, after, now)?;
             // A first page that holds every match (of the whole list, or of
             // the window a name search looked at) is its own count.
@@ -270,7 +270,7 @@ pub async fn confirm_bulk_revoke(
     let now = db::now();
     let ids = chosen.clone().ok();
     let (rows, count, skipped, more_skipped) = state
-        .db(move |conn, _| match &chosen {
+        .db(move |conn| match &chosen {
             Ok(ids) => {
                 let found = token_search::by_ids(conn, ids)?;
                 let by_id: HashMap<i64, &Token> = found.iter().map(|t| (t.id, t)).collect();
@@ -328,7 +328,7 @@ pub async fn bulk_revoke(
     let actor = client.actor(Some(&admin));
     let f = filter.clone();
     let outcome = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let selection = match &chosen {
                 Ok(ids) => Selection::Ids(ids),
                 Err(()) => Selection::Filter(&f),

@@ -51,7 +51,7 @@ pub async fn list_users(
     let UsersQuery { q, after } = query.into_inner();
     let (q2, after2) = (q.trim().to_owned(), after.trim().to_owned());
     let mut users = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let q = Some(q2.as_str()).filter(|s| !s.is_empty());
             let after = Some(after2.as_str()).filter(|s| !s.is_empty());
             Ok(users::list(conn, q, after, PAGE + 1)?)
@@ -193,7 +193,7 @@ pub async fn issue_password_link(
     let id = path.into_inner();
     let actor = client.actor(Some(&admin));
     let (user, code) = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let user = users::find(conn, id)?;
             let code = password_link::issue(conn, &actor, &user)?;
             Ok((user, code))
@@ -227,7 +227,7 @@ async fn user_page(
     edits: Option<(String, String, FieldErrors)>,
 ) -> Result<UserPage, AppError> {
     let (user, memberships, departments, user_types, tokens, sessions) = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let user = users::find(conn, id)?;
             let live: Vec<Token> = token_table::table
                 .filter(token_table::owner_id.eq(id))
@@ -325,7 +325,7 @@ pub async fn update_user(
     }
     let actor = client.actor(Some(&admin));
     let name = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let user = users::find(conn, id)?;
             let changes = UserChanges {
                 email: &email,
@@ -372,7 +372,7 @@ async fn set_status(
     }
     let actor = client.actor(Some(admin));
     let name = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let user = users::find(conn, id)?;
             users::set_status(conn, id, status)?;
             let action = if status == STATUS_DISABLED {
@@ -467,7 +467,7 @@ pub async fn add_membership(
     };
     let actor = client.actor(Some(&admin));
     let added = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let user = users::find(conn, id)?;
             if memberships::holds(conn, id, department, user_type)? {
                 return Ok(None);
@@ -527,7 +527,7 @@ pub async fn remove_membership(
     };
     let actor = client.actor(Some(&admin));
     state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let user = users::find(conn, id)?;
             let (d, t) = memberships::names(conn, Some(department), Some(user_type))?;
             if memberships::remove(conn, id, department, user_type)? == 0 {

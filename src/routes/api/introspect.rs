@@ -120,7 +120,7 @@ pub async fn revoke_by_value(
     let actor = client.actor(None);
     let bucket = format!("revoke-ip:{}", client.ip);
     let throttled = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             if throttle::try_attempt(conn, &bucket, &REVOKE_PER_IP, crate::db::now())?.is_none() {
                 return Ok(true);
             }

@@ -146,7 +146,7 @@ pub async fn delete_current_session(
     let actor = client.actor(Some(&bearer.owner));
     let token = bearer.token.clone();
     state
-        .db(move |conn, _| tokens::revoke(conn, &token, &actor, AuditAction::MobileLogout))
+        .db(move |conn| tokens::revoke(conn, &token, &actor, AuditAction::MobileLogout))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

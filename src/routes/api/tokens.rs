@@ -90,7 +90,7 @@ pub async fn list_tokens(
 ) -> Result<HttpResponse, ApiError> {
     let owner = caller.owner.id;
     let tokens = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let mut all = Vec::new();
             for kind in tokens::PROFILE_KINDS {
                 all.extend(
@@ -158,7 +158,7 @@ pub async fn create_token(
         state.token_prefix.clone(),
     );
     let issued = state
-        .db(move |conn, _| tokens::create(conn, &prefix, &owner, &actor, request))
+        .db(move |conn| tokens::create(conn, &prefix, &owner, &actor, request))
         .await?
         .map_err(ApiError::Unprocessable)?;
     Ok(no_store(HttpResponse::Created()).json(IssuedView::from(issued)))
@@ -170,7 +170,7 @@ pub async fn create_token(
 async fn own_token(state: &AppState, caller: &Bearer, id: i64) -> Result<Token, ApiError> {
     let actor = caller.actor();
     state
-        .db(move |conn, _| tokens::find_for_caller(conn, id, &actor, &tokens::PROFILE_KINDS))
+        .db(move |conn| tokens::find_for_caller(conn, id, &actor, &tokens::PROFILE_KINDS))
         .await
         .map_err(|err| match err {
             crate::error::AppError::NotFound => ApiError::NotFound,
@@ -232,7 +232,7 @@ pub async fn update_token(
         caller.scopes.clone(),
     );
     let updated = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let ceiling = Some(&caller_scopes);
             if let Err(errors) =
                 tokens::edit(conn, &token, &owner, &actor, &wanted, &description, ceiling)?
@@ -262,7 +262,7 @@ pub async fn delete_token(
     let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
     let actor = caller.actor();
     state
-        .db(move |conn, _| tokens::revoke(conn, &token, &actor, AuditAction::TokenRevoked))
+        .db(move |conn| tokens::revoke(conn, &token, &actor, AuditAction::TokenRevoked))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -279,7 +279,7 @@ pub async fn regenerate_token(
     let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
     let (actor, prefix) = (caller.actor(), state.token_prefix.clone());
     let issued = state
-        .db(move |conn, _| tokens::regenerate(conn, &prefix, &token, &actor))
+        .db(move |conn| tokens::regenerate(conn, &prefix, &token, &actor))
         .await?
         .map_err(ApiError::Unprocessable)?;
     Ok(no_store(HttpResponse::Ok()).json(IssuedView::from(issued)))

@@ -35,7 +35,7 @@ struct NewClientPage {
 
 async fn load_choices(state: &AppState, user: &CurrentUser) -> Result<Choices, AppError> {
     let user = user.0.clone();
-    state.db(move |conn, _| Choices::load(conn, &user)).await
+    state.db(move |conn| Choices::load(conn, &user)).await
 }
 
 pub async fn show_new_token(
@@ -80,7 +80,7 @@ pub async fn create_access_token(
         state.token_prefix.clone(),
     );
     let outcome = state
-        .db(move |conn, _| tokens::create(conn, &prefix, &owner, &actor, request))
+        .db(move |conn| tokens::create(conn, &prefix, &owner, &actor, request))
         .await?;
     match outcome {
         Ok(issued) => Ok(show_issued(&req, "Access token created", issued)),
@@ -138,7 +138,7 @@ pub async fn create_client(
         state.token_prefix.clone(),
     );
     let outcome = state
-        .db(move |conn, _| tokens::create(conn, &prefix, &owner, &actor, request))
+        .db(move |conn| tokens::create(conn, &prefix, &owner, &actor, request))
         .await?;
     match outcome {
         Ok(issued) => Ok(show_issued(&req, "Client created", issued)),

@@ -31,7 +31,7 @@ async fn own_token(
 ) -> Result<Token, AppError> {
     let actor = client.actor(Some(user));
     state
-        .db(move |conn, _| tokens::find_for_caller(conn, id, &actor, &tokens::PROFILE_KINDS))
+        .db(move |conn| tokens::find_for_caller(conn, id, &actor, &tokens::PROFILE_KINDS))
         .await
 }
 
@@ -64,7 +64,7 @@ async fn edit_page(
     errors: FieldErrors,
 ) -> Result<EditTokenPage, AppError> {
     let owner = user.0.clone();
-    let choices = state.db(move |conn, _| Choices::load(conn, &owner)).await?;
+    let choices = state.db(move |conn| Choices::load(conn, &owner)).await?;
     Ok(EditTokenPage {
         ctx: PageCtx::from_request(req),
         token,
@@ -123,7 +123,7 @@ pub async fn update_token(
         form.description.clone(),
     );
     let outcome = state
-        .db(move |conn, _| tokens::edit(conn, &t, &owner, &actor, &w, &d, None))
+        .db(move |conn| tokens::edit(conn, &t, &owner, &actor, &w, &d, None))
         .await?;
     match outcome {
         Ok(()) => {
@@ -153,7 +153,7 @@ pub async fn regenerate_token(
     let token = own_token(&state, &user, &client, path.into_inner()).await?;
     let (actor, prefix) = (client.actor(Some(&user)), state.token_prefix.clone());
     let outcome = state
-        .db(move |conn, _| tokens::regenerate(conn, &prefix, &token, &actor))
+        .db(move |conn| tokens::regenerate(conn, &prefix, &token, &actor))
         .await?;
     match outcome {
         Ok(issued) => Ok(show_issued(&req, "Token regenerated", issued)),
@@ -176,7 +176,7 @@ async fn set_enabled(
     let token = own_token(state, user, client, id).await?;
     let (actor, name) = (client.actor(Some(user)), token.name.clone());
     state
-        .db(move |conn, _| tokens::set_enabled(conn, &token, &actor, enabled))
+        .db(move |conn| tokens::set_enabled(conn, &token, &actor, enabled))
         .await?;
     let message = if enabled {
         format!("Enabled “{name}”: it works again.")
@@ -239,7 +239,7 @@ pub async fn revoke_token(
     let token = own_token(&state, &user, &client, path.into_inner()).await?;
     let (actor, name) = (client.actor(Some(&user)), token.name.clone());
     state
-        .db(move |conn, _| tokens::revoke(conn, &token, &actor, AuditAction::TokenRevoked))
+        .db(move |conn| tokens::revoke(conn, &token, &actor, AuditAction::TokenRevoked))
         .await?;
     flash(
         &session,

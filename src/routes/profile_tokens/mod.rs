@@ -123,7 +123,7 @@ pub async fn list_my_tokens(
 ) -> Result<HttpResponse, AppError> {
     let owner = user.0.clone();
     let (access_tokens, clients, choices) = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let mut rows = |kind| -> Result<Vec<TokenRow>, AppError> {
                 Ok(tokens::list_for_owner(conn, owner.id, kind)?
                     .into_iter()

@@ -50,7 +50,7 @@ pub async fn list(
     _admin: CurrentAdmin,
 ) -> Result<HttpResponse, AppError> {
     let rows = state
-        .db(|conn, _| Ok(departments::list_with_usage(conn)?))
+        .db(|conn| Ok(departments::list_with_usage(conn)?))
         .await?;
     let page = ListPage {
         ctx: PageCtx::from_request(&req),
@@ -71,7 +71,7 @@ async fn form_page(
     let editing = match id {
         Some(id) => Some(
             state
-                .db(move |conn, _| Ok(departments::find(conn, id)?))
+                .db(move |conn| Ok(departments::find(conn, id)?))
                 .await?,
         ),
         None => None,
@@ -171,7 +171,7 @@ async fn submit(
 ) -> Result<HttpResponse, AppError> {
     let actor = client.actor(Some(&admin));
     let (form, outcome) = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let mut form = form;
             let outcome = in_transaction(conn, |conn| save(conn, &actor, id, &mut form))?;
             Ok((form, outcome))
@@ -226,7 +226,7 @@ pub async fn confirm_delete(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let (department, usage) = state
-        .db(move |conn, _| Ok((departments::find(conn, id)?, departments::usage(conn, id)?)))
+        .db(move |conn| Ok((departments::find(conn, id)?, departments::usage(conn, id)?)))
         .await?;
     let page = DeletePage {
         ctx: PageCtx::from_request(&req),
@@ -247,7 +247,7 @@ pub async fn delete(
     let id = path.into_inner();
     let actor = client.actor(Some(&admin));
     let (department, refused) = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let department = departments::find(conn, id)?;
             let refused = crate::db::transaction(conn, |conn| -> Result<_, AppError> {
                 if let Some(why) = departments::usage(conn, id)?.blocker("department") {

@@ -44,7 +44,7 @@ pub async fn list(
     state: web::Data<AppState>,
     _admin: CurrentAdmin,
 ) -> Result<HttpResponse, AppError> {
-    let scopes = state.db(|conn, _| Ok(catalog::all(conn)?)).await?;
+    let scopes = state.db(|conn| Ok(catalog::all(conn)?)).await?;
     let page = ListPage {
         ctx: PageCtx::from_request(&req),
         scopes,
@@ -62,7 +62,7 @@ async fn form_page(
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     let (editing, all) = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let editing = id.map(|id| catalog::find(conn, id)).transpose()?;
             Ok((editing, catalog::all(conn)?))
         })
@@ -126,7 +126,7 @@ pub async fn create(
         let actor = client.actor(Some(&admin));
         let fields = form.clone();
         state
-            .db(move |conn, _| {
+            .db(move |conn| {
                 in_transaction(conn, |conn| {
                     let name = fields.name.as_str();
                     if catalog::name_exists(conn, name)? {
@@ -182,7 +182,7 @@ pub async fn update(
     let actor = client.actor(Some(&admin));
     let fields = form.clone();
     let name = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             crate::db::transaction(conn, |conn| -> Result<_, AppError> {
                 let scope = catalog::find(conn, id)?;
                 catalog::update(conn, id, &fields.resource, &fields.description)?;
@@ -219,7 +219,7 @@ async fn set_retired(
 ) -> Result<HttpResponse, AppError> {
     let actor = client.actor(Some(admin));
     let (name, changed) = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             crate::db::transaction(conn, |conn| -> Result<_, AppError> {
                 let scope = catalog::find(conn, id)?;
                 let changed = if retire {

@@ -72,7 +72,7 @@ pub async fn list(
     _admin: CurrentAdmin,
 ) -> Result<HttpResponse, AppError> {
     let (rows, retired) = state
-        .db(|conn, _| Ok((user_types::list_with_members(conn)?, retired_names(conn)?)))
+        .db(|conn| Ok((user_types::list_with_members(conn)?, retired_names(conn)?)))
         .await?;
     let page = ListPage {
         ctx: PageCtx::from_request(&req),
@@ -92,7 +92,7 @@ async fn form_page(
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     let (editing, groups, retired) = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let editing = id.map(|id| user_types::find(conn, id)).transpose()?;
             let groups = group_by_resource(&catalog::active_catalog(conn)?);
             Ok((editing, groups, retired_names(conn)?))
@@ -220,7 +220,7 @@ async fn submit(
 ) -> Result<HttpResponse, AppError> {
     let actor = client.actor(Some(&admin));
     let (form, outcome) = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let mut form = form;
             let outcome = in_transaction(conn, |conn| save(conn, &actor, id, &mut form))?;
             Ok((form, outcome))
@@ -275,7 +275,7 @@ pub async fn confirm_delete(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let (user_type, usage) = state
-        .db(move |conn, _| Ok((user_types::find(conn, id)?, user_types::usage(conn, id)?)))
+        .db(move |conn| Ok((user_types::find(conn, id)?, user_types::usage(conn, id)?)))
         .await?;
     let page = DeletePage {
         ctx: PageCtx::from_request(&req),
@@ -296,7 +296,7 @@ pub async fn delete(
     let id = path.into_inner();
     let actor = client.actor(Some(&admin));
     let (user_type, refused) = state
-        .db(move |conn, _| {
+        .db(move |conn| {
             let user_type = user_types::find(conn, id)?;
             let refused = crate::db::transaction(conn, |conn| -> Result<_, AppError> {
                 if let Some(why) = user_types::usage(conn, id)?.blocker("user type") {
