@@ -1,4 +1,4 @@
-//! The token policy (SPEC §3): lifetimes, whether tokens may never expire, and
+//! The token policy: lifetimes, whether tokens may never expire, and
 //! the rules for names, descriptions and expiry choices.
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};

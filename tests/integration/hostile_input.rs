@@ -1802,7 +1802,8 @@ async fn every_api_route_survives_hostile_input() {
 /// Cases per parser property (fixed here, so that CI runs this many).
 const PARSER_CASES: u32 = 4096;
 
-/// SPEC §2, written again independently of `tessera::domain::token`: the kind
+/// The token format, `{prefix}{kind}_{body}{check}`, written again
+/// independently of `tessera::domain::token`: the kind
 /// of a well-formed token, or `None`.
 fn oracle(prefix: &str, s: &str) -> Option<char> {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -41,7 +41,7 @@ async fn a_new_access_token_is_shown_once_and_authenticates() {
     let page = res.text().await.unwrap();
     assert!(page.contains(WARNING));
     let token = new_token_in(&page);
-    // {prefix}{kind}_ + 30 body + 6 check characters (SPEC §2).
+    // {prefix}{kind}_ + 30 body + 6 check characters (the token format).
     assert!(token.starts_with("tsrp_") && token.len() == 41, "{token}");
 
     let (status, body) = app.me(&token).await;
