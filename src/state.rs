@@ -143,7 +143,7 @@ impl AppState {
                         context
                     }
                 };
-                let outcome = tokens::authenticate(conn, &presented, &from, &context)?;
+                let outcome = tokens::authenticate(conn, &presented, &from, &context, now)?;
                 Ok((epoch, outcome, from))
             })
             .await?;

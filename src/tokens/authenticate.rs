@@ -8,12 +8,13 @@
 use std::sync::OnceLock;
 
 use actix_web::web::Bytes;
+use chrono::NaiveDateTime;
 
 use super::cache::Context;
 use crate::db::audit::{self, Actor, Event, Outcome};
 use crate::db::tokens::{self as token_rows, Token};
 use crate::db::users::User;
-use crate::db::{self, DbConn, memberships, scopes as catalog, settings};
+use crate::db::{DbConn, memberships, scopes as catalog, settings};
 use crate::domain::scopes::{self, Holdings, ScopeSet};
 use crate::domain::token::{PlainToken, TokenKind};
 use crate::error::AppError;
@@ -87,12 +88,14 @@ impl UseContext {
 /// Looks a parsed token up by hash and applies every validity rule: revoked,
 /// disabled, expired and disabled-owner tokens are refused (and audited); the
 /// effective scopes are computed now, so a demotion narrows the next request.
-/// Last use is not written here (see `tokens::last_used`).
+/// Expiry is judged at `now`, the application's clock. Last use is not written
+/// here (see `tokens::last_used`).
 pub fn authenticate(
     conn: &mut DbConn,
     presented: &PlainToken,
     from: &UseContext,
     context: &Context,
+    now: NaiveDateTime,
 ) -> Result<Result<Authenticated, Refusal>, AppError> {
     let Some(found) = token_rows::find_for_auth(conn, &presented.sha256())? else {
         let label = presented.display_prefix() + "…";
@@ -110,7 +113,6 @@ pub fn authenticate(
         user_type,
         department,
     } = found;
-    let now = db::now();
     let refusal = if token.revoked_at.is_some() {
         Some(Refusal::Revoked)
     } else if !token.is_active() {

@@ -1275,3 +1275,32 @@ async fn last_use_shows_on_the_profile_the_inventory_and_the_detail_page() {
         "{detail}"
     );
 }
+
+/// Expiry is judged by the server's clock, on the cached path (the first use
+/// keeps the token in memory) as on the database's: moved past the expiry, the
+/// same token is refused and the refusal audited.
+#[actix_web::test]
+async fn a_token_is_refused_once_the_servers_clock_passes_its_expiry() {
+    let (app, _) = common::admin_app().await;
+    let (_, token) = app.new_access_token("short-lived", &["tokens:read"]).await;
+    assert_eq!(app.api_me(&token).await.status(), StatusCode::OK);
+    let expires_at = app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        t::tokens
+            .filter(t::name.eq("short-lived"))
+            .select(t::expires_at)
+            .first::<Option<chrono::NaiveDateTime>>(conn)
+    });
+    let left = expires_at.unwrap().expect("the default lifetime") - tessera::db::now();
+
+    app.advance_clock(left.to_std().unwrap() - std::time::Duration::from_secs(60));
+    assert_eq!(
+        app.api_me(&token).await.status(),
+        StatusCode::OK,
+        "a minute left"
+    );
+    app.advance_clock(std::time::Duration::from_secs(120));
+    assert_eq!(app.api_me(&token).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.audit("expired_token_used").len(), 1);
+}
