@@ -53,7 +53,10 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
 fn migrate(config: &Config) -> anyhow::Result<()> {
     let url = db::DatabaseUrl::parse(&config.database_url())?;
     db::connect_and_migrate(&url, 1)?;
-    say(format_args!("Database at {} is up to date.", url.redacted()));
+    say(format_args!(
+        "Database at {} is up to date.",
+        url.redacted()
+    ));
     Ok(())
 }
 
