@@ -22,8 +22,9 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Prints one line of a command's result for whoever ran it: the CLI's output,
-/// the one place outside tests where the crate prints to standard output.
+/// Prints one line of a command's result for whoever ran it, as `println!`
+/// does (a closed stdout still ends the command). `serve` writes its setup link
+/// itself, as a server must not stop for that.
 #[allow(
     clippy::print_stdout,
     reason = "the command's result is its output, not a log line"
