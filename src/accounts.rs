@@ -152,12 +152,11 @@ pub fn sign_in(
         (users::find_by_username(conn, username)?, attempts)
     };
 
-    let verified = match &user {
-        Some(user) => hasher.verify(password, &user.password_hash) && user.is_active(),
-        None => {
-            hasher.verify_dummy(password);
-            false
-        }
+    let verified = if let Some(user) = &user {
+        hasher.verify(password, &user.password_hash) && user.is_active()
+    } else {
+        hasher.verify_dummy(password);
+        false
     };
     let conn = &mut pool.get()?;
     let user = match user {
@@ -266,9 +265,10 @@ pub fn change_password(
             "Choose a password different from the current one.",
         );
     }
-    let hash = match errors.is_empty() {
-        true => Some(hasher.hash(&change.new)?),
-        false => None,
+    let hash = if errors.is_empty() {
+        Some(hasher.hash(&change.new)?)
+    } else {
+        None
     };
 
     let conn = &mut pool.get()?;

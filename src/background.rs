@@ -31,7 +31,7 @@ pub fn spawn(state: &AppState, url: DatabaseUrl, flush_every: Duration) {
         .spawn(move || {
             let (mut last_flush, mut last_housekeeping) = (Instant::now(), Instant::now());
             loop {
-                std::thread::sleep(TICK);
+                pause(TICK);
                 let Some(last_used) = last_used.upgrade() else {
                     return;
                 };
@@ -62,6 +62,17 @@ pub fn spawn(state: &AppState, url: DatabaseUrl, flush_every: Duration) {
     }
 }
 
+/// Waits between two rounds of a periodic thread's work (this one and the
+/// SQLite checkpointer): the one place outside tests that sleeps, as those
+/// threads have nothing to wait on but time.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a periodic thread has no channel or timer to wait on"
+)]
+pub(crate) fn pause(period: Duration) {
+    std::thread::sleep(period);
+}
+
 /// Deletes expired sessions and throttle records older than a day (every
 /// throttle window is far shorter).
 fn housekeeping(pool: &DbPool) {
@@ -78,7 +89,7 @@ fn housekeeping(pool: &DbPool) {
                 sessions,
                 throttle,
                 "deleted expired sessions and throttle records"
-            )
+            );
         }
         Err(error) => tracing::warn!(%error, "housekeeping failed; it runs again later"),
     }

@@ -183,11 +183,10 @@ impl Config {
         match self.cookie_secure {
             CookieSecure::True => true,
             CookieSecure::False => false,
-            CookieSecure::Auto => !self
-                .bind
-                .parse::<SocketAddr>()
-                .map(|addr| addr.ip().is_loopback())
-                .unwrap_or_else(|_| self.bind.starts_with("localhost:")),
+            CookieSecure::Auto => !self.bind.parse::<SocketAddr>().map_or_else(
+                |_| self.bind.starts_with("localhost:"),
+                |addr| addr.ip().is_loopback(),
+            ),
         }
     }
 }

@@ -17,9 +17,20 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => serve(&cli.config).await,
         Command::Migrate => migrate(&cli.config),
         Command::CreateAdmin(args) => create_admin(&cli.config, args),
-        Command::SeedDemo(args) => seed_demo(&cli.config, args),
+        Command::SeedDemo(args) => seed_demo(&cli.config, &args),
         Command::Purge => purge(&cli.config),
     }
+}
+
+/// Prints one line of a command's result for whoever ran it, as `println!`
+/// does (a closed stdout still ends the command). `serve` writes its setup link
+/// itself, as a server must not stop for that.
+#[allow(
+    clippy::print_stdout,
+    reason = "the command's result is its output, not a log line"
+)]
+fn say(line: std::fmt::Arguments<'_>) {
+    println!("{line}");
 }
 
 async fn serve(config: &Config) -> anyhow::Result<()> {
@@ -43,7 +54,10 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
 fn migrate(config: &Config) -> anyhow::Result<()> {
     let url = db::DatabaseUrl::parse(&config.database_url())?;
     db::connect_and_migrate(&url, 1)?;
-    println!("Database at {} is up to date.", url.redacted());
+    say(format_args!(
+        "Database at {} is up to date.",
+        url.redacted()
+    ));
     Ok(())
 }
 
@@ -87,7 +101,7 @@ fn create_admin(config: &Config, args: CreateAdminArgs) -> anyhow::Result<()> {
                 Some(&user.username),
             );
             db::audit::record(&mut conn, &actor, &event)?;
-            println!("Administrator {} created.", user.username);
+            say(format_args!("Administrator {} created.", user.username));
             Ok(())
         }
         Err(errors) => {
@@ -99,7 +113,7 @@ fn create_admin(config: &Config, args: CreateAdminArgs) -> anyhow::Result<()> {
     }
 }
 
-fn seed_demo(config: &Config, args: SeedDemoArgs) -> anyhow::Result<()> {
+fn seed_demo(config: &Config, args: &SeedDemoArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.users > 0, "--users must be at least 1");
     let url = db::DatabaseUrl::parse(&config.database_url())?;
     let pool = db::connect_and_migrate(&url, 1)?;
@@ -123,7 +137,7 @@ fn seed_demo(config: &Config, args: SeedDemoArgs) -> anyhow::Result<()> {
         args.tokens,
         true,
     )?;
-    println!(
+    say(format_args!(
         "Seeded {} users and {} tokens in {:.1} s (token rows {:.1} s, their indexes {:.1} s). \
          Demo users all sign in with the same password, {:?}: this database is for demos.",
         summary.users,
@@ -132,7 +146,7 @@ fn seed_demo(config: &Config, args: SeedDemoArgs) -> anyhow::Result<()> {
         summary.token_insert_secs,
         summary.token_index_secs,
         tessera::seed::DEMO_PASSWORD
-    );
+    ));
     Ok(())
 }
 
@@ -159,6 +173,6 @@ fn purge(config: &Config) -> anyhow::Result<()> {
     let event = db::audit::Event::new(db::audit::AuditAction::Purge, db::audit::Outcome::Success)
         .detail(&summary);
     db::audit::record(&mut conn, &actor, &event)?;
-    println!("Purged {summary}.");
+    say(format_args!("Purged {summary}."));
     Ok(())
 }

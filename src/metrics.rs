@@ -35,6 +35,10 @@ struct Metrics {
     pool: IntGaugeVec,
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "fixed names and help texts, registered once: a bad or duplicate one fails every test that starts the server"
+)]
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let registry = Registry::new();
     let requests = IntCounterVec::new(
@@ -141,7 +145,10 @@ pub fn render(pool: &DbPool, tokens: Option<(&TokenStats, Duration)>) -> String 
         .set((state.connections - state.idle_connections).into());
     let mut families = m.registry.gather();
     if let Some((stats, max_age)) = tokens {
-        families.extend(token_families(stats, max_age));
+        match token_families(stats, max_age) {
+            Ok(tokens) => families.extend(tokens),
+            Err(err) => tracing::error!(error = %err, "cannot describe the token counts"),
+        }
         families.sort_by(|a, b| a.name().cmp(b.name()));
     }
     let mut out = Vec::new();
@@ -151,7 +158,7 @@ pub fn render(pool: &DbPool, tokens: Option<(&TokenStats, Duration)>) -> String 
 
 /// `tessera_tokens{kind, status}` and `tessera_tokens_expiring_soon{kind}`,
 /// every combination present (zeros included, so that no series vanishes).
-fn token_families(stats: &TokenStats, max_age: Duration) -> Vec<MetricFamily> {
+fn token_families(stats: &TokenStats, max_age: Duration) -> prometheus::Result<Vec<MetricFamily>> {
     let age = humantime::format_duration(max_age);
     let by_state = IntGaugeVec::new(
         Opts::new(
@@ -162,8 +169,7 @@ fn token_families(stats: &TokenStats, max_age: Duration) -> Vec<MetricFamily> {
             ),
         ),
         &["kind", "status"],
-    )
-    .expect("valid metric");
+    )?;
     let expiring = IntGaugeVec::new(
         Opts::new(
             "tessera_tokens_expiring_soon",
@@ -173,8 +179,7 @@ fn token_families(stats: &TokenStats, max_age: Duration) -> Vec<MetricFamily> {
             ),
         ),
         &["kind"],
-    )
-    .expect("valid metric");
+    )?;
     for kind in TokenKind::ALL {
         for state in TokenState::ALL {
             by_state
@@ -187,7 +192,7 @@ fn token_families(stats: &TokenStats, max_age: Duration) -> Vec<MetricFamily> {
     }
     let mut families = by_state.collect();
     families.extend(expiring.collect());
-    families
+    Ok(families)
 }
 
 /// The token counts of one server, kept for `ttl` after they were read. A
@@ -296,7 +301,7 @@ mod tests {
 
     #[test]
     fn token_gauges_show_every_kind_and_status() {
-        let families = token_families(&stats(3), Duration::from_secs(15));
+        let families = token_families(&stats(3), Duration::from_secs(15)).unwrap();
         let mut text = Vec::new();
         TextEncoder::new().encode(&families, &mut text).unwrap();
         let text = String::from_utf8(text).unwrap();

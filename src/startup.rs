@@ -116,19 +116,16 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let listening_origin = derived_public_url(&config.bind, port);
-        let public_url = match &config.public_url {
-            Some(url) => {
-                tracing::info!(public_url = %url, "absolute links start with the configured public URL");
-                url.as_str().to_owned()
-            }
-            None => {
-                tracing::warn!(
-                    public_url = %listening_origin,
-                    "no public URL configured (TESSERA_PUBLIC_URL): absolute links start with \
-                     this one, derived from the bind address; behind a proxy, set it"
-                );
-                listening_origin.clone()
-            }
+        let public_url = if let Some(url) = &config.public_url {
+            tracing::info!(public_url = %url, "absolute links start with the configured public URL");
+            url.as_str().to_owned()
+        } else {
+            tracing::warn!(
+                public_url = %listening_origin,
+                "no public URL configured (TESSERA_PUBLIC_URL): absolute links start with \
+                 this one, derived from the bind address; behind a proxy, set it"
+            );
+            listening_origin.clone()
         };
         if config.cookie_secure() && !public_url.starts_with("https://") {
             // A browser keeps a Secure cookie but never sends it back over plain

@@ -112,9 +112,10 @@ impl AppState {
         let hash = presented.sha256();
         let now = self.clock.now();
         // Nothing is accepted from memory while the database does not answer.
-        let cached = match self.db_health.is_up() {
-            true => self.token_cache.get(&hash, now),
-            false => None,
+        let cached = if self.db_health.is_up() {
+            self.token_cache.get(&hash, now)
+        } else {
+            None
         };
         if let Some((looked_up_at_epoch, auth)) = cached {
             let epoch = match known_epoch {
@@ -135,13 +136,12 @@ impl AppState {
                 // Read before the lookup: a change that commits in between
                 // leaves the entry tagged with an epoch that is already past.
                 let epoch = validity::read(conn)?;
-                let context = match cache.context_at(epoch) {
-                    Some(context) => context,
-                    None => {
-                        let context = Arc::new(tokens::load_context(conn, epoch)?);
-                        cache.keep_context(context.clone());
-                        context
-                    }
+                let context = if let Some(context) = cache.context_at(epoch) {
+                    context
+                } else {
+                    let context = Arc::new(tokens::load_context(conn, epoch)?);
+                    cache.keep_context(context.clone());
+                    context
                 };
                 let outcome = tokens::authenticate(conn, &presented, &from, &context, now)?;
                 Ok((epoch, outcome, from))

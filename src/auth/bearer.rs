@@ -127,10 +127,10 @@ impl FromRequest for Bearer {
         if let Some(bearer) = req.extensions_mut().remove::<Bearer>() {
             return Box::pin(std::future::ready(Ok(bearer)));
         }
-        let state = req
-            .app_data::<web::Data<AppState>>()
-            .cloned()
-            .expect("AppState is registered");
+        let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+            let missing = AppError::Internal(anyhow::anyhow!("AppState is not registered"));
+            return Box::pin(std::future::ready(Err(missing.into())));
+        };
         let client = ClientInfo::of(req);
         // The request's log line names the token's owner as its user.
         let span = req.extensions().get::<RootSpan>().cloned();

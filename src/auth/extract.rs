@@ -111,9 +111,8 @@ pub struct ClientInfo {
 
 impl ClientInfo {
     pub fn of(req: &HttpRequest) -> Self {
-        let ip = client_of(req)
-            .map(|client| client.ip.to_string())
-            .unwrap_or_else(|| "unknown".to_owned());
+        let ip =
+            client_of(req).map_or_else(|| "unknown".to_owned(), |client| client.ip.to_string());
         // Not always ASCII: keep what can be read rather than nothing.
         let user_agent = req.headers().get(header::USER_AGENT).map(|v| {
             String::from_utf8_lossy(v.as_bytes())

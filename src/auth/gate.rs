@@ -103,10 +103,9 @@ async fn guard(
     access: Access,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .cloned()
-        .expect("AppState is registered");
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Err(AppError::Internal(anyhow::anyhow!("AppState is not registered")).into());
+    };
     let session = req.get_session();
     let path = req.path().to_owned();
 

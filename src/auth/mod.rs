@@ -16,6 +16,10 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 }
 
 /// `n` bytes from the operating system's CSPRNG, base64url without padding.
+#[allow(
+    clippy::expect_used,
+    reason = "without the OS random source no secret can be made: stopping beats a weak one"
+)]
 pub fn random_urlsafe(n: usize) -> String {
     use base64::Engine as _;
     use rand::TryRngCore as _;
@@ -28,7 +32,13 @@ pub fn random_urlsafe(n: usize) -> String {
 
 /// Lower-case hex of some bytes.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 /// Bytes from lower- or upper-case hex; stops at the first invalid pair.

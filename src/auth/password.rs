@@ -65,20 +65,22 @@ impl Hasher {
         Ok(hasher)
     }
 
-    /// Runs `work` on a hashing thread and waits for its answer.
+    /// Runs `work` on a hashing thread and waits for its answer. The threads
+    /// live as long as any clone of `self`, so there is always one to answer,
+    /// unless a job panicked on every one of them: then `None`.
     fn on_hasher<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
-    ) -> T {
+    ) -> Option<T> {
         let (answer, answered) = sync_channel(1);
         let job: Job = Box::new(move |memory| {
             let _ = answer.send(work(memory));
         });
-        // The threads live as long as any clone of `self`, so both ends are open.
-        self.jobs
-            .send(job)
-            .expect("the hashing threads are running");
-        answered.recv().expect("a hashing job answers")
+        let answer = self.jobs.send(job).ok().and_then(|()| answered.recv().ok());
+        if answer.is_none() {
+            tracing::error!("a password-hashing job got no answer: its thread has stopped");
+        }
+        answer
     }
 
     /// A PHC-format argon2id hash with a fresh random salt.
@@ -98,6 +100,7 @@ impl Hasher {
             };
             Ok(phc.to_string())
         })
+        .ok_or_else(|| anyhow::anyhow!("cannot hash a password: no hashing thread answered"))?
         .map_err(|e: argon2::password_hash::Error| anyhow::anyhow!("cannot hash a password: {e}"))
     }
 
@@ -135,6 +138,8 @@ impl Hasher {
             )
             .is_ok_and(|computed| computed == expected)
         })
+        // No answer is no match: nobody signs in on a failure.
+        .unwrap_or(false)
     }
 
     /// Spends the time a real verification would, for unknown usernames.

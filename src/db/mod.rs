@@ -252,7 +252,7 @@ impl r2d2::ManageConnection for ConnectionManager {
 /// Connects once directly (so an unreachable database fails with its real message),
 /// runs the migrations, and builds the pool.
 pub fn connect_and_migrate(url: &DatabaseUrl, pool_size: u32) -> anyhow::Result<DbPool> {
-    connect_and_migrate_watched(url, pool_size, Default::default())
+    connect_and_migrate_watched(url, pool_size, std::sync::Arc::default())
 }
 
 /// [`connect_and_migrate`] for a server, whose `health` decides when pooled
@@ -297,7 +297,7 @@ fn spawn_checkpointer(url: DatabaseUrl, alive: std::sync::Weak<()>) {
                 return;
             };
             while alive.upgrade().is_some() {
-                std::thread::sleep(Duration::from_secs(1));
+                crate::background::pause(Duration::from_secs(1));
                 if let Err(err) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
                     tracing::warn!(error = %err, "WAL checkpoint failed");
                 }
@@ -419,6 +419,10 @@ mod tests {
     /// A transaction that reads, lets another connection try to write, then
     /// writes itself: both must succeed (the other one waits).
     #[test]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the other writer must try while this transaction is open, and nothing tells when it has"
+    )]
     fn a_transaction_that_reads_first_still_writes_under_concurrency() {
         use diesel::connection::SimpleConnection as _;
         let dir = tempfile::tempdir().unwrap();

@@ -471,8 +471,7 @@ pub fn page(
     };
     let (next, searched) = if rows.len() > PAGE_SIZE {
         rows.truncate(PAGE_SIZE);
-        let last = rows.last().expect("a full page");
-        (Some(token_cursor(last, f.sort)), None)
+        (rows.last().map(|last| token_cursor(last, f.sort)), None)
     } else if let Some(end) = end {
         // The window ended before the page filled: go on from its last row.
         (Some(end), Some(window))
@@ -652,6 +651,7 @@ pub fn by_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Token>> {
 }
 
 /// What to revoke in bulk.
+#[derive(Clone, Copy)]
 pub enum Selection<'a> {
     Ids(&'a [i64]),
     Filter(&'a TokenFilter),

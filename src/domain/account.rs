@@ -98,7 +98,9 @@ fn check_guessability(password: &str, context: &[&str]) -> Result<(), &'static s
         return Ok(());
     }
     let listed = matches!(
-        estimate.feedback().and_then(|f| f.warning()),
+        estimate
+            .feedback()
+            .and_then(zxcvbn::feedback::Feedback::warning),
         Some(
             Warning::ThisIsATop10Password
                 | Warning::ThisIsATop100Password

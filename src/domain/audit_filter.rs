@@ -61,14 +61,13 @@ impl TokenQuery {
 /// Why the filter shows no events although the field is filled in.
 pub fn no_token_note(query: &TokenQuery, matches: usize) -> Option<String> {
     match query {
-        TokenQuery::Id(_) => None,
         TokenQuery::Prefix(prefix) if matches == 0 => Some(format!(
             "No token has a display prefix that starts with {prefix}. (A purged token's events are still found by its id.)"
         )),
         TokenQuery::Prefix(prefix) if matches as i64 > MAX_PREFIX_MATCHES => Some(format!(
             "More than {MAX_PREFIX_MATCHES} tokens have a display prefix that starts with {prefix}: enter the whole display prefix (such as tsrp_4Fq0) or the token id."
         )),
-        TokenQuery::Prefix(_) => None,
+        TokenQuery::Id(_) | TokenQuery::Prefix(_) => None,
         TokenQuery::Invalid(_) => Some(
             "Enter a token id (such as 42) or a display prefix (such as tsrp_4Fq0) to filter by token.".to_owned(),
         ),

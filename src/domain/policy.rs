@@ -3,6 +3,9 @@
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
 
+/// The last second of a day, when a token chosen to expire on a date expires.
+const END_OF_DAY: NaiveTime = NaiveTime::from_hms_opt(23, 59, 59).expect("a valid time of day");
+
 /// Expiry presets offered by the forms, in days.
 pub const EXPIRY_PRESETS: [i64; 6] = [7, 30, 60, 90, 180, 365];
 
@@ -82,7 +85,7 @@ impl Policy {
                 if *date > now.date() + TimeDelta::days(self.max_lifetime_days) {
                     return Err(too_long());
                 }
-                date.and_time(NaiveTime::from_hms_opt(23, 59, 59).expect("valid time"))
+                date.and_time(END_OF_DAY)
             }
         };
         Ok(Some(expires_at))

@@ -86,12 +86,13 @@ impl TrustedProxies {
         if !self.trusts(peer) {
             return untrusted;
         }
-        let hops: Vec<Option<IpAddr>> = if !headers.x_forwarded_for.is_empty() {
-            list_items(headers.x_forwarded_for).map(parse_hop).collect()
-        } else {
+        // X-Forwarded-For when sent, else Forwarded.
+        let hops: Vec<Option<IpAddr>> = if headers.x_forwarded_for.is_empty() {
             list_items(headers.forwarded)
                 .map(|element| forwarded_param(element, "for").and_then(parse_hop))
                 .collect()
+        } else {
+            list_items(headers.x_forwarded_for).map(parse_hop).collect()
         };
         let mut ip = peer;
         for hop in hops.iter().rev() {
@@ -104,14 +105,14 @@ impl TrustedProxies {
                 None => break,
             }
         }
-        let scheme = if !headers.x_forwarded_proto.is_empty() {
-            list_items(headers.x_forwarded_proto)
-                .last()
-                .and_then(scheme)
-        } else {
+        let scheme = if headers.x_forwarded_proto.is_empty() {
             list_items(headers.forwarded)
                 .last()
                 .and_then(|element| forwarded_param(element, "proto"))
+                .and_then(scheme)
+        } else {
+            list_items(headers.x_forwarded_proto)
+                .last()
                 .and_then(scheme)
         };
         Client { ip, scheme }

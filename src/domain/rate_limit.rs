@@ -26,16 +26,22 @@ impl FailureLimiter {
 
     /// Seconds until `ip` may try again, if it is over the limit now.
     pub fn blocked_for(&self, ip: IpAddr, now: Instant) -> Option<u64> {
-        let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (start, count) = windows.get(&ip)?;
         let elapsed = now.saturating_duration_since(*start);
         (elapsed < WINDOW && *count >= self.max_failures)
-            .then(|| (WINDOW - elapsed).as_secs().max(1))
+            .then(|| WINDOW.saturating_sub(elapsed).as_secs().max(1))
     }
 
     /// Counts a failure of `ip`.
     pub fn record_failure(&self, ip: IpAddr, now: Instant) {
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let mut windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if windows.len() > 100_000 {
             // Bounded memory under a spray of addresses: drop finished windows.
             windows.retain(|_, (start, _)| now.saturating_duration_since(*start) < WINDOW);

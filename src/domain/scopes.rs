@@ -132,9 +132,17 @@ mod tests {
     #[test]
     fn groups_keep_catalog_order() {
         let catalog = vec![
-            ("collections:read".into(), "Collection".into(), "".into()),
-            ("devices:read".into(), "Device".into(), "".into()),
-            ("collections:write".into(), "Collection".into(), "".into()),
+            (
+                "collections:read".into(),
+                "Collection".into(),
+                String::new(),
+            ),
+            ("devices:read".into(), "Device".into(), String::new()),
+            (
+                "collections:write".into(),
+                "Collection".into(),
+                String::new(),
+            ),
         ];
         let groups = group_by_resource(&catalog);
         assert_eq!(groups.len(), 2);

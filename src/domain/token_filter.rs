@@ -182,7 +182,10 @@ impl Sort {
     /// The `sort=` value: the column's name for its usual direction (as
     /// before), with `_asc` or `_desc` for the other one.
     pub fn as_str(self) -> &'static str {
-        use {Direction::*, SortColumn::*};
+        use {
+            Direction::{Asc, Desc},
+            SortColumn::{Created, Expires, LastUsed},
+        };
         match (self.column, self.direction) {
             (Created, Desc) => "created",
             (Created, Asc) => "created_asc",
@@ -194,7 +197,10 @@ impl Sort {
     }
 
     pub fn label(self) -> &'static str {
-        use {Direction::*, SortColumn::*};
+        use {
+            Direction::{Asc, Desc},
+            SortColumn::{Created, Expires, LastUsed},
+        };
         match (self.column, self.direction) {
             (Created, Desc) => "Newest first",
             (Created, Asc) => "Oldest first",

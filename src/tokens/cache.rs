@@ -57,7 +57,10 @@ impl TokenCache {
     /// at, if younger than [`MAX_AGE`] and unexpired; the caller still has to
     /// check the epoch against a fresh reading.
     pub fn get(&self, sha256: &[u8; 32], now: NaiveDateTime) -> Option<(i64, Arc<Authenticated>)> {
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let entries = self
+            .entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = entries.get(sha256)?;
         (now < entry.looked_up_at + MAX_AGE && !entry.auth.token.is_expired(now))
             .then(|| (entry.epoch, entry.auth.clone()))
@@ -72,7 +75,10 @@ impl TokenCache {
         looked_up_at: NaiveDateTime,
         auth: Arc<Authenticated>,
     ) {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if entries.len() >= CAPACITY {
             entries.retain(|_, entry| entry.epoch >= epoch);
             if entries.len() >= CAPACITY {
@@ -93,19 +99,25 @@ impl TokenCache {
     pub fn remove(&self, sha256: &[u8; 32]) {
         self.entries
             .write()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(sha256);
     }
 
     /// The catalog and settings as of `epoch`, if that is what is kept.
     pub fn context_at(&self, epoch: i64) -> Option<Arc<Context>> {
-        let context = self.context.read().unwrap_or_else(|e| e.into_inner());
+        let context = self
+            .context
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         context.as_ref().filter(|c| c.epoch == epoch).cloned()
     }
 
     /// Keeps `context` unless a newer one is kept already.
     pub fn keep_context(&self, context: Arc<Context>) {
-        let mut kept = self.context.write().unwrap_or_else(|e| e.into_inner());
+        let mut kept = self
+            .context
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if kept.as_ref().is_none_or(|k| k.epoch <= context.epoch) {
             *kept = Some(context);
         }
@@ -115,9 +127,12 @@ impl TokenCache {
     pub fn clear(&self) {
         self.entries
             .write()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
-        *self.context.write().unwrap_or_else(|e| e.into_inner()) = None;
+        *self
+            .context
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 }
 
@@ -153,11 +168,11 @@ mod tests {
                 updated_at: t0,
                 last_login_at: None,
             },
-            scopes: Default::default(),
+            scopes: std::collections::BTreeSet::new(),
             department: None,
             user_type: None,
             tenant: String::new(),
-            me_body: Default::default(),
+            me_body: std::sync::OnceLock::new(),
         })
     }
 

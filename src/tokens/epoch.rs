@@ -59,7 +59,9 @@ struct Shared {
 
 impl Shared {
     fn turns(&self) -> MutexGuard<'_, Turns> {
-        self.turns.lock().unwrap_or_else(|e| e.into_inner())
+        self.turns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -166,7 +168,10 @@ fn read_inline(
     idle: &Mutex<Vec<(u64, DbConn)>>,
     generation: u64,
 ) -> Option<i64> {
-    let kept = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let kept = idle
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .pop();
     let mut conn = match kept {
         Some((opened_at, conn)) if opened_at == generation => conn,
         _ => {
@@ -177,7 +182,7 @@ fn read_inline(
     };
     let epoch = validity::read(&mut conn).ok()?;
     idle.lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .push((generation, conn));
     Some(epoch)
 }
@@ -190,7 +195,10 @@ fn read_on_demand(shared: &Shared, url: &DatabaseUrl) {
         let id = {
             let mut turns = shared.turns();
             while turns.wanted <= turns.started && !turns.stopped {
-                turns = shared.wake.wait(turns).unwrap_or_else(|e| e.into_inner());
+                turns = shared
+                    .wake
+                    .wait(turns)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
             }
             if turns.stopped {
                 return;

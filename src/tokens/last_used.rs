@@ -30,7 +30,9 @@ pub struct LastUseBuffer {
 
 impl LastUseBuffer {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Notes a use of token `token_id`, whose row says it was last used at

@@ -461,7 +461,7 @@ impl Browser {
         self.eventually(what, async || {
             Ok((self.client.execute(script, vec![]).await? == Value::Bool(true)).then_some(()))
         })
-        .await
+        .await;
     }
 
     /// Whether `<dialog id=…>` is open as a modal dialog.
@@ -480,7 +480,7 @@ impl Browser {
             &format!("<dialog id={id}> to open as a modal"),
             async || Ok(self.dialog_is_modal(id).await.then_some(())),
         )
-        .await
+        .await;
     }
 
     /// Marks the current document, so that a later [`Self::wait_new_page`] can
@@ -544,7 +544,7 @@ impl Browser {
             let state = self.client.execute(SELECTION_STATE, vec![]).await?;
             Ok((state == expected).then_some(()))
         })
-        .await
+        .await;
     }
 
     /// Signs in through the /login form.

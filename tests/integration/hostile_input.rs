@@ -483,10 +483,10 @@ fn parse_forms(page: &str, html: &str) -> Vec<Form> {
                         .or(chosen.first());
                     let value = pick
                         .map(|o| {
-                            o.value()
-                                .attr("value")
-                                .map(str::to_owned)
-                                .unwrap_or_else(|| o.text().collect::<String>().trim().to_owned())
+                            o.value().attr("value").map_or_else(
+                                || o.text().collect::<String>().trim().to_owned(),
+                                str::to_owned,
+                            )
                         })
                         .unwrap_or_default();
                     (Kind::Select, value, true)
@@ -659,8 +659,7 @@ fn plausible(form: &Form, field: &Field, n: usize) -> Option<String> {
         "current_password" => "not the password".into(),
         "name" if form.action == "/admin/scopes" => format!("probe{n}:read"),
         "name" => format!("Probe {n}"),
-        "display_name" => "Probe".into(),
-        "resource" => "Probe".into(),
+        "display_name" | "resource" => "Probe".into(),
         _ => return None,
     })
 }
@@ -2174,7 +2173,7 @@ async fn arbitrary_bodies_never_get_a_5xx() {
         };
         rt.block_on(admin.login_ok("root"));
         let csrf = rt.block_on(async { csrf_in(&admin.get_html("/profile").await) });
-        let statuses: std::cell::RefCell<BTreeMap<u16, usize>> = Default::default();
+        let statuses: std::cell::RefCell<BTreeMap<u16, usize>> = std::cell::RefCell::default();
         for (method, path, route) in &routes {
             let mut runner = TestRunner::new(ProptestConfig {
                 cases: BODY_CASES_PER_ROUTE,

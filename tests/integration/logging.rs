@@ -48,20 +48,19 @@ fn json_logs_carry_a_line_per_request_and_no_secrets() {
             &format!("{origin}/login?next=/secret-path"),
         ])
         .output();
-    let status = match body {
-        Ok(out) => String::from_utf8_lossy(&out.stdout).to_string(),
-        Err(_) => {
-            // No curl: speak HTTP by hand.
-            use std::io::{Read as _, Write as _};
-            let mut s = std::net::TcpStream::connect(origin.trim_start_matches("http://")).unwrap();
-            s.write_all(
-                b"GET /login?next=/secret-path HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-            )
-            .unwrap();
-            let mut out = String::new();
-            s.read_to_string(&mut out).unwrap();
-            out[9..12].to_owned()
-        }
+    let status = if let Ok(out) = body {
+        String::from_utf8_lossy(&out.stdout).to_string()
+    } else {
+        // No curl: speak HTTP by hand.
+        use std::io::{Read as _, Write as _};
+        let mut s = std::net::TcpStream::connect(origin.trim_start_matches("http://")).unwrap();
+        s.write_all(
+            b"GET /login?next=/secret-path HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out[9..12].to_owned()
     };
     assert_eq!(status, "200");
     let request_line = loop {

@@ -180,10 +180,11 @@ impl Nginx {
             dir.path().metadata().unwrap().uid() == 0
         };
         let user = if as_root { "user root;\n" } else { "" };
-        let servers: String = upstreams
-            .iter()
-            .map(|port| format!("        server 127.0.0.1:{port};\n"))
-            .collect();
+        let mut servers = String::new();
+        for port in upstreams {
+            use std::fmt::Write as _;
+            let _ = writeln!(servers, "        server 127.0.0.1:{port};");
+        }
         let config = format!(
             r#"daemon off;
 master_process off;
@@ -323,7 +324,10 @@ fn deploy(test: &str) -> Option<Deployment> {
     let starting: Vec<_> = (0..instances)
         .map(|i| Server::spawn(&db.url_for(&format!("proxied{i}")), &args, &[]))
         .collect();
-    let servers: Vec<Server> = starting.into_iter().map(|s| s.listening()).collect();
+    let servers: Vec<Server> = starting
+        .into_iter()
+        .map(super::process::Starting::listening)
+        .collect();
     process::create_admin(&db.url, "root", PASSWORD, &[]);
     let ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
     let nginx = Nginx::start(&tools.nginx, dir, listener, &ports);

@@ -451,7 +451,7 @@ impl Seeder {
         owner: i64,
         kinds: &[&str],
         tied: (i64, i64),
-        lost: Option<Lost>,
+        lost: Option<&Lost>,
     ) -> Vec<usize> {
         let first = self.tokens.len();
         for kind in kinds {
@@ -459,7 +459,7 @@ impl Seeder {
             let name = format!("t{:03}", self.tokens.len());
             self.tokens
                 .push(insert_token_on(conn, owner, kind, &name, tied));
-            self.plan.push(lost.clone());
+            self.plan.push(lost.cloned());
         }
         (first..self.tokens.len()).collect()
     }
@@ -485,7 +485,7 @@ fn arrange(conn: &mut DbConn) -> Arranged {
             "personal"
         };
         let lost = (!KEPT.contains(&i)).then_some(Lost::Everything);
-        seeder.seed(conn, ada.id, &[kind], (dept, writer_type), lost);
+        seeder.seed(conn, ada.id, &[kind], (dept, writer_type), lost.as_ref());
     }
     let writer = insert_token_on(conn, ada.id, "client", "revoker", Some((dept, writer_type)));
     let mut changes: Vec<(&'static str, Vec<Change>)> = Vec::new();
@@ -501,7 +501,7 @@ fn arrange(conn: &mut DbConn) -> Arranged {
             at: 450 + k * 800,
             path: format!("/admin/users/{}/disable", user.id),
             fields: Vec::new(),
-            tokens: seeder.seed(conn, user.id, &kinds, (dept, member), lost.clone()),
+            tokens: seeder.seed(conn, user.id, &kinds, (dept, member), lost.as_ref()),
             lost,
         });
     }
@@ -517,7 +517,7 @@ fn arrange(conn: &mut DbConn) -> Arranged {
             at: 550 + k * 750,
             path: format!("/admin/users/{}/memberships/remove", user.id),
             fields: vec![("membership".into(), format!("{dept}:{member}"))],
-            tokens: seeder.seed(conn, user.id, &kinds, (dept, member), lost.clone()),
+            tokens: seeder.seed(conn, user.id, &kinds, (dept, member), lost.as_ref()),
             lost,
         });
     }
@@ -539,7 +539,7 @@ fn arrange(conn: &mut DbConn) -> Arranged {
                 ("description".into(), String::new()),
                 ("scopes".into(), "devices:read".into()),
             ],
-            tokens: seeder.seed(conn, user.id, &kinds, (dept, user_type), lost.clone()),
+            tokens: seeder.seed(conn, user.id, &kinds, (dept, user_type), lost.as_ref()),
             lost,
         });
     }
@@ -556,7 +556,7 @@ fn arrange(conn: &mut DbConn) -> Arranged {
         let scope = scopes::create(conn, name, "Race", "").unwrap();
         let lost = Some(Lost::Scope(name.clone()));
         let kinds = ["personal"; PER_CHANGE];
-        let tokens = seeder.seed(conn, racer.id, &kinds, (dept, racer_type), lost.clone());
+        let tokens = seeder.seed(conn, racer.id, &kinds, (dept, racer_type), lost.as_ref());
         for &i in &tokens {
             diesel::update(t::tokens.find(seeder.tokens[i].id))
                 .set(t::scopes.eq(name))
@@ -1289,9 +1289,10 @@ fn a_creator_that_waits_for_another_sees_its_name() {
     let mut first = db.connect();
     let ada = owner(&mut first, "ada");
     let mut second = db.connect();
-    let second_pid = match common::on_postgres() {
-        true => common::scalar(&mut second, "SELECT pg_backend_pid()::BIGINT"),
-        false => 0,
+    let second_pid = if common::on_postgres() {
+        common::scalar(&mut second, "SELECT pg_backend_pid()::BIGINT")
+    } else {
+        0
     };
     let (started, waiting) = std::sync::mpsc::channel();
     let result = tessera::db::transaction(&mut first, |first| -> diesel::QueryResult<_> {

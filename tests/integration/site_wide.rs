@@ -135,10 +135,10 @@ async fn pages_have_one_h1_and_a_label_for_every_input() {
             continue;
         }
         let paths: Vec<String> = match pattern.as_str() {
-            // Seen above, before signing in.
-            "/login" | "/setup" | "/set-password" => continue,
-            // Redirects, JSON, CSV, plain text and static files: no HTML page.
-            "/" | "/healthz" | "/readyz" | "/metrics" | "/admin/audit.csv" => continue,
+            // Seen above, before signing in; then redirects, JSON, CSV, plain
+            // text and static files: no HTML page.
+            "/login" | "/setup" | "/set-password" | "/" | "/healthz" | "/readyz" | "/metrics"
+            | "/admin/audit.csv" => continue,
             p if p.starts_with("/api/") || p.starts_with("/static/") => continue,
             "/admin/tokens" => vec![
                 "/admin/tokens?tab=api".into(),

@@ -936,7 +936,7 @@ pub async fn get_text(url: &str) -> String {
         .get(url)
         .send()
         .await
-        .and_then(|res| res.error_for_status())
+        .and_then(reqwest::Response::error_for_status)
         .unwrap_or_else(|e| panic!("GET {url}: {e}"))
         .text()
         .await

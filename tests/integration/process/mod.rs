@@ -290,13 +290,12 @@ fn listening_origin(line: &str) -> Option<String> {
     if !line.contains("Tessera is listening") {
         return None;
     }
-    match serde_json::from_str::<serde_json::Value>(line) {
-        Ok(json) => json["origin"].as_str().map(str::to_owned),
-        Err(_) => {
-            let (_, rest) = line.split_once("origin=")?;
-            let origin = rest.split_whitespace().next()?;
-            Some(origin.trim_matches('"').to_owned())
-        }
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(line) {
+        json["origin"].as_str().map(str::to_owned)
+    } else {
+        let (_, rest) = line.split_once("origin=")?;
+        let origin = rest.split_whitespace().next()?;
+        Some(origin.trim_matches('"').to_owned())
     }
 }
 

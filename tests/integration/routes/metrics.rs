@@ -258,8 +258,7 @@ async fn metrics_with(app: &TestApp, authorization: Option<&str>) -> reqwest::Re
 fn challenge(res: &reqwest::Response) -> &str {
     res.headers()
         .get(reqwest::header::WWW_AUTHENTICATE)
-        .map(|value| value.to_str().unwrap())
-        .unwrap_or("")
+        .map_or("", |value| value.to_str().unwrap())
 }
 
 #[actix_web::test]
@@ -323,7 +322,7 @@ async fn with_the_option_metrics_need_a_token_with_the_metrics_scope() {
     // The scope is checked now, not when the token was made.
     app.db(|conn| {
         conn.batch_execute("UPDATE user_types SET scopes = 'devices:read'")
-            .unwrap()
+            .unwrap();
     });
     let res = metrics_with(&app, Some(&format!("Bearer {with_scope}"))).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);

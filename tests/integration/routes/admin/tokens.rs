@@ -578,8 +578,7 @@ async fn the_default_expiry_respects_a_short_policy_maximum() {
                 let value = i
                     .value()
                     .attr("value")
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| i.text().collect());
+                    .map_or_else(|| i.text().collect(), str::to_owned);
                 Some((name, value))
             })
             .filter(|(name, _)| name != "csrf_token" && name != "name")
