@@ -8,8 +8,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
+use super::flow::Catalog;
 use super::{WriteError, in_transaction, record};
 use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::db::DbConn;
 use crate::db::audit::{AuditAction, TargetType};
 use crate::db::scopes::{self as catalog, Scope};
 use crate::domain::catalog::ScopeForm;
@@ -17,8 +19,6 @@ use crate::domain::form::FieldErrors;
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
 use crate::state::AppState;
-
-const BACK: &str = "/admin/scopes";
 
 #[derive(Template)]
 #[template(path = "admin/scopes/list.html")]
@@ -39,74 +39,59 @@ struct FormPage {
     errors: FieldErrors,
 }
 
-pub async fn list(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    _admin: CurrentAdmin,
-) -> Result<HttpResponse, AppError> {
-    let scopes = state.db(|conn| Ok(catalog::all(conn)?)).await?;
-    let page = ListPage {
-        ctx: PageCtx::from_request(&req),
-        scopes,
-    };
-    Ok(render(&req, StatusCode::OK, page))
-}
+/// The scope catalog, for the shared handlers.
+pub(super) struct Scopes;
 
-/// Renders the form; `form: None` shows the stored scope (or an empty form).
-async fn form_page(
-    req: &HttpRequest,
-    state: &AppState,
-    status: StatusCode,
-    id: Option<i64>,
-    form: Option<ScopeForm>,
-    errors: FieldErrors,
-) -> Result<HttpResponse, AppError> {
-    let (editing, all) = state
-        .db(move |conn| {
-            let editing = id.map(|id| catalog::find(conn, id)).transpose()?;
-            Ok((editing, catalog::all(conn)?))
-        })
-        .await?;
-    let mut resources: Vec<String> = Vec::new();
-    for scope in all {
-        if !resources.contains(&scope.resource) {
-            resources.push(scope.resource);
-        }
+impl Catalog for Scopes {
+    const BACK: &'static str = "/admin/scopes";
+    type Listing = Vec<Scope>;
+    type Form = ScopeForm;
+
+    fn listing(conn: &mut DbConn) -> Result<Self::Listing, AppError> {
+        Ok(catalog::all(conn)?)
     }
-    let form = form.unwrap_or_else(|| match &editing {
-        Some(s) => ScopeForm {
-            name: s.name.clone(),
-            resource: s.resource.clone(),
-            description: s.description.clone(),
-        },
-        None => ScopeForm::default(),
-    });
-    let page = FormPage {
-        ctx: PageCtx::from_request(req),
-        editing,
-        form,
-        resources,
-        errors,
-    };
-    Ok(render(req, status, page))
-}
 
-pub async fn show_new(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    _admin: CurrentAdmin,
-) -> Result<HttpResponse, AppError> {
-    form_page(&req, &state, StatusCode::OK, None, None, FieldErrors::new()).await
-}
+    fn list_page(ctx: PageCtx, scopes: Self::Listing) -> impl Template {
+        ListPage { ctx, scopes }
+    }
 
-pub async fn show_edit(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    _admin: CurrentAdmin,
-    path: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
-    let id = Some(path.into_inner());
-    form_page(&req, &state, StatusCode::OK, id, None, FieldErrors::new()).await
+    async fn form_page(
+        req: &HttpRequest,
+        state: &AppState,
+        status: StatusCode,
+        id: Option<i64>,
+        form: Option<ScopeForm>,
+        errors: FieldErrors,
+    ) -> Result<HttpResponse, AppError> {
+        let (editing, all) = state
+            .db(move |conn| {
+                let editing = id.map(|id| catalog::find(conn, id)).transpose()?;
+                Ok((editing, catalog::all(conn)?))
+            })
+            .await?;
+        let mut resources: Vec<String> = Vec::new();
+        for scope in all {
+            if !resources.contains(&scope.resource) {
+                resources.push(scope.resource);
+            }
+        }
+        let form = form.unwrap_or_else(|| match &editing {
+            Some(s) => ScopeForm {
+                name: s.name.clone(),
+                resource: s.resource.clone(),
+                description: s.description.clone(),
+            },
+            None => ScopeForm::default(),
+        });
+        let page = FormPage {
+            ctx: PageCtx::from_request(req),
+            editing,
+            form,
+            resources,
+            errors,
+        };
+        Ok(render(req, status, page))
+    }
 }
 
 fn clash_message(name: &str) -> String {
@@ -155,11 +140,11 @@ pub async fn create(
                 FlashKind::Success,
                 format!("Scope {} added.", form.name),
             );
-            Ok(redirect(BACK))
+            Ok(redirect(Scopes::BACK))
         }
         Err(errors) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            form_page(&req, &state, status, None, Some(form), errors).await
+            Scopes::form_page(&req, &state, status, None, Some(form), errors).await
         }
     }
 }
@@ -177,7 +162,7 @@ pub async fn update(
     let errors = form.validate(false);
     if !errors.is_empty() {
         let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return form_page(&req, &state, status, Some(id), Some(form), errors).await;
+        return Scopes::form_page(&req, &state, status, Some(id), Some(form), errors).await;
     }
     let actor = client.actor(Some(&admin));
     let fields = form.clone();
@@ -205,7 +190,7 @@ pub async fn update(
         })
         .await?;
     flash(&session, FlashKind::Success, format!("Scope {name} saved."));
-    Ok(redirect(BACK))
+    Ok(redirect(Scopes::BACK))
 }
 
 /// Retires (`retire: true`) or restores a scope; no change, no audit row.
@@ -255,7 +240,7 @@ async fn set_retired(
         (false, false) => format!("Scope {name} was not retired."),
     };
     flash(session, FlashKind::Success, message);
-    Ok(redirect(BACK))
+    Ok(redirect(Scopes::BACK))
 }
 
 pub async fn retire(
