@@ -46,11 +46,10 @@ struct EditTokenPage {
     errors: FieldErrors,
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct EditForm {
-    #[serde(default)]
     scopes: Vec<String>,
-    #[serde(default)]
     description: String,
 }
 

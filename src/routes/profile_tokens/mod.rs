@@ -67,16 +67,12 @@ impl Choices {
 
 /// The form values of "Create access token", kept when it is re-rendered.
 #[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct TokenForm {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub description: String,
-    #[serde(default)]
     pub scopes: Vec<String>,
-    #[serde(default)]
     pub expires_in_days: String,
-    #[serde(default)]
     pub expires_at: String,
 }
 
@@ -88,12 +84,10 @@ impl TokenForm {
 
 /// The form values of "Provision client".
 #[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct ClientForm {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub role_id: String,
-    #[serde(default)]
     pub expires_at: String,
 }
 
