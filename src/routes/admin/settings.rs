@@ -1,35 +1,29 @@
 //! `/admin/settings`: the token policy and instance settings.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::auth::extract::CurrentAdmin;
 use crate::db;
 use crate::db::audit::{self, AuditAction, Event, Outcome};
 use crate::db::settings::{self, Settings};
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
+use crate::routes::acting::Acting;
 use crate::state::AppState;
 
 /// The form as typed (numbers stay text so a bad value comes back as typed).
 #[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct SettingsForm {
-    #[serde(default)]
     default_lifetime_days: String,
-    #[serde(default)]
     max_lifetime_days: String,
-    #[serde(default)]
     allow_non_expiring: Option<String>,
-    #[serde(default)]
     retention_days: String,
-    #[serde(default)]
     mobile_session_days: String,
-    #[serde(default)]
     token_creation_enabled: Option<String>,
-    #[serde(default)]
     tenant_id: String,
 }
 
@@ -149,9 +143,7 @@ pub async fn show_settings(
 pub async fn update_settings(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    Acting { actor, session, .. }: Acting<CurrentAdmin>,
     HtmlForm(form): HtmlForm<SettingsForm>,
 ) -> Result<HttpResponse, AppError> {
     let changes = match form.validate() {
@@ -165,7 +157,7 @@ pub async fn update_settings(
             return Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
         }
     };
-    let (actor, at) = (client.actor(Some(&admin)), db::now());
+    let at = db::now();
     state
         .db(move |conn| {
             db::transaction(conn, |conn| {

@@ -20,16 +20,12 @@ use crate::state::AppState;
 use crate::tokens::{self, CreateRequest};
 
 #[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct ApiTokenForm {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub expires_at: String,
-    #[serde(default)]
     pub user_id: String,
-    #[serde(default)]
     pub membership: String,
-    #[serde(default)]
     pub description: String,
 }
 

@@ -4,14 +4,13 @@
 
 use std::collections::HashMap;
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::auth::extract::CurrentAdmin;
 use crate::db::audit::AuditAction;
 use crate::db::schema::{departments, user_types, users};
 use crate::db::token_search::{self, Selection};
@@ -22,6 +21,7 @@ use crate::domain::token_filter::{
 };
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
+use crate::routes::acting::Acting;
 use crate::state::AppState;
 
 /// One inventory row with the names it refers to.
@@ -319,13 +319,10 @@ pub async fn confirm_bulk_revoke(
 
 pub async fn bulk_revoke(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    Acting { actor, session, .. }: Acting<CurrentAdmin>,
     HtmlForm(form): HtmlForm<BulkForm>,
 ) -> Result<HttpResponse, AppError> {
     let (filter, chosen) = form.parts();
-    let actor = client.actor(Some(&admin));
     let f = filter.clone();
     let outcome = state
         .db(move |conn| {

@@ -12,13 +12,14 @@ use diesel::QueryResult;
 use serde::de::DeserializeOwned;
 
 use super::{WriteError, in_transaction, record};
-use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::auth::extract::CurrentAdmin;
 use crate::db::DbConn;
 use crate::db::audit::{Actor, AuditAction, TargetType};
 use crate::domain::catalog::{Usage, find_clash};
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
+use crate::routes::acting::Acting;
 use crate::state::AppState;
 
 /// A catalog with a list page and a new/edit form.
@@ -104,9 +105,9 @@ pub(super) async fn show_edit<C: Catalog>(
     req: HttpRequest,
     state: web::Data<AppState>,
     _admin: CurrentAdmin,
-    path: web::Path<i64>,
+    id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let id = Some(path.into_inner());
+    let id = Some(id.into_inner());
     C::form_page(&req, &state, StatusCode::OK, id, None, FieldErrors::new()).await
 }
 
@@ -139,13 +140,11 @@ pub(super) fn or_clash<C: Deletable>(name: &str) -> impl Fn(diesel::result::Erro
 async fn submit<C: Deletable>(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
+    actor: Actor,
     session: Session,
     id: Option<i64>,
     form: C::Form,
 ) -> Result<HttpResponse, AppError> {
-    let actor = client.actor(Some(&admin));
     let (form, outcome) = state
         .db(move |conn| {
             let mut form = form;
@@ -170,34 +169,30 @@ async fn submit<C: Deletable>(
 pub(super) async fn create<C: Deletable>(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    Acting { actor, session, .. }: Acting<CurrentAdmin>,
     HtmlForm(form): HtmlForm<C::Form>,
 ) -> Result<HttpResponse, AppError> {
-    submit::<C>(req, state, admin, client, session, None, form).await
+    submit::<C>(req, state, actor, session, None, form).await
 }
 
 pub(super) async fn update<C: Deletable>(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
-    path: web::Path<i64>,
+    Acting { actor, session, .. }: Acting<CurrentAdmin>,
+    id: web::Path<i64>,
     HtmlForm(form): HtmlForm<C::Form>,
 ) -> Result<HttpResponse, AppError> {
-    let id = Some(path.into_inner());
-    submit::<C>(req, state, admin, client, session, id, form).await
+    let id = Some(id.into_inner());
+    submit::<C>(req, state, actor, session, id, form).await
 }
 
 pub(super) async fn confirm_delete<C: Deletable>(
     req: HttpRequest,
     state: web::Data<AppState>,
     _admin: CurrentAdmin,
-    path: web::Path<i64>,
+    id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
+    let id = id.into_inner();
     let (entry, usage) = state
         .db(move |conn| Ok((C::find(conn, id)?, C::usage(conn, id)?)))
         .await?;
@@ -208,13 +203,10 @@ pub(super) async fn confirm_delete<C: Deletable>(
 pub(super) async fn delete<C: Deletable>(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
-    path: web::Path<i64>,
+    Acting { actor, session, .. }: Acting<CurrentAdmin>,
+    id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
-    let actor = client.actor(Some(&admin));
+    let id = id.into_inner();
     let (entry, refused) = state
         .db(move |conn| {
             let entry = C::find(conn, id)?;

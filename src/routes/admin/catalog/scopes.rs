@@ -3,14 +3,13 @@
 //! since authentication intersects with the active catalog) and restore it.
 //! A scope's name never changes: tokens and user types refer to it by name.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::flow::Catalog;
 use super::{WriteError, in_transaction, record};
-use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::auth::extract::CurrentAdmin;
 use crate::db::DbConn;
 use crate::db::audit::{AuditAction, TargetType};
 use crate::db::scopes::{self as catalog, Scope};
@@ -18,6 +17,7 @@ use crate::domain::catalog::ScopeForm;
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
+use crate::routes::acting::Acting;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -101,14 +101,11 @@ fn clash_message(name: &str) -> String {
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    Acting { actor, session, .. }: Acting<CurrentAdmin>,
     HtmlForm(mut form): HtmlForm<ScopeForm>,
 ) -> Result<HttpResponse, AppError> {
     let errors = form.validate(true);
     let outcome = if errors.is_empty() {
-        let actor = client.actor(Some(&admin));
         let fields = form.clone();
         state
             .db(move |conn| {
@@ -152,9 +149,7 @@ pub async fn create(
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    Acting { actor, session, .. }: Acting<CurrentAdmin>,
     path: web::Path<i64>,
     HtmlForm(mut form): HtmlForm<ScopeForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -164,7 +159,6 @@ pub async fn update(
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         return Scopes::form_page(&req, &state, status, Some(id), Some(form), errors).await;
     }
-    let actor = client.actor(Some(&admin));
     let fields = form.clone();
     let name = state
         .db(move |conn| {
@@ -196,13 +190,11 @@ pub async fn update(
 /// Retires (`retire: true`) or restores a scope; no change, no audit row.
 async fn set_retired(
     state: &AppState,
-    admin: &CurrentAdmin,
-    client: &ClientInfo,
-    session: &Session,
+    acting: Acting<CurrentAdmin>,
     id: i64,
     retire: bool,
 ) -> Result<HttpResponse, AppError> {
-    let actor = client.actor(Some(admin));
+    let Acting { actor, session, .. } = acting;
     let (name, changed) = state
         .db(move |conn| {
             crate::db::transaction(conn, |conn| -> Result<_, AppError> {
@@ -239,26 +231,22 @@ async fn set_retired(
         (true, false) => format!("Scope {name} was already retired."),
         (false, false) => format!("Scope {name} was not retired."),
     };
-    flash(session, FlashKind::Success, message);
+    flash(&session, FlashKind::Success, message);
     Ok(redirect(Scopes::BACK))
 }
 
 pub async fn retire(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    acting: Acting<CurrentAdmin>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    set_retired(&state, &admin, &client, &session, path.into_inner(), true).await
+    set_retired(&state, acting, path.into_inner(), true).await
 }
 
 pub async fn restore(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    acting: Acting<CurrentAdmin>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    set_retired(&state, &admin, &client, &session, path.into_inner(), false).await
+    set_retired(&state, acting, path.into_inner(), false).await
 }
