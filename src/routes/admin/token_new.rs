@@ -12,6 +12,7 @@ use crate::db::schema::users;
 use crate::db::{self, DbConn, memberships, settings};
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::{ExpiryChoice, Policy};
+use crate::domain::scopes::ScopeSet;
 use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, render};
@@ -40,6 +41,10 @@ impl ApiTokenForm {
         Some((d.trim().parse().ok()?, t.trim().parse().ok()?))
     }
 
+    #[allow(
+        clippy::trivially_copy_pass_by_ref,
+        reason = "askama templates pass loop items by reference"
+    )]
     pub fn is_user(&self, id: &i64) -> bool {
         self.user_id() == Some(*id)
     }
@@ -179,7 +184,7 @@ pub async fn create_api_token(
         kind: TokenKind::Api,
         name: form.name.clone(),
         description: form.description.clone(),
-        scopes: Default::default(),
+        scopes: ScopeSet::default(),
         user_type_id: membership.map(|(_, t)| t),
         department_id: membership.map(|(d, _)| d),
         expiry: api_token_expiry(&form.expires_at),
@@ -191,7 +196,7 @@ pub async fn create_api_token(
             let owner = match owner_id {
                 Some(id) => crate::db::users::find(conn, id)
                     .optional()?
-                    .filter(|u| u.is_active()),
+                    .filter(crate::db::users::User::is_active),
                 None => None,
             };
             let Some(owner) = owner else {

@@ -323,14 +323,10 @@ pub async fn update_user(
                 updated_at: db::now(),
             };
             users::update(conn, id, &changes)?;
-            let detail = if is_admin != user.is_admin {
-                if is_admin {
-                    "made administrator"
-                } else {
-                    "administrator role removed"
-                }
-            } else {
-                "details changed"
+            let detail = match (user.is_admin, is_admin) {
+                (false, true) => "made administrator",
+                (true, false) => "administrator role removed",
+                _ => "details changed",
             };
             let event = Event::new(AuditAction::UserUpdated, Outcome::Success)
                 .target(TargetType::User, Some(id), Some(&user.username))

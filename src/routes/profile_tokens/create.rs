@@ -9,6 +9,7 @@ use super::{Choices, ClientForm, TokenForm, show_issued};
 use crate::auth::extract::CurrentUser;
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::ExpiryChoice;
+use crate::domain::scopes::ScopeSet;
 use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, render};
@@ -150,7 +151,7 @@ pub async fn create_client(
         kind: TokenKind::Client,
         name: form.name.clone(),
         description: String::new(),
-        scopes: Default::default(),
+        scopes: ScopeSet::default(),
         user_type_id: form.role_id.trim().parse().ok(),
         department_id: None,
         expiry: ExpiryChoice::from_form("", &form.expires_at),

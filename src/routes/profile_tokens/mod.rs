@@ -21,6 +21,7 @@ use crate::auth::extract::CurrentUser;
 use crate::db::tokens::{self, Token};
 use crate::db::users::User;
 use crate::db::{DbConn, memberships, scopes as catalog, settings, user_types};
+use crate::domain::form::FieldErrors;
 use crate::domain::policy::Policy;
 use crate::domain::scopes::{ScopeGroup, group_by_resource};
 use crate::domain::token::TokenKind;
@@ -107,7 +108,7 @@ struct TokenManagementPage {
     choices: Choices,
     token_form: TokenForm,
     client_form: ClientForm,
-    errors: crate::domain::form::FieldErrors,
+    errors: FieldErrors,
 }
 
 pub async fn list_my_tokens(
@@ -144,7 +145,7 @@ pub async fn list_my_tokens(
         choices,
         token_form,
         client_form,
-        errors: Default::default(),
+        errors: FieldErrors::default(),
     };
     Ok(render(&req, StatusCode::OK, page))
 }

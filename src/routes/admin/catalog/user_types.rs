@@ -9,9 +9,10 @@ use diesel::QueryResult;
 
 use super::flow::{Catalog, Deletable, check_unique, or_clash};
 use super::{WriteError, record};
+use crate::db::DbConn;
 use crate::db::audit::{Actor, AuditAction, TargetType};
+use crate::db::scopes::{self as catalog, Scope};
 use crate::db::user_types::{self, UserType, UserTypeRow};
-use crate::db::{DbConn, scopes as catalog};
 use crate::domain::catalog::{Usage, UserTypeForm};
 use crate::domain::form::FieldErrors;
 use crate::domain::scopes::{self, ScopeGroup, ScopeSet, group_by_resource};
@@ -59,7 +60,7 @@ struct DeletePage {
 fn retired_names(conn: &mut DbConn) -> Result<ScopeSet, AppError> {
     Ok(catalog::all(conn)?
         .into_iter()
-        .filter(|s| s.is_retired())
+        .filter(Scope::is_retired)
         .map(|s| s.name)
         .collect())
 }
