@@ -7,7 +7,7 @@ use askama::Template;
 use chrono::{Days, Months, NaiveDate};
 use diesel::prelude::*;
 
-use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::auth::extract::CurrentAdmin;
 use crate::db::schema::users;
 use crate::db::{self, DbConn, memberships, settings};
 use crate::domain::form::FieldErrors;
@@ -16,6 +16,7 @@ use crate::domain::scopes::ScopeSet;
 use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, render};
+use crate::routes::acting::Acting;
 use crate::routes::profile_tokens::show_issued_then;
 use crate::state::AppState;
 use crate::tokens::{self, CreateRequest};
@@ -174,8 +175,7 @@ pub async fn show_new_api_token(
 pub async fn create_api_token(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
+    Acting { actor, .. }: Acting<CurrentAdmin>,
     HtmlForm(form): HtmlForm<ApiTokenForm>,
 ) -> Result<HttpResponse, AppError> {
     let owner_id = form.user_id();
@@ -190,7 +190,7 @@ pub async fn create_api_token(
         expiry: api_token_expiry(&form.expires_at),
         grant_ceiling: None,
     };
-    let (actor, prefix) = (client.actor(Some(&admin)), state.token_prefix.clone());
+    let prefix = state.token_prefix.clone();
     let outcome = state
         .db(move |conn| {
             let owner = match owner_id {
