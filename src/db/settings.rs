@@ -5,8 +5,9 @@ use diesel::prelude::*;
 use super::DbConn;
 use super::schema::settings;
 
-/// The token policy and instance settings (row id 1).
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// The token policy and instance settings (row id 1): all that an administrator
+/// edits.
+#[derive(Debug, Clone, Queryable, Selectable, AsChangeset)]
 #[diesel(table_name = settings)]
 pub struct Settings {
     pub default_lifetime_days: i32,
@@ -69,23 +70,10 @@ impl Settings {
     }
 }
 
-/// The administrator-editable part of the settings.
-#[derive(Debug, Clone, AsChangeset)]
-#[diesel(table_name = settings)]
-pub struct SettingsChanges {
-    pub default_lifetime_days: i32,
-    pub max_lifetime_days: i32,
-    pub allow_non_expiring: bool,
-    pub retention_days: i32,
-    pub mobile_session_days: i32,
-    pub token_creation_enabled: bool,
-    pub tenant_id: String,
-    pub updated_at: chrono::NaiveDateTime,
-}
-
-pub fn update(conn: &mut DbConn, changes: &SettingsChanges) -> QueryResult<()> {
+/// Saves the administrator-editable settings, changed at `at`.
+pub fn update(conn: &mut DbConn, values: &Settings, at: chrono::NaiveDateTime) -> QueryResult<()> {
     diesel::update(settings::table.find(1))
-        .set(changes)
+        .set((values, settings::updated_at.eq(at)))
         .execute(conn)
         .map(drop)
 }

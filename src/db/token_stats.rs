@@ -47,15 +47,8 @@ pub fn count_groups(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<Gr
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(
-            |(kind, status, rows, revoked, expired, expiring_soon)| GroupCount {
-                kind,
-                status,
-                rows,
-                revoked,
-                expired,
-                expiring_soon,
-            },
-        )
+        .map(|(kind, status, rows, revoked, expired, expiring_soon)| {
+            GroupCount::new(kind, status, [rows, revoked, expired, expiring_soon])
+        })
         .collect())
 }

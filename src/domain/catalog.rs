@@ -32,10 +32,26 @@ pub fn find_clash<'a>(name: &str, existing: impl IntoIterator<Item = &'a str>) -
 
 /// A department or user type name: 1 to 100 characters, no control characters.
 pub fn check_name(value: &str) -> Result<(), &'static str> {
+    check_label(
+        value,
+        NAME_MAX,
+        "Enter a name.",
+        "Use at most 100 characters.",
+    )
+}
+
+/// A one-line label: not blank, at most `max` characters, no control characters;
+/// `blank` and `too_long` say what is wrong.
+fn check_label(
+    value: &str,
+    max: usize,
+    blank: &'static str,
+    too_long: &'static str,
+) -> Result<(), &'static str> {
     if value.trim().is_empty() {
-        Err("Enter a name.")
-    } else if value.chars().count() > NAME_MAX {
-        Err("Use at most 100 characters.")
+        Err(blank)
+    } else if value.chars().count() > max {
+        Err(too_long)
     } else if value.chars().any(char::is_control) {
         Err("Remove control characters.")
     } else {
@@ -89,48 +105,47 @@ pub fn check_scope_name(value: &str) -> Result<(), &'static str> {
 
 /// A scope's resource label ("Device"): 1 to 40 characters, no control characters.
 pub fn check_resource(value: &str) -> Result<(), &'static str> {
-    if value.trim().is_empty() {
-        Err("Enter the resource this scope belongs to, like Device.")
-    } else if value.chars().count() > RESOURCE_MAX {
-        Err("Use at most 40 characters.")
-    } else if value.chars().any(char::is_control) {
-        Err("Remove control characters.")
-    } else {
-        Ok(())
+    check_label(
+        value,
+        RESOURCE_MAX,
+        "Enter the resource this scope belongs to, like Device.",
+        "Use at most 40 characters.",
+    )
+}
+
+/// Trims a department's or user type's name and description and checks them.
+fn check_name_and_description(name: &mut String, description: &mut String) -> FieldErrors {
+    *name = name.trim().to_owned();
+    *description = description.trim().to_owned();
+    let mut errors = FieldErrors::new();
+    errors.check("name", check_name(name));
+    if let Err(message) = check_description(description, DESCRIPTION_MAX) {
+        errors.add("description", message);
     }
+    errors
 }
 
 /// The fields of a department form.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
 pub struct DepartmentForm {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub description: String,
 }
 
 impl DepartmentForm {
     /// Trims the fields and checks them.
     pub fn validate(&mut self) -> FieldErrors {
-        self.name = self.name.trim().to_owned();
-        self.description = self.description.trim().to_owned();
-        let mut errors = FieldErrors::new();
-        errors.check("name", check_name(&self.name));
-        if let Err(message) = check_description(&self.description, DESCRIPTION_MAX) {
-            errors.add("description", message);
-        }
-        errors
+        check_name_and_description(&mut self.name, &mut self.description)
     }
 }
 
 /// The fields of a user type form; `scopes` is the repeated checkbox.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
 pub struct UserTypeForm {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub description: String,
-    #[serde(default)]
     pub scopes: Vec<String>,
 }
 
@@ -148,13 +163,7 @@ impl UserTypeForm {
     /// active catalog (`active`). No scope at all is allowed (a type that grants
     /// nothing).
     pub fn validate(&mut self, active: &ScopeSet) -> FieldErrors {
-        self.name = self.name.trim().to_owned();
-        self.description = self.description.trim().to_owned();
-        let mut errors = FieldErrors::new();
-        errors.check("name", check_name(&self.name));
-        if let Err(message) = check_description(&self.description, DESCRIPTION_MAX) {
-            errors.add("description", message);
-        }
+        let mut errors = check_name_and_description(&mut self.name, &mut self.description);
         if let Some(unknown) = self.scope_set().iter().find(|s| !active.contains(*s)) {
             let shown: String = unknown.chars().take(SCOPE_NAME_MAX).collect();
             errors.add(
@@ -169,12 +178,10 @@ impl UserTypeForm {
 /// The fields of a scope form. `name` is only read when adding a scope: a
 /// scope's name never changes, since tokens and user types refer to it.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
 pub struct ScopeForm {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub resource: String,
-    #[serde(default)]
     pub description: String,
 }
 

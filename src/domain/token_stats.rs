@@ -34,6 +34,21 @@ pub struct GroupCount {
     pub expiring_soon: i64,
 }
 
+impl GroupCount {
+    /// A group and its counts: `[rows, revoked, expired, expiring_soon]`.
+    pub fn new(kind: TokenKind, status: TokenStatus, counts: [i64; 4]) -> Self {
+        let [rows, revoked, expired, expiring_soon] = counts;
+        Self {
+            kind,
+            status,
+            rows,
+            revoked,
+            expired,
+            expiring_soon,
+        }
+    }
+}
+
 /// Tokens by kind and state, and active tokens expiring soon by kind, indexed
 /// by the enums' declaration order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,24 +96,12 @@ impl TokenStats {
 mod tests {
     use super::*;
 
-    fn group(kind: TokenKind, status: TokenStatus, counts: [i64; 4]) -> GroupCount {
-        let [rows, revoked, expired, expiring_soon] = counts;
-        GroupCount {
-            kind,
-            status,
-            rows,
-            revoked,
-            expired,
-            expiring_soon,
-        }
-    }
-
     #[test]
     fn every_token_counts_in_exactly_one_state() {
         let stats = TokenStats::from_groups([
-            group(TokenKind::Personal, TokenStatus::Active, [10, 2, 3, 4]),
-            group(TokenKind::Personal, TokenStatus::Disabled, [5, 1, 2, 1]),
-            group(TokenKind::Session, TokenStatus::Active, [7, 0, 0, 0]),
+            GroupCount::new(TokenKind::Personal, TokenStatus::Active, [10, 2, 3, 4]),
+            GroupCount::new(TokenKind::Personal, TokenStatus::Disabled, [5, 1, 2, 1]),
+            GroupCount::new(TokenKind::Session, TokenStatus::Active, [7, 0, 0, 0]),
         ]);
         use TokenKind::*;
         use TokenState::*;
@@ -121,9 +124,9 @@ mod tests {
     #[test]
     fn only_active_tokens_count_as_expiring_soon() {
         let stats = TokenStats::from_groups([
-            group(TokenKind::Api, TokenStatus::Active, [3, 0, 0, 2]),
-            group(TokenKind::Api, TokenStatus::Disabled, [4, 0, 0, 4]),
-            group(TokenKind::Client, TokenStatus::Disabled, [1, 0, 0, 1]),
+            GroupCount::new(TokenKind::Api, TokenStatus::Active, [3, 0, 0, 2]),
+            GroupCount::new(TokenKind::Api, TokenStatus::Disabled, [4, 0, 0, 4]),
+            GroupCount::new(TokenKind::Client, TokenStatus::Disabled, [1, 0, 0, 1]),
         ]);
         assert_eq!(stats.expiring_soon(TokenKind::Api), 2);
         assert_eq!(stats.expiring_soon(TokenKind::Client), 0);

@@ -13,6 +13,7 @@ use crate::domain::account::Password;
 use crate::domain::throttle;
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, redirect, render};
+use crate::routes::acting::Acting;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -124,12 +125,14 @@ pub async fn sign_in(
 
 pub async fn sign_out(
     state: web::Data<AppState>,
-    session: Session,
-    client: ClientInfo,
-    user: CurrentUser,
+    acting: Acting<CurrentUser>,
 ) -> Result<HttpResponse, AppError> {
-    let actor = client.actor(Some(&user));
-    let (id, name) = (user.id, user.username.clone());
+    let Acting {
+        who,
+        actor,
+        session,
+    } = acting;
+    let (id, name) = (who.id, who.username.clone());
     state
         .db(move |conn| {
             let event = Event::new(AuditAction::Logout, Outcome::Success).target(

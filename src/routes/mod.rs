@@ -1,5 +1,6 @@
 //! The route table: every path the portal answers, in one place.
 
+mod acting;
 mod admin;
 pub mod api;
 mod assets;

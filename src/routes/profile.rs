@@ -1,18 +1,18 @@
 //! The profile page: who you are, and changing your password.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use crate::accounts::{self, PasswordChange};
-use crate::auth::extract::{ClientInfo, CurrentUser};
+use crate::auth::extract::CurrentUser;
 use crate::auth::session_store::SID_ENTRY;
 use crate::db::users;
 use crate::domain::account::Password;
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
+use crate::routes::acting::Acting;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -45,9 +45,11 @@ pub async fn show_profile(req: HttpRequest, user: CurrentUser) -> HttpResponse {
 pub async fn change_password(
     req: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
-    client: ClientInfo,
-    user: CurrentUser,
+    Acting {
+        who: user,
+        actor,
+        session,
+    }: Acting<CurrentUser>,
     HtmlForm(form): HtmlForm<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     let sign_out_others = form.sign_out_others.is_some();
@@ -59,7 +61,6 @@ pub async fn change_password(
             crate::auth::unhex(&current_sid.unwrap_or_default())
         }),
     };
-    let actor = client.actor(Some(&user));
     let account = user.0.clone();
     let errors = state
         .blocking(move |pool, hasher| {

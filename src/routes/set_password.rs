@@ -35,11 +35,10 @@ pub struct CodeQuery {
     code: String,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub struct SetPasswordForm {
-    #[serde(default)]
     code: String,
-    #[serde(default)]
     new_password: String,
 }
 

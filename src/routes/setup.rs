@@ -27,16 +27,12 @@ struct SetupPage {
 }
 
 #[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub struct SetupForm {
-    #[serde(default)]
     code: String,
-    #[serde(default)]
     username: String,
-    #[serde(default)]
     email: String,
-    #[serde(default)]
     display_name: String,
-    #[serde(default)]
     password: String,
 }
 

@@ -113,6 +113,10 @@ struct AuditPage {
 }
 
 impl AuditPage {
+    #[allow(
+        clippy::trivially_copy_pass_by_ref,
+        reason = "askama templates pass loop items by reference"
+    )]
     fn is_action(&self, action: &AuditAction) -> bool {
         self.query.action == action.as_str()
     }
@@ -137,9 +141,10 @@ pub async fn show_audit(
             ))
         })
         .await?;
-    let next = (events.len() as i64 > PAGE).then(|| {
-        events.truncate(PAGE as usize);
-        let last = events.last().expect("a full page");
+    // One event more than a page was read: it says whether a next page exists.
+    let full = events.len() as i64 > PAGE;
+    events.truncate(PAGE as usize);
+    let next = events.last().filter(|_| full).map(|last| {
         Cursor {
             value: Some(last.occurred_at),
             id: last.id,

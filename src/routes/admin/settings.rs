@@ -1,35 +1,29 @@
 //! `/admin/settings`: the token policy and instance settings.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::auth::extract::CurrentAdmin;
 use crate::db;
 use crate::db::audit::{self, AuditAction, Event, Outcome};
-use crate::db::settings::{self, SettingsChanges};
+use crate::db::settings::{self, Settings};
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
+use crate::routes::acting::Acting;
 use crate::state::AppState;
 
 /// The form as typed (numbers stay text so a bad value comes back as typed).
 #[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct SettingsForm {
-    #[serde(default)]
     default_lifetime_days: String,
-    #[serde(default)]
     max_lifetime_days: String,
-    #[serde(default)]
     allow_non_expiring: Option<String>,
-    #[serde(default)]
     retention_days: String,
-    #[serde(default)]
     mobile_session_days: String,
-    #[serde(default)]
     token_creation_enabled: Option<String>,
-    #[serde(default)]
     tenant_id: String,
 }
 
@@ -47,7 +41,7 @@ impl SettingsForm {
     }
 
     /// The changes, or field errors.
-    fn validate(&self) -> Result<SettingsChanges, FieldErrors> {
+    fn validate(&self) -> Result<Settings, FieldErrors> {
         let mut errors = FieldErrors::new();
         let mut days = |field: &'static str, value: &str, max: i32| -> i32 {
             match value.trim().parse::<i32>() {
@@ -82,7 +76,7 @@ impl SettingsForm {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(SettingsChanges {
+        Ok(Settings {
             default_lifetime_days,
             max_lifetime_days,
             allow_non_expiring: self.allow_non_expiring.is_some(),
@@ -90,14 +84,13 @@ impl SettingsForm {
             mobile_session_days,
             token_creation_enabled: self.token_creation_enabled.is_some(),
             tenant_id,
-            updated_at: db::now(),
         })
     }
 }
 
 /// What the `settings_updated` audit row says: every policy value as saved, and
 /// the tenant id (with what it was, when it changed). No setting is a secret.
-fn audit_detail(changes: &SettingsChanges, tenant_before: &str) -> String {
+fn audit_detail(changes: &Settings, tenant_before: &str) -> String {
     let tenant = if changes.tenant_id == tenant_before {
         format!("tenant id {:?}", changes.tenant_id)
     } else {
@@ -150,9 +143,7 @@ pub async fn show_settings(
 pub async fn update_settings(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    Acting { actor, session, .. }: Acting<CurrentAdmin>,
     HtmlForm(form): HtmlForm<SettingsForm>,
 ) -> Result<HttpResponse, AppError> {
     let changes = match form.validate() {
@@ -166,13 +157,13 @@ pub async fn update_settings(
             return Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
         }
     };
-    let actor = client.actor(Some(&admin));
+    let at = db::now();
     state
         .db(move |conn| {
             db::transaction(conn, |conn| {
                 let before = settings::load(conn)?;
                 let detail = audit_detail(&changes, &before.tenant_id);
-                settings::update(conn, &changes)?;
+                settings::update(conn, &changes, at)?;
                 audit::record(
                     conn,
                     &actor,

@@ -1,7 +1,6 @@
 //! `/admin/tokens/{id}`: one token of any user, its audit trail, and the row
 //! actions (regenerate, disable/enable, revoke) for administrators.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -9,13 +8,14 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::tokens::{InventoryRow, with_names};
-use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::auth::extract::CurrentAdmin;
 use crate::db::audit::{self, AuditEvent};
 use crate::db::schema::tokens as token_table;
 use crate::db::tokens::Token;
 use crate::db::{self, settings};
 use crate::error::AppError;
 use crate::page::{FlashKind, PageCtx, flash, redirect, render};
+use crate::routes::acting::Acting;
 use crate::routes::profile_tokens::show_issued_then;
 use crate::state::AppState;
 use crate::tokens;
@@ -81,14 +81,12 @@ fn back(id: i64) -> String {
 pub async fn regenerate_token(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    Acting { actor, session, .. }: Acting<CurrentAdmin>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let token = load_token(&state, id).await?;
-    let (actor, prefix) = (client.actor(Some(&admin)), state.token_prefix.clone());
+    let prefix = state.token_prefix.clone();
     let outcome = state
         .db(move |conn| tokens::regenerate(conn, &prefix, &token, &actor))
         .await?;
@@ -109,9 +107,7 @@ pub async fn regenerate_token(
 
 async fn set_enabled(
     state: &AppState,
-    admin: &CurrentAdmin,
-    client: &ClientInfo,
-    session: &Session,
+    acting: Acting<CurrentAdmin>,
     id: i64,
     enabled: bool,
 ) -> Result<HttpResponse, AppError> {
@@ -119,32 +115,28 @@ async fn set_enabled(
     if token.revoked_at.is_some() {
         return Err(AppError::NotFound);
     }
-    let actor = client.actor(Some(admin));
+    let Acting { actor, session, .. } = acting;
     let label = token.label();
     state
         .db(move |conn| tokens::set_enabled(conn, &token, &actor, enabled))
         .await?;
     let verb = if enabled { "Enabled" } else { "Disabled" };
-    flash(session, FlashKind::Success, format!("{verb} {label}."));
+    flash(&session, FlashKind::Success, format!("{verb} {label}."));
     Ok(redirect(&back(id)))
 }
 
 pub async fn disable_token(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    acting: Acting<CurrentAdmin>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    set_enabled(&state, &admin, &client, &session, path.into_inner(), false).await
+    set_enabled(&state, acting, path.into_inner(), false).await
 }
 
 pub async fn enable_token(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    acting: Acting<CurrentAdmin>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    set_enabled(&state, &admin, &client, &session, path.into_inner(), true).await
+    set_enabled(&state, acting, path.into_inner(), true).await
 }

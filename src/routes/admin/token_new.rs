@@ -7,29 +7,27 @@ use askama::Template;
 use chrono::{Days, Months, NaiveDate};
 use diesel::prelude::*;
 
-use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::auth::extract::CurrentAdmin;
 use crate::db::schema::users;
 use crate::db::{self, DbConn, memberships, settings};
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::{ExpiryChoice, Policy};
+use crate::domain::scopes::ScopeSet;
 use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, render};
+use crate::routes::acting::Acting;
 use crate::routes::profile_tokens::show_issued_then;
 use crate::state::AppState;
 use crate::tokens::{self, CreateRequest};
 
 #[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct ApiTokenForm {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub expires_at: String,
-    #[serde(default)]
     pub user_id: String,
-    #[serde(default)]
     pub membership: String,
-    #[serde(default)]
     pub description: String,
 }
 
@@ -44,6 +42,10 @@ impl ApiTokenForm {
         Some((d.trim().parse().ok()?, t.trim().parse().ok()?))
     }
 
+    #[allow(
+        clippy::trivially_copy_pass_by_ref,
+        reason = "askama templates pass loop items by reference"
+    )]
     pub fn is_user(&self, id: &i64) -> bool {
         self.user_id() == Some(*id)
     }
@@ -173,8 +175,7 @@ pub async fn show_new_api_token(
 pub async fn create_api_token(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
+    Acting { actor, .. }: Acting<CurrentAdmin>,
     HtmlForm(form): HtmlForm<ApiTokenForm>,
 ) -> Result<HttpResponse, AppError> {
     let owner_id = form.user_id();
@@ -183,19 +184,19 @@ pub async fn create_api_token(
         kind: TokenKind::Api,
         name: form.name.clone(),
         description: form.description.clone(),
-        scopes: Default::default(),
+        scopes: ScopeSet::default(),
         user_type_id: membership.map(|(_, t)| t),
         department_id: membership.map(|(d, _)| d),
         expiry: api_token_expiry(&form.expires_at),
         grant_ceiling: None,
     };
-    let (actor, prefix) = (client.actor(Some(&admin)), state.token_prefix.clone());
+    let prefix = state.token_prefix.clone();
     let outcome = state
         .db(move |conn| {
             let owner = match owner_id {
                 Some(id) => crate::db::users::find(conn, id)
                     .optional()?
-                    .filter(|u| u.is_active()),
+                    .filter(crate::db::users::User::is_active),
                 None => None,
             };
             let Some(owner) = owner else {

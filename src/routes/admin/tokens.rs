@@ -4,14 +4,13 @@
 
 use std::collections::HashMap;
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::auth::extract::CurrentAdmin;
 use crate::db::audit::AuditAction;
 use crate::db::schema::{departments, user_types, users};
 use crate::db::token_search::{self, Selection};
@@ -22,6 +21,7 @@ use crate::domain::token_filter::{
 };
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
+use crate::routes::acting::Acting;
 use crate::state::AppState;
 
 /// One inventory row with the names it refers to.
@@ -119,14 +119,26 @@ impl TokensPage {
         Sort::ALL
     }
 
+    #[allow(
+        clippy::trivially_copy_pass_by_ref,
+        reason = "askama templates pass loop items by reference"
+    )]
     fn is_department(&self, id: &i64) -> bool {
         self.filter.department_id == Some(*id)
     }
 
+    #[allow(
+        clippy::trivially_copy_pass_by_ref,
+        reason = "askama templates pass loop items by reference"
+    )]
     fn is_status(&self, status: &StatusFilter) -> bool {
         self.filter.status == Some(*status)
     }
 
+    #[allow(
+        clippy::trivially_copy_pass_by_ref,
+        reason = "askama templates pass loop items by reference"
+    )]
     fn is_sort(&self, sort: &Sort) -> bool {
         self.filter.sort == *sort
     }
@@ -246,6 +258,39 @@ const CONFIRM_LISTED: i64 = 200;
 /// Most "skipped" ids listed by name on the confirmation page.
 const SKIPPED_LISTED: usize = 100;
 
+/// The live tokens among those ticked (`ids`), a sample of them named, and
+/// why the others are skipped: what the confirmation of a ticked bulk
+/// revocation shows.
+fn selected_rows(
+    conn: &mut DbConn,
+    ids: &[i64],
+) -> Result<(Vec<InventoryRow>, i64, Vec<String>, usize), AppError> {
+    let found = token_search::by_ids(conn, ids)?;
+    let by_id: HashMap<i64, &Token> = found.iter().map(|t| (t.id, t)).collect();
+    let mut skipped = Vec::new();
+    let mut more_skipped = 0;
+    for id in ids {
+        let reason = match by_id.get(id) {
+            Some(t) if t.revoked_at.is_none() => continue,
+            Some(t) => format!("{} (already revoked)", t.label()),
+            None => format!("#{id} (does not exist)"),
+        };
+        if skipped.len() < SKIPPED_LISTED {
+            skipped.push(reason);
+        } else {
+            more_skipped += 1;
+        }
+    }
+    let live: Vec<Token> = found
+        .iter()
+        .filter(|t| t.revoked_at.is_none())
+        .cloned()
+        .collect();
+    let count = live.len() as i64;
+    let shown = live.into_iter().take(CONFIRM_LISTED as usize).collect();
+    Ok((with_names(conn, shown)?, count, skipped, more_skipped))
+}
+
 pub async fn confirm_bulk_revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -270,34 +315,10 @@ pub async fn confirm_bulk_revoke(
     let now = db::now();
     let ids = chosen.clone().ok();
     let (rows, count, skipped, more_skipped) = state
-        .db(move |conn| match &chosen {
-            Ok(ids) => {
-                let found = token_search::by_ids(conn, ids)?;
-                let by_id: HashMap<i64, &Token> = found.iter().map(|t| (t.id, t)).collect();
-                let mut skipped = Vec::new();
-                let mut more_skipped = 0;
-                for id in ids {
-                    let reason = match by_id.get(id) {
-                        Some(t) if t.revoked_at.is_none() => continue,
-                        Some(t) => format!("{} (already revoked)", t.label()),
-                        None => format!("#{id} (does not exist)"),
-                    };
-                    if skipped.len() < SKIPPED_LISTED {
-                        skipped.push(reason);
-                    } else {
-                        more_skipped += 1;
-                    }
-                }
-                let live: Vec<Token> = found
-                    .iter()
-                    .filter(|t| t.revoked_at.is_none())
-                    .cloned()
-                    .collect();
-                let count = live.len() as i64;
-                let shown = live.into_iter().take(CONFIRM_LISTED as usize).collect();
-                Ok((with_names(conn, shown)?, count, skipped, more_skipped))
-            }
-            Err(()) => {
+        .db(move |conn| {
+            if let Ok(ids) = &chosen {
+                selected_rows(conn, ids)
+            } else {
                 let count = token_search::count_live(conn, &f, now)?;
                 let sample = token_search::sample(conn, &f, now, CONFIRM_LISTED)?;
                 Ok((with_names(conn, sample)?, count, Vec::new(), 0))
@@ -319,13 +340,10 @@ pub async fn confirm_bulk_revoke(
 
 pub async fn bulk_revoke(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    Acting { actor, session, .. }: Acting<CurrentAdmin>,
     HtmlForm(form): HtmlForm<BulkForm>,
 ) -> Result<HttpResponse, AppError> {
     let (filter, chosen) = form.parts();
-    let actor = client.actor(Some(&admin));
     let f = filter.clone();
     let outcome = state
         .db(move |conn| {

@@ -10,26 +10,26 @@ use diesel::prelude::*;
 use super::password_link;
 use super::tokens::{InventoryRow, department_choices, with_names};
 use crate::accounts;
-use crate::auth::extract::{ClientInfo, CurrentAdmin};
-use crate::db::audit::{self, AuditAction, Event, Outcome, TargetType};
+use crate::auth::extract::CurrentAdmin;
+use crate::db::audit::{self, Actor, AuditAction, Event, Outcome, TargetType};
 use crate::db::schema::tokens as token_table;
 use crate::db::tokens::Token;
 use crate::db::users::{self, STATUS_ACTIVE, STATUS_DISABLED, User, UserChanges};
-use crate::db::{self, memberships, user_types};
+use crate::db::{self, DbConn, memberships, user_types};
 use crate::domain::account::{NewAccount, Password, check_display_name, check_email};
 use crate::domain::form::FieldErrors;
 use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
+use crate::routes::acting::Acting;
 use crate::state::AppState;
 
 const PAGE: i64 = 100;
 
 #[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct UsersQuery {
-    #[serde(default)]
     q: String,
-    #[serde(default)]
     after: String,
 }
 
@@ -71,20 +71,15 @@ pub async fn list_users(
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct NewUserForm {
-    #[serde(default)]
     username: String,
-    #[serde(default)]
     email: String,
-    #[serde(default)]
     display_name: String,
-    #[serde(default)]
     password: String,
     /// `password` (the admin types an initial password) or `link` (a one-time
     /// set-password link is shown once instead).
-    #[serde(default)]
     initial: String,
-    #[serde(default)]
     is_admin: Option<String>,
 }
 
@@ -114,9 +109,7 @@ pub async fn show_new_user(req: HttpRequest, _admin: CurrentAdmin) -> HttpRespon
 pub async fn create_user(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    Acting { actor, session, .. }: Acting<CurrentAdmin>,
     HtmlForm(mut form): HtmlForm<NewUserForm>,
 ) -> Result<HttpResponse, AppError> {
     let wants_link = form.wants_link();
@@ -134,7 +127,6 @@ pub async fn create_user(
         password: Password::new(password),
     };
     let is_admin = form.is_admin.is_some();
-    let actor = client.actor(Some(&admin));
     let outcome = state
         .blocking(move |pool, hasher| {
             let account = match accounts::prepare(hasher, &mut account)? {
@@ -186,12 +178,10 @@ pub async fn create_user(
 pub async fn issue_password_link(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
+    Acting { actor, .. }: Acting<CurrentAdmin>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let actor = client.actor(Some(&admin));
     let (user, code) = state
         .db(move |conn| {
             let user = users::find(conn, id)?;
@@ -281,22 +271,22 @@ pub async fn show_user(
     Ok(render(&req, StatusCode::OK, page))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Default, Debug, serde::Deserialize)]
+#[serde(default)]
 pub struct EditUserForm {
-    #[serde(default)]
     email: String,
-    #[serde(default)]
     display_name: String,
-    #[serde(default)]
     is_admin: Option<String>,
 }
 
 pub async fn update_user(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    Acting {
+        who: admin,
+        actor,
+        session,
+    }: Acting<CurrentAdmin>,
     path: web::Path<i64>,
     HtmlForm(form): HtmlForm<EditUserForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -323,7 +313,6 @@ pub async fn update_user(
         .await?;
         return Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
     }
-    let actor = client.actor(Some(&admin));
     let name = state
         .db(move |conn| {
             let user = users::find(conn, id)?;
@@ -334,14 +323,10 @@ pub async fn update_user(
                 updated_at: db::now(),
             };
             users::update(conn, id, &changes)?;
-            let detail = if is_admin != user.is_admin {
-                if is_admin {
-                    "made administrator"
-                } else {
-                    "administrator role removed"
-                }
-            } else {
-                "details changed"
+            let detail = match (user.is_admin, is_admin) {
+                (false, true) => "made administrator",
+                (true, false) => "administrator role removed",
+                _ => "details changed",
             };
             let event = Event::new(AuditAction::UserUpdated, Outcome::Success)
                 .target(TargetType::User, Some(id), Some(&user.username))
@@ -350,27 +335,36 @@ pub async fn update_user(
             Ok(user.username)
         })
         .await?;
-    flash(&session, FlashKind::Success, format!("Saved {name}."));
-    Ok(redirect(&format!("/admin/users/{id}")))
+    let message = format!("Saved {name}.");
+    Ok(back_to_user(&session, id, FlashKind::Success, message))
+}
+
+/// Back to the page of user `id`, with `message` flashed.
+fn back_to_user(
+    session: &Session,
+    id: i64,
+    kind: FlashKind,
+    message: impl Into<String>,
+) -> HttpResponse {
+    flash(session, kind, message);
+    redirect(&format!("/admin/users/{id}"))
 }
 
 async fn set_status(
     state: &AppState,
-    admin: &CurrentAdmin,
-    client: &ClientInfo,
-    session: &Session,
+    acting: Acting<CurrentAdmin>,
     id: i64,
     status: &'static str,
 ) -> Result<HttpResponse, AppError> {
+    let Acting {
+        who: admin,
+        actor,
+        session,
+    } = acting;
     if id == admin.id {
-        flash(
-            session,
-            FlashKind::Error,
-            "You cannot disable your own account.",
-        );
-        return Ok(redirect(&format!("/admin/users/{id}")));
+        let message = "You cannot disable your own account.";
+        return Ok(back_to_user(&session, id, FlashKind::Error, message));
     }
-    let actor = client.actor(Some(admin));
     let name = state
         .db(move |conn| {
             let user = users::find(conn, id)?;
@@ -394,62 +388,60 @@ async fn set_status(
     } else {
         format!("Enabled {name}.")
     };
-    flash(session, FlashKind::Success, message);
-    Ok(redirect(&format!("/admin/users/{id}")))
+    Ok(back_to_user(&session, id, FlashKind::Success, message))
 }
 
 pub async fn disable_user(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    acting: Acting<CurrentAdmin>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    set_status(
-        &state,
-        &admin,
-        &client,
-        &session,
-        path.into_inner(),
-        STATUS_DISABLED,
-    )
-    .await
+    set_status(&state, acting, path.into_inner(), STATUS_DISABLED).await
 }
 
 pub async fn enable_user(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    acting: Acting<CurrentAdmin>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    set_status(
-        &state,
-        &admin,
-        &client,
-        &session,
-        path.into_inner(),
-        STATUS_ACTIVE,
-    )
-    .await
+    set_status(&state, acting, path.into_inner(), STATUS_ACTIVE).await
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Default, Debug, serde::Deserialize)]
+#[serde(default)]
 pub struct MembershipForm {
     /// `{department_id}:{user_type_id}` to remove, or the two selects to add.
-    #[serde(default)]
     membership: String,
-    #[serde(default)]
     department_id: String,
-    #[serde(default)]
     user_type_id: String,
+}
+
+/// Writes the audit row of a membership change (`membership`: department and
+/// user type ids); returns its label, "alice in Finance as Reader".
+fn record_membership(
+    conn: &mut DbConn,
+    actor: &Actor,
+    action: AuditAction,
+    user: &User,
+    membership: (i64, i64),
+) -> Result<String, AppError> {
+    let (department, user_type) = membership;
+    let (d, t) = memberships::names(conn, Some(department), Some(user_type))?;
+    let label = format!(
+        "{} in {} as {}",
+        user.username,
+        d.unwrap_or_default(),
+        t.unwrap_or_default()
+    );
+    let event =
+        Event::new(action, Outcome::Success).target(TargetType::User, Some(user.id), Some(&label));
+    audit::record(conn, actor, &event)?;
+    Ok(label)
 }
 
 pub async fn add_membership(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    Acting { actor, session, .. }: Acting<CurrentAdmin>,
     path: web::Path<i64>,
     HtmlForm(form): HtmlForm<MembershipForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -458,14 +450,9 @@ pub async fn add_membership(
         form.department_id.trim().parse::<i64>(),
         form.user_type_id.trim().parse::<i64>(),
     ) else {
-        flash(
-            &session,
-            FlashKind::Error,
-            "Choose a department and a user type.",
-        );
-        return Ok(redirect(&format!("/admin/users/{id}")));
+        let message = "Choose a department and a user type.";
+        return Ok(back_to_user(&session, id, FlashKind::Error, message));
     };
-    let actor = client.actor(Some(&admin));
     let added = state
         .db(move |conn| {
             let user = users::find(conn, id)?;
@@ -479,45 +466,27 @@ pub async fn add_membership(
                 ) => AppError::NotFound,
                 other => other.into(),
             })?;
-            let (d, t) = memberships::names(conn, Some(department), Some(user_type))?;
-            let label = format!(
-                "{} in {} as {}",
-                user.username,
-                d.unwrap_or_default(),
-                t.unwrap_or_default()
-            );
-            audit::record(
-                conn,
-                &actor,
-                &Event::new(AuditAction::MembershipAdded, Outcome::Success).target(
-                    TargetType::User,
-                    Some(id),
-                    Some(&label),
-                ),
-            )?;
+            let action = AuditAction::MembershipAdded;
+            let label = record_membership(conn, &actor, action, &user, (department, user_type))?;
             Ok(Some(label))
         })
         .await?;
-    match added {
-        Some(label) => flash(&session, FlashKind::Success, format!("Added {label}.")),
-        None => flash(
-            &session,
+    let (kind, message) = match added {
+        Some(label) => (FlashKind::Success, format!("Added {label}.")),
+        None => (
             FlashKind::Error,
-            "The user already has that membership.",
+            "The user already has that membership.".to_owned(),
         ),
-    }
-    Ok(redirect(&format!("/admin/users/{id}")))
+    };
+    Ok(back_to_user(&session, id, kind, message))
 }
 
 pub async fn remove_membership(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    Acting { actor, session, .. }: Acting<CurrentAdmin>,
     path: web::Path<i64>,
     HtmlForm(form): HtmlForm<MembershipForm>,
 ) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
     let pair = form
         .membership
         .split_once(':')
@@ -525,36 +494,18 @@ pub async fn remove_membership(
     let Some((department, user_type)) = pair else {
         return Err(AppError::BadRequest("No membership was chosen.".into()));
     };
-    let actor = client.actor(Some(&admin));
+    let id = path.into_inner();
     state
         .db(move |conn| {
             let user = users::find(conn, id)?;
-            let (d, t) = memberships::names(conn, Some(department), Some(user_type))?;
             if memberships::remove(conn, id, department, user_type)? == 0 {
                 return Err(AppError::NotFound);
             }
-            let label = format!(
-                "{} in {} as {}",
-                user.username,
-                d.unwrap_or_default(),
-                t.unwrap_or_default()
-            );
-            audit::record(
-                conn,
-                &actor,
-                &Event::new(AuditAction::MembershipRemoved, Outcome::Success).target(
-                    TargetType::User,
-                    Some(id),
-                    Some(&label),
-                ),
-            )?;
+            let action = AuditAction::MembershipRemoved;
+            record_membership(conn, &actor, action, &user, (department, user_type))?;
             Ok(())
         })
         .await?;
-    flash(
-        &session,
-        FlashKind::Success,
-        "Membership removed. Tokens that relied on it narrow at their next use.",
-    );
-    Ok(redirect(&format!("/admin/users/{id}")))
+    let message = "Membership removed. Tokens that relied on it narrow at their next use.";
+    Ok(back_to_user(&session, id, FlashKind::Success, message))
 }

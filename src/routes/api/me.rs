@@ -39,13 +39,12 @@ pub fn rfc3339(at: NaiveDateTime) -> String {
     responses((status = 200, body = Me)))]
 pub async fn show_me(bearer: Bearer) -> Result<HttpResponse, ApiError> {
     let auth = &bearer.auth;
-    let body = match auth.me_body.get() {
-        Some(body) => body.clone(),
-        None => {
-            let json = serde_json::to_vec(&Me::of(auth)).map_err(anyhow::Error::from);
-            let body = Bytes::from(json.map_err(AppError::from)?);
-            auth.me_body.get_or_init(|| body).clone()
-        }
+    let body = if let Some(body) = auth.me_body.get() {
+        body.clone()
+    } else {
+        let json = serde_json::to_vec(&Me::of(auth)).map_err(anyhow::Error::from);
+        let body = Bytes::from(json.map_err(AppError::from)?);
+        auth.me_body.get_or_init(|| body).clone()
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

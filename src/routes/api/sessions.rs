@@ -16,6 +16,7 @@ use crate::db::{memberships, settings};
 use crate::domain::account::Password;
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::ExpiryChoice;
+use crate::domain::scopes::ScopeSet;
 use crate::domain::throttle;
 use crate::domain::token::TokenKind;
 use crate::error::{ApiError, AppError, ErrorBody};
@@ -95,7 +96,7 @@ pub async fn create_session(
                 kind: TokenKind::Session,
                 name: device,
                 description: String::new(),
-                scopes: Default::default(),
+                scopes: ScopeSet::default(),
                 user_type_id: membership.as_ref().map(|m| m.2),
                 department_id: membership.as_ref().map(|m| m.0),
                 expiry: Ok(ExpiryChoice::Days(days.into())),

@@ -6,14 +6,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::{Choices, ClientForm, TokenForm, show_issued};
-use crate::auth::extract::{ClientInfo, CurrentUser};
+use crate::auth::extract::CurrentUser;
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::ExpiryChoice;
+use crate::domain::scopes::ScopeSet;
 use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, render};
+use crate::routes::acting::Acting;
 use crate::state::AppState;
-use crate::tokens::{self, CreateRequest};
+use crate::tokens::{self, CreateRequest, Issued};
 
 #[derive(Template)]
 #[template(path = "profile/token_new.html")]
@@ -33,9 +35,65 @@ struct NewClientPage {
     errors: FieldErrors,
 }
 
+/// "Create access token" with `token_form`, or, when `None`, empty but for the
+/// default lifetime.
+async fn token_page(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    token_form: Option<TokenForm>,
+    errors: FieldErrors,
+) -> Result<NewTokenPage, AppError> {
+    let choices = load_choices(state, user).await?;
+    let token_form = token_form.unwrap_or_else(|| TokenForm {
+        expires_in_days: choices.policy.default_preset().to_string(),
+        ..TokenForm::default()
+    });
+    Ok(NewTokenPage {
+        ctx: PageCtx::from_request(req),
+        choices,
+        token_form,
+        errors,
+    })
+}
+
+/// "Provision client" with `client_form`, or, when `None`, empty but for the
+/// default expiry date.
+async fn client_page(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    client_form: Option<ClientForm>,
+    errors: FieldErrors,
+) -> Result<NewClientPage, AppError> {
+    let choices = load_choices(state, user).await?;
+    let client_form = client_form.unwrap_or_else(|| ClientForm {
+        expires_at: choices.default_expiry_date(),
+        ..ClientForm::default()
+    });
+    Ok(NewClientPage {
+        ctx: PageCtx::from_request(req),
+        choices,
+        client_form,
+        errors,
+    })
+}
+
 async fn load_choices(state: &AppState, user: &CurrentUser) -> Result<Choices, AppError> {
     let user = user.0.clone();
     state.db(move |conn| Choices::load(conn, &user)).await
+}
+
+/// Creates a token of the caller's own, as `request` asks.
+async fn create_own(
+    state: &AppState,
+    acting: Acting<CurrentUser>,
+    request: CreateRequest,
+) -> Result<Result<Issued, FieldErrors>, AppError> {
+    let (owner, actor, prefix) = (acting.who.0, acting.actor, state.token_prefix.clone());
+    state
+        .db(move |conn| tokens::create(conn, &prefix, &owner, &actor, request))
+        .await
 }
 
 pub async fn show_new_token(
@@ -43,27 +101,17 @@ pub async fn show_new_token(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    let choices = load_choices(&state, &user).await?;
-    let token_form = TokenForm {
-        expires_in_days: choices.policy.default_preset().to_string(),
-        ..TokenForm::default()
-    };
-    let page = NewTokenPage {
-        ctx: PageCtx::from_request(&req),
-        choices,
-        token_form,
-        errors: FieldErrors::new(),
-    };
+    let page = token_page(&req, &state, &user, None, FieldErrors::new()).await?;
     Ok(render(&req, StatusCode::OK, page))
 }
 
 pub async fn create_access_token(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
-    client: ClientInfo,
+    acting: Acting<CurrentUser>,
     HtmlForm(form): HtmlForm<TokenForm>,
 ) -> Result<HttpResponse, AppError> {
+    let user = acting.who.clone();
     let request = CreateRequest {
         kind: TokenKind::Personal,
         name: form.name.clone(),
@@ -74,23 +122,10 @@ pub async fn create_access_token(
         expiry: ExpiryChoice::from_form(&form.expires_in_days, &form.expires_at),
         grant_ceiling: None,
     };
-    let (owner, actor, prefix) = (
-        user.0.clone(),
-        client.actor(Some(&user)),
-        state.token_prefix.clone(),
-    );
-    let outcome = state
-        .db(move |conn| tokens::create(conn, &prefix, &owner, &actor, request))
-        .await?;
-    match outcome {
+    match create_own(&state, acting, request).await? {
         Ok(issued) => Ok(show_issued(&req, "Access token created", issued)),
         Err(errors) => {
-            let page = NewTokenPage {
-                ctx: PageCtx::from_request(&req),
-                choices: load_choices(&state, &user).await?,
-                token_form: form,
-                errors,
-            };
+            let page = token_page(&req, &state, &user, Some(form), errors).await?;
             Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page))
         }
     }
@@ -101,54 +136,31 @@ pub async fn show_new_client(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    let choices = load_choices(&state, &user).await?;
-    let client_form = ClientForm {
-        expires_at: choices.default_expiry_date(),
-        ..ClientForm::default()
-    };
-    let page = NewClientPage {
-        ctx: PageCtx::from_request(&req),
-        choices,
-        client_form,
-        errors: FieldErrors::new(),
-    };
+    let page = client_page(&req, &state, &user, None, FieldErrors::new()).await?;
     Ok(render(&req, StatusCode::OK, page))
 }
 
 pub async fn create_client(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
-    client: ClientInfo,
+    acting: Acting<CurrentUser>,
     HtmlForm(form): HtmlForm<ClientForm>,
 ) -> Result<HttpResponse, AppError> {
+    let user = acting.who.clone();
     let request = CreateRequest {
         kind: TokenKind::Client,
         name: form.name.clone(),
         description: String::new(),
-        scopes: Default::default(),
+        scopes: ScopeSet::default(),
         user_type_id: form.role_id.trim().parse().ok(),
         department_id: None,
         expiry: ExpiryChoice::from_form("", &form.expires_at),
         grant_ceiling: None,
     };
-    let (owner, actor, prefix) = (
-        user.0.clone(),
-        client.actor(Some(&user)),
-        state.token_prefix.clone(),
-    );
-    let outcome = state
-        .db(move |conn| tokens::create(conn, &prefix, &owner, &actor, request))
-        .await?;
-    match outcome {
+    match create_own(&state, acting, request).await? {
         Ok(issued) => Ok(show_issued(&req, "Client created", issued)),
         Err(errors) => {
-            let page = NewClientPage {
-                ctx: PageCtx::from_request(&req),
-                choices: load_choices(&state, &user).await?,
-                client_form: form,
-                errors,
-            };
+            let page = client_page(&req, &state, &user, Some(form), errors).await?;
             Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page))
         }
     }

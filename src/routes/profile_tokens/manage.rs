@@ -1,13 +1,12 @@
 //! Row actions on one's own token: edit (personal), regenerate, disable, enable,
 //! revoke (with a confirmation page).
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::{Choices, show_issued};
-use crate::auth::extract::{ClientInfo, CurrentUser};
+use crate::auth::extract::CurrentUser;
 use crate::db::audit::AuditAction;
 use crate::db::tokens::Token;
 use crate::domain::form::FieldErrors;
@@ -15,6 +14,7 @@ use crate::domain::scopes::{self, ScopeSet};
 use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
+use crate::routes::acting::Acting;
 use crate::state::AppState;
 use crate::tokens;
 
@@ -25,14 +25,26 @@ const BACK: &str = "/profile/tokens";
 /// `token_access_denied`).
 async fn own_token(
     state: &AppState,
-    user: &CurrentUser,
-    client: &ClientInfo,
+    acting: &Acting<CurrentUser>,
     id: i64,
 ) -> Result<Token, AppError> {
-    let actor = client.actor(Some(user));
+    let actor = acting.actor.clone();
     state
         .db(move |conn| tokens::find_for_caller(conn, id, &actor, &tokens::PROFILE_KINDS))
         .await
+}
+
+/// [`own_token`], when it is an access token (the kind that is edited).
+async fn own_access_token(
+    state: &AppState,
+    acting: &Acting<CurrentUser>,
+    id: i64,
+) -> Result<Token, AppError> {
+    let token = own_token(state, acting, id).await?;
+    if token.kind != TokenKind::Personal {
+        return Err(AppError::NotFound);
+    }
+    Ok(token)
 }
 
 #[derive(Template)]
@@ -46,11 +58,10 @@ struct EditTokenPage {
     errors: FieldErrors,
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct EditForm {
-    #[serde(default)]
     scopes: Vec<String>,
-    #[serde(default)]
     description: String,
 }
 
@@ -78,20 +89,16 @@ async fn edit_page(
 pub async fn show_edit_token(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
-    client: ClientInfo,
+    acting: Acting<CurrentUser>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let token = own_token(&state, &user, &client, path.into_inner()).await?;
-    if token.kind != TokenKind::Personal {
-        return Err(AppError::NotFound);
-    }
+    let token = own_access_token(&state, &acting, path.into_inner()).await?;
     let selected = scopes::parse(&token.scopes);
     let description = token.description.clone();
     let page = edit_page(
         &req,
         &state,
-        &user,
+        &acting.who,
         token,
         selected,
         description,
@@ -104,20 +111,19 @@ pub async fn show_edit_token(
 pub async fn update_token(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
-    client: ClientInfo,
-    session: Session,
+    acting: Acting<CurrentUser>,
     path: web::Path<i64>,
     HtmlForm(form): HtmlForm<EditForm>,
 ) -> Result<HttpResponse, AppError> {
-    let token = own_token(&state, &user, &client, path.into_inner()).await?;
-    if token.kind != TokenKind::Personal {
-        return Err(AppError::NotFound);
-    }
+    let token = own_access_token(&state, &acting, path.into_inner()).await?;
     let wanted: ScopeSet = form.scopes.iter().cloned().collect();
-    let (owner, actor, t, w, d) = (
-        user.0.clone(),
-        client.actor(Some(&user)),
+    let Acting {
+        who,
+        actor,
+        session,
+    } = acting;
+    let (owner, t, w, d) = (
+        who.0.clone(),
         token.clone(),
         wanted.clone(),
         form.description.clone(),
@@ -136,7 +142,7 @@ pub async fn update_token(
         }
         Err(errors) => {
             let page =
-                edit_page(&req, &state, &user, token, wanted, form.description, errors).await?;
+                edit_page(&req, &state, &who, token, wanted, form.description, errors).await?;
             Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page))
         }
     }
@@ -145,13 +151,12 @@ pub async fn update_token(
 pub async fn regenerate_token(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
-    client: ClientInfo,
-    session: Session,
+    acting: Acting<CurrentUser>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let token = own_token(&state, &user, &client, path.into_inner()).await?;
-    let (actor, prefix) = (client.actor(Some(&user)), state.token_prefix.clone());
+    let prefix = state.token_prefix.clone();
+    let token = own_token(&state, &acting, path.into_inner()).await?;
+    let Acting { actor, session, .. } = acting;
     let outcome = state
         .db(move |conn| tokens::regenerate(conn, &prefix, &token, &actor))
         .await?;
@@ -167,14 +172,12 @@ pub async fn regenerate_token(
 
 async fn set_enabled(
     state: &AppState,
-    user: &CurrentUser,
-    client: &ClientInfo,
-    session: &Session,
+    acting: Acting<CurrentUser>,
     id: i64,
     enabled: bool,
 ) -> Result<HttpResponse, AppError> {
-    let token = own_token(state, user, client, id).await?;
-    let (actor, name) = (client.actor(Some(user)), token.name.clone());
+    let token = own_token(state, &acting, id).await?;
+    let (Acting { actor, session, .. }, name) = (acting, token.name.clone());
     state
         .db(move |conn| tokens::set_enabled(conn, &token, &actor, enabled))
         .await?;
@@ -183,28 +186,24 @@ async fn set_enabled(
     } else {
         format!("Disabled “{name}”: it is refused until you enable it.")
     };
-    flash(session, FlashKind::Success, message);
+    flash(&session, FlashKind::Success, message);
     Ok(redirect(BACK))
 }
 
 pub async fn disable_token(
     state: web::Data<AppState>,
-    user: CurrentUser,
-    client: ClientInfo,
-    session: Session,
+    acting: Acting<CurrentUser>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    set_enabled(&state, &user, &client, &session, path.into_inner(), false).await
+    set_enabled(&state, acting, path.into_inner(), false).await
 }
 
 pub async fn enable_token(
     state: web::Data<AppState>,
-    user: CurrentUser,
-    client: ClientInfo,
-    session: Session,
+    acting: Acting<CurrentUser>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    set_enabled(&state, &user, &client, &session, path.into_inner(), true).await
+    set_enabled(&state, acting, path.into_inner(), true).await
 }
 
 #[derive(Template)]
@@ -217,11 +216,10 @@ struct RevokePage {
 pub async fn confirm_revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
-    client: ClientInfo,
+    acting: Acting<CurrentUser>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let token = own_token(&state, &user, &client, path.into_inner()).await?;
+    let token = own_token(&state, &acting, path.into_inner()).await?;
     let page = RevokePage {
         ctx: PageCtx::from_request(&req),
         token,
@@ -231,13 +229,11 @@ pub async fn confirm_revoke(
 
 pub async fn revoke_token(
     state: web::Data<AppState>,
-    user: CurrentUser,
-    client: ClientInfo,
-    session: Session,
+    acting: Acting<CurrentUser>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let token = own_token(&state, &user, &client, path.into_inner()).await?;
-    let (actor, name) = (client.actor(Some(&user)), token.name.clone());
+    let token = own_token(&state, &acting, path.into_inner()).await?;
+    let (Acting { actor, session, .. }, name) = (acting, token.name.clone());
     state
         .db(move |conn| tokens::revoke(conn, &token, &actor, AuditAction::TokenRevoked))
         .await?;

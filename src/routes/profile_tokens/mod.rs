@@ -21,6 +21,7 @@ use crate::auth::extract::CurrentUser;
 use crate::db::tokens::{self, Token};
 use crate::db::users::User;
 use crate::db::{DbConn, memberships, scopes as catalog, settings, user_types};
+use crate::domain::form::FieldErrors;
 use crate::domain::policy::Policy;
 use crate::domain::scopes::{ScopeGroup, group_by_resource};
 use crate::domain::token::TokenKind;
@@ -67,16 +68,12 @@ impl Choices {
 
 /// The form values of "Create access token", kept when it is re-rendered.
 #[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct TokenForm {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub description: String,
-    #[serde(default)]
     pub scopes: Vec<String>,
-    #[serde(default)]
     pub expires_in_days: String,
-    #[serde(default)]
     pub expires_at: String,
 }
 
@@ -88,12 +85,10 @@ impl TokenForm {
 
 /// The form values of "Provision client".
 #[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct ClientForm {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub role_id: String,
-    #[serde(default)]
     pub expires_at: String,
 }
 
@@ -113,7 +108,7 @@ struct TokenManagementPage {
     choices: Choices,
     token_form: TokenForm,
     client_form: ClientForm,
-    errors: crate::domain::form::FieldErrors,
+    errors: FieldErrors,
 }
 
 pub async fn list_my_tokens(
@@ -150,7 +145,7 @@ pub async fn list_my_tokens(
         choices,
         token_form,
         client_form,
-        errors: Default::default(),
+        errors: FieldErrors::default(),
     };
     Ok(render(&req, StatusCode::OK, page))
 }

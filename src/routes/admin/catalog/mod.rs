@@ -3,8 +3,14 @@
 //! bad input re-renders the form with status 422 and what was typed.
 
 mod departments;
+mod flow;
 mod scopes;
 mod user_types;
+
+use departments::Departments;
+use flow::{confirm_delete, create, delete, list, show_edit, show_new, update};
+use scopes::Scopes;
+use user_types::UserTypes;
 
 use crate::db::audit::{self, Actor, AuditAction, Event, Outcome, TargetType};
 use crate::db::{self, DbConn};
@@ -17,29 +23,29 @@ use crate::routes::table::{Route, page};
 pub fn routes() -> [Route; 16] {
     [
         page("/admin/departments", Admin)
-            .get(departments::list)
-            .post(departments::create),
-        page("/admin/departments/new", Admin).get(departments::show_new),
-        page("/admin/departments/{id}", Admin).post(departments::update),
-        page("/admin/departments/{id}/edit", Admin).get(departments::show_edit),
+            .get(list::<Departments>)
+            .post(create::<Departments>),
+        page("/admin/departments/new", Admin).get(show_new::<Departments>),
+        page("/admin/departments/{id}", Admin).post(update::<Departments>),
+        page("/admin/departments/{id}/edit", Admin).get(show_edit::<Departments>),
         page("/admin/departments/{id}/delete", Admin)
-            .get(departments::confirm_delete)
-            .post(departments::delete),
+            .get(confirm_delete::<Departments>)
+            .post(delete::<Departments>),
         page("/admin/user-types", Admin)
-            .get(user_types::list)
-            .post(user_types::create),
-        page("/admin/user-types/new", Admin).get(user_types::show_new),
-        page("/admin/user-types/{id}", Admin).post(user_types::update),
-        page("/admin/user-types/{id}/edit", Admin).get(user_types::show_edit),
+            .get(list::<UserTypes>)
+            .post(create::<UserTypes>),
+        page("/admin/user-types/new", Admin).get(show_new::<UserTypes>),
+        page("/admin/user-types/{id}", Admin).post(update::<UserTypes>),
+        page("/admin/user-types/{id}/edit", Admin).get(show_edit::<UserTypes>),
         page("/admin/user-types/{id}/delete", Admin)
-            .get(user_types::confirm_delete)
-            .post(user_types::delete),
+            .get(confirm_delete::<UserTypes>)
+            .post(delete::<UserTypes>),
         page("/admin/scopes", Admin)
-            .get(scopes::list)
+            .get(list::<Scopes>)
             .post(scopes::create),
-        page("/admin/scopes/new", Admin).get(scopes::show_new),
+        page("/admin/scopes/new", Admin).get(show_new::<Scopes>),
         page("/admin/scopes/{id}", Admin).post(scopes::update),
-        page("/admin/scopes/{id}/edit", Admin).get(scopes::show_edit),
+        page("/admin/scopes/{id}/edit", Admin).get(show_edit::<Scopes>),
         page("/admin/scopes/{id}/retire", Admin).post(scopes::retire),
         page("/admin/scopes/{id}/restore", Admin).post(scopes::restore),
     ]

@@ -3,22 +3,22 @@
 //! since authentication intersects with the active catalog) and restore it.
 //! A scope's name never changes: tokens and user types refer to it by name.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
+use super::flow::Catalog;
 use super::{WriteError, in_transaction, record};
-use crate::auth::extract::{ClientInfo, CurrentAdmin};
+use crate::auth::extract::CurrentAdmin;
+use crate::db::DbConn;
 use crate::db::audit::{AuditAction, TargetType};
 use crate::db::scopes::{self as catalog, Scope};
 use crate::domain::catalog::ScopeForm;
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
+use crate::routes::acting::Acting;
 use crate::state::AppState;
-
-const BACK: &str = "/admin/scopes";
 
 #[derive(Template)]
 #[template(path = "admin/scopes/list.html")]
@@ -39,74 +39,59 @@ struct FormPage {
     errors: FieldErrors,
 }
 
-pub async fn list(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    _admin: CurrentAdmin,
-) -> Result<HttpResponse, AppError> {
-    let scopes = state.db(|conn| Ok(catalog::all(conn)?)).await?;
-    let page = ListPage {
-        ctx: PageCtx::from_request(&req),
-        scopes,
-    };
-    Ok(render(&req, StatusCode::OK, page))
-}
+/// The scope catalog, for the shared handlers.
+pub(super) struct Scopes;
 
-/// Renders the form; `form: None` shows the stored scope (or an empty form).
-async fn form_page(
-    req: &HttpRequest,
-    state: &AppState,
-    status: StatusCode,
-    id: Option<i64>,
-    form: Option<ScopeForm>,
-    errors: FieldErrors,
-) -> Result<HttpResponse, AppError> {
-    let (editing, all) = state
-        .db(move |conn| {
-            let editing = id.map(|id| catalog::find(conn, id)).transpose()?;
-            Ok((editing, catalog::all(conn)?))
-        })
-        .await?;
-    let mut resources: Vec<String> = Vec::new();
-    for scope in all {
-        if !resources.contains(&scope.resource) {
-            resources.push(scope.resource);
-        }
+impl Catalog for Scopes {
+    const BACK: &'static str = "/admin/scopes";
+    type Listing = Vec<Scope>;
+    type Form = ScopeForm;
+
+    fn listing(conn: &mut DbConn) -> Result<Self::Listing, AppError> {
+        Ok(catalog::all(conn)?)
     }
-    let form = form.unwrap_or_else(|| match &editing {
-        Some(s) => ScopeForm {
-            name: s.name.clone(),
-            resource: s.resource.clone(),
-            description: s.description.clone(),
-        },
-        None => ScopeForm::default(),
-    });
-    let page = FormPage {
-        ctx: PageCtx::from_request(req),
-        editing,
-        form,
-        resources,
-        errors,
-    };
-    Ok(render(req, status, page))
-}
 
-pub async fn show_new(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    _admin: CurrentAdmin,
-) -> Result<HttpResponse, AppError> {
-    form_page(&req, &state, StatusCode::OK, None, None, FieldErrors::new()).await
-}
+    fn list_page(ctx: PageCtx, scopes: Self::Listing) -> impl Template {
+        ListPage { ctx, scopes }
+    }
 
-pub async fn show_edit(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    _admin: CurrentAdmin,
-    path: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
-    let id = Some(path.into_inner());
-    form_page(&req, &state, StatusCode::OK, id, None, FieldErrors::new()).await
+    async fn form_page(
+        req: &HttpRequest,
+        state: &AppState,
+        status: StatusCode,
+        id: Option<i64>,
+        form: Option<ScopeForm>,
+        errors: FieldErrors,
+    ) -> Result<HttpResponse, AppError> {
+        let (editing, all) = state
+            .db(move |conn| {
+                let editing = id.map(|id| catalog::find(conn, id)).transpose()?;
+                Ok((editing, catalog::all(conn)?))
+            })
+            .await?;
+        let mut resources: Vec<String> = Vec::new();
+        for scope in all {
+            if !resources.contains(&scope.resource) {
+                resources.push(scope.resource);
+            }
+        }
+        let form = form.unwrap_or_else(|| match &editing {
+            Some(s) => ScopeForm {
+                name: s.name.clone(),
+                resource: s.resource.clone(),
+                description: s.description.clone(),
+            },
+            None => ScopeForm::default(),
+        });
+        let page = FormPage {
+            ctx: PageCtx::from_request(req),
+            editing,
+            form,
+            resources,
+            errors,
+        };
+        Ok(render(req, status, page))
+    }
 }
 
 fn clash_message(name: &str) -> String {
@@ -116,14 +101,11 @@ fn clash_message(name: &str) -> String {
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    Acting { actor, session, .. }: Acting<CurrentAdmin>,
     HtmlForm(mut form): HtmlForm<ScopeForm>,
 ) -> Result<HttpResponse, AppError> {
     let errors = form.validate(true);
     let outcome = if errors.is_empty() {
-        let actor = client.actor(Some(&admin));
         let fields = form.clone();
         state
             .db(move |conn| {
@@ -155,11 +137,11 @@ pub async fn create(
                 FlashKind::Success,
                 format!("Scope {} added.", form.name),
             );
-            Ok(redirect(BACK))
+            Ok(redirect(Scopes::BACK))
         }
         Err(errors) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            form_page(&req, &state, status, None, Some(form), errors).await
+            Scopes::form_page(&req, &state, status, None, Some(form), errors).await
         }
     }
 }
@@ -167,9 +149,7 @@ pub async fn create(
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    Acting { actor, session, .. }: Acting<CurrentAdmin>,
     path: web::Path<i64>,
     HtmlForm(mut form): HtmlForm<ScopeForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -177,9 +157,8 @@ pub async fn update(
     let errors = form.validate(false);
     if !errors.is_empty() {
         let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return form_page(&req, &state, status, Some(id), Some(form), errors).await;
+        return Scopes::form_page(&req, &state, status, Some(id), Some(form), errors).await;
     }
-    let actor = client.actor(Some(&admin));
     let fields = form.clone();
     let name = state
         .db(move |conn| {
@@ -205,19 +184,17 @@ pub async fn update(
         })
         .await?;
     flash(&session, FlashKind::Success, format!("Scope {name} saved."));
-    Ok(redirect(BACK))
+    Ok(redirect(Scopes::BACK))
 }
 
 /// Retires (`retire: true`) or restores a scope; no change, no audit row.
 async fn set_retired(
     state: &AppState,
-    admin: &CurrentAdmin,
-    client: &ClientInfo,
-    session: &Session,
+    acting: Acting<CurrentAdmin>,
     id: i64,
     retire: bool,
 ) -> Result<HttpResponse, AppError> {
-    let actor = client.actor(Some(admin));
+    let Acting { actor, session, .. } = acting;
     let (name, changed) = state
         .db(move |conn| {
             crate::db::transaction(conn, |conn| -> Result<_, AppError> {
@@ -254,26 +231,22 @@ async fn set_retired(
         (true, false) => format!("Scope {name} was already retired."),
         (false, false) => format!("Scope {name} was not retired."),
     };
-    flash(session, FlashKind::Success, message);
-    Ok(redirect(BACK))
+    flash(&session, FlashKind::Success, message);
+    Ok(redirect(Scopes::BACK))
 }
 
 pub async fn retire(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    acting: Acting<CurrentAdmin>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    set_retired(&state, &admin, &client, &session, path.into_inner(), true).await
+    set_retired(&state, acting, path.into_inner(), true).await
 }
 
 pub async fn restore(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
-    client: ClientInfo,
-    session: Session,
+    acting: Acting<CurrentAdmin>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    set_retired(&state, &admin, &client, &session, path.into_inner(), false).await
+    set_retired(&state, acting, path.into_inner(), false).await
 }
