@@ -1294,7 +1294,7 @@ async fn a_token_is_refused_once_the_servers_clock_passes_its_expiry() {
     });
     let left = expires_at.unwrap().expect("the default lifetime") - tessera::db::now();
 
-    app.advance_clock(left.to_std().unwrap() - std::time::Duration::from_secs(60));
+    app.advance_clock((left - chrono::TimeDelta::minutes(1)).to_std().unwrap());
     assert_eq!(
         app.api_me(&token).await.status(),
         StatusCode::OK,
