@@ -7,7 +7,7 @@
 use crate::auth::password::Hasher;
 use crate::db::audit::{self, Actor, AuditAction, Event, Outcome, TargetType};
 use crate::db::{self, DbConn, DbPool, sessions, throttle, users};
-use crate::domain::account::{NewAccount, Password};
+use crate::domain::account::{NewAccount, Password, UserStatus};
 use crate::domain::form::FieldErrors;
 use crate::domain::throttle::{
     LOGIN_PER_ACCOUNT_AND_ADDRESS, LOGIN_PER_ADDRESS, login_account_address_bucket,
@@ -57,7 +57,7 @@ pub fn insert(
         display_name: &account.display_name,
         password_hash: &account.password_hash,
         is_admin,
-        status: users::STATUS_ACTIVE,
+        status: UserStatus::Active.as_str(),
         created_at: now,
         updated_at: now,
     };

@@ -15,7 +15,7 @@ use crate::auth::password::Hasher;
 use crate::db::schema::tokens::dsl as t;
 use crate::db::tokens::NewToken;
 use crate::db::{self, DbConn, departments, schema, user_types, users};
-use crate::domain::account::Password;
+use crate::domain::account::{Password, UserStatus};
 use crate::domain::token::{PlainToken, TokenKind, TokenStatus};
 
 /// The password of every demo user.
@@ -264,10 +264,11 @@ fn insert_users(
             password_hash,
             is_admin: false,
             status: if user.disabled {
-                users::STATUS_DISABLED
+                UserStatus::Disabled
             } else {
-                users::STATUS_ACTIVE
-            },
+                UserStatus::Active
+            }
+            .as_str(),
             created_at: user.created_at,
             updated_at: now,
         })

@@ -53,9 +53,9 @@ macro_rules! stored_as_text {
             }
         }
 
-        impl ::diesel::expression::AsExpression<::diesel::sql_types::Text> for &$code {
+        impl<'x> ::diesel::expression::AsExpression<::diesel::sql_types::Text> for &'x $code {
             type Expression =
-                <&'static str as ::diesel::expression::AsExpression<::diesel::sql_types::Text>>::Expression;
+                <&'x str as ::diesel::expression::AsExpression<::diesel::sql_types::Text>>::Expression;
 
             fn as_expression(self) -> Self::Expression {
                 ::diesel::expression::AsExpression::<::diesel::sql_types::Text>::as_expression(

@@ -6,9 +6,9 @@ use diesel::prelude::*;
 
 use super::schema::{sessions, users};
 use super::{DbConn, lower};
+use crate::domain::account::UserStatus;
 
-pub const STATUS_ACTIVE: &str = "active";
-pub const STATUS_DISABLED: &str = "disabled";
+super::text_code::stored_as_text!(UserStatus);
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -19,7 +19,7 @@ pub struct User {
     pub display_name: String,
     pub password_hash: String,
     pub is_admin: bool,
-    pub status: String,
+    pub status: UserStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub last_login_at: Option<NaiveDateTime>,
@@ -27,7 +27,7 @@ pub struct User {
 
 impl User {
     pub fn is_active(&self) -> bool {
-        self.status == STATUS_ACTIVE
+        self.status == UserStatus::Active
     }
 }
 
@@ -39,6 +39,8 @@ pub struct NewUser<'a> {
     pub display_name: &'a str,
     pub password_hash: &'a str,
     pub is_admin: bool,
+    /// `UserStatus::as_str`: a typed field here would need a second conversion
+    /// beside the borrowed text fields in diesel's derive.
     pub status: &'a str,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -99,12 +101,12 @@ pub fn touch_last_login(conn: &mut DbConn, id: i64) -> QueryResult<()> {
 
 /// Enables or disables a user. Disabling also ends every web session of theirs in
 /// the same transaction, so nothing they hold keeps working.
-pub fn set_status(conn: &mut DbConn, id: i64, status: &str) -> QueryResult<()> {
+pub fn set_status(conn: &mut DbConn, id: i64, status: UserStatus) -> QueryResult<()> {
     super::transaction(conn, |conn| {
         diesel::update(users::table.find(id))
             .set((users::status.eq(status), users::updated_at.eq(super::now())))
             .execute(conn)?;
-        if status == STATUS_DISABLED {
+        if status == UserStatus::Disabled {
             diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)?;
         }
         Ok(())
@@ -160,4 +162,14 @@ pub fn update(conn: &mut DbConn, id: i64, changes: &UserChanges<'_>) -> QueryRes
         .set(changes)
         .execute(conn)
         .map(drop)
+}
+
+/// Every active user as (id, username, display name), by username: whom an
+/// administrator may issue a token for.
+pub fn active_choices(conn: &mut DbConn) -> QueryResult<Vec<(i64, String, String)>> {
+    users::table
+        .filter(users::status.eq(UserStatus::Active))
+        .order(users::username.asc())
+        .select((users::id, users::username, users::display_name))
+        .load(conn)
 }

@@ -4,6 +4,17 @@
 
 use std::fmt;
 
+use super::codes::text_codes;
+
+text_codes! {
+    /// Whether an account may sign in and its tokens work, as the `status`
+    /// column stores it.
+    pub enum UserStatus {
+        Active = "active",
+        Disabled = "disabled",
+    }
+}
+
 /// A password as typed. `Debug` and `Display` never show it.
 #[derive(Clone, serde::Deserialize)]
 #[serde(transparent)]

@@ -163,7 +163,7 @@ mod tests {
                 display_name: "Ada".into(),
                 password_hash: String::new(),
                 is_admin: false,
-                status: "active".into(),
+                status: crate::domain::account::UserStatus::Active,
                 created_at: t0,
                 updated_at: t0,
                 last_login_at: None,

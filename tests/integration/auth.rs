@@ -265,8 +265,14 @@ async fn an_unknown_user_costs_one_password_verification_like_a_wrong_password()
 #[actix_web::test]
 async fn a_disabled_user_cannot_sign_in() {
     let (app, user) = app_with_user("ada").await;
-    app.db(|conn| tessera::db::users::set_status(conn, user.id, "disabled"))
-        .unwrap();
+    app.db(|conn| {
+        tessera::db::users::set_status(
+            conn,
+            user.id,
+            tessera::domain::account::UserStatus::Disabled,
+        )
+    })
+    .unwrap();
     let res = app.login("ada", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(
@@ -507,8 +513,14 @@ async fn disabling_a_user_ends_their_sessions_at_once() {
         1
     );
 
-    app.db(|conn| tessera::db::users::set_status(conn, user.id, "disabled"))
-        .unwrap();
+    app.db(|conn| {
+        tessera::db::users::set_status(
+            conn,
+            user.id,
+            tessera::domain::account::UserStatus::Disabled,
+        )
+    })
+    .unwrap();
     assert_eq!(
         app.db(|c| tessera::db::sessions::count_for_user(c, user.id))
             .unwrap(),

@@ -1167,7 +1167,7 @@ fn owner(conn: &mut tessera::db::DbConn, username: &str) -> i64 {
             display_name: username,
             password_hash: "",
             is_admin: false,
-            status: tessera::db::users::STATUS_ACTIVE,
+            status: tessera::domain::account::UserStatus::Active.as_str(),
             created_at: now,
             updated_at: now,
         },

@@ -8,7 +8,6 @@ use chrono::{Days, Months, NaiveDate};
 use diesel::prelude::*;
 
 use crate::auth::extract::CurrentAdmin;
-use crate::db::schema::users;
 use crate::db::{self, DbConn, memberships, settings};
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::{ExpiryChoice, Policy};
@@ -112,11 +111,7 @@ fn load_page_data(
     conn: &mut DbConn,
     user_id: Option<i64>,
 ) -> Result<(UserChoices, Vec<MembershipChoice>, Policy), AppError> {
-    let users = users::table
-        .filter(users::status.eq(db::users::STATUS_ACTIVE))
-        .order(users::username.asc())
-        .select((users::id, users::username, users::display_name))
-        .load(conn)?;
+    let users = db::users::active_choices(conn)?;
     let memberships = match user_id {
         Some(id) => memberships::of_user(conn, id)?
             .into_iter()

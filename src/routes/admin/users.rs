@@ -14,8 +14,9 @@ use crate::auth::extract::CurrentAdmin;
 use crate::db::audit::{self, Actor, AuditAction, Event, Outcome, TargetType};
 use crate::db::schema::tokens as token_table;
 use crate::db::tokens::Token;
-use crate::db::users::{self, STATUS_ACTIVE, STATUS_DISABLED, User, UserChanges};
+use crate::db::users::{self, User, UserChanges};
 use crate::db::{self, DbConn, memberships, user_types};
+use crate::domain::account::UserStatus;
 use crate::domain::account::{NewAccount, Password, check_display_name, check_email};
 use crate::domain::form::FieldErrors;
 use crate::domain::token::TokenKind;
@@ -354,7 +355,7 @@ async fn set_status(
     state: &AppState,
     acting: Acting<CurrentAdmin>,
     id: i64,
-    status: &'static str,
+    status: UserStatus,
 ) -> Result<HttpResponse, AppError> {
     let Acting {
         who: admin,
@@ -369,7 +370,7 @@ async fn set_status(
         .db(move |conn| {
             let user = users::find(conn, id)?;
             users::set_status(conn, id, status)?;
-            let action = if status == STATUS_DISABLED {
+            let action = if status == UserStatus::Disabled {
                 AuditAction::UserDisabled
             } else {
                 AuditAction::UserEnabled
@@ -383,7 +384,7 @@ async fn set_status(
             Ok(user.username)
         })
         .await?;
-    let message = if status == STATUS_DISABLED {
+    let message = if status == UserStatus::Disabled {
         format!("Disabled {name}: their sessions ended and their tokens stopped working.")
     } else {
         format!("Enabled {name}.")
@@ -396,7 +397,7 @@ pub async fn disable_user(
     acting: Acting<CurrentAdmin>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    set_status(&state, acting, path.into_inner(), STATUS_DISABLED).await
+    set_status(&state, acting, path.into_inner(), UserStatus::Disabled).await
 }
 
 pub async fn enable_user(
@@ -404,7 +405,7 @@ pub async fn enable_user(
     acting: Acting<CurrentAdmin>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    set_status(&state, acting, path.into_inner(), STATUS_ACTIVE).await
+    set_status(&state, acting, path.into_inner(), UserStatus::Active).await
 }
 
 #[derive(Default, Debug, serde::Deserialize)]

@@ -572,8 +572,10 @@ async fn tokens_stop_working_with_their_owner() {
         .unwrap();
     assert_eq!(app.me(&token).await.1["scopes"], serde_json::json!([]));
     // Disabled owner: refused.
-    app.db(|c| tessera::db::users::set_status(c, ada.id, "disabled"))
-        .unwrap();
+    app.db(|c| {
+        tessera::db::users::set_status(c, ada.id, tessera::domain::account::UserStatus::Disabled)
+    })
+    .unwrap();
     assert_eq!(app.me(&token).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.audit("token_of_disabled_user_used").len(), 1);
 }
@@ -1210,8 +1212,10 @@ async fn expired_disabled_and_orphaned_tokens_get_the_rfc_6750_answer_and_an_aud
         app.token_action(disabled_id, "disable").await.status(),
         StatusCode::SEE_OTHER
     );
-    app.db(|c| tessera::db::users::set_status(c, bob.id, "disabled"))
-        .unwrap();
+    app.db(|c| {
+        tessera::db::users::set_status(c, bob.id, tessera::domain::account::UserStatus::Disabled)
+    })
+    .unwrap();
 
     assert_invalid_token(&app, &expired, "expired").await;
     assert_invalid_token(&app, &disabled, "disabled").await;
