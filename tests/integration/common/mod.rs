@@ -417,6 +417,15 @@ impl Visitor {
         .await
     }
 
+    /// Fails to sign in as `username` as many times as the throttle lets go
+    /// by without a wait (five), asserting that none was made to wait.
+    pub async fn fail_free_sign_ins(&self, username: &str) {
+        for attempt in 1..=5 {
+            let res = self.login(username, "wrong password").await;
+            assert_eq!(res.status(), StatusCode::OK, "free failure {attempt}");
+        }
+    }
+
     /// Signs in and asserts it worked.
     pub async fn login_ok(&self, username: &str) {
         let res = self.login(username, PASSWORD).await;
