@@ -144,11 +144,8 @@ async fn a_signed_in_session_gets_a_new_id_at_the_next_sign_in() {
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let new = session_cookie(&res).expect("a new cookie at each sign-in");
         assert_ne!(new, old);
-        assert_eq!(who_has(&app, &old).await, None, "the old id is dead");
-        assert_eq!(
-            who_has(&app, &new).await.as_deref(),
-            Some("bob@example.com")
-        );
+        assert_eq!(who_has(app, &old).await, None, "the old id is dead");
+        assert_eq!(who_has(app, &new).await.as_deref(), Some("bob@example.com"));
         assert_eq!(app.count("sessions"), 1, "the old row is gone");
         new
     };
@@ -261,14 +258,7 @@ async fn an_unknown_user_costs_one_password_verification_like_a_wrong_password()
 #[actix_web::test]
 async fn a_disabled_user_cannot_sign_in() {
     let (app, user) = app_with_user("ada").await;
-    app.db(|conn| {
-        tessera::db::users::set_status(
-            conn,
-            user.id,
-            tessera::domain::account::UserStatus::Disabled,
-        )
-    })
-    .unwrap();
+    app.disable_user(user.id);
     let res = app.login("ada", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(
@@ -491,14 +481,7 @@ async fn disabling_a_user_ends_their_sessions_at_once() {
         1
     );
 
-    app.db(|conn| {
-        tessera::db::users::set_status(
-            conn,
-            user.id,
-            tessera::domain::account::UserStatus::Disabled,
-        )
-    })
-    .unwrap();
+    app.disable_user(user.id);
     assert_eq!(
         app.db(|c| tessera::db::sessions::count_for_user(c, user.id))
             .unwrap(),

@@ -696,6 +696,14 @@ impl TestApp {
         self.db(|conn| insert_token_on(conn, owner_id, kind, name, department_type))
     }
 
+    /// Disables a user's account behind the pages' back, as a second
+    /// administrator would.
+    pub fn disable_user(&self, id: i64) {
+        use tessera::domain::account::UserStatus;
+        self.db(|conn| tessera::db::users::set_status(conn, id, UserStatus::Disabled))
+            .expect("disable the user");
+    }
+
     /// Whether a token row is revoked.
     pub fn is_revoked(&self, id: i64) -> bool {
         use tessera::db::schema::tokens::dsl as t;

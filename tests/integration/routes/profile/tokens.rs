@@ -572,10 +572,7 @@ async fn tokens_stop_working_with_their_owner() {
         .unwrap();
     assert_eq!(app.me(&token).await.1["scopes"], serde_json::json!([]));
     // Disabled owner: refused.
-    app.db(|c| {
-        tessera::db::users::set_status(c, ada.id, tessera::domain::account::UserStatus::Disabled)
-    })
-    .unwrap();
+    app.disable_user(ada.id);
     assert_eq!(app.me(&token).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.audit("token_of_disabled_user_used").len(), 1);
 }
@@ -1212,10 +1209,7 @@ async fn expired_disabled_and_orphaned_tokens_get_the_rfc_6750_answer_and_an_aud
         app.token_action(disabled_id, "disable").await.status(),
         StatusCode::SEE_OTHER
     );
-    app.db(|c| {
-        tessera::db::users::set_status(c, bob.id, tessera::domain::account::UserStatus::Disabled)
-    })
-    .unwrap();
+    app.disable_user(bob.id);
 
     assert_invalid_token(&app, &expired, "expired").await;
     assert_invalid_token(&app, &disabled, "disabled").await;
