@@ -498,6 +498,7 @@ seed_columns!(
     last_used_user_agent,
     device_name,
     revoked_at,
+    issued_at,
 );
 
 /// Writes `rows` in PostgreSQL's binary COPY format, a megabyte at a time
@@ -588,7 +589,7 @@ impl SeedToken {
     /// One COPY tuple, in [`SEED_COLUMNS`] order.
     fn write_binary(&self, out: &mut BinaryCopy) -> QueryResult<()> {
         let token = &self.token;
-        out.fields(20);
+        out.fields(21);
         out.text(Some(token.kind.as_str()))?;
         out.text(Some(&token.name))?;
         out.text(Some(&token.name_key))?;
@@ -609,6 +610,7 @@ impl SeedToken {
         out.text(self.last_used_user_agent.as_deref())?;
         out.text(token.device_name.as_deref())?;
         out.timestamp(self.revoked_at);
+        out.timestamp(Some(token.issued_at));
         Ok(())
     }
 }

@@ -83,6 +83,8 @@ diesel::table! {
         revoked_by -> Nullable<BigInt>,
         /// The name folded for uniqueness (`domain::policy::token_name_key`).
         name_key -> Text,
+        /// When the current secret was issued (creation or regeneration).
+        issued_at -> Timestamp,
     }
 }
 

@@ -31,6 +31,8 @@ pub struct Token {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub expires_at: Option<NaiveDateTime>,
+    /// When the current secret was issued: creation, or the last regeneration.
+    pub issued_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
     pub last_used_ip: Option<String>,
     pub last_used_user_agent: Option<String>,
@@ -109,6 +111,7 @@ pub struct NewToken {
     pub(crate) updated_at: NaiveDateTime,
     pub(crate) expires_at: Option<NaiveDateTime>,
     pub(crate) device_name: Option<String>,
+    pub(crate) issued_at: NaiveDateTime,
 }
 
 impl NewToken {
@@ -141,6 +144,7 @@ impl NewToken {
             updated_at: now,
             expires_at: None,
             device_name: None,
+            issued_at: now,
         }
     }
 
@@ -209,6 +213,7 @@ impl NewToken {
             created_at: self.created_at,
             updated_at: self.updated_at,
             expires_at: self.expires_at,
+            issued_at: self.issued_at,
             last_used_at: None,
             last_used_ip: None,
             last_used_user_agent: None,
@@ -338,14 +343,16 @@ pub fn replace_secret(
     id: i64,
     sha256: &[u8],
     display_prefix: &str,
+    issued_at: NaiveDateTime,
     expires_at: Option<NaiveDateTime>,
 ) -> QueryResult<usize> {
     diesel::update(tokens::table.find(id).filter(tokens::revoked_at.is_null()))
         .set((
             tokens::sha256.eq(sha256),
             tokens::display_prefix.eq(display_prefix),
+            tokens::issued_at.eq(issued_at),
             tokens::expires_at.eq(expires_at),
-            tokens::updated_at.eq(super::now()),
+            tokens::updated_at.eq(issued_at),
         ))
         .execute(conn)
 }

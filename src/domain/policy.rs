@@ -91,7 +91,29 @@ impl Policy {
         Ok(Some(expires_at))
     }
 
-    /// The expiry a regenerated token gets: the default lifetime from now.
+    /// The expiry a regenerated secret gets: the lifetime the previous one was
+    /// issued with (`issued_at` to `expires_at`), from `now`, within today's
+    /// maximum; a token that never expired keeps not expiring while the policy
+    /// allows it, and otherwise takes the default lifetime.
+    pub fn regenerated_expiry(
+        &self,
+        now: NaiveDateTime,
+        issued_at: NaiveDateTime,
+        expires_at: Option<NaiveDateTime>,
+    ) -> Option<NaiveDateTime> {
+        match expires_at {
+            None if self.allow_non_expiring => None,
+            None => Some(self.default_expiry(now)),
+            Some(expires_at) => {
+                let lifetime = (expires_at - issued_at)
+                    .min(TimeDelta::days(self.max_lifetime_days))
+                    .max(TimeDelta::days(1));
+                Some(now + lifetime)
+            }
+        }
+    }
+
+    /// The default lifetime from now, within the maximum.
     pub fn default_expiry(&self, now: NaiveDateTime) -> NaiveDateTime {
         now + TimeDelta::days(self.default_lifetime_days.min(self.max_lifetime_days))
     }
@@ -158,6 +180,39 @@ mod tests {
             .unwrap()
             .and_hms_opt(12, 0, 0)
             .unwrap()
+    }
+
+    #[test]
+    fn a_regenerated_secret_keeps_its_lifetime_within_the_policy() {
+        let p = policy();
+        let issued = now() - TimeDelta::days(40);
+        let week = Some(issued + TimeDelta::days(7));
+        assert_eq!(
+            p.regenerated_expiry(now(), issued, week),
+            Some(now() + TimeDelta::days(7)),
+            "a 7-day token stays a 7-day token, even regenerated after expiring"
+        );
+        let odd = Some(issued + TimeDelta::hours(30));
+        assert_eq!(
+            p.regenerated_expiry(now(), issued, odd),
+            Some(now() + TimeDelta::hours(30))
+        );
+        let long = Some(issued + TimeDelta::days(400));
+        assert_eq!(
+            p.regenerated_expiry(now(), issued, long),
+            Some(now() + TimeDelta::days(365)),
+            "the maximum may have shrunk since"
+        );
+        assert_eq!(
+            p.regenerated_expiry(now(), issued, None),
+            Some(now() + TimeDelta::days(90)),
+            "never-expiring is no longer allowed: the default"
+        );
+        let lenient = Policy {
+            allow_non_expiring: true,
+            ..p
+        };
+        assert_eq!(lenient.regenerated_expiry(now(), issued, None), None);
     }
 
     #[test]

@@ -335,7 +335,8 @@ pub fn regenerate(
         return Ok(Err(errors));
     }
     let secret = PlainToken::generate(prefix, kind);
-    let expires_at = Some(policy.default_expiry(db::now()));
+    let now = db::now();
+    let expires_at = policy.regenerated_expiry(now, token.issued_at, token.expires_at);
     // The change and its audit row together, or neither.
     db::transaction(conn, |conn| {
         let changed = token_rows::replace_secret(
@@ -343,6 +344,7 @@ pub fn regenerate(
             token.id,
             &secret.sha256(),
             &secret.display_prefix(),
+            now,
             expires_at,
         )?;
         if changed == 0 {

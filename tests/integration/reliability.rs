@@ -1199,6 +1199,7 @@ fn insert_tokens(
                 t::sha256.eq(secret.sha256().to_vec()),
                 t::created_at.eq(now),
                 t::updated_at.eq(now),
+                t::issued_at.eq(now),
                 t::revoked_at.eq(revoked.then_some(now)),
             )
         })

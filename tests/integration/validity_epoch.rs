@@ -238,6 +238,9 @@ const READ_FOR_TOKENS: [(&str, &[&str]); 7] = [
             "last_used_user_agent",
             "updated_at",
             "name_key",
+            // When the secret was issued: what regeneration reads, never
+            // authentication.
+            "issued_at",
         ],
     ),
     (

@@ -267,8 +267,10 @@ pub async fn delete_token(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A new secret for one of the caller's tokens; the old one stops at once.
-/// Refused (422, nothing changes) while token creation is switched off.
+/// A new secret for one of the caller's tokens; the old one stops at once. The
+/// new secret keeps the lifetime the old one was issued with, within the
+/// policy's maximum. Refused (422, nothing changes) while token creation is
+/// switched off.
 #[utoipa::path(post, tag = "tokens", path = "/api/v1/tokens/{id}/regenerate", params(("id" = i64, Path, description = "Token id")),
     responses((status = 200, body = IssuedView), (status = 422, description = "Token creation is switched off: `fields.token` says so", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn regenerate_token(
