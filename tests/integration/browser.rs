@@ -1142,7 +1142,8 @@ async fn create_api_token_and_bulk_confirmation_open_in_dialogs() {
         return;
     };
     let (app, ada) = root_and_ada().await;
-    let (department, user_type) = app.grant(ada.id, "Integrator", "devices:read devices:write");
+    let (department, user_type) =
+        app.grant(ada.id, "Field integrator", "devices:read devices:write");
     let old = app.insert_token(ada.id, "personal", "old one", None);
 
     let browser = Browser::launch(&binaries, &app).await;

@@ -18,6 +18,10 @@ use tessera::startup::Application;
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// The user types every installation starts with ("Read-only" and
+/// "Integrator", from the migrations).
+pub const STARTER_USER_TYPES: i64 = 2;
+
 /// A password of exactly `chars` characters (up to 170), most of them outside
 /// ASCII and some outside the Basic Multilingual Plane (two UTF-16 units each),
 /// so that a browser's UTF-16 `maxlength` would have cut it short; words, not a

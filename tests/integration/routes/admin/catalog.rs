@@ -6,7 +6,8 @@
 use crate::common;
 
 use common::{
-    TestApp, Visitor, admin_app, app_with_user, csrf_in, input_value, location, spawn_app, text_of,
+    STARTER_USER_TYPES, TestApp, Visitor, admin_app, app_with_user, csrf_in, input_value, location,
+    spawn_app, text_of,
 };
 use diesel::prelude::*;
 use reqwest::StatusCode;
@@ -230,7 +231,7 @@ async fn non_admins_get_403_on_every_catalog_route() {
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "POST {path}");
     }
     assert_eq!(app.count("departments"), 1);
-    assert_eq!(app.count("user_types"), 1);
+    assert_eq!(app.count("user_types"), STARTER_USER_TYPES + 1);
     assert_field_untouched(&app, d, t);
     assert_eq!(
         scope(&app, "devices:read").unwrap(),
@@ -614,7 +615,7 @@ async fn user_types_are_created_edited_and_deleted() {
     )
     .await;
     assert!(field_error(&page, "scopes").is_some());
-    assert_eq!(app.count("user_types"), 1);
+    assert_eq!(app.count("user_types"), STARTER_USER_TYPES + 1);
 
     // A type with no scopes is allowed.
     submit_ok(
@@ -641,7 +642,7 @@ async fn user_types_are_created_edited_and_deleted() {
         &edit,
         &action,
         &[
-            ("name", "Read-only"),
+            ("name", "Readers"),
             ("description", "Reads"),
             ("scopes", "devices:read"),
             ("scopes", "users:read"),
@@ -651,7 +652,7 @@ async fn user_types_are_created_edited_and_deleted() {
     .await;
     assert_eq!(
         user_type(&app, reader).unwrap(),
-        ("Read-only".into(), "devices:read users:read".into())
+        ("Readers".into(), "devices:read users:read".into())
     );
     let page = submit_422(
         &app,
@@ -667,7 +668,7 @@ async fn user_types_are_created_edited_and_deleted() {
     let updated = app.audit_rows("user_type_updated");
     assert_eq!(updated.len(), 1);
     assert_eq!(updated[0].target_id, Some(reader));
-    assert_eq!(updated[0].target_label.as_deref(), Some("Read-only"));
+    assert_eq!(updated[0].target_label.as_deref(), Some("Readers"));
     let detail = updated[0].detail.clone().unwrap();
     assert!(detail.contains("renamed from Reader"), "{detail}");
     assert!(
@@ -1227,7 +1228,7 @@ async fn catalog_forms_need_the_csrf_token() {
         );
     }
     assert_eq!(app.count("departments"), 2);
-    assert_eq!(app.count("user_types"), 2);
+    assert_eq!(app.count("user_types"), STARTER_USER_TYPES + 2);
     assert_field_untouched(&app, d, t);
     assert_eq!(scope(&app, "devices:read").unwrap().1, "Device");
     assert!(!scope(&app, "devices:read").unwrap().3);
@@ -1240,4 +1241,38 @@ async fn catalog_forms_need_the_csrf_token() {
         audit_before + (paths.len() * 2) as i64,
         "nothing but the CSRF failures was recorded"
     );
+}
+
+/// A fresh install can provision a client at once: it starts with "Read-only"
+/// (every `:read` scope of the catalog) and "Integrator" (read and write of
+/// collections, devices and policies), listed and editable like any other.
+#[actix_web::test]
+async fn a_fresh_install_starts_with_two_user_types() {
+    let (app, _) = admin_app().await;
+    assert_eq!(app.count("user_types"), STARTER_USER_TYPES);
+    let every_read: Vec<String> = app.db(|conn| {
+        use tessera::db::schema::scopes::dsl as s;
+        s::scopes
+            .filter(s::name.like("%:read"))
+            .order(s::name.asc())
+            .select(s::name)
+            .load(conn)
+            .unwrap()
+    });
+    let read_only = user_type_id(&app, "Read-only").expect("Read-only");
+    assert_eq!(user_type(&app, read_only).unwrap().1, every_read.join(" "));
+    let integrator = user_type_id(&app, "Integrator").expect("Integrator");
+    assert_eq!(
+        user_type(&app, integrator).unwrap().1,
+        "collections:read collections:write devices:read devices:write policies:read policies:write"
+    );
+    let list = app.get_html("/admin/user-types").await;
+    for id in [read_only, integrator] {
+        assert!(
+            text_of(&list, &format!("tr[data-user-type-id='{id}']")).is_some(),
+            "{list}"
+        );
+        let form = app.get_html(&format!("/admin/user-types/{id}/edit")).await;
+        assert!(form.contains("input"), "editable");
+    }
 }

@@ -352,7 +352,7 @@ async fn revoke_everything_a_filter_matches() {
 async fn create_an_api_token_for_a_users_membership() {
     let (app, _) = admin_app().await;
     let ada = app.create_user("ada", false);
-    let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read devices:write");
+    let (dept, user_type) = app.grant(ada.id, "Field integrator", "devices:read devices:write");
     let bob = app.create_user("bob", false);
     let (bob_dept, bob_type) = app.grant(bob.id, "Other", "users:write");
 
@@ -399,8 +399,8 @@ async fn create_an_api_token_for_a_users_membership() {
     assert!(token.starts_with("tsra_"));
     let me: serde_json::Value = app.api_me(&token).await.json().await.unwrap();
     assert_eq!(me["user"]["username"], "ada");
-    assert_eq!(me["department"], "Dept Integrator");
-    assert_eq!(me["user_type"], "Integrator");
+    assert_eq!(me["department"], "Dept Field integrator");
+    assert_eq!(me["user_type"], "Field integrator");
     assert_eq!(
         me["scopes"],
         serde_json::json!(["devices:read", "devices:write"])
@@ -436,7 +436,7 @@ async fn create_an_api_token_for_a_users_membership() {
 async fn token_detail_and_its_actions() {
     let (app, _) = admin_app().await;
     let ada = app.create_user("ada", false);
-    let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
+    let (dept, user_type) = app.grant(ada.id, "Field integrator", "devices:read");
     let api = app.insert_token(ada.id, "api", "ERP", Some((dept, user_type)));
     let session = app.insert_token(ada.id, "session", "Phone", None);
 
@@ -542,7 +542,7 @@ async fn hostile_names_are_escaped_on_admin_pages() {
 async fn the_default_expiry_respects_a_short_policy_maximum() {
     let (app, _) = admin_app().await;
     let ada = app.create_user("ada", false);
-    let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
+    let (dept, user_type) = app.grant(ada.id, "Field integrator", "devices:read");
     app.set_settings("max_lifetime_days = 90, default_lifetime_days = 30");
     let form = app
         .get_html(&format!("/admin/tokens/new?user_id={}", ada.id))
@@ -1609,7 +1609,7 @@ async fn select_all_on_this_page_without_javascript_revokes_exactly_that_page() 
 async fn revoke_from_an_api_tokens_detail_page() {
     let (app, _) = admin_app().await;
     let ada = app.create_user("ada", false);
-    let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
+    let (dept, user_type) = app.grant(ada.id, "Field integrator", "devices:read");
     let api = app.insert_token(ada.id, "api", "ERP", Some((dept, user_type)));
     let other = app.insert_token(ada.id, "api", "Billing", Some((dept, user_type)));
     assert_eq!(app.api_me(&api.token).await.status(), StatusCode::OK);
@@ -1657,7 +1657,7 @@ fn warns_of_a_long_life(form: &str) -> bool {
 async fn the_beyond_12_months_warning_shows_without_javascript() {
     let (app, _) = admin_app().await;
     let ada = app.create_user("ada", false);
-    let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
+    let (dept, user_type) = app.grant(ada.id, "Field integrator", "devices:read");
     // A policy that allows two years.
     app.set_settings(
         "default_lifetime_days = 90, max_lifetime_days = 730, allow_non_expiring = FALSE",
@@ -1744,7 +1744,7 @@ async fn the_beyond_12_months_warning_shows_without_javascript() {
 async fn a_token_without_expiry_only_while_the_policy_allows_it() {
     let (app, _) = admin_app().await;
     let ada = app.create_user("ada", false);
-    let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
+    let (dept, user_type) = app.grant(ada.id, "Field integrator", "devices:read");
     let (user_id, membership) = (ada.id.to_string(), format!("{dept}:{user_type}"));
     let user = app.visitor();
     user.login_ok("ada").await;

@@ -821,7 +821,7 @@ async fn links_start_with_the_public_url_whatever_the_headers_say() {
         app.create_user("root", true);
         app.login_ok("root").await;
         let ada = app.create_user("ada", false);
-        let (dept, user_type) = app.grant(ada.id, "Integrator", "devices:read");
+        let (dept, user_type) = app.grant(ada.id, "Field integrator", "devices:read");
         let api = app.insert_token(ada.id, "api", "ERP", Some((dept, user_type)));
         let forged = |request: reqwest::RequestBuilder| {
             request
