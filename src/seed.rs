@@ -42,7 +42,7 @@ const USER_TYPES: [(&str, &str); 6] = [
     ),
     (
         "Read-only",
-        "collections:read devices:read policies:read users:read",
+        "collections:read devices:read policies:read tokens:read users:read",
     ),
     ("BI", "collections:read devices:read policies:read"),
     (
@@ -51,7 +51,7 @@ const USER_TYPES: [(&str, &str); 6] = [
     ),
     (
         "Integrator",
-        "collections:read collections:write devices:read devices:write introspect",
+        "collections:read collections:write devices:read devices:write policies:read policies:write",
     ),
     ("Auditor", "policies:read users:read tokens:read introspect"),
 ];
@@ -135,24 +135,14 @@ pub fn seed_demo(
     let password_hash = hasher.hash(&Password::new(DEMO_PASSWORD.to_owned()))?;
 
     let (department_ids, type_ids) = crate::db::transaction(conn, |conn| -> QueryResult<_> {
-        let run = rng.random::<u32>();
+        // Plain names ("Engineering"), found again when the seed runs again.
         let departments: Vec<i64> = DEPARTMENTS
             .iter()
-            .map(|name| departments::create(conn, &format!("{name} {run:08x}"), "Demo department"))
+            .map(|name| departments::find_or_create(conn, name, "Demo department"))
             .collect::<QueryResult<_>>()?;
-        let types: Vec<(i64, &str)> = USER_TYPES
+        let types: Vec<i64> = USER_TYPES
             .iter()
-            .map(|(name, scopes)| {
-                Ok((
-                    user_types::create(
-                        conn,
-                        &format!("{name} {run:08x}"),
-                        "Demo user type",
-                        scopes,
-                    )?,
-                    *scopes,
-                ))
-            })
+            .map(|(name, scopes)| user_types::find_or_create(conn, name, "Demo user type", scopes))
             .collect::<QueryResult<_>>()?;
         Ok((departments, types))
     })?;
@@ -181,7 +171,7 @@ pub fn seed_demo(
                 for _ in 0..rng.random_range(1..=2) {
                     let pair = (
                         department_ids[rng.random_range(0..department_ids.len())],
-                        type_ids[rng.random_range(0..type_ids.len())].0,
+                        type_ids[rng.random_range(0..type_ids.len())],
                     );
                     if !held.contains(&pair) {
                         held.push(pair);

@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::DbConn;
 use super::schema::{departments, memberships, tokens};
+use super::{DbConn, lower};
 use crate::domain::catalog::Usage;
 
 /// Creates a department (admins; tests).
@@ -17,6 +17,20 @@ pub fn create(conn: &mut DbConn, name: &str, description: &str) -> QueryResult<i
         ))
         .returning(departments::id)
         .get_result(conn)
+}
+
+/// The department called `name` (names ignore case), created if there is
+/// none: what the demo seed runs again and again.
+pub fn find_or_create(conn: &mut DbConn, name: &str, description: &str) -> QueryResult<i64> {
+    let found = departments::table
+        .filter(lower(departments::name).eq(name.to_lowercase()))
+        .select(departments::id)
+        .first(conn)
+        .optional()?;
+    match found {
+        Some(id) => Ok(id),
+        None => create(conn, name, description),
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::DbConn;
 use super::schema::{memberships, tokens, user_types};
+use super::{DbConn, lower};
 use crate::domain::catalog::Usage;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -52,6 +52,25 @@ pub fn assignable_by(
         .order(user_types::name.asc())
         .select(UserType::as_select())
         .load(conn)
+}
+
+/// The user type called `name` (names ignore case) as it is, created with
+/// `scopes` if there is none: what the demo seed runs again and again.
+pub fn find_or_create(
+    conn: &mut DbConn,
+    name: &str,
+    description: &str,
+    scopes: &str,
+) -> QueryResult<i64> {
+    let found = user_types::table
+        .filter(lower(user_types::name).eq(name.to_lowercase()))
+        .select(user_types::id)
+        .first(conn)
+        .optional()?;
+    match found {
+        Some(id) => Ok(id),
+        None => create(conn, name, description, scopes),
+    }
 }
 
 /// Creates a user type (admins; tests).

@@ -60,6 +60,8 @@ async fn seed_demo_fills_every_kind_and_status() {
             "{object} in {schema_before:?}"
         );
     }
+    app.db(|c| tessera::db::departments::create(c, "engineering", ""))
+        .unwrap();
     let said = succeeds(tessera(&app.database_url).args([
         "seed-demo",
         "--users",
@@ -110,6 +112,29 @@ async fn seed_demo_fills_every_kind_and_status() {
     assert!(
         revoked > 0 && disabled > 0 && expired > 0 && used > 0,
         "{revoked} {disabled} {expired} {used}"
+    );
+
+    // Plain names ("Engineering", not "Engineering d4b2e8ad"); one that
+    // exists already (an administrator's "engineering") is used, not made
+    // again, as are "Read-only" and "Integrator", which every install has.
+    let catalog = || {
+        use tessera::db::schema::{departments::dsl as d, user_types::dsl as u};
+        app.db(|c| {
+            let departments: Vec<String> = d::departments.select(d::name).order(d::name).load(c)?;
+            let types: Vec<String> = u::user_types.select(u::name).order(u::name).load(c)?;
+            diesel::QueryResult::Ok((departments, types))
+        })
+        .unwrap()
+    };
+    let (departments, types) = catalog();
+    for name in ["engineering", "Field Ops"] {
+        assert!(departments.iter().any(|d| d == name), "{departments:?}");
+    }
+    assert_eq!(departments.len(), 8, "{departments:?}");
+    assert_eq!(
+        types.len() as i64,
+        4 + common::STARTER_USER_TYPES,
+        "{types:?}"
     );
 
     // What the load dropped (indexes and triggers on SQLite; indexes and
