@@ -39,6 +39,14 @@ static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
         .collect()
 });
 
+/// `GET /favicon.ico`, which browsers and feed readers ask for whatever the
+/// page says: the icon is an SVG, so they are sent to it for good.
+pub async fn favicon() -> HttpResponse {
+    HttpResponse::MovedPermanently()
+        .insert_header((header::LOCATION, "/static/favicon.svg"))
+        .finish()
+}
+
 /// `GET /static/{path}` from the built-in copies. Browsers revalidate (no-cache)
 /// and get a bodiless 304 while the file is unchanged, so an upgrade is seen at
 /// once.

@@ -99,6 +99,11 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
     ]);
     routes.extend(admin::catalog::routes());
     routes.push(
+        page("/favicon.ico", Sessionless)
+            .get(assets::favicon)
+            .get_only(),
+    );
+    routes.push(
         page("/static/{path:.*}", Sessionless)
             .get(assets::builtin_asset)
             .get_only()

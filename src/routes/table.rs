@@ -418,15 +418,15 @@ impl Rules {
 
 /// What an address that no route answers falls under: nothing is found there
 /// (404), but the API's answer is JSON without a session, the admin area shows
-/// nothing (not even that) to anyone but administrators, and a browser's
-/// `/favicon.ico` or a missing static file needs no session. Anything else is a
+/// nothing (not even that) to anyone but administrators, and a missing static
+/// file needs no session. Anything else is a
 /// 404 for everyone, with the usual checks of a page.
 fn unrouted(path: &str) -> Access {
     if path.starts_with("/api/") {
         Access::Api
     } else if path == "/admin" || path.starts_with("/admin/") {
         Access::Admin
-    } else if path == "/favicon.ico" || path.starts_with("/static/") {
+    } else if path.starts_with("/static/") {
         Access::Sessionless
     } else {
         Access::Public
@@ -492,7 +492,7 @@ mod tests {
             ("/admin/nothing", Access::Admin),
             ("/admin", Access::Admin),
             ("/administrator", Access::Public),
-            ("/favicon.ico", Access::Sessionless),
+            ("/static/nothing.css", Access::Sessionless),
             ("/profile/nothing", Access::Public),
         ] {
             assert_eq!(rules.access(None, path), access, "{path}");

@@ -138,7 +138,7 @@ async fn pages_have_one_h1_and_a_label_for_every_input() {
             // Seen above, before signing in; then redirects, JSON, CSV, plain
             // text and static files: no HTML page.
             "/login" | "/setup" | "/set-password" | "/" | "/healthz" | "/readyz" | "/metrics"
-            | "/admin/audit.csv" => continue,
+            | "/admin/audit.csv" | "/favicon.ico" => continue,
             p if p.starts_with("/api/") || p.starts_with("/static/") => continue,
             "/admin/tokens" => vec![
                 "/admin/tokens?tab=api".into(),
@@ -354,6 +354,15 @@ async fn static_files_are_served_locally() {
         !login.contains("http://") && !login.contains("https://"),
         "no CDN"
     );
+    // What browsers ask for whatever the page says: sent on to the SVG icon,
+    // with no session.
+    let res = app.get("/favicon.ico").await;
+    assert_eq!(res.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(location(res.headers()), "/static/favicon.svg");
+    assert!(res.headers().get("set-cookie").is_none());
+    let icon = app.get("/static/favicon.svg").await;
+    assert_eq!(icon.status(), StatusCode::OK);
+    assert_eq!(content_type(&icon), "image/svg+xml");
 }
 
 #[actix_web::test]
