@@ -54,6 +54,16 @@ impl TokenKind {
         Self::ALL.into_iter().find(|k| k.marker() == c)
     }
 
+    /// Whether the administrator console regenerates tokens of this kind.
+    /// A personal access token is its owner's to regenerate, and a mobile
+    /// session is signed out (revoked), never given a new secret.
+    pub fn regenerated_by_administrators(self) -> bool {
+        match self {
+            Self::Client | Self::Api => true,
+            Self::Personal | Self::Session => false,
+        }
+    }
+
     /// How the UI names the kind.
     pub fn label(self) -> &'static str {
         match self {

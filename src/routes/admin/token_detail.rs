@@ -86,6 +86,19 @@ pub async fn regenerate_token(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let token = load_token(&state, id).await?;
+    if !token.kind.regenerated_by_administrators() {
+        let message = format!(
+            "{} is not regenerated here: {}",
+            token.label(),
+            if token.kind.is_session() {
+                "sign the session out (revoke it) instead."
+            } else {
+                "its owner regenerates it on their profile."
+            }
+        );
+        flash(&session, FlashKind::Error, message);
+        return Ok(redirect(&back(id)));
+    }
     let prefix = state.token_prefix.clone();
     let outcome = state
         .db(move |conn| tokens::regenerate(conn, &prefix, &token, &actor))

@@ -1837,3 +1837,38 @@ async fn a_token_without_expiry_only_while_the_policy_allows_it() {
     }
     assert_eq!(app.count("tokens"), 2);
 }
+
+/// The console regenerates clients and API tokens only: a member's access
+/// token is theirs to regenerate, and a mobile session is signed out, never
+/// given a new secret. Neither detail page offers it, and a forged POST changes
+/// nothing.
+#[actix_web::test]
+async fn the_console_does_not_regenerate_access_tokens_or_sessions() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let personal = app.insert_token(ada.id, "personal", "laptop", None);
+    let session = app.insert_token(ada.id, "session", "Phone", None);
+    let client = app.insert_token(ada.id, "client", "backup job", None);
+    for (token, offered) in [(&personal, false), (&session, false), (&client, true)] {
+        let detail = format!("/admin/tokens/{}", token.id);
+        let action = format!("{detail}/regenerate");
+        let page = app.get_html(&detail).await;
+        assert_eq!(
+            page.contains(&format!("action=\"{action}\"")),
+            offered,
+            "{detail}"
+        );
+        if offered {
+            continue;
+        }
+        let res = app
+            .post_form(&action, &[("csrf_token", &common::csrf_in(&page))])
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(res.headers()), detail);
+        let back = app.get_html(&detail).await;
+        assert!(back.contains("is not regenerated here"), "{back}");
+        assert_eq!(app.me(&token.token).await.0, StatusCode::OK, "{detail}");
+    }
+    assert!(app.audit("token_regenerated").is_empty());
+}

@@ -1044,10 +1044,12 @@ async fn regenerate_is_refused_while_creation_is_switched_off() {
     );
     assert_eq!(app.me(&token).await.0, StatusCode::OK);
 
-    // Administrator's token page.
+    // Administrator's token page (a client: the console does not regenerate
+    // a member's access token at all).
+    let client = app.insert_token(ada.id, "client", "backup job", None);
     let admin = app.visitor();
     admin.login_ok("root").await;
-    let detail = format!("/admin/tokens/{id}");
+    let detail = format!("/admin/tokens/{}", client.id);
     let res = admin
         .submit(&detail, &format!("{detail}/regenerate"), &[])
         .await;
@@ -1059,6 +1061,7 @@ async fn regenerate_is_refused_while_creation_is_switched_off() {
             .unwrap()
             .contains("Token creation is switched off")
     );
+    assert_eq!(app.me(&client.token).await.0, StatusCode::OK);
     assert_eq!(app.me(&token).await.0, StatusCode::OK);
 
     // JSON API.
