@@ -1872,3 +1872,33 @@ async fn the_console_does_not_regenerate_access_tokens_or_sessions() {
     }
     assert!(app.audit("token_regenerated").is_empty());
 }
+
+/// The inventory names kinds as people do ("Access token", not "personal") and
+/// shows the time of the last use as well as its date, kept on one line.
+#[actix_web::test]
+async fn the_inventory_shows_kind_labels_and_the_time_of_last_use() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let personal = app.insert_token(ada.id, "personal", "laptop", None);
+    app.insert_token(ada.id, "client", "backup job", None);
+    let used = chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
+        .unwrap()
+        .and_hms_opt(14, 5, 0)
+        .unwrap();
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        diesel::update(t::tokens.find(personal.id))
+            .set(t::last_used_at.eq(Some(used)))
+            .execute(conn)
+    })
+    .unwrap();
+    let page = app.get_html("/admin/tokens?tab=api").await;
+    let row = |id: i64| text_of(&page, &format!("tr[data-token-id='{id}']")).unwrap();
+    let laptop = row(personal.id);
+    assert!(laptop.contains("Access token"), "{laptop}");
+    assert!(!laptop.contains("personal"), "{laptop}");
+    assert!(laptop.contains("2026-11-30 14:05"), "{laptop}");
+    assert!(page.contains("<td class=\"when\">2026-11-30 14:05</td>"));
+    assert!(page.contains(">Client</td>"), "{page}");
+}
