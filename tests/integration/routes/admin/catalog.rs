@@ -1267,12 +1267,14 @@ async fn a_fresh_install_starts_with_two_user_types() {
         "collections:read collections:write devices:read devices:write policies:read policies:write"
     );
     let list = app.get_html("/admin/user-types").await;
-    for id in [read_only, integrator] {
-        assert!(
-            text_of(&list, &format!("tr[data-user-type-id='{id}']")).is_some(),
-            "{list}"
-        );
+    for (id, name) in [(read_only, "Read-only"), (integrator, "Integrator")] {
+        let row = text_of(&list, &format!("tr[data-user-type-id='{id}']")).unwrap();
+        assert!(row.contains(name), "{row}");
         let form = app.get_html(&format!("/admin/user-types/{id}/edit")).await;
-        assert!(form.contains("input"), "editable");
+        assert_eq!(
+            input_value(&form, "name").as_deref(),
+            Some(name),
+            "editable"
+        );
     }
 }
