@@ -194,6 +194,72 @@ pub fn sign_in(
     Ok(SignIn::Success(user))
 }
 
+/// Counts a check of a signed-in user's own password against the account's
+/// throttle (guesses from a session left open): the attempt, to forget if the
+/// password is right; or, while throttled, what to tell the user, with
+/// `denied` audited.
+fn begin_password_check(
+    pool: &DbPool,
+    account: &users::User,
+    actor: &Actor,
+    denied: &Event<'_>,
+) -> Result<Result<i64, String>, AppError> {
+    let conn = &mut pool.get()?;
+    match throttle::try_backoff_attempt(
+        conn,
+        &password_check_bucket(account.id),
+        &LOGIN_PER_ACCOUNT_AND_ADDRESS,
+        db::now(),
+    )? {
+        Ok(attempt) => Ok(Ok(attempt)),
+        Err(wait) => {
+            audit::record(conn, actor, &denied.clone().detail("throttled"))?;
+            Ok(Err(format!(
+                "Too many wrong passwords. Wait {}, then try again.",
+                wait_text(wait)
+            )))
+        }
+    }
+}
+
+/// The step-up check (`/sudo`): the signed-in user's password once more,
+/// throttled like a password change, audited as `step_up` or
+/// `step_up_failure`. What to say beside the field when it fails.
+pub fn confirm_password(
+    pool: &DbPool,
+    hasher: &Hasher,
+    account: &users::User,
+    password: &Password,
+    actor: &Actor,
+) -> Result<Result<(), String>, AppError> {
+    let event = |action, outcome| {
+        Event::new(action, outcome).target(
+            TargetType::User,
+            Some(account.id),
+            Some(&account.username),
+        )
+    };
+    let denied = event(AuditAction::StepUpFailure, Outcome::Denied);
+    let attempt = match begin_password_check(pool, account, actor, &denied)? {
+        Ok(attempt) => attempt,
+        Err(message) => return Ok(Err(message)),
+    };
+    let verified = hasher.verify(password, &account.password_hash);
+    let conn = &mut pool.get()?;
+    if !verified {
+        // The attempt stays: it is this failure.
+        audit::record(
+            conn,
+            actor,
+            &event(AuditAction::StepUpFailure, Outcome::Failure),
+        )?;
+        return Ok(Err("This is not your password.".to_owned()));
+    }
+    throttle::forget(conn, attempt)?;
+    audit::record(conn, actor, &event(AuditAction::StepUp, Outcome::Success))?;
+    Ok(Ok(()))
+}
+
 /// A signed-in user's request to change their own password.
 pub struct PasswordChange {
     pub current: Password,
@@ -222,27 +288,11 @@ pub fn change_password(
             Some(&account.username),
         )
     };
-    let bucket = password_check_bucket(account.id);
-    let attempt = {
-        let conn = &mut pool.get()?;
-        match throttle::try_backoff_attempt(
-            conn,
-            &bucket,
-            &LOGIN_PER_ACCOUNT_AND_ADDRESS,
-            db::now(),
-        )? {
-            Ok(attempt) => attempt,
-            Err(wait) => {
-                errors.add(
-                    "current_password",
-                    format!(
-                        "Too many wrong passwords. Wait {}, then try again.",
-                        wait_text(wait)
-                    ),
-                );
-                audit::record(conn, actor, &event(Outcome::Denied).detail("throttled"))?;
-                return Ok(errors);
-            }
+    let attempt = match begin_password_check(pool, account, actor, &event(Outcome::Denied))? {
+        Ok(attempt) => attempt,
+        Err(message) => {
+            errors.add("current_password", message);
+            return Ok(errors);
         }
     };
 

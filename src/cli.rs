@@ -31,6 +31,10 @@ pub enum Command {
     /// Delete revoked and expired tokens older than the retention period, and
     /// expired sessions; print how many.
     Purge,
+    /// Replace the key that seals kept client and API-token secrets (Show)
+    /// with a new one: every kept secret is re-sealed, then the old key is
+    /// dropped from the key file. Running instances follow by themselves.
+    RotateKey,
 }
 
 #[derive(Args)]

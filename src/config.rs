@@ -146,6 +146,14 @@ pub struct Config {
     /// table) before counting again; scrapes meanwhile share them (e.g. 15s).
     #[arg(long, env = "TESSERA_METRICS_TOKEN_COUNT_TTL", default_value = "15s", value_parser = humantime::parse_duration, global = true)]
     pub metrics_token_count_ttl: Duration,
+
+    /// The file of the key that seals the kept copies of client and API-token
+    /// secrets (Show); created, mode 0600, if missing. Default on SQLite: the
+    /// database file's name plus `.key`, beside it. On PostgreSQL there is no
+    /// default: without it no secret is kept and Show is unavailable; several
+    /// instances share one file. Never put it in the database's backups.
+    #[arg(long, env = "TESSERA_SECRET_KEY_FILE", global = true)]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// A token prefix that tokens can be parsed back with (see

@@ -12,6 +12,7 @@ pub mod error;
 pub mod metrics;
 pub mod page;
 pub mod routes;
+pub mod sealing;
 pub mod seed;
 pub mod startup;
 pub mod state;

@@ -19,6 +19,7 @@ async fn main() -> anyhow::Result<()> {
         Command::CreateAdmin(args) => create_admin(&cli.config, args),
         Command::SeedDemo(args) => seed_demo(&cli.config, &args),
         Command::Purge => purge(&cli.config),
+        Command::RotateKey => rotate_key(&cli.config),
     }
 }
 
@@ -146,6 +147,69 @@ fn seed_demo(config: &Config, args: &SeedDemoArgs) -> anyhow::Result<()> {
         summary.token_insert_secs,
         summary.token_index_secs,
         tessera::seed::DEMO_PASSWORD
+    ));
+    Ok(())
+}
+
+/// `tessera rotate-key`: a new key in front of the key file, every kept secret
+/// re-sealed with it (twice over: the second pass takes what instances sealed
+/// with the old key while the first ran), then the old keys dropped. A copy
+/// that no key opens any more is erased: Show then says to regenerate.
+fn rotate_key(config: &Config) -> anyhow::Result<()> {
+    use tessera::sealing::Rotation;
+    let url = db::DatabaseUrl::parse(&config.database_url())?;
+    let path = config
+        .secret_key_file
+        .clone()
+        .or_else(|| url.default_key_file())
+        .context("no secret key file: set TESSERA_SECRET_KEY_FILE (or --secret-key-file)")?;
+    anyhow::ensure!(
+        path.exists(),
+        "the secret key file {} does not exist: nothing is sealed with it yet",
+        path.display()
+    );
+    let pool = db::connect_and_migrate(&url, 1)?;
+    let mut conn = pool.get()?;
+    let rotation = Rotation::begin(&path)?;
+    let (mut resealed, mut erased) = (0, 0);
+    for _pass in 0..2 {
+        (resealed, erased) = (0, 0);
+        let rows = db::tokens::all_sealed(&mut conn)?;
+        db::transaction(&mut conn, |conn| -> anyhow::Result<()> {
+            for (id, sealed, sha256) in rows {
+                match rotation.reseal(&sealed, &sha256) {
+                    Ok(new) => {
+                        db::tokens::set_sealed(conn, id, &new)?;
+                        resealed += 1;
+                    }
+                    Err(err) => {
+                        tracing::warn!(token_id = id, error = %err, "a kept secret did not open: erased");
+                        db::tokens::erase_sealed_of(conn, id)?;
+                        erased += 1;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+    }
+    let key_id = rotation.new_key_id();
+    rotation.finish()?;
+    let summary = format!(
+        "new key {key_id}: {resealed} kept secrets re-sealed, {erased} that no key opened erased"
+    );
+    let actor = db::audit::Actor {
+        username: Some("command line".to_owned()),
+        ..Default::default()
+    };
+    let event = db::audit::Event::new(
+        db::audit::AuditAction::SecretKeyRotated,
+        db::audit::Outcome::Success,
+    )
+    .detail(&summary);
+    db::audit::record(&mut conn, &actor, &event)?;
+    say(format_args!(
+        "Rotated the secret key in {}: {summary}.",
+        path.display()
     ));
     Ok(())
 }

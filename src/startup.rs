@@ -28,8 +28,10 @@ use crate::domain::rate_limit::FailureLimiter;
 use crate::error::{AppError, plain_errors};
 use crate::metrics::TokenCounts;
 use crate::routes;
+use crate::sealing::Sealer;
 use crate::state::AppState;
 use crate::telemetry::{RequestSpan, request_timing};
+use crate::tokens::Issuer;
 use crate::tokens::cache::TokenCache;
 use crate::tokens::epoch::EpochReader;
 use crate::tokens::last_used::LastUseBuffer;
@@ -110,6 +112,7 @@ impl Application {
             .context("the stored cookie key is malformed")?;
         let cookie_key = Key::from(&cookie_key);
 
+        let sealer = open_sealer(config)?;
         let (memory, iterations) = (config.argon2_memory_kib, config.argon2_iterations);
         let hasher = web::block(move || Hasher::new(memory, iterations)).await??;
         let listener = TcpListener::bind(&config.bind)
@@ -156,7 +159,10 @@ impl Application {
         let state = AppState {
             pool: pool.clone(),
             hasher,
-            token_prefix: config.token_prefix.clone(),
+            issuer: Arc::new(Issuer {
+                prefix: config.token_prefix.clone(),
+                sealer,
+            }),
             api_failures: Arc::new(FailureLimiter::new(config.api_failures_per_minute)),
             token_cache: Arc::new(TokenCache::default()),
             epoch: Arc::new(
@@ -292,6 +298,28 @@ impl Application {
 
 /// The public URL of a server bound to `bind` (on `port`) when none is
 /// configured: plain HTTP to the bound host, `localhost` for a wildcard.
+/// The key that seals the kept copies of secrets (Show): the configured file,
+/// else (SQLite) one beside the database; on PostgreSQL without a file, none,
+/// and start-up says what that means.
+pub fn open_sealer(config: &Config) -> anyhow::Result<Sealer> {
+    let url = DatabaseUrl::parse(&config.database_url())?;
+    let Some(path) = config
+        .secret_key_file
+        .clone()
+        .or_else(|| url.default_key_file())
+    else {
+        tracing::warn!(
+            "no secret key file (TESSERA_SECRET_KEY_FILE): client and API-token secrets are \
+             not kept, so Show is unavailable; give every instance the same key file to \
+             turn it on"
+        );
+        return Ok(Sealer::none());
+    };
+    let sealer = Sealer::open_or_create(&path)?;
+    tracing::info!(path = %path.display(), "kept secrets are sealed with the key in this file");
+    Ok(sealer)
+}
+
 fn derived_public_url(bind: &str, port: u16) -> String {
     let host = bind
         .rsplit_once(':')

@@ -18,13 +18,14 @@ use crate::metrics::TokenCounts;
 use crate::tokens::cache::TokenCache;
 use crate::tokens::epoch::EpochReader;
 use crate::tokens::last_used::LastUseBuffer;
-use crate::tokens::{self, Authenticated, Refusal, UseContext};
+use crate::tokens::{self, Authenticated, Issuer, Refusal, UseContext};
 
 #[derive(Clone)]
 pub struct AppState {
     pub pool: DbPool,
     pub hasher: Hasher,
-    pub token_prefix: String,
+    /// What new secrets are made and sealed with (token prefix, key file).
+    pub issuer: Arc<Issuer>,
     /// Failed bearer authentications per address (see `domain::rate_limit`).
     pub api_failures: Arc<FailureLimiter>,
     /// Tokens that authenticated, tagged with the validity epoch they were read at.
@@ -148,6 +149,9 @@ impl AppState {
             })
             .await?;
         let outcome = match outcome {
+            // A previous secret's use was recorded with its lookup, and is
+            // looked up again next time (each use is audited).
+            Ok(auth) if auth.previous_until.is_some() => Ok(Arc::new(auth)),
             Ok(auth) => {
                 let auth = Arc::new(auth);
                 self.token_cache.insert(hash, epoch, now, auth.clone());

@@ -153,7 +153,7 @@ impl FromRequest for Bearer {
             }
         };
         let presented = bearer_value(req).and_then(|value| {
-            PlainToken::parse(&state.token_prefix, value).ok_or(ApiError::InvalidToken)
+            PlainToken::parse(&state.issuer.prefix, value).ok_or(ApiError::InvalidToken)
         });
         Box::pin(async move {
             let presented = match presented {

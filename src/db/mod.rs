@@ -105,6 +105,17 @@ impl DatabaseUrl {
         self.backend
     }
 
+    /// Where the secret key file goes when none is configured: beside a
+    /// SQLite file (its name plus `.key`); none for PostgreSQL.
+    pub fn default_key_file(&self) -> Option<std::path::PathBuf> {
+        match self.backend {
+            Backend::Sqlite if !self.target.contains(':') && !self.target.contains('?') => {
+                Some(format!("{}.key", self.target).into())
+            }
+            _ => None,
+        }
+    }
+
     /// What the driver is given (may hold a password: never log it).
     pub(crate) fn target(&self) -> &str {
         &self.target

@@ -85,6 +85,13 @@ diesel::table! {
         name_key -> Text,
         /// When the current secret was issued (creation or regeneration).
         issued_at -> Timestamp,
+        /// The secret sealed under the key file (`sealing`), for Show.
+        sealed_secret -> Nullable<Binary>,
+        /// After a regeneration with an overlap: the replaced secret's hash,
+        /// when it stops working, and its last use meanwhile.
+        previous_sha256 -> Nullable<Binary>,
+        previous_valid_until -> Nullable<Timestamp>,
+        previous_last_used_at -> Nullable<Timestamp>,
     }
 }
 
@@ -118,6 +125,9 @@ diesel::table! {
         cookie_key -> Nullable<Text>,
         setup_code_sha256 -> Nullable<Text>,
         updated_at -> Timestamp,
+        show_clients -> Bool,
+        show_api_tokens -> Bool,
+        max_overlap_hours -> Integer,
     }
 }
 

@@ -17,6 +17,10 @@ pub struct Settings {
     pub mobile_session_days: i32,
     pub token_creation_enabled: bool,
     pub tenant_id: String,
+    /// Show keeps sealed copies of client secrets / API-token secrets.
+    pub show_clients: bool,
+    pub show_api_tokens: bool,
+    pub max_overlap_hours: i32,
 }
 
 pub fn load(conn: &mut DbConn) -> QueryResult<Settings> {
@@ -66,6 +70,17 @@ impl Settings {
             max_lifetime_days: self.max_lifetime_days.into(),
             allow_non_expiring: self.allow_non_expiring,
             creation_enabled: self.token_creation_enabled,
+            max_overlap: crate::domain::policy::Overlap::within_hours(self.max_overlap_hours),
+        }
+    }
+
+    /// Whether Show keeps the secrets of `kind` (clients and API tokens only).
+    pub fn shows(&self, kind: crate::domain::token::TokenKind) -> bool {
+        use crate::domain::token::TokenKind;
+        match kind {
+            TokenKind::Client => self.show_clients,
+            TokenKind::Api => self.show_api_tokens,
+            TokenKind::Personal | TokenKind::Session => false,
         }
     }
 }

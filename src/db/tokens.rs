@@ -39,6 +39,13 @@ pub struct Token {
     pub device_name: Option<String>,
     pub revoked_at: Option<NaiveDateTime>,
     pub revoked_by: Option<i64>,
+    /// Whether a sealed copy of the secret is kept (Show); never the copy.
+    #[diesel(select_expression = tokens::sealed_secret.is_not_null())]
+    #[diesel(select_expression_type = diesel::dsl::IsNotNull<tokens::sealed_secret>)]
+    pub kept: bool,
+    /// Until when the secret a regeneration replaced still works (the overlap).
+    pub previous_valid_until: Option<NaiveDateTime>,
+    pub previous_last_used_at: Option<NaiveDateTime>,
 }
 
 impl Token {
@@ -48,6 +55,12 @@ impl Token {
 
     pub fn is_expired(&self, now: NaiveDateTime) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// The end of the previous secret's overlap, while it lasts.
+    pub fn overlap_until(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
+        self.previous_valid_until
+            .filter(|until| *until > now && self.revoked_at.is_none())
     }
 
     /// How audit rows and pages name a token: never by its secret.
@@ -112,6 +125,7 @@ pub struct NewToken {
     pub(crate) expires_at: Option<NaiveDateTime>,
     pub(crate) device_name: Option<String>,
     pub(crate) issued_at: NaiveDateTime,
+    pub(crate) sealed_secret: Option<Vec<u8>>,
 }
 
 impl NewToken {
@@ -145,6 +159,7 @@ impl NewToken {
             expires_at: None,
             device_name: None,
             issued_at: now,
+            sealed_secret: None,
         }
     }
 
@@ -190,6 +205,12 @@ impl NewToken {
         self
     }
 
+    /// The sealed copy of the secret (`sealing::Sealer::seal`), kept for Show.
+    pub fn sealed(mut self, sealed: Option<Vec<u8>>) -> Self {
+        self.sealed_secret = sealed;
+        self
+    }
+
     /// How audit rows name the token once inserted, as [`Token::label`] does.
     pub fn label(&self) -> String {
         format!("{} ({}…)", self.name, self.display_prefix)
@@ -220,6 +241,9 @@ impl NewToken {
             device_name: self.device_name,
             revoked_at: None,
             revoked_by: None,
+            kept: self.sealed_secret.is_some(),
+            previous_valid_until: None,
+            previous_last_used_at: None,
         }
     }
 }
@@ -250,22 +274,42 @@ pub struct ForAuth {
     /// The user type's name and scopes, if the token has one.
     pub user_type: Option<(String, String)>,
     pub department: Option<String>,
+    /// Found by its previous secret (see `previous_valid_until`).
+    pub via_previous: bool,
 }
 
 /// The token whose whole value hashes to `sha256` (revoked or not), joined with
-/// its owner, user type and department.
+/// its owner, user type and department; failing that, the token whose previous
+/// secret (replaced by a regeneration with an overlap) it is.
 pub fn find_for_auth(conn: &mut DbConn, sha256: &[u8]) -> QueryResult<Option<ForAuth>> {
-    tokens::table
+    if let Some(found) = find_for_auth_by(conn, sha256, false)? {
+        return Ok(Some(found));
+    }
+    find_for_auth_by(conn, sha256, true)
+}
+
+fn find_for_auth_by(
+    conn: &mut DbConn,
+    sha256: &[u8],
+    via_previous: bool,
+) -> QueryResult<Option<ForAuth>> {
+    let query = tokens::table
         .inner_join(users::table)
         .left_join(user_types::table)
         .left_join(departments::table)
-        .filter(tokens::sha256.eq(sha256))
         .select((
             Token::as_select(),
             User::as_select(),
             (user_types::name, user_types::scopes).nullable(),
             departments::name.nullable(),
         ))
+        .into_boxed::<super::Db>();
+    let query = if via_previous {
+        query.filter(tokens::previous_sha256.eq(sha256))
+    } else {
+        query.filter(tokens::sha256.eq(sha256))
+    };
+    query
         .first::<(Token, User, Option<(String, String)>, Option<String>)>(conn)
         .optional()
         .map(|row| {
@@ -274,6 +318,7 @@ pub fn find_for_auth(conn: &mut DbConn, sha256: &[u8]) -> QueryResult<Option<For
                 owner,
                 user_type,
                 department,
+                via_previous,
             })
         })
 }
@@ -337,23 +382,97 @@ pub fn update_scopes_and_description(
         .map(drop)
 }
 
-/// Gives a live token a new secret (the old one stops matching at once) and a new expiry.
-pub fn replace_secret(
-    conn: &mut DbConn,
-    id: i64,
-    sha256: &[u8],
-    display_prefix: &str,
-    issued_at: NaiveDateTime,
-    expires_at: Option<NaiveDateTime>,
-) -> QueryResult<usize> {
+/// A regeneration: the new secret's hash and display prefix, when it is
+/// issued and expires, its sealed copy, and the previous secret's hash with the
+/// end of its overlap (`None`: it stops working at once).
+pub struct NewSecret<'a> {
+    pub sha256: &'a [u8],
+    pub display_prefix: &'a str,
+    pub issued_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub sealed: Option<Vec<u8>>,
+    pub previous: Option<(&'a [u8], NaiveDateTime)>,
+}
+
+/// Gives a live token a new secret (the old one stops matching at once, or at
+/// the end of the overlap) and a new expiry.
+pub fn replace_secret(conn: &mut DbConn, id: i64, new: &NewSecret<'_>) -> QueryResult<usize> {
     diesel::update(tokens::table.find(id).filter(tokens::revoked_at.is_null()))
         .set((
-            tokens::sha256.eq(sha256),
-            tokens::display_prefix.eq(display_prefix),
-            tokens::issued_at.eq(issued_at),
-            tokens::expires_at.eq(expires_at),
-            tokens::updated_at.eq(issued_at),
+            tokens::sha256.eq(new.sha256),
+            tokens::display_prefix.eq(new.display_prefix),
+            tokens::issued_at.eq(new.issued_at),
+            tokens::expires_at.eq(new.expires_at),
+            tokens::updated_at.eq(new.issued_at),
+            tokens::sealed_secret.eq(new.sealed.as_deref()),
+            tokens::previous_sha256.eq(new.previous.map(|(hash, _)| hash)),
+            tokens::previous_valid_until.eq(new.previous.map(|(_, until)| until)),
+            tokens::previous_last_used_at.eq(None::<NaiveDateTime>),
         ))
+        .execute(conn)
+}
+
+/// The hash of a token's current secret.
+pub fn sha256_of(conn: &mut DbConn, id: i64) -> QueryResult<Vec<u8>> {
+    tokens::table.find(id).select(tokens::sha256).first(conn)
+}
+
+/// The sealed copy of a live token's secret and the hash it is bound to.
+pub fn sealed_of(conn: &mut DbConn, id: i64) -> QueryResult<Option<(Vec<u8>, Vec<u8>)>> {
+    tokens::table
+        .find(id)
+        .filter(tokens::revoked_at.is_null())
+        .filter(tokens::sealed_secret.is_not_null())
+        .select((tokens::sealed_secret.assume_not_null(), tokens::sha256))
+        .first(conn)
+        .optional()
+}
+
+/// Erases every sealed copy of tokens of `kind` (Show switched off); returns how many.
+pub fn erase_sealed(conn: &mut DbConn, kind: TokenKind) -> QueryResult<usize> {
+    diesel::update(
+        tokens::table
+            .filter(tokens::kind.eq(kind))
+            .filter(tokens::sealed_secret.is_not_null()),
+    )
+    .set(tokens::sealed_secret.eq(None::<Vec<u8>>))
+    .execute(conn)
+}
+
+/// Erases one token's sealed copy (it no longer opens).
+pub fn erase_sealed_of(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
+    diesel::update(tokens::table.find(id))
+        .set(tokens::sealed_secret.eq(None::<Vec<u8>>))
+        .execute(conn)
+}
+
+/// A token id, its sealed copy and the hash the copy is bound to.
+pub type SealedCopy = (i64, Vec<u8>, Vec<u8>);
+
+/// Every sealed copy (`tessera rotate-key`).
+pub fn all_sealed(conn: &mut DbConn) -> QueryResult<Vec<SealedCopy>> {
+    tokens::table
+        .filter(tokens::sealed_secret.is_not_null())
+        .order(tokens::id)
+        .select((
+            tokens::id,
+            tokens::sealed_secret.assume_not_null(),
+            tokens::sha256,
+        ))
+        .load(conn)
+}
+
+/// Replaces one sealed copy (re-sealed under a new key).
+pub fn set_sealed(conn: &mut DbConn, id: i64, sealed: &[u8]) -> QueryResult<usize> {
+    diesel::update(tokens::table.find(id))
+        .set(tokens::sealed_secret.eq(sealed))
+        .execute(conn)
+}
+
+/// Records a use of a token's previous secret during its overlap.
+pub fn record_previous_use(conn: &mut DbConn, id: i64, at: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(tokens::table.find(id))
+        .set(tokens::previous_last_used_at.eq(at))
         .execute(conn)
 }
 
@@ -374,6 +493,10 @@ pub fn revoke(conn: &mut DbConn, id: i64, by: Option<i64>) -> QueryResult<usize>
             tokens::revoked_at.eq(now),
             tokens::revoked_by.eq(by),
             tokens::updated_at.eq(now),
+            // Revoking ends the previous secret's overlap too, and nothing of
+            // a revoked token is shown again.
+            tokens::previous_valid_until.eq(None::<NaiveDateTime>),
+            tokens::sealed_secret.eq(None::<Vec<u8>>),
         ))
         .execute(conn)
 }

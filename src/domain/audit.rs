@@ -22,6 +22,9 @@ text_codes! {
         PasswordLinkIssued = "password_link_issued",
         PasswordCodeRefused = "password_code_refused",
         PasswordSet = "password_set",
+        // Step-up (re-entering the password before Show and the like).
+        StepUp = "step_up",
+        StepUpFailure = "step_up_failure",
         // Requests the gate refused.
         AuthorizationFailure = "authorization_failure",
         CsrfFailure = "csrf_failure",
@@ -30,6 +33,8 @@ text_codes! {
         TokenCreated = "token_created",
         TokenEdited = "token_edited",
         TokenRegenerated = "token_regenerated",
+        TokenShown = "token_shown",
+        PreviousSecretUsed = "previous_secret_used",
         TokenEnabled = "token_enabled",
         TokenDisabled = "token_disabled",
         TokenRevoked = "token_revoked",
@@ -61,6 +66,7 @@ text_codes! {
         ScopeRestored = "scope_restored",
         // Administration.
         SettingsUpdated = "settings_updated",
+        SecretKeyRotated = "secret_key_rotated",
         Purge = "purge",
     }
 }

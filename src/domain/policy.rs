@@ -18,6 +18,54 @@ pub struct Policy {
     pub max_lifetime_days: i64,
     pub allow_non_expiring: bool,
     pub creation_enabled: bool,
+    /// The longest a regenerated token's previous secret may keep working.
+    pub max_overlap: Overlap,
+}
+
+crate::domain::codes::text_codes! {
+    /// How long a regenerated token's previous secret keeps working, as the
+    /// forms post it (`overlap`, `max_overlap`).
+    pub enum Overlap {
+        None = "0",
+        Hour = "1h",
+        Day = "1d",
+        Week = "7d",
+    }
+}
+
+impl Overlap {
+    pub fn duration(self) -> TimeDelta {
+        TimeDelta::hours(self.hours().into())
+    }
+
+    /// As the settings table stores it.
+    pub fn hours(self) -> i32 {
+        match self {
+            Overlap::None => 0,
+            Overlap::Hour => 1,
+            Overlap::Day => 24,
+            Overlap::Week => 168,
+        }
+    }
+
+    /// The longest overlap within `hours` (what the settings table holds).
+    pub fn within_hours(hours: i32) -> Self {
+        Self::ALL
+            .into_iter()
+            .rev()
+            .find(|overlap| overlap.hours() <= hours)
+            .unwrap_or(Overlap::None)
+    }
+
+    /// How the forms offer it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Overlap::None => "not at all",
+            Overlap::Hour => "1 hour",
+            Overlap::Day => "1 day",
+            Overlap::Week => "7 days",
+        }
+    }
 }
 
 /// What a form asked for.
@@ -166,12 +214,27 @@ pub fn check_description(description: &str) -> Result<(), &'static str> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn overlaps_round_trip_through_hours() {
+        for overlap in Overlap::ALL {
+            assert_eq!(Overlap::within_hours(overlap.hours()), overlap);
+        }
+        assert_eq!(Overlap::within_hours(30), Overlap::Day);
+        assert_eq!(Overlap::within_hours(-1), Overlap::None);
+        assert_eq!(
+            "1d".parse::<Overlap>().unwrap().duration(),
+            TimeDelta::days(1)
+        );
+        assert!("2d".parse::<Overlap>().is_err());
+    }
+
     fn policy() -> Policy {
         Policy {
             default_lifetime_days: 90,
             max_lifetime_days: 365,
             allow_non_expiring: false,
             creation_enabled: true,
+            max_overlap: Overlap::Week,
         }
     }
 

@@ -84,6 +84,21 @@ impl TokenKind {
         }
     }
 
+    /// The plural in running text: "clients", "API tokens".
+    pub fn plural(self) -> &'static str {
+        match self {
+            Self::Personal => "access tokens",
+            Self::Client => "clients",
+            Self::Api => "API tokens",
+            Self::Session => "mobile sessions",
+        }
+    }
+
+    /// Whether Show can give the secret back (when it was kept).
+    pub fn is_shown(self) -> bool {
+        matches!(self, Self::Client | Self::Api)
+    }
+
     /// For templates, which cannot name the variants.
     pub fn is_personal(self) -> bool {
         self == Self::Personal

@@ -42,7 +42,7 @@ pub struct LoginForm {
 /// that starts with one `/`, made of visible ASCII without `\`. Browsers drop
 /// tabs and newlines from a `Location`, so `/\t/evil.example` would become
 /// `//evil.example`, another site.
-fn safe_next(next: &str) -> &str {
+pub(crate) fn safe_next(next: &str) -> &str {
     let local = next.starts_with('/')
         && !next.starts_with("//")
         && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');

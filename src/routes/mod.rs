@@ -10,6 +10,8 @@ mod profile;
 pub mod profile_tokens;
 mod set_password;
 mod setup;
+mod sudo;
+mod token_secret;
 
 use std::path::Path;
 
@@ -52,6 +54,9 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/set-password", Public)
             .get(set_password::show_set_password)
             .post(set_password::set_password),
+        page("/sudo", SignedIn)
+            .get(sudo::show_sudo)
+            .post(sudo::confirm_sudo),
         page("/profile", SignedIn).get(profile::show_profile),
         page("/profile/password", SignedIn).post(profile::change_password),
         page("/profile/tokens", SignedIn)
@@ -62,7 +67,12 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/profile/clients", SignedIn).post(profile_tokens::create_client),
         page("/profile/tokens/{id}", SignedIn).post(profile_tokens::update_token),
         page("/profile/tokens/{id}/edit", SignedIn).get(profile_tokens::show_edit_token),
-        page("/profile/tokens/{id}/regenerate", SignedIn).post(profile_tokens::regenerate_token),
+        page("/profile/tokens/{id}/regenerate", SignedIn)
+            .get(profile_tokens::confirm_regenerate)
+            .post(profile_tokens::regenerate_token),
+        page("/profile/tokens/{id}/show", SignedIn)
+            .get(profile_tokens::offer_show)
+            .post(profile_tokens::show_secret),
         page("/profile/tokens/{id}/disable", SignedIn).post(profile_tokens::disable_token),
         page("/profile/tokens/{id}/enable", SignedIn).post(profile_tokens::enable_token),
         page("/profile/tokens/{id}/revoke", SignedIn)
@@ -76,7 +86,12 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/admin/tokens/bulk-revoke", Admin).post(admin::tokens::confirm_bulk_revoke),
         page("/admin/tokens/bulk-revoke/confirm", Admin).post(admin::tokens::bulk_revoke),
         page("/admin/tokens/{id}", Admin).get(admin::token_detail::show_token),
-        page("/admin/tokens/{id}/regenerate", Admin).post(admin::token_detail::regenerate_token),
+        page("/admin/tokens/{id}/regenerate", Admin)
+            .get(admin::token_detail::confirm_regenerate)
+            .post(admin::token_detail::regenerate_token),
+        page("/admin/tokens/{id}/show", Admin)
+            .get(admin::token_detail::offer_show)
+            .post(admin::token_detail::show_secret),
         page("/admin/tokens/{id}/disable", Admin).post(admin::token_detail::disable_token),
         page("/admin/tokens/{id}/enable", Admin).post(admin::token_detail::enable_token),
         page("/admin/users", Admin)

@@ -29,6 +29,10 @@ pub struct Authenticated {
     pub user_type: Option<String>,
     /// The deployment's tenant id (introspection reports it).
     pub tenant: String,
+    /// Presented with the secret a regeneration replaced: when it stops
+    /// working (the overlap's end). Such uses are never cached: each one is
+    /// recorded.
+    pub previous_until: Option<NaiveDateTime>,
     /// The body of `GET /api/v1/me` for this authentication, made at its first
     /// use: it depends on nothing else, and while the token is cached the
     /// busiest route answers without serializing it again.
@@ -112,12 +116,18 @@ pub fn authenticate(
         owner,
         user_type,
         department,
+        via_previous,
     } = found;
+    let previous_until = if via_previous {
+        token.previous_valid_until
+    } else {
+        None
+    };
     let refusal = if token.revoked_at.is_some() {
         Some(Refusal::Revoked)
     } else if !token.is_active() {
         Some(Refusal::Disabled)
-    } else if token.is_expired(now) {
+    } else if token.is_expired(now) || (via_previous && previous_until.is_none_or(|at| at <= now)) {
         Some(Refusal::Expired)
     } else if !owner.is_active() {
         Some(Refusal::OwnerDisabled)
@@ -131,13 +141,30 @@ pub fn authenticate(
             ..from.actor()
         };
         let label = token.label();
-        let event = Event::new(refusal.action(), Outcome::Denied).target(
+        let mut event = Event::new(refusal.action(), Outcome::Denied).target(
             audit::TargetType::Token,
             Some(token.id),
             Some(&label),
         );
+        if via_previous {
+            event = event.detail(PREVIOUS_SECRET);
+        }
         audit::record(conn, &actor, &event)?;
         return Ok(Err(refusal));
+    }
+    if via_previous {
+        // Every use of the old secret during the overlap is on record.
+        token_rows::record_previous_use(conn, token.id, now)?;
+        let actor = Actor {
+            user_id: Some(owner.id),
+            username: Some(owner.username.clone()),
+            ..from.actor()
+        };
+        let label = token.label();
+        let event = Event::new(audit::AuditAction::PreviousSecretUsed, Outcome::Success)
+            .target(audit::TargetType::Token, Some(token.id), Some(&label))
+            .detail(PREVIOUS_SECRET);
+        audit::record(conn, &actor, &event)?;
     }
 
     let (user_type, type_scopes) = match user_type {
@@ -152,9 +179,13 @@ pub fn authenticate(
         department,
         user_type,
         tenant: context.tenant.clone(),
+        previous_until,
         me_body: OnceLock::new(),
     }))
 }
+
+/// The detail of audit rows about a use of a replaced secret.
+const PREVIOUS_SECRET: &str = "the previous secret, replaced by a regeneration";
 
 /// Audits a valid token's call that needed a scope it does not hold now.
 pub fn record_scope_denied(

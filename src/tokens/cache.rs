@@ -172,6 +172,7 @@ mod tests {
             department: None,
             user_type: None,
             tenant: String::new(),
+            previous_until: None,
             me_body: std::sync::OnceLock::new(),
         })
     }

@@ -21,10 +21,34 @@ use crate::db::tokens::{self as token_rows, NewToken, Token};
 use crate::db::users::User;
 use crate::db::{self, DbConn, memberships, scopes as catalog, settings, user_types};
 use crate::domain::form::FieldErrors;
-use crate::domain::policy::{ExpiryChoice, check_description, check_token_name};
+use crate::domain::policy::{ExpiryChoice, Overlap, check_description, check_token_name};
 use crate::domain::scopes::{self, ScopeSet};
 use crate::domain::token::{PlainToken, TokenKind, TokenStatus};
 use crate::error::AppError;
+use crate::sealing::Sealer;
+
+/// What new secrets are made with: the deployment's token prefix, and the key
+/// their kept copies (Show) are sealed with.
+pub struct Issuer {
+    pub prefix: String,
+    pub sealer: Sealer,
+}
+
+impl Issuer {
+    /// A new secret of `kind`, with its sealed copy when Show keeps that kind.
+    fn issue(
+        &self,
+        kind: TokenKind,
+        settings: &settings::Settings,
+    ) -> (PlainToken, Option<Vec<u8>>) {
+        let secret = PlainToken::generate(&self.prefix, kind);
+        let sealed = settings
+            .shows(kind)
+            .then(|| self.sealer.seal(secret.expose(), &secret.sha256()))
+            .flatten();
+        (secret, sealed)
+    }
+}
 
 /// A token just created or regenerated: the only moment its secret exists.
 #[derive(Debug)]
@@ -146,7 +170,7 @@ fn record(
 /// Creates a token for `owner`. Bad input comes back as field errors, nothing stored.
 pub fn create(
     conn: &mut DbConn,
-    prefix: &str,
+    issuer: &Issuer,
     owner: &User,
     actor: &Actor,
     mut req: CreateRequest,
@@ -215,7 +239,7 @@ pub fn create(
         return Ok(Err(errors));
     }
 
-    let secret = PlainToken::generate(prefix, req.kind);
+    let (secret, sealed) = issuer.issue(req.kind, &settings);
     let hash = secret.sha256();
     let display_prefix = secret.display_prefix();
     let stored_scopes = match req.kind {
@@ -232,7 +256,8 @@ pub fn create(
         // A mobile session is named by its device, written with the row: a
         // later update would move the validity epoch and empty every
         // instance's token cache at each mobile sign-in.
-        .device_name((req.kind == TokenKind::Session).then_some(req.name.as_str()));
+        .device_name((req.kind == TokenKind::Session).then_some(req.name.as_str()))
+        .sealed(sealed);
     // The row and its audit row together, or neither. A name clash rolls
     // back too (on PostgreSQL the failed insert has ended the transaction).
     let label = new.label();
@@ -312,19 +337,44 @@ pub fn edit(
     Ok(Ok(()))
 }
 
-/// A new secret for the same record; the old one stops working at once. Refused,
-/// changing nothing, while token creation is switched off (a new secret is a new
-/// credential): the message comes back under the field `token`.
+/// What a regeneration asks for: how long the previous secret keeps working,
+/// and an expiry (`None`: the lifetime the token had, from now).
+#[derive(Debug, Clone)]
+pub struct Regeneration {
+    pub overlap: Overlap,
+    pub expiry: Option<ExpiryChoice>,
+}
+
+impl Regeneration {
+    /// The old secret stops at once; the lifetime is kept.
+    pub const AT_ONCE: Regeneration = Regeneration {
+        overlap: Overlap::None,
+        expiry: None,
+    };
+}
+
+/// A new secret for the same record. The old one stops working at once, or at
+/// the end of the overlap asked for (within the policy's maximum). Refused,
+/// changing nothing, for a mobile session, and while token creation is switched
+/// off (a new secret is a new credential): the message comes back under the
+/// field `token`; a bad overlap or expiry under `overlap` / `expires_at`.
 pub fn regenerate(
     conn: &mut DbConn,
-    prefix: &str,
+    issuer: &Issuer,
     token: &Token,
     actor: &Actor,
+    ask: &Regeneration,
 ) -> Result<Result<Issued, FieldErrors>, AppError> {
     let kind = token.kind;
-    let policy = settings::load(conn)?.policy();
+    let settings = settings::load(conn)?;
+    let policy = settings.policy();
+    let now = db::now();
+    let mut errors = FieldErrors::new();
+    if kind == TokenKind::Session {
+        errors.add("token", SESSION_NOT_REGENERATED);
+        return Ok(Err(errors));
+    }
     if !policy.creation_enabled {
-        let mut errors = FieldErrors::new();
         errors.add(
             "token",
             format!(
@@ -334,29 +384,68 @@ pub fn regenerate(
         );
         return Ok(Err(errors));
     }
-    let secret = PlainToken::generate(prefix, kind);
-    let now = db::now();
-    let expires_at = policy.regenerated_expiry(now, token.issued_at, token.expires_at);
+    if ask.overlap.hours() > policy.max_overlap.hours() {
+        errors.add(
+            "overlap",
+            format!(
+                "The policy keeps an old secret working for at most {}.",
+                policy.max_overlap.label()
+            ),
+        );
+    }
+    let expires_at = match &ask.expiry {
+        None => policy.regenerated_expiry(now, token.issued_at, token.expires_at),
+        Some(choice) => policy
+            .resolve_expiry(choice, now)
+            .unwrap_or_else(|message| {
+                errors.add("expires_at", message);
+                None
+            }),
+    };
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let (secret, sealed) = issuer.issue(kind, &settings);
+    let previous_until = (ask.overlap != Overlap::None).then(|| now + ask.overlap.duration());
     // The change and its audit row together, or neither.
     db::transaction(conn, |conn| {
+        // The secret being replaced, as stored now, keeps working meanwhile.
+        let previous_sha256 = match previous_until {
+            Some(_) => Some(token_rows::sha256_of(conn, token.id)?),
+            None => None,
+        };
+        let hash = secret.sha256();
+        let display_prefix = secret.display_prefix();
         let changed = token_rows::replace_secret(
             conn,
             token.id,
-            &secret.sha256(),
-            &secret.display_prefix(),
-            now,
-            expires_at,
+            &token_rows::NewSecret {
+                sha256: &hash,
+                display_prefix: &display_prefix,
+                issued_at: now,
+                expires_at,
+                sealed,
+                previous: previous_sha256.as_deref().zip(previous_until),
+            },
         )?;
         if changed == 0 {
             return Err(AppError::NotFound);
         }
-        let label = format!("{} ({}…)", token.name, secret.display_prefix());
+        let label = format!("{} ({display_prefix}…)", token.name);
+        let detail = match previous_until {
+            Some(until) => format!(
+                "previous secret {}… works until {} UTC",
+                token.display_prefix,
+                until.format("%Y-%m-%d %H:%M")
+            ),
+            None => format!("previous secret {}…", token.display_prefix),
+        };
         audit::record(
             conn,
             actor,
             &Event::new(audit::AuditAction::TokenRegenerated, Outcome::Success)
                 .target(audit::TargetType::Token, Some(token.id), Some(&label))
-                .detail(&format!("previous secret {}…", token.display_prefix)),
+                .detail(&detail),
         )?;
         Ok(())
     })?;
@@ -367,6 +456,64 @@ pub fn regenerate(
         secret,
         expires_at,
     }))
+}
+
+/// Why a mobile session has no Regenerate.
+pub const SESSION_NOT_REGENERATED: &str =
+    "A mobile session is not regenerated: sign it out (revoke it) and sign in again.";
+
+/// Why a token's secret cannot be shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotShown {
+    /// Personal tokens and mobile sessions are never shown again.
+    NeverForKind,
+    /// Created (or regenerated) while Show was off, or Show was switched off since.
+    NotKept,
+    /// No key file on this instance, or the key does not open the copy.
+    NoKey,
+}
+
+impl NotShown {
+    pub fn message(self) -> &'static str {
+        match self {
+            NotShown::NeverForKind => {
+                "Access tokens and mobile sessions are shown once, when they are made, and never again."
+            }
+            NotShown::NotKept => "This token was not kept; regenerate it to get a new secret.",
+            NotShown::NoKey => {
+                "This server cannot open the kept secret: its secret key file is missing or \
+                 different (TESSERA_SECRET_KEY_FILE). Ask the operator, or regenerate the token."
+            }
+        }
+    }
+}
+
+/// The secret of `token`, opened from its sealed copy, with a `token_shown`
+/// audit row; or why not (audited too, as denied, except for a kind that is
+/// never shown).
+pub fn show(
+    conn: &mut DbConn,
+    sealer: &Sealer,
+    token: &Token,
+    actor: &Actor,
+) -> Result<Result<String, NotShown>, AppError> {
+    if !token.kind.is_shown() {
+        return Ok(Err(NotShown::NeverForKind));
+    }
+    let outcome = match token_rows::sealed_of(conn, token.id)? {
+        None => Err(NotShown::NotKept),
+        Some((sealed, sha256)) => sealer.open(&sealed, &sha256).map_err(|err| {
+            tracing::error!(token_id = token.id, error = %err, "a kept secret did not open");
+            NotShown::NoKey
+        }),
+    };
+    let result = if outcome.is_ok() {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    };
+    record(conn, actor, audit::AuditAction::TokenShown, result, token)?;
+    Ok(outcome)
 }
 
 pub fn set_enabled(

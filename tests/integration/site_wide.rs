@@ -149,6 +149,16 @@ async fn pages_have_one_h1_and_a_label_for_every_input() {
                 .map(|id| format!("/admin/tokens/{id}"))
                 .collect(),
             "/profile/tokens/{id}/edit" => vec![format!("/profile/tokens/{}/edit", personal.id)],
+            "/profile/tokens/{id}/regenerate" => [personal.id, client.id]
+                .iter()
+                .map(|id| format!("/profile/tokens/{id}/regenerate"))
+                .collect(),
+            "/profile/tokens/{id}/show" => vec![format!("/profile/tokens/{}/show", client.id)],
+            "/admin/tokens/{id}/regenerate" => [client.id, api.id]
+                .iter()
+                .map(|id| format!("/admin/tokens/{id}/regenerate"))
+                .collect(),
+            "/admin/tokens/{id}/show" => vec![format!("/admin/tokens/{}/show", api.id)],
             "/profile/tokens/{id}/revoke" => [personal.id, client.id]
                 .iter()
                 .map(|id| format!("/profile/tokens/{id}/revoke"))

@@ -241,6 +241,9 @@ const READ_FOR_TOKENS: [(&str, &[&str]); 7] = [
             // When the secret was issued: what regeneration reads, never
             // authentication.
             "issued_at",
+            // The sealed copy (Show) and the previous secret's last use.
+            "sealed_secret",
+            "previous_last_used_at",
         ],
     ),
     (
@@ -253,7 +256,15 @@ const READ_FOR_TOKENS: [(&str, &[&str]); 7] = [
     ("departments", &["description"]),
     (
         "settings",
-        &["cookie_key", "setup_code_sha256", "updated_at"],
+        &[
+            "cookie_key",
+            "setup_code_sha256",
+            "updated_at",
+            // Show and the longest overlap: pages only.
+            "show_clients",
+            "show_api_tokens",
+            "max_overlap_hours",
+        ],
     ),
 ];
 
@@ -562,6 +573,18 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     ];
     let new_client = ("/profile/clients/new", "/profile/clients");
     let bi = new_token_in(&walk.submit(&ada, new_client, &fields, ok).await);
+    // Show, behind the step-up: first to /sudo, then the secret.
+    let bi_id = id(&db, "SELECT id FROM tokens WHERE name = 'BI'");
+    let show = format!("/profile/tokens/{bi_id}/show");
+    walk.submit(&ada, (&show, &show), &[], see_other).await;
+    let sudo = [("password", PASSWORD), ("next", show.as_str())];
+    walk.submit(&ada, ("/sudo", "/sudo"), &sudo, see_other)
+        .await;
+    let page = walk.submit(&ada, (&show, &show), &[], ok).await;
+    assert_eq!(
+        common::text_of(&page, "#shown-token").as_deref(),
+        Some(bi.as_str())
+    );
     let mut fields = laptop_fields[3..].to_vec();
     fields.push(("description", "edited"));
     walk.submit(&ada, (&format!("{mine}/edit"), &mine), &fields, see_other)
@@ -647,6 +670,15 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     let page = walk.submit(&root, regenerate, &[], ok).await;
     now_says(&app, &erp, Refused, "an administrator regenerating it").await;
     erp = new_token_in(&page);
+    let show = format!("{detail}/show");
+    let sudo = [("password", PASSWORD), ("next", show.as_str())];
+    walk.submit(&root, ("/sudo", "/sudo"), &sudo, see_other)
+        .await;
+    let page = walk.submit(&root, (&show, &show), &[], ok).await;
+    assert_eq!(
+        common::text_of(&page, "#shown-token").as_deref(),
+        Some(erp.as_str())
+    );
     let fields = [
         ("name", "spare"),
         ("description", ""),

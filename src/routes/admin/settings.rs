@@ -8,11 +8,16 @@ use crate::auth::extract::CurrentAdmin;
 use crate::db;
 use crate::db::audit::{self, AuditAction, Event, Outcome};
 use crate::db::settings::{self, Settings};
+use crate::db::tokens;
 use crate::domain::form::FieldErrors;
+use crate::domain::policy::Overlap;
+use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
 use crate::routes::acting::Acting;
 use crate::state::AppState;
+use diesel::QueryResult;
+use std::fmt::Write as _;
 
 /// The form as typed (numbers stay text so a bad value comes back as typed).
 #[derive(Debug, Default, serde::Deserialize)]
@@ -25,6 +30,9 @@ pub struct SettingsForm {
     mobile_session_days: String,
     token_creation_enabled: Option<String>,
     tenant_id: String,
+    show_clients: Option<String>,
+    show_api_tokens: Option<String>,
+    max_overlap: String,
 }
 
 impl SettingsForm {
@@ -37,7 +45,15 @@ impl SettingsForm {
             mobile_session_days: s.mobile_session_days.to_string(),
             token_creation_enabled: s.token_creation_enabled.then(|| "on".into()),
             tenant_id: s.tenant_id.clone(),
+            show_clients: s.show_clients.then(|| "on".into()),
+            show_api_tokens: s.show_api_tokens.then(|| "on".into()),
+            max_overlap: Overlap::within_hours(s.max_overlap_hours).to_string(),
         }
+    }
+
+    /// Whether `overlap` is the one chosen (the select marks it).
+    fn is_max_overlap(&self, overlap: Overlap) -> bool {
+        self.max_overlap == overlap.as_str()
     }
 
     /// The changes, or field errors.
@@ -69,6 +85,10 @@ impl SettingsForm {
                 "The default lifetime cannot exceed the maximum lifetime.",
             );
         }
+        let max_overlap = self.max_overlap.parse::<Overlap>().unwrap_or_else(|_| {
+            errors.add("max_overlap", "Choose one of the offered overlaps.");
+            Overlap::None
+        });
         let tenant_id = self.tenant_id.trim().to_owned();
         if tenant_id.chars().count() > 100 || tenant_id.chars().any(char::is_control) {
             errors.add("tenant_id", "Use at most 100 printable characters.");
@@ -84,6 +104,9 @@ impl SettingsForm {
             mobile_session_days,
             token_creation_enabled: self.token_creation_enabled.is_some(),
             tenant_id,
+            show_clients: self.show_clients.is_some(),
+            show_api_tokens: self.show_api_tokens.is_some(),
+            max_overlap_hours: max_overlap.hours(),
         })
     }
 }
@@ -100,7 +123,8 @@ fn audit_detail(changes: &Settings, tenant_before: &str) -> String {
         )
     };
     format!(
-        "default {} d, max {} d, non-expiring {}, retention {} d, mobile sessions {} d, creation {}, {tenant}",
+        "default {} d, max {} d, non-expiring {}, retention {} d, mobile sessions {} d, creation {}, \
+         show clients {}, show API tokens {}, overlap at most {}, {tenant}",
         changes.default_lifetime_days,
         changes.max_lifetime_days,
         if changes.allow_non_expiring {
@@ -110,12 +134,15 @@ fn audit_detail(changes: &Settings, tenant_before: &str) -> String {
         },
         changes.retention_days,
         changes.mobile_session_days,
-        if changes.token_creation_enabled {
-            "on"
-        } else {
-            "off"
-        },
+        on_off(changes.token_creation_enabled),
+        on_off(changes.show_clients),
+        on_off(changes.show_api_tokens),
+        Overlap::within_hours(changes.max_overlap_hours).label(),
     )
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
 }
 
 #[derive(Template)]
@@ -124,6 +151,9 @@ struct SettingsPage {
     ctx: PageCtx,
     form: SettingsForm,
     errors: FieldErrors,
+    /// Whether this instance has a key to seal secrets with (Show).
+    sealing: bool,
+    overlaps: [Overlap; 4],
 }
 
 pub async fn show_settings(
@@ -136,6 +166,8 @@ pub async fn show_settings(
         ctx: PageCtx::from_request(&req),
         form: SettingsForm::from_settings(&current),
         errors: FieldErrors::new(),
+        sealing: state.issuer.sealer.is_configured(),
+        overlaps: Overlap::ALL,
     };
     Ok(render(&req, StatusCode::OK, page))
 }
@@ -153,27 +185,48 @@ pub async fn update_settings(
                 ctx: PageCtx::from_request(&req),
                 form,
                 errors,
+                sealing: state.issuer.sealer.is_configured(),
+                overlaps: Overlap::ALL,
             };
             return Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
         }
     };
     let at = db::now();
-    state
+    let erased = state
         .db(move |conn| {
             db::transaction(conn, |conn| {
                 let before = settings::load(conn)?;
-                let detail = audit_detail(&changes, &before.tenant_id);
+                let mut detail = audit_detail(&changes, &before.tenant_id);
                 settings::update(conn, &changes, at)?;
+                // Show switched off for a kind: its kept secrets go at once.
+                let mut erased = Vec::new();
+                for kind in [TokenKind::Client, TokenKind::Api] {
+                    if before.shows(kind) && !changes.shows(kind) {
+                        let count = tokens::erase_sealed(conn, kind)?;
+                        let _ = write!(detail, "; erased {count} kept {} secrets", kind.plural());
+                        erased.push((kind, count));
+                    }
+                }
                 audit::record(
                     conn,
                     &actor,
                     &Event::new(AuditAction::SettingsUpdated, Outcome::Success).detail(&detail),
-                )
-            })?;
-            Ok(())
+                )?;
+                QueryResult::Ok(erased)
+            })
+            .map_err(AppError::from)
         })
         .await?;
-    flash(&session, FlashKind::Success, "Settings saved.");
+    let mut message = String::from("Settings saved.");
+    for (kind, count) in erased {
+        let _ = write!(
+            message,
+            " Show is off for {}: {count} kept {} erased.",
+            kind.plural(),
+            if count == 1 { "secret" } else { "secrets" }
+        );
+    }
+    flash(&session, FlashKind::Success, message);
     Ok(redirect("/admin/settings"))
 }
 
@@ -190,6 +243,9 @@ mod tests {
             mobile_session_days: "30".into(),
             token_creation_enabled: Some("on".into()),
             tenant_id: "acme".into(),
+            show_clients: Some("on".into()),
+            show_api_tokens: None,
+            max_overlap: "1d".into(),
         }
     }
 

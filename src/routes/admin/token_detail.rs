@@ -13,12 +13,14 @@ use crate::db::audit::{self, AuditEvent};
 use crate::db::schema::tokens as token_table;
 use crate::db::tokens::Token;
 use crate::db::{self, settings};
+use crate::domain::token::TokenKind;
 use crate::error::AppError;
-use crate::page::{FlashKind, PageCtx, flash, redirect, render};
+use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
 use crate::routes::acting::Acting;
-use crate::routes::profile_tokens::show_issued_then;
+use crate::routes::token_secret::{self, Place, RegenerateForm};
 use crate::state::AppState;
 use crate::tokens;
+use actix_session::Session;
 
 #[derive(Template)]
 #[template(path = "admin/tokens/detail.html")]
@@ -78,44 +80,96 @@ fn back(id: i64) -> String {
     format!("/admin/tokens/{id}")
 }
 
+fn place(id: i64) -> Place {
+    Place {
+        base: back(id),
+        back: back(id),
+    }
+}
+
+/// The token, when administrators regenerate its kind (clients and API
+/// tokens); otherwise back to its page with why not.
+async fn regenerated_here(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+) -> Result<Result<Token, HttpResponse>, AppError> {
+    let token = load_token(state, id).await?;
+    if token.kind.regenerated_by_administrators() {
+        return Ok(Ok(token));
+    }
+    let message = format!(
+        "{} is not regenerated here: {}",
+        token.label(),
+        if token.kind.is_session() {
+            "sign the session out (revoke it) instead."
+        } else {
+            "its owner regenerates it on their profile."
+        }
+    );
+    flash(session, FlashKind::Error, message);
+    Ok(Err(redirect(&back(id))))
+}
+
+pub async fn confirm_regenerate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Acting { session, .. }: Acting<CurrentAdmin>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    match regenerated_here(&state, &session, id).await? {
+        Ok(token) => token_secret::confirm_regenerate(&req, &state, token, place(id)).await,
+        Err(elsewhere) => Ok(elsewhere),
+    }
+}
+
 pub async fn regenerate_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Acting { actor, session, .. }: Acting<CurrentAdmin>,
+    path: web::Path<i64>,
+    HtmlForm(form): HtmlForm<RegenerateForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    match regenerated_here(&state, &session, id).await? {
+        Ok(token) => {
+            token_secret::regenerate(&req, &state, (actor, &session), token, place(id), form).await
+        }
+        Err(elsewhere) => Ok(elsewhere),
+    }
+}
+
+/// The token, when it is a live API token (the kind administrators show);
+/// a client's secret is its owner's to show.
+async fn shown_here(state: &AppState, id: i64) -> Result<Token, AppError> {
+    let token = load_token(state, id).await?;
+    if token.kind != TokenKind::Api || token.revoked_at.is_some() {
+        return Err(AppError::NotFound);
+    }
+    Ok(token)
+}
+
+pub async fn offer_show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _admin: CurrentAdmin,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let token = shown_here(&state, id).await?;
+    Ok(token_secret::offer_show(&req, token, place(id)))
+}
+
+pub async fn show_secret(
     req: HttpRequest,
     state: web::Data<AppState>,
     Acting { actor, session, .. }: Acting<CurrentAdmin>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let token = load_token(&state, id).await?;
-    if !token.kind.regenerated_by_administrators() {
-        let message = format!(
-            "{} is not regenerated here: {}",
-            token.label(),
-            if token.kind.is_session() {
-                "sign the session out (revoke it) instead."
-            } else {
-                "its owner regenerates it on their profile."
-            }
-        );
-        flash(&session, FlashKind::Error, message);
-        return Ok(redirect(&back(id)));
-    }
-    let prefix = state.token_prefix.clone();
-    let outcome = state
-        .db(move |conn| tokens::regenerate(conn, &prefix, &token, &actor))
-        .await?;
-    match outcome {
-        Ok(issued) => Ok(show_issued_then(
-            &req,
-            "Token regenerated",
-            issued,
-            &back(id),
-        )),
-        Err(errors) => {
-            let message = errors.get("token").unwrap_or(tokens::CREATION_OFF);
-            flash(&session, FlashKind::Error, message);
-            Ok(redirect(&back(id)))
-        }
-    }
+    let token = shown_here(&state, id).await?;
+    token_secret::show(&req, &state, (actor, &session), token, place(id)).await
 }
 
 async fn set_enabled(

@@ -185,7 +185,7 @@ pub async fn create_api_token(
         expiry: api_token_expiry(&form.expires_at),
         grant_ceiling: None,
     };
-    let prefix = state.token_prefix.clone();
+    let prefix = state.issuer.clone();
     let outcome = state
         .db(move |conn| {
             let owner = match owner_id {
@@ -219,6 +219,7 @@ pub async fn create_api_token(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::policy::Overlap;
 
     fn policy(max_lifetime_days: i64) -> Policy {
         Policy {
@@ -226,6 +227,7 @@ mod tests {
             max_lifetime_days,
             allow_non_expiring: false,
             creation_enabled: true,
+            max_overlap: Overlap::Week,
         }
     }
 

@@ -71,7 +71,7 @@ pub async fn introspect(
     form: Result<web::Form<TokenForm>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let form = checked(form)?;
-    let Some(presented) = PlainToken::parse(&state.token_prefix, form.token.trim()) else {
+    let Some(presented) = PlainToken::parse(&state.issuer.prefix, form.token.trim()) else {
         return Ok(inactive());
     };
     let from = UseContext {
@@ -91,7 +91,13 @@ pub async fn introspect(
         username: auth.owner.username.clone(),
         sub: auth.owner.id.to_string(),
         token_type: "Bearer",
-        exp: auth.token.expires_at.map(|at| at.and_utc().timestamp()),
+        // A replaced secret still in its overlap ends with the overlap.
+        exp: auth
+            .previous_until
+            .into_iter()
+            .chain(auth.token.expires_at)
+            .min()
+            .map(|at| at.and_utc().timestamp()),
         iat: auth.token.created_at.and_utc().timestamp(),
         client_id: format!("{}…", auth.token.display_prefix),
         department: auth.department.clone(),
@@ -116,7 +122,7 @@ pub async fn revoke_by_value(
     client: ClientInfo,
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let presented = PlainToken::parse(&state.token_prefix, form.token.trim());
+    let presented = PlainToken::parse(&state.issuer.prefix, form.token.trim());
     let actor = client.actor(None);
     let bucket = format!("revoke-ip:{}", client.ip);
     let throttled = state

@@ -68,7 +68,7 @@ pub async fn create_session(
         device.chars().take(100).collect()
     };
     let actor = client.actor(None);
-    let prefix = state.token_prefix.clone();
+    let prefix = state.issuer.clone();
     let outcome = state
         .blocking(move |pool, hasher| {
             let user = match accounts::sign_in(

@@ -152,11 +152,7 @@ pub async fn create_token(
         },
         grant_ceiling: Some(caller.scopes.clone()),
     };
-    let (owner, actor, prefix) = (
-        caller.owner.clone(),
-        caller.actor(),
-        state.token_prefix.clone(),
-    );
+    let (owner, actor, prefix) = (caller.owner.clone(), caller.actor(), state.issuer.clone());
     let issued = state
         .db(move |conn| tokens::create(conn, &prefix, &owner, &actor, request))
         .await?
@@ -279,9 +275,17 @@ pub async fn regenerate_token(
     path: Result<web::Path<i64>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
-    let (actor, prefix) = (caller.actor(), state.token_prefix.clone());
+    let (actor, prefix) = (caller.actor(), state.issuer.clone());
     let issued = state
-        .db(move |conn| tokens::regenerate(conn, &prefix, &token, &actor))
+        .db(move |conn| {
+            tokens::regenerate(
+                conn,
+                &prefix,
+                &token,
+                &actor,
+                &tokens::Regeneration::AT_ONCE,
+            )
+        })
         .await?
         .map_err(ApiError::Unprocessable)?;
     Ok(no_store(HttpResponse::Ok()).json(IssuedView::from(issued)))

@@ -90,7 +90,7 @@ async fn create_own(
     acting: Acting<CurrentUser>,
     request: CreateRequest,
 ) -> Result<Result<Issued, FieldErrors>, AppError> {
-    let (owner, actor, prefix) = (acting.who.0, acting.actor, state.token_prefix.clone());
+    let (owner, actor, prefix) = (acting.who.0, acting.actor, state.issuer.clone());
     state
         .db(move |conn| tokens::create(conn, &prefix, &owner, &actor, request))
         .await

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::{Choices, show_issued};
+use super::Choices;
 use crate::auth::extract::CurrentUser;
 use crate::db::audit::AuditAction;
 use crate::db::tokens::Token;
@@ -15,6 +15,7 @@ use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
 use crate::routes::acting::Acting;
+use crate::routes::token_secret::{self, Place, RegenerateForm};
 use crate::state::AppState;
 use crate::tokens;
 
@@ -148,26 +149,72 @@ pub async fn update_token(
     }
 }
 
-pub async fn regenerate_token(
+fn place(id: i64) -> Place {
+    Place {
+        base: format!("{BACK}/{id}"),
+        back: BACK.to_owned(),
+    }
+}
+
+pub async fn confirm_regenerate(
     req: HttpRequest,
     state: web::Data<AppState>,
     acting: Acting<CurrentUser>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let prefix = state.token_prefix.clone();
     let token = own_token(&state, &acting, path.into_inner()).await?;
+    let place = place(token.id);
+    token_secret::confirm_regenerate(&req, &state, token, place).await
+}
+
+pub async fn regenerate_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    acting: Acting<CurrentUser>,
+    path: web::Path<i64>,
+    HtmlForm(form): HtmlForm<RegenerateForm>,
+) -> Result<HttpResponse, AppError> {
+    let token = own_token(&state, &acting, path.into_inner()).await?;
+    let place = place(token.id);
     let Acting { actor, session, .. } = acting;
-    let outcome = state
-        .db(move |conn| tokens::regenerate(conn, &prefix, &token, &actor))
-        .await?;
-    match outcome {
-        Ok(issued) => Ok(show_issued(&req, "Token regenerated", issued)),
-        Err(errors) => {
-            let message = errors.get("token").unwrap_or(tokens::CREATION_OFF);
-            flash(&session, FlashKind::Error, message);
-            Ok(redirect(BACK))
-        }
+    token_secret::regenerate(&req, &state, (actor, &session), token, place, form).await
+}
+
+/// [`own_token`], when it is a client (the one kind of the profile that Show
+/// gives back).
+async fn own_client(
+    state: &AppState,
+    acting: &Acting<CurrentUser>,
+    id: i64,
+) -> Result<Token, AppError> {
+    let token = own_token(state, acting, id).await?;
+    if !token.kind.is_shown() {
+        return Err(AppError::NotFound);
     }
+    Ok(token)
+}
+
+pub async fn offer_show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    acting: Acting<CurrentUser>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let token = own_client(&state, &acting, path.into_inner()).await?;
+    let place = place(token.id);
+    Ok(token_secret::offer_show(&req, token, place))
+}
+
+pub async fn show_secret(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    acting: Acting<CurrentUser>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let token = own_client(&state, &acting, path.into_inner()).await?;
+    let place = place(token.id);
+    let Acting { actor, session, .. } = acting;
+    token_secret::show(&req, &state, (actor, &session), token, place).await
 }
 
 async fn set_enabled(

@@ -8,8 +8,8 @@ mod manage;
 
 pub use create::{create_access_token, create_client, show_new_client, show_new_token};
 pub use manage::{
-    confirm_revoke, disable_token, enable_token, regenerate_token, revoke_token, show_edit_token,
-    update_token,
+    confirm_regenerate, confirm_revoke, disable_token, enable_token, offer_show, regenerate_token,
+    revoke_token, show_edit_token, show_secret, update_token,
 };
 
 use actix_web::http::{StatusCode, header};

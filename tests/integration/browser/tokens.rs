@@ -112,7 +112,7 @@ async fn revoke_asks_in_a_dialog_then_the_token_is_refused() {
     let browser = Browser::launch(&binaries, &app).await;
     browser.sign_in("ada").await;
     browser.goto("/profile/tokens").await;
-    let revoke_link = format!("tr[data-token-id=\"{id}\"] a[data-confirm-dialog]");
+    let revoke_link = format!("tr[data-token-id=\"{id}\"] a.danger-link[data-confirm-dialog]");
 
     // Cancel closes the dialog and changes nothing.
     browser.click(&revoke_link, "Revoke").await;

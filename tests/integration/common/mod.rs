@@ -75,11 +75,15 @@ pub fn long_password(chars: usize) -> String {
 pub struct TestDb {
     /// What the server and the test connect to.
     pub url: String,
+    /// The server's secret key file (Show), in a folder of the test's own:
+    /// on PostgreSQL nothing would be beside the database.
+    pub key_file: std::path::PathBuf,
     place: Place,
+    _dir: tempfile::TempDir,
 }
 
 enum Place {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Sqlite,
     Postgres { admin_url: String, schema: String },
 }
 
@@ -95,6 +99,8 @@ impl Drop for TestDb {
 
 /// A fresh, empty database for one test.
 pub fn fresh_database() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key_file = dir.path().join("secret.key");
     match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             // Without TLS unless the URL asks for it: libpq's OpenSSL, cleaned up
@@ -113,16 +119,17 @@ pub fn fresh_database() -> TestDb {
                 .expect("create test schema");
             TestDb {
                 url: format!("{admin_url}&options=-csearch_path%3D{schema}"),
+                key_file,
                 place: Place::Postgres { admin_url, schema },
+                _dir: dir,
             }
         }
-        _ => {
-            let dir = tempfile::tempdir().expect("temp dir");
-            TestDb {
-                url: format!("sqlite://{}", dir.path().join("tessera.db").display()),
-                place: Place::Sqlite(dir),
-            }
-        }
+        _ => TestDb {
+            url: format!("sqlite://{}", dir.path().join("tessera.db").display()),
+            key_file,
+            place: Place::Sqlite,
+            _dir: dir,
+        },
     }
 }
 
@@ -147,7 +154,7 @@ impl TestDb {
     pub fn url_for(&self, instance: &str) -> String {
         match self.place {
             Place::Postgres { .. } => format!("{}&application_name={instance}", self.url),
-            Place::Sqlite(_) => self.url.clone(),
+            Place::Sqlite => self.url.clone(),
         }
     }
 
@@ -270,6 +277,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     }
     let db = fresh_database();
     let mut config = test_config(&db.url);
+    config.secret_key_file = Some(db.key_file.clone());
     customize(&mut config);
     let app = Application::build(&config).await.expect("the app builds");
     let port = app.port();
@@ -867,8 +875,8 @@ pub fn hidden_fields(html: &str, selector: &str) -> Vec<(String, String)> {
 }
 
 /// What a browser would post for the form with this `action` in `html` as it
-/// stands: each named text-like or hidden input with its value, and each
-/// checked checkbox.
+/// stands: each named text-like or hidden input with its value, each checked
+/// checkbox, and each select's selected option (else its first).
 pub fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
     let form = format!("form[action=\"{action}\"]");
     let inputs = [
@@ -880,7 +888,24 @@ pub fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
     ]
     .map(|input| format!("{form} {input}"))
     .join(", ");
-    hidden_fields(html, &inputs)
+    let mut fields = hidden_fields(html, &inputs);
+    let doc = scraper::Html::parse_document(html);
+    let selects = scraper::Selector::parse(&format!("{form} select[name]")).expect("a selector");
+    let options = scraper::Selector::parse("option").expect("a selector");
+    for select in doc.select(&selects) {
+        let all: Vec<_> = select.select(&options).collect();
+        let chosen = all
+            .iter()
+            .find(|option| option.value().attr("selected").is_some())
+            .or(all.first());
+        if let Some(option) = chosen {
+            fields.push((
+                select.value().attr("name").unwrap_or_default().to_owned(),
+                option.value().attr("value").unwrap_or_default().to_owned(),
+            ));
+        }
+    }
+    fields
 }
 
 /// A fresh server with one user, `username`, who is not an administrator and
@@ -1004,6 +1029,9 @@ impl Visitor {
             ("mobile_session_days", "30"),
             ("token_creation_enabled", "on"),
             ("tenant_id", ""),
+            ("show_clients", "on"),
+            ("show_api_tokens", "on"),
+            ("max_overlap", "7d"),
         ];
         for (name, value) in changes {
             match fields.iter_mut().find(|(field, _)| field == name) {

@@ -18,6 +18,9 @@ async fn settings_change_the_policy() {
             ("retention_days", "60"),
             ("mobile_session_days", "14"),
             ("tenant_id", "acme-42"),
+            ("show_clients", "on"),
+            ("show_api_tokens", "on"),
+            ("max_overlap", "1d"),
         ];
         if let Some(c) = creation {
             f.push(("token_creation_enabled", c));
@@ -97,6 +100,9 @@ async fn settings_audit_names_the_tenant_id_and_its_change() {
                         ("mobile_session_days", "30"),
                         ("token_creation_enabled", "on"),
                         ("tenant_id", tenant),
+                        ("show_clients", "on"),
+                        ("show_api_tokens", "on"),
+                        ("max_overlap", "7d"),
                     ],
                 )
                 .await;

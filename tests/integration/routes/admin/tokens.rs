@@ -1854,7 +1854,7 @@ async fn the_console_does_not_regenerate_access_tokens_or_sessions() {
         let action = format!("{detail}/regenerate");
         let page = app.get_html(&detail).await;
         assert_eq!(
-            page.contains(&format!("action=\"{action}\"")),
+            page.contains(&format!("href=\"{action}\"")),
             offered,
             "{detail}"
         );

@@ -1,0 +1,115 @@
+//! `/sudo`: the step-up (SPEC §9). Before Show (and, later, the other
+//! sensitive changes) the signed-in user enters their password once more; the
+//! session is then elevated for [`WINDOW`], as GitHub's sudo mode. Signing in
+//! does not elevate a session by itself.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::TimeDelta;
+
+use super::login::safe_next;
+use crate::accounts;
+use crate::auth::extract::CurrentUser;
+use crate::clock::Clock;
+use crate::domain::account::Password;
+use crate::error::AppError;
+use crate::page::{HtmlForm, PageCtx, redirect, render};
+use crate::routes::acting::Acting;
+use crate::state::AppState;
+
+/// How long a step-up lasts.
+pub const WINDOW: TimeDelta = TimeDelta::minutes(10);
+
+/// The session entry: until when (Unix seconds, by the application's clock)
+/// the session is elevated.
+const ELEVATED_UNTIL: &str = "elevated_until";
+
+/// Whether this session stepped up within the last [`WINDOW`].
+pub fn is_elevated(session: &Session, clock: &Clock) -> bool {
+    session
+        .get::<i64>(ELEVATED_UNTIL)
+        .ok()
+        .flatten()
+        .is_some_and(|until| clock.now().and_utc().timestamp() < until)
+}
+
+/// Where a request that needs a step-up goes first: `/sudo`, which comes back
+/// to `next` (a page that offers the action again).
+pub fn step_up_first(next: &str) -> HttpResponse {
+    let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+    redirect(&format!("/sudo?{query}"))
+}
+
+#[derive(Template)]
+#[template(path = "sudo.html")]
+struct SudoPage {
+    ctx: PageCtx,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct SudoForm {
+    password: Password,
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn show_sudo(
+    req: HttpRequest,
+    _user: CurrentUser,
+    query: web::Query<NextQuery>,
+) -> HttpResponse {
+    let page = SudoPage {
+        ctx: PageCtx::from_request(&req),
+        next: safe_next(&query.next).to_owned(),
+        error: None,
+    };
+    render(&req, StatusCode::OK, page)
+}
+
+pub async fn confirm_sudo(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Acting {
+        who,
+        actor,
+        session,
+    }: Acting<CurrentUser>,
+    HtmlForm(form): HtmlForm<SudoForm>,
+) -> Result<HttpResponse, AppError> {
+    let next = safe_next(&form.next).to_owned();
+    let account = who.0;
+    let outcome = state
+        .blocking(move |pool, hasher| {
+            accounts::confirm_password(pool, hasher, &account, &form.password, &actor)
+        })
+        .await?;
+    match outcome {
+        Ok(()) => {
+            // A new session id with the new privilege, as at sign-in.
+            session.renew();
+            let until = (state.clock.now() + WINDOW).and_utc().timestamp();
+            session
+                .insert(ELEVATED_UNTIL, until)
+                .map_err(|e| AppError::Internal(e.into()))?;
+            Ok(redirect(&next))
+        }
+        Err(error) => {
+            let page = SudoPage {
+                ctx: PageCtx::from_request(&req),
+                next,
+                error: Some(error),
+            };
+            Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page))
+        }
+    }
+}
