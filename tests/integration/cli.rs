@@ -583,3 +583,66 @@ async fn every_pooled_sqlite_connection_has_the_pragmas() {
         }
     }
 }
+
+/// `tessera rotate-key` re-seals every kept secret with a new key and drops
+/// the old one from the file; the running server follows without a restart,
+/// and the rotation is audited.
+#[actix_web::test]
+async fn rotate_key_reseals_and_the_running_server_follows() {
+    let (app, _) = common::app_with_member("ada").await;
+    app.login_ok("ada").await;
+    let (id, secret) = app.new_client_token("BI").await;
+    let key_line = |text: &str| -> String {
+        text.lines()
+            .find(|line| !line.starts_with('#'))
+            .unwrap()
+            .to_owned()
+    };
+    let before = key_line(&std::fs::read_to_string(&app.key_file).unwrap());
+    let said = succeeds(
+        tessera(&app.database_url)
+            .arg("rotate-key")
+            .env("TESSERA_SECRET_KEY_FILE", &app.key_file),
+    );
+    assert!(said.contains("1 kept secrets re-sealed"), "{said}");
+    let after = std::fs::read_to_string(&app.key_file).unwrap();
+    let keys: Vec<&str> = after.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(keys.len(), 1, "the old key is dropped: {after}");
+    assert_ne!(keys[0], before);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&app.key_file)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let key_id = keys[0].split_whitespace().next().unwrap();
+    assert!(said.contains(key_id), "{said}");
+    let rows = app.audit_rows("secret_key_rotated");
+    assert_eq!(rows.len(), 1);
+
+    // The server, started with the old key, opens the re-sealed copy.
+    app.step_up().await;
+    let show = format!("/profile/tokens/{id}/show");
+    let res = app.submit(&show, &show, &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert_eq!(
+        common::text_of(&page, "#shown-token").as_deref(),
+        Some(secret.as_str())
+    );
+    // And seals new ones with the new key.
+    let (other, _) = app.new_client_token("ETL").await;
+    let sealed: Vec<u8> = app.db(|conn| {
+        use tessera::db::schema::tokens::dsl as t;
+        t::tokens
+            .find(other)
+            .select(t::sealed_secret.assume_not_null())
+            .first(conn)
+            .unwrap()
+    });
+    let id_hex: String = sealed[1..5].iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(id_hex, key_id);
+}

@@ -498,3 +498,47 @@ async fn no_secret_reaches_logs_audit_or_database() {
         }
     }
 }
+
+/// Issue 14: what Show keeps is sealed. The column holds neither the secret
+/// nor its body, the dump of the whole database does not either, and the
+/// stored bytes open only with the server's key file: not with another key,
+/// and not when moved to another token's row.
+#[actix_web::test]
+async fn kept_secrets_do_not_open_without_the_key_file() {
+    use tessera::sealing::{OpenError, Sealer};
+    let (app, _) = common::app_with_member("ada").await;
+    app.login_ok("ada").await;
+    let (one, secret) = app.new_client_token("BI").await;
+    let (two, _) = app.new_client_token("ETL").await;
+    let stored = |id: i64| -> (Vec<u8>, Vec<u8>) {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        app.db(|conn| {
+            t::tokens
+                .find(id)
+                .select((t::sealed_secret.assume_not_null(), t::sha256))
+                .first(conn)
+                .unwrap()
+        })
+    };
+    let (sealed, sha256) = stored(one);
+    let body = &secret[secret.len() - 20..];
+    assert!(
+        !sealed.windows(body.len()).any(|w| w == body.as_bytes()),
+        "the sealed copy holds the secret in the clear"
+    );
+    let dump = app.database_dump();
+    assert!(!dump.contains(&secret) && !dump.contains(body));
+
+    // With the server's key file it opens: the column is what Show reads.
+    let key = Sealer::open_or_create(&app.key_file).unwrap();
+    assert_eq!(key.open(&sealed, &sha256).unwrap(), secret);
+    // A copy of the database with any other key opens nothing.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let other = Sealer::open_or_create(&elsewhere.path().join("key")).unwrap();
+    assert_eq!(other.open(&sealed, &sha256), Err(OpenError::UnknownKey));
+    assert_eq!(Sealer::none().open(&sealed, &sha256), Err(OpenError::NoKey));
+    // Nor does a copy moved to another row (bound to its token's hash).
+    let (_, other_sha256) = stored(two);
+    assert_eq!(key.open(&sealed, &other_sha256), Err(OpenError::Corrupt));
+}

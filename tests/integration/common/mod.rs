@@ -231,6 +231,8 @@ pub struct TestApp {
     pub pool: DbPool,
     pub visitor: Visitor,
     pub database_url: String,
+    /// The server's secret key file (Show's sealed copies).
+    pub key_file: std::path::PathBuf,
     setup_code: Option<String>,
     clock: tessera::clock::Clock,
     handle: actix_web::dev::ServerHandle,
@@ -296,6 +298,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
             client: new_client(),
         },
         database_url: db.url.clone(),
+        key_file: config.secret_key_file.clone().unwrap_or_default(),
         setup_code,
         clock,
         handle,
@@ -630,6 +633,34 @@ impl Visitor {
         (id, token)
     }
 
+    /// Provisions a client with the first role the form offers, expiring in
+    /// 30 days; returns (its id, the token).
+    pub async fn new_client_token(&self, name: &str) -> (i64, String) {
+        let form = self.get_html("/profile/clients/new").await;
+        let role = option_values(&form, "role_id")
+            .into_iter()
+            .find(|value| !value.is_empty())
+            .expect("the form offers a role");
+        let expires = (chrono::Utc::now() + chrono::TimeDelta::days(30))
+            .format("%Y-%m-%d")
+            .to_string();
+        let res = self
+            .submit_client(&[("name", name), ("role_id", &role), ("expires_at", &expires)])
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "provision {name}");
+        let token = new_token_in(&res.text().await.unwrap());
+        let id = token_row_id(&self.get_html("/profile/tokens").await, name);
+        (id, token)
+    }
+
+    /// Steps up (`/sudo`) with the test password.
+    pub async fn step_up(&self) {
+        let res = self
+            .submit("/sudo", "/sudo", &[("password", PASSWORD), ("next", "/")])
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "the step-up");
+    }
+
     /// POSTs a row action (`regenerate`, `disable`, `enable`, `revoke`) of a token.
     pub async fn token_action(&self, id: i64, action: &str) -> reqwest::Response {
         self.submit(
@@ -871,6 +902,15 @@ pub fn hidden_fields(html: &str, selector: &str) -> Vec<(String, String)> {
                 i.value().attr("value").unwrap_or_default().to_owned(),
             )
         })
+        .collect()
+}
+
+/// The values of the options of the select called `name`.
+pub fn option_values(html: &str, name: &str) -> Vec<String> {
+    let doc = Html::parse_document(html);
+    let selector = Selector::parse(&format!("select[name=\"{name}\"] option")).unwrap();
+    doc.select(&selector)
+        .filter_map(|option| option.value().attr("value").map(str::to_owned))
         .collect()
 }
 

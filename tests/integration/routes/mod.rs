@@ -5,3 +5,5 @@ mod api;
 mod metrics;
 mod profile;
 mod setup;
+mod sudo;
+mod token_secret;
