@@ -643,6 +643,8 @@ async fn rotate_key_reseals_and_the_running_server_follows() {
             .first(conn)
             .unwrap()
     });
-    let id_hex: String = sealed[1..5].iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(id_hex, key_id);
+    let key_bytes: Vec<u8> = (0..4)
+        .map(|i| u8::from_str_radix(&key_id[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    assert_eq!(sealed[1..5], key_bytes[..]);
 }
