@@ -79,6 +79,8 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/admin/tokens/{id}/regenerate", Admin).post(admin::token_detail::regenerate_token),
         page("/admin/tokens/{id}/disable", Admin).post(admin::token_detail::disable_token),
         page("/admin/tokens/{id}/enable", Admin).post(admin::token_detail::enable_token),
+        page("/admin/clients/new", Admin).get(admin::clients::show_new_client),
+        page("/admin/clients", Admin).post(admin::clients::create_client),
         page("/admin/users", Admin)
             .get(admin::users::list_users)
             .post(admin::users::create_user),

@@ -629,6 +629,15 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     let new_api_token = ("/admin/tokens/new", "/admin/tokens");
     let mut erp = new_token_in(&walk.submit(&root, new_api_token, &fields, ok).await);
     let erp_id = id(&db, "SELECT id FROM tokens WHERE name = 'ERP'");
+    let fields = [
+        ("user_id", u.as_str()),
+        ("name", "Warehouse"),
+        ("role_id", t.as_str()),
+        ("expires_at", &in_days(30)),
+    ];
+    let new_client_for = ("/admin/clients/new", "/admin/clients");
+    let warehouse = new_token_in(&walk.submit(&root, new_client_for, &fields, ok).await);
+    assert_eq!(app.me(&warehouse).await.0, ok);
     let detail = format!("/admin/tokens/{erp_id}");
     assert_eq!(app.me(&erp).await.0, ok);
     let disable = (&*detail, &*format!("{detail}/disable"));

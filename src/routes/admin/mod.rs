@@ -4,6 +4,7 @@
 
 pub mod audit_log;
 pub mod catalog;
+pub mod clients;
 pub mod password_link;
 pub mod settings;
 pub mod token_detail;

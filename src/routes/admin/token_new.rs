@@ -181,6 +181,7 @@ pub async fn create_api_token(
         description: form.description.clone(),
         scopes: ScopeSet::default(),
         user_type_id: membership.map(|(_, t)| t),
+        any_user_type: false,
         department_id: membership.map(|(d, _)| d),
         expiry: api_token_expiry(&form.expires_at),
         grant_ceiling: None,
