@@ -7,6 +7,7 @@ mod assets;
 mod health;
 mod login;
 mod profile;
+mod profile_sessions;
 pub mod profile_tokens;
 mod set_password;
 mod setup;
@@ -68,6 +69,9 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/profile/tokens/{id}/revoke", SignedIn)
             .get(profile_tokens::confirm_revoke)
             .post(profile_tokens::revoke_token),
+        page("/profile/sessions/others/revoke", SignedIn)
+            .post(profile_sessions::revoke_other_sessions),
+        page("/profile/sessions/{id}/revoke", SignedIn).post(profile_sessions::revoke_session),
         page("/admin", Admin).get(admin::show_overview),
         page("/admin/tokens", Admin)
             .get(admin::tokens::list_tokens)

@@ -761,6 +761,19 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     walk.submit(&ada, (list, &format!("{mine}/revoke")), &[], see_other)
         .await;
     now_says(&app, &laptop, Refused, "revoking it").await;
+    // Her other browsers: one signed out by its row, then all but this one.
+    let (tablet, desk) = (app.visitor(), app.visitor());
+    let signed_in = tablet.login("ada", "another fine password").await;
+    assert_eq!(signed_in.status(), see_other);
+    let newest = format!("SELECT MAX(id) FROM sessions WHERE user_id = {ada_id}");
+    let tablet_row = id(&db, &newest);
+    let signed_in = desk.login("ada", "another fine password").await;
+    assert_eq!(signed_in.status(), see_other);
+    let one = format!("/profile/sessions/{tablet_row}/revoke");
+    walk.submit(&ada, (list, &one), &[], see_other).await;
+    let others = (list, "/profile/sessions/others/revoke");
+    walk.submit(&ada, others, &[], see_other).await;
+    assert_eq!(desk.get(list).await.status(), see_other, "signed out");
     walk.step("POST", "/logout", see_other, ada.logout()).await;
 
     // Every write path of the route table was driven.

@@ -6,20 +6,15 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use diesel::OptionalExtension as _;
 
 use crate::auth::extract::CurrentAdmin;
 use crate::db::{settings, user_types, users};
 use crate::domain::form::FieldErrors;
-use crate::domain::policy::ExpiryChoice;
-use crate::domain::scopes::ScopeSet;
-use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, render};
 use crate::routes::acting::Acting;
-use crate::routes::profile_tokens::{Choices, show_issued_then};
+use crate::routes::profile_tokens::{Choices, client_request, show_issued_then};
 use crate::state::AppState;
-use crate::tokens::{self, CreateRequest};
 
 /// Where "Done" and "Cancel" lead.
 const BACK: &str = "/admin/tokens";
@@ -118,33 +113,10 @@ pub async fn create_client(
     HtmlForm(form): HtmlForm<AdminClientForm>,
 ) -> Result<HttpResponse, AppError> {
     let owner_id = form.user_id();
-    let request = CreateRequest {
-        kind: TokenKind::Client,
-        name: form.name.clone(),
-        description: String::new(),
-        scopes: ScopeSet::default(),
-        user_type_id: form.role_id.trim().parse().ok(),
-        any_user_type: true,
-        department_id: None,
-        expiry: ExpiryChoice::from_form("", &form.expires_at),
-        grant_ceiling: None,
-    };
+    let request = client_request(&form.name, &form.role_id, &form.expires_at, true);
     let prefix = state.token_prefix.clone();
     let outcome = state
-        .db(move |conn| {
-            let owner = match owner_id {
-                Some(id) => users::find(conn, id)
-                    .optional()?
-                    .filter(users::User::is_active),
-                None => None,
-            };
-            let Some(owner) = owner else {
-                let mut errors = FieldErrors::new();
-                errors.add("user_id", "Choose an active user.");
-                return Ok(Err(errors));
-            };
-            tokens::create(conn, &prefix, &owner, &actor, request)
-        })
+        .db(move |conn| super::create_for_user(conn, &prefix, owner_id, &actor, request))
         .await?;
     match outcome {
         Ok(issued) => Ok(show_issued_then(&req, "Client created", issued, BACK)),
