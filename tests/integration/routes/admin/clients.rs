@@ -67,26 +67,17 @@ async fn on_a_fresh_install_an_administrator_provisions_a_client_for_a_member() 
     let secret = new_token_in(&html);
     assert!(html.contains("href=\"/admin/tokens\""), "a way back");
 
-    // Ada's, made by root, with the type she holds no membership of.
-    let (owner, creator, kind, type_id) = app.db(|conn| {
+    // A client, Ada's, made by root, with the type she holds no membership of.
+    let (owner, creator, type_id) = app.db(|conn| {
         let mut q = |column: &str| {
-            scalar(
-                conn,
-                &format!("SELECT {column} FROM tokens WHERE name = 'BI'"),
-            )
+            let query =
+                format!("SELECT {column} FROM tokens WHERE name = 'BI' AND kind = 'client'");
+            scalar(conn, &query)
         };
-        (
-            q("owner_id"),
-            q("created_by"),
-            q("CASE WHEN kind = 'client' THEN 1 ELSE 0 END"),
-            q("user_type_id"),
-        )
+        (q("owner_id"), q("created_by"), q("user_type_id"))
     });
     let root_id = app.db(|conn| scalar(conn, "SELECT id FROM users WHERE username = 'root'"));
-    assert_eq!(
-        (owner, creator, kind, type_id),
-        (ada.id, root_id, 1, integrator)
-    );
+    assert_eq!((owner, creator, type_id), (ada.id, root_id, integrator));
     let rows = app.audit_rows("token_created");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].actor_name.as_deref(), Some("root"));
