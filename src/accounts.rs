@@ -343,3 +343,40 @@ pub fn change_password(
     })?;
     Ok(errors)
 }
+
+/// Which of a user's web sessions to end from the profile; never the one
+/// making the request (the session key hash `keep`).
+pub enum SessionsToEnd {
+    /// Every other session ("sign out everywhere else").
+    Others,
+    /// The session with this row id.
+    One(i64),
+}
+
+/// Ends `which` of `user`'s web sessions, keeping `keep`, with one
+/// `sessions_revoked` audit row when any went; returns how many went.
+pub fn end_sessions(
+    conn: &mut DbConn,
+    user: &users::User,
+    keep: &[u8],
+    which: &SessionsToEnd,
+    actor: &Actor,
+) -> Result<usize, AppError> {
+    db::transaction(conn, |conn| {
+        let ended = match which {
+            SessionsToEnd::Others => sessions::delete_for_user_except(conn, user.id, keep)?,
+            SessionsToEnd::One(id) => sessions::delete_one_of_user(conn, user.id, *id, keep)?,
+        };
+        if ended > 0 {
+            let detail = match ended {
+                1 => "1 session signed out".to_owned(),
+                n => format!("{n} sessions signed out"),
+            };
+            let event = Event::new(AuditAction::SessionsRevoked, Outcome::Success)
+                .target(TargetType::User, Some(user.id), Some(&user.username))
+                .detail(&detail);
+            audit::record(conn, actor, &event)?;
+        }
+        Ok(ended)
+    })
+}

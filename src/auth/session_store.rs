@@ -6,10 +6,13 @@
 //! - `_sid`: hex SHA-256 of the key, which identifies the row ("sign out my other
 //!   sessions" keeps this one);
 //! - `_key`: a key chosen during the request that creates a session, so its CSRF
-//!   token can be rendered before the middleware saves it.
+//!   token can be rendered before the middleware saves it;
+//! - `_client`: the browser and address a sign-in came from, written to the
+//!   row's own columns when the signed-in session is saved.
 //!
 //! The idle deadline moves forward on load at most once a minute (no write per
-//! request); the absolute deadline is fixed at creation.
+//! request), and the last-seen time with it; the absolute deadline is fixed at
+//! creation.
 //!
 //! A visitor who is not signed in and has nothing else in their session (say,
 //! someone who opened the sign-in page) gets a key and a CSRF token but no row:
@@ -24,6 +27,7 @@ use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, Upd
 use actix_web::cookie::time::Duration as CookieDuration;
 use chrono::{NaiveDateTime, TimeDelta};
 
+use crate::auth::extract::ClientInfo;
 use crate::auth::{hex, random_urlsafe, sha256};
 use crate::clock::Clock;
 use crate::db::health::DbHealth;
@@ -34,6 +38,7 @@ type SessionState = HashMap<String, String>;
 pub const CSRF_ENTRY: &str = "_csrf";
 pub const SID_ENTRY: &str = "_sid";
 pub const KEY_ENTRY: &str = "_key";
+pub const CLIENT_ENTRY: &str = "_client";
 pub const USER_ENTRY: &str = "user_id";
 /// Marks a session that could not be loaded because the database did not
 /// answer; the gate turns it into a 503 (never persisted).
@@ -98,6 +103,10 @@ impl DbSessionStore {
             Some(json) => serde_json::from_str::<String>(&json)?,
             None => new_session_key(),
         };
+        let client = match state.remove(CLIENT_ENTRY) {
+            Some(json) => Some(serde_json::from_str::<SignedInFrom>(&json)?),
+            None => None,
+        };
         let (user_id, persisted) = persistable(state)?;
         if user_id.is_none() && persisted == EMPTY_STATE {
             return SessionKey::try_from(key).map_err(anyhow::Error::from);
@@ -115,12 +124,42 @@ impl DbSessionStore {
                     created_at: now,
                     expires_at: now + idle,
                     absolute_expires_at: now + absolute,
+                    user_agent: client.as_ref().and_then(|c| c.user_agent.as_deref()),
+                    ip: client.as_ref().map(|c| c.ip.as_str()),
+                    last_seen_at: now,
                 },
             )
         })
         .await?;
         SessionKey::try_from(key).map_err(anyhow::Error::from)
     }
+}
+
+/// Where a session was signed in from, kept in its row for the profile.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SignedInFrom {
+    ip: String,
+    user_agent: Option<String>,
+}
+
+/// Notes on a session just signed in (call after `renew`) the browser and
+/// address of `client`, which the store writes into the new row.
+pub fn remember_client(
+    session: &actix_session::Session,
+    client: &ClientInfo,
+) -> Result<(), actix_session::SessionInsertError> {
+    let from = SignedInFrom {
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+    };
+    session.insert(CLIENT_ENTRY, from)
+}
+
+/// The key hash of the session of this request (what its row is stored by;
+/// empty when there is none), to keep it apart from a user's other sessions.
+pub fn current_key_hash(session: &actix_session::Session) -> Vec<u8> {
+    let sid = session.get::<String>(SID_ENTRY).ok().flatten();
+    crate::auth::unhex(&sid.unwrap_or_default())
 }
 
 /// A fresh session key: 256 bits from the OS CSPRNG.
@@ -138,7 +177,13 @@ pub fn csrf_token_for(key: &str) -> String {
 
 /// Drops the reserved entries and serialises the rest; also returns the user id.
 fn persistable(mut state: SessionState) -> anyhow::Result<(Option<i64>, String)> {
-    for reserved in [CSRF_ENTRY, SID_ENTRY, KEY_ENTRY, UNAVAILABLE_ENTRY] {
+    for reserved in [
+        CSRF_ENTRY,
+        SID_ENTRY,
+        KEY_ENTRY,
+        CLIENT_ENTRY,
+        UNAVAILABLE_ENTRY,
+    ] {
         state.remove(reserved);
     }
     // The user id lives in its own column (so a user's sessions can be ended at once).
@@ -179,7 +224,7 @@ impl SessionStore for DbSessionStore {
                 if let Some(row) = &row
                     && needs_extension(row.expires_at, now, idle)
                 {
-                    sessions::extend(conn, &hash, now + idle)?;
+                    sessions::extend(conn, &hash, now, now + idle)?;
                 }
                 Ok(row)
             })
@@ -224,9 +269,12 @@ impl SessionStore for DbSessionStore {
         let hash = sha256(session_key.as_ref().as_bytes());
         let (user_id, persisted) =
             persistable(session_state.clone()).map_err(UpdateError::Serialization)?;
-        let expires_at = self.clock.now() + self.idle;
+        let now = self.clock.now();
+        let expires_at = now + self.idle;
         let updated = self
-            .run(move |conn| sessions::update_state(conn, &hash, user_id, &persisted, expires_at))
+            .run(move |conn| {
+                sessions::update_state(conn, &hash, user_id, &persisted, now, expires_at)
+            })
             .await
             .map_err(UpdateError::Other)?;
         if updated == 1 {
@@ -249,8 +297,9 @@ impl SessionStore for DbSessionStore {
         _ttl: &CookieDuration,
     ) -> anyhow::Result<()> {
         let hash = sha256(session_key.as_ref().as_bytes());
-        let expires_at = self.clock.now() + self.idle;
-        self.run(move |conn| sessions::extend(conn, &hash, expires_at))
+        let now = self.clock.now();
+        let expires_at = now + self.idle;
+        self.run(move |conn| sessions::extend(conn, &hash, now, expires_at))
             .await
     }
 
@@ -270,11 +319,13 @@ mod tests {
         state.insert(CSRF_ENTRY.into(), json_string("secret-csrf"));
         state.insert(KEY_ENTRY.into(), json_string("secret-key"));
         state.insert(SID_ENTRY.into(), json_string("abc"));
+        state.insert(CLIENT_ENTRY.into(), json_string("client"));
         state.insert(USER_ENTRY.into(), "42".into());
         let (user_id, persisted) = persistable(state).unwrap();
         assert_eq!(user_id, Some(42));
         assert!(!persisted.contains("secret"));
         assert!(!persisted.contains("abc"));
+        assert!(!persisted.contains("client"));
     }
 
     #[test]

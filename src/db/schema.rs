@@ -139,6 +139,10 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         absolute_expires_at -> Timestamp,
+        id -> BigInt,
+        user_agent -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        last_seen_at -> Timestamp,
     }
 }
 

@@ -24,6 +24,22 @@ pub struct NewSession<'a> {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub absolute_expires_at: NaiveDateTime,
+    /// The browser's `User-Agent` and the client address at sign-in.
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub last_seen_at: NaiveDateTime,
+}
+
+/// A user's live web session as the profile lists it: its row id, never its
+/// key hash, which stays here to tell the current session apart.
+pub struct UserSession {
+    pub id: i64,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+    /// Whether it is the session whose key hash was given.
+    pub current: bool,
 }
 
 /// The session with this key hash if it has passed neither its idle nor its
@@ -49,12 +65,14 @@ pub fn insert(conn: &mut DbConn, new: &NewSession<'_>) -> QueryResult<()> {
         .map(drop)
 }
 
-/// Replaces a live session's state; returns how many rows changed (0: it is gone).
+/// Replaces a live session's state, seen `now`; returns how many rows changed
+/// (0: it is gone).
 pub fn update_state(
     conn: &mut DbConn,
     key_sha256: &[u8],
     user_id: Option<i64>,
     state: &str,
+    now: NaiveDateTime,
     expires_at: NaiveDateTime,
 ) -> QueryResult<usize> {
     diesel::update(sessions::table.find(key_sha256))
@@ -62,16 +80,88 @@ pub fn update_state(
             sessions::user_id.eq(user_id),
             sessions::state.eq(state),
             sessions::expires_at.eq(expires_at),
+            sessions::last_seen_at.eq(now),
         ))
         .execute(conn)
 }
 
-/// Moves the idle deadline forward (never past the absolute one, which load checks).
-pub fn extend(conn: &mut DbConn, key_sha256: &[u8], expires_at: NaiveDateTime) -> QueryResult<()> {
+/// Moves the idle deadline forward (never past the absolute one, which load
+/// checks), the session seen `now`.
+pub fn extend(
+    conn: &mut DbConn,
+    key_sha256: &[u8],
+    now: NaiveDateTime,
+    expires_at: NaiveDateTime,
+) -> QueryResult<()> {
     diesel::update(sessions::table.find(key_sha256))
-        .set(sessions::expires_at.eq(expires_at))
+        .set((
+            sessions::expires_at.eq(expires_at),
+            sessions::last_seen_at.eq(now),
+        ))
         .execute(conn)
         .map(drop)
+}
+
+/// A user's live web sessions, the one last seen first; `current` (a key
+/// hash) marks the caller's own.
+pub fn list_for_user(
+    conn: &mut DbConn,
+    user_id: i64,
+    current: &[u8],
+    now: NaiveDateTime,
+) -> QueryResult<Vec<UserSession>> {
+    type Row = (
+        i64,
+        Vec<u8>,
+        Option<String>,
+        Option<String>,
+        NaiveDateTime,
+        NaiveDateTime,
+    );
+    let rows: Vec<Row> = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::expires_at.gt(now))
+        .filter(sessions::absolute_expires_at.gt(now))
+        .order((sessions::last_seen_at.desc(), sessions::id.desc()))
+        .select((
+            sessions::id,
+            sessions::key_sha256,
+            sessions::user_agent,
+            sessions::ip,
+            sessions::created_at,
+            sessions::last_seen_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, key, user_agent, ip, created_at, last_seen_at)| UserSession {
+                id,
+                current: key == current,
+                user_agent,
+                ip,
+                created_at,
+                last_seen_at,
+            },
+        )
+        .collect())
+}
+
+/// Ends the session with row id `id` if it is `user_id`'s and not the one
+/// whose key hash is `keep`; returns how many rows went (0 or 1).
+pub fn delete_one_of_user(
+    conn: &mut DbConn,
+    user_id: i64,
+    id: i64,
+    keep: &[u8],
+) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table
+            .filter(sessions::id.eq(id))
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::key_sha256.ne(keep)),
+    )
+    .execute(conn)
 }
 
 pub fn delete(conn: &mut DbConn, key_sha256: &[u8]) -> QueryResult<()> {

@@ -565,3 +565,48 @@ pub fn purge_before(conn: &mut DbConn, cutoff: NaiveDateTime) -> QueryResult<usi
     )
     .execute(conn)
 }
+
+/// A live API token as its associated user sees it on the profile: what it
+/// acts with, and which administrator issued it.
+#[derive(Debug, Clone)]
+pub struct IssuedForUser {
+    pub token: Token,
+    pub department: Option<String>,
+    pub user_type: Option<String>,
+    /// The issuing administrator's username (none once they are deleted).
+    pub issued_by: Option<String>,
+}
+
+/// The live API tokens administrators issued for `owner_id`, newest first.
+pub fn list_issued_for(conn: &mut DbConn, owner_id: i64) -> QueryResult<Vec<IssuedForUser>> {
+    let rows: Vec<(Token, Option<String>, Option<String>)> = tokens::table
+        .left_join(departments::table)
+        .left_join(user_types::table)
+        .filter(tokens::owner_id.eq(owner_id))
+        .filter(tokens::kind.eq(TokenKind::Api))
+        .filter(tokens::revoked_at.is_null())
+        .order((tokens::created_at.desc(), tokens::id.desc()))
+        .select((
+            Token::as_select(),
+            departments::name.nullable(),
+            user_types::name.nullable(),
+        ))
+        .load(conn)?;
+    let issuers: Vec<i64> = rows.iter().filter_map(|(t, _, _)| t.created_by).collect();
+    let names: Vec<(i64, String)> = users::table
+        .filter(users::id.eq_any(issuers))
+        .select((users::id, users::username))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(token, department, user_type)| IssuedForUser {
+            issued_by: names
+                .iter()
+                .find(|(id, _)| Some(*id) == token.created_by)
+                .map(|(_, name)| name.clone()),
+            token,
+            department,
+            user_type,
+        })
+        .collect())
+}

@@ -15,6 +15,8 @@ text_codes! {
         MobileLoginFailure = "mobile_login_failure",
         MobileLogout = "mobile_logout",
         Logout = "logout",
+        /// A user ended web sessions of theirs from the profile.
+        SessionsRevoked = "sessions_revoked",
         Setup = "setup",
         CreateAdmin = "create_admin",
         // Passwords.

@@ -18,3 +18,4 @@ pub mod throttle;
 pub mod token;
 pub mod token_filter;
 pub mod token_stats;
+pub mod user_agent;

@@ -7,7 +7,7 @@ use askama::Template;
 
 use crate::accounts::{self, SignIn, SignInFrom};
 use crate::auth::extract::{ClientInfo, CurrentUser};
-use crate::auth::session_store::USER_ENTRY;
+use crate::auth::session_store::{USER_ENTRY, remember_client};
 use crate::db::audit::{self, AuditAction, Event, Outcome, TargetType};
 use crate::domain::account::Password;
 use crate::domain::throttle;
@@ -100,6 +100,7 @@ pub async fn sign_in(
             session
                 .insert(USER_ENTRY, user.id)
                 .map_err(|e| AppError::Internal(e.into()))?;
+            remember_client(&session, &client).map_err(|e| AppError::Internal(e.into()))?;
             return Ok(redirect(safe_next(&next)));
         }
         SignIn::Failed => ("Incorrect username or password.".to_owned(), None),

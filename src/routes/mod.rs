@@ -7,6 +7,7 @@ mod assets;
 mod health;
 mod login;
 mod profile;
+mod profile_sessions;
 pub mod profile_tokens;
 mod set_password;
 mod setup;
@@ -78,6 +79,9 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/profile/tokens/{id}/revoke", SignedIn)
             .get(profile_tokens::confirm_revoke)
             .post(profile_tokens::revoke_token),
+        page("/profile/sessions/others/revoke", SignedIn)
+            .post(profile_sessions::revoke_other_sessions),
+        page("/profile/sessions/{id}/revoke", SignedIn).post(profile_sessions::revoke_session),
         page("/admin", Admin).get(admin::show_overview),
         page("/admin/tokens", Admin)
             .get(admin::tokens::list_tokens)
@@ -94,6 +98,8 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
             .post(admin::token_detail::show_secret),
         page("/admin/tokens/{id}/disable", Admin).post(admin::token_detail::disable_token),
         page("/admin/tokens/{id}/enable", Admin).post(admin::token_detail::enable_token),
+        page("/admin/clients/new", Admin).get(admin::clients::show_new_client),
+        page("/admin/clients", Admin).post(admin::clients::create_client),
         page("/admin/users", Admin)
             .get(admin::users::list_users)
             .post(admin::users::create_user),

@@ -70,6 +70,9 @@ pub struct CreateRequest {
     pub scopes: ScopeSet,
     /// The client role / user type (client and api tokens).
     pub user_type_id: Option<i64>,
+    /// A client may take any user type, not only those its owner may assign:
+    /// an administrator provisions it for someone else.
+    pub any_user_type: bool,
     /// The department (api tokens, tied to one membership).
     pub department_id: Option<i64>,
     /// The expiry asked for, or why the form's expiry fields could not be read.
@@ -219,9 +222,20 @@ pub fn create(
         TokenKind::Client => match req.user_type_id {
             None => errors.add("role_id", "Choose a client role."),
             Some(id) => {
-                let allowed = user_types::assignable_by(conn, owner.id, owner.is_admin)?;
+                let allowed = if req.any_user_type {
+                    user_types::all(conn)?
+                } else {
+                    user_types::assignable_by(conn, owner.id, owner.is_admin)?
+                };
                 if !allowed.iter().any(|t| t.id == id) {
-                    errors.add("role_id", "Choose one of your client roles.");
+                    errors.add(
+                        "role_id",
+                        if req.any_user_type {
+                            "Choose one of the user types."
+                        } else {
+                            "Choose one of your client roles."
+                        },
+                    );
                 }
             }
         },

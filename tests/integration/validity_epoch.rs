@@ -652,6 +652,15 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     let new_api_token = ("/admin/tokens/new", "/admin/tokens");
     let mut erp = new_token_in(&walk.submit(&root, new_api_token, &fields, ok).await);
     let erp_id = id(&db, "SELECT id FROM tokens WHERE name = 'ERP'");
+    let fields = [
+        ("user_id", u.as_str()),
+        ("name", "Warehouse"),
+        ("role_id", t.as_str()),
+        ("expires_at", &in_days(30)),
+    ];
+    let new_client_for = ("/admin/clients/new", "/admin/clients");
+    let warehouse = new_token_in(&walk.submit(&root, new_client_for, &fields, ok).await);
+    assert_eq!(app.me(&warehouse).await.0, ok);
     let detail = format!("/admin/tokens/{erp_id}");
     assert_eq!(app.me(&erp).await.0, ok);
     let disable = (&*detail, &*format!("{detail}/disable"));
@@ -784,6 +793,19 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     walk.submit(&ada, (list, &format!("{mine}/revoke")), &[], see_other)
         .await;
     now_says(&app, &laptop, Refused, "revoking it").await;
+    // Her other browsers: one signed out by its row, then all but this one.
+    let (tablet, desk) = (app.visitor(), app.visitor());
+    let signed_in = tablet.login("ada", "another fine password").await;
+    assert_eq!(signed_in.status(), see_other);
+    let newest = format!("SELECT MAX(id) FROM sessions WHERE user_id = {ada_id}");
+    let tablet_row = id(&db, &newest);
+    let signed_in = desk.login("ada", "another fine password").await;
+    assert_eq!(signed_in.status(), see_other);
+    let one = format!("/profile/sessions/{tablet_row}/revoke");
+    walk.submit(&ada, (list, &one), &[], see_other).await;
+    let others = (list, "/profile/sessions/others/revoke");
+    walk.submit(&ada, others, &[], see_other).await;
+    assert_eq!(desk.get(list).await.status(), see_other, "signed out");
     walk.step("POST", "/logout", see_other, ada.logout()).await;
 
     // Every write path of the route table was driven.

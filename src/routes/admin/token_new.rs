@@ -5,7 +5,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{Days, Months, NaiveDate};
-use diesel::prelude::*;
 
 use crate::auth::extract::CurrentAdmin;
 use crate::db::{self, DbConn, memberships, settings};
@@ -18,7 +17,7 @@ use crate::page::{HtmlForm, PageCtx, render};
 use crate::routes::acting::Acting;
 use crate::routes::profile_tokens::show_issued_then;
 use crate::state::AppState;
-use crate::tokens::{self, CreateRequest};
+use crate::tokens::CreateRequest;
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
@@ -181,26 +180,14 @@ pub async fn create_api_token(
         description: form.description.clone(),
         scopes: ScopeSet::default(),
         user_type_id: membership.map(|(_, t)| t),
+        any_user_type: false,
         department_id: membership.map(|(d, _)| d),
         expiry: api_token_expiry(&form.expires_at),
         grant_ceiling: None,
     };
     let prefix = state.issuer.clone();
     let outcome = state
-        .db(move |conn| {
-            let owner = match owner_id {
-                Some(id) => crate::db::users::find(conn, id)
-                    .optional()?
-                    .filter(crate::db::users::User::is_active),
-                None => None,
-            };
-            let Some(owner) = owner else {
-                let mut errors = FieldErrors::new();
-                errors.add("user_id", "Choose an active user.");
-                return Ok(Err(errors));
-            };
-            tokens::create(conn, &prefix, &owner, &actor, request)
-        })
+        .db(move |conn| super::create_for_user(conn, &prefix, owner_id, &actor, request))
         .await?;
     match outcome {
         Ok(issued) => Ok(show_issued_then(

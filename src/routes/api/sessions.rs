@@ -98,6 +98,7 @@ pub async fn create_session(
                 description: String::new(),
                 scopes: ScopeSet::default(),
                 user_type_id: membership.as_ref().map(|m| m.2),
+                any_user_type: false,
                 department_id: membership.as_ref().map(|m| m.0),
                 expiry: Ok(ExpiryChoice::Days(days.into())),
                 grant_ceiling: None,

@@ -142,6 +142,7 @@ pub async fn create_token(
         description: body.description,
         scopes: body.scopes.into_iter().collect(),
         user_type_id: None,
+        any_user_type: false,
         department_id: None,
         expiry: match (body.expires_in_days, body.expires_at.as_deref()) {
             (None, None) => Ok(ExpiryChoice::PolicyDefault),

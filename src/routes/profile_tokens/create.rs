@@ -5,11 +5,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::{Choices, ClientForm, TokenForm, show_issued};
+use super::{Choices, ClientForm, TokenForm, client_request, show_issued};
 use crate::auth::extract::CurrentUser;
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::ExpiryChoice;
-use crate::domain::scopes::ScopeSet;
 use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, render};
@@ -118,6 +117,7 @@ pub async fn create_access_token(
         description: form.description.clone(),
         scopes: form.scopes.iter().cloned().collect(),
         user_type_id: None,
+        any_user_type: false,
         department_id: None,
         expiry: ExpiryChoice::from_form(&form.expires_in_days, &form.expires_at),
         grant_ceiling: None,
@@ -147,16 +147,7 @@ pub async fn create_client(
     HtmlForm(form): HtmlForm<ClientForm>,
 ) -> Result<HttpResponse, AppError> {
     let user = acting.who.clone();
-    let request = CreateRequest {
-        kind: TokenKind::Client,
-        name: form.name.clone(),
-        description: String::new(),
-        scopes: ScopeSet::default(),
-        user_type_id: form.role_id.trim().parse().ok(),
-        department_id: None,
-        expiry: ExpiryChoice::from_form("", &form.expires_at),
-        grant_ceiling: None,
-    };
+    let request = client_request(&form.name, &form.role_id, &form.expires_at, false);
     match create_own(&state, acting, request).await? {
         Ok(issued) => Ok(show_issued(&req, "Client created", issued)),
         Err(errors) => {

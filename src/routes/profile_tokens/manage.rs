@@ -274,20 +274,31 @@ pub async fn confirm_revoke(
     Ok(render(&req, StatusCode::OK, page))
 }
 
+/// What the revoke POST accepts: the profile's kinds, and the caller's own
+/// mobile sessions (signed out from "Signed-in devices"; never edited or
+/// regenerated).
+const REVOCABLE_KINDS: [TokenKind; 3] =
+    [TokenKind::Personal, TokenKind::Client, TokenKind::Session];
+
 pub async fn revoke_token(
     state: web::Data<AppState>,
     acting: Acting<CurrentUser>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let token = own_token(&state, &acting, path.into_inner()).await?;
-    let (Acting { actor, session, .. }, name) = (acting, token.name.clone());
+    let (id, caller) = (path.into_inner(), acting.actor.clone());
+    let token = state
+        .db(move |conn| tokens::find_for_caller(conn, id, &caller, &REVOCABLE_KINDS))
+        .await?;
+    let Acting { actor, session, .. } = acting;
+    let message = if token.kind == TokenKind::Session {
+        let device = token.device_name.as_deref().unwrap_or(&token.name);
+        format!("Signed out “{device}”. It must sign in again to be used.")
+    } else {
+        format!("Revoked “{}”. It can no longer be used.", token.name)
+    };
     state
         .db(move |conn| tokens::revoke(conn, &token, &actor, AuditAction::TokenRevoked))
         .await?;
-    flash(
-        &session,
-        FlashKind::Success,
-        format!("Revoked “{name}”. It can no longer be used."),
-    );
+    flash(&session, FlashKind::Success, message);
     Ok(redirect(BACK))
 }

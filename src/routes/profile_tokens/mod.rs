@@ -1,7 +1,9 @@
 //! Token Management on the profile page: a user's access tokens (kind personal)
 //! and clients (kind client): list, create, edit, regenerate, disable, enable,
-//! revoke. A user only ever sees and touches their own tokens: another user's
-//! token id is a 404 here.
+//! revoke. Below them, what else acts as the user: API tokens administrators
+//! issued for them (read-only), their mobile sessions (sign out) and their web
+//! sessions (signed out through `profile_sessions`). A user only ever sees and
+//! touches their own tokens: another user's token id is a 404 here.
 
 mod create;
 mod manage;
@@ -12,23 +14,26 @@ pub use manage::{
     revoke_token, show_edit_token, show_secret, update_token,
 };
 
+use actix_session::Session;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::NaiveDateTime;
 
 use crate::auth::extract::CurrentUser;
-use crate::db::tokens::{self, Token};
+use crate::auth::session_store::current_key_hash;
+use crate::db::tokens::{self, IssuedForUser, Token};
 use crate::db::users::User;
-use crate::db::{DbConn, memberships, scopes as catalog, settings, user_types};
+use crate::db::{DbConn, memberships, scopes as catalog, sessions, settings, user_types};
 use crate::domain::form::FieldErrors;
-use crate::domain::policy::Policy;
-use crate::domain::scopes::{ScopeGroup, group_by_resource};
+use crate::domain::policy::{ExpiryChoice, Policy};
+use crate::domain::scopes::{ScopeGroup, ScopeSet, group_by_resource};
 use crate::domain::token::TokenKind;
+use crate::domain::user_agent::browser_label;
 use crate::error::AppError;
 use crate::page::{PageCtx, render};
 use crate::state::AppState;
-use crate::tokens::Issued;
+use crate::tokens::{CreateRequest, Issued};
 
 /// One row of a token table.
 pub struct TokenRow {
@@ -92,10 +97,66 @@ pub struct ClientForm {
     pub expires_at: String,
 }
 
+/// What a "Provision client" form asks for; `any_user_type` when an
+/// administrator provisions it for someone else.
+pub fn client_request(
+    name: &str,
+    role_id: &str,
+    expires_at: &str,
+    any_user_type: bool,
+) -> CreateRequest {
+    CreateRequest {
+        kind: TokenKind::Client,
+        name: name.to_owned(),
+        description: String::new(),
+        scopes: ScopeSet::default(),
+        user_type_id: role_id.trim().parse().ok(),
+        any_user_type,
+        department_id: None,
+        expiry: ExpiryChoice::from_form("", expires_at),
+        grant_ceiling: None,
+    }
+}
+
 impl ClientForm {
     pub fn is_role(&self, id: &i64) -> bool {
         self.role_id == id.to_string()
     }
+}
+
+/// One of the user's web sessions as the list shows it: its row id, never
+/// its key or the key's hash.
+pub struct WebSessionRow {
+    pub id: i64,
+    /// "Chrome on Linux".
+    pub browser: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+    /// The session of this very request.
+    pub current: bool,
+}
+
+impl From<sessions::UserSession> for WebSessionRow {
+    fn from(s: sessions::UserSession) -> Self {
+        Self {
+            id: s.id,
+            browser: browser_label(s.user_agent.as_deref()),
+            user_agent: s.user_agent,
+            ip: s.ip,
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            current: s.current,
+        }
+    }
+}
+
+/// What acts as the user besides the tokens they manage.
+struct ActingAsMe {
+    issued: Vec<IssuedForUser>,
+    devices: Vec<Token>,
+    web_sessions: Vec<WebSessionRow>,
 }
 
 #[derive(Template)]
@@ -104,6 +165,9 @@ struct TokenManagementPage {
     ctx: PageCtx,
     access_tokens: Vec<TokenRow>,
     clients: Vec<TokenRow>,
+    issued: Vec<IssuedForUser>,
+    devices: Vec<Token>,
+    web_sessions: Vec<WebSessionRow>,
     now: NaiveDateTime,
     choices: Choices,
     token_form: TokenForm,
@@ -115,9 +179,12 @@ pub async fn list_my_tokens(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
+    session: Session,
 ) -> Result<HttpResponse, AppError> {
     let owner = user.0.clone();
-    let (access_tokens, clients, choices) = state
+    let current = current_key_hash(&session);
+    let now = state.clock.now();
+    let (access_tokens, clients, choices, acting_as_me) = state
         .db(move |conn| {
             let mut rows = |kind| -> Result<Vec<TokenRow>, AppError> {
                 Ok(tokens::list_for_owner(conn, owner.id, kind)?
@@ -126,7 +193,18 @@ pub async fn list_my_tokens(
                     .collect())
             };
             let (access, clients) = (rows(TokenKind::Personal)?, rows(TokenKind::Client)?);
-            Ok((access, clients, Choices::load(conn, &owner)?))
+            let acting_as_me = ActingAsMe {
+                issued: tokens::list_issued_for(conn, owner.id)?,
+                devices: tokens::list_for_owner(conn, owner.id, TokenKind::Session)?
+                    .into_iter()
+                    .map(|(token, _)| token)
+                    .collect(),
+                web_sessions: sessions::list_for_user(conn, owner.id, &current, now)?
+                    .into_iter()
+                    .map(WebSessionRow::from)
+                    .collect(),
+            };
+            Ok((access, clients, Choices::load(conn, &owner)?, acting_as_me))
         })
         .await?;
     let client_form = ClientForm {
@@ -141,6 +219,9 @@ pub async fn list_my_tokens(
         ctx: PageCtx::from_request(&req),
         access_tokens,
         clients,
+        issued: acting_as_me.issued,
+        devices: acting_as_me.devices,
+        web_sessions: acting_as_me.web_sessions,
         now: crate::db::now(),
         choices,
         token_form,

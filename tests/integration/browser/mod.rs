@@ -588,4 +588,5 @@ fn selection(checked: bool, indeterminate: bool, ticked: usize, boxes: usize) ->
 }
 
 mod secrets;
+mod acting_as_me;
 mod tokens;

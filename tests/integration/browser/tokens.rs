@@ -536,7 +536,8 @@ async fn screenshots_of_the_main_pages() {
     let browser = Browser::launch(&binaries, &app).await;
     browser.sign_in("ada").await;
     browser.goto("/profile/tokens").await;
-    assert_eq!(browser.row_ids("tr[data-token-id]").await.len(), 3);
+    // Her token and two clients, the two API tokens issued for her, her phone.
+    assert_eq!(browser.row_ids("tr[data-token-id]").await.len(), 6);
     let png = browser.client.screenshot().await.expect("screenshot");
     std::fs::write(out.join("token-management.png"), png).expect("write png");
 

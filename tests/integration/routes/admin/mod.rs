@@ -2,6 +2,7 @@
 
 mod audit;
 mod catalog;
+mod clients;
 mod settings;
 mod tokens;
 mod users;

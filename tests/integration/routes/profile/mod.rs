@@ -1,5 +1,6 @@
 //! The profile page and changing one's password.
 
+mod sessions;
 mod tokens;
 
 use crate::common;

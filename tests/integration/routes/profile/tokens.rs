@@ -468,8 +468,9 @@ async fn users_see_and_touch_only_their_own_tokens() {
 }
 
 /// API tokens (issued by an administrator) and mobile sessions belong to the
-/// user but are not the profile's to manage: every profile route is a 404 that
-/// changes nothing, and is audited.
+/// user but are not the profile's to manage: the API token is only listed, the
+/// session only signed out (its revoke); every other profile route is a 404
+/// that changes nothing, and is audited.
 #[actix_web::test]
 async fn profile_routes_leave_api_tokens_and_sessions_alone() {
     let (app, ada) = app_with_user("ada").await;
@@ -477,7 +478,13 @@ async fn profile_routes_leave_api_tokens_and_sessions_alone() {
     let api = app.insert_token(ada.id, "api", "ERP sync", Some(membership));
     let session = app.insert_token(ada.id, "session", "Pixel 9", Some(membership));
     app.login_ok("ada").await;
-    assert!(!app.get_html("/profile/tokens").await.contains("ERP sync"));
+    let page = app.get_html("/profile/tokens").await;
+    assert_eq!(rows_in(&page, "issued-for-you"), [api.id]);
+    assert_eq!(rows_in(&page, "devices"), [session.id]);
+    for managed in ["access-tokens-heading", "clients-heading"] {
+        let section = text_of(&page, &format!("section[aria-labelledby={managed}]")).unwrap();
+        assert!(!section.contains("ERP sync") && !section.contains("Pixel 9"));
+    }
 
     let before = |id: i64| {
         use diesel::prelude::*;
@@ -518,7 +525,12 @@ async fn profile_routes_leave_api_tokens_and_sessions_alone() {
             );
         }
         // Used before each attempt, so a cached success cannot hide a change.
-        for action in ["regenerate", "disable", "enable", "revoke"] {
+        let actions: &[&str] = if id == session.id {
+            &["regenerate", "disable", "enable"]
+        } else {
+            &["regenerate", "disable", "enable", "revoke"]
+        };
+        for action in actions {
             assert_eq!(app.me(&seeded.token).await.0, StatusCode::OK);
             assert_eq!(
                 app.token_action(id, action).await.status(),
@@ -543,7 +555,7 @@ async fn profile_routes_leave_api_tokens_and_sessions_alone() {
             .into_iter()
             .filter(|r| r.target_id == Some(id))
             .collect();
-        assert_eq!(denied.len(), 7, "{denied:?}");
+        assert_eq!(denied.len(), 3 + actions.len(), "{denied:?}");
         assert!(
             denied
                 .iter()
@@ -1169,9 +1181,15 @@ async fn a_new_user_sees_what_each_empty_section_is_for() {
     );
     assert!(select_all(&page, "tr[data-token-id]").is_empty());
     assert!(
-        select_all(&page, "table.tokens").is_empty(),
-        "no empty tables"
+        select_all(&page, "table.tokens:not(.web-sessions)").is_empty(),
+        "no empty tables (the web sessions always list this browser)"
     );
+    for section in ["issued-for-you", "devices"] {
+        assert!(
+            text_of(&page, &format!("#{section} p.empty")).is_some(),
+            "{section} says what it is for"
+        );
+    }
 }
 
 /// What `/api/v1/me` answers a token that is no longer valid: exactly the RFC
@@ -1488,4 +1506,160 @@ async fn scope_checkboxes_are_grouped_by_resource() {
         let all = doc.select(&sel("input[name=scopes]")).count();
         assert_eq!(all, 4, "{path}: every checkbox is in a group");
     }
+}
+
+/// The rows (`data-token-id`) of the section `#section` of a page.
+fn rows_in(html: &str, section: &str) -> Vec<i64> {
+    let doc = scraper::Html::parse_document(html);
+    let rows = scraper::Selector::parse(&format!("#{section} tr[data-token-id]")).unwrap();
+    doc.select(&rows)
+        .map(|r| r.value().attr("data-token-id").unwrap().parse().unwrap())
+        .collect()
+}
+
+/// Signs `username` in through the mobile API; the session's token.
+async fn mobile_sign_in(app: &common::TestApp, username: &str, device: &str) -> String {
+    let res = reqwest::Client::new()
+        .post(app.url("/api/v1/sessions"))
+        .json(&json!({ "username": username, "password": PASSWORD, "device_name": device }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    res.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn api_tokens_issued_for_me_are_listed_read_only_with_who_issued_them() {
+    let (app, _root) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Field", "devices:read");
+    let ada_visitor = app.visitor();
+    ada_visitor.login_ok("ada").await;
+    let empty = ada_visitor.get_html("/profile/tokens").await;
+    assert!(rows_in(&empty, "issued-for-you").is_empty());
+    assert!(
+        text_of(&empty, "#issued-for-you .empty").is_some(),
+        "an empty state says what would be here"
+    );
+
+    let (user, membership) = (ada.id.to_string(), format!("{dept}:{user_type}"));
+    let expires = (chrono::Utc::now() + chrono::TimeDelta::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let res = app
+        .submit_api_token(&[
+            ("name", "ERP"),
+            ("expires_at", &expires),
+            ("user_id", &user),
+            ("membership", &membership),
+            ("description", ""),
+        ])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let secret = new_token_in(&res.text().await.unwrap());
+    // Another user's API token is not hers.
+    let bob = app.create_user("bob", false);
+    let of_bob = app.insert_token(bob.id, "api", "bob's", Some((dept, user_type)));
+
+    let page = ada_visitor.get_html("/profile/tokens").await;
+    let rows = rows_in(&page, "issued-for-you");
+    assert_eq!(rows.len(), 1, "her API token only");
+    assert!(!rows.contains(&of_bob.id));
+    let section = text_of(&page, "#issued-for-you").unwrap();
+    assert!(section.contains("ERP"), "{section}");
+    assert!(section.contains("issued by root"), "{section}");
+    assert!(section.contains("Dept Field — Field"), "{section}");
+    assert!(!page.contains(&secret));
+    let doc = scraper::Html::parse_document(&page);
+    let forms = scraper::Selector::parse("#issued-for-you form, #issued-for-you button").unwrap();
+    assert_eq!(doc.select(&forms).count(), 0, "read-only");
+    // Nor can she act on it through the profile's routes.
+    let res = ada_visitor.token_action(rows[0], "revoke").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.me(&secret).await.0, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn my_mobile_sessions_are_listed_and_signed_out_from_the_profile() {
+    let (app, ada) = app_with_user("ada").await;
+    let bob = app.create_user("bob", false);
+    let phone = mobile_sign_in(&app, "ada", "Pixel 9").await;
+    let bobs = mobile_sign_in(&app, "bob", "Bob's iPhone").await;
+    app.login_ok("ada").await;
+    let page = app.get_html("/profile/tokens").await;
+    let rows = rows_in(&page, "devices");
+    assert_eq!(rows.len(), 1, "her device only");
+    let section = text_of(&page, "#devices").unwrap();
+    assert!(
+        section.contains("Pixel 9") && !section.contains("Bob"),
+        "{section}"
+    );
+    let doc = scraper::Html::parse_document(&page);
+    let button = scraper::Selector::parse(&format!(
+        "#devices form[action='/profile/tokens/{}/revoke'] button",
+        rows[0]
+    ))
+    .unwrap();
+    let name: String = doc
+        .select(&button)
+        .next()
+        .expect("a sign-out button")
+        .text()
+        .collect();
+    assert_eq!(name.trim(), "Sign out Pixel 9", "its accessible name");
+
+    // Bob's session, by its id, is a 404 for her and stays.
+    let bob_session = app.db(|c| {
+        common::scalar(
+            c,
+            &format!(
+                "SELECT id FROM tokens WHERE kind = 'session' AND owner_id = {}",
+                bob.id
+            ),
+        )
+    });
+    let res = app.token_action(bob_session, "revoke").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(!app.is_revoked(bob_session));
+    assert_eq!(app.me(&bobs).await.0, StatusCode::OK);
+    // Signing her own out ends it.
+    assert_eq!(app.me(&phone).await.0, StatusCode::OK);
+    let res = app.token_action(rows[0], "revoke").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.me(&phone).await.0, StatusCode::UNAUTHORIZED);
+    assert!(app.is_revoked(rows[0]));
+    let page = app.get_html("/profile/tokens").await;
+    assert!(rows_in(&page, "devices").is_empty());
+    assert!(page.contains("Signed out “Pixel 9”"));
+    let revoked = app.audit_rows("token_revoked");
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].target_id, Some(rows[0]));
+    // Still no edit or regenerate of a session.
+    let id = rows[0];
+    let fresh = mobile_sign_in(&app, "ada", "Pixel 9").await;
+    let fresh_id = app.db(|c| {
+        common::scalar(
+            c,
+            &format!(
+                "SELECT id FROM tokens WHERE kind = 'session' AND owner_id = {} AND revoked_at IS NULL",
+                ada.id
+            ),
+        )
+    });
+    assert_ne!(fresh_id, id);
+    for action in ["regenerate", "disable"] {
+        let res = app.token_action(fresh_id, action).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{action}");
+    }
+    assert_eq!(
+        app.get(&format!("/profile/tokens/{fresh_id}/edit"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.me(&fresh).await.0, StatusCode::OK);
 }
