@@ -1,6 +1,7 @@
 // Tessera's little JavaScript: dialogs for creating tokens and confirming
-// revocation, and the Copy button. Every action also works without it: the
-// links and forms lead to full pages.
+// revocation (each closed by its [data-dialog-close] button), and the Copy
+// button. Every action also works without it: the links and forms lead to full
+// pages.
 "use strict";
 
 (function () {
@@ -232,6 +233,9 @@
     body.replaceChildren(copy);
     wireCloseLinks(dialog);
     dialog.showModal();
+    // A destructive confirmation starts on its way out, not on the red button.
+    const cancel = body.querySelector("[data-dialog-close]");
+    if (cancel) cancel.focus();
   }
 
   const confirmDialog = document.getElementById("confirm-dialog");
