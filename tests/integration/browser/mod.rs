@@ -587,4 +587,5 @@ fn selection(checked: bool, indeterminate: bool, ticked: usize, boxes: usize) ->
     json!({ "checked": checked, "indeterminate": indeterminate, "ticked": ticked, "boxes": boxes })
 }
 
+mod pages;
 mod tokens;
