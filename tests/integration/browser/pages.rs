@@ -455,6 +455,13 @@ async fn focused_text(browser: &Browser) -> String {
     text.as_str().unwrap_or_default().to_owned()
 }
 
+/// Clicks Revoke in the row of token `id` and waits for the confirmation dialog.
+async fn open_revoke_dialog(browser: &Browser, id: i64) {
+    let link = format!("tr[data-token-id=\"{id}\"] a[data-confirm-dialog]");
+    browser.click(&link, "Revoke").await;
+    browser.wait_dialog_open("confirm-dialog").await;
+}
+
 #[actix_web::test]
 async fn confirmations_start_on_cancel_with_and_without_javascript() {
     let Some(binaries) =
@@ -467,16 +474,7 @@ async fn confirmations_start_on_cancel_with_and_without_javascript() {
 
     // The dialog, opened from the row.
     browser.goto("/profile/tokens").await;
-    browser
-        .click(
-            &format!(
-                "tr[data-token-id=\"{}\"] a[data-confirm-dialog]",
-                site.personal.id
-            ),
-            "Revoke",
-        )
-        .await;
-    browser.wait_dialog_open("confirm-dialog").await;
+    open_revoke_dialog(&browser, site.personal.id).await;
     assert_eq!(focused_text(&browser).await, "Cancel");
     browser.cancel_confirmation().await;
 
@@ -594,16 +592,7 @@ async fn every_dialog_has_a_close_button_that_closes_it() {
             "return !document.getElementById('create-token-dialog').open;",
         )
         .await;
-    browser
-        .click(
-            &format!(
-                "tr[data-token-id=\"{}\"] a[data-confirm-dialog]",
-                site.personal.id
-            ),
-            "Revoke",
-        )
-        .await;
-    browser.wait_dialog_open("confirm-dialog").await;
+    open_revoke_dialog(&browser, site.personal.id).await;
     browser
         .click("#confirm-dialog button[data-dialog-close]", "Close")
         .await;
