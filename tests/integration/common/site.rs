@@ -91,8 +91,16 @@ pub fn pages(site: &Site, viewer: Viewer) -> Vec<String> {
             }
             "/profile/tokens/{id}/edit" if admin => ids(&[&site.personal], p),
             "/profile/tokens/{id}/edit" => ids(&[&site.ada_personal], p),
-            "/profile/tokens/{id}/revoke" if admin => ids(&[&site.personal, &site.client], p),
-            "/profile/tokens/{id}/revoke" => ids(&[&site.ada_personal, &site.ada_client], p),
+            "/profile/tokens/{id}/revoke" | "/profile/tokens/{id}/regenerate" if admin => {
+                ids(&[&site.personal, &site.client], p)
+            }
+            "/profile/tokens/{id}/revoke" | "/profile/tokens/{id}/regenerate" => {
+                ids(&[&site.ada_personal, &site.ada_client], p)
+            }
+            "/profile/tokens/{id}/show" if admin => ids(&[&site.client], p),
+            "/profile/tokens/{id}/show" => ids(&[&site.ada_client], p),
+            "/admin/tokens/{id}/regenerate" => ids(&[&site.client, &site.api], p),
+            "/admin/tokens/{id}/show" => ids(&[&site.api], p),
             p if p.starts_with("/admin/users/") => {
                 vec![p.replace("{id}", &site.ada.id.to_string())]
             }
