@@ -107,7 +107,9 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/admin/users/{id}", Admin)
             .get(admin::users::show_user)
             .post(admin::users::update_user),
-        page("/admin/users/{id}/disable", Admin).post(admin::users::disable_user),
+        page("/admin/users/{id}/disable", Admin)
+            .get(admin::users::confirm_disable_user)
+            .post(admin::users::disable_user),
         page("/admin/users/{id}/enable", Admin).post(admin::users::enable_user),
         page("/admin/users/{id}/password-link", Admin).post(admin::users::issue_password_link),
         page("/admin/users/{id}/memberships", Admin).post(admin::users::add_membership),

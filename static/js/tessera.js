@@ -1,6 +1,6 @@
 // Tessera's little JavaScript: dialogs for creating tokens and confirming
-// revocation, and the Copy button. Every action also works without it: the
-// links and forms lead to full pages.
+// revocation (each with a Close button), and the Copy button. Every action
+// also works without it: the links and forms lead to full pages.
 "use strict";
 
 (function () {
@@ -91,6 +91,22 @@
   function hideNoJsFallbacks(root) {
     root.querySelectorAll("[data-hide-with-js]").forEach((element) => { element.hidden = true; });
   }
+
+  // Every dialog gets a Close button (dialogs open only where this script
+  // runs, so it is made here, once for all of them, and no page forgets it).
+  function addCloseButton(dialog) {
+    if (dialog.querySelector(":scope > [data-dialog-close]")) return;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "dialog-close";
+    button.dataset.dialogClose = "";
+    button.setAttribute("aria-label", "Close");
+    button.title = "Close";
+    button.textContent = "×";
+    button.addEventListener("click", () => dialog.close());
+    dialog.prepend(button);
+  }
+  document.querySelectorAll("dialog").forEach(addCloseButton);
 
   // What a part of the page needs once it is in the document.
   function wireFragment(root) {
@@ -232,6 +248,9 @@
     body.replaceChildren(copy);
     wireCloseLinks(dialog);
     dialog.showModal();
+    // A destructive confirmation starts on its way out, not on the red button.
+    const cancel = body.querySelector("[data-dialog-close]");
+    if (cancel) cancel.focus();
   }
 
   const confirmDialog = document.getElementById("confirm-dialog");

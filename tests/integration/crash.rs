@@ -156,7 +156,7 @@ async fn bulk_confirm_form(admin: &Visitor, owner_name: &str) -> Vec<(String, St
     let page = res.text().await.unwrap();
     assert_eq!(
         common::text_of(&page, "h1").as_deref(),
-        Some(format!("Revoke {BULK} tokens?").as_str()),
+        Some(format!("Delete {BULK} tokens?").as_str()),
         "the whole batch is live before the revoke"
     );
     common::hidden_fields(&page, "form.confirm input[type=hidden]")

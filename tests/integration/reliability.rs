@@ -366,7 +366,7 @@ async fn revoke_in_bulk(race: Arc<Race>, admin: Visitor) {
         let status = confirm.status();
         let page = confirm.text().await.unwrap_or_default();
         if status != StatusCode::OK
-            || text_of(&page, "h1").as_deref() != Some(&*format!("Revoke {GROUP} tokens?"))
+            || text_of(&page, "h1").as_deref() != Some(&*format!("Delete {GROUP} tokens?"))
         {
             race.revoke_problems
                 .lock()
@@ -1035,7 +1035,7 @@ async fn several_instances_share_one_postgres() {
     assert_eq!(confirm.status(), StatusCode::OK);
     assert_eq!(
         text_of(&confirm.text().await.unwrap(), "h1").as_deref(),
-        Some("Revoke 3 tokens?")
+        Some("Delete 3 tokens?")
     );
     let res = on_b
         .post_form("/admin/tokens/bulk-revoke/confirm", &form)

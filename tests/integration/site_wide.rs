@@ -7,6 +7,7 @@
 
 use crate::common;
 
+use common::site::Viewer;
 use common::{app_with_user, content_type, location, spawn_app, text_of};
 use reqwest::StatusCode;
 
@@ -77,13 +78,40 @@ fn heading_and_label_problems(html: &str) -> Vec<String> {
     problems
 }
 
-/// The pages behind every GET route of the route table that serves HTML to an
-/// administrator, with real rows behind every `{id}`: a user with a membership,
-/// a department, a user type, a scope, a token of each kind, a set-password link.
+/// The stored codes of token kinds and audit actions that `html` shows as the
+/// whole text of a cell, a list item or an option (people read "Access token"
+/// and "Token revoked"; `personal` and `token_revoked` are for the database,
+/// the filters' values and the CSV export).
+fn internal_codes_shown(html: &str) -> Vec<String> {
+    use tessera::domain::audit::AuditAction;
+    use tessera::domain::token::TokenKind;
+    let codes: Vec<&str> = TokenKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .chain(AuditAction::ALL.iter().map(|a| a.as_str()))
+        .collect();
+    let doc = scraper::Html::parse_document(html);
+    let cells = scraper::Selector::parse("td, th, dd, dt, li, option, h1, h2").unwrap();
+    doc.select(&cells)
+        .map(|cell| cell.text().collect::<String>().trim().to_owned())
+        .filter(|text| codes.contains(&text.as_str()))
+        .collect()
+}
+
+/// The pages behind every GET route of the route table that serves HTML, to an
+/// administrator and to a member, with real rows behind every `{id}`
+/// (`common::site`) and a set-password link.
 #[actix_web::test]
 async fn pages_have_one_h1_and_a_label_for_every_input() {
     // The check itself catches what it is for.
     assert!(heading_and_label_problems("<h1>A</h1><label for=a>A</label><input id=a>").is_empty());
+    assert_eq!(
+        internal_codes_shown(
+            "<table><tr><td>personal</td><td>Access token</td></tr></table>\
+             <dl><dd>token_revoked</dd></dl>"
+        ),
+        ["personal", "token_revoked"]
+    );
     assert!(heading_and_label_problems("<h1>A</h1><label>A <select></select></label>").is_empty());
     for bad in [
         "<h1>A</h1><h1>B</h1>",
@@ -100,19 +128,13 @@ async fn pages_have_one_h1_and_a_label_for_every_input() {
     for path in ["/login", "/setup"] {
         pages.push((path.to_owned(), app.get_html(path).await));
     }
-    let root = app.create_user("root", true);
-    let ada = app.create_user("ada", false);
-    let (department, user_type) = app.grant(ada.id, "Field", "devices:read");
-    let scope = app.db(|c| common::scalar(c, "SELECT MIN(id) FROM scopes"));
-    let personal = app.insert_token(root.id, "personal", "ci", None);
-    let client = app.insert_token(root.id, "client", "BI", Some((department, user_type)));
-    let api = app.insert_token(ada.id, "api", "ERP", Some((department, user_type)));
-    let session = app.insert_token(ada.id, "session", "Pixel", Some((department, user_type)));
+    let site = common::site::arrange(&app);
     app.login_ok("root").await;
+    let ada = site.ada.id;
     let res = app
         .submit(
-            &format!("/admin/users/{}", ada.id),
-            &format!("/admin/users/{}/password-link", ada.id),
+            &format!("/admin/users/{ada}"),
+            &format!("/admin/users/{ada}/password-link"),
             &[],
         )
         .await;
@@ -130,60 +152,21 @@ async fn pages_have_one_h1_and_a_label_for_every_input() {
     ));
 
     let mut visited = Vec::new();
-    for (method, pattern) in common::route_table() {
-        if method != "GET" {
-            continue;
-        }
-        let paths: Vec<String> = match pattern.as_str() {
-            // Seen above, before signing in; then redirects, JSON, CSV, plain
-            // text and static files: no HTML page.
-            "/login" | "/setup" | "/set-password" | "/" | "/healthz" | "/readyz" | "/metrics"
-            | "/admin/audit.csv" | "/favicon.ico" => continue,
-            p if p.starts_with("/api/") || p.starts_with("/static/") => continue,
-            "/admin/tokens" => vec![
-                "/admin/tokens?tab=api".into(),
-                "/admin/tokens?tab=sessions".into(),
-            ],
-            "/admin/tokens/{id}" => [personal.id, client.id, api.id, session.id]
-                .iter()
-                .map(|id| format!("/admin/tokens/{id}"))
-                .collect(),
-            "/profile/tokens/{id}/edit" => vec![format!("/profile/tokens/{}/edit", personal.id)],
-            "/profile/tokens/{id}/regenerate" => [personal.id, client.id]
-                .iter()
-                .map(|id| format!("/profile/tokens/{id}/regenerate"))
-                .collect(),
-            "/profile/tokens/{id}/show" => vec![format!("/profile/tokens/{}/show", client.id)],
-            "/admin/tokens/{id}/regenerate" => [client.id, api.id]
-                .iter()
-                .map(|id| format!("/admin/tokens/{id}/regenerate"))
-                .collect(),
-            "/admin/tokens/{id}/show" => vec![format!("/admin/tokens/{}/show", api.id)],
-            "/profile/tokens/{id}/revoke" => [personal.id, client.id]
-                .iter()
-                .map(|id| format!("/profile/tokens/{id}/revoke"))
-                .collect(),
-            p if p.starts_with("/admin/users/") => vec![p.replace("{id}", &ada.id.to_string())],
-            p if p.starts_with("/admin/departments/") => {
-                vec![p.replace("{id}", &department.to_string())]
-            }
-            p if p.starts_with("/admin/user-types/") => {
-                vec![p.replace("{id}", &user_type.to_string())]
-            }
-            p if p.starts_with("/admin/scopes/") => vec![p.replace("{id}", &scope.to_string())],
-            p => {
-                assert!(!p.contains('{'), "no test data for the page {p}: add some");
-                vec![p.to_owned()]
-            }
-        };
-        for path in paths {
-            let res = app.get(&path).await;
-            assert_eq!(res.status(), StatusCode::OK, "GET {path}");
-            let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
-            assert!(kind.starts_with("text/html"), "GET {path}: {kind}");
-            visited.push(path.clone());
-            pages.push((path, res.text().await.unwrap()));
-        }
+    for path in common::site::pages(&site, Viewer::Admin) {
+        let res = app.get(&path).await;
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(kind.starts_with("text/html"), "GET {path}: {kind}");
+        visited.push(path.clone());
+        pages.push((path, res.text().await.unwrap()));
+    }
+    // And what a member sees of them.
+    let member = app.visitor();
+    member.login_ok("ada").await;
+    for path in common::site::pages(&site, Viewer::Member) {
+        let res = member.get(&path).await;
+        assert_eq!(res.status(), StatusCode::OK, "GET {path} as a member");
+        pages.push((format!("{path} (member)"), res.text().await.unwrap()));
     }
     for expected in [
         "/profile",
@@ -209,6 +192,9 @@ async fn pages_have_one_h1_and_a_label_for_every_input() {
     for (path, page) in &pages {
         for problem in heading_and_label_problems(page) {
             problems.push(format!("{path}: {problem}"));
+        }
+        for code in internal_codes_shown(page) {
+            problems.push(format!("{path}: shows the code {code:?}"));
         }
         // Browsers count maxlength in UTF-16 units and silently cut what is
         // pasted: the server alone checks a password's length.

@@ -1,5 +1,6 @@
-//! `/admin/users`: the people who sign in: list, create, edit, disable/enable,
-//! memberships, and their tokens and sessions with "Revoke all".
+//! `/admin/users`: the people who sign in: list, create, edit, disable (after
+//! a confirmation) and enable, memberships, and their tokens and sessions with
+//! "Delete all".
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -390,6 +391,34 @@ async fn set_status(
         format!("Enabled {name}.")
     };
     Ok(back_to_user(&session, id, FlashKind::Success, message))
+}
+
+#[derive(Template)]
+#[template(path = "admin/users/disable.html")]
+struct DisablePage {
+    ctx: PageCtx,
+    user: User,
+}
+
+/// Asks before disabling: a page without JavaScript, the confirmation dialog's
+/// content with it. The POST of the same path does it.
+pub async fn confirm_disable_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    if id == admin.id {
+        // Their own page offers no Disable: there is nothing to ask.
+        return Ok(redirect(&format!("/admin/users/{id}")));
+    }
+    let user = state.db(move |conn| Ok(users::find(conn, id)?)).await?;
+    let page = DisablePage {
+        ctx: PageCtx::from_request(&req),
+        user,
+    };
+    Ok(render(&req, StatusCode::OK, page))
 }
 
 pub async fn disable_user(

@@ -587,6 +587,7 @@ fn selection(checked: bool, indeterminate: bool, ticked: usize, boxes: usize) ->
     json!({ "checked": checked, "indeterminate": indeterminate, "ticked": ticked, "boxes": boxes })
 }
 
-mod secrets;
 mod acting_as_me;
+mod pages;
+mod secrets;
 mod tokens;

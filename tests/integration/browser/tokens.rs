@@ -311,7 +311,7 @@ async fn bulk_delete_revokes_exactly_the_three_ticked_rows() {
     browser.wait_dialog_open("confirm-dialog").await;
     assert_eq!(browser.path().await, "/admin/tokens", "no navigation");
     let heading = browser.confirm_heading().await;
-    assert_eq!(heading.trim(), "Revoke 3 tokens?");
+    assert_eq!(heading.trim(), "Delete 3 tokens?");
     assert_eq!(
         browser
             .row_ids("#confirm-dialog [data-confirm-content] tr[data-token-id]")
@@ -336,10 +336,10 @@ async fn bulk_delete_revokes_exactly_the_three_ticked_rows() {
     browser.wait_dialog_open("confirm-dialog").await;
 
     let confirm = browser
-        .button("#confirm-dialog form.confirm", "Revoke 3 tokens")
+        .button("#confirm-dialog form.confirm", "Delete 3 tokens")
         .await;
     browser.mark_page().await;
-    confirm.click().await.expect("click Revoke 3 tokens");
+    confirm.click().await.expect("click Delete 3 tokens");
     browser.wait_new_page("the inventory after revoking").await;
     browser
         .eventually("to be back on /admin/tokens", async || {
@@ -463,7 +463,7 @@ async fn select_all_selects_the_page() {
     delete.click().await.expect("click Delete selected");
     browser.wait_dialog_open("confirm-dialog").await;
     let heading = browser.confirm_heading().await;
-    assert_eq!(heading.trim(), format!("Revoke {PAGE_SIZE} tokens?"));
+    assert_eq!(heading.trim(), format!("Delete {PAGE_SIZE} tokens?"));
     assert_eq!(
         browser
             .row_ids("#confirm-dialog [data-confirm-content] tr[data-token-id]")
@@ -655,9 +655,9 @@ async fn create_api_token_and_bulk_confirmation_open_in_dialogs() {
     browser.wait_dialog_open("confirm-dialog").await;
     assert_eq!(browser.path().await, "/admin/tokens", "no navigation");
     let heading = browser.confirm_heading().await;
-    assert_eq!(heading.trim(), "Revoke 2 tokens?");
+    assert_eq!(heading.trim(), "Delete 2 tokens?");
     let confirm = browser
-        .button("#confirm-dialog form.confirm", "Revoke 2 tokens")
+        .button("#confirm-dialog form.confirm", "Delete 2 tokens")
         .await;
     browser.mark_page().await;
     confirm.click().await.expect("confirm");

@@ -2,6 +2,8 @@
 //! temporary SQLite file, or a fresh PostgreSQL schema when `TEST_DATABASE_URL` is
 //! set) and drives it over HTTP with a cookie-keeping client.
 
+pub mod site;
+
 use std::time::{Duration, Instant};
 
 use clap::Parser as _;

@@ -41,7 +41,10 @@ async fn setup_creates_the_first_admin_once_then_disappears() {
     // Signed in as the new administrator.
     let admin = app.get_html("/admin").await;
     assert!(admin.contains("Administrator"));
-    assert!(admin.contains("setup"), "the audit shows the setup");
+    assert!(
+        admin.contains("First administrator set up"),
+        "the audit shows the setup"
+    );
     assert_eq!(
         app.audit("setup"),
         vec![(Some("root".into()), "success".into())]

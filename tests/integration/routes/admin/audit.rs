@@ -32,6 +32,10 @@ async fn the_audit_log_filters_pages_and_exports() {
     let first = app.get_html("/admin/audit?action=login_failure").await;
     let rows = first.matches("data-event-id").count();
     assert_eq!(rows, 100);
+    // People read sentences; the filter and the export keep the codes.
+    assert_eq!(first.matches("<td>Sign-in failed</td>").count(), 100);
+    assert!(!first.contains(">login_failure<"));
+    assert!(first.contains("<option value=\"login_failure\" selected>Sign-in failed</option>"));
     let next = {
         let doc = scraper::Html::parse_document(&first);
         let link = scraper::Selector::parse("a[rel=next]").unwrap();
@@ -66,6 +70,7 @@ async fn the_audit_log_filters_pages_and_exports() {
     assert!(content_type(&res).starts_with("text/csv"));
     let csv = res.text().await.unwrap();
     assert!(csv.starts_with("time_utc,actor,ip,user_agent,action"));
+    assert!(csv.contains(",login_failure,"), "the export keeps the code");
     assert_eq!(csv.lines().count(), 121);
 }
 

@@ -214,7 +214,7 @@ async fn bulk_revoke_revokes_exactly_the_selection() {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let confirm = res.text().await.unwrap();
-    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 3 tokens?"));
+    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Delete 3 tokens?"));
     assert!(confirm.contains("already revoked") && confirm.contains("#999999 (does not exist)"));
     let listed: HashSet<i64> = ids_in(&confirm, "tr[data-token-id]").into_iter().collect();
     assert_eq!(listed, HashSet::from(chosen));
@@ -321,7 +321,7 @@ async fn revoke_everything_a_filter_matches() {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let confirm = res.text().await.unwrap();
-    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 3 tokens?"));
+    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Delete 3 tokens?"));
     let res = app
         .submit(
             "/admin/tokens",
@@ -344,7 +344,7 @@ async fn revoke_everything_a_filter_matches() {
     let res = ask_to_revoke_unused_for_90_days(&app).await;
     assert_eq!(
         text_of(&res.text().await.unwrap(), "h1").as_deref(),
-        Some("Revoke 0 tokens?")
+        Some("Delete 0 tokens?")
     );
 }
 
@@ -502,7 +502,7 @@ async fn token_detail_and_its_actions() {
     );
     assert_eq!(app.api_me(&fresh).await.status(), StatusCode::OK);
     let trail = app.get_html(&format!("/admin/tokens/{}", api.id)).await;
-    for action in ["token_disabled", "token_enabled", "token_regenerated"] {
+    for action in ["Token disabled", "Token enabled", "Token regenerated"] {
         assert!(trail.contains(action), "{action} in the trail");
     }
     assert_eq!(
@@ -640,7 +640,7 @@ async fn bulk_revoke_takes_forty_thousand_ids() {
     let res = app.post("/admin/tokens/bulk-revoke", &form).await;
     assert_eq!(res.status(), StatusCode::OK);
     let page = res.text().await.unwrap();
-    assert_eq!(text_of(&page, "h1").as_deref(), Some("Revoke 5 tokens?"));
+    assert_eq!(text_of(&page, "h1").as_deref(), Some("Delete 5 tokens?"));
     assert!(page.contains("#1000000 (does not exist)"));
     assert!(
         page.contains("…and 39895 more."),
@@ -876,7 +876,7 @@ async fn a_name_search_walks_a_big_list_one_window_at_a_time() {
     });
     assert_eq!(
         text_of(&confirm, "h1"),
-        Some(format!("Revoke {exact} tokens?"))
+        Some(format!("Delete {exact} tokens?"))
     );
     // The unfiltered list counts exactly through an index.
     let page = app.get_html("/admin/tokens?tab=api").await;
@@ -894,14 +894,14 @@ async fn revoking_a_session_from_its_page_returns_to_the_sessions_tab() {
     let session = app.insert_token(ada.id, "session", "Phone", None);
     let detail = format!("/admin/tokens/{}", session.id);
     let page = app.get_html(&detail).await;
-    // The page's Revoke form, as it is.
+    // The page's Delete form, as it is.
     let form = common::hidden_fields(
         &page,
         "form[action=\"/admin/tokens/bulk-revoke\"] input[type=hidden]",
     );
     let res = app.post("/admin/tokens/bulk-revoke", &form).await;
     let confirm = res.text().await.unwrap();
-    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 1 token?"));
+    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Delete 1 token?"));
     let form = confirm_form(&confirm);
     let res = app.post("/admin/tokens/bulk-revoke/confirm", &form).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -1141,7 +1141,7 @@ async fn unused_for_days_finds_the_tokens_it_should() {
     let res = ask_to_revoke_unused_for_90_days(&app).await;
     assert_eq!(
         text_of(&res.text().await.unwrap(), "h1").as_deref(),
-        Some("Revoke 2 tokens?")
+        Some("Delete 2 tokens?")
     );
     let res = app
         .submit(
@@ -1204,7 +1204,7 @@ async fn the_confirm_post_reports_tokens_revoked_or_gone_since_the_confirmation_
         .await
         .unwrap();
     let confirm = res.text().await.unwrap();
-    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 5 tokens?"));
+    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Delete 5 tokens?"));
 
     // Between the page and the confirmation: another administrator revokes
     // one, and two are deleted (a purge, say).
@@ -1579,7 +1579,7 @@ async fn select_all_on_this_page_without_javascript_revokes_exactly_that_page() 
         let confirm = res.text().await.unwrap();
         assert_eq!(
             text_of(&confirm, "h1"),
-            Some(format!("Revoke {size} tokens?"))
+            Some(format!("Delete {size} tokens?"))
         );
         let mut shown = ids_in(&confirm, "tr[data-token-id]");
         shown.sort_unstable();
@@ -1614,7 +1614,7 @@ async fn revoke_from_an_api_tokens_detail_page() {
     let other = app.insert_token(ada.id, "api", "Billing", Some((dept, user_type)));
     assert_eq!(app.api_me(&api.token).await.status(), StatusCode::OK);
     let page = app.get_html(&format!("/admin/tokens/{}", api.id)).await;
-    // The page's Revoke form, as it is: ids={id} to the confirmation.
+    // The page's Delete form, as it is: ids={id} to the confirmation.
     let form = common::hidden_fields(
         &page,
         "form[action=\"/admin/tokens/bulk-revoke\"] input[type=hidden]",
@@ -1623,7 +1623,7 @@ async fn revoke_from_an_api_tokens_detail_page() {
     let res = app.post("/admin/tokens/bulk-revoke", &form).await;
     assert_eq!(res.status(), StatusCode::OK);
     let confirm = res.text().await.unwrap();
-    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Revoke 1 token?"));
+    assert_eq!(text_of(&confirm, "h1").as_deref(), Some("Delete 1 token?"));
     assert_eq!(confirm_ids(&confirm), vec![api.id]);
     let res = app
         .post("/admin/tokens/bulk-revoke/confirm", &confirm_form(&confirm))
@@ -1642,7 +1642,7 @@ async fn revoke_from_an_api_tokens_detail_page() {
     assert_eq!(rows[0].target_id, Some(api.id));
     // Its page now says so, and its trail has the revocation.
     let page = app.get_html(&format!("/admin/tokens/{}", api.id)).await;
-    assert!(page.contains("badge-revoked") && page.contains("token_revoked"));
+    assert!(page.contains("badge-revoked") && page.contains("Token revoked"));
 }
 
 /// Whether the page shows the "more than 12 months away" warning.

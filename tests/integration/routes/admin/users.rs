@@ -164,6 +164,63 @@ async fn disabling_a_user_stops_their_sessions_and_tokens_at_once() {
 }
 
 #[actix_web::test]
+async fn disabling_a_user_asks_first() {
+    let (app, root) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let page = format!("/admin/users/{}", ada.id);
+    let disable = format!("{page}/disable");
+
+    // The user's page offers a link to the question, not a button that does it.
+    let html = app.get_html(&page).await;
+    let doc = scraper::Html::parse_document(&html);
+    let link = scraper::Selector::parse(&format!("a[href=\"{disable}\"]")).unwrap();
+    assert_eq!(
+        doc.select(&link)
+            .next()
+            .map(|a| a.text().collect::<String>()),
+        Some("Disable".to_owned())
+    );
+    let form = scraper::Selector::parse(&format!("form[action=\"{disable}\"]")).unwrap();
+    assert!(
+        doc.select(&form).next().is_none(),
+        "no form that disables at once"
+    );
+
+    // The question: what happens, a red button that posts, Cancel focused.
+    let question = app.get_html(&disable).await;
+    assert_eq!(text_of(&question, "h1").as_deref(), Some("Disable ada?"));
+    assert!(question.contains("stops working"), "{question}");
+    let doc = scraper::Html::parse_document(&question);
+    let confirm = scraper::Selector::parse("form.confirm button.danger").unwrap();
+    assert_eq!(
+        doc.select(&confirm)
+            .next()
+            .map(|b| b.text().collect::<String>()),
+        Some("Disable".to_owned())
+    );
+    let cancel = scraper::Selector::parse("a[autofocus]").unwrap();
+    let cancel = doc.select(&cancel).next().expect("a focused link");
+    assert_eq!(cancel.text().collect::<String>(), "Cancel");
+    assert_eq!(cancel.value().attr("href"), Some(page.as_str()));
+    assert!(
+        app.audit("user_disabled").is_empty(),
+        "asking changes nothing"
+    );
+
+    // Confirming disables.
+    let res = app.submit(&disable, &disable, &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), page);
+    assert_eq!(app.audit("user_disabled").len(), 1);
+
+    // There is nothing to ask about one's own account.
+    let own = format!("/admin/users/{}/disable", root.id);
+    let res = app.get(&own).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(res.headers()), format!("/admin/users/{}", root.id));
+}
+
+#[actix_web::test]
 async fn an_admin_cannot_lock_themselves_out() {
     let (app, root) = admin_app().await;
     let page = format!("/admin/users/{}", root.id);
@@ -229,7 +286,7 @@ async fn memberships_grant_scopes_and_removal_narrows_tokens() {
     assert_eq!(app.audit("membership_removed").len(), 1);
 }
 
-/// The hidden fields of the user page's form whose button says "Revoke all",
+/// The hidden fields of the user page's form whose button says "Delete all",
 /// in the section with this heading, as a browser posts them.
 fn revoke_all_form(page: &str, heading: &str) -> Vec<(String, String)> {
     let doc = scraper::Html::parse_document(page);
@@ -245,7 +302,7 @@ fn revoke_all_form(page: &str, heading: &str) -> Vec<(String, String)> {
                 .is_some_and(|h| h.text().collect::<String>() == heading)
         })
         .unwrap_or_else(|| panic!("a section {heading}"));
-    let form = section.select(&form).next().expect("its Revoke all form");
+    let form = section.select(&form).next().expect("its Delete all form");
     let button = scraper::Selector::parse("button").unwrap();
     assert_eq!(
         form.select(&button)
@@ -253,7 +310,7 @@ fn revoke_all_form(page: &str, heading: &str) -> Vec<(String, String)> {
             .unwrap()
             .text()
             .collect::<String>(),
-        "Revoke all"
+        "Delete all"
     );
     form.select(&fields)
         .map(|i| {
@@ -301,7 +358,7 @@ async fn revoke_all_of_a_users_tokens() {
     }
     let page = app.get_html(&format!("/admin/users/{}", ada.id)).await;
     let form = revoke_all_form(&page, "Tokens");
-    let res = confirm_revoke(&app, &form, "Revoke 3 tokens?").await;
+    let res = confirm_revoke(&app, &form, "Delete 3 tokens?").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     // Refused right after the confirm response.
     app.assert_refused(&ada_tokens).await;
@@ -331,7 +388,7 @@ async fn revoke_all_of_a_users_mobile_sessions() {
     }
     let page = app.get_html(&format!("/admin/users/{}", ada.id)).await;
     let form = revoke_all_form(&page, "Mobile sessions");
-    let res = confirm_revoke(&app, &form, "Revoke 2 tokens?").await;
+    let res = confirm_revoke(&app, &form, "Delete 2 tokens?").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(location(res.headers()).starts_with("/admin/tokens?tab=sessions"));
     for t in &ada_sessions {
@@ -801,7 +858,7 @@ async fn hostile_values_are_escaped_on_sessions_settings_audit_and_user_pages() 
         )
         .await;
     let page = res.text().await.unwrap();
-    assert_eq!(text_of(&page, "h1").as_deref(), Some("Revoke 1 token?"));
+    assert_eq!(text_of(&page, "h1").as_deref(), Some("Delete 1 token?"));
     assert!(!page.contains("<img src=x") && shown_escaped(&page));
     let _ = root;
 }

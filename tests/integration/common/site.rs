@@ -1,0 +1,124 @@
+//! Every HTML page of the route table with real rows behind its `{id}`s: what
+//! `site_wide.rs` reads over HTTP and `browser/pages.rs` opens in Chromium. A
+//! new GET route with an `{id}` needs its test data here (the walk says so).
+
+use super::{Seeded, TestApp};
+
+/// Who opens the pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Viewer {
+    /// `root`: every page, the `/admin` ones too.
+    Admin,
+    /// `ada`: the pages a member sees.
+    Member,
+}
+
+impl Viewer {
+    pub fn username(self) -> &'static str {
+        match self {
+            Viewer::Admin => "root",
+            Viewer::Member => "ada",
+        }
+    }
+}
+
+/// The rows behind the pages: the administrator `root` and the member `ada`
+/// (with a membership), a department, a user type, a scope, and tokens of every
+/// kind (`root` owns a personal token and a client, `ada` one of each kind).
+pub struct Site {
+    pub ada: tessera::db::users::User,
+    pub department: i64,
+    pub user_type: i64,
+    pub scope: i64,
+    pub personal: Seeded,
+    pub client: Seeded,
+    pub api: Seeded,
+    pub session: Seeded,
+    pub ada_personal: Seeded,
+    pub ada_client: Seeded,
+}
+
+/// Creates the rows of [`Site`] in `app`'s database (no one signs in).
+pub fn arrange(app: &TestApp) -> Site {
+    let root = app.create_user("root", true);
+    let ada = app.create_user("ada", false);
+    let (department, user_type) = app.grant(ada.id, "Field", "devices:read");
+    let membership = Some((department, user_type));
+    let scope = app.db(|c| super::scalar(c, "SELECT MIN(id) FROM scopes"));
+    Site {
+        personal: app.insert_token(root.id, "personal", "ci", None),
+        client: app.insert_token(root.id, "client", "BI", membership),
+        api: app.insert_token(ada.id, "api", "ERP", membership),
+        session: app.insert_token(ada.id, "session", "Pixel", membership),
+        ada_personal: app.insert_token(ada.id, "personal", "CI deploy", None),
+        ada_client: app.insert_token(ada.id, "client", "JDBC", membership),
+        ada,
+        department,
+        user_type,
+        scope,
+    }
+}
+
+/// The paths of every GET page of the route table that answers `viewer` with
+/// HTML, signed in, in table order. Left out: the pages for those signed out
+/// (`/login`, `/setup`, `/set-password`), redirects, JSON, CSV, plain text,
+/// static files, and for a member the `/admin` area.
+pub fn pages(site: &Site, viewer: Viewer) -> Vec<String> {
+    let admin = viewer == Viewer::Admin;
+    let ids = |tokens: &[&Seeded], pattern: &str| -> Vec<String> {
+        tokens
+            .iter()
+            .map(|t| pattern.replace("{id}", &t.id.to_string()))
+            .collect()
+    };
+    let mut paths = Vec::new();
+    for (method, pattern) in super::route_table() {
+        if method != "GET" {
+            continue;
+        }
+        let p = pattern.as_str();
+        let these: Vec<String> = match p {
+            "/login" | "/setup" | "/set-password" | "/" | "/healthz" | "/readyz" | "/metrics"
+            | "/admin/audit.csv" | "/favicon.ico" => continue,
+            p if p.starts_with("/api/") || p.starts_with("/static/") => continue,
+            p if p.starts_with("/admin") && !admin => continue,
+            "/admin/tokens" => vec![
+                "/admin/tokens?tab=api".into(),
+                "/admin/tokens?tab=sessions".into(),
+            ],
+            "/admin/tokens/{id}" => {
+                ids(&[&site.personal, &site.client, &site.api, &site.session], p)
+            }
+            "/profile/tokens/{id}/edit" if admin => ids(&[&site.personal], p),
+            "/profile/tokens/{id}/edit" => ids(&[&site.ada_personal], p),
+            "/profile/tokens/{id}/revoke" | "/profile/tokens/{id}/regenerate" if admin => {
+                ids(&[&site.personal, &site.client], p)
+            }
+            "/profile/tokens/{id}/revoke" | "/profile/tokens/{id}/regenerate" => {
+                ids(&[&site.ada_personal, &site.ada_client], p)
+            }
+            "/profile/tokens/{id}/show" if admin => ids(&[&site.client], p),
+            "/profile/tokens/{id}/show" => ids(&[&site.ada_client], p),
+            "/admin/tokens/{id}/regenerate" => ids(&[&site.client, &site.api], p),
+            "/admin/tokens/{id}/show" => ids(&[&site.api], p),
+            p if p.starts_with("/admin/users/") => {
+                vec![p.replace("{id}", &site.ada.id.to_string())]
+            }
+            p if p.starts_with("/admin/departments/") => {
+                vec![p.replace("{id}", &site.department.to_string())]
+            }
+            p if p.starts_with("/admin/user-types/") => {
+                vec![p.replace("{id}", &site.user_type.to_string())]
+            }
+            p if p.starts_with("/admin/scopes/") => {
+                vec![p.replace("{id}", &site.scope.to_string())]
+            }
+            p => {
+                assert!(!p.contains('{'), "no test data for the page {p}: add some");
+                vec![p.to_owned()]
+            }
+        };
+        paths.extend(these);
+    }
+    paths
+}
