@@ -397,6 +397,15 @@ async fn an_administrator_regenerates_an_api_token_after_confirming() {
     assert_eq!(res.status(), StatusCode::OK);
     let new = new_token_in(&res.text().await.unwrap());
     assert_ne!(new, api.token);
+    // The inventory and the token's page both say how long the old one lasts.
+    for page in ["/admin/tokens", &format!("/admin/tokens/{}", api.id)] {
+        let html = app.get_html(page).await;
+        let note = text_of(&html, ".overlap-note").expect("the overlap is shown");
+        assert!(
+            note.starts_with("Previous secret valid until"),
+            "{page}: {note}"
+        );
+    }
     // A session is not regenerated here either way.
     let session = app.insert_token(ada.id, "session", "Phone", None);
     let res = app
