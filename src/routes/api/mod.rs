@@ -146,13 +146,14 @@ pub fn routes() -> [Route; 9] {
             .post(write, tokens::create_token, tokens::__path_create_token)
             .done(),
         api("/api/v1/tokens/{id}")
-            .app_data(json)
+            .app_data(json.clone())
             .app_data(path.clone())
             .get(read, tokens::get_token, tokens::__path_get_token)
             .patch(write, tokens::update_token, tokens::__path_update_token)
             .delete(write, tokens::delete_token, tokens::__path_delete_token)
             .done(),
         api("/api/v1/tokens/{id}/regenerate")
+            .app_data(json)
             .app_data(path)
             .post(
                 write,

@@ -2,7 +2,7 @@
 //! A created or edited token never gets scopes beyond the calling token's.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::JsonObject;
@@ -11,7 +11,7 @@ use crate::auth::bearer::Bearer;
 use crate::db::audit::AuditAction;
 use crate::db::tokens::{self as token_rows, Token};
 use crate::domain::form::FieldErrors;
-use crate::domain::policy::ExpiryChoice;
+use crate::domain::policy::{ExpiryChoice, Overlap};
 use crate::domain::scopes::{self, ScopeSet};
 use crate::domain::token::TokenKind;
 use crate::error::{ApiError, ErrorBody, checked};
@@ -264,30 +264,93 @@ pub async fn delete_token(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A new secret for one of the caller's tokens; the old one stops at once. The
-/// new secret keeps the lifetime the old one was issued with, within the
-/// policy's maximum. Refused (422, nothing changes) while token creation is
-/// switched off.
+/// What a regeneration may ask for; an empty body asks for nothing (the old
+/// secret stops at once, the lifetime is kept).
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegenerateBody {
+    /// How long the previous secret keeps working: `0` (the default), `1h`,
+    /// `1d` or `7d`, within the policy's maximum. Introspecting the previous
+    /// secret meanwhile reports the overlap's end as `exp`.
+    #[serde(default)]
+    #[schema(example = "1d")]
+    overlap: Option<String>,
+    /// A new lifetime, as on creation; with neither this nor `expires_at`
+    /// the token keeps the lifetime it was issued with.
+    #[serde(default)]
+    expires_in_days: Option<i64>,
+    /// YYYY-MM-DD.
+    #[serde(default)]
+    #[schema(format = Date)]
+    expires_at: Option<String>,
+}
+
+impl RegenerateBody {
+    /// What the body asks for; a bad value comes back under its field.
+    fn read(self) -> Result<tokens::Regeneration, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let overlap = match self.overlap.as_deref().map(str::trim) {
+            None | Some("") => Overlap::None,
+            Some(text) => text.parse().unwrap_or_else(|_| {
+                errors.add("overlap", "Give one of 0, 1h, 1d or 7d.");
+                Overlap::None
+            }),
+        };
+        let expiry = match (self.expires_in_days, self.expires_at.as_deref()) {
+            (None, None) => None,
+            (days, date) => ExpiryChoice::from_form(
+                &days.map(|d| d.to_string()).unwrap_or_default(),
+                date.unwrap_or(""),
+            )
+            .map_err(|message| errors.add("expires_at", message))
+            .ok(),
+        };
+        if errors.is_empty() {
+            Ok(tokens::Regeneration { overlap, expiry })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// A new secret for one of the caller's tokens. The old one stops at once, or
+/// at the end of the `overlap` asked for. The new secret keeps the lifetime the
+/// old one was issued with (within the policy's maximum) unless the body gives
+/// another. Refused (422, nothing changes) while token creation is switched
+/// off, and for an overlap or expiry the policy does not allow.
 #[utoipa::path(post, tag = "tokens", path = "/api/v1/tokens/{id}/regenerate", params(("id" = i64, Path, description = "Token id")),
-    responses((status = 200, body = IssuedView), (status = 422, description = "Token creation is switched off: `fields.token` says so", body = ErrorBody), (status = 404, body = ErrorBody)))]
+    request_body(content = Option<RegenerateBody>, description = "Optional; send no body to stop the old secret at once and keep the lifetime"),
+    responses((status = 200, body = IssuedView), (status = 422, description = "Token creation is switched off (`fields.token`), or the overlap or expiry is not allowed (`fields.overlap`, `fields.expires_at`)", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn regenerate_token(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Bearer,
     path: Result<web::Path<i64>, actix_web::Error>,
+    body: Result<JsonObject<RegenerateBody>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = own_token(&state, &caller, checked(path)?.into_inner()).await?;
+    let id = checked(path)?.into_inner();
+    let body = if has_body(&req) {
+        checked(body)?.into_inner()
+    } else {
+        RegenerateBody::default()
+    };
+    let ask = body.read().map_err(ApiError::Unprocessable)?;
+    let token = own_token(&state, &caller, id).await?;
     let (actor, prefix) = (caller.actor(), state.issuer.clone());
     let issued = state
-        .db(move |conn| {
-            tokens::regenerate(
-                conn,
-                &prefix,
-                &token,
-                &actor,
-                &tokens::Regeneration::AT_ONCE,
-            )
-        })
+        .db(move |conn| tokens::regenerate(conn, &prefix, &token, &actor, &ask))
         .await?
         .map_err(ApiError::Unprocessable)?;
     Ok(no_store(HttpResponse::Ok()).json(IssuedView::from(issued)))
+}
+
+/// Whether a request carries a body at all (a `POST` without one is a plain
+/// "regenerate" of earlier clients).
+fn has_body(req: &HttpRequest) -> bool {
+    req.headers().contains_key(header::CONTENT_TYPE)
+        || req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|len| len.trim() != "0")
 }

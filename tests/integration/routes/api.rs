@@ -390,6 +390,76 @@ async fn the_token_api_manages_the_callers_own_tokens() {
 }
 
 #[actix_web::test]
+async fn the_token_api_regenerates_with_an_overlap_and_a_new_lifetime() {
+    let app = spawn_app().await;
+    let caller = personal_token(
+        &app,
+        "ada",
+        "tokens:read tokens:write devices:read",
+        &["tokens:read", "tokens:write", "devices:read"],
+    )
+    .await;
+    let res = app
+        .api_send(
+            Method::POST,
+            "/api/v1/tokens",
+            &caller,
+            Some(json!({ "name": "deploy", "scopes": ["devices:read"], "expires_in_days": 30 })),
+        )
+        .await;
+    let created: Value = res.json().await.unwrap();
+    let (old, id) = (
+        created["token"].as_str().unwrap().to_owned(),
+        created["id"].as_i64().unwrap(),
+    );
+    let regenerate = format!("/api/v1/tokens/{id}/regenerate");
+
+    // What the policy or the format does not allow changes nothing.
+    app.set_settings("max_overlap_hours = 24");
+    for (body, field) in [
+        (json!({ "overlap": "7d" }), "overlap"),
+        (json!({ "overlap": "2w" }), "overlap"),
+        (json!({ "expires_at": "soon" }), "expires_at"),
+        (json!({ "expires_in_days": 31 }), "expires_at"),
+    ] {
+        let res = app
+            .api_send(Method::POST, &regenerate, &caller, Some(body.clone()))
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let answer: Value = res.json().await.unwrap();
+        assert!(answer["fields"][field].is_string(), "{body}: {answer}");
+    }
+    assert_eq!(app.api_me(&old).await.status(), StatusCode::OK);
+
+    // A day of overlap and a week's lifetime: both secrets work, the old one
+    // until the overlap ends.
+    let res = app
+        .api_send(
+            Method::POST,
+            &regenerate,
+            &caller,
+            Some(json!({ "overlap": "1d", "expires_in_days": 7 })),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let issued: Value = res.json().await.unwrap();
+    let new = issued["token"].as_str().unwrap();
+    let week = (chrono::Utc::now() + chrono::TimeDelta::days(7))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert!(
+        issued["expires_at"].as_str().unwrap().starts_with(&week),
+        "{issued}"
+    );
+    assert_eq!(app.api_me(new).await.status(), StatusCode::OK);
+    assert_eq!(app.api_me(&old).await.status(), StatusCode::OK);
+    assert_eq!(app.audit_rows("previous_secret_used").len(), 1);
+    app.advance_clock(std::time::Duration::from_secs(25 * 3600));
+    assert_eq!(app.api_me(&old).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.api_me(new).await.status(), StatusCode::OK);
+}
+
+#[actix_web::test]
 async fn the_token_api_never_escalates() {
     let app = spawn_app().await;
     // The owner holds devices:write, but the calling token does not.
