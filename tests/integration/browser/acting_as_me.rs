@@ -37,15 +37,8 @@ async fn a_device_and_the_other_browsers_are_signed_out_from_token_management() 
     assert_eq!(browser.row_ids("#devices tr[data-token-id]").await.len(), 1);
 
     // The device's button is named after it.
-    browser.mark_page().await;
     browser
-        .button("#devices", "Sign out Pixel 9")
-        .await
-        .click()
-        .await
-        .expect("click Sign out Pixel 9");
-    browser
-        .wait_new_page("the list after signing the phone out")
+        .press_to_new_page("#devices", "Sign out Pixel 9")
         .await;
     assert_eq!(browser.path().await, "/profile/tokens");
     assert!(browser.body_text().await.contains("Signed out “Pixel 9”"));
@@ -57,15 +50,8 @@ async fn a_device_and_the_other_browsers_are_signed_out_from_token_management() 
     );
     assert_eq!(app.me(&phone).await.0, StatusCode::UNAUTHORIZED);
 
-    browser.mark_page().await;
     browser
-        .button("#web-sessions", "Sign out everywhere else")
-        .await
-        .click()
-        .await
-        .expect("click Sign out everywhere else");
-    browser
-        .wait_new_page("the list after signing out elsewhere")
+        .press_to_new_page("#web-sessions", "Sign out everywhere else")
         .await;
     assert!(
         browser

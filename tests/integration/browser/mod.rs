@@ -498,6 +498,25 @@ impl Browser {
         .await;
     }
 
+    /// Clicks what `css` finds and waits for the page it leads to.
+    async fn click_to_new_page(&self, css: &str, what: &str) {
+        self.mark_page().await;
+        self.click(css, what).await;
+        self.wait_new_page(&format!("the page after {what}")).await;
+    }
+
+    /// Presses the button labelled `label` in `scope` and waits for the page
+    /// it leads to.
+    async fn press_to_new_page(&self, scope: &str, label: &str) {
+        self.mark_page().await;
+        self.button(scope, label)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {label}: {e}"));
+        self.wait_new_page(&format!("the page after {label}")).await;
+    }
+
     /// The `data-token-id` of every row matching `css`, right now.
     async fn row_ids(&self, css: &str) -> HashSet<i64> {
         let mut ids = HashSet::new();

@@ -533,14 +533,9 @@ async fn disabling_a_user_asks_first() {
 
     browser.click(&disable, "Disable").await;
     browser.wait_dialog_open("confirm-dialog").await;
-    browser.mark_page().await;
     browser
-        .button("#confirm-dialog form.confirm", "Disable")
-        .await
-        .click()
-        .await
-        .expect("click Disable");
-    browser.wait_new_page("the user's page again").await;
+        .press_to_new_page("#confirm-dialog form.confirm", "Disable")
+        .await;
     assert_eq!(browser.path().await, page);
     assert_eq!(app.audit("user_disabled").len(), 1);
     assert!(browser.body_text().await.contains("Disabled ada"));

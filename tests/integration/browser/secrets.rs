@@ -38,11 +38,9 @@ async fn regenerate_in_a_dialog_with_an_overlap_then_show_after_the_step_up() {
         .await;
     let png = browser.client.screenshot().await.expect("screenshot");
     std::fs::write(out.join("regenerate-dialog.png"), png).expect("write png");
-    browser.mark_page().await;
     browser
-        .click("#confirm-dialog button[type=submit]", "Regenerate")
+        .click_to_new_page("#confirm-dialog button[type=submit]", "Regenerate")
         .await;
-    browser.wait_new_page("the new secret").await;
     let new = browser.find("#new-token").await.text().await.unwrap();
     assert_ne!(new, old);
     // A day of overlap: both work.
@@ -51,11 +49,9 @@ async fn regenerate_in_a_dialog_with_an_overlap_then_show_after_the_step_up() {
 
     // Show: the offer, the step-up, back to the offer, the secret.
     browser.goto(&format!("/profile/tokens/{id}/show")).await;
-    browser.mark_page().await;
     browser
-        .click("form[action$=\"/show\"] button[type=submit]", "Show secret")
+        .click_to_new_page("form[action$=\"/show\"] button[type=submit]", "Show secret")
         .await;
-    browser.wait_new_page("the step-up").await;
     assert_eq!(browser.path().await, "/sudo");
     browser
         .find("input[name=password]")
@@ -63,17 +59,13 @@ async fn regenerate_in_a_dialog_with_an_overlap_then_show_after_the_step_up() {
         .send_keys(PASSWORD)
         .await
         .expect("type the password");
-    browser.mark_page().await;
     browser
-        .click("form[action=\"/sudo\"] button[type=submit]", "Confirm")
+        .click_to_new_page("form[action=\"/sudo\"] button[type=submit]", "Confirm")
         .await;
-    browser.wait_new_page("back to Show").await;
     assert_eq!(browser.path().await, format!("/profile/tokens/{id}/show"));
-    browser.mark_page().await;
     browser
-        .click("form[action$=\"/show\"] button[type=submit]", "Show secret")
+        .click_to_new_page("form[action$=\"/show\"] button[type=submit]", "Show secret")
         .await;
-    browser.wait_new_page("the secret").await;
     let shown = browser.find("#shown-token").await.text().await.unwrap();
     assert_eq!(shown, new);
     assert!(

@@ -81,11 +81,9 @@ async fn create_dialog_shows_the_new_token_and_copies_it() {
 
     // Done closes the dialog and reloads the list, which now has the token (but
     // never its secret).
-    browser.mark_page().await;
     browser
-        .click("#create-token-dialog a[data-dialog-close]", "Done")
+        .click_to_new_page("#create-token-dialog a[data-dialog-close]", "Done")
         .await;
-    browser.wait_new_page("the list to reload").await;
     assert_eq!(browser.path().await, "/profile/tokens");
     assert!(!browser.dialog_is_modal("create-token-dialog").await);
     let row = browser.find("tr[data-token-id]").await;
@@ -229,11 +227,9 @@ async fn provision_client_dialog_shows_the_new_token() {
     );
 
     // Done reloads the list, which has the client under Clients.
-    browser.mark_page().await;
     browser
-        .click("#provision-client-dialog a[data-dialog-close]", "Done")
+        .click_to_new_page("#provision-client-dialog a[data-dialog-close]", "Done")
         .await;
-    browser.wait_new_page("the list to reload").await;
     let clients = browser
         .find("section[aria-labelledby=clients-heading]")
         .await
@@ -634,11 +630,9 @@ async fn create_api_token_and_bulk_confirmation_open_in_dialogs() {
     assert_eq!(me["scopes"], json!(["devices:read", "devices:write"]));
 
     // Done closes it and reloads the list, which now has the token.
-    browser.mark_page().await;
     browser
-        .click("#create-api-token-dialog a[data-dialog-close]", "Done")
+        .click_to_new_page("#create-api-token-dialog a[data-dialog-close]", "Done")
         .await;
-    browser.wait_new_page("the list to reload").await;
     assert_eq!(browser.path().await, "/admin/tokens");
     let listed = browser.row_ids("#bulk-form tr[data-token-id]").await;
     assert_eq!(listed.len(), 2, "{listed:?}");
@@ -670,14 +664,9 @@ async fn create_api_token_and_bulk_confirmation_open_in_dialogs() {
     app.insert_token(ada.id, "personal", "another", None);
     browser.goto("/admin/tokens?tab=api").await;
     browser.find("#bulk-form tr[data-token-id]").await;
-    browser.mark_page().await;
     browser
-        .button("#bulk-form", "Delete selected")
-        .await
-        .click()
-        .await
-        .expect("click Delete selected with nothing ticked");
-    browser.wait_new_page("the list with the message").await;
+        .press_to_new_page("#bulk-form", "Delete selected")
+        .await;
     let message = browser.find("#bulk-error").await.text().await.unwrap();
     assert!(message.contains("Nothing was selected"), "{message}");
     assert!(!browser.dialog_is_modal("confirm-dialog").await);
