@@ -15,6 +15,16 @@ text_codes! {
     }
 }
 
+impl UserStatus {
+    /// As pages show it.
+    pub fn label(self) -> &'static str {
+        match self {
+            UserStatus::Active => "Active",
+            UserStatus::Disabled => "Disabled",
+        }
+    }
+}
+
 /// A password as typed. `Debug` and `Display` never show it.
 #[derive(Clone, serde::Deserialize)]
 #[serde(transparent)]

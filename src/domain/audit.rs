@@ -146,6 +146,17 @@ text_codes! {
     }
 }
 
+impl Outcome {
+    /// As pages show it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Success => "Success",
+            Outcome::Failure => "Failed",
+            Outcome::Denied => "Denied",
+        }
+    }
+}
+
 text_codes! {
     /// What kind of thing an audit row's target is.
     pub enum TargetType {

@@ -12,12 +12,24 @@ text_codes! {
     /// expired (its badges show both); here it counts once, in the first state
     /// that applies: revoked, then expired, then disabled, else active, so that
     /// the states of one kind add up to its rows. `as_str` is the `status`
-    /// label of the gauge and the badge pages show.
+    /// label of the gauge and the CSS class of a page's badge; `label` its text.
     pub enum TokenState {
         Active = "active",
         Disabled = "disabled",
         Expired = "expired",
         Revoked = "revoked",
+    }
+}
+
+impl TokenState {
+    /// As pages show it.
+    pub fn label(self) -> &'static str {
+        match self {
+            TokenState::Active => "Active",
+            TokenState::Disabled => "Disabled",
+            TokenState::Expired => "Expired",
+            TokenState::Revoked => "Revoked",
+        }
     }
 }
 
