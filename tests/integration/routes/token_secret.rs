@@ -251,9 +251,17 @@ async fn regenerating_asks_first_and_can_keep_the_old_secret_for_a_while() {
     assert!(page.contains("stops working"), "{page}");
     let offered: Vec<String> = common::option_values(&page, "overlap");
     assert_eq!(offered, ["0", "1h", "1d", "7d"]);
-    assert!(
-        page.contains(&format!("expires on {}", date_in(30))),
+    // Keeping the lifetime is the first choice, and the line says its end,
+    // in words (the date input's format is the browser's, so no YYYY-MM-DD).
+    let kept = (chrono::Utc::now() + chrono::TimeDelta::days(30)).date_naive();
+    assert_eq!(
+        text_of(&page, "#regenerate-expires-in option[selected]").as_deref(),
+        Some(format!("Keep its lifetime (until {})", kept.format("%-d %B %Y")).as_str()),
         "{page}"
+    );
+    assert_eq!(
+        text_of(&page, "#regenerate-expiry-line"),
+        Some(format!("Expires on {}.", kept.format("%A, %-d %B %Y"))),
     );
 
     // An hour of overlap: both secrets work, the old one on the record.
