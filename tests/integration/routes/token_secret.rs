@@ -412,3 +412,89 @@ async fn an_administrator_regenerates_an_api_token_after_confirming() {
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
+
+#[actix_web::test]
+async fn regenerate_takes_a_preset_a_plain_date_or_keeps_the_lifetime() {
+    let (app, _) = app_with_member("ada").await;
+    app.login_ok("ada").await;
+    let (id, _) = app.new_access_token("deploy", &["devices:read"]).await;
+    let regenerate = format!("/profile/tokens/{id}/regenerate");
+    let page = app.get_html(&regenerate).await;
+    assert_eq!(
+        common::selected_value(&page, "regenerate-expires-in").as_deref(),
+        Some(""),
+        "keeping the lifetime posts nothing"
+    );
+    assert_eq!(
+        common::expiry_line_date(&page, "regenerate-expiry-line"),
+        Some(common::utc_day_in(30))
+    );
+
+    // A preset.
+    let res = app
+        .submit(
+            &regenerate,
+            &regenerate,
+            &[("overlap", "0"), ("expires_in_days", "7")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (_, me) = app.me(&new_token_in(&res.text().await.unwrap())).await;
+    let day = common::utc_day_in(7).format("%Y-%m-%d").to_string();
+    assert!(me["expires_at"].as_str().unwrap().starts_with(&day), "{me}");
+
+    // A plain date, as the form used to post it.
+    let date = date_in(20);
+    let res = app
+        .submit(
+            &regenerate,
+            &regenerate,
+            &[("overlap", "0"), ("expires_at", &date)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (_, me) = app.me(&new_token_in(&res.text().await.unwrap())).await;
+    assert_eq!(me["expires_at"], format!("{date}T23:59:59Z"), "{me}");
+
+    // "Custom date…" without one: sent back, the choice kept, the error beside it.
+    let res = app
+        .submit(
+            &regenerate,
+            &regenerate,
+            &[("overlap", "1h"), ("expires_in_days", "custom")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert_eq!(
+        text_of(&page, "input#regenerate-expires + #expires_at-error").as_deref(),
+        Some("Choose an expiry, or enter a date.")
+    );
+    assert_eq!(
+        common::selected_value(&page, "regenerate-expires-in").as_deref(),
+        Some("custom")
+    );
+    assert_eq!(
+        common::attr_of(&page, "input#regenerate-expires", "aria-invalid").as_deref(),
+        Some("true")
+    );
+
+    // Nothing chosen keeps the lifetime: the 20 days of the date above.
+    let res = app
+        .submit(
+            &regenerate,
+            &regenerate,
+            &[
+                ("overlap", "0"),
+                ("expires_in_days", ""),
+                ("expires_at", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (_, me) = app.me(&new_token_in(&res.text().await.unwrap())).await;
+    assert!(
+        me["expires_at"].as_str().unwrap().starts_with(&date),
+        "{me}"
+    );
+}
