@@ -344,17 +344,7 @@ impl ExpiryForm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::policy::Overlap;
-
-    fn policy() -> Policy {
-        Policy {
-            default_lifetime_days: 90,
-            max_lifetime_days: 365,
-            allow_non_expiring: false,
-            creation_enabled: true,
-            max_overlap: Overlap::Week,
-        }
-    }
+    use crate::domain::policy::tests::policy;
 
     /// Monday, 7 December 2026, 10:00 UTC.
     fn now() -> NaiveDateTime {

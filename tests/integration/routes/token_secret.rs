@@ -413,6 +413,13 @@ async fn an_administrator_regenerates_an_api_token_after_confirming() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
 
+/// Regenerates at `path` with these fields: what `/api/v1/me` says of the new secret.
+async fn regenerated_me(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> Value {
+    let res = app.submit(path, path, fields).await;
+    assert_eq!(res.status(), StatusCode::OK, "{fields:?}");
+    app.me(&new_token_in(&res.text().await.unwrap())).await.1
+}
+
 #[actix_web::test]
 async fn regenerate_takes_a_preset_a_plain_date_or_keeps_the_lifetime() {
     let (app, _) = app_with_member("ada").await;
@@ -431,29 +438,23 @@ async fn regenerate_takes_a_preset_a_plain_date_or_keeps_the_lifetime() {
     );
 
     // A preset.
-    let res = app
-        .submit(
-            &regenerate,
-            &regenerate,
-            &[("overlap", "0"), ("expires_in_days", "7")],
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let (_, me) = app.me(&new_token_in(&res.text().await.unwrap())).await;
+    let me = regenerated_me(
+        &app,
+        &regenerate,
+        &[("overlap", "0"), ("expires_in_days", "7")],
+    )
+    .await;
     let day = common::utc_day_in(7).format("%Y-%m-%d").to_string();
     assert!(me["expires_at"].as_str().unwrap().starts_with(&day), "{me}");
 
     // A plain date, as the form used to post it.
     let date = date_in(20);
-    let res = app
-        .submit(
-            &regenerate,
-            &regenerate,
-            &[("overlap", "0"), ("expires_at", &date)],
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let (_, me) = app.me(&new_token_in(&res.text().await.unwrap())).await;
+    let me = regenerated_me(
+        &app,
+        &regenerate,
+        &[("overlap", "0"), ("expires_at", &date)],
+    )
+    .await;
     assert_eq!(me["expires_at"], format!("{date}T23:59:59Z"), "{me}");
 
     // "Custom date…" without one: sent back, the choice kept, the error beside it.
