@@ -211,7 +211,7 @@ pub fn check_description(description: &str) -> Result<(), &'static str> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -228,7 +228,8 @@ mod tests {
         assert!("2d".parse::<Overlap>().is_err());
     }
 
-    fn policy() -> Policy {
+    /// The default policy: 90 days, at most 365, no token without expiry.
+    pub(crate) fn policy() -> Policy {
         Policy {
             default_lifetime_days: 90,
             max_lifetime_days: 365,

@@ -9,14 +9,14 @@ use actix_session::Session;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::NaiveDateTime;
 
 use super::sudo;
 use crate::db::audit::Actor;
 use crate::db::settings;
 use crate::db::tokens::Token;
+use crate::domain::expiry::{ExpiryControl, ExpiryForm};
 use crate::domain::form::FieldErrors;
-use crate::domain::policy::{ExpiryChoice, Overlap, Policy};
+use crate::domain::policy::{Overlap, Policy};
 use crate::error::AppError;
 use crate::page::{FlashKind, PageCtx, flash, redirect, render};
 use crate::routes::profile_tokens::show_issued_then;
@@ -35,6 +35,7 @@ pub struct Place {
 #[serde(default)]
 pub struct RegenerateForm {
     overlap: String,
+    expires_in_days: String,
     expires_at: String,
 }
 
@@ -49,16 +50,13 @@ impl RegenerateForm {
                 Overlap::None
             }),
         };
-        let expiry = match self.expires_at.trim() {
-            "" => None,
-            date => match ExpiryChoice::from_form("", date) {
-                Ok(choice) => Some(choice),
-                Err(message) => {
-                    errors.add("expires_at", message);
-                    None
-                }
-            },
-        };
+        // Neither field (as ever, and "Keep its lifetime"): `None`, the lifetime kept.
+        let expiry = ExpiryForm::Regenerate { kept: None }
+            .read(&self.expires_in_days, &self.expires_at)
+            .unwrap_or_else(|message| {
+                errors.add("expires_at", message);
+                None
+            });
         if errors.is_empty() {
             Ok(Regeneration { overlap, expiry })
         } else {
@@ -81,9 +79,8 @@ struct RegeneratePage {
     errors: FieldErrors,
     /// The overlaps the policy allows.
     overlaps: Vec<Overlap>,
-    /// The expiry the new secret gets when none is chosen (the lifetime kept).
-    kept_expiry: Option<NaiveDateTime>,
-    now: NaiveDateTime,
+    /// The expiry choice, starting on "Keep its lifetime".
+    expiry: ExpiryControl,
 }
 
 async fn regenerate_page(
@@ -101,9 +98,16 @@ async fn regenerate_page(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
+    let kept = policy.regenerated_expiry(now, token.issued_at, token.expires_at);
+    let posted = (form.expires_in_days.as_str(), form.expires_at.as_str());
+    let expiry = ExpiryForm::Regenerate { kept }.control(
+        &policy,
+        now,
+        (!errors.is_empty()).then_some(posted),
+    );
     let page = RegeneratePage {
         ctx: PageCtx::from_request(req),
-        kept_expiry: policy.regenerated_expiry(now, token.issued_at, token.expires_at),
+        expiry,
         overlaps: Overlap::ALL
             .into_iter()
             .filter(|overlap| overlap.hours() <= policy.max_overlap.hours())
@@ -112,7 +116,6 @@ async fn regenerate_page(
         place,
         form,
         errors,
-        now,
     };
     Ok(render(req, status, page))
 }

@@ -1,5 +1,6 @@
 // Tessera's little JavaScript: dialogs for creating tokens and confirming
-// revocation (each with a Close button), and the Copy button. Every action
+// revocation (each with a Close button), the Copy button, and the expiry
+// control's live "Expires on …" line. Every action
 // also works without it: the links and forms lead to full pages.
 "use strict";
 
@@ -77,14 +78,71 @@
     });
   }
 
-  // A warning beside an expiry date beyond the suggested limit.
-  function wireExpiryWarnings(root) {
-    root.querySelectorAll("[data-suggested-until]").forEach((input) => {
-      const warning = root.querySelector("#expiry-warning") || document.getElementById("expiry-warning");
-      if (!warning) return;
-      input.addEventListener("input", () => {
-        warning.hidden = !(input.value && input.value > input.dataset.suggestedUntil);
+  // The expiry control (partials/expiry_field.html): a choice of presets, or
+  // "Custom date…" with a date input, shown (and focused) only then; under it
+  // the line saying when the token will expire, and on the API token form the
+  // warning beyond twelve months. Counted in UTC as the server does: a preset
+  // from now (the server's clock, data-now), a date to the end of that day.
+  const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+  const MONTHS = ["January", "February", "March", "April", "May", "June", "July",
+    "August", "September", "October", "November", "December"];
+
+  // "2027-01-07" as "Thursday, 7 January 2027".
+  function dayInWords(iso) {
+    const [year, month, day] = iso.split("-").map(Number);
+    const date = new Date(Date.UTC(year, month - 1, day));
+    return `${WEEKDAYS[date.getUTCDay()]}, ${day} ${MONTHS[month - 1]} ${year}`;
+  }
+
+  function wireExpiryControls(root) {
+    root.querySelectorAll("[data-expiry-control]").forEach((control) => {
+      const select = control.querySelector("select[data-expiry-choice]");
+      const box = control.querySelector("[data-expiry-date]");
+      const input = box && box.querySelector("input[type=date]");
+      const line = control.querySelector("[data-expiry-line]");
+      if (!select || !input || !line) return;
+      const warning = control.querySelector("#expiry-warning");
+      const until = control.dataset.suggestedUntil;
+      // How far the server's clock is ahead of this one.
+      const skew = Number(control.dataset.now) - Date.now() || 0;
+      const update = () => {
+        const option = select.options[select.selectedIndex];
+        const custom = !!option && option.value === "custom";
+        // A date left in a hidden input must not count: disabled, it is not sent.
+        box.hidden = !custom;
+        input.disabled = !custom;
+        let day = null;
+        let never = false;
+        let text;
+        if (!option) {
+          text = "Choose an expiry.";
+        } else if (custom) {
+          if (!input.value) text = "Choose a date.";
+          else if (input.min && input.value < input.min) text = "Choose a date after today.";
+          else if (input.max && input.value > input.max) {
+            text = `The policy allows at most ${control.dataset.maxDays} days; choose an earlier date.`;
+          } else day = input.value;
+        } else if ("never" in option.dataset) {
+          never = true;
+          text = "Never expires.";
+        } else {
+          const at = new Date(Date.now() + skew + Number(option.dataset.after) * 1000);
+          day = at.toISOString().slice(0, 10);
+        }
+        if (day) text = `Expires on ${dayInWords(day)}.`;
+        line.textContent = text;
+        if (warning && until) {
+          const beyond = custom ? !!input.value && input.value > until : never || (!!day && day > until);
+          warning.hidden = !beyond;
+        }
+      };
+      select.addEventListener("change", () => {
+        update();
+        if (!box.hidden) input.focus();
       });
+      input.addEventListener("input", update);
+      input.addEventListener("change", update);
+      update();
     });
   }
 
@@ -112,7 +170,7 @@
   function wireFragment(root) {
     hideNoJsFallbacks(root);
     wireAutosubmit(root);
-    wireExpiryWarnings(root);
+    wireExpiryControls(root);
     wireCopyButtons(root);
   }
 
@@ -246,6 +304,8 @@
     const copy = document.importNode(content, true);
     copy.classList.remove("card", "narrow");
     body.replaceChildren(copy);
+    hideNoJsFallbacks(body);
+    wireExpiryControls(body);
     wireCloseLinks(dialog);
     dialog.showModal();
     // A destructive confirmation starts on its way out, not on the red button.

@@ -9,6 +9,7 @@ use askama::Template;
 
 use crate::auth::extract::CurrentAdmin;
 use crate::db::{settings, user_types, users};
+use crate::domain::expiry::ExpiryControl;
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, render};
@@ -26,6 +27,7 @@ pub struct AdminClientForm {
     pub user_id: String,
     pub name: String,
     pub role_id: String,
+    pub expires_in_days: String,
     pub expires_at: String,
 }
 
@@ -60,13 +62,14 @@ struct NewClientPage {
     /// Every user type, and the policy.
     choices: Choices,
     client_form: AdminClientForm,
+    client_expiry: ExpiryControl,
     errors: FieldErrors,
 }
 
 async fn page(
     req: &HttpRequest,
     state: &AppState,
-    mut client_form: AdminClientForm,
+    client_form: AdminClientForm,
     errors: FieldErrors,
 ) -> Result<NewClientPage, AppError> {
     let (users, choices) = state
@@ -79,14 +82,19 @@ async fn page(
             Ok((users::active_choices(conn)?, choices))
         })
         .await?;
-    if client_form.expires_at.trim().is_empty() && errors.is_empty() {
-        client_form.expires_at = choices.default_expiry_date();
-    }
+    // A fresh form (nothing submitted yet) starts with the default expiry.
+    let posted = (
+        client_form.expires_in_days.as_str(),
+        client_form.expires_at.as_str(),
+    );
+    let fresh = errors.is_empty() && posted.0.trim().is_empty() && posted.1.trim().is_empty();
+    let client_expiry = choices.client_expiry((!fresh).then_some(posted));
     Ok(NewClientPage {
         ctx: PageCtx::from_request(req),
         users,
         choices,
         client_form,
+        client_expiry,
         errors,
     })
 }
@@ -113,7 +121,8 @@ pub async fn create_client(
     HtmlForm(form): HtmlForm<AdminClientForm>,
 ) -> Result<HttpResponse, AppError> {
     let owner_id = form.user_id();
-    let request = client_request(&form.name, &form.role_id, &form.expires_at, true);
+    let expiry = (form.expires_in_days.as_str(), form.expires_at.as_str());
+    let request = client_request(&form.name, &form.role_id, expiry, true);
     let prefix = state.issuer.clone();
     let outcome = state
         .db(move |conn| super::create_for_user(conn, &prefix, owner_id, &actor, request))

@@ -4,10 +4,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::{Days, Months, NaiveDate};
 
 use crate::auth::extract::CurrentAdmin;
 use crate::db::{self, DbConn, memberships, settings};
+use crate::domain::expiry::{ExpiryControl, ExpiryForm};
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::{ExpiryChoice, Policy};
 use crate::domain::scopes::ScopeSet;
@@ -23,6 +23,7 @@ use crate::tokens::CreateRequest;
 #[serde(default)]
 pub struct ApiTokenForm {
     pub name: String,
+    pub expires_in_days: String,
     pub expires_at: String,
     pub user_id: String,
     pub membership: String,
@@ -67,40 +68,15 @@ struct NewApiTokenPage {
     users: UserChoices,
     memberships: Vec<MembershipChoice>,
     policy: Policy,
-    suggested_until: String,
-    /// The latest date the policy allows (the date input's `max`).
-    latest: String,
-    /// The earliest date allowed (tomorrow; the date input's `min`).
-    earliest: String,
-    beyond_suggestion: bool,
+    /// The expiry choice, its line and the 12-month suggestion.
+    expiry: ExpiryControl,
     errors: FieldErrors,
 }
 
-/// The suggested longest lifetime of an API token: twelve months.
-fn suggested_until(today: NaiveDate) -> NaiveDate {
-    today.checked_add_months(Months::new(12)).unwrap_or(today)
-}
-
-/// The latest expiry date the policy allows for a token created today.
-fn latest_allowed(today: NaiveDate, policy: &Policy) -> NaiveDate {
-    today
-        .checked_add_days(Days::new(policy.max_lifetime_days.max(1) as u64))
-        .unwrap_or(today)
-}
-
-/// The form's default expiry: twelve months, or the policy maximum if sooner.
-fn default_expiry(today: NaiveDate, policy: &Policy) -> NaiveDate {
-    suggested_until(today).min(latest_allowed(today, policy))
-}
-
-/// The expiry the form asks for: a date, or none when the field is left empty
-/// (which the policy then allows or refuses, saying so).
-fn api_token_expiry(expires_at: &str) -> Result<ExpiryChoice, &'static str> {
-    if expires_at.trim().is_empty() {
-        Ok(ExpiryChoice::Never)
-    } else {
-        ExpiryChoice::from_form("", expires_at)
-    }
+/// The expiry the form asks for: a preset or a date (a date wins), or none
+/// when both are left empty (which the policy then allows or refuses, saying so).
+fn api_token_expiry(form: &ApiTokenForm) -> Result<ExpiryChoice, &'static str> {
+    ExpiryForm::ApiToken.read_required(&form.expires_in_days, &form.expires_at)
 }
 
 /// Active users as (id, username, display name).
@@ -127,31 +103,22 @@ fn load_page_data(
 async fn page(
     req: &HttpRequest,
     state: &AppState,
-    mut form: ApiTokenForm,
+    form: ApiTokenForm,
     errors: FieldErrors,
 ) -> Result<NewApiTokenPage, AppError> {
-    // A fresh form (nothing submitted yet) starts with the default expiry.
-    let fresh = errors.is_empty();
     let user_id = form.user_id();
     let (users, memberships, policy) = state.db(move |conn| load_page_data(conn, user_id)).await?;
-    let today = db::now().date();
-    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
-    if fresh && form.expires_at.trim().is_empty() {
-        form.expires_at = day(default_expiry(today, &policy));
-    }
-    let suggestion = suggested_until(today);
-    let beyond_suggestion =
-        NaiveDate::parse_from_str(form.expires_at.trim(), "%Y-%m-%d").is_ok_and(|d| d > suggestion);
+    // A fresh form (nothing submitted yet) starts with the default expiry.
+    let posted = (form.expires_in_days.as_str(), form.expires_at.as_str());
+    let fresh = errors.is_empty() && posted.0.trim().is_empty() && posted.1.trim().is_empty();
+    let expiry = ExpiryForm::ApiToken.control(&policy, db::now(), (!fresh).then_some(posted));
     Ok(NewApiTokenPage {
         ctx: PageCtx::from_request(req),
         form,
         users,
         memberships,
-        suggested_until: day(suggestion),
-        latest: day(latest_allowed(today, &policy)),
-        earliest: day(today.succ_opt().unwrap_or(today)),
         policy,
-        beyond_suggestion,
+        expiry,
         errors,
     })
 }
@@ -182,7 +149,7 @@ pub async fn create_api_token(
         user_type_id: membership.map(|(_, t)| t),
         any_user_type: false,
         department_id: membership.map(|(d, _)| d),
-        expiry: api_token_expiry(&form.expires_at),
+        expiry: api_token_expiry(&form),
         grant_ceiling: None,
     };
     let prefix = state.issuer.clone();
@@ -207,6 +174,7 @@ pub async fn create_api_token(
 mod tests {
     use super::*;
     use crate::domain::policy::Overlap;
+    use chrono::NaiveDate;
 
     fn policy(max_lifetime_days: i64) -> Policy {
         Policy {
@@ -219,26 +187,58 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_date_asks_for_no_expiry() {
-        assert_eq!(api_token_expiry(""), Ok(ExpiryChoice::Never));
-        assert_eq!(api_token_expiry("  "), Ok(ExpiryChoice::Never));
+    fn an_empty_expiry_asks_for_none_and_a_date_wins() {
+        let form = |days: &str, date: &str| ApiTokenForm {
+            expires_in_days: days.into(),
+            expires_at: date.into(),
+            ..ApiTokenForm::default()
+        };
+        assert_eq!(api_token_expiry(&form("", "")), Ok(ExpiryChoice::Never));
+        assert_eq!(api_token_expiry(&form("", "  ")), Ok(ExpiryChoice::Never));
+        let date = Ok(ExpiryChoice::Date(
+            NaiveDate::from_ymd_opt(2027, 1, 31).unwrap(),
+        ));
+        assert_eq!(api_token_expiry(&form("", "2027-01-31")), date);
+        assert_eq!(api_token_expiry(&form("30", "2027-01-31")), date);
         assert_eq!(
-            api_token_expiry("2027-01-31"),
-            Ok(ExpiryChoice::Date(
-                NaiveDate::from_ymd_opt(2027, 1, 31).unwrap()
-            ))
+            api_token_expiry(&form("30", "")),
+            Ok(ExpiryChoice::Days(30))
         );
-        assert!(api_token_expiry("never").is_err());
+        assert_eq!(
+            api_token_expiry(&form("never", "")),
+            Ok(ExpiryChoice::Never)
+        );
+        assert!(api_token_expiry(&form("", "never")).is_err());
+        assert!(api_token_expiry(&form("custom", "")).is_err());
     }
 
     #[test]
     fn the_default_expiry_never_exceeds_the_policy() {
-        let today = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
-        let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
-        assert_eq!(default_expiry(today, &policy(365)), date(2027, 11, 24));
-        assert_eq!(default_expiry(today, &policy(90)), date(2027, 2, 22));
-        assert_eq!(latest_allowed(today, &policy(90)), date(2027, 2, 22));
-        assert_eq!(default_expiry(today, &policy(3650)), date(2027, 11, 24));
-        assert_eq!(latest_allowed(today, &policy(3650)), date(2036, 11, 21));
+        let now = NaiveDate::from_ymd_opt(2026, 11, 24)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        let fresh = |max| ExpiryForm::ApiToken.control(&policy(max), now, None);
+        let chosen = |c: &ExpiryControl| {
+            let option = c.options.iter().find(|o| o.selected).unwrap();
+            (option.value.clone(), c.date.clone(), c.max.clone())
+        };
+        assert_eq!(
+            chosen(&fresh(365)),
+            ("365".into(), String::new(), "2027-11-24".into())
+        );
+        assert_eq!(
+            chosen(&fresh(90)),
+            ("90".into(), String::new(), "2027-02-22".into())
+        );
+        assert_eq!(
+            chosen(&fresh(100)),
+            ("custom".into(), "2027-03-04".into(), "2027-03-04".into()),
+            "the policy maximum when sooner than twelve months and no preset"
+        );
+        assert_eq!(
+            chosen(&fresh(3650)),
+            ("365".into(), String::new(), "2036-11-21".into())
+        );
     }
 }

@@ -7,8 +7,8 @@ use askama::Template;
 
 use super::{Choices, ClientForm, TokenForm, client_request, show_issued};
 use crate::auth::extract::CurrentUser;
+use crate::domain::expiry::{ExpiryControl, ExpiryForm};
 use crate::domain::form::FieldErrors;
-use crate::domain::policy::ExpiryChoice;
 use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, render};
@@ -22,6 +22,7 @@ struct NewTokenPage {
     ctx: PageCtx,
     choices: Choices,
     token_form: TokenForm,
+    token_expiry: ExpiryControl,
     errors: FieldErrors,
 }
 
@@ -31,11 +32,12 @@ struct NewClientPage {
     ctx: PageCtx,
     choices: Choices,
     client_form: ClientForm,
+    client_expiry: ExpiryControl,
     errors: FieldErrors,
 }
 
 /// "Create access token" with `token_form`, or, when `None`, empty but for the
-/// default lifetime.
+/// default expiry.
 async fn token_page(
     req: &HttpRequest,
     state: &AppState,
@@ -44,20 +46,18 @@ async fn token_page(
     errors: FieldErrors,
 ) -> Result<NewTokenPage, AppError> {
     let choices = load_choices(state, user).await?;
-    let token_form = token_form.unwrap_or_else(|| TokenForm {
-        expires_in_days: choices.policy.default_preset().to_string(),
-        ..TokenForm::default()
-    });
+    let token_expiry = choices.token_expiry(token_form.as_ref());
     Ok(NewTokenPage {
         ctx: PageCtx::from_request(req),
         choices,
-        token_form,
+        token_form: token_form.unwrap_or_default(),
+        token_expiry,
         errors,
     })
 }
 
 /// "Provision client" with `client_form`, or, when `None`, empty but for the
-/// default expiry date.
+/// default expiry.
 async fn client_page(
     req: &HttpRequest,
     state: &AppState,
@@ -66,14 +66,16 @@ async fn client_page(
     errors: FieldErrors,
 ) -> Result<NewClientPage, AppError> {
     let choices = load_choices(state, user).await?;
-    let client_form = client_form.unwrap_or_else(|| ClientForm {
-        expires_at: choices.default_expiry_date(),
-        ..ClientForm::default()
-    });
+    let client_expiry = choices.client_expiry(
+        client_form
+            .as_ref()
+            .map(|f| (f.expires_in_days.as_str(), f.expires_at.as_str())),
+    );
     Ok(NewClientPage {
         ctx: PageCtx::from_request(req),
         choices,
-        client_form,
+        client_form: client_form.unwrap_or_default(),
+        client_expiry,
         errors,
     })
 }
@@ -119,7 +121,7 @@ pub async fn create_access_token(
         user_type_id: None,
         any_user_type: false,
         department_id: None,
-        expiry: ExpiryChoice::from_form(&form.expires_in_days, &form.expires_at),
+        expiry: ExpiryForm::AccessToken.read_required(&form.expires_in_days, &form.expires_at),
         grant_ceiling: None,
     };
     match create_own(&state, acting, request).await? {
@@ -147,7 +149,8 @@ pub async fn create_client(
     HtmlForm(form): HtmlForm<ClientForm>,
 ) -> Result<HttpResponse, AppError> {
     let user = acting.who.clone();
-    let request = client_request(&form.name, &form.role_id, &form.expires_at, false);
+    let expiry = (form.expires_in_days.as_str(), form.expires_at.as_str());
+    let request = client_request(&form.name, &form.role_id, expiry, false);
     match create_own(&state, acting, request).await? {
         Ok(issued) => Ok(show_issued(&req, "Client created", issued)),
         Err(errors) => {

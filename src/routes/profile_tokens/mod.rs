@@ -25,8 +25,9 @@ use crate::auth::session_store::current_key_hash;
 use crate::db::tokens::{self, IssuedForUser, Token};
 use crate::db::users::User;
 use crate::db::{DbConn, memberships, scopes as catalog, sessions, settings, user_types};
+use crate::domain::expiry::{ExpiryControl, ExpiryForm};
 use crate::domain::form::FieldErrors;
-use crate::domain::policy::{ExpiryChoice, Policy};
+use crate::domain::policy::Policy;
 use crate::domain::scopes::{ScopeGroup, ScopeSet, group_by_resource};
 use crate::domain::token::TokenKind;
 use crate::domain::user_agent::browser_label;
@@ -62,12 +63,16 @@ impl Choices {
         })
     }
 
-    /// The default expiry date of a new client (YYYY-MM-DD).
-    pub fn default_expiry_date(&self) -> String {
-        self.policy
-            .default_expiry(crate::db::now())
-            .format("%Y-%m-%d")
-            .to_string()
+    /// The expiry control of "Create access token": fresh, or as `form` posted it.
+    pub fn token_expiry(&self, form: Option<&TokenForm>) -> ExpiryControl {
+        let posted = form.map(|f| (f.expires_in_days.as_str(), f.expires_at.as_str()));
+        ExpiryForm::AccessToken.control(&self.policy, crate::db::now(), posted)
+    }
+
+    /// The expiry control of "Provision client": fresh, or as posted
+    /// (`expires_in_days`, `expires_at`).
+    pub fn client_expiry(&self, posted: Option<(&str, &str)>) -> ExpiryControl {
+        ExpiryForm::Client.control(&self.policy, crate::db::now(), posted)
     }
 }
 
@@ -94,15 +99,17 @@ impl TokenForm {
 pub struct ClientForm {
     pub name: String,
     pub role_id: String,
+    pub expires_in_days: String,
     pub expires_at: String,
 }
 
-/// What a "Provision client" form asks for; `any_user_type` when an
-/// administrator provisions it for someone else.
+/// What a "Provision client" form asks for, its expiry as posted
+/// (`expires_in_days`, `expires_at`; a plain `expires_at` as ever); `any_user_type`
+/// when an administrator provisions it for someone else.
 pub fn client_request(
     name: &str,
     role_id: &str,
-    expires_at: &str,
+    (expires_in_days, expires_at): (&str, &str),
     any_user_type: bool,
 ) -> CreateRequest {
     CreateRequest {
@@ -113,7 +120,7 @@ pub fn client_request(
         user_type_id: role_id.trim().parse().ok(),
         any_user_type,
         department_id: None,
-        expiry: ExpiryChoice::from_form("", expires_at),
+        expiry: ExpiryForm::Client.read_required(expires_in_days, expires_at),
         grant_ceiling: None,
     }
 }
@@ -171,7 +178,9 @@ struct TokenManagementPage {
     now: NaiveDateTime,
     choices: Choices,
     token_form: TokenForm,
+    token_expiry: ExpiryControl,
     client_form: ClientForm,
+    client_expiry: ExpiryControl,
     errors: FieldErrors,
 }
 
@@ -207,14 +216,7 @@ pub async fn list_my_tokens(
             Ok((access, clients, Choices::load(conn, &owner)?, acting_as_me))
         })
         .await?;
-    let client_form = ClientForm {
-        expires_at: choices.default_expiry_date(),
-        ..ClientForm::default()
-    };
-    let token_form = TokenForm {
-        expires_in_days: choices.policy.default_preset().to_string(),
-        ..TokenForm::default()
-    };
+    let (token_expiry, client_expiry) = (choices.token_expiry(None), choices.client_expiry(None));
     let page = TokenManagementPage {
         ctx: PageCtx::from_request(&req),
         access_tokens,
@@ -224,8 +226,10 @@ pub async fn list_my_tokens(
         web_sessions: acting_as_me.web_sessions,
         now: crate::db::now(),
         choices,
-        token_form,
-        client_form,
+        token_form: TokenForm::default(),
+        token_expiry,
+        client_form: ClientForm::default(),
+        client_expiry,
         errors: FieldErrors::default(),
     };
     Ok(render(&req, StatusCode::OK, page))

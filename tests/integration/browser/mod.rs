@@ -607,6 +607,7 @@ fn selection(checked: bool, indeterminate: bool, ticked: usize, boxes: usize) ->
 }
 
 mod acting_as_me;
+mod expiry;
 mod pages;
 mod secrets;
 mod tokens;

@@ -365,6 +365,42 @@ pub fn text_of(html: &str, selector: &str) -> Option<String> {
         .map(|el| el.text().collect::<String>().trim().to_owned())
 }
 
+/// The day an expiry control's line (`#{line_id}`) names: "Expires on
+/// Thursday, 7 January 2027." (`None` when it says something else).
+pub fn expiry_line_date(html: &str, line_id: &str) -> Option<chrono::NaiveDate> {
+    let line = text_of(html, &format!("#{line_id}"))?;
+    let words = line.strip_prefix("Expires on ")?.strip_suffix('.')?;
+    let date = chrono::NaiveDate::parse_from_str(words, "%A, %d %B %Y").ok()?;
+    // Written exactly so: the weekday, the day unpadded, the month in full.
+    (date.format("%A, %-d %B %Y").to_string() == words).then_some(date)
+}
+
+/// The value of the selected option of the select `#{id}`.
+pub fn selected_value(html: &str, id: &str) -> Option<String> {
+    let doc = Html::parse_document(html);
+    let selector = Selector::parse(&format!("select#{id} option[selected]")).unwrap();
+    let mut chosen = doc.select(&selector);
+    let value = chosen.next()?.value().attr("value").map(str::to_owned);
+    assert!(chosen.next().is_none(), "one option of #{id} is selected");
+    value
+}
+
+/// An attribute of the first element matching `css`.
+pub fn attr_of(html: &str, css: &str, attr: &str) -> Option<String> {
+    let doc = Html::parse_document(html);
+    let selector = Selector::parse(css).unwrap();
+    doc.select(&selector)
+        .next()?
+        .value()
+        .attr(attr)
+        .map(str::to_owned)
+}
+
+/// Today in UTC, `days` ahead.
+pub fn utc_day_in(days: i64) -> chrono::NaiveDate {
+    (chrono::Utc::now() + chrono::TimeDelta::days(days)).date_naive()
+}
+
 pub fn location(headers: &HeaderMap) -> &str {
     headers
         .get(reqwest::header::LOCATION)

@@ -251,9 +251,17 @@ async fn regenerating_asks_first_and_can_keep_the_old_secret_for_a_while() {
     assert!(page.contains("stops working"), "{page}");
     let offered: Vec<String> = common::option_values(&page, "overlap");
     assert_eq!(offered, ["0", "1h", "1d", "7d"]);
-    assert!(
-        page.contains(&format!("expires on {}", date_in(30))),
+    // Keeping the lifetime is the first choice, and the line says its end,
+    // in words (the date input's format is the browser's, so no YYYY-MM-DD).
+    let kept = (chrono::Utc::now() + chrono::TimeDelta::days(30)).date_naive();
+    assert_eq!(
+        text_of(&page, "#regenerate-expires-in option[selected]").as_deref(),
+        Some(format!("Keep its lifetime (until {})", kept.format("%-d %B %Y")).as_str()),
         "{page}"
+    );
+    assert_eq!(
+        text_of(&page, "#regenerate-expiry-line"),
+        Some(format!("Expires on {}.", kept.format("%A, %-d %B %Y"))),
     );
 
     // An hour of overlap: both secrets work, the old one on the record.
@@ -412,4 +420,91 @@ async fn an_administrator_regenerates_an_api_token_after_confirming() {
         .get(&format!("/admin/tokens/{}/regenerate", session.id))
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+/// Regenerates at `path` with these fields: what `/api/v1/me` says of the new secret.
+async fn regenerated_me(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> Value {
+    let res = app.submit(path, path, fields).await;
+    assert_eq!(res.status(), StatusCode::OK, "{fields:?}");
+    app.me(&new_token_in(&res.text().await.unwrap())).await.1
+}
+
+#[actix_web::test]
+async fn regenerate_takes_a_preset_a_plain_date_or_keeps_the_lifetime() {
+    let (app, _) = app_with_member("ada").await;
+    app.login_ok("ada").await;
+    let (id, _) = app.new_access_token("deploy", &["devices:read"]).await;
+    let regenerate = format!("/profile/tokens/{id}/regenerate");
+    let page = app.get_html(&regenerate).await;
+    assert_eq!(
+        common::selected_value(&page, "regenerate-expires-in").as_deref(),
+        Some(""),
+        "keeping the lifetime posts nothing"
+    );
+    assert_eq!(
+        common::expiry_line_date(&page, "regenerate-expiry-line"),
+        Some(common::utc_day_in(30))
+    );
+
+    // A preset.
+    let me = regenerated_me(
+        &app,
+        &regenerate,
+        &[("overlap", "0"), ("expires_in_days", "7")],
+    )
+    .await;
+    let day = common::utc_day_in(7).format("%Y-%m-%d").to_string();
+    assert!(me["expires_at"].as_str().unwrap().starts_with(&day), "{me}");
+
+    // A plain date, as the form used to post it.
+    let date = date_in(20);
+    let me = regenerated_me(
+        &app,
+        &regenerate,
+        &[("overlap", "0"), ("expires_at", &date)],
+    )
+    .await;
+    assert_eq!(me["expires_at"], format!("{date}T23:59:59Z"), "{me}");
+
+    // "Custom date…" without one: sent back, the choice kept, the error beside it.
+    let res = app
+        .submit(
+            &regenerate,
+            &regenerate,
+            &[("overlap", "1h"), ("expires_in_days", "custom")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert_eq!(
+        text_of(&page, "input#regenerate-expires + #expires_at-error").as_deref(),
+        Some("Choose an expiry, or enter a date.")
+    );
+    assert_eq!(
+        common::selected_value(&page, "regenerate-expires-in").as_deref(),
+        Some("custom")
+    );
+    assert_eq!(
+        common::attr_of(&page, "input#regenerate-expires", "aria-invalid").as_deref(),
+        Some("true")
+    );
+
+    // Nothing chosen keeps the lifetime: the 20 days of the date above.
+    let res = app
+        .submit(
+            &regenerate,
+            &regenerate,
+            &[
+                ("overlap", "0"),
+                ("expires_in_days", ""),
+                ("expires_at", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (_, me) = app.me(&new_token_in(&res.text().await.unwrap())).await;
+    assert!(
+        me["expires_at"].as_str().unwrap().starts_with(&date),
+        "{me}"
+    );
 }

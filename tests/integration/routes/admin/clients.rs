@@ -210,3 +210,36 @@ async fn a_member_gets_neither_route() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.count("tokens"), 0);
 }
+
+#[actix_web::test]
+async fn an_administrator_provisions_a_client_with_a_preset_expiry() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let role = user_type_id(&app, "Integrator").to_string();
+    let form = app.get_html("/admin/clients/new").await;
+    assert_eq!(
+        common::selected_value(&form, "client-expires-in").as_deref(),
+        Some("90")
+    );
+    assert_eq!(
+        common::expiry_line_date(&form, "client-expiry-line"),
+        Some(common::utc_day_in(90))
+    );
+    let user = ada.id.to_string();
+    let res = app
+        .submit(
+            "/admin/clients/new",
+            "/admin/clients",
+            &[
+                ("user_id", user.as_str()),
+                ("name", "BI"),
+                ("role_id", role.as_str()),
+                ("expires_in_days", "7"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (_, me) = app.me(&new_token_in(&res.text().await.unwrap())).await;
+    let day = common::utc_day_in(7).format("%Y-%m-%d").to_string();
+    assert!(me["expires_at"].as_str().unwrap().starts_with(&day), "{me}");
+}

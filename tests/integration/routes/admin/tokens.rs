@@ -551,16 +551,17 @@ async fn the_default_expiry_respects_a_short_policy_maximum() {
     let in_90_days = (today + chrono::TimeDelta::days(90))
         .format("%Y-%m-%d")
         .to_string();
-    let expires = common::input_value(&form, "expires_at").unwrap();
-    // (the hidden copy in the user picker comes first; both carry the default)
+    // The earlier of 12 months and the maximum: here the 90-day preset, with
+    // the date input (for a custom date) empty and bounded by the maximum.
     assert_eq!(
-        expires, in_90_days,
+        text_of(&form, "#api-expires-in option[selected]").as_deref(),
+        Some("90 days"),
         "the earlier of 12 months and the maximum"
     );
     let doc = Html::parse_document(&form);
     let date = Selector::parse("input#api-expires-at").unwrap();
     let date = doc.select(&date).next().unwrap().value();
-    assert_eq!(date.attr("value"), Some(in_90_days.as_str()));
+    assert_eq!(date.attr("value"), Some(""));
     assert_eq!(date.attr("max"), Some(in_90_days.as_str()));
     assert!(
         text_of(&form, "#expiry-warning").is_some()
@@ -569,20 +570,17 @@ async fn the_default_expiry_respects_a_short_policy_maximum() {
     );
 
     // Submitting the untouched form (only the required choices made) works.
+    // (What a browser sends: the inputs, and each select's selected option,
+    // the 90-day preset among them; the empty date input adds nothing.)
     let fields: Vec<(String, String)> = {
-        let inputs = Selector::parse("#api-token-form input, #api-token-form textarea").unwrap();
-        let mut fields: Vec<(String, String)> = doc
-            .select(&inputs)
-            .filter_map(|i| {
-                let name = i.value().attr("name")?.to_owned();
-                let value = i
-                    .value()
-                    .attr("value")
-                    .map_or_else(|| i.text().collect(), str::to_owned);
-                Some((name, value))
-            })
-            .filter(|(name, _)| name != "csrf_token" && name != "name")
+        let mut fields: Vec<(String, String)> = common::form_fields(&form, "/admin/tokens")
+            .into_iter()
+            .filter(|(name, _)| !["csrf_token", "name", "membership"].contains(&name.as_str()))
             .collect();
+        assert!(
+            fields.contains(&("expires_in_days".into(), "90".into())),
+            "{fields:?}"
+        );
         fields.push(("name".into(), "ERP".into()));
         fields.push(("membership".into(), format!("{dept}:{user_type}")));
         fields
@@ -1771,19 +1769,11 @@ async fn a_token_without_expiry_only_while_the_policy_allows_it() {
             .await
         }
     };
-    let date_required = |form: &str| {
-        let doc = Html::parse_document(form);
-        let input = Selector::parse("input#api-expires-at").unwrap();
-        doc.select(&input)
-            .next()
-            .unwrap()
-            .value()
-            .attr("required")
-            .is_some()
-    };
+    let never_offered =
+        |form: &str| common::option_values(form, "expires_in_days").contains(&"never".to_owned());
 
     // Off (the default): refused on both forms, saying why.
-    assert!(date_required(
+    assert!(!never_offered(
         &app.get_html(&format!("/admin/tokens/new?user_id={}", ada.id))
             .await
     ));
@@ -1808,7 +1798,7 @@ async fn a_token_without_expiry_only_while_the_policy_allows_it() {
     let form = app
         .get_html(&format!("/admin/tokens/new?user_id={}", ada.id))
         .await;
-    assert!(!date_required(&form) && form.contains("never expires"));
+    assert!(never_offered(&form) && form.contains(">No expiration</option>"));
     assert!(
         user.get_html("/profile/tokens/new")
             .await
@@ -1901,4 +1891,107 @@ async fn the_inventory_shows_kind_labels_and_the_time_of_last_use() {
     assert!(laptop.contains("2026-11-30 14:05"), "{laptop}");
     assert!(page.contains("<td class=\"when\">2026-11-30 14:05</td>"));
     assert!(page.contains(">Client</td>"), "{page}");
+}
+
+#[actix_web::test]
+async fn api_tokens_take_a_preset_and_warn_beyond_12_months_however_chosen() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Field integrator", "devices:read");
+    app.set_settings(
+        "default_lifetime_days = 90, max_lifetime_days = 730, allow_non_expiring = TRUE",
+    );
+    let (user_id, membership) = (ada.id.to_string(), format!("{dept}:{user_type}"));
+    let fields = |name: &'static str, days: &'static str, date: String| {
+        let (user_id, membership) = (user_id.clone(), membership.clone());
+        move || {
+            vec![
+                ("name", name.to_owned()),
+                ("expires_in_days", days.to_owned()),
+                ("expires_at", date.clone()),
+                ("user_id", user_id.clone()),
+                ("membership", membership.clone()),
+            ]
+        }
+    };
+    let post = async |fields: Vec<(&'static str, String)>| {
+        let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        app.submit_api_token(&borrowed).await
+    };
+
+    // Fresh: 365 days, suggested and chosen; its day in the line; no warning.
+    let form = app
+        .get_html(&format!("/admin/tokens/new?user_id={}", ada.id))
+        .await;
+    assert_eq!(
+        common::selected_value(&form, "api-expires-in").as_deref(),
+        Some("365")
+    );
+    assert_eq!(
+        text_of(&form, "#api-expires-in option[selected]").as_deref(),
+        Some("365 days (suggested)")
+    );
+    assert_eq!(
+        common::expiry_line_date(&form, "api-expiry-line"),
+        Some(common::utc_day_in(365))
+    );
+    assert!(!warns_of_a_long_life(&form));
+    let twelve_months = chrono::Utc::now()
+        .date_naive()
+        .checked_add_months(chrono::Months::new(12))
+        .unwrap();
+    let hint = text_of(&form, "#api-expiry-hint").unwrap();
+    assert!(
+        hint.contains(&format!(
+            "We suggest no later than {}",
+            twelve_months.format("%-d %B %Y")
+        )),
+        "{hint}"
+    );
+
+    // A preset: stored as the line said.
+    let res = post(fields("ERP", "180", String::new())()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (_, me) = app.me(&new_token_in(&res.text().await.unwrap())).await;
+    let day = common::utc_day_in(180).format("%Y-%m-%d").to_string();
+    assert!(me["expires_at"].as_str().unwrap().starts_with(&day), "{me}");
+
+    // Sent back (no name): the warning follows the result, preset, custom
+    // date or no expiry at all.
+    let beyond = (twelve_months + chrono::TimeDelta::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    for (days, date, warns, chosen) in [
+        ("365", String::new(), false, "365"),
+        ("custom", beyond.clone(), true, "custom"),
+        ("30", beyond.clone(), true, "custom"),
+        ("never", String::new(), true, "never"),
+        ("", String::new(), true, "never"),
+    ] {
+        let page = refused_page(post(fields("", days, date.clone())()).await).await;
+        assert!(text_of(&page, "#name-error").is_some());
+        assert_eq!(warns_of_a_long_life(&page), warns, "{days} {date}");
+        assert_eq!(
+            common::selected_value(&page, "api-expires-in").as_deref(),
+            Some(chosen),
+            "{days} {date}"
+        );
+        assert_eq!(
+            common::input_value(&page, "expires_at").as_deref(),
+            Some(date.as_str()),
+            "what was typed stays"
+        );
+    }
+    let page = refused_page(post(fields("", "never", String::new())()).await).await;
+    assert_eq!(
+        text_of(&page, "#api-expiry-line").as_deref(),
+        Some("Never expires.")
+    );
+    // "Custom date…" and no date: sent back beside the field.
+    let page = refused_page(post(fields("ERP 2", "custom", String::new())()).await).await;
+    assert_eq!(
+        text_of(&page, "input#api-expires-at + #expires_at-error").as_deref(),
+        Some("Choose an expiry, or enter a date.")
+    );
+    assert_eq!(common::input_value(&page, "name").as_deref(), Some("ERP 2"));
 }

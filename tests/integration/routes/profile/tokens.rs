@@ -1668,3 +1668,245 @@ async fn my_mobile_sessions_are_listed_and_signed_out_from_the_profile() {
     );
     assert_eq!(app.me(&fresh).await.0, StatusCode::OK);
 }
+
+/// The fields "Create access token" posts as the page stands, with a name and
+/// a scope: what a browser sends when only those are filled in.
+fn access_token_fields(form: &str, name: &str) -> Vec<(String, String)> {
+    let mut fields: Vec<(String, String)> = common::form_fields(form, "/profile/tokens")
+        .into_iter()
+        .filter(|(field, _)| field != "csrf_token" && field != "name")
+        .collect();
+    fields.push(("name".into(), name.into()));
+    fields.push(("scopes".into(), "devices:read".into()));
+    fields
+}
+
+fn borrowed(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+#[actix_web::test]
+async fn the_expiry_line_names_the_day_a_preset_token_is_stored_to_expire() {
+    let (app, _) = app_with_member("ada").await;
+    app.login_ok("ada").await;
+    let form = app.get_html("/profile/tokens/new").await;
+    // The default preset, its day said by the server (no script needed).
+    assert_eq!(
+        common::selected_value(&form, "token-expires-in").as_deref(),
+        Some("90")
+    );
+    let said = common::expiry_line_date(&form, "token-expiry-line").expect("a day in the line");
+    assert_eq!(said, common::utc_day_in(90));
+    // The hint writes the last day out, as the picker's max does; no format
+    // the browser would not show.
+    let last = common::utc_day_in(365);
+    assert_eq!(
+        text_of(&form, "#token-expiry-hint").as_deref(),
+        Some(
+            format!(
+                "The policy allows at most 365 days ahead, until {}.",
+                last.format("%-d %B %Y")
+            )
+            .as_str()
+        )
+    );
+    assert!(!form.contains("YYYY-MM-DD"));
+    let max = common::attr_of(&form, "input#token-expires-at", "max");
+    assert_eq!(max, Some(last.format("%Y-%m-%d").to_string()));
+    let min = common::attr_of(&form, "input#token-expires-at", "min");
+    assert_eq!(
+        min,
+        Some(common::utc_day_in(1).format("%Y-%m-%d").to_string())
+    );
+
+    // Submitted as it stands: the list shows the day the line said.
+    let res = app
+        .submit_access_token(&borrowed(&access_token_fields(&form, "nightly")))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let list = app.get_html("/profile/tokens").await;
+    let id = common::token_row_id(&list, "nightly");
+    assert_eq!(
+        text_of(
+            &list,
+            &format!("tr[data-token-id=\"{id}\"] td:nth-child(4) time")
+        ),
+        Some(said.format("%Y-%m-%d").to_string())
+    );
+    assert_eq!(expiry_of(&app, id).date(), said);
+
+    // Every other preset: the form sent back (no name) keeps it and says its
+    // day; submitted, that is the day stored.
+    for days in ["7", "30", "365"] {
+        let page = refused_page(
+            app.submit_access_token(&[
+                ("name", ""),
+                ("scopes", "devices:read"),
+                ("expires_in_days", days),
+                ("expires_at", ""),
+            ])
+            .await,
+        )
+        .await;
+        assert_eq!(
+            common::selected_value(&page, "token-expires-in").as_deref(),
+            Some(days)
+        );
+        let said = common::expiry_line_date(&page, "token-expiry-line").expect("a day");
+        assert_eq!(said, common::utc_day_in(days.parse().unwrap()), "{days}");
+        let name = format!("preset {days}");
+        let res = app
+            .submit_access_token(&borrowed(&access_token_fields(&page, &name)))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "{days}");
+        let id = common::token_row_id(&app.get_html("/profile/tokens").await, &name);
+        assert_eq!(expiry_of(&app, id).date(), said, "{days}");
+    }
+}
+
+#[actix_web::test]
+async fn a_custom_date_counts_and_custom_without_one_comes_back_beside_the_field() {
+    let (app, _) = app_with_member("ada").await;
+    app.login_ok("ada").await;
+    let day = common::utc_day_in(45);
+    let date = day.format("%Y-%m-%d").to_string();
+    let res = app
+        .submit_access_token(&[
+            ("name", "by date"),
+            ("scopes", "devices:read"),
+            ("expires_in_days", "custom"),
+            ("expires_at", &date),
+        ])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let id = common::token_row_id(&app.get_html("/profile/tokens").await, "by date");
+    assert_eq!(expiry_of(&app, id), day.and_hms_opt(23, 59, 59).unwrap());
+
+    // "Custom date…" and no date: the form again, as typed, the error beside
+    // the date input, which says it is invalid.
+    let page = refused_page(
+        app.submit_access_token(&[
+            ("name", "kept"),
+            ("description", "typed"),
+            ("scopes", "devices:read"),
+            ("expires_in_days", "custom"),
+            ("expires_at", ""),
+        ])
+        .await,
+    )
+    .await;
+    assert_eq!(
+        text_of(&page, "input#token-expires-at + #expires_at-error").as_deref(),
+        Some("Choose an expiry, or enter a date.")
+    );
+    assert_eq!(
+        common::selected_value(&page, "token-expires-in").as_deref(),
+        Some("custom")
+    );
+    assert_eq!(
+        text_of(&page, "#token-expiry-line").as_deref(),
+        Some("Choose a date.")
+    );
+    let input = "input#token-expires-at";
+    assert_eq!(
+        common::attr_of(&page, input, "aria-invalid").as_deref(),
+        Some("true")
+    );
+    assert!(
+        common::attr_of(&page, input, "aria-describedby")
+            .unwrap()
+            .contains("expires_at-error")
+    );
+    assert_eq!(input_value(&page, "name").as_deref(), Some("kept"));
+    assert_eq!(
+        text_of(&page, "#token-description").as_deref(),
+        Some("typed")
+    );
+
+    // A choice not offered (the policy wants an expiry): the form asks for
+    // a date, saying why.
+    let page = refused_page(
+        app.submit_access_token(&[
+            ("name", "never"),
+            ("scopes", "devices:read"),
+            ("expires_in_days", "never"),
+        ])
+        .await,
+    )
+    .await;
+    assert!(
+        text_of(&page, "input#token-expires-at + #expires_at-error")
+            .unwrap()
+            .contains("Tokens must expire")
+    );
+    assert_eq!(
+        common::selected_value(&page, "token-expires-in").as_deref(),
+        Some("custom")
+    );
+}
+
+#[actix_web::test]
+async fn a_client_takes_a_preset_or_a_plain_date() {
+    let (app, ada) = app_with_user("ada").await;
+    let (_, role) = app.grant(ada.id, "BI", "collections:read");
+    let role = role.to_string();
+    app.login_ok("ada").await;
+    let form = app.get_html("/profile/clients/new").await;
+    assert_eq!(
+        common::selected_value(&form, "client-expires-in").as_deref(),
+        Some("90"),
+        "the default lifetime"
+    );
+    assert_eq!(
+        common::expiry_line_date(&form, "client-expiry-line"),
+        Some(common::utc_day_in(90))
+    );
+    assert!(
+        !common::option_values(&form, "expires_in_days").contains(&"never".to_owned()),
+        "a client always expires"
+    );
+
+    let res = app
+        .submit_client(&[
+            ("name", "BI"),
+            ("role_id", &role),
+            ("expires_in_days", "60"),
+        ])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (_, me) = app.me(&new_token_in(&res.text().await.unwrap())).await;
+    let expected = common::utc_day_in(60).format("%Y-%m-%d").to_string();
+    assert!(
+        me["expires_at"].as_str().unwrap().starts_with(&expected),
+        "{me}"
+    );
+
+    // The plain date of the form as it was (and of API users) still counts.
+    let date = date_in(20);
+    let res = app
+        .submit_client(&[("name", "JDBC"), ("role_id", &role), ("expires_at", &date)])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (_, me) = app.me(&new_token_in(&res.text().await.unwrap())).await;
+    assert_eq!(me["expires_at"], format!("{date}T23:59:59Z"), "{me}");
+
+    // "No expiration" is not a client's, however it is posted.
+    app.set_settings("allow_non_expiring = TRUE");
+    let page = refused_page(
+        app.submit_client(&[
+            ("name", "forever"),
+            ("role_id", &role),
+            ("expires_in_days", "never"),
+        ])
+        .await,
+    )
+    .await;
+    assert_eq!(
+        text_of(&page, "#expires_at-error").as_deref(),
+        Some("Choose one of the offered expiry periods.")
+    );
+    assert_eq!(input_value(&page, "name").as_deref(), Some("forever"));
+}
