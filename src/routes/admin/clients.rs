@@ -72,12 +72,14 @@ async fn page(
     client_form: AdminClientForm,
     errors: FieldErrors,
 ) -> Result<NewClientPage, AppError> {
+    let now = state.clock.now();
     let (users, choices) = state
-        .db(|conn| {
+        .db(move |conn| {
             let choices = Choices {
                 groups: Vec::new(),
                 roles: user_types::all(conn)?,
                 policy: settings::load(conn)?.policy(),
+                now,
             };
             Ok((users::active_choices(conn)?, choices))
         })

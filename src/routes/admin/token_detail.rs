@@ -11,8 +11,8 @@ use super::tokens::{InventoryRow, with_names};
 use crate::auth::extract::CurrentAdmin;
 use crate::db::audit::{self, AuditEvent};
 use crate::db::schema::tokens as token_table;
+use crate::db::settings;
 use crate::db::tokens::Token;
-use crate::db::{self, settings};
 use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
@@ -71,7 +71,7 @@ pub async fn show_token(
         trail,
         tenant_id,
         origin,
-        now: db::now(),
+        now: state.clock.now(),
     };
     Ok(render(&req, StatusCode::OK, page))
 }

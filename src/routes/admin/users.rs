@@ -259,7 +259,7 @@ async fn user_page(
         email,
         display_name,
         errors,
-        now: db::now(),
+        now: state.clock.now(),
     })
 }
 

@@ -82,7 +82,8 @@ async fn client_page(
 
 async fn load_choices(state: &AppState, user: &CurrentUser) -> Result<Choices, AppError> {
     let user = user.0.clone();
-    state.db(move |conn| Choices::load(conn, &user)).await
+    let now = state.clock.now();
+    state.db(move |conn| Choices::load(conn, &user, now)).await
 }
 
 /// Creates a token of the caller's own, as `request` asks.

@@ -76,7 +76,10 @@ async fn edit_page(
     errors: FieldErrors,
 ) -> Result<EditTokenPage, AppError> {
     let owner = user.0.clone();
-    let choices = state.db(move |conn| Choices::load(conn, &owner)).await?;
+    let now = state.clock.now();
+    let choices = state
+        .db(move |conn| Choices::load(conn, &owner, now))
+        .await?;
     Ok(EditTokenPage {
         ctx: PageCtx::from_request(req),
         token,

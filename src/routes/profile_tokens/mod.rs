@@ -47,10 +47,12 @@ pub struct Choices {
     pub groups: Vec<ScopeGroup>,
     pub roles: Vec<user_types::UserType>,
     pub policy: Policy,
+    /// The application's clock when they were loaded: what expiries count from.
+    pub now: NaiveDateTime,
 }
 
 impl Choices {
-    pub fn load(conn: &mut DbConn, user: &User) -> Result<Self, AppError> {
+    pub fn load(conn: &mut DbConn, user: &User, now: NaiveDateTime) -> Result<Self, AppError> {
         let holdings = memberships::holdings(conn, user.id, user.is_admin)?;
         let grantable: Vec<_> = catalog::active_catalog(conn)?
             .into_iter()
@@ -60,19 +62,20 @@ impl Choices {
             groups: group_by_resource(&grantable),
             roles: user_types::assignable_by(conn, user.id, user.is_admin)?,
             policy: settings::load(conn)?.policy(),
+            now,
         })
     }
 
     /// The expiry control of "Create access token": fresh, or as `form` posted it.
     pub fn token_expiry(&self, form: Option<&TokenForm>) -> ExpiryControl {
         let posted = form.map(|f| (f.expires_in_days.as_str(), f.expires_at.as_str()));
-        ExpiryForm::AccessToken.control(&self.policy, crate::db::now(), posted)
+        ExpiryForm::AccessToken.control(&self.policy, self.now, posted)
     }
 
     /// The expiry control of "Provision client": fresh, or as posted
     /// (`expires_in_days`, `expires_at`).
     pub fn client_expiry(&self, posted: Option<(&str, &str)>) -> ExpiryControl {
-        ExpiryForm::Client.control(&self.policy, crate::db::now(), posted)
+        ExpiryForm::Client.control(&self.policy, self.now, posted)
     }
 }
 
@@ -213,7 +216,12 @@ pub async fn list_my_tokens(
                     .map(WebSessionRow::from)
                     .collect(),
             };
-            Ok((access, clients, Choices::load(conn, &owner)?, acting_as_me))
+            Ok((
+                access,
+                clients,
+                Choices::load(conn, &owner, now)?,
+                acting_as_me,
+            ))
         })
         .await?;
     let (token_expiry, client_expiry) = (choices.token_expiry(None), choices.client_expiry(None));
@@ -224,7 +232,7 @@ pub async fn list_my_tokens(
         issued: acting_as_me.issued,
         devices: acting_as_me.devices,
         web_sessions: acting_as_me.web_sessions,
-        now: crate::db::now(),
+        now,
         choices,
         token_form: TokenForm::default(),
         token_expiry,
