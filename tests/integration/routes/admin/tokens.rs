@@ -1902,3 +1902,271 @@ async fn the_inventory_shows_kind_labels_and_the_time_of_last_use() {
     assert!(page.contains("<td class=\"when\">2026-11-30 14:05</td>"));
     assert!(page.contains(">Client</td>"), "{page}");
 }
+
+/// The link of `rel` ("next", "prev") on an inventory page, as a URL.
+fn pager_link(html: &str, rel: &str) -> Option<String> {
+    let doc = Html::parse_document(html);
+    let link = Selector::parse(&format!("nav.pager a[rel={rel}]")).unwrap();
+    doc.select(&link)
+        .next()
+        .map(|a| a.value().attr("href").unwrap().replace("&amp;", "&"))
+}
+
+/// One page of a walk: its rows and its range line ("Rows 51–100 of 123").
+type Seen = (Vec<i64>, Option<String>);
+
+/// Follows `rel` links from `url` to the end: every page's rows and range line.
+async fn follow(app: &common::TestApp, url: &str, rel: &str) -> Vec<Seen> {
+    let (mut url, mut pages) = (url.to_owned(), Vec::new());
+    loop {
+        let page = app.get_html(&url).await;
+        pages.push((row_ids(&page), text_of(&page, "#row-range")));
+        assert!(pages.len() < 100, "{url}: no end");
+        match pager_link(&page, rel) {
+            Some(link) => url = link,
+            None => return pages,
+        }
+    }
+}
+
+/// Walks `url` forwards to its last page, then back with "Previous" to the
+/// first: the pages backwards are the pages forwards, in reverse, rows and
+/// range lines alike. The pages forwards.
+async fn there_and_back(app: &common::TestApp, url: &str) -> Vec<Seen> {
+    let forward = follow(app, url, "next").await;
+    let mut last = url.to_owned();
+    let mut page = app.get_html(url).await;
+    while let Some(next) = pager_link(&page, "next") {
+        last = next;
+        page = app.get_html(&last).await;
+    }
+    let mut back = follow(app, &last, "prev").await;
+    back.reverse();
+    assert_eq!(back, forward, "{url}: back the same way");
+    let first = app.get_html(url).await;
+    assert_eq!(pager_link(&first, "prev"), None, "{url}: nothing before");
+    forward
+}
+
+#[actix_web::test]
+async fn previous_pages_show_what_the_next_pages_showed_in_every_order_on_both_tabs() {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as tk;
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let bob = app.create_user("bob", false);
+    let (dept, user_type) = app.grant(ada.id, "Ops", "devices:read");
+    let personal: Vec<i64> = (0..123)
+        .map(|i| {
+            app.insert_token(ada.id, "personal", &format!("t{i:03}"), None)
+                .id
+        })
+        .collect();
+    let sessions: Vec<i64> = (0..57)
+        .map(|i| {
+            let owner = if i % 2 == 0 { ada.id } else { bob.id };
+            app.insert_token(owner, "session", &format!("s{i}"), Some((dept, user_type)))
+                .id
+        })
+        .collect();
+    // Ties in every column, so that pages end inside runs of equal values,
+    // and NULLs in both nullable ones.
+    let base = tessera::db::now() - chrono::TimeDelta::days(10);
+    app.db(|conn| {
+        for (i, id) in personal.iter().chain(&sessions).enumerate() {
+            let i = i as i64;
+            let expires = (i % 7 != 0).then(|| base + chrono::TimeDelta::days(30 + (i * 37) % 11));
+            let last_used = (i % 3 != 0).then(|| base + chrono::TimeDelta::hours((i * 13) % 5));
+            diesel::update(tk::tokens.find(id))
+                .set((
+                    tk::created_at.eq(base - chrono::TimeDelta::minutes(i / 4)),
+                    tk::expires_at.eq(expires),
+                    tk::last_used_at.eq(last_used),
+                ))
+                .execute(conn)?;
+        }
+        QueryResult::Ok(())
+    })
+    .unwrap();
+
+    for sort in ORDERS {
+        let pages = there_and_back(
+            &app,
+            &format!("/admin/tokens?tab=api&kind=personal&sort={sort}"),
+        )
+        .await;
+        let ranges: Vec<Option<String>> = pages.iter().map(|p| p.1.clone()).collect();
+        assert_eq!(
+            ranges,
+            [
+                Some("Rows 1–50 of 123".to_owned()),
+                Some("Rows 51–100 of 123".to_owned()),
+                Some("Rows 101–123 of 123".to_owned()),
+            ],
+            "{sort}"
+        );
+        let seen: Vec<i64> = pages.into_iter().flat_map(|p| p.0).collect();
+        let unique: HashSet<i64> = seen.iter().copied().collect();
+        assert_eq!((seen.len(), unique.len()), (123, 123), "{sort}");
+    }
+    for sort in ["created", "last_used", "last_used_asc", "expires_desc"] {
+        let pages = there_and_back(&app, &format!("/admin/tokens?tab=sessions&sort={sort}")).await;
+        assert_eq!(pages.len(), 2, "{sort}: 50 + 7");
+        assert_eq!(pages[1].1.as_deref(), Some("Rows 51–57 of 57"), "{sort}");
+    }
+    // With a name search (the window holds the whole list here) and a user.
+    let pages = there_and_back(&app, "/admin/tokens?tab=api&q=T0&sort=last_used_asc").await;
+    assert_eq!(pages.iter().map(|p| p.0.len()).sum::<usize>(), 100);
+    let pages = there_and_back(&app, "/admin/tokens?tab=sessions&user=bo").await;
+    assert_eq!(pages.iter().map(|p| p.0.len()).sum::<usize>(), 28);
+
+    // "Previous" from a page the bulk form sent back keeps its place.
+    let second = pager_link(
+        &app.get_html("/admin/tokens?tab=api&kind=personal&sort=expires")
+            .await,
+        "next",
+    )
+    .unwrap();
+    let third = app
+        .get_html(&pager_link(&app.get_html(&second).await, "next").unwrap())
+        .await;
+    let back = app.get_html(&pager_link(&third, "prev").unwrap()).await;
+    let form: Vec<(String, String)> = bulk_form_fields(&back)
+        .into_iter()
+        .filter(|(name, _)| name != "page_ids")
+        .collect();
+    assert!(form.iter().any(|(name, _)| name == "before"), "{form:?}");
+    let res = app.post("/admin/tokens/bulk-revoke", &form).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let again = res.text().await.unwrap();
+    assert_eq!(row_ids(&again), row_ids(&back));
+    assert_eq!(text_of(&again, "#row-range"), text_of(&back, "#row-range"));
+    assert_eq!(
+        text_of(&back, "#row-range").as_deref(),
+        Some("Rows 51–100 of 123")
+    );
+}
+
+#[actix_web::test]
+async fn nonsense_paging_parameters_are_ignored() {
+    let (app, root) = admin_app().await;
+    for i in 0..3 {
+        app.insert_token(root.id, "personal", &format!("t{i}"), None);
+    }
+    for query in [
+        "after=garbage&from=-5",
+        "before=garbage&to=x",
+        "after=null.9223372036854775807&from=99999999999999999999",
+        "before=null.-9223372036854775808&to=0",
+        "before=9223372036854775807.1&to=7",
+        "after=1.1&before=2.2&from=1&to=1",
+        "sort=expires_desc&before=null.9223372036854775807",
+        "sort=last_used&after=-62135596800000000.-9223372036854775808",
+    ] {
+        let res = app.get(&format!("/admin/tokens?tab=api&{query}")).await;
+        assert_eq!(res.status(), StatusCode::OK, "{query}");
+    }
+    // Before the first token: the first page, which says so.
+    let page = app
+        .get_html("/admin/tokens?tab=api&before=null.9223372036854775807&to=7")
+        .await;
+    assert_eq!(row_ids(&page).len(), 3);
+    assert_eq!(
+        text_of(&page, "#row-range").as_deref(),
+        Some("Rows 1–3 of 3")
+    );
+}
+
+#[actix_web::test]
+async fn the_range_line_says_when_the_count_reached_its_cap() {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as tk;
+    use tessera::domain::token_filter::COUNT_CAP;
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let hasher = tessera::auth::password::Hasher::new(64, 1).unwrap();
+    app.db(|conn| tessera::seed::seed_demo(conn, &hasher, "tsr", 20, 18_000, false))
+        .unwrap();
+    app.login_ok("root").await;
+    let live_api: i64 = app.db(|conn| {
+        tk::tokens
+            .filter(tk::kind.ne("session"))
+            .filter(tk::revoked_at.is_null())
+            .count()
+            .get_result(conn)
+            .unwrap()
+    });
+    assert!(live_api > COUNT_CAP, "{live_api}");
+    let first = app.get_html("/admin/tokens?tab=api").await;
+    assert_eq!(
+        text_of(&first, "#row-range").as_deref(),
+        Some("Rows 1–50 of 10,000+")
+    );
+    let second = app.get_html(&pager_link(&first, "next").unwrap()).await;
+    assert_eq!(
+        text_of(&second, "#row-range").as_deref(),
+        Some("Rows 51–100 of 10,000+")
+    );
+    let third = app.get_html(&pager_link(&second, "next").unwrap()).await;
+    assert_eq!(
+        text_of(&third, "#row-range").as_deref(),
+        Some("Rows 101–150 of 10,000+")
+    );
+}
+
+#[actix_web::test]
+async fn the_user_filter_finds_part_of_a_username_display_name_or_email() {
+    use diesel::prelude::*;
+    use tessera::db::schema::users::dsl as u;
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada_l", false);
+    let grace = app.create_user("grace", false);
+    let linus = app.create_user("linus", false);
+    app.db(|conn| {
+        for (id, display, email) in [
+            (ada.id, "Ada Lovelace", "countess@analytical.example"),
+            (grace.id, "Grace Hopper", "amazing@navy.example"),
+            (linus.id, "Linus 100%", "linus@kernel.example"),
+        ] {
+            diesel::update(u::users.find(id))
+                .set((u::display_name.eq(display), u::email.eq(email)))
+                .execute(conn)?;
+        }
+        QueryResult::Ok(())
+    })
+    .unwrap();
+    let adas = app.insert_token(ada.id, "personal", "ada's", None).id;
+    let graces = app.insert_token(grace.id, "personal", "grace's", None).id;
+    let linuses = app.insert_token(linus.id, "personal", "linus's", None).id;
+    let session = app.insert_token(grace.id, "session", "Phone", None).id;
+    for (user, expected, tab) in [
+        ("DA_", vec![adas], "api"),
+        ("a_l", vec![adas], "api"),
+        ("lovel", vec![adas], "api"),
+        ("HOPP", vec![graces], "api"),
+        ("analytical.ex", vec![adas], "api"),
+        ("@navy", vec![graces], "api"),
+        ("@navy", vec![session], "sessions"),
+        ("0%", vec![linuses], "api"),
+        ("%", vec![linuses], "api"),
+        ("_", vec![adas], "api"),
+        (".example", vec![linuses, graces, adas], "api"),
+        ("nobody", vec![], "api"),
+    ] {
+        let page = app
+            .get_html(&format!("/admin/tokens?tab={tab}&user={}", urlencode(user)))
+            .await;
+        let mut got = row_ids(&page);
+        got.sort_unstable();
+        let mut expected = expected;
+        expected.sort_unstable();
+        assert_eq!(got, expected, "{user}");
+    }
+    let page = app.get_html("/admin/tokens?tab=api&user=hopp").await;
+    assert_eq!(text_of(&page, "#row-range").as_deref(), Some("Row 1 of 1"));
+    assert!(
+        text_of(&page, "label[for=f-user]")
+            .unwrap()
+            .contains("part of a username, name or email")
+    );
+}
