@@ -2170,3 +2170,82 @@ async fn the_user_filter_finds_part_of_a_username_display_name_or_email() {
             .contains("part of a username, name or email")
     );
 }
+
+/// How many rows with a `data-token-id` a page has.
+fn row_ids_anywhere(html: &str) -> usize {
+    ids_in(html, "tr[data-token-id]").len()
+}
+
+/// The dates ("2026-11-30", "2026-11-30 14:05") on a page that could wrap:
+/// those with no element of class `when` around them.
+fn wrappable_dates(html: &str) -> Vec<String> {
+    let doc = Html::parse_document(html);
+    let mut loose = Vec::new();
+    for node in doc.tree.nodes() {
+        let Some(text) = node.value().as_text() else {
+            continue;
+        };
+        let looks_like_a_date = text.as_bytes().windows(10).any(|w| {
+            w.iter().enumerate().all(|(i, b)| match i {
+                4 | 7 => *b == b'-',
+                _ => b.is_ascii_digit(),
+            })
+        });
+        let kept_whole = node.ancestors().any(|a| {
+            a.value()
+                .as_element()
+                .is_some_and(|e| e.classes().any(|c| c == "when"))
+        });
+        if looks_like_a_date && !kept_whole {
+            loose.push(text.to_string());
+        }
+    }
+    loose
+}
+
+#[actix_web::test]
+async fn dates_never_break_mid_value_and_both_tabs_show_the_time_of_last_use() {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as t;
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Ops", "devices:read");
+    let personal = app.insert_token(ada.id, "personal", "laptop", None);
+    let api = app.insert_token(ada.id, "api", "ERP", Some((dept, user_type)));
+    let session = app.insert_token(ada.id, "session", "Phone", Some((dept, user_type)));
+    let used = chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
+        .unwrap()
+        .and_hms_opt(14, 5, 0)
+        .unwrap();
+    app.db(|conn| {
+        diesel::update(t::tokens)
+            .set((
+                t::last_used_at.eq(Some(used)),
+                t::last_used_ip.eq(Some("192.0.2.7")),
+            ))
+            .execute(conn)
+    })
+    .unwrap();
+    for tab in ["api", "sessions"] {
+        let page = app.get_html(&format!("/admin/tokens?tab={tab}")).await;
+        assert!(
+            page.contains("<td class=\"when\">2026-11-30 14:05</td>"),
+            "{tab}"
+        );
+        assert_eq!(wrappable_dates(&page), Vec::<String>::new(), "{tab}");
+    }
+    for id in [personal.id, api.id, session.id] {
+        let page = app.get_html(&format!("/admin/tokens/{id}")).await;
+        assert!(page.contains("2026-11-30 14:05"), "{id}");
+        assert_eq!(wrappable_dates(&page), Vec::<String>::new(), "{id}");
+    }
+    let page = app.get_html(&format!("/admin/users/{}", ada.id)).await;
+    assert!(page.contains("2026-11-30 14:05"));
+    assert_eq!(wrappable_dates(&page), Vec::<String>::new());
+    let (grace, _) = common::app_with_member("grace").await;
+    grace.login_ok("grace").await;
+    grace.new_access_token("laptop", &["devices:read"]).await;
+    let page = grace.get_html("/profile/tokens").await;
+    assert!(row_ids_anywhere(&page) > 0);
+    assert_eq!(wrappable_dates(&page), Vec::<String>::new());
+}
