@@ -180,6 +180,18 @@ pub fn update(conn: &mut DbConn, id: i64, changes: &UserChanges<'_>) -> QueryRes
         .map(drop)
 }
 
+/// Up to `limit` active users with `q` in their username, display name or
+/// email, by username: whom an administrator looks for to issue a token.
+pub fn active_matching(conn: &mut DbConn, q: &str, limit: i64) -> QueryResult<Vec<User>> {
+    users::table
+        .filter(users::status.eq(UserStatus::Active))
+        .filter(user_matches!(contains_pattern(q)))
+        .order(lower(users::username).asc())
+        .limit(limit)
+        .select(User::as_select())
+        .load(conn)
+}
+
 /// Every active user as (id, username, display name), by username: whom an
 /// administrator may issue a token for.
 pub fn active_choices(conn: &mut DbConn) -> QueryResult<Vec<(i64, String, String)>> {

@@ -580,24 +580,29 @@ async fn create_api_token_and_bulk_confirmation_open_in_dialogs() {
         .send_keys("ERP sync")
         .await
         .expect("type the name");
+    // Typing part of the name lists the users it matches, as they are typed.
+    browser
+        .find("#create-api-token-dialog #pick-user-q")
+        .await
+        .send_keys("ad")
+        .await
+        .expect("type part of the name");
+    let ada_choice = browser
+        .find(&format!("#create-api-token-dialog #pick-user-{}", ada.id))
+        .await;
     assert!(
         !browser
-            .find("#create-api-token-dialog form.user-pick button[type=submit]")
+            .button(
+                "#create-api-token-dialog form.user-pick",
+                "Choose this user"
+            )
             .await
             .is_displayed()
             .await
             .unwrap(),
-        "the no-JS button to load the departments is hidden"
+        "the no-JS button to choose the user is hidden"
     );
-    browser
-        .find(&format!(
-            "#create-api-token-dialog #pick-user option[value=\"{}\"]",
-            ada.id
-        ))
-        .await
-        .click()
-        .await
-        .expect("choose ada");
+    ada_choice.click().await.expect("choose ada");
     let membership = format!("{department}:{user_type}");
     browser
         .find(&format!(

@@ -2249,3 +2249,178 @@ async fn dates_never_break_mid_value_and_both_tabs_show_the_time_of_last_use() {
     assert!(row_ids_anywhere(&page) > 0);
     assert_eq!(wrappable_dates(&page), Vec::<String>::new());
 }
+
+/// The values of the radio buttons `user_id` a Create API token page lists.
+fn listed_users(html: &str) -> Vec<i64> {
+    let doc = Html::parse_document(html);
+    let radios = Selector::parse("#user-matches input[type=radio][name=user_id]").unwrap();
+    doc.select(&radios)
+        .map(|r| r.value().attr("value").unwrap().parse().unwrap())
+        .collect()
+}
+
+#[actix_web::test]
+async fn create_api_token_finds_the_user_by_typing_and_shows_the_scopes_without_javascript() {
+    use diesel::prelude::*;
+    use tessera::db::schema::users::dsl as u;
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada_l", false);
+    let grace = app.create_user("grace", false);
+    let adam = app.create_user("adam", false);
+    app.db(|conn| {
+        for (id, display, email) in [
+            (ada.id, "Ada Lovelace", "countess@analytical.example"),
+            (grace.id, "Grace Hopper", "amazing@navy.example"),
+        ] {
+            diesel::update(u::users.find(id))
+                .set((u::display_name.eq(display), u::email.eq(email)))
+                .execute(conn)?;
+        }
+        QueryResult::Ok(())
+    })
+    .unwrap();
+    app.disable_user(adam.id);
+    let (ops, integrator) = app.grant(ada.id, "Field device", "devices:write devices:read");
+    let (fin, reader) = app.grant(ada.id, "Statistician", "collections:read");
+
+    // A fresh form asks for a user first.
+    let fresh = app.get_html("/admin/tokens/new").await;
+    assert!(text_of(&fresh, "label[for=pick-user-q]").is_some());
+    assert!(listed_users(&fresh).is_empty());
+
+    // Part of a username, a display name or an email; what was typed stays.
+    for (q, expected) in [
+        ("ADA", vec![ada.id]),
+        ("lovel", vec![ada.id]),
+        ("@navy", vec![grace.id]),
+        (".example", vec![ada.id, grace.id]),
+        ("_", vec![ada.id]),
+    ] {
+        let page = app
+            .get_html(&format!(
+                "/admin/tokens/new?user_q={}&name=ERP+sync&description=nightly&expires_at=2027-01-31",
+                urlencode(q)
+            ))
+            .await;
+        assert_eq!(listed_users(&page), expected, "{q}: active users only");
+        assert_eq!(common::input_value(&page, "user_q").as_deref(), Some(q));
+        assert_eq!(
+            common::input_value(&page, "name").as_deref(),
+            Some("ERP sync")
+        );
+        assert_eq!(
+            common::input_value(&page, "description").as_deref(),
+            Some("nightly")
+        );
+        for id in &expected {
+            assert!(
+                text_of(&page, &format!("label[for=pick-user-{id}]")).is_some(),
+                "{q}: each user has a label"
+            );
+        }
+    }
+    let page = app.get_html("/admin/tokens/new?user_q=nobody").await;
+    assert!(
+        text_of(&page, "#user-matches-none")
+            .unwrap()
+            .contains("No active user matches")
+    );
+
+    // Picking one shows their memberships, and the scopes of the first.
+    let page = app
+        .get_html(&format!(
+            "/admin/tokens/new?user_q=lovel&user_id={}&name=ERP+sync",
+            ada.id
+        ))
+        .await;
+    assert_eq!(
+        common::option_values(&page, "membership"),
+        vec![format!("{ops}:{integrator}"), format!("{fin}:{reader}")]
+    );
+    assert!(text_of(&page, "#chosen-user").unwrap().contains("ada_l"));
+    assert_eq!(
+        text_of(&page, "#token-scopes").unwrap().trim(),
+        "Scopes this token will get: devices:read devices:write"
+    );
+    let each = text_of(&page, "details.membership-scopes").unwrap();
+    assert!(
+        each.contains("Dept Statistician — Statistician") && each.contains("collections:read"),
+        "{each}"
+    );
+    // The chosen membership's scopes.
+    let page = app
+        .get_html(&format!(
+            "/admin/tokens/new?user_id={}&membership={fin}:{reader}",
+            ada.id
+        ))
+        .await;
+    assert_eq!(
+        text_of(&page, "#token-scopes").unwrap().trim(),
+        "Scopes this token will get: collections:read"
+    );
+
+    // More than twenty matches: the first twenty, and the page says so.
+    for i in 0..22 {
+        app.create_user(&format!("bulk{i:02}"), false);
+    }
+    let page = app.get_html("/admin/tokens/new?user_q=bulk").await;
+    assert_eq!(listed_users(&page).len(), 20);
+    assert!(
+        text_of(&page, "#user-matches legend")
+            .unwrap()
+            .contains("type more")
+    );
+
+    // Nonsense: a search too long is refused with the form as typed; an
+    // unknown user or membership is no choice at all.
+    let long = "a".repeat(101);
+    let res = app
+        .get(&format!("/admin/tokens/new?user_q={long}&name=ERP"))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(text_of(&page, "#user_q-error").is_some(), "{page}");
+    assert_eq!(common::input_value(&page, "name").as_deref(), Some("ERP"));
+    for query in [
+        "user_id=x&membership=1:2:3",
+        "user_id=99999999999999999999",
+        "user_id=-1&membership=a:b",
+        "user_q=%25%25&user_id=",
+    ] {
+        let res = app.get(&format!("/admin/tokens/new?{query}")).await;
+        assert_eq!(res.status(), StatusCode::OK, "{query}");
+    }
+
+    // The POST is what it was.
+    let res = app
+        .submit_api_token(&[
+            ("name", "ERP sync"),
+            ("expires_at", ""),
+            ("user_id", &ada.id.to_string()),
+            ("membership", &format!("{fin}:{reader}")),
+            ("description", ""),
+        ])
+        .await;
+    let page = res.text().await.unwrap();
+    let expires = (chrono::Utc::now() + chrono::TimeDelta::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let res = if page.contains("id=\"new-token\"") {
+        page
+    } else {
+        app.submit_api_token(&[
+            ("name", "ERP sync"),
+            ("expires_at", &expires),
+            ("user_id", &ada.id.to_string()),
+            ("membership", &format!("{fin}:{reader}")),
+            ("description", ""),
+        ])
+        .await
+        .text()
+        .await
+        .unwrap()
+    };
+    let token = new_token_in(&res);
+    let me: serde_json::Value = app.api_me(&token).await.json().await.unwrap();
+    assert_eq!(me["scopes"], serde_json::json!(["collections:read"]));
+}
