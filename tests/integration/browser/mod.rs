@@ -588,6 +588,7 @@ fn selection(checked: bool, indeterminate: bool, ticked: usize, boxes: usize) ->
 }
 
 mod acting_as_me;
+mod inventory;
 mod pages;
 mod secrets;
 mod tokens;
