@@ -15,6 +15,34 @@ async fn text(browser: &Browser, css: &str) -> String {
         .to_owned()
 }
 
+/// A browser signed in as `root` on the API Tokens tab, with the Create API
+/// token dialog open and `name` typed as the token's name.
+pub(super) async fn open_create_api_token(
+    binaries: &BrowserBinaries,
+    app: &TestApp,
+    name: &str,
+) -> Browser {
+    let browser = Browser::launch(binaries, app).await;
+    browser.sign_in("root").await;
+    browser.goto("/admin/tokens?tab=api").await;
+    // "Create API token" opens its form in a dialog instead of navigating.
+    browser
+        .click(
+            "a[data-dialog-page=\"create-api-token-dialog\"]",
+            "Create API token",
+        )
+        .await;
+    browser.wait_dialog_open("create-api-token-dialog").await;
+    assert_eq!(browser.path().await, "/admin/tokens", "no navigation");
+    browser
+        .find("#create-api-token-dialog #api-name")
+        .await
+        .send_keys(name)
+        .await
+        .expect("type the name");
+    browser
+}
+
 #[actix_web::test]
 async fn next_then_previous_shows_the_first_page_again() {
     let Some(binaries) = browser_or_skip("next_then_previous_shows_the_first_page_again") else {
@@ -85,22 +113,7 @@ async fn create_api_token_finds_the_user_by_typing_and_shows_the_scopes() {
     let (dept, field_type) = app.grant(ada.id, "Field device", "devices:read devices:write");
     let (stats_dept, stats_type) = app.grant(ada.id, "Statistician", "collections:read");
 
-    let browser = Browser::launch(&binaries, &app).await;
-    browser.sign_in("root").await;
-    browser.goto("/admin/tokens?tab=api").await;
-    browser
-        .click(
-            "a[data-dialog-page=\"create-api-token-dialog\"]",
-            "Create API token",
-        )
-        .await;
-    browser.wait_dialog_open("create-api-token-dialog").await;
-    browser
-        .find("#create-api-token-dialog #api-name")
-        .await
-        .send_keys("Warehouse sync")
-        .await
-        .expect("type the name");
+    let browser = open_create_api_token(&binaries, &app, "Warehouse sync").await;
 
     // Part of the display name, typed: the list follows without a click.
     browser
@@ -138,17 +151,13 @@ async fn create_api_token_finds_the_user_by_typing_and_shows_the_scopes() {
         text(&browser, "#create-api-token-dialog #token-scopes").await,
         "Scopes this token will get: devices:read devices:write"
     );
-    assert_eq!(
-        browser
-            .find("#create-api-token-dialog #api-name")
-            .await
-            .prop("value")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("Warehouse sync"),
-        "what was typed is kept"
-    );
+    let kept = browser
+        .js(
+            "return document.querySelector('#create-api-token-dialog #api-name').value;",
+            vec![],
+        )
+        .await;
+    assert_eq!(kept, json!("Warehouse sync"), "what was typed is kept");
     // Another membership: its scopes, at once.
     browser
         .click(
@@ -169,17 +178,20 @@ async fn create_api_token_finds_the_user_by_typing_and_shows_the_scopes() {
     assert_ne!(field, stats);
 
     browser
-        .find("#create-api-token-dialog #api-token-form button[type=submit]")
-        .await
-        .click()
-        .await
-        .expect("Save");
-    let shown = browser.find("#create-api-token-dialog #new-token").await;
-    assert!(browser.dialog_is_modal("create-api-token-dialog").await);
-    let token = shown.text().await.unwrap().trim().to_owned();
-    assert!(token.starts_with("tsra_"), "{token:?}");
+        .click(
+            "#create-api-token-dialog #api-token-form button[type=submit]",
+            "Save",
+        )
+        .await;
+    let token = text(&browser, "#create-api-token-dialog #new-token").await;
     let me: Value = app.api_me(&token).await.json().await.unwrap();
-    assert_eq!(me["user"]["username"], "ada");
-    assert_eq!(me["scopes"], json!(["collections:read"]));
-    assert_eq!(me["name"], "Warehouse sync");
+    assert_eq!(
+        (&me["user"]["username"], &me["name"], &me["scopes"]),
+        (
+            &json!("ada"),
+            &json!("Warehouse sync"),
+            &json!(["collections:read"])
+        ),
+        "the new token acts as ada with the chosen membership's scopes"
+    );
 }

@@ -560,26 +560,9 @@ async fn create_api_token_and_bulk_confirmation_open_in_dialogs() {
         app.grant(ada.id, "Field integrator", "devices:read devices:write");
     let old = app.insert_token(ada.id, "personal", "old one", None);
 
-    let browser = Browser::launch(&binaries, &app).await;
-    browser.sign_in("root").await;
-    browser.goto("/admin/tokens?tab=api").await;
-
-    // "Create API token" opens its form in a dialog instead of navigating.
-    browser
-        .click(
-            "a[data-dialog-page=\"create-api-token-dialog\"]",
-            "Create API token",
-        )
-        .await;
-    browser.wait_dialog_open("create-api-token-dialog").await;
-    assert_eq!(browser.path().await, "/admin/tokens", "no navigation");
-    // Typed before the user is chosen, and kept when the form reloads for them.
-    browser
-        .find("#create-api-token-dialog #api-name")
-        .await
-        .send_keys("ERP sync")
-        .await
-        .expect("type the name");
+    // "Create API token" opens its form in a dialog; the name is typed
+    // before the user is chosen, and kept when the form reloads for them.
+    let browser = super::inventory::open_create_api_token(&binaries, &app, "ERP sync").await;
     // Typing part of the name lists the users it matches, as they are typed.
     browser
         .find("#create-api-token-dialog #pick-user-q")

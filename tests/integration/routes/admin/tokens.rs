@@ -765,18 +765,38 @@ async fn a_display_prefix_finds_its_token_and_nothing_else() {
     assert_eq!(ids, vec![wanted.id]);
 }
 
+/// A server with `tokens` demo tokens of 20 users, `root` signed in.
+async fn demo_app(tokens: usize) -> common::TestApp {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let hasher = tessera::auth::password::Hasher::new(64, 1).unwrap();
+    app.db(|conn| tessera::seed::seed_demo(conn, &hasher, "tsr", 20, tokens, false))
+        .unwrap();
+    // Signed in after the (slow) seed, so that no idle connection is reused.
+    app.login_ok("root").await;
+    app
+}
+
+/// How many live tokens the API Tokens tab lists.
+fn live_api_tokens(app: &common::TestApp) -> i64 {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as tk;
+    app.db(|conn| {
+        tk::tokens
+            .filter(tk::kind.ne("session"))
+            .filter(tk::revoked_at.is_null())
+            .count()
+            .get_result(conn)
+            .unwrap()
+    })
+}
+
 #[actix_web::test]
 async fn a_name_search_walks_a_big_list_one_window_at_a_time() {
     use diesel::prelude::*;
     use tessera::db::schema::tokens::dsl as tk;
     use tessera::db::token_search::WINDOW;
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    let hasher = tessera::auth::password::Hasher::new(64, 1).unwrap();
-    app.db(|conn| tessera::seed::seed_demo(conn, &hasher, "tsr", 20, 12_000, false))
-        .unwrap();
-    // Signed in after the (slow) seed, so that no idle connection is reused.
-    app.login_ok("root").await;
+    let app = demo_app(12_000).await;
     // The oldest live token of the API tab gets a name nothing else has.
     let needle: i64 = app
         .db(|conn| {
@@ -792,14 +812,7 @@ async fn a_name_search_walks_a_big_list_one_window_at_a_time() {
             QueryResult::Ok(id)
         })
         .unwrap();
-    let live_api: i64 = app.db(|conn| {
-        tk::tokens
-            .filter(tk::kind.ne("session"))
-            .filter(tk::revoked_at.is_null())
-            .count()
-            .get_result(conn)
-            .unwrap()
-    });
+    let live_api = live_api_tokens(&app);
     assert!(
         live_api > WINDOW as i64,
         "{live_api} tokens: more than one window"
@@ -1346,6 +1359,31 @@ async fn walk_keeping(app: &common::TestApp, url: &str, keeps: &[String]) -> (Ve
     }
 }
 
+/// Gives the tokens `ids` many ties in every sort column (so that pages end
+/// inside runs of equal values and the id decides), and NULLs in both
+/// nullable ones.
+fn spread_sort_values(app: &common::TestApp, ids: &[i64]) {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as tk;
+    let base = tessera::db::now() - chrono::TimeDelta::days(10);
+    app.db(|conn| {
+        for (i, id) in ids.iter().enumerate() {
+            let i = i as i64;
+            let expires = (i % 7 != 0).then(|| base + chrono::TimeDelta::days(30 + (i * 37) % 11));
+            let last_used = (i % 3 != 0).then(|| base + chrono::TimeDelta::hours((i * 13) % 5));
+            diesel::update(tk::tokens.find(id))
+                .set((
+                    tk::created_at.eq(base - chrono::TimeDelta::minutes(i / 4)),
+                    tk::expires_at.eq(expires),
+                    tk::last_used_at.eq(last_used),
+                ))
+                .execute(conn)?;
+        }
+        QueryResult::Ok(())
+    })
+    .unwrap();
+}
+
 const ORDERS: [&str; 6] = [
     "created",
     "created_asc",
@@ -1375,25 +1413,7 @@ async fn both_directions_of_every_order_page_across_boundaries_each_row_once_in_
     let revoked = app.insert_token(root.id, "personal", "revoked", None);
     app.db(|c| tessera::db::tokens::revoke(c, revoked.id, None))
         .unwrap();
-    // Many ties in every column (so that pages end inside runs of equal
-    // values and the id decides), and NULLs in both nullable ones.
-    let base = tessera::db::now() - chrono::TimeDelta::days(10);
-    app.db(|conn| {
-        for (i, id) in made.iter().enumerate() {
-            let i = i as i64;
-            let expires = (i % 7 != 0).then(|| base + chrono::TimeDelta::days(30 + (i * 37) % 11));
-            let last_used = (i % 3 != 0).then(|| base + chrono::TimeDelta::hours((i * 13) % 5));
-            diesel::update(tk::tokens.find(id))
-                .set((
-                    tk::created_at.eq(base - chrono::TimeDelta::minutes(i / 4)),
-                    tk::expires_at.eq(expires),
-                    tk::last_used_at.eq(last_used),
-                ))
-                .execute(conn)?;
-        }
-        QueryResult::Ok(())
-    })
-    .unwrap();
+    spread_sort_values(&app, &made);
     let rows: Vec<SortRow> = app
         .db(|conn| {
             tk::tokens
@@ -1950,8 +1970,6 @@ async fn there_and_back(app: &common::TestApp, url: &str) -> Vec<Seen> {
 
 #[actix_web::test]
 async fn previous_pages_show_what_the_next_pages_showed_in_every_order_on_both_tabs() {
-    use diesel::prelude::*;
-    use tessera::db::schema::tokens::dsl as tk;
     let (app, _) = admin_app().await;
     let ada = app.create_user("ada", false);
     let bob = app.create_user("bob", false);
@@ -1969,25 +1987,8 @@ async fn previous_pages_show_what_the_next_pages_showed_in_every_order_on_both_t
                 .id
         })
         .collect();
-    // Ties in every column, so that pages end inside runs of equal values,
-    // and NULLs in both nullable ones.
-    let base = tessera::db::now() - chrono::TimeDelta::days(10);
-    app.db(|conn| {
-        for (i, id) in personal.iter().chain(&sessions).enumerate() {
-            let i = i as i64;
-            let expires = (i % 7 != 0).then(|| base + chrono::TimeDelta::days(30 + (i * 37) % 11));
-            let last_used = (i % 3 != 0).then(|| base + chrono::TimeDelta::hours((i * 13) % 5));
-            diesel::update(tk::tokens.find(id))
-                .set((
-                    tk::created_at.eq(base - chrono::TimeDelta::minutes(i / 4)),
-                    tk::expires_at.eq(expires),
-                    tk::last_used_at.eq(last_used),
-                ))
-                .execute(conn)?;
-        }
-        QueryResult::Ok(())
-    })
-    .unwrap();
+    let all: Vec<i64> = personal.iter().chain(&sessions).copied().collect();
+    spread_sort_values(&app, &all);
 
     for sort in ORDERS {
         let pages = there_and_back(
@@ -2079,23 +2080,9 @@ async fn nonsense_paging_parameters_are_ignored() {
 
 #[actix_web::test]
 async fn the_range_line_says_when_the_count_reached_its_cap() {
-    use diesel::prelude::*;
-    use tessera::db::schema::tokens::dsl as tk;
     use tessera::domain::token_filter::COUNT_CAP;
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    let hasher = tessera::auth::password::Hasher::new(64, 1).unwrap();
-    app.db(|conn| tessera::seed::seed_demo(conn, &hasher, "tsr", 20, 18_000, false))
-        .unwrap();
-    app.login_ok("root").await;
-    let live_api: i64 = app.db(|conn| {
-        tk::tokens
-            .filter(tk::kind.ne("session"))
-            .filter(tk::revoked_at.is_null())
-            .count()
-            .get_result(conn)
-            .unwrap()
-    });
+    let app = demo_app(18_000).await;
+    let live_api = live_api_tokens(&app);
     assert!(live_api > COUNT_CAP, "{live_api}");
     let first = app.get_html("/admin/tokens?tab=api").await;
     assert_eq!(
@@ -2116,25 +2103,18 @@ async fn the_range_line_says_when_the_count_reached_its_cap() {
 
 #[actix_web::test]
 async fn the_user_filter_finds_part_of_a_username_display_name_or_email() {
-    use diesel::prelude::*;
-    use tessera::db::schema::users::dsl as u;
     let (app, _) = admin_app().await;
     let ada = app.create_user("ada_l", false);
     let grace = app.create_user("grace", false);
     let linus = app.create_user("linus", false);
-    app.db(|conn| {
-        for (id, display, email) in [
+    name_users(
+        &app,
+        &[
             (ada.id, "Ada Lovelace", "countess@analytical.example"),
             (grace.id, "Grace Hopper", "amazing@navy.example"),
             (linus.id, "Linus 100%", "linus@kernel.example"),
-        ] {
-            diesel::update(u::users.find(id))
-                .set((u::display_name.eq(display), u::email.eq(email)))
-                .execute(conn)?;
-        }
-        QueryResult::Ok(())
-    })
-    .unwrap();
+        ],
+    );
     let adas = app.insert_token(ada.id, "personal", "ada's", None).id;
     let graces = app.insert_token(grace.id, "personal", "grace's", None).id;
     let linuses = app.insert_token(linus.id, "personal", "linus's", None).id;
@@ -2250,6 +2230,21 @@ async fn dates_never_break_mid_value_and_both_tabs_show_the_time_of_last_use() {
     assert_eq!(wrappable_dates(&page), Vec::<String>::new());
 }
 
+/// Gives users a display name and an email: (id, display name, email).
+fn name_users(app: &common::TestApp, names: &[(i64, &str, &str)]) {
+    use diesel::prelude::*;
+    use tessera::db::schema::users::dsl as u;
+    app.db(|conn| {
+        for (id, display, email) in names {
+            diesel::update(u::users.find(id))
+                .set((u::display_name.eq(display), u::email.eq(email)))
+                .execute(conn)?;
+        }
+        QueryResult::Ok(())
+    })
+    .unwrap();
+}
+
 /// The values of the radio buttons `user_id` a Create API token page lists.
 fn listed_users(html: &str) -> Vec<i64> {
     let doc = Html::parse_document(html);
@@ -2261,24 +2256,17 @@ fn listed_users(html: &str) -> Vec<i64> {
 
 #[actix_web::test]
 async fn create_api_token_finds_the_user_by_typing_and_shows_the_scopes_without_javascript() {
-    use diesel::prelude::*;
-    use tessera::db::schema::users::dsl as u;
     let (app, _) = admin_app().await;
     let ada = app.create_user("ada_l", false);
     let grace = app.create_user("grace", false);
     let adam = app.create_user("adam", false);
-    app.db(|conn| {
-        for (id, display, email) in [
+    name_users(
+        &app,
+        &[
             (ada.id, "Ada Lovelace", "countess@analytical.example"),
             (grace.id, "Grace Hopper", "amazing@navy.example"),
-        ] {
-            diesel::update(u::users.find(id))
-                .set((u::display_name.eq(display), u::email.eq(email)))
-                .execute(conn)?;
-        }
-        QueryResult::Ok(())
-    })
-    .unwrap();
+        ],
+    );
     app.disable_user(adam.id);
     let (ops, integrator) = app.grant(ada.id, "Field device", "devices:write devices:read");
     let (fin, reader) = app.grant(ada.id, "Statistician", "collections:read");
