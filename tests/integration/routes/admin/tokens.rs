@@ -2168,6 +2168,30 @@ async fn the_user_filter_finds_part_of_a_username_display_name_or_email() {
         expected.sort_unstable();
         assert_eq!(got, expected, "{user}");
     }
+    // A part that many users share (more than the owner index serves):
+    // the same rows, found walking the list, both ways.
+    let mut crowd = Vec::new();
+    for i in 0..25 {
+        let user = app.create_user(&format!("crowd{i:02}"), false);
+        for j in 0..3 {
+            crowd.push(
+                app.insert_token(user.id, "personal", &format!("c{j}"), None)
+                    .id,
+            );
+        }
+    }
+    spread_sort_values(&app, &crowd);
+    for sort in ["created", "last_used_asc"] {
+        let pages = there_and_back(
+            &app,
+            &format!("/admin/tokens?tab=api&user=CROWD&sort={sort}"),
+        )
+        .await;
+        let mut seen: Vec<i64> = pages.iter().flat_map(|p| p.0.clone()).collect();
+        assert_eq!(pages[1].1.as_deref(), Some("Rows 51–75 of 75"), "{sort}");
+        seen.sort_unstable();
+        assert_eq!(seen, crowd, "{sort}");
+    }
     let page = app.get_html("/admin/tokens?tab=api&user=hopp").await;
     assert_eq!(text_of(&page, "#row-range").as_deref(), Some("Row 1 of 1"));
     assert!(
