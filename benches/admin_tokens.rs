@@ -308,6 +308,33 @@ async fn main() -> anyhow::Result<()> {
             "/admin/tokens?tab=sessions&sort=last_used_asc".to_owned(),
             true,
         ),
+        // "« Previous page": the same orders read the other way.
+        (
+            "previous page from page 10,000 (before=)",
+            format!("/admin/tokens?tab=api&before={deep_cursor}&to=499950"),
+            true,
+        ),
+        (
+            "previous page from page 10,000, oldest first",
+            format!("/admin/tokens?tab=api&sort=created_asc&before={deep_cursor_oldest}"),
+            true,
+        ),
+        (
+            "name \"deploy\", previous page from page 10,000",
+            format!("/admin/tokens?tab=api&q=deploy&before={deep_cursor}"),
+            false,
+        ),
+        // The user filter: part of a username, display name or email.
+        (
+            "user contains \"-004217\" (one user)",
+            "/admin/tokens?tab=api&user=-004217".to_owned(),
+            false,
+        ),
+        (
+            "user contains \"lovelace\" (one user in twelve)",
+            "/admin/tokens?tab=api&user=lovelace".to_owned(),
+            true,
+        ),
     ];
     for (label, path, lists_rows) in &pages {
         let mut times = Vec::with_capacity(RUNS);

@@ -111,17 +111,35 @@ pub fn names(
 }
 
 /// A user's memberships as (department id, department, user type id, user type).
-pub fn of_user(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<(i64, String, i64, String)>> {
+pub fn of_user(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<MembershipNames>> {
+    Ok(of_user_with_scopes(conn, user_id)?
+        .into_iter()
+        .map(|(names, _)| names)
+        .collect())
+}
+
+/// A membership as (department id, department, user type id, user type).
+pub type MembershipNames = (i64, String, i64, String);
+
+/// A user's memberships as [`of_user`] gives them, each with the scopes its
+/// user type grants (the space-separated list as stored).
+pub fn of_user_with_scopes(
+    conn: &mut DbConn,
+    user_id: i64,
+) -> QueryResult<Vec<(MembershipNames, String)>> {
     memberships::table
         .inner_join(departments::table)
         .inner_join(user_types::table)
         .filter(memberships::user_id.eq(user_id))
         .order((departments::name.asc(), user_types::name.asc()))
         .select((
-            departments::id,
-            departments::name,
-            user_types::id,
-            user_types::name,
+            (
+                departments::id,
+                departments::name,
+                user_types::id,
+                user_types::name,
+            ),
+            user_types::scopes,
         ))
         .load(conn)
 }

@@ -113,6 +113,34 @@ pub fn set_status(conn: &mut DbConn, id: i64, status: UserStatus) -> QueryResult
     })
 }
 
+/// The `LIKE` pattern for `q` anywhere in a text, in any case (`%` and `_`
+/// match themselves); see [`user_matches!`].
+pub fn contains_pattern(q: &str) -> String {
+    format!(
+        "%{}%",
+        crate::domain::token_filter::like_escape(&q.to_lowercase())
+    )
+}
+
+/// The condition "the user has the pattern ([`contains_pattern`]) in their
+/// username, display name or email", as an expression (a macro, so that it
+/// fits boxed queries and subqueries of any backend alike).
+macro_rules! user_matches {
+    ($pattern:expr) => {{
+        let pattern: String = $pattern;
+        $crate::db::lower($crate::db::schema::users::username)
+            .like(pattern.clone())
+            .escape('\\')
+            .or($crate::db::lower($crate::db::schema::users::display_name)
+                .like(pattern.clone())
+                .escape('\\'))
+            .or($crate::db::lower($crate::db::schema::users::email)
+                .like(pattern)
+                .escape('\\'))
+    }};
+}
+pub(crate) use user_matches;
+
 /// Users ordered by username, after `after` (keyset), optionally matching `q`
 /// in username, display name or email.
 pub fn list(
@@ -123,19 +151,7 @@ pub fn list(
 ) -> QueryResult<Vec<User>> {
     let mut query = users::table.into_boxed::<super::Db>();
     if let Some(q) = q {
-        let pattern = format!(
-            "%{}%",
-            crate::domain::token_filter::like_escape(&q.to_lowercase())
-        );
-        query = query.filter(
-            lower(users::username)
-                .like(pattern.clone())
-                .escape('\\')
-                .or(lower(users::display_name)
-                    .like(pattern.clone())
-                    .escape('\\'))
-                .or(lower(users::email).like(pattern).escape('\\')),
-        );
+        query = query.filter(user_matches!(contains_pattern(q)));
     }
     if let Some(after) = after {
         query = query.filter(lower(users::username).gt(after.to_ascii_lowercase()));
@@ -162,6 +178,18 @@ pub fn update(conn: &mut DbConn, id: i64, changes: &UserChanges<'_>) -> QueryRes
         .set(changes)
         .execute(conn)
         .map(drop)
+}
+
+/// Up to `limit` active users with `q` in their username, display name or
+/// email, by username: whom an administrator looks for to issue a token.
+pub fn active_matching(conn: &mut DbConn, q: &str, limit: i64) -> QueryResult<Vec<User>> {
+    users::table
+        .filter(users::status.eq(UserStatus::Active))
+        .filter(user_matches!(contains_pattern(q)))
+        .order(lower(users::username).asc())
+        .limit(limit)
+        .select(User::as_select())
+        .load(conn)
 }
 
 /// Every active user as (id, username, display name), by username: whom an

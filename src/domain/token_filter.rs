@@ -64,21 +64,26 @@ impl CappedCount {
     }
 }
 
+/// `1234567` as `1,234,567`.
+pub fn thousands(value: i64) -> String {
+    let digits = value.unsigned_abs().to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if value < 0 {
+        grouped.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    grouped
+}
+
 impl std::fmt::Display for CappedCount {
     /// `1,234` or `10,000+`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let digits = self.value.unsigned_abs().to_string();
-        let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                grouped.push(',');
-            }
-            grouped.push(c);
-        }
-        if self.value < 0 {
-            f.write_str("-")?;
-        }
-        f.write_str(&grouped)?;
+        f.write_str(&thousands(self.value))?;
         if self.more {
             f.write_str("+")?;
         }
@@ -282,6 +287,72 @@ impl Cursor {
     }
 }
 
+impl Cursor {
+    /// The cursor one row further in `sort`'s order (`forward`) or one row
+    /// back, as far as ids go: "after" the cursor one row back includes this
+    /// row, "before" the one a row further does too. (Rows with an equal value
+    /// run by id in the sort's direction; the NULL segment by id, ascending.)
+    /// `None` past the ends of the id range.
+    pub fn step(&self, sort: Sort, forward: bool) -> Option<Self> {
+        let up = !(self.value.is_some() && sort.is_desc());
+        let id = if up == forward {
+            self.id.checked_add(1)?
+        } else {
+            self.id.checked_sub(1)?
+        };
+        Some(Self { id, ..*self })
+    }
+}
+
+/// Where a page of the inventory starts, from the URL: the start of the list,
+/// after a cursor (`after`, "Next"), or before one (`before`, "Previous").
+/// The row number comes along when the link knew it (`from`: of the first
+/// row after the cursor; `to`: of the last row before it), so that the page
+/// can say "Rows 51–100" without counting the rows before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Position {
+    #[default]
+    Start,
+    After(Cursor, Option<i64>),
+    Before(Cursor, Option<i64>),
+}
+
+/// Row numbers a link may carry: 1 up to a trillion (more is nonsense).
+fn row_number(s: &str) -> Option<i64> {
+    s.trim()
+        .parse()
+        .ok()
+        .filter(|n| (1..=1_000_000_000_000).contains(n))
+}
+
+impl Position {
+    /// From `after`/`from` or `before`/`to` (`after` wins when both come);
+    /// a cursor that does not parse is ignored: the start of the list.
+    pub fn from_query(q: &FilterQuery) -> Self {
+        if let Some(cursor) = Cursor::decode(q.after.trim()) {
+            Self::After(cursor, row_number(&q.from))
+        } else if let Some(cursor) = Cursor::decode(q.before.trim()) {
+            Self::Before(cursor, row_number(&q.to))
+        } else {
+            Self::Start
+        }
+    }
+
+    /// The query parameters that come back to this position (for the bulk
+    /// form's hidden fields), in URL order.
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        match *self {
+            Self::Start => Vec::new(),
+            Self::After(cursor, from) => std::iter::once(("after", cursor.encode()))
+                .chain(from.map(|n| ("from", n.to_string())))
+                .collect(),
+            Self::Before(cursor, to) => std::iter::once(("before", cursor.encode()))
+                .chain(to.map(|n| ("to", n.to_string())))
+                .collect(),
+        }
+    }
+}
+
 /// The URL query of `/admin/tokens` as it arrives.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 pub struct FilterQuery {
@@ -303,6 +374,14 @@ pub struct FilterQuery {
     pub sort: String,
     #[serde(default)]
     pub after: String,
+    /// The row number of the first row after `after`.
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub before: String,
+    /// The row number of the last row before `before`.
+    #[serde(default)]
+    pub to: String,
 }
 
 /// A validated filter. Unknown values are ignored rather than refused, so a
@@ -312,7 +391,7 @@ pub struct TokenFilter {
     pub tab: Tab,
     /// Name (substring, any case) or display prefix (start).
     pub q: Option<String>,
-    /// Owner's username (exact, any case).
+    /// Part of the owner's username, display name or email (any case).
     pub user: Option<String>,
     pub department_id: Option<i64>,
     /// One of the tab's [`Tab::kind_choices`].
@@ -324,7 +403,7 @@ pub struct TokenFilter {
 }
 
 impl TokenFilter {
-    pub fn from_query(q: &FilterQuery) -> (Self, Option<Cursor>) {
+    pub fn from_query(q: &FilterQuery) -> (Self, Position) {
         let text = |s: &str| {
             Some(s.trim().to_owned()).filter(|s| !s.is_empty() && s.chars().count() <= 200)
         };
@@ -353,7 +432,7 @@ impl TokenFilter {
                 .filter(|d| (1..=3650).contains(d)),
             sort: Sort::parse(q.sort.trim()).unwrap_or_default(),
         };
-        (filter, Cursor::decode(q.after.trim()))
+        (filter, Position::from_query(q))
     }
 
     /// The query string that reproduces this filter (without a cursor).
@@ -508,10 +587,10 @@ mod tests {
             status: "expiring".into(),
             unused_days: "90".into(),
             sort: "last_used".into(),
-            after: String::new(),
+            ..Default::default()
         };
-        let (filter, cursor) = TokenFilter::from_query(&query);
-        assert_eq!(cursor, None);
+        let (filter, position) = TokenFilter::from_query(&query);
+        assert_eq!(position, Position::Start);
         assert_eq!(filter.q.as_deref(), Some("deploy"));
         let again: FilterQuery = serde_urlencoded::from_str(&filter.to_query()).unwrap();
         assert_eq!(TokenFilter::from_query(&again).0, filter);
@@ -647,6 +726,74 @@ mod tests {
         assert_eq!(
             CappedCount::at_least(12_000, false, 10_000).to_string(),
             "10,000+"
+        );
+    }
+
+    #[test]
+    fn positions_come_from_after_or_before_with_their_row_numbers() {
+        let at = |after: &str, from: &str, before: &str, to: &str| {
+            Position::from_query(&FilterQuery {
+                after: after.into(),
+                from: from.into(),
+                before: before.into(),
+                to: to.into(),
+                ..Default::default()
+            })
+        };
+        let c = Cursor { value: None, id: 7 };
+        assert_eq!(at("", "", "", ""), Position::Start);
+        assert_eq!(at("null.7", "51", "", ""), Position::After(c, Some(51)));
+        assert_eq!(at("", "", "null.7", "50"), Position::Before(c, Some(50)));
+        assert_eq!(
+            at("null.7", "51", "null.9", "3"),
+            Position::After(c, Some(51))
+        );
+        for absurd in ["0", "-1", "x", "1000000000001", "99999999999999999999"] {
+            assert_eq!(
+                at("null.7", absurd, "", ""),
+                Position::After(c, None),
+                "{absurd}"
+            );
+        }
+        assert_eq!(at("bogus", "51", "", ""), Position::Start);
+        for position in [Position::After(c, Some(51)), Position::Before(c, None)] {
+            let query: FilterQuery = serde_urlencoded::from_str(
+                &serde_urlencoded::to_string(position.to_pairs()).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(Position::from_query(&query), position);
+        }
+    }
+
+    #[test]
+    fn a_step_moves_one_id_along_the_order() {
+        let at = DateTime::from_timestamp_micros(1_700_000_000_000_000)
+            .unwrap()
+            .naive_utc();
+        let valued = Cursor {
+            value: Some(at),
+            id: 10,
+        };
+        let null = Cursor {
+            value: None,
+            id: 10,
+        };
+        let newest = Sort::default();
+        let oldest = Sort::ALL[1];
+        // Newest first: equal times run by id downwards.
+        assert_eq!(valued.step(newest, true).map(|c| c.id), Some(9));
+        assert_eq!(valued.step(newest, false).map(|c| c.id), Some(11));
+        assert_eq!(valued.step(oldest, true).map(|c| c.id), Some(11));
+        // The NULL segment runs by id upwards in every order.
+        assert_eq!(null.step(newest, true).map(|c| c.id), Some(11));
+        assert_eq!(null.step(newest, false).map(|c| c.id), Some(9));
+        assert_eq!(
+            Cursor {
+                value: None,
+                id: i64::MAX
+            }
+            .step(oldest, true),
+            None
         );
     }
 

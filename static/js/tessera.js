@@ -67,9 +67,10 @@
     });
   }
 
-  // Selects that reload their form when changed (the form has a fallback button).
+  // Selects and radio buttons that reload their form when changed (the form
+  // has a fallback button).
   function wireAutosubmit(root) {
-    root.querySelectorAll("select[data-autosubmit]").forEach((select) => {
+    root.querySelectorAll("select[data-autosubmit], input[type=radio][data-autosubmit]").forEach((select) => {
       select.addEventListener("change", () => {
         // requestSubmit fires "submit", so a dialog form stays in its dialog.
         if (typeof select.form.requestSubmit === "function") select.form.requestSubmit();
@@ -146,6 +147,61 @@
     });
   }
 
+  // A search box (data-live-search) in a GET form that lists what matches in
+  // the form's [data-user-matches]: typing asks the same page again (after a
+  // pause) and shows its list, so the Find button is only needed without
+  // JavaScript. Works alike on the page and inside a dialog.
+  function wireLiveSearch(root) {
+    root.querySelectorAll("input[data-live-search]").forEach((input) => {
+      const form = input.form;
+      const matches = form && form.querySelector("[data-user-matches]");
+      if (!matches) return;
+      let timer = null;
+      let asked = 0;
+      input.addEventListener("input", () => {
+        clearTimeout(timer);
+        timer = setTimeout(async () => {
+          const ask = ++asked;
+          const query = carriedQuery(form, form.closest("[data-dialog-body]") || document);
+          query.delete("user_id");
+          try {
+            const { response, doc } = await fetchPage(`${form.action}?${query}`);
+            const found = doc.querySelector("[data-user-matches]");
+            if (ask !== asked || !response.ok || !found) return;
+            matches.replaceChildren(...Array.from(found.childNodes, (node) => document.importNode(node, true)));
+            hideNoJsFallbacks(matches);
+            wireAutosubmit(matches);
+          } catch (_) {
+            // The Find button still works.
+          }
+        }, 250);
+      });
+    });
+  }
+
+  // A select whose options carry data-scopes shows the chosen one's scopes
+  // in the element data-shows-scopes names (its [data-scope-list] part).
+  function wireScopePreviews(root) {
+    root.querySelectorAll("select[data-shows-scopes]").forEach((select) => {
+      const target = root.querySelector(`#${select.dataset.showsScopes}`) || document.getElementById(select.dataset.showsScopes);
+      const list = target && target.querySelector("[data-scope-list]");
+      if (!list) return;
+      const show = () => {
+        const option = select.selectedOptions[0];
+        const scopes = option ? (option.dataset.scopes || "").split(" ").filter(Boolean) : [];
+        list.replaceChildren();
+        scopes.forEach((scope) => {
+          const span = document.createElement("span");
+          span.className = "scope";
+          span.textContent = scope;
+          list.append(span, " ");
+        });
+        if (!scopes.length) list.append("none");
+      };
+      select.addEventListener("change", show);
+    });
+  }
+
   function hideNoJsFallbacks(root) {
     root.querySelectorAll("[data-hide-with-js]").forEach((element) => { element.hidden = true; });
   }
@@ -170,6 +226,8 @@
   function wireFragment(root) {
     hideNoJsFallbacks(root);
     wireAutosubmit(root);
+    wireLiveSearch(root);
+    wireScopePreviews(root);
     wireExpiryControls(root);
     wireCopyButtons(root);
   }

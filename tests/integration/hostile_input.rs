@@ -1102,7 +1102,7 @@ async fn every_form_field_survives_hostile_values() {
 // ---------------------------------------------------------------------------
 
 /// The query parameters of the token inventories' filters.
-const TOKEN_FILTER: [&str; 9] = [
+const TOKEN_FILTER: [&str; 12] = [
     "tab",
     "q",
     "user",
@@ -1112,6 +1112,9 @@ const TOKEN_FILTER: [&str; 9] = [
     "unused_days",
     "sort",
     "after",
+    "from",
+    "before",
+    "to",
 ];
 
 /// The query parameters each GET page reads (its handler's query struct).
@@ -1127,7 +1130,15 @@ fn query_params() -> Vec<(&'static str, Who, Vec<&'static str>)> {
         (
             "/admin/tokens/new",
             Who::Admin,
-            vec!["name", "expires_at", "user_id", "membership", "description"],
+            vec![
+                "name",
+                "expires_in_days",
+                "expires_at",
+                "user_id",
+                "membership",
+                "description",
+                "user_q",
+            ],
         ),
         ("/login", Who::Anonymous, vec!["next"]),
         ("/login", Who::Admin, vec!["next"]),

@@ -28,6 +28,8 @@ pub struct ApiTokenForm {
     pub user_id: String,
     pub membership: String,
     pub description: String,
+    /// What the administrator typed to find the user (GET only).
+    pub user_q: String,
 }
 
 impl ApiTokenForm {
@@ -52,12 +54,61 @@ impl ApiTokenForm {
     pub fn is_membership(&self, value: &str) -> bool {
         self.membership == value
     }
+
+    /// The search for a user, trimmed; `None` when empty.
+    fn user_query(&self) -> Option<&str> {
+        Some(self.user_q.trim()).filter(|q| !q.is_empty())
+    }
 }
 
-/// One membership offered in the select.
+/// One membership offered in the select, with the scopes a token acting
+/// under it gets (its user type's, as far as the catalog still has them).
 pub struct MembershipChoice {
     pub value: String,
     pub label: String,
+    pub scopes: Vec<String>,
+}
+
+impl MembershipChoice {
+    /// The scopes as the `data-scopes` attribute carries them.
+    pub fn scope_list(&self) -> String {
+        self.scopes.join(" ")
+    }
+}
+
+/// A user found by the search, or the one chosen.
+pub struct UserChoice {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub email: String,
+}
+
+impl From<db::users::User> for UserChoice {
+    fn from(user: db::users::User) -> Self {
+        Self {
+            id: user.id,
+            username: user.username,
+            display_name: user.display_name,
+            email: user.email,
+        }
+    }
+}
+
+/// Most users the search lists; beyond, it asks for more of the name.
+const USERS_LISTED: usize = 20;
+
+/// The longest search for a user.
+const USER_QUERY_CHARS: usize = 100;
+
+/// What the user search found.
+#[derive(Default)]
+pub struct UserSearch {
+    /// Whether a search was made (something was typed).
+    pub made: bool,
+    pub found: Vec<UserChoice>,
+    /// More users match than [`USERS_LISTED`].
+    pub more: bool,
 }
 
 #[derive(Template)]
@@ -65,7 +116,9 @@ pub struct MembershipChoice {
 struct NewApiTokenPage {
     ctx: PageCtx,
     form: ApiTokenForm,
-    users: UserChoices,
+    search: UserSearch,
+    /// The chosen user (`user_id`), if they are active.
+    chosen: Option<UserChoice>,
     memberships: Vec<MembershipChoice>,
     policy: Policy,
     /// The expiry choice, its line and the 12-month suggestion.
@@ -79,25 +132,76 @@ fn api_token_expiry(form: &ApiTokenForm) -> Result<ExpiryChoice, &'static str> {
     ExpiryForm::ApiToken.read_required(&form.expires_in_days, &form.expires_at)
 }
 
-/// Active users as (id, username, display name).
-type UserChoices = Vec<(i64, String, String)>;
+impl NewApiTokenPage {
+    /// The membership whose scopes the page shows: the chosen one, or the
+    /// first (the one the select starts on).
+    fn shown_membership(&self) -> Option<&MembershipChoice> {
+        self.memberships
+            .iter()
+            .find(|m| self.form.is_membership(&m.value))
+            .or(self.memberships.first())
+    }
+}
+
+/// What the page shows besides the form: the users the search found, the
+/// chosen user and their memberships with their scopes, the policy.
+struct PageData {
+    search: UserSearch,
+    chosen: Option<UserChoice>,
+    memberships: Vec<MembershipChoice>,
+    policy: Policy,
+}
 
 fn load_page_data(
     conn: &mut DbConn,
+    user_query: Option<String>,
     user_id: Option<i64>,
-) -> Result<(UserChoices, Vec<MembershipChoice>, Policy), AppError> {
-    let users = db::users::active_choices(conn)?;
-    let memberships = match user_id {
-        Some(id) => memberships::of_user(conn, id)?
+) -> Result<PageData, AppError> {
+    use diesel::OptionalExtension as _;
+    let search = match user_query {
+        Some(q) => {
+            let mut found = db::users::active_matching(conn, &q, USERS_LISTED as i64 + 1)?;
+            let more = found.len() > USERS_LISTED;
+            found.truncate(USERS_LISTED);
+            UserSearch {
+                made: true,
+                found: found.into_iter().map(UserChoice::from).collect(),
+                more,
+            }
+        }
+        None => UserSearch::default(),
+    };
+    let chosen = match user_id {
+        Some(id) => db::users::find(conn, id)
+            .optional()?
+            .filter(db::users::User::is_active)
+            .map(UserChoice::from),
+        None => None,
+    };
+    let active: ScopeSet = db::scopes::active_catalog(conn)?
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    let memberships = match &chosen {
+        Some(user) => memberships::of_user_with_scopes(conn, user.id)?
             .into_iter()
-            .map(|(d, dn, t, tn)| MembershipChoice {
+            .map(|((d, dn, t, tn), scopes)| MembershipChoice {
                 value: format!("{d}:{t}"),
                 label: format!("{dn} — {tn}"),
+                scopes: crate::domain::scopes::parse(&scopes)
+                    .intersection(&active)
+                    .cloned()
+                    .collect(),
             })
             .collect(),
         None => Vec::new(),
     };
-    Ok((users, memberships, settings::load(conn)?.policy()))
+    Ok(PageData {
+        search,
+        chosen,
+        memberships,
+        policy: settings::load(conn)?.policy(),
+    })
 }
 
 async fn page(
@@ -106,16 +210,38 @@ async fn page(
     form: ApiTokenForm,
     errors: FieldErrors,
 ) -> Result<NewApiTokenPage, AppError> {
-    let user_id = form.user_id();
-    let (users, memberships, policy) = state.db(move |conn| load_page_data(conn, user_id)).await?;
     // A fresh form (nothing submitted yet) starts with the default expiry.
+    let fresh = errors.is_empty()
+        && form.expires_in_days.trim().is_empty()
+        && form.expires_at.trim().is_empty();
+    let mut errors = errors;
+    let user_id = form.user_id();
+    let user_query = match form.user_query() {
+        Some(q) if q.chars().count() > USER_QUERY_CHARS => {
+            errors.add(
+                "user_q",
+                "Type at most 100 characters of a username, name or email.",
+            );
+            None
+        }
+        q => q.map(str::to_owned),
+    };
+    let PageData {
+        search,
+        chosen,
+        memberships,
+        policy,
+    } = state
+        .db(move |conn| load_page_data(conn, user_query, user_id))
+        .await?;
     let posted = (form.expires_in_days.as_str(), form.expires_at.as_str());
-    let fresh = errors.is_empty() && posted.0.trim().is_empty() && posted.1.trim().is_empty();
-    let expiry = ExpiryForm::ApiToken.control(&policy, db::now(), (!fresh).then_some(posted));
+    let expiry =
+        ExpiryForm::ApiToken.control(&policy, state.clock.now(), (!fresh).then_some(posted));
     Ok(NewApiTokenPage {
         ctx: PageCtx::from_request(req),
         form,
-        users,
+        search,
+        chosen,
         memberships,
         policy,
         expiry,
@@ -130,7 +256,12 @@ pub async fn show_new_api_token(
     query: web::Query<ApiTokenForm>,
 ) -> Result<HttpResponse, AppError> {
     let page = page(&req, &state, query.into_inner(), FieldErrors::new()).await?;
-    Ok(render(&req, StatusCode::OK, page))
+    let status = if page.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(render(&req, status, page))
 }
 
 pub async fn create_api_token(

@@ -17,7 +17,7 @@ use crate::db::token_search::{self, Selection};
 use crate::db::tokens::Token;
 use crate::db::{self, DbConn};
 use crate::domain::token_filter::{
-    COUNT_CAP, CappedCount, Cursor, FilterQuery, Sort, StatusFilter, Tab, TokenFilter,
+    COUNT_CAP, CappedCount, FilterQuery, Position, Sort, StatusFilter, Tab, TokenFilter, thousands,
 };
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
@@ -89,11 +89,20 @@ struct TokensPage {
     filter: TokenFilter,
     filter_query: String,
     rows: Vec<InventoryRow>,
+    /// The query of the next page's link (`after=…&from=…`), if there is more.
     next: Option<String>,
+    /// The query of the previous page's link (`before=…&to=…`), unless this
+    /// page starts the list.
+    previous: Option<String>,
     /// A name search that looked at this many tokens without filling the page.
     searched: Option<usize>,
-    /// The cursor this page starts after (kept by the bulk form).
-    after: Option<String>,
+    /// Whether the page was found walking backwards ("Previous").
+    backward: bool,
+    /// Where the page starts, as its URL said (kept by the bulk form).
+    position: Vec<(&'static str, String)>,
+    /// The number of the page's first row, when known: 1 on the first page,
+    /// otherwise as the link that led here said.
+    first_row: Option<i64>,
     /// How many tokens the filter matches, counted up to a cap.
     matching: CappedCount,
     departments: Vec<(i64, String)>,
@@ -108,7 +117,24 @@ impl TokensPage {
     }
 
     fn is_first_page(&self) -> bool {
-        self.after.is_none()
+        self.previous.is_none()
+    }
+
+    /// "Rows 51–100 of 12,345" (the count as [`CappedCount`] says it), or
+    /// "50 rows of 12,345" when the link did not say where the page starts.
+    fn range(&self) -> String {
+        let shown = self.rows.len() as i64;
+        match self.first_row {
+            Some(first) if shown == 1 => format!("Row {} of {}", thousands(first), self.matching),
+            Some(first) if shown > 0 => format!(
+                "Rows {}–{} of {}",
+                thousands(first),
+                thousands(first + shown - 1),
+                self.matching
+            ),
+            _ if shown == 1 => format!("1 row of {}", self.matching),
+            _ => format!("{} rows of {}", thousands(shown), self.matching),
+        }
     }
 
     fn statuses(&self) -> [StatusFilter; 5] {
@@ -144,23 +170,23 @@ impl TokensPage {
     }
 }
 
-/// The inventory page of a filter, from `after` on.
+/// The inventory page of a filter at a position.
 async fn inventory_page(
     req: &HttpRequest,
     state: &AppState,
     filter: TokenFilter,
-    after: Option<Cursor>,
+    position: Position,
     bulk_error: Option<&'static str>,
 ) -> Result<TokensPage, AppError> {
     let f = filter.clone();
     let now = db::now();
     let (rows, page, matching, departments) = state
         .db(move |conn| {
-            let mut page = token_search::page(conn, &f, after, now)?;
+            let mut page = token_search::page(conn, &f, position, now)?;
             // A first page that holds every match (of the whole list, or of
             // the window a name search looked at) is its own count.
-            let holds_all = page.next.is_none() || page.searched.is_some();
-            let matching = if after.is_none() && holds_all {
+            let holds_all = !page.backward && (page.next.is_none() || page.searched.is_some());
+            let matching = if page.at_start && holds_all {
                 let listed = page.tokens.len() as i64;
                 CappedCount::at_least(listed, page.searched.is_some(), COUNT_CAP)
             } else {
@@ -170,14 +196,43 @@ async fn inventory_page(
             Ok((rows, page, matching, department_choices(conn)?))
         })
         .await?;
+    let shown = rows.len() as i64;
+    let first_row = match position {
+        _ if page.at_start => Some(1),
+        Position::After(_, from) => from,
+        Position::Before(_, to) => to.map(|to| to - shown + 1).filter(|first| *first >= 1),
+        Position::Start => None,
+    };
+    let link = |pairs: Vec<(&str, String)>| serde_urlencoded::to_string(pairs).unwrap_or_default();
+    let next = page.next.map(|c| {
+        let mut pairs = vec![("after", c.encode())];
+        if let Some(first) = first_row {
+            pairs.push(("from", (first + shown).to_string()));
+        }
+        link(pairs)
+    });
+    let previous = page.previous.map(|c| {
+        let mut pairs = vec![("before", c.encode())];
+        if let Some(to) = first_row.map(|first| first - 1).filter(|to| *to >= 1) {
+            pairs.push(("to", to.to_string()));
+        }
+        link(pairs)
+    });
     Ok(TokensPage {
         ctx: PageCtx::from_request(req),
         filter_query: filter.to_query(),
         filter,
         rows,
-        next: page.next.map(|c| c.encode()),
+        next,
+        previous,
         searched: page.searched,
-        after: after.map(|c| c.encode()),
+        backward: page.backward,
+        position: if page.at_start {
+            Vec::new()
+        } else {
+            position.to_pairs()
+        },
+        first_row,
         matching,
         departments,
         now,
@@ -191,8 +246,8 @@ pub async fn list_tokens(
     _admin: CurrentAdmin,
     query: web::Query<FilterQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (filter, after) = TokenFilter::from_query(&query);
-    let page = inventory_page(&req, &state, filter, after, None).await?;
+    let (filter, position) = TokenFilter::from_query(&query);
+    let page = inventory_page(&req, &state, filter, position, None).await?;
     Ok(render(&req, StatusCode::OK, page))
 }
 
@@ -300,12 +355,12 @@ pub async fn confirm_bulk_revoke(
     let (filter, chosen) = form.parts();
     if matches!(&chosen, Ok(ids) if ids.is_empty()) {
         // Back to the same list, saying why nothing happened.
-        let (_, after) = TokenFilter::from_query(&form.filter);
+        let (_, position) = TokenFilter::from_query(&form.filter);
         let page = inventory_page(
             &req,
             &state,
             filter,
-            after,
+            position,
             Some("Nothing was selected: tick the tokens to delete first, or choose \"Select all matching this filter\"."),
         )
         .await?;

@@ -608,6 +608,7 @@ fn selection(checked: bool, indeterminate: bool, ticked: usize, boxes: usize) ->
 
 mod acting_as_me;
 mod expiry;
+mod inventory;
 mod pages;
 mod secrets;
 mod tokens;

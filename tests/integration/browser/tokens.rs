@@ -556,44 +556,32 @@ async fn create_api_token_and_bulk_confirmation_open_in_dialogs() {
         app.grant(ada.id, "Field integrator", "devices:read devices:write");
     let old = app.insert_token(ada.id, "personal", "old one", None);
 
-    let browser = Browser::launch(&binaries, &app).await;
-    browser.sign_in("root").await;
-    browser.goto("/admin/tokens?tab=api").await;
-
-    // "Create API token" opens its form in a dialog instead of navigating.
+    // "Create API token" opens its form in a dialog; the name is typed
+    // before the user is chosen, and kept when the form reloads for them.
+    let browser = super::inventory::open_create_api_token(&binaries, &app, "ERP sync").await;
+    // Typing part of the name lists the users it matches, as they are typed.
     browser
-        .click(
-            "a[data-dialog-page=\"create-api-token-dialog\"]",
-            "Create API token",
-        )
+        .find("#create-api-token-dialog #pick-user-q")
+        .await
+        .send_keys("ad")
+        .await
+        .expect("type part of the name");
+    let ada_choice = browser
+        .find(&format!("#create-api-token-dialog #pick-user-{}", ada.id))
         .await;
-    browser.wait_dialog_open("create-api-token-dialog").await;
-    assert_eq!(browser.path().await, "/admin/tokens", "no navigation");
-    // Typed before the user is chosen, and kept when the form reloads for them.
-    browser
-        .find("#create-api-token-dialog #api-name")
-        .await
-        .send_keys("ERP sync")
-        .await
-        .expect("type the name");
     assert!(
         !browser
-            .find("#create-api-token-dialog form.user-pick button[type=submit]")
+            .button(
+                "#create-api-token-dialog form.user-pick",
+                "Choose this user"
+            )
             .await
             .is_displayed()
             .await
             .unwrap(),
-        "the no-JS button to load the departments is hidden"
+        "the no-JS button to choose the user is hidden"
     );
-    browser
-        .find(&format!(
-            "#create-api-token-dialog #pick-user option[value=\"{}\"]",
-            ada.id
-        ))
-        .await
-        .click()
-        .await
-        .expect("choose ada");
+    ada_choice.click().await.expect("choose ada");
     let membership = format!("{department}:{user_type}");
     browser
         .find(&format!(

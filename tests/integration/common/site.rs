@@ -86,6 +86,10 @@ pub fn pages(site: &Site, viewer: Viewer) -> Vec<String> {
                 "/admin/tokens?tab=api".into(),
                 "/admin/tokens?tab=sessions".into(),
             ],
+            "/admin/tokens/new" => vec![
+                p.into(),
+                format!("/admin/tokens/new?user_q=a&user_id={}", site.ada.id),
+            ],
             "/admin/tokens/{id}" => {
                 ids(&[&site.personal, &site.client, &site.api, &site.session], p)
             }

@@ -763,18 +763,38 @@ async fn a_display_prefix_finds_its_token_and_nothing_else() {
     assert_eq!(ids, vec![wanted.id]);
 }
 
+/// A server with `tokens` demo tokens of 20 users, `root` signed in.
+async fn demo_app(tokens: usize) -> common::TestApp {
+    let app = spawn_app().await;
+    app.create_user("root", true);
+    let hasher = tessera::auth::password::Hasher::new(64, 1).unwrap();
+    app.db(|conn| tessera::seed::seed_demo(conn, &hasher, "tsr", 20, tokens, false))
+        .unwrap();
+    // Signed in after the (slow) seed, so that no idle connection is reused.
+    app.login_ok("root").await;
+    app
+}
+
+/// How many live tokens the API Tokens tab lists.
+fn live_api_tokens(app: &common::TestApp) -> i64 {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as tk;
+    app.db(|conn| {
+        tk::tokens
+            .filter(tk::kind.ne("session"))
+            .filter(tk::revoked_at.is_null())
+            .count()
+            .get_result(conn)
+            .unwrap()
+    })
+}
+
 #[actix_web::test]
 async fn a_name_search_walks_a_big_list_one_window_at_a_time() {
     use diesel::prelude::*;
     use tessera::db::schema::tokens::dsl as tk;
     use tessera::db::token_search::WINDOW;
-    let app = spawn_app().await;
-    app.create_user("root", true);
-    let hasher = tessera::auth::password::Hasher::new(64, 1).unwrap();
-    app.db(|conn| tessera::seed::seed_demo(conn, &hasher, "tsr", 20, 12_000, false))
-        .unwrap();
-    // Signed in after the (slow) seed, so that no idle connection is reused.
-    app.login_ok("root").await;
+    let app = demo_app(12_000).await;
     // The oldest live token of the API tab gets a name nothing else has.
     let needle: i64 = app
         .db(|conn| {
@@ -790,14 +810,7 @@ async fn a_name_search_walks_a_big_list_one_window_at_a_time() {
             QueryResult::Ok(id)
         })
         .unwrap();
-    let live_api: i64 = app.db(|conn| {
-        tk::tokens
-            .filter(tk::kind.ne("session"))
-            .filter(tk::revoked_at.is_null())
-            .count()
-            .get_result(conn)
-            .unwrap()
-    });
+    let live_api = live_api_tokens(&app);
     assert!(
         live_api > WINDOW as i64,
         "{live_api} tokens: more than one window"
@@ -1344,6 +1357,31 @@ async fn walk_keeping(app: &common::TestApp, url: &str, keeps: &[String]) -> (Ve
     }
 }
 
+/// Gives the tokens `ids` many ties in every sort column (so that pages end
+/// inside runs of equal values and the id decides), and NULLs in both
+/// nullable ones.
+fn spread_sort_values(app: &common::TestApp, ids: &[i64]) {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as tk;
+    let base = tessera::db::now() - chrono::TimeDelta::days(10);
+    app.db(|conn| {
+        for (i, id) in ids.iter().enumerate() {
+            let i = i as i64;
+            let expires = (i % 7 != 0).then(|| base + chrono::TimeDelta::days(30 + (i * 37) % 11));
+            let last_used = (i % 3 != 0).then(|| base + chrono::TimeDelta::hours((i * 13) % 5));
+            diesel::update(tk::tokens.find(id))
+                .set((
+                    tk::created_at.eq(base - chrono::TimeDelta::minutes(i / 4)),
+                    tk::expires_at.eq(expires),
+                    tk::last_used_at.eq(last_used),
+                ))
+                .execute(conn)?;
+        }
+        QueryResult::Ok(())
+    })
+    .unwrap();
+}
+
 const ORDERS: [&str; 6] = [
     "created",
     "created_asc",
@@ -1373,25 +1411,7 @@ async fn both_directions_of_every_order_page_across_boundaries_each_row_once_in_
     let revoked = app.insert_token(root.id, "personal", "revoked", None);
     app.db(|c| tessera::db::tokens::revoke(c, revoked.id, None))
         .unwrap();
-    // Many ties in every column (so that pages end inside runs of equal
-    // values and the id decides), and NULLs in both nullable ones.
-    let base = tessera::db::now() - chrono::TimeDelta::days(10);
-    app.db(|conn| {
-        for (i, id) in made.iter().enumerate() {
-            let i = i as i64;
-            let expires = (i % 7 != 0).then(|| base + chrono::TimeDelta::days(30 + (i * 37) % 11));
-            let last_used = (i % 3 != 0).then(|| base + chrono::TimeDelta::hours((i * 13) % 5));
-            diesel::update(tk::tokens.find(id))
-                .set((
-                    tk::created_at.eq(base - chrono::TimeDelta::minutes(i / 4)),
-                    tk::expires_at.eq(expires),
-                    tk::last_used_at.eq(last_used),
-                ))
-                .execute(conn)?;
-        }
-        QueryResult::Ok(())
-    })
-    .unwrap();
+    spread_sort_values(&app, &made);
     let rows: Vec<SortRow> = app
         .db(|conn| {
             tk::tokens
@@ -1525,7 +1545,27 @@ async fn a_name_search_in_every_order_finds_each_match_once_in_order_across_wind
         )
         .await;
         assert!(pages > rows.len() / PAGE, "{sort}: {pages} pages");
-        assert_eq!(seen, in_expected_order(rows.clone(), sort), "{sort}");
+        let expected = in_expected_order(rows.clone(), sort);
+        assert_eq!(seen, expected, "{sort}");
+        // And back with "Previous" (or "Search back further") from the last
+        // page: the windows walked backwards end elsewhere than those walked
+        // forwards, so the pages differ, but not what they hold: every match
+        // in order, down to the first page (which, reached from a page whose
+        // rows start near the top, may show some of that page again).
+        let last = last_page(&app, &format!("/admin/tokens?tab=api&q=deploy&sort={sort}")).await;
+        let mut back = follow(&app, &last, "prev").await;
+        back.reverse();
+        let first: Vec<i64> = back[0].0.clone();
+        let after_first: Vec<i64> = back[1..].iter().flat_map(|p| p.0.clone()).collect();
+        assert_eq!(first, expected[..first.len()], "{sort}: the first page");
+        assert!(
+            expected.ends_with(&after_first),
+            "{sort}: each match once, in order, walking back"
+        );
+        assert!(
+            first.len() + after_first.len() >= expected.len(),
+            "{sort}: none left out walking back"
+        );
     }
 }
 
@@ -1994,4 +2034,524 @@ async fn api_tokens_take_a_preset_and_warn_beyond_12_months_however_chosen() {
         Some("Choose an expiry, or enter a date.")
     );
     assert_eq!(common::input_value(&page, "name").as_deref(), Some("ERP 2"));
+}
+
+/// The link of `rel` ("next", "prev") on an inventory page, as a URL.
+fn pager_link(html: &str, rel: &str) -> Option<String> {
+    let doc = Html::parse_document(html);
+    let link = Selector::parse(&format!("nav.pager a[rel={rel}]")).unwrap();
+    doc.select(&link)
+        .next()
+        .map(|a| a.value().attr("href").unwrap().replace("&amp;", "&"))
+}
+
+/// One page of a walk: its rows and its range line ("Rows 51–100 of 123").
+type Seen = (Vec<i64>, Option<String>);
+
+/// Follows `rel` links from `url` to the end: every page's rows and range line.
+async fn follow(app: &common::TestApp, url: &str, rel: &str) -> Vec<Seen> {
+    let (mut url, mut pages) = (url.to_owned(), Vec::new());
+    loop {
+        let page = app.get_html(&url).await;
+        pages.push((row_ids(&page), text_of(&page, "#row-range")));
+        assert!(pages.len() < 100, "{url}: no end");
+        match pager_link(&page, rel) {
+            Some(link) => url = link,
+            None => return pages,
+        }
+    }
+}
+
+/// The URL of the last page, following "Next" links from `url`.
+async fn last_page(app: &common::TestApp, url: &str) -> String {
+    let mut last = url.to_owned();
+    let mut page = app.get_html(url).await;
+    while let Some(next) = pager_link(&page, "next") {
+        last = next;
+        page = app.get_html(&last).await;
+    }
+    last
+}
+
+/// Walks `url` forwards to its last page, then back with "Previous" to the
+/// first: the pages backwards are the pages forwards, in reverse, rows and
+/// range lines alike. The pages forwards.
+async fn there_and_back(app: &common::TestApp, url: &str) -> Vec<Seen> {
+    let forward = follow(app, url, "next").await;
+    let last = last_page(app, url).await;
+    let mut back = follow(app, &last, "prev").await;
+    back.reverse();
+    assert_eq!(back, forward, "{url}: back the same way");
+    let first = app.get_html(url).await;
+    assert_eq!(pager_link(&first, "prev"), None, "{url}: nothing before");
+    forward
+}
+
+#[actix_web::test]
+async fn previous_pages_show_what_the_next_pages_showed_in_every_order_on_both_tabs() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let bob = app.create_user("bob", false);
+    let (dept, user_type) = app.grant(ada.id, "Ops", "devices:read");
+    let personal: Vec<i64> = (0..123)
+        .map(|i| {
+            app.insert_token(ada.id, "personal", &format!("t{i:03}"), None)
+                .id
+        })
+        .collect();
+    let sessions: Vec<i64> = (0..57)
+        .map(|i| {
+            let owner = if i % 2 == 0 { ada.id } else { bob.id };
+            app.insert_token(owner, "session", &format!("s{i}"), Some((dept, user_type)))
+                .id
+        })
+        .collect();
+    let all: Vec<i64> = personal.iter().chain(&sessions).copied().collect();
+    spread_sort_values(&app, &all);
+
+    for sort in ORDERS {
+        let pages = there_and_back(
+            &app,
+            &format!("/admin/tokens?tab=api&kind=personal&sort={sort}"),
+        )
+        .await;
+        let ranges: Vec<Option<String>> = pages.iter().map(|p| p.1.clone()).collect();
+        assert_eq!(
+            ranges,
+            [
+                Some("Rows 1–50 of 123".to_owned()),
+                Some("Rows 51–100 of 123".to_owned()),
+                Some("Rows 101–123 of 123".to_owned()),
+            ],
+            "{sort}"
+        );
+        let seen: Vec<i64> = pages.into_iter().flat_map(|p| p.0).collect();
+        let unique: HashSet<i64> = seen.iter().copied().collect();
+        assert_eq!((seen.len(), unique.len()), (123, 123), "{sort}");
+    }
+    for sort in ["created", "last_used", "last_used_asc", "expires_desc"] {
+        let pages = there_and_back(&app, &format!("/admin/tokens?tab=sessions&sort={sort}")).await;
+        assert_eq!(pages.len(), 2, "{sort}: 50 + 7");
+        assert_eq!(pages[1].1.as_deref(), Some("Rows 51–57 of 57"), "{sort}");
+    }
+    // With a name search (the window holds the whole list here) and a user.
+    let pages = there_and_back(&app, "/admin/tokens?tab=api&q=T0&sort=last_used_asc").await;
+    assert_eq!(pages.iter().map(|p| p.0.len()).sum::<usize>(), 100);
+    let pages = there_and_back(&app, "/admin/tokens?tab=sessions&user=bo").await;
+    assert_eq!(pages.iter().map(|p| p.0.len()).sum::<usize>(), 28);
+
+    // "Previous" from a page the bulk form sent back keeps its place.
+    let second = pager_link(
+        &app.get_html("/admin/tokens?tab=api&kind=personal&sort=expires")
+            .await,
+        "next",
+    )
+    .unwrap();
+    let third = app
+        .get_html(&pager_link(&app.get_html(&second).await, "next").unwrap())
+        .await;
+    let back = app.get_html(&pager_link(&third, "prev").unwrap()).await;
+    let form: Vec<(String, String)> = bulk_form_fields(&back)
+        .into_iter()
+        .filter(|(name, _)| name != "page_ids")
+        .collect();
+    assert!(form.iter().any(|(name, _)| name == "before"), "{form:?}");
+    let res = app.post("/admin/tokens/bulk-revoke", &form).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let again = res.text().await.unwrap();
+    assert_eq!(row_ids(&again), row_ids(&back));
+    assert_eq!(text_of(&again, "#row-range"), text_of(&back, "#row-range"));
+    assert_eq!(
+        text_of(&back, "#row-range").as_deref(),
+        Some("Rows 51–100 of 123")
+    );
+}
+
+#[actix_web::test]
+async fn nonsense_paging_parameters_are_ignored() {
+    let (app, root) = admin_app().await;
+    for i in 0..3 {
+        app.insert_token(root.id, "personal", &format!("t{i}"), None);
+    }
+    for query in [
+        "after=garbage&from=-5",
+        "before=garbage&to=x",
+        "after=null.9223372036854775807&from=99999999999999999999",
+        "before=null.-9223372036854775808&to=0",
+        "before=9223372036854775807.1&to=7",
+        "after=1.1&before=2.2&from=1&to=1",
+        "sort=expires_desc&before=null.9223372036854775807",
+        "sort=last_used&after=-62135596800000000.-9223372036854775808",
+    ] {
+        let res = app.get(&format!("/admin/tokens?tab=api&{query}")).await;
+        assert_eq!(res.status(), StatusCode::OK, "{query}");
+    }
+    // Before the first token: the first page, which says so.
+    let page = app
+        .get_html("/admin/tokens?tab=api&before=null.9223372036854775807&to=7")
+        .await;
+    assert_eq!(row_ids(&page).len(), 3);
+    assert_eq!(
+        text_of(&page, "#row-range").as_deref(),
+        Some("Rows 1–3 of 3")
+    );
+}
+
+#[actix_web::test]
+async fn the_range_line_says_when_the_count_reached_its_cap() {
+    use tessera::domain::token_filter::COUNT_CAP;
+    let app = demo_app(18_000).await;
+    let live_api = live_api_tokens(&app);
+    assert!(live_api > COUNT_CAP, "{live_api}");
+    let first = app.get_html("/admin/tokens?tab=api").await;
+    assert_eq!(
+        text_of(&first, "#row-range").as_deref(),
+        Some("Rows 1–50 of 10,000+")
+    );
+    let second = app.get_html(&pager_link(&first, "next").unwrap()).await;
+    assert_eq!(
+        text_of(&second, "#row-range").as_deref(),
+        Some("Rows 51–100 of 10,000+")
+    );
+    let third = app.get_html(&pager_link(&second, "next").unwrap()).await;
+    assert_eq!(
+        text_of(&third, "#row-range").as_deref(),
+        Some("Rows 101–150 of 10,000+")
+    );
+}
+
+#[actix_web::test]
+async fn the_user_filter_finds_part_of_a_username_display_name_or_email() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada_l", false);
+    let grace = app.create_user("grace", false);
+    let linus = app.create_user("linus", false);
+    name_users(
+        &app,
+        &[
+            (ada.id, "Ada Lovelace", "countess@analytical.example"),
+            (grace.id, "Grace Hopper", "amazing@navy.example"),
+            (linus.id, "Linus 100%", "linus@kernel.example"),
+        ],
+    );
+    let adas = app.insert_token(ada.id, "personal", "ada's", None).id;
+    let graces = app.insert_token(grace.id, "personal", "grace's", None).id;
+    let linuses = app.insert_token(linus.id, "personal", "linus's", None).id;
+    let session = app.insert_token(grace.id, "session", "Phone", None).id;
+    for (user, expected, tab) in [
+        ("DA_", vec![adas], "api"),
+        ("a_l", vec![adas], "api"),
+        ("lovel", vec![adas], "api"),
+        ("HOPP", vec![graces], "api"),
+        ("analytical.ex", vec![adas], "api"),
+        ("@navy", vec![graces], "api"),
+        ("@navy", vec![session], "sessions"),
+        ("0%", vec![linuses], "api"),
+        ("%", vec![linuses], "api"),
+        ("_", vec![adas], "api"),
+        (".example", vec![linuses, graces, adas], "api"),
+        ("nobody", vec![], "api"),
+    ] {
+        let page = app
+            .get_html(&format!("/admin/tokens?tab={tab}&user={}", urlencode(user)))
+            .await;
+        let mut got = row_ids(&page);
+        got.sort_unstable();
+        let mut expected = expected;
+        expected.sort_unstable();
+        assert_eq!(got, expected, "{user}");
+    }
+    // A part that many users share (more than the owner index serves):
+    // the same rows, found walking the list, both ways.
+    let mut crowd = Vec::new();
+    for i in 0..25 {
+        let user = app.create_user(&format!("crowd{i:02}"), false);
+        for j in 0..3 {
+            crowd.push(
+                app.insert_token(user.id, "personal", &format!("c{j}"), None)
+                    .id,
+            );
+        }
+    }
+    spread_sort_values(&app, &crowd);
+    for sort in ["created", "last_used_asc"] {
+        let pages = there_and_back(
+            &app,
+            &format!("/admin/tokens?tab=api&user=CROWD&sort={sort}"),
+        )
+        .await;
+        let mut seen: Vec<i64> = pages.iter().flat_map(|p| p.0.clone()).collect();
+        assert_eq!(pages[1].1.as_deref(), Some("Rows 51–75 of 75"), "{sort}");
+        seen.sort_unstable();
+        assert_eq!(seen, crowd, "{sort}");
+    }
+    let page = app.get_html("/admin/tokens?tab=api&user=hopp").await;
+    assert_eq!(text_of(&page, "#row-range").as_deref(), Some("Row 1 of 1"));
+    assert!(
+        text_of(&page, "label[for=f-user]")
+            .unwrap()
+            .contains("part of a username, name or email")
+    );
+}
+
+/// How many rows with a `data-token-id` a page has.
+fn row_ids_anywhere(html: &str) -> usize {
+    ids_in(html, "tr[data-token-id]").len()
+}
+
+/// The dates ("2026-11-30", "2026-11-30 14:05") on a page that could wrap:
+/// those with no element of class `when` around them.
+fn wrappable_dates(html: &str) -> Vec<String> {
+    let doc = Html::parse_document(html);
+    let mut loose = Vec::new();
+    for node in doc.tree.nodes() {
+        let Some(text) = node.value().as_text() else {
+            continue;
+        };
+        let looks_like_a_date = text.as_bytes().windows(10).any(|w| {
+            w.iter().enumerate().all(|(i, b)| match i {
+                4 | 7 => *b == b'-',
+                _ => b.is_ascii_digit(),
+            })
+        });
+        let kept_whole = node.ancestors().any(|a| {
+            a.value()
+                .as_element()
+                .is_some_and(|e| e.classes().any(|c| c == "when"))
+        });
+        if looks_like_a_date && !kept_whole {
+            loose.push(text.to_string());
+        }
+    }
+    loose
+}
+
+#[actix_web::test]
+async fn dates_never_break_mid_value_and_both_tabs_show_the_time_of_last_use() {
+    use diesel::prelude::*;
+    use tessera::db::schema::tokens::dsl as t;
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada", false);
+    let (dept, user_type) = app.grant(ada.id, "Ops", "devices:read");
+    let personal = app.insert_token(ada.id, "personal", "laptop", None);
+    let api = app.insert_token(ada.id, "api", "ERP", Some((dept, user_type)));
+    let session = app.insert_token(ada.id, "session", "Phone", Some((dept, user_type)));
+    let used = chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
+        .unwrap()
+        .and_hms_opt(14, 5, 0)
+        .unwrap();
+    app.db(|conn| {
+        diesel::update(t::tokens)
+            .set((
+                t::last_used_at.eq(Some(used)),
+                t::last_used_ip.eq(Some("192.0.2.7")),
+            ))
+            .execute(conn)
+    })
+    .unwrap();
+    for tab in ["api", "sessions"] {
+        let page = app.get_html(&format!("/admin/tokens?tab={tab}")).await;
+        assert!(
+            page.contains("<td class=\"when\">2026-11-30 14:05</td>"),
+            "{tab}"
+        );
+        assert_eq!(wrappable_dates(&page), Vec::<String>::new(), "{tab}");
+    }
+    for id in [personal.id, api.id, session.id] {
+        let page = app.get_html(&format!("/admin/tokens/{id}")).await;
+        assert!(page.contains("2026-11-30 14:05"), "{id}");
+        assert_eq!(wrappable_dates(&page), Vec::<String>::new(), "{id}");
+    }
+    let page = app.get_html(&format!("/admin/users/{}", ada.id)).await;
+    assert!(page.contains("2026-11-30 14:05"));
+    assert_eq!(wrappable_dates(&page), Vec::<String>::new());
+    let (grace, _) = common::app_with_member("grace").await;
+    grace.login_ok("grace").await;
+    grace.new_access_token("laptop", &["devices:read"]).await;
+    let page = grace.get_html("/profile/tokens").await;
+    assert!(row_ids_anywhere(&page) > 0);
+    assert_eq!(wrappable_dates(&page), Vec::<String>::new());
+}
+
+/// Gives users a display name and an email: (id, display name, email).
+fn name_users(app: &common::TestApp, names: &[(i64, &str, &str)]) {
+    use diesel::prelude::*;
+    use tessera::db::schema::users::dsl as u;
+    app.db(|conn| {
+        for (id, display, email) in names {
+            diesel::update(u::users.find(id))
+                .set((u::display_name.eq(display), u::email.eq(email)))
+                .execute(conn)?;
+        }
+        QueryResult::Ok(())
+    })
+    .unwrap();
+}
+
+/// The values of the radio buttons `user_id` a Create API token page lists.
+fn listed_users(html: &str) -> Vec<i64> {
+    let doc = Html::parse_document(html);
+    let radios = Selector::parse("#user-matches input[type=radio][name=user_id]").unwrap();
+    doc.select(&radios)
+        .map(|r| r.value().attr("value").unwrap().parse().unwrap())
+        .collect()
+}
+
+#[actix_web::test]
+async fn create_api_token_finds_the_user_by_typing_and_shows_the_scopes_without_javascript() {
+    let (app, _) = admin_app().await;
+    let ada = app.create_user("ada_l", false);
+    let grace = app.create_user("grace", false);
+    let adam = app.create_user("adam", false);
+    name_users(
+        &app,
+        &[
+            (ada.id, "Ada Lovelace", "countess@analytical.example"),
+            (grace.id, "Grace Hopper", "amazing@navy.example"),
+        ],
+    );
+    app.disable_user(adam.id);
+    let (ops, integrator) = app.grant(ada.id, "Field device", "devices:write devices:read");
+    let (fin, reader) = app.grant(ada.id, "Statistician", "collections:read");
+
+    // A fresh form asks for a user first.
+    let fresh = app.get_html("/admin/tokens/new").await;
+    assert!(text_of(&fresh, "label[for=pick-user-q]").is_some());
+    assert!(listed_users(&fresh).is_empty());
+
+    // Part of a username, a display name or an email; what was typed stays.
+    for (q, expected) in [
+        ("ADA", vec![ada.id]),
+        ("lovel", vec![ada.id]),
+        ("@navy", vec![grace.id]),
+        (".example", vec![ada.id, grace.id]),
+        ("_", vec![ada.id]),
+    ] {
+        let page = app
+            .get_html(&format!(
+                "/admin/tokens/new?user_q={}&name=ERP+sync&description=nightly&expires_at=2027-01-31",
+                urlencode(q)
+            ))
+            .await;
+        assert_eq!(listed_users(&page), expected, "{q}: active users only");
+        assert_eq!(common::input_value(&page, "user_q").as_deref(), Some(q));
+        assert_eq!(
+            common::input_value(&page, "name").as_deref(),
+            Some("ERP sync")
+        );
+        assert_eq!(
+            common::input_value(&page, "description").as_deref(),
+            Some("nightly")
+        );
+        for id in &expected {
+            assert!(
+                text_of(&page, &format!("label[for=pick-user-{id}]")).is_some(),
+                "{q}: each user has a label"
+            );
+        }
+    }
+    let page = app.get_html("/admin/tokens/new?user_q=nobody").await;
+    assert!(
+        text_of(&page, "#user-matches-none")
+            .unwrap()
+            .contains("No active user matches")
+    );
+
+    // Picking one shows their memberships, and the scopes of the first.
+    let page = app
+        .get_html(&format!(
+            "/admin/tokens/new?user_q=lovel&user_id={}&name=ERP+sync",
+            ada.id
+        ))
+        .await;
+    assert_eq!(
+        common::option_values(&page, "membership"),
+        vec![format!("{ops}:{integrator}"), format!("{fin}:{reader}")]
+    );
+    assert!(text_of(&page, "#chosen-user").unwrap().contains("ada_l"));
+    assert_eq!(
+        text_of(&page, "#token-scopes").unwrap().trim(),
+        "Scopes this token will get: devices:read devices:write"
+    );
+    let each = text_of(&page, "details.membership-scopes").unwrap();
+    assert!(
+        each.contains("Dept Statistician — Statistician") && each.contains("collections:read"),
+        "{each}"
+    );
+    // The chosen membership's scopes.
+    let page = app
+        .get_html(&format!(
+            "/admin/tokens/new?user_id={}&membership={fin}:{reader}",
+            ada.id
+        ))
+        .await;
+    assert_eq!(
+        text_of(&page, "#token-scopes").unwrap().trim(),
+        "Scopes this token will get: collections:read"
+    );
+
+    // More than twenty matches: the first twenty, and the page says so.
+    for i in 0..22 {
+        app.create_user(&format!("bulk{i:02}"), false);
+    }
+    let page = app.get_html("/admin/tokens/new?user_q=bulk").await;
+    assert_eq!(listed_users(&page).len(), 20);
+    assert!(
+        text_of(&page, "#user-matches legend")
+            .unwrap()
+            .contains("type more")
+    );
+
+    // Nonsense: a search too long is refused with the form as typed; an
+    // unknown user or membership is no choice at all.
+    let long = "a".repeat(101);
+    let res = app
+        .get(&format!("/admin/tokens/new?user_q={long}&name=ERP"))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(text_of(&page, "#user_q-error").is_some(), "{page}");
+    assert_eq!(common::input_value(&page, "name").as_deref(), Some("ERP"));
+    for query in [
+        "user_id=x&membership=1:2:3",
+        "user_id=99999999999999999999",
+        "user_id=-1&membership=a:b",
+        "user_q=%25%25&user_id=",
+    ] {
+        let res = app.get(&format!("/admin/tokens/new?{query}")).await;
+        assert_eq!(res.status(), StatusCode::OK, "{query}");
+    }
+
+    // The POST is what it was.
+    let res = app
+        .submit_api_token(&[
+            ("name", "ERP sync"),
+            ("expires_at", ""),
+            ("user_id", &ada.id.to_string()),
+            ("membership", &format!("{fin}:{reader}")),
+            ("description", ""),
+        ])
+        .await;
+    let page = res.text().await.unwrap();
+    let expires = (chrono::Utc::now() + chrono::TimeDelta::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let res = if page.contains("id=\"new-token\"") {
+        page
+    } else {
+        app.submit_api_token(&[
+            ("name", "ERP sync"),
+            ("expires_at", &expires),
+            ("user_id", &ada.id.to_string()),
+            ("membership", &format!("{fin}:{reader}")),
+            ("description", ""),
+        ])
+        .await
+        .text()
+        .await
+        .unwrap()
+    };
+    let token = new_token_in(&res);
+    let me: serde_json::Value = app.api_me(&token).await.json().await.unwrap();
+    assert_eq!(me["scopes"], serde_json::json!(["collections:read"]));
 }
