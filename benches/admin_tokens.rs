@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
                             if let Some((at, query)) = started.take() {
                                 let ms = at.elapsed().as_secs_f64() * 1000.0;
                                 if ms >= 1.0 {
-                                    let query: String = query.chars().take(300).collect();
+                                    let query: String = query.chars().take(4000).collect();
                                     eprintln!("SQL {ms:8.2} ms  {query}");
                                 }
                             }
@@ -306,6 +306,11 @@ async fn main() -> anyhow::Result<()> {
         (
             "sessions tab, least recently active first",
             "/admin/tokens?tab=sessions&sort=last_used_asc".to_owned(),
+            true,
+        ),
+        (
+            "sessions tab, expiring first",
+            "/admin/tokens?tab=sessions&sort=expires".to_owned(),
             true,
         ),
         // "« Previous page": the same orders read the other way.
