@@ -2287,10 +2287,10 @@ async fn the_user_filter_finds_part_of_a_username_display_name_or_email() {
     }
     let page = app.get_html("/admin/tokens?tab=api&user=hopp").await;
     assert_eq!(text_of(&page, "#row-range").as_deref(), Some("Row 1 of 1"));
-    assert!(
-        text_of(&page, "label[for=f-user]")
-            .unwrap()
-            .contains("part of a username, name or email")
+    assert_eq!(
+        text_of(&page, "#f-user-hint").as_deref(),
+        Some("Part of a username, display name or email"),
+        "the field says what it matches"
     );
 }
 

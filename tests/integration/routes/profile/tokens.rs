@@ -242,7 +242,7 @@ async fn expiry_is_bounded_by_the_policy() {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let list = app.get_html("/profile/tokens").await;
-    assert!(list.contains(&soon) && list.contains("expires soon"));
+    assert!(list.contains(&soon) && list.contains("Expires soon"));
 }
 
 #[actix_web::test]
