@@ -97,12 +97,8 @@ async fn the_line_follows_presets_and_a_custom_date_and_the_token_expires_then()
     browser.sign_in("ada").await;
     browser.goto("/profile/tokens").await;
     browser
-        .click(
-            "a[data-open-dialog=\"create-token-dialog\"]",
-            "Create access token",
-        )
+        .open_dialog("create-token-dialog", "Create access token")
         .await;
-    browser.wait_dialog_open("create-token-dialog").await;
     let select = "#create-token-dialog select#token-expires-in";
     let date = "#create-token-dialog input#token-expires-at";
     let line = "token-expiry-line";

@@ -27,12 +27,8 @@ pub(super) async fn open_create_api_token(
     browser.goto("/admin/tokens?tab=api").await;
     // "Create API token" opens its form in a dialog instead of navigating.
     browser
-        .click(
-            "a[data-dialog-page=\"create-api-token-dialog\"]",
-            "Create API token",
-        )
+        .open_dialog("create-api-token-dialog", "Create API token")
         .await;
-    browser.wait_dialog_open("create-api-token-dialog").await;
     assert_eq!(browser.path().await, "/admin/tokens", "no navigation");
     browser
         .find("#create-api-token-dialog #api-name")

@@ -498,6 +498,17 @@ impl Browser {
         .await;
     }
 
+    /// Clicks the link that opens the dialog `id` (`data-open-dialog` or
+    /// `data-dialog-page`), labelled `what`, and waits until it is open.
+    async fn open_dialog(&self, id: &str, what: &str) {
+        self.click(
+            &format!("a[data-open-dialog=\"{id}\"], a[data-dialog-page=\"{id}\"]"),
+            what,
+        )
+        .await;
+        self.wait_dialog_open(id).await;
+    }
+
     /// Clicks what `css` finds and waits for the page it leads to.
     async fn click_to_new_page(&self, css: &str, what: &str) {
         self.mark_page().await;

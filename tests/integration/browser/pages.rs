@@ -572,12 +572,8 @@ async fn every_dialog_has_a_close_button_that_closes_it() {
     // Close closes the create dialog and the confirmation alike.
     browser.goto("/profile/tokens").await;
     browser
-        .click(
-            "a[data-open-dialog=\"create-token-dialog\"]",
-            "Create access token",
-        )
+        .open_dialog("create-token-dialog", "Create access token")
         .await;
-    browser.wait_dialog_open("create-token-dialog").await;
     browser
         .click("#create-token-dialog button[data-dialog-close]", "Close")
         .await;

@@ -18,12 +18,8 @@ async fn create_dialog_shows_the_new_token_and_copies_it() {
 
     // The link opens the dialog instead of navigating, focused on the name.
     browser
-        .click(
-            "a[data-open-dialog=\"create-token-dialog\"]",
-            "Create access token",
-        )
+        .open_dialog("create-token-dialog", "Create access token")
         .await;
-    browser.wait_dialog_open("create-token-dialog").await;
     assert_eq!(browser.path().await, "/profile/tokens", "no navigation");
     assert_eq!(
         browser
@@ -157,12 +153,8 @@ async fn provision_client_dialog_shows_the_new_token() {
     browser.goto("/profile/tokens").await;
 
     browser
-        .click(
-            "a[data-open-dialog=\"provision-client-dialog\"]",
-            "Provision client",
-        )
+        .open_dialog("provision-client-dialog", "Provision client")
         .await;
-    browser.wait_dialog_open("provision-client-dialog").await;
     assert_eq!(browser.path().await, "/profile/tokens", "no navigation");
     assert_eq!(
         browser
