@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::DbConn;
 use super::schema::scopes;
+use crate::domain::scopes::ScopeSet;
 
 /// Every scope that is not retired, as (name, resource, description), in catalog order.
 pub fn active_catalog(conn: &mut DbConn) -> QueryResult<Vec<(String, String, String)>> {
@@ -13,6 +14,15 @@ pub fn active_catalog(conn: &mut DbConn) -> QueryResult<Vec<(String, String, Str
         .order(scopes::id.asc())
         .select((scopes::name, scopes::resource, scopes::description))
         .load(conn)
+}
+
+/// The names of every scope that is not retired.
+pub fn active_names(conn: &mut DbConn) -> QueryResult<ScopeSet> {
+    scopes::table
+        .filter(scopes::retired_at.is_null())
+        .select(scopes::name)
+        .load::<String>(conn)
+        .map(|names| names.into_iter().collect())
 }
 
 /// One scope of the catalog, retired or not.

@@ -64,9 +64,10 @@ enum Owners {
     Walk,
 }
 
-/// How a filter's query is written, where the best plan depends on the data.
+/// How a filter's query is written, where the best plan depends on the data:
+/// found once per request ([`plan`]) for its page and its count.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Plan {
+pub struct Plan {
     prefix: PrefixMode,
     owners: Owners,
 }
@@ -163,7 +164,7 @@ fn window_base(f: &TokenFilter) -> TokenFilter {
 }
 
 /// The plan for a filter: how its display prefix and its user are matched.
-fn plan(conn: &mut DbConn, f: &TokenFilter) -> QueryResult<Plan> {
+pub fn plan(conn: &mut DbConn, f: &TokenFilter) -> QueryResult<Plan> {
     let owners = match &f.user {
         Some(user) => {
             let ids: Vec<i64> = users::table
@@ -541,6 +542,7 @@ pub struct Page {
 pub fn page(
     conn: &mut DbConn,
     f: &TokenFilter,
+    mode: &Plan,
     position: Position,
     now: NaiveDateTime,
 ) -> QueryResult<Page> {
@@ -555,7 +557,6 @@ pub fn page(
             },
         ),
     };
-    let mode = plan(conn, f)?;
     let (end, window) = match f.text() {
         Some(TextQuery::Name(_)) => {
             let size = if f.sort.column == SortColumn::Created {
@@ -579,7 +580,7 @@ pub fn page(
         // a million tokens against 1 to 3 ms. The page's rows are then read by
         // id. (The other orders' indexes hold no names: no gain there.)
         let keys = in_order!(
-            conn, f, walk, from, end, now, &mode, limit, SORT_KEY, SortKey
+            conn, f, walk, from, end, now, mode, limit, SORT_KEY, SortKey
         );
         in_key_order(conn, &keys)?
     } else {
@@ -590,7 +591,7 @@ pub fn page(
             from,
             end,
             now,
-            &mode,
+            mode,
             limit,
             Token::as_select(),
             Token
@@ -619,7 +620,7 @@ pub fn page(
     if walk.backward {
         if beyond.is_none() {
             // Nothing further back: this is the first page.
-            return page(conn, f, Position::Start, now);
+            return page(conn, f, mode, Position::Start, now);
         }
         rows.reverse();
         // The next page starts with the row the walk started before.
@@ -712,10 +713,10 @@ const FEW_OWNERS: i64 = 20;
 pub fn count_capped(
     conn: &mut DbConn,
     f: &TokenFilter,
+    mode: &Plan,
     now: NaiveDateTime,
     cap: i64,
 ) -> QueryResult<CappedCount> {
-    let mode = plan(conn, f)?;
     // Counted through an index without walking far: the tab alone (an index
     // holds exactly its live tokens), a few users' tokens, a display prefix.
     let cheap = match f.text() {
@@ -730,7 +731,7 @@ pub fn count_capped(
         }
     };
     if cheap {
-        let probe = filtered(f, now, &mode).select(tokens::id).limit(cap + 1);
+        let probe = filtered(f, now, mode).select(tokens::id).limit(cap + 1);
         let counted: i64 = super::CountRows(probe).get_result(conn)?;
         return Ok(CappedCount::from_probe(counted, cap));
     }
@@ -740,7 +741,7 @@ pub fn count_capped(
     };
     let walk = Walk::forward(by_created.sort);
     let end = window_end(conn, &by_created, walk, None, now, WINDOW)?;
-    let mut query = filtered(&by_created, now, &mode);
+    let mut query = filtered(&by_created, now, mode);
     if let Some(end) = end {
         query = up_to(query, walk, end);
     }

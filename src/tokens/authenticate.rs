@@ -237,10 +237,7 @@ fn effective_scopes(
 
 /// The scope catalog and tenant id as of `epoch` (read before them).
 pub fn load_context(conn: &mut DbConn, epoch: i64) -> Result<Context, AppError> {
-    let active_scopes = catalog::active_catalog(conn)?
-        .into_iter()
-        .map(|(name, _, _)| name)
-        .collect();
+    let active_scopes = catalog::active_names(conn)?;
     let tenant = settings::load(conn)?.tenant_id;
     Ok(Context {
         epoch,

@@ -125,10 +125,7 @@ fn check_catalog<'a>(
     conn: &mut DbConn,
     wanted: impl IntoIterator<Item = &'a String>,
 ) -> Result<Result<(), String>, AppError> {
-    let active: ScopeSet = catalog::active_catalog(conn)?
-        .into_iter()
-        .map(|(name, _, _)| name)
-        .collect();
+    let active: ScopeSet = catalog::active_names(conn)?;
     Ok(match scopes::first_unknown(wanted, &active) {
         Some(unknown) => Err(format!("There is no scope called {unknown}.")),
         None => Ok(()),

@@ -178,10 +178,7 @@ fn load_page_data(
             .map(UserChoice::from),
         None => None,
     };
-    let active: ScopeSet = db::scopes::active_catalog(conn)?
-        .into_iter()
-        .map(|(name, _, _)| name)
-        .collect();
+    let active: ScopeSet = db::scopes::active_names(conn)?;
     let memberships = match &chosen {
         Some(user) => memberships::of_user_with_scopes(conn, user.id)?
             .into_iter()

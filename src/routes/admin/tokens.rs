@@ -11,11 +11,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::auth::extract::CurrentAdmin;
+use crate::db::DbConn;
 use crate::db::audit::AuditAction;
 use crate::db::schema::{departments, user_types, users};
 use crate::db::token_search::{self, Selection};
 use crate::db::tokens::Token;
-use crate::db::{self, DbConn};
 use crate::domain::token_filter::{
     COUNT_CAP, CappedCount, FilterQuery, Position, Sort, StatusFilter, Tab, TokenFilter, thousands,
 };
@@ -179,10 +179,11 @@ async fn inventory_page(
     bulk_error: Option<&'static str>,
 ) -> Result<TokensPage, AppError> {
     let f = filter.clone();
-    let now = db::now();
+    let now = state.clock.now();
     let (rows, page, matching, departments) = state
         .db(move |conn| {
-            let mut page = token_search::page(conn, &f, position, now)?;
+            let plan = token_search::plan(conn, &f)?;
+            let mut page = token_search::page(conn, &f, &plan, position, now)?;
             // A first page that holds every match (of the whole list, or of
             // the window a name search looked at) is its own count.
             let holds_all = !page.backward && (page.next.is_none() || page.searched.is_some());
@@ -190,7 +191,7 @@ async fn inventory_page(
                 let listed = page.tokens.len() as i64;
                 CappedCount::at_least(listed, page.searched.is_some(), COUNT_CAP)
             } else {
-                token_search::count_capped(conn, &f, now, COUNT_CAP)?
+                token_search::count_capped(conn, &f, &plan, now, COUNT_CAP)?
             };
             let rows = with_names(conn, std::mem::take(&mut page.tokens))?;
             Ok((rows, page, matching, department_choices(conn)?))
@@ -367,7 +368,7 @@ pub async fn confirm_bulk_revoke(
         return Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
     }
     let f = filter.clone();
-    let now = db::now();
+    let now = state.clock.now();
     let ids = chosen.clone().ok();
     let (rows, count, skipped, more_skipped) = state
         .db(move |conn| {

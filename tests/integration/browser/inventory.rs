@@ -39,6 +39,24 @@ pub(super) async fn open_create_api_token(
     browser
 }
 
+/// Types `part` into the Create API token dialog's user search and waits for
+/// the choice of the user `id` it should list (the list follows the typing).
+pub(super) async fn type_to_find(
+    browser: &Browser,
+    part: &str,
+    id: i64,
+) -> fantoccini::elements::Element {
+    browser
+        .find("#create-api-token-dialog #pick-user-q")
+        .await
+        .send_keys(part)
+        .await
+        .expect("type part of the name");
+    browser
+        .find(&format!("#create-api-token-dialog #pick-user-{id}"))
+        .await
+}
+
 #[actix_web::test]
 async fn next_then_previous_shows_the_first_page_again() {
     let Some(binaries) = browser_or_skip("next_then_previous_shows_the_first_page_again") else {
@@ -112,15 +130,7 @@ async fn create_api_token_finds_the_user_by_typing_and_shows_the_scopes() {
     let browser = open_create_api_token(&binaries, &app, "Warehouse sync").await;
 
     // Part of the display name, typed: the list follows without a click.
-    browser
-        .find("#create-api-token-dialog #pick-user-q")
-        .await
-        .send_keys("LOVE")
-        .await
-        .expect("type part of the name");
-    let ada_choice = browser
-        .find(&format!("#create-api-token-dialog #pick-user-{}", ada.id))
-        .await;
+    let ada_choice = type_to_find(&browser, "LOVE", ada.id).await;
     assert!(
         !browser
             .exists(&format!("#create-api-token-dialog #pick-user-{}", grace.id))

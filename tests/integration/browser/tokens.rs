@@ -552,15 +552,7 @@ async fn create_api_token_and_bulk_confirmation_open_in_dialogs() {
     // before the user is chosen, and kept when the form reloads for them.
     let browser = super::inventory::open_create_api_token(&binaries, &app, "ERP sync").await;
     // Typing part of the name lists the users it matches, as they are typed.
-    browser
-        .find("#create-api-token-dialog #pick-user-q")
-        .await
-        .send_keys("ad")
-        .await
-        .expect("type part of the name");
-    let ada_choice = browser
-        .find(&format!("#create-api-token-dialog #pick-user-{}", ada.id))
-        .await;
+    let ada_choice = super::inventory::type_to_find(&browser, "ad", ada.id).await;
     assert!(
         !browser
             .button(

@@ -153,10 +153,7 @@ impl Deletable for UserTypes {
         id: Option<i64>,
         form: &mut UserTypeForm,
     ) -> Result<String, WriteError> {
-        let active: ScopeSet = catalog::active_catalog(conn)?
-            .into_iter()
-            .map(|(name, _, _)| name)
-            .collect();
+        let active: ScopeSet = catalog::active_names(conn)?;
         let errors = form.validate(&active);
         if !errors.is_empty() {
             return Err(WriteError::Invalid(errors));
