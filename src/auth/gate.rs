@@ -22,7 +22,8 @@ use super::session_store::{UNAVAILABLE_ENTRY, USER_ENTRY};
 use crate::db::{audit, users};
 use crate::domain::origin::{self, CrossSite, Own};
 use crate::error::AppError;
-use crate::routes::table::{Access, access_of};
+use crate::routes::sudo;
+use crate::routes::table::{Access, StepUp, rule_of};
 use crate::state::AppState;
 
 /// Largest form body accepted (CSRF reading included): room for a bulk revoke of
@@ -80,12 +81,12 @@ pub async fn gate(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let session = req.get_session();
-    let access = access_of(req.request());
+    let (access, step_up) = rule_of(req.request());
     let private_answer = access.uses_session();
     let signed_in =
         |session: &actix_session::Session| session.get::<i64>(USER_ENTRY).ok().flatten().is_some();
     let was_signed_in = signed_in(&session);
-    let mut res = guard(req, access, next).await?;
+    let mut res = guard(req, access, step_up, next).await?;
     // Pages, redirects, downloads and errors alike: nothing shown to a
     // signed-in user (or to one who has just signed in or out) is kept by a
     // browser or a proxy. Static files and probes are the same for everyone.
@@ -101,6 +102,7 @@ pub async fn gate(
 async fn guard(
     mut req: ServiceRequest,
     access: Access,
+    step_up: Option<StepUp>,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
@@ -196,6 +198,22 @@ async fn guard(
             return Ok(req.error_response(nul_refused()));
         }
         req.set_payload(Payload::from(body));
+    }
+
+    // A sensitive page or action without a recent step-up: `/sudo` first,
+    // which comes back to the page (the form, for a POST).
+    if let Some(back) = step_up
+        && !sudo::is_elevated(&session, &state.clock)
+    {
+        let next = match back {
+            StepUp::Page(page) => page.to_owned(),
+            StepUp::Here if req.method() == Method::GET => match req.query_string() {
+                "" => path,
+                query => format!("{path}?{query}"),
+            },
+            StepUp::Here => path,
+        };
+        return Ok(req.into_response(sudo::step_up_first(&next)));
     }
 
     Ok(next.call(req).await?.map_into_boxed_body())

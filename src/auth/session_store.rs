@@ -144,7 +144,7 @@ struct SignedInFrom {
 
 /// Notes on a session just signed in (call after `renew`) the browser and
 /// address of `client`, which the store writes into the new row.
-pub fn remember_client(
+fn remember_client(
     session: &actix_session::Session,
     client: &ClientInfo,
 ) -> Result<(), actix_session::SessionInsertError> {
@@ -160,6 +160,19 @@ pub fn remember_client(
 pub fn current_key_hash(session: &actix_session::Session) -> Vec<u8> {
     let sid = session.get::<String>(SID_ENTRY).ok().flatten();
     crate::auth::unhex(&sid.unwrap_or_default())
+}
+
+/// Signs `user_id` in on this session: a new session id (a fixated pre-login
+/// id is worthless), the user, and where the sign-in came from. Every way of
+/// signing in ends here.
+pub fn begin_session(
+    session: &actix_session::Session,
+    user_id: i64,
+    client: &ClientInfo,
+) -> Result<(), actix_session::SessionInsertError> {
+    session.renew();
+    session.insert(USER_ENTRY, user_id)?;
+    remember_client(session, client)
 }
 
 /// A fresh session key: 256 bits from the OS CSPRNG.

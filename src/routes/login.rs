@@ -7,7 +7,7 @@ use askama::Template;
 
 use crate::accounts::{self, SignIn, SignInFrom};
 use crate::auth::extract::{ClientInfo, CurrentUser};
-use crate::auth::session_store::{USER_ENTRY, remember_client};
+use crate::auth::session_store::begin_session;
 use crate::db::audit::{self, AuditAction, Event, Outcome, TargetType};
 use crate::domain::account::Password;
 use crate::domain::throttle;
@@ -95,12 +95,7 @@ pub async fn sign_in(
         .await?;
     let (error, retry_after) = match outcome {
         SignIn::Success(user) => {
-            // A new session id at sign-in: a fixated pre-login id is worthless.
-            session.renew();
-            session
-                .insert(USER_ENTRY, user.id)
-                .map_err(|e| AppError::Internal(e.into()))?;
-            remember_client(&session, &client).map_err(|e| AppError::Internal(e.into()))?;
+            begin_session(&session, user.id, &client).map_err(|e| AppError::Internal(e.into()))?;
             return Ok(redirect(safe_next(&next)));
         }
         SignIn::Failed => ("Incorrect username or password.".to_owned(), None),

@@ -11,7 +11,7 @@ mod profile_sessions;
 pub mod profile_tokens;
 mod set_password;
 mod setup;
-mod sudo;
+pub mod sudo;
 mod token_secret;
 
 use std::path::Path;
@@ -20,7 +20,7 @@ use actix_web::web;
 
 use crate::page::redirect;
 use table::Access::{Admin, Public, Sessionless, SignedIn};
-use table::{Route, Rules, page};
+use table::{Route, Rules, StepUp, page};
 
 pub use setup::prepare_setup_code;
 
@@ -59,7 +59,9 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
             .get(sudo::show_sudo)
             .post(sudo::confirm_sudo),
         page("/profile", SignedIn).get(profile::show_profile),
-        page("/profile/password", SignedIn).post(profile::change_password),
+        page("/profile/password", SignedIn)
+            .post(profile::change_password)
+            .step_up(StepUp::Page("/profile#password")),
         page("/profile/tokens", SignedIn)
             .get(profile_tokens::list_my_tokens)
             .post(profile_tokens::create_access_token),
@@ -70,10 +72,12 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/profile/tokens/{id}/edit", SignedIn).get(profile_tokens::show_edit_token),
         page("/profile/tokens/{id}/regenerate", SignedIn)
             .get(profile_tokens::confirm_regenerate)
-            .post(profile_tokens::regenerate_token),
+            .post(profile_tokens::regenerate_token)
+            .step_up(StepUp::Here),
         page("/profile/tokens/{id}/show", SignedIn)
             .get(profile_tokens::offer_show)
-            .post(profile_tokens::show_secret),
+            .post(profile_tokens::show_secret)
+            .step_up(StepUp::Here),
         page("/profile/tokens/{id}/disable", SignedIn).post(profile_tokens::disable_token),
         page("/profile/tokens/{id}/enable", SignedIn).post(profile_tokens::enable_token),
         page("/profile/tokens/{id}/revoke", SignedIn)
@@ -92,10 +96,12 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/admin/tokens/{id}", Admin).get(admin::token_detail::show_token),
         page("/admin/tokens/{id}/regenerate", Admin)
             .get(admin::token_detail::confirm_regenerate)
-            .post(admin::token_detail::regenerate_token),
+            .post(admin::token_detail::regenerate_token)
+            .step_up(StepUp::Here),
         page("/admin/tokens/{id}/show", Admin)
             .get(admin::token_detail::offer_show)
-            .post(admin::token_detail::show_secret),
+            .post(admin::token_detail::show_secret)
+            .step_up(StepUp::Here),
         page("/admin/tokens/{id}/disable", Admin).post(admin::token_detail::disable_token),
         page("/admin/tokens/{id}/enable", Admin).post(admin::token_detail::enable_token),
         page("/admin/clients/new", Admin).get(admin::clients::show_new_client),
@@ -116,7 +122,8 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/admin/users/{id}/memberships/remove", Admin).post(admin::users::remove_membership),
         page("/admin/settings", Admin)
             .get(admin::settings::show_settings)
-            .post(admin::settings::update_settings),
+            .post(admin::settings::update_settings)
+            .step_up(StepUp::Here),
         page("/admin/audit", Admin).get(admin::audit_log::show_audit),
         page("/admin/audit.csv", Admin).get(admin::audit_log::export_audit),
     ]);

@@ -1,18 +1,20 @@
 //! The profile page: who you are, and changing your password.
 
+use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use crate::accounts::{self, PasswordChange};
 use crate::auth::extract::CurrentUser;
-use crate::auth::session_store::SID_ENTRY;
+use crate::auth::session_store::current_key_hash;
 use crate::db::users;
 use crate::domain::account::Password;
 use crate::domain::form::FieldErrors;
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
 use crate::routes::acting::Acting;
+use crate::routes::sudo;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -22,6 +24,8 @@ struct ProfilePage {
     user: users::User,
     errors: FieldErrors,
     sign_out_others: bool,
+    /// Whether the session has stepped up: the password form is offered only then.
+    elevated: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -32,12 +36,18 @@ pub struct PasswordForm {
     sign_out_others: Option<String>,
 }
 
-pub async fn show_profile(req: HttpRequest, user: CurrentUser) -> HttpResponse {
+pub async fn show_profile(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    user: CurrentUser,
+) -> HttpResponse {
     let page = ProfilePage {
         ctx: PageCtx::from_request(&req),
         user: user.0,
         errors: FieldErrors::new(),
         sign_out_others: false,
+        elevated: sudo::is_elevated(&session, &state.clock),
     };
     render(&req, StatusCode::OK, page)
 }
@@ -56,10 +66,7 @@ pub async fn change_password(
     let change = PasswordChange {
         current: form.current_password,
         new: form.new_password,
-        sign_out_others: sign_out_others.then(|| {
-            let current_sid = session.get::<String>(SID_ENTRY).ok().flatten();
-            crate::auth::unhex(&current_sid.unwrap_or_default())
-        }),
+        sign_out_others: sign_out_others.then(|| current_key_hash(&session)),
     };
     let account = user.0.clone();
     let errors = state
@@ -84,6 +91,7 @@ pub async fn change_password(
         user: user.0,
         errors,
         sign_out_others,
+        elevated: true,
     };
     Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page))
 }

@@ -8,7 +8,7 @@ use askama::Template;
 
 use crate::accounts;
 use crate::auth::extract::ClientInfo;
-use crate::auth::session_store::{USER_ENTRY, remember_client};
+use crate::auth::session_store::begin_session;
 use crate::auth::{hex, sha256};
 use crate::db::audit::{self, AuditAction, Event, Outcome, TargetType};
 use crate::db::{DbConn, settings, users};
@@ -156,11 +156,7 @@ pub async fn create_first_admin(
         .await?;
     match outcome {
         Ok(user) => {
-            session.renew();
-            session
-                .insert(USER_ENTRY, user.id)
-                .map_err(|e| AppError::Internal(e.into()))?;
-            remember_client(&session, &client).map_err(|e| AppError::Internal(e.into()))?;
+            begin_session(&session, user.id, &client).map_err(|e| AppError::Internal(e.into()))?;
             flash(
                 &session,
                 FlashKind::Success,

@@ -1,7 +1,9 @@
-//! `/sudo`: the step-up (SPEC §9). Before Show (and, later, the other
-//! sensitive changes) the signed-in user enters their password once more; the
-//! session is then elevated for [`WINDOW`], as GitHub's sudo mode. Signing in
-//! does not elevate a session by itself.
+//! `/sudo`: the step-up (SPEC §9). Before a sensitive page or action (Show,
+//! regenerate, a password change, making an administrator, the settings: the
+//! routes marked `.step_up(..)` in the route table, which the gate enforces)
+//! the signed-in user confirms who they are once more; the session is then
+//! elevated for [`WINDOW`], as GitHub's sudo mode. Signing in does not
+//! elevate a session by itself; signing out ends it with the session.
 
 use actix_session::Session;
 use actix_web::http::StatusCode;

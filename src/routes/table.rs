@@ -187,11 +187,25 @@ enum Service {
     Files(actix_files::Files),
 }
 
+/// Where a route that needs a step-up (SPEC §9) sends the user back to after
+/// `/sudo`: a GET returns to itself; a POST to the page that offers it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepUp {
+    /// The route's own path, whose GET is the form (`/admin/settings`,
+    /// `/profile/tokens/{id}/regenerate`).
+    Here,
+    /// This page: the form lives elsewhere (`/profile` for `/profile/password`).
+    Page(&'static str),
+}
+
 /// One path of the table.
 pub struct Route {
     pub path: &'static str,
     pub access: Access,
     pub endpoints: Vec<Endpoint>,
+    /// Whether every method needs a session stepped up within the last ten
+    /// minutes (the gate sends anyone else through `/sudo` first).
+    pub step_up: Option<StepUp>,
     service: Service,
 }
 
@@ -201,6 +215,7 @@ impl std::fmt::Debug for Route {
             .field("path", &self.path)
             .field("access", &self.access)
             .field("endpoints", &self.endpoints)
+            .field("step_up", &self.step_up)
             .finish_non_exhaustive()
     }
 }
@@ -226,6 +241,7 @@ impl Route {
             path,
             access,
             endpoints: Vec::new(),
+            step_up: None,
             service: Service::Resource(web::resource(path)),
         }
     }
@@ -270,6 +286,18 @@ impl Route {
     page_methods! {
         get => GET,
         post => POST
+    }
+
+    /// Every method of this route needs a step-up first (SPEC §9): without
+    /// one the gate leads to `/sudo`, which comes back to `back`.
+    pub fn step_up(mut self, back: StepUp) -> Self {
+        assert!(
+            self.access.is_private(),
+            "{}: step-up needs a user",
+            self.path
+        );
+        self.step_up = Some(back);
+        self
     }
 
     /// Guards the resource on GET, its only method: any other method finds no
@@ -382,26 +410,31 @@ async fn require_bearer(
     next.call(req).await
 }
 
-/// The access rule of the route a request is for (see [`Rules::access`]).
-/// Without the route table's rules (never, once configured), every request is
-/// taken as an administrator's page: deny by default.
+/// The access rule of the route a request is for (see [`Rules::rule`]).
 pub fn access_of(req: &HttpRequest) -> Access {
+    rule_of(req).0
+}
+
+/// The access rule of the route a request is for, and whether it needs a
+/// step-up. Without the route table's rules (never, once configured), every
+/// request is taken as an administrator's page: deny by default.
+pub fn rule_of(req: &HttpRequest) -> (Access, Option<StepUp>) {
     match req.app_data::<Rules>() {
-        Some(rules) => rules.access(req.match_pattern().as_deref(), req.path()),
-        None => Access::Admin,
+        Some(rules) => rules.rule(req.match_pattern().as_deref(), req.path()),
+        None => (Access::Admin, None),
     }
 }
 
-/// The access rule of every pattern the router knows, for the gate.
+/// The access rule (and step-up) of every pattern the router knows, for the gate.
 #[derive(Debug, Clone, Default)]
-pub struct Rules(HashMap<&'static str, Access>);
+pub struct Rules(HashMap<&'static str, (Access, Option<StepUp>)>);
 
 impl Rules {
     pub fn of(routes: &[Route]) -> Self {
         Rules(
             routes
                 .iter()
-                .map(|route| (route.patterns(), route.access))
+                .map(|route| (route.patterns(), (route.access, route.step_up)))
                 .collect(),
         )
     }
@@ -409,9 +442,14 @@ impl Rules {
     /// The rule for a request: its route's (`pattern` is what actix matched),
     /// or for an address no route answers, the rule of the area it lies in.
     pub fn access(&self, pattern: Option<&str>, path: &str) -> Access {
+        self.rule(pattern, path).0
+    }
+
+    /// The access rule and step-up of a request's route (see [`Self::access`]).
+    pub fn rule(&self, pattern: Option<&str>, path: &str) -> (Access, Option<StepUp>) {
         match pattern.and_then(|pattern| self.0.get(pattern)) {
-            Some(access) => *access,
-            None => unrouted(path),
+            Some(rule) => *rule,
+            None => (unrouted(path), None),
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
 use crate::routes::acting::Acting;
+use crate::routes::sudo;
 use crate::state::AppState;
 
 const PAGE: i64 = 100;
@@ -129,6 +130,10 @@ pub async fn create_user(
         password: Password::new(password),
     };
     let is_admin = form.is_admin.is_some();
+    if is_admin && !sudo::is_elevated(&session, &state.clock) {
+        // Making an administrator needs a step-up (SPEC §9).
+        return Ok(sudo::step_up_first("/admin/users/new"));
+    }
     let outcome = state
         .blocking(move |pool, hasher| {
             let account = match accounts::prepare(hasher, &mut account)? {
@@ -314,6 +319,15 @@ pub async fn update_user(
         )
         .await?;
         return Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
+    }
+    if is_admin && !sudo::is_elevated(&session, &state.clock) {
+        // Promoting needs a step-up (SPEC §9); other edits do not.
+        let was_admin = state
+            .db(move |conn| Ok(users::find(conn, id)?.is_admin))
+            .await?;
+        if !was_admin {
+            return Ok(sudo::step_up_first(&format!("/admin/users/{id}")));
+        }
     }
     let name = state
         .db(move |conn| {
