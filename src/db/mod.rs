@@ -14,11 +14,13 @@ pub mod schema;
 pub mod scopes;
 pub mod sessions;
 pub mod settings;
+pub mod sso_settings;
 pub mod throttle;
 pub mod token_search;
 pub mod token_stats;
 pub mod tokens;
 pub mod user_types;
+pub mod user_identities;
 pub mod users;
 pub mod validity;
 
