@@ -19,8 +19,8 @@ pub mod throttle;
 pub mod token_search;
 pub mod token_stats;
 pub mod tokens;
-pub mod user_types;
 pub mod user_identities;
+pub mod user_types;
 pub mod users;
 pub mod validity;
 

@@ -11,8 +11,9 @@ use crate::domain::sso::PasswordSignIn;
 
 super::text_code::stored_as_text!(PasswordSignIn);
 
-/// The single sign-on configuration (row id 1).
-#[derive(Clone, Queryable, Selectable)]
+/// The single sign-on configuration (row id 1), as read and as `/admin/sso`
+/// saves it (a `None` client secret keeps the stored one).
+#[derive(Clone, Queryable, Selectable, AsChangeset)]
 #[diesel(table_name = sso_settings)]
 pub struct SsoSettings {
     pub enabled: bool,
@@ -68,22 +69,7 @@ pub fn load(conn: &mut DbConn) -> QueryResult<SsoSettings> {
         .first(conn)
 }
 
-/// What `/admin/sso` saves; `client_secret_sealed` `None` keeps the stored one.
-#[derive(AsChangeset)]
-#[diesel(table_name = sso_settings)]
-pub struct SsoChanges {
-    pub enabled: bool,
-    pub issuer: String,
-    pub client_id: String,
-    pub client_secret_sealed: Option<Vec<u8>>,
-    pub admin_claim: String,
-    pub admin_claim_value: String,
-    pub auto_create: bool,
-    pub password_sign_in: PasswordSignIn,
-    pub updated_at: Option<NaiveDateTime>,
-}
-
-pub fn update(conn: &mut DbConn, changes: &SsoChanges) -> QueryResult<()> {
+pub fn update(conn: &mut DbConn, changes: &SsoSettings) -> QueryResult<()> {
     diesel::update(sso_settings::table.find(1))
         .set(changes)
         .execute(conn)

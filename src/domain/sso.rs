@@ -79,9 +79,9 @@ pub fn check_issuer(text: &str) -> Result<String, &'static str> {
 pub fn claim_contains(claim: Option<&serde_json::Value>, expected: &str) -> bool {
     match claim {
         Some(serde_json::Value::String(value)) => value == expected,
-        Some(serde_json::Value::Array(values)) => values
-            .iter()
-            .any(|value| value.as_str() == Some(expected)),
+        Some(serde_json::Value::Array(values)) => {
+            values.iter().any(|value| value.as_str() == Some(expected))
+        }
         _ => false,
     }
 }

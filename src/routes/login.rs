@@ -28,8 +28,7 @@ struct LoginPage {
 }
 
 /// What a user whose password may not be used here is told.
-const SSO_REQUIRED: &str =
-    "Password sign-in is off for this account. Sign in with single sign-on.";
+const SSO_REQUIRED: &str = "Password sign-in is off for this account. Sign in with single sign-on.";
 
 /// Whether single sign-on is on (the sign-in page offers it).
 async fn sso_offered(state: &AppState) -> Result<bool, AppError> {

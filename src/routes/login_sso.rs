@@ -102,14 +102,12 @@ async fn record_refusal(state: &AppState, actor: Actor, detail: String) -> Resul
         .await
 }
 
-/// The provider settings with the client secret opened; why not, as a page.
-fn provider_config(
-    state: &AppState,
-    settings: &SsoSettings,
-) -> Result<ProviderConfig, HttpResponse> {
+/// The provider settings with the client secret opened; `None` (logged) when
+/// the key file does not open it.
+fn provider_config(state: &AppState, settings: &SsoSettings) -> Option<ProviderConfig> {
     let sealed = settings.client_secret_sealed.as_deref().unwrap_or_default();
     match state.issuer.sealer.open(sealed, SECRET_BINDING) {
-        Ok(secret) => Ok(ProviderConfig {
+        Ok(secret) => Some(ProviderConfig {
             issuer: settings.issuer.clone(),
             client_id: settings.client_id.clone(),
             client_secret: openidconnect::ClientSecret::new(secret),
@@ -121,14 +119,18 @@ fn provider_config(
         }),
         Err(err) => {
             tracing::error!(error = %err, "single sign-on: the client secret does not open");
-            Err(refused_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Single sign-on is not available on this server (its secret key file does not \
-                 open the stored client secret). Sign in with your password, or ask an \
-                 administrator.",
-            ))
+            None
         }
     }
+}
+
+/// The page when the stored client secret does not open.
+fn no_key_page() -> HttpResponse {
+    refused_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Single sign-on is not available on this server (its secret key file does not open the \
+         stored client secret). Sign in with your password, or ask an administrator.",
+    )
 }
 
 async fn active_settings(state: &AppState) -> Result<Option<SsoSettings>, AppError> {
@@ -157,9 +159,8 @@ pub async fn start_sso(
                 .to_owned(),
         ));
     };
-    let config = match provider_config(&state, &settings) {
-        Ok(config) => config,
-        Err(page) => return Ok(page),
+    let Some(config) = provider_config(&state, &settings) else {
+        return Ok(no_key_page());
     };
     let (url, flow) = match sso::begin(&config).await {
         Ok(started) => started,
@@ -236,12 +237,14 @@ pub async fn finish_sso(
         _ => {
             let detail = format!("single sign-on: {}", Early::Changed.detail());
             record_refusal(&state, actor, detail).await?;
-            return Ok(refused_page(StatusCode::BAD_REQUEST, Early::Changed.message()));
+            return Ok(refused_page(
+                StatusCode::BAD_REQUEST,
+                Early::Changed.message(),
+            ));
         }
     };
-    let config = match provider_config(&state, &settings) {
-        Ok(config) => config,
-        Err(page) => return Ok(page),
+    let Some(config) = provider_config(&state, &settings) else {
+        return Ok(no_key_page());
     };
     let now = state.clock.now().and_utc();
     let identity = match sso::finish(&config, flow, code, now).await {

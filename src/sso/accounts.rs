@@ -81,7 +81,8 @@ pub fn sign_in(
             && claim_contains(identity.claim(claim).as_ref(), value)
         {
             users::make_admin(conn, user.id)?;
-            let detail = format!("made administrator by single sign-on: claim {claim:?} holds {value:?}");
+            let detail =
+                format!("made administrator by single sign-on: claim {claim:?} holds {value:?}");
             audit::record(
                 conn,
                 &actor,
@@ -152,7 +153,13 @@ fn find_or_create(
             // A disabled user is not linked (the caller refuses them).
             [user] if !user.is_active() => return Ok(Ok(user.clone())),
             [user] => {
-                link(conn, user, identity, actor, "linked by verified email address")?;
+                link(
+                    conn,
+                    user,
+                    identity,
+                    actor,
+                    "linked by verified email address",
+                )?;
                 return Ok(Ok(user.clone()));
             }
             [] => {}

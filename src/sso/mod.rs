@@ -21,8 +21,9 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AdditionalClaims, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    CsrfToken, IdToken, IssuerUrl, Nonce, OAuth2TokenResponse as _, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse as _,
+    CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken, IssuerUrl, Nonce,
+    OAuth2TokenResponse as _, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    TokenResponse as _,
 };
 use serde::{Deserialize, Serialize};
 
@@ -192,9 +193,20 @@ fn discovery_reason<E: std::error::Error>(err: &openidconnect::DiscoveryError<E>
     }
 }
 
-/// Starts a sign-in: where to send the browser, and what to keep in the
-/// session for the callback.
-pub async fn begin(config: &ProviderConfig) -> Result<(String, Flow), Failure> {
+/// A client as discovery makes it: the authorization endpoint set, the token
+/// and userinfo endpoints as the provider's document says.
+type DiscoveredClient = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// The client for `config`, from the provider's discovery document and keys
+/// (read anew for every sign-in, so that rotated keys are seen at once).
+async fn client_for(config: &ProviderConfig) -> Result<DiscoveredClient, Failure> {
     let metadata = discover(&config.issuer).await.map_err(|why| {
         tracing::warn!(reason = %why, "single sign-on: discovery failed");
         Failure::ProviderUnreachable
@@ -207,6 +219,13 @@ pub async fn begin(config: &ProviderConfig) -> Result<(String, Flow), Failure> {
         Some(config.client_secret.clone()),
     )
     .set_redirect_uri(redirect);
+    Ok(client)
+}
+
+/// Starts a sign-in: where to send the browser, and what to keep in the
+/// session for the callback.
+pub async fn begin(config: &ProviderConfig) -> Result<(String, Flow), Failure> {
+    let client = client_for(config).await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, state, nonce) = client
         .authorize_url(
@@ -236,18 +255,7 @@ pub async fn finish(
     code: String,
     now: DateTime<Utc>,
 ) -> Result<Identity, Failure> {
-    let metadata = discover(&config.issuer).await.map_err(|why| {
-        tracing::warn!(reason = %why, "single sign-on: discovery failed");
-        Failure::ProviderUnreachable
-    })?;
-    let redirect =
-        RedirectUrl::new(config.redirect_uri.clone()).map_err(|_| Failure::ProviderUnreachable)?;
-    let client = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(config.client_id.clone()),
-        Some(config.client_secret.clone()),
-    )
-    .set_redirect_uri(redirect);
+    let client = client_for(config).await?;
     let http = http_client()?;
     let response = client
         .exchange_code(AuthorizationCode::new(code))
@@ -256,18 +264,14 @@ pub async fn finish(
         .request_async(&http)
         .await
         .map_err(|err| {
-            use openidconnect::RequestTokenError;
-            match err {
-                RequestTokenError::ServerResponse(response) => {
-                    // The error code is the provider's fixed vocabulary
-                    // (`invalid_grant`, …); its description is not logged.
-                    tracing::warn!(error = %response.error(), "single sign-on: code exchange refused");
-                    Failure::ExchangeRefused
-                }
-                _ => {
-                    tracing::warn!("single sign-on: the token endpoint did not answer as expected");
-                    Failure::ProviderUnreachable
-                }
+            if let openidconnect::RequestTokenError::ServerResponse(response) = err {
+                // The error code is the provider's fixed vocabulary
+                // (`invalid_grant`, …); its description is not logged.
+                tracing::warn!(error = %response.error(), "single sign-on: code exchange refused");
+                Failure::ExchangeRefused
+            } else {
+                tracing::warn!("single sign-on: the token endpoint did not answer as expected");
+                Failure::ProviderUnreachable
             }
         })?;
     let raw = response.id_token().ok_or(Failure::NoIdToken)?.to_string();

@@ -21,7 +21,7 @@ use std::time::Duration;
 use common::{TestApp, Visitor, location};
 use reqwest::StatusCode;
 use serde_json::Value;
-use tessera::db::sso_settings::{self, SECRET_BINDING, SsoChanges};
+use tessera::db::sso_settings::{self, SECRET_BINDING, SsoSettings};
 use tessera::domain::sso::PasswordSignIn;
 use tessera::sealing::Sealer;
 
@@ -119,17 +119,22 @@ impl OidcProvider {
                     if let Some(issuer) = line.strip_prefix("LISTENING ") {
                         let _ = tx.send(issuer.to_owned());
                     }
-                    lines.lock().unwrap_or_else(PoisonError::into_inner).push(line);
+                    lines
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(line);
                 }
             });
         }
-        let issuer = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!(
-                "the OpenID provider did not start:\n{}",
-                lines.lock().unwrap().join("\n")
-            )
-        });
+        let issuer = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!(
+                    "the OpenID provider did not start:\n{}",
+                    lines.lock().unwrap().join("\n")
+                )
+            });
         OidcProvider {
             child,
             issuer,
@@ -194,7 +199,7 @@ impl Default for SsoSetup<'_> {
 pub fn configure(app: &TestApp, provider: &OidcProvider, setup: &SsoSetup<'_>) {
     let sealer = Sealer::open_or_create(&app.key_file).unwrap();
     let (admin_claim, admin_claim_value) = setup.admin_claim.unwrap_or_default();
-    let changes = SsoChanges {
+    let changes = SsoSettings {
         enabled: true,
         issuer: provider.issuer.clone(),
         client_id: CLIENT_ID.to_owned(),
@@ -288,7 +293,11 @@ pub fn with_param(url: &str, name: &str, value: &str) -> String {
     let pairs: Vec<(String, String)> = url
         .query_pairs()
         .map(|(k, v)| {
-            let v = if k == name { value.to_owned() } else { v.into_owned() };
+            let v = if k == name {
+                value.to_owned()
+            } else {
+                v.into_owned()
+            };
             (k.into_owned(), v)
         })
         .collect();
@@ -303,4 +312,25 @@ pub fn param(url: &str, name: &str) -> Option<String> {
         .query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+}
+
+/// The provider's account `ada`: her address is ada@example.com, verified.
+pub fn ada_account() -> Value {
+    serde_json::json!({
+        "ada": { "sub": "sub-ada", "email": "ada@example.com", "email_verified": true },
+    })
+}
+
+/// A server with the user `ada` (ada@example.com), a provider that knows
+/// `accounts` and issues ID tokens that live `id_token_ttl` seconds, and
+/// single sign-on set up for it with `setup`.
+pub async fn ada_and_provider(
+    accounts: &Value,
+    id_token_ttl: u64,
+    setup: &SsoSetup<'_>,
+) -> (TestApp, tessera::db::users::User, OidcProvider) {
+    let (app, ada) = common::app_with_user("ada").await;
+    let provider = OidcProvider::start(&app.address, accounts, id_token_ttl);
+    configure(&app, &provider, setup);
+    (app, ada, provider)
 }

@@ -10,7 +10,7 @@ use askama::Template;
 use crate::auth::extract::CurrentAdmin;
 use crate::db;
 use crate::db::audit::{self, AuditAction, Event, Outcome};
-use crate::db::sso_settings::{self, SECRET_BINDING, SsoChanges, SsoSettings};
+use crate::db::sso_settings::{self, SECRET_BINDING, SsoSettings};
 use crate::domain::account::Password;
 use crate::domain::form::FieldErrors;
 use crate::domain::sso::{PasswordSignIn, check_issuer};
@@ -70,7 +70,7 @@ impl Shown {
     }
 
     /// Whether `choice` is the one chosen (the radio button is checked).
-    fn is_rule(&self, choice: &PasswordSignIn) -> bool {
+    fn is_rule(&self, choice: PasswordSignIn) -> bool {
         self.password_sign_in == choice.as_str()
     }
 }
@@ -119,7 +119,13 @@ pub async fn show_sso(
 ) -> Result<HttpResponse, AppError> {
     let current = state.db(|conn| Ok(sso_settings::load(conn)?)).await?;
     let stored = current.client_secret_sealed.is_some();
-    let page = page(&req, &state, Shown::of(&current), FieldErrors::new(), stored);
+    let page = page(
+        &req,
+        &state,
+        Shown::of(&current),
+        FieldErrors::new(),
+        stored,
+    );
     Ok(render(&req, StatusCode::OK, page))
 }
 
@@ -138,7 +144,7 @@ fn validate(
     form: &SsoForm,
     stored_secret: bool,
     sealing: bool,
-) -> Result<(SsoChanges, Option<String>), FieldErrors> {
+) -> Result<(SsoSettings, Option<String>), FieldErrors> {
     let mut errors = FieldErrors::new();
     let enabled = form.enabled.is_some();
     let issuer = if enabled || !form.issuer.trim().is_empty() {
@@ -154,7 +160,10 @@ fn validate(
     };
     let client_id = short_text(&mut errors, "client_id", &form.client_id, 200);
     if enabled && client_id.is_empty() {
-        errors.add("client_id", "Enter the client id the provider gave Tessera.");
+        errors.add(
+            "client_id",
+            "Enter the client id the provider gave Tessera.",
+        );
     }
     let secret = form
         .client_secret
@@ -163,10 +172,7 @@ fn validate(
         .filter(|secret| !secret.is_empty());
     if let Some(secret) = &secret {
         if secret.chars().count() > 500 || secret.chars().any(char::is_control) {
-            errors.add(
-                "client_secret",
-                "Use at most 500 printable characters.",
-            );
+            errors.add("client_secret", "Use at most 500 printable characters.");
         } else if !sealing {
             errors.add(
                 "client_secret",
@@ -210,13 +216,16 @@ fn validate(
         .password_sign_in
         .parse::<PasswordSignIn>()
         .unwrap_or_else(|_| {
-            errors.add("password_sign_in", "Choose who may sign in with a password.");
+            errors.add(
+                "password_sign_in",
+                "Choose who may sign in with a password.",
+            );
             PasswordSignIn::Everyone
         });
     if !errors.is_empty() {
         return Err(errors);
     }
-    let changes = SsoChanges {
+    let changes = SsoSettings {
         enabled,
         issuer,
         client_id,
@@ -232,7 +241,7 @@ fn validate(
 
 /// What the `sso_settings_updated` row says: every setting but the secret,
 /// of which only whether it changed.
-fn audit_detail(changes: &SsoChanges, secret: &str) -> String {
+fn audit_detail(changes: &SsoSettings, secret: &str) -> String {
     let admin = if changes.admin_claim.is_empty() {
         "no administrator claim".to_owned()
     } else {
@@ -308,14 +317,17 @@ pub async fn update_sso(
                 audit::record(
                     conn,
                     &actor,
-                    &Event::new(AuditAction::SsoSettingsUpdated, Outcome::Success)
-                        .detail(&detail),
+                    &Event::new(AuditAction::SsoSettingsUpdated, Outcome::Success).detail(&detail),
                 )
             })
             .map_err(AppError::from)
         })
         .await?;
-    flash(&session, FlashKind::Success, "Single sign-on settings saved.");
+    flash(
+        &session,
+        FlashKind::Success,
+        "Single sign-on settings saved.",
+    );
     Ok(redirect("/admin/sso"))
 }
 
@@ -385,7 +397,12 @@ mod tests {
             ..form()
         };
         let errors = validate(&bad, true, true).err().unwrap();
-        for field in ["issuer", "client_id", "admin_claim_value", "password_sign_in"] {
+        for field in [
+            "issuer",
+            "client_id",
+            "admin_claim_value",
+            "password_sign_in",
+        ] {
             assert!(errors.get(field).is_some(), "{field}");
         }
     }

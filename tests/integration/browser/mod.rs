@@ -622,4 +622,5 @@ mod expiry;
 mod inventory;
 mod pages;
 mod secrets;
+mod sso;
 mod tokens;

@@ -10,7 +10,7 @@ use crate::oidc::{self, OidcProvider, SsoSetup};
 
 use std::time::Duration;
 
-use common::{PASSWORD, TestApp, app_with_user, location, spawn_app};
+use common::{PASSWORD, TestApp, location, spawn_app};
 use reqwest::StatusCode;
 use serde_json::json;
 use tessera::domain::sso::PasswordSignIn;
@@ -18,9 +18,7 @@ use tessera::domain::sso::PasswordSignIn;
 /// A server with the user `ada` (ada@example.com) and a provider that knows
 /// `accounts`, configured with `setup`.
 async fn arranged(accounts: serde_json::Value, setup: &SsoSetup<'_>) -> (TestApp, OidcProvider) {
-    let (app, _) = app_with_user("ada").await;
-    let provider = OidcProvider::start(&app.address, &accounts, 3600);
-    oidc::configure(&app, &provider, setup);
+    let (app, _, provider) = oidc::ada_and_provider(&accounts, 3600, setup).await;
     (app, provider)
 }
 
@@ -183,10 +181,7 @@ async fn a_disabled_user_cannot_sign_in_through_the_provider() {
     if !oidc::provider_or_skip("a_disabled_user_cannot_sign_in_through_the_provider") {
         return;
     }
-    let accounts = json!({
-        "ada": { "sub": "sub-ada", "email": "ada@example.com", "email_verified": true },
-    });
-    let (app, _provider) = arranged(accounts, &SsoSetup::default()).await;
+    let (app, _provider) = arranged(oidc::ada_account(), &SsoSetup::default()).await;
     let ada = app.visitor();
     assert_eq!(
         oidc::sign_in(&ada, "ada").await.status(),
@@ -210,10 +205,7 @@ async fn a_tampered_state_or_a_replayed_callback_is_refused() {
     if !oidc::provider_or_skip("a_tampered_state_or_a_replayed_callback_is_refused") {
         return;
     }
-    let accounts = json!({
-        "ada": { "sub": "sub-ada", "email": "ada@example.com", "email_verified": true },
-    });
-    let (app, _provider) = arranged(accounts, &SsoSetup::default()).await;
+    let (app, _provider) = arranged(oidc::ada_account(), &SsoSetup::default()).await;
     let authorize = oidc::authorize_url(&app).await;
     let callback = oidc::through_provider(&app, &authorize, "ada").await;
     let tampered = oidc::with_param(&callback, "state", "forged-state-value");
@@ -257,10 +249,7 @@ async fn a_changed_nonce_is_refused() {
     if !oidc::provider_or_skip("a_changed_nonce_is_refused") {
         return;
     }
-    let accounts = json!({
-        "ada": { "sub": "sub-ada", "email": "ada@example.com", "email_verified": true },
-    });
-    let (app, _provider) = arranged(accounts, &SsoSetup::default()).await;
+    let (app, _provider) = arranged(oidc::ada_account(), &SsoSetup::default()).await;
     let authorize = oidc::authorize_url(&app).await;
     assert!(oidc::param(&authorize, "nonce").is_some());
     assert_eq!(
@@ -285,13 +274,9 @@ async fn an_expired_id_token_is_refused() {
     if !oidc::provider_or_skip("an_expired_id_token_is_refused") {
         return;
     }
-    let (app, _) = app_with_user("ada").await;
-    let accounts = json!({
-        "ada": { "sub": "sub-ada", "email": "ada@example.com", "email_verified": true },
-    });
     // ID tokens that live a minute.
-    let provider = OidcProvider::start(&app.address, &accounts, 60);
-    oidc::configure(&app, &provider, &SsoSetup::default());
+    let (app, _, _provider) =
+        oidc::ada_and_provider(&oidc::ada_account(), 60, &SsoSetup::default()).await;
     let authorize = oidc::authorize_url(&app).await;
     let callback = oidc::through_provider(&app, &authorize, "ada").await;
     // Five minutes pass on Tessera's clock before the callback is processed.
@@ -321,8 +306,7 @@ async fn without_single_sign_on_the_routes_say_it_is_off() {
 
 #[actix_web::test]
 async fn password_sign_in_can_be_kept_for_administrators_or_switched_off() {
-    if !oidc::provider_or_skip("password_sign_in_can_be_kept_for_administrators_or_switched_off")
-    {
+    if !oidc::provider_or_skip("password_sign_in_can_be_kept_for_administrators_or_switched_off") {
         return;
     }
     let app = spawn_app().await;
@@ -363,11 +347,12 @@ async fn password_sign_in_can_be_kept_for_administrators_or_switched_off() {
     app.visitor().login_ok("root").await;
     assert_eq!(mobile("root").await.status(), StatusCode::CREATED);
     let refused = app.audit_rows("login_failure");
-    assert!(
-        refused
-            .iter()
-            .any(|r| r.detail.as_deref().unwrap_or_default().contains("single sign-on required"))
-    );
+    assert!(refused.iter().any(|r| {
+        r.detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("single sign-on required")
+    }));
 
     // Nobody: the administrator too goes through the provider.
     let nobody = SsoSetup {
@@ -377,7 +362,12 @@ async fn password_sign_in_can_be_kept_for_administrators_or_switched_off() {
     oidc::configure(&app, &provider, &nobody);
     let res = app.visitor().login("root", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.text().await.unwrap().contains("Password sign-in is off"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Password sign-in is off")
+    );
 
     // Single sign-on off: the rule no longer applies.
     app.db(|conn| {
@@ -388,4 +378,135 @@ async fn password_sign_in_can_be_kept_for_administrators_or_switched_off() {
     });
     app.visitor().login_ok("ada").await;
     assert_eq!(mobile("ada").await.status(), StatusCode::CREATED);
+}
+
+/// No secret of single sign-on leaks: the real binary logging at trace level
+/// saves `/admin/sso` with a client secret, then people sign in through the
+/// provider (one created, one refused for a changed nonce, one for a tampered
+/// state); the client secret, every authorization code, ID token and access
+/// token appear in no log line, no audit row, not in the settings page after
+/// the save, and nowhere in the database (every row of every table and, on
+/// SQLite, the raw file and its write-ahead log).
+#[actix_web::test]
+async fn no_single_sign_on_secret_reaches_logs_audit_pages_or_database() {
+    if !oidc::provider_or_skip("no_single_sign_on_secret_reaches_logs_audit_pages_or_database") {
+        return;
+    }
+    use crate::process::{self, Server};
+    let db = common::fresh_database();
+    let key_file = db.key_file.display().to_string();
+    let env = [
+        ("TESSERA_LOG", "trace"),
+        ("TESSERA_SECRET_KEY_FILE", key_file.as_str()),
+    ];
+    process::create_admin(&db.url, "root", PASSWORD, &env);
+    let mut server = Server::start(&db.url, &["--cookie-secure", "false"], &env);
+    let accounts = json!({
+        "grace": { "sub": "sub-grace", "email": "grace@example.org", "email_verified": true,
+                   "preferred_username": "grace", "groups": ["tessera-admins"] },
+    });
+    let provider = OidcProvider::start(&server.address, &accounts, 3600);
+
+    let root = server.visitor(&common::new_client());
+    root.login_ok("root").await;
+    let res = root
+        .submit("/sudo", "/sudo", &[("password", PASSWORD), ("next", "/")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = root
+        .submit(
+            "/admin/sso",
+            "/admin/sso",
+            &[
+                ("enabled", "on"),
+                ("issuer", provider.issuer.as_str()),
+                ("client_id", oidc::CLIENT_ID),
+                ("client_secret", oidc::CLIENT_SECRET),
+                ("admin_claim", "groups"),
+                ("admin_claim_value", "tessera-admins"),
+                ("auto_create", "on"),
+                ("password_sign_in", "admins"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "saved");
+    let page = root.get_html("/admin/sso").await;
+    assert!(page.contains("Single sign-on settings saved."));
+    assert!(
+        !page.contains(oidc::CLIENT_SECRET),
+        "the page after the save"
+    );
+
+    let mut codes = Vec::new();
+    // A sign-in that creates grace, an administrator by the claim.
+    let grace = server.visitor(&common::new_client());
+    let authorize = oidc::authorize_url(&grace).await;
+    let callback = oidc::through_provider(&grace, &authorize, "grace").await;
+    codes.push(oidc::param(&callback, "code").unwrap());
+    let res = grace.client.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "signed in");
+    // A changed nonce: the code is exchanged, the ID token refused.
+    let other = server.visitor(&common::new_client());
+    let authorize = oidc::authorize_url(&other).await;
+    let swapped = oidc::with_param(&authorize, "nonce", "swapped-nonce");
+    let callback = oidc::through_provider(&other, &swapped, "grace").await;
+    codes.push(oidc::param(&callback, "code").unwrap());
+    let res = other.client.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "nonce");
+    assert!(!res.text().await.unwrap().contains(codes.last().unwrap()));
+    // A tampered state: the code is never exchanged.
+    let authorize = oidc::authorize_url(&other).await;
+    let callback = oidc::through_provider(&other, &authorize, "grace").await;
+    codes.push(oidc::param(&callback, "code").unwrap());
+    let tampered = oidc::with_param(&callback, "state", "tampered");
+    let res = other.client.get(&tampered).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "state");
+
+    server.terminate();
+    server.wait();
+    let logs = server.log();
+    assert!(
+        logs.lines().count() > 100,
+        "trace logging was on: {} lines",
+        logs.lines().count()
+    );
+    assert!(
+        logs.contains("/login/sso/callback"),
+        "the callbacks were logged"
+    );
+    let pool =
+        tessera::db::connect_and_migrate(&tessera::db::DatabaseUrl::parse(&db.url).unwrap(), 1)
+            .unwrap();
+    let mut stored = common::database_dump(&pool);
+    assert!(stored.contains("sso_settings_updated") && stored.contains("single sign-on"));
+    if let Some(path) = db.url.strip_prefix("sqlite://") {
+        for file in [path.to_owned(), format!("{path}-wal")] {
+            if let Ok(bytes) = std::fs::read(&file) {
+                stored.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    let tokens = provider.issued_tokens();
+    assert_eq!(
+        tokens.len(),
+        4,
+        "two ID tokens and two access tokens issued"
+    );
+    let mut secrets = vec![oidc::CLIENT_SECRET.to_owned()];
+    secrets.extend(codes);
+    for token in &tokens {
+        secrets.push(token.clone());
+        // Each part of an ID token (header, claims, signature) on its own too.
+        secrets.extend(
+            token
+                .split('.')
+                .filter(|part| part.len() >= 16)
+                .map(str::to_owned),
+        );
+    }
+    for secret in &secrets {
+        assert!(secret.len() >= 16, "a real secret: {secret}");
+        assert!(!logs.contains(secret.as_str()), "a secret is in the logs");
+        assert!(!stored.contains(secret.as_str()), "a secret is stored");
+    }
 }

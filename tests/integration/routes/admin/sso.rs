@@ -44,7 +44,10 @@ async fn the_single_sign_on_page_asks_for_a_step_up() {
     let res = app
         .post_form(
             "/admin/sso",
-            &[("csrf_token", csrf.as_str()), ("password_sign_in", "nobody")],
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("password_sign_in", "nobody"),
+            ],
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -52,8 +55,14 @@ async fn the_single_sign_on_page_asks_for_a_step_up() {
     assert!(app.audit("sso_settings_updated").is_empty());
     app.step_up().await;
     let page = app.get_html("/admin/sso").await;
-    assert!(page.contains("/login/sso/callback"), "the redirect URI to register");
-    assert_eq!(common::input_value(&page, "client_secret").as_deref(), Some(""));
+    assert!(
+        page.contains("/login/sso/callback"),
+        "the redirect URI to register"
+    );
+    assert_eq!(
+        common::input_value(&page, "client_secret").as_deref(),
+        Some("")
+    );
 }
 
 #[actix_web::test]
@@ -78,7 +87,10 @@ async fn saving_checks_the_issuer_and_keeps_the_secret_sealed() {
     assert!(error.contains("discovery document"), "{error}");
     assert!(error.contains("did not answer"), "{error}");
     assert!(!page.contains(CLIENT_SECRET), "the secret is not sent back");
-    assert_eq!(common::input_value(&page, "client_id").as_deref(), Some(CLIENT_ID));
+    assert_eq!(
+        common::input_value(&page, "client_id").as_deref(),
+        Some(CLIENT_ID)
+    );
     assert!(stored_secret(&app).is_none());
 
     // Not an issuer at all: an https URL is asked for.
@@ -90,7 +102,11 @@ async fn saving_checks_the_issuer_and_keeps_the_secret_sealed() {
         )
         .await;
     let page = common::refused_page(res).await;
-    assert!(common::text_of(&page, "#issuer-error").unwrap().contains("https://"));
+    assert!(
+        common::text_of(&page, "#issuer-error")
+            .unwrap()
+            .contains("https://")
+    );
 
     let res = app
         .submit(
@@ -104,7 +120,10 @@ async fn saving_checks_the_issuer_and_keeps_the_secret_sealed() {
     let page = app.get_html("/admin/sso").await;
     assert!(page.contains("Single sign-on settings saved."));
     assert!(!page.contains(CLIENT_SECRET));
-    assert_eq!(common::input_value(&page, "client_secret").as_deref(), Some(""));
+    assert_eq!(
+        common::input_value(&page, "client_secret").as_deref(),
+        Some("")
+    );
     assert_eq!(
         common::input_value(&page, "issuer").as_deref(),
         Some(provider.issuer.as_str())
@@ -123,7 +142,13 @@ async fn saving_checks_the_issuer_and_keeps_the_secret_sealed() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(stored_secret(&app).as_deref(), Some(CLIENT_SECRET));
     let rows = app.audit_rows("sso_settings_updated");
-    assert!(rows[1].detail.as_deref().unwrap().contains("client secret kept"));
+    assert!(
+        rows[1]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("client secret kept")
+    );
     // The sign-in page now offers single sign-on.
     let login = app.visitor().get_html("/login").await;
     assert!(login.contains("Sign in with single sign-on"));
@@ -144,7 +169,13 @@ async fn saving_checks_the_issuer_and_keeps_the_secret_sealed() {
     let login = app.visitor().get_html("/login").await;
     assert!(!login.contains("Sign in with single sign-on"));
     let rows = app.audit_rows("sso_settings_updated");
-    assert!(rows[2].detail.as_deref().unwrap().starts_with("single sign-on off"));
+    assert!(
+        rows[2]
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("single sign-on off")
+    );
 }
 
 /// Without a key file (possible on PostgreSQL only: SQLite keeps one beside
@@ -160,9 +191,11 @@ async fn without_a_key_file_single_sign_on_cannot_be_switched_on() {
     app.login_ok("root").await;
     app.step_up().await;
     let page = app.get_html("/admin/sso").await;
-    assert!(common::text_of(&page, "#sso-needs-key")
-        .unwrap()
-        .contains("TESSERA_SECRET_KEY_FILE"));
+    assert!(
+        common::text_of(&page, "#sso-needs-key")
+            .unwrap()
+            .contains("TESSERA_SECRET_KEY_FILE")
+    );
     let res = app
         .submit(
             "/admin/sso",
@@ -171,7 +204,9 @@ async fn without_a_key_file_single_sign_on_cannot_be_switched_on() {
         )
         .await;
     let page = common::refused_page(res).await;
-    assert!(common::text_of(&page, "#client_secret-error")
-        .unwrap()
-        .contains("TESSERA_SECRET_KEY_FILE"));
+    assert!(
+        common::text_of(&page, "#client_secret-error")
+            .unwrap()
+            .contains("TESSERA_SECRET_KEY_FILE")
+    );
 }
