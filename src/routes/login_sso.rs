@@ -124,6 +124,8 @@ fn provider_config(state: &AppState, settings: &SsoSettings) -> Option<ProviderC
     }
 }
 
+const NO_KEY_DETAIL: &str = "single sign-on: the secret key file does not open the client secret";
+
 /// The page when the stored client secret does not open.
 fn no_key_page() -> HttpResponse {
     refused_page(
@@ -160,6 +162,7 @@ pub async fn start_sso(
         ));
     };
     let Some(config) = provider_config(&state, &settings) else {
+        record_refusal(&state, client.actor(None), NO_KEY_DETAIL.to_owned()).await?;
         return Ok(no_key_page());
     };
     let (url, flow) = match sso::begin(&config).await {
@@ -244,6 +247,7 @@ pub async fn finish_sso(
         }
     };
     let Some(config) = provider_config(&state, &settings) else {
+        record_refusal(&state, actor, NO_KEY_DETAIL.to_owned()).await?;
         return Ok(no_key_page());
     };
     let now = state.clock.now().and_utc();
