@@ -121,3 +121,52 @@ async fn an_id_token_that_expired_before_the_callback_is_refused_in_the_browser(
     browser.goto("/profile").await;
     assert_eq!(browser.path().await, "/login", "not signed in");
 }
+
+#[actix_web::test]
+async fn a_nonce_changed_on_the_way_to_the_provider_is_refused_in_the_browser() {
+    let test = "a_nonce_changed_on_the_way_to_the_provider_is_refused_in_the_browser";
+    let Some(binaries) = browser_or_skip(test) else {
+        return;
+    };
+    if !oidc::provider_or_skip(test) {
+        return;
+    }
+    let (app, _, provider) =
+        oidc::ada_and_provider(&oidc::ada_account(), 3600, &SsoSetup::default()).await;
+    let browser = Browser::launch(&binaries, &app).await;
+    browser.goto("/login").await;
+    // The redirect to the provider is intercepted: /login/sso is asked for
+    // with the browser's own session cookie, and the browser is then sent to
+    // the provider with another nonce in the URL.
+    let cookie = browser
+        .client
+        .get_named_cookie(tessera::startup::SESSION_COOKIE)
+        .await
+        .expect("the browser's session cookie");
+    let res = common::bare_client()
+        .get(app.url("/login/sso"))
+        .header("cookie", format!("{}={}", cookie.name(), cookie.value()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let authorize = common::location(res.headers()).to_owned();
+    let swapped = oidc::with_param(&authorize, "nonce", "an-attackers-nonce");
+    browser
+        .client
+        .goto(&swapped)
+        .await
+        .expect("go to the provider");
+    sign_in_at_provider(&browser, &provider, "ada").await;
+    back_at(&browser, "/login/sso/callback").await;
+    let text = browser.body_text().await;
+    assert!(text.contains("Single sign-on failed"), "{text}");
+    assert!(text.contains("could not be verified"), "{text}");
+    browser.goto("/profile").await;
+    assert_eq!(browser.path().await, "/login", "not signed in");
+    let refused = app.audit_rows("login_failure");
+    assert_eq!(
+        refused.last().unwrap().detail.as_deref(),
+        Some("single sign-on: the ID token's nonce did not match")
+    );
+}
