@@ -101,6 +101,9 @@ pub enum SignIn {
     Throttled {
         wait: std::time::Duration,
     },
+    /// The password was right, but password sign-in is off for this account
+    /// while single sign-on is on (`/admin/sso`): sign in through the provider.
+    SsoRequired,
 }
 
 /// Checks a username and password, counting failures per account and address
@@ -127,8 +130,9 @@ pub fn sign_in(
     let label = username.chars().take(64).collect::<String>();
 
     // The attempt counts from now on, for attempts running beside it too.
-    let (user, attempts) = {
+    let (user, attempts, password_rule) = {
         let conn = &mut pool.get()?;
+        let password_rule = db::sso_settings::load(conn)?.password_rule();
         let now = db::now();
         let mut attempts = Vec::new();
         for (bucket, backoff) in [
@@ -149,7 +153,11 @@ pub fn sign_in(
                 }
             }
         }
-        (users::find_by_username(conn, username)?, attempts)
+        (
+            users::find_by_username(conn, username)?,
+            attempts,
+            password_rule,
+        )
     };
 
     let verified = if let Some(user) = &user {
@@ -172,6 +180,16 @@ pub fn sign_in(
             return Ok(SignIn::Failed);
         }
     };
+
+    if !password_rule.allows(user.is_admin) {
+        // The recorded attempts stay: a password that may not be used here is
+        // counted like a wrong one, so this answer is no faster oracle.
+        let event = Event::new(failure_action, Outcome::Denied)
+            .target(TargetType::User, Some(user.id), Some(&user.username))
+            .detail("password sign-in is off for this account: single sign-on required");
+        audit::record(conn, actor, &event)?;
+        return Ok(SignIn::SsoRequired);
+    }
 
     // A success clears the account's failures from this address and does not
     // count against the address.

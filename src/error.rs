@@ -239,6 +239,10 @@ pub enum ApiError {
     /// Mobile sign-in with an unknown user, a wrong password or a disabled account.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// Mobile sign-in with the right password while password sign-in is off
+    /// for the account (single sign-on, `/admin/sso`).
+    #[error("single sign-on required")]
+    SsoRequired,
     #[error("unprocessable: {0:?}")]
     Unprocessable(crate::domain::form::FieldErrors),
     /// A body or path that could not be read, answered only once the token was
@@ -291,6 +295,10 @@ impl ApiError {
             ApiError::InvalidCredentials => {
                 ("invalid_grant", "Incorrect username or password.".into())
             }
+            ApiError::SsoRequired => (
+                "sso_required",
+                "Password sign-in is off for this account: sign in with single sign-on.".into(),
+            ),
             ApiError::Unprocessable(_) => ("invalid_input", "Some fields are not valid.".into()),
             ApiError::Rejected(_) => ("invalid_request", "The request could not be read.".into()),
             ApiError::App(err) => match err {
@@ -313,9 +321,10 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::MissingToken | ApiError::InvalidToken | ApiError::InvalidCredentials => {
-                StatusCode::UNAUTHORIZED
-            }
+            ApiError::MissingToken
+            | ApiError::InvalidToken
+            | ApiError::InvalidCredentials
+            | ApiError::SsoRequired => StatusCode::UNAUTHORIZED,
             ApiError::MalformedAuthorization(_) | ApiError::InvalidRequest(_) => {
                 StatusCode::BAD_REQUEST
             }

@@ -14,6 +14,7 @@ pub mod page;
 pub mod routes;
 pub mod sealing;
 pub mod seed;
+pub mod sso;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -166,6 +166,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sso_settings (id) {
+        id -> BigInt,
+        enabled -> Bool,
+        issuer -> Text,
+        client_id -> Text,
+        client_secret_sealed -> Nullable<Binary>,
+        admin_claim -> Text,
+        admin_claim_value -> Text,
+        auto_create -> Bool,
+        password_sign_in -> Text,
+        updated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    user_identities (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        issuer -> Text,
+        subject -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(user_identities -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::table! {
     /// Moved by triggers whenever something a token's validity depends on changes.
@@ -195,4 +221,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     throttle_events,
     password_codes,
     validity_epoch,
+    sso_settings,
+    user_identities,
 );

@@ -201,3 +201,22 @@ pub fn active_choices(conn: &mut DbConn) -> QueryResult<Vec<(i64, String, String
         .select((users::id, users::username, users::display_name))
         .load(conn)
 }
+
+/// Users whose email address is `email`, in any case (single sign-on links a
+/// provider's verified address to the one account that has it).
+pub fn with_email(conn: &mut DbConn, email: &str) -> QueryResult<Vec<User>> {
+    users::table
+        .filter(lower(users::email).eq(email.to_lowercase()))
+        .select(User::as_select())
+        .order(users::id)
+        .limit(2)
+        .load(conn)
+}
+
+/// Makes a user an administrator (single sign-on's administrator claim).
+pub fn make_admin(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((users::is_admin.eq(true), users::updated_at.eq(super::now())))
+        .execute(conn)
+        .map(drop)
+}

@@ -68,6 +68,9 @@ text_codes! {
         ScopeRestored = "scope_restored",
         // Administration.
         SettingsUpdated = "settings_updated",
+        // Single sign-on (OpenID Connect).
+        SsoSettingsUpdated = "sso_settings_updated",
+        SsoIdentityLinked = "sso_identity_linked",
         SecretKeyRotated = "secret_key_rotated",
         Purge = "purge",
     }
@@ -131,6 +134,8 @@ impl AuditAction {
             Self::ScopeRetired => "Scope retired",
             Self::ScopeRestored => "Scope restored",
             Self::SettingsUpdated => "Settings changed",
+            Self::SsoSettingsUpdated => "Single sign-on settings changed",
+            Self::SsoIdentityLinked => "Account linked to the identity provider",
             Self::Purge => "Old tokens and records purged",
             Self::SecretKeyRotated => "Secret key rotated",
         }

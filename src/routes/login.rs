@@ -23,6 +23,18 @@ struct LoginPage {
     username: String,
     next: String,
     error: Option<String>,
+    /// Whether single sign-on is on: the page offers "Sign in with single sign-on".
+    sso: bool,
+}
+
+/// What a user whose password may not be used here is told.
+const SSO_REQUIRED: &str = "Password sign-in is off for this account. Sign in with single sign-on.";
+
+/// Whether single sign-on is on (the sign-in page offers it).
+async fn sso_offered(state: &AppState) -> Result<bool, AppError> {
+    state
+        .db(|conn| Ok(crate::db::sso_settings::load(conn)?.is_active()))
+        .await
 }
 
 #[derive(serde::Deserialize)]
@@ -51,20 +63,22 @@ pub(crate) fn safe_next(next: &str) -> &str {
 
 pub async fn show_login(
     req: HttpRequest,
+    state: web::Data<AppState>,
     user: Option<CurrentUser>,
     query: web::Query<NextQuery>,
-) -> HttpResponse {
+) -> Result<HttpResponse, AppError> {
     let next = query.into_inner().next.unwrap_or_default();
     if user.is_some() {
-        return redirect(safe_next(&next));
+        return Ok(redirect(safe_next(&next)));
     }
     let page = LoginPage {
         ctx: PageCtx::from_request(&req),
         username: String::new(),
         next,
         error: None,
+        sso: sso_offered(&state).await?,
     };
-    render(&req, StatusCode::OK, page)
+    Ok(render(&req, StatusCode::OK, page))
 }
 
 pub async fn sign_in(
@@ -99,6 +113,7 @@ pub async fn sign_in(
             return Ok(redirect(safe_next(&next)));
         }
         SignIn::Failed => ("Incorrect username or password.".to_owned(), None),
+        SignIn::SsoRequired => (SSO_REQUIRED.to_owned(), None),
         SignIn::Throttled { wait } => (
             throttle::sign_in_wait_message(wait),
             Some(throttle::retry_after_secs(wait)),
@@ -109,6 +124,7 @@ pub async fn sign_in(
         username,
         next,
         error: Some(error),
+        sso: sso_offered(&state).await?,
     };
     let Some(retry_after) = retry_after else {
         return Ok(render(&req, StatusCode::OK, page));

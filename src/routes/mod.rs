@@ -6,6 +6,7 @@ pub mod api;
 mod assets;
 mod health;
 mod login;
+mod login_sso;
 mod profile;
 mod profile_sessions;
 pub mod profile_tokens;
@@ -48,6 +49,8 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/login", Public)
             .get(login::show_login)
             .post(login::sign_in),
+        page("/login/sso", Public).get(login_sso::start_sso),
+        page("/login/sso/callback", Public).get(login_sso::finish_sso),
         page("/logout", SignedIn).post(login::sign_out),
         page("/setup", Public)
             .get(setup::show_setup)
@@ -123,6 +126,10 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/admin/settings", Admin)
             .get(admin::settings::show_settings)
             .post(admin::settings::update_settings)
+            .step_up(StepUp::Here),
+        page("/admin/sso", Admin)
+            .get(admin::sso::show_sso)
+            .post(admin::sso::update_sso)
             .step_up(StepUp::Here),
         page("/admin/audit", Admin).get(admin::audit_log::show_audit),
         page("/admin/audit.csv", Admin).get(admin::audit_log::export_audit),

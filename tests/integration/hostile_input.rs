@@ -1145,6 +1145,12 @@ fn query_params() -> Vec<(&'static str, Who, Vec<&'static str>)> {
         ),
         ("/login", Who::Anonymous, vec!["next"]),
         ("/login", Who::Admin, vec!["next"]),
+        ("/login/sso", Who::Anonymous, vec!["next"]),
+        (
+            "/login/sso/callback",
+            Who::Anonymous,
+            vec!["state", "code", "error"],
+        ),
         ("/profile/tokens", Who::User, vec!["tab", "q"]),
     ]
 }

@@ -12,6 +12,7 @@
 )]
 
 mod common;
+mod oidc;
 mod process;
 
 mod auth;

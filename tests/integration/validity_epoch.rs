@@ -747,6 +747,10 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     fields.push(("tenant_id", "acme"));
     let settings = ("/admin/settings", "/admin/settings");
     walk.submit(&root, settings, &fields, see_other).await;
+    // Single sign-on (switched off here) moves no token's validity.
+    let sso = ("/admin/sso", "/admin/sso");
+    let sso_fields = [("password_sign_in", "everyone"), ("issuer", "")];
+    walk.submit(&root, sso, &sso_fields, see_other).await;
     let introspect = api(Method::POST, &app, "/api/v1/introspect", &laptop);
     let answer = json_of(introspect.form(&[("token", &erp)])).await;
     assert_eq!(

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod clients;
 pub mod password_link;
 pub mod settings;
+pub mod sso;
 pub mod token_detail;
 pub mod token_new;
 pub mod tokens;

@@ -48,7 +48,7 @@ enum Outcome {
 /// Mobile sign-in: a username and password become a session token (shown once).
 #[utoipa::path(post, tag = "sessions", path = "/api/v1/sessions", request_body = SignInRequest,
     responses((status = 201, body = SessionCreated),
-                (status = 401, description = "Incorrect username or password", body = ErrorBody),
+                (status = 401, description = "Incorrect username or password (`invalid_grant`), or password sign-in is off for this account while single sign-on is on (`sso_required`)", body = ErrorBody),
         (status = 422, description = "Token creation refused by policy", body = ErrorBody),
         (status = 429, description = "Too many failed sign-ins", body = ErrorBody)))]
 pub async fn create_session(
@@ -128,6 +128,7 @@ pub async fn create_session(
             retry_after_secs: throttle::retry_after_secs(wait),
         }
         .into()),
+        Outcome::Refused(SignIn::SsoRequired) => Err(ApiError::SsoRequired),
         Outcome::Refused(_) => Err(ApiError::InvalidCredentials),
         Outcome::Invalid(errors) => Err(ApiError::Unprocessable(errors)),
     }

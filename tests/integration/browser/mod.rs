@@ -635,4 +635,5 @@ mod expiry;
 mod inventory;
 mod pages;
 mod secrets;
+mod sso;
 mod tokens;

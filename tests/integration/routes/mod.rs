@@ -2,6 +2,7 @@
 
 mod admin;
 mod api;
+mod login_sso;
 mod metrics;
 mod profile;
 mod setup;

@@ -4,5 +4,6 @@ mod audit;
 mod catalog;
 mod clients;
 mod settings;
+mod sso;
 mod tokens;
 mod users;
