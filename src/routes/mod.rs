@@ -9,6 +9,8 @@ mod login;
 mod profile;
 mod profile_sessions;
 pub mod profile_tokens;
+pub mod second_factor;
+mod security;
 mod set_password;
 mod setup;
 pub mod sudo;
@@ -48,6 +50,9 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/login", Public)
             .get(login::show_login)
             .post(login::sign_in),
+        page("/login/second-factor", Public)
+            .get(second_factor::show_second_factor)
+            .post(second_factor::verify_second_factor),
         page("/logout", SignedIn).post(login::sign_out),
         page("/setup", Public)
             .get(setup::show_setup)
@@ -62,6 +67,12 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/profile/password", SignedIn)
             .post(profile::change_password)
             .step_up(StepUp::Page("/profile#password")),
+        page("/profile/security", SignedIn).get(security::show_security),
+        page("/profile/security/totp", SignedIn).post(security::start_totp),
+        page("/profile/security/totp/confirm", SignedIn).post(security::confirm_totp),
+        page("/profile/security/totp/disable", SignedIn)
+            .post(security::disable_totp)
+            .step_up(StepUp::Page("/profile/security")),
         page("/profile/tokens", SignedIn)
             .get(profile_tokens::list_my_tokens)
             .post(profile_tokens::create_access_token),
