@@ -2,6 +2,7 @@
 
 mod admin;
 mod api;
+mod login_second_factor;
 mod metrics;
 mod profile;
 mod setup;
