@@ -4,7 +4,7 @@ mod admin;
 mod api;
 mod login_second_factor;
 mod metrics;
-mod profile;
+pub mod profile;
 mod setup;
 mod sudo;
 mod token_secret;
