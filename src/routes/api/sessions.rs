@@ -72,9 +72,7 @@ pub async fn create_session(
         device_name,
         otp,
     } = body.into_inner();
-    let otp = otp
-        .map(|otp| TypedCode::parse(&otp))
-        .unwrap_or(TypedCode::Empty);
+    let otp = otp.map_or(TypedCode::Empty, |otp| TypedCode::parse(&otp));
     let unix_now = state.clock.now().and_utc().timestamp();
     let device = device_name.trim();
     let device = if device.is_empty() {
