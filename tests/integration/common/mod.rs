@@ -1124,6 +1124,7 @@ impl Visitor {
                 None => fields.push((name, value)),
             }
         }
+        self.step_up().await;
         self.submit("/admin/settings", "/admin/settings", &fields)
             .await
     }
