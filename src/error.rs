@@ -243,6 +243,10 @@ pub enum ApiError {
     /// for the account (single sign-on, `/admin/sso`).
     #[error("single sign-on required")]
     SsoRequired,
+    /// Mobile sign-in with the right password for a user with a second
+    /// factor, and no `otp`: 401 `otp_required`.
+    #[error("one-time code required")]
+    OtpRequired,
     #[error("unprocessable: {0:?}")]
     Unprocessable(crate::domain::form::FieldErrors),
     /// A body or path that could not be read, answered only once the token was
@@ -299,6 +303,10 @@ impl ApiError {
                 "sso_required",
                 "Password sign-in is off for this account: sign in with single sign-on.".into(),
             ),
+            ApiError::OtpRequired => (
+                "otp_required",
+                "This account has two-factor sign-in: send the code from the authenticator app (or a recovery code) as `otp`.".into(),
+            ),
             ApiError::Unprocessable(_) => ("invalid_input", "Some fields are not valid.".into()),
             ApiError::Rejected(_) => ("invalid_request", "The request could not be read.".into()),
             ApiError::App(err) => match err {
@@ -324,7 +332,8 @@ impl ResponseError for ApiError {
             ApiError::MissingToken
             | ApiError::InvalidToken
             | ApiError::InvalidCredentials
-            | ApiError::SsoRequired => StatusCode::UNAUTHORIZED,
+            | ApiError::SsoRequired
+            | ApiError::OtpRequired => StatusCode::UNAUTHORIZED,
             ApiError::MalformedAuthorization(_) | ApiError::InvalidRequest(_) => {
                 StatusCode::BAD_REQUEST
             }

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod page;
 pub mod routes;
 pub mod sealing;
+pub mod second_factor;
 pub mod seed;
 pub mod sso;
 pub mod startup;

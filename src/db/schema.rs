@@ -128,6 +128,7 @@ diesel::table! {
         show_clients -> Bool,
         show_api_tokens -> Bool,
         max_overlap_hours -> Integer,
+        require_second_factor -> Text,
     }
 }
 
@@ -192,6 +193,28 @@ diesel::table! {
 }
 
 diesel::joinable!(user_identities -> users (user_id));
+
+diesel::table! {
+    /// A user's TOTP secret, sealed; pending until `confirmed_at`.
+    totp_secrets (user_id) {
+        user_id -> BigInt,
+        sealed_secret -> Binary,
+        created_at -> Timestamp,
+        confirmed_at -> Nullable<Timestamp>,
+        last_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_sha256 -> Binary,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(memberships -> users (user_id));
 diesel::table! {
     /// Moved by triggers whenever something a token's validity depends on changes.
@@ -223,4 +246,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     validity_epoch,
     sso_settings,
     user_identities,
+    totp_secrets,
+    recovery_codes,
 );

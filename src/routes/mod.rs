@@ -10,6 +10,8 @@ mod login_sso;
 mod profile;
 mod profile_sessions;
 pub mod profile_tokens;
+pub mod second_factor;
+mod security;
 mod set_password;
 mod setup;
 pub mod sudo;
@@ -51,6 +53,9 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
             .post(login::sign_in),
         page("/login/sso", Public).get(login_sso::start_sso),
         page("/login/sso/callback", Public).get(login_sso::finish_sso),
+        page("/login/second-factor", Public)
+            .get(second_factor::show_second_factor)
+            .post(second_factor::verify_second_factor),
         page("/logout", SignedIn).post(login::sign_out),
         page("/setup", Public)
             .get(setup::show_setup)
@@ -65,6 +70,12 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/profile/password", SignedIn)
             .post(profile::change_password)
             .step_up(StepUp::Page("/profile#password")),
+        page("/profile/security", SignedIn).get(security::show_security),
+        page("/profile/security/totp", SignedIn).post(security::start_totp),
+        page("/profile/security/totp/confirm", SignedIn).post(security::confirm_totp),
+        page("/profile/security/totp/disable", SignedIn)
+            .post(security::disable_totp)
+            .step_up(StepUp::Page("/profile/security")),
         page("/profile/tokens", SignedIn)
             .get(profile_tokens::list_my_tokens)
             .post(profile_tokens::create_access_token),
@@ -121,6 +132,10 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
             .post(admin::users::disable_user),
         page("/admin/users/{id}/enable", Admin).post(admin::users::enable_user),
         page("/admin/users/{id}/password-link", Admin).post(admin::users::issue_password_link),
+        page("/admin/users/{id}/second-factors/reset", Admin)
+            .get(admin::second_factors::confirm_reset)
+            .post(admin::second_factors::reset)
+            .step_up(StepUp::Here),
         page("/admin/users/{id}/memberships", Admin).post(admin::users::add_membership),
         page("/admin/users/{id}/memberships/remove", Admin).post(admin::users::remove_membership),
         page("/admin/settings", Admin)

@@ -578,6 +578,11 @@ impl TestApp {
         self.clock.advance(by);
     }
 
+    /// The server's time (its clock, moved by [`Self::advance_clock`]).
+    pub fn now(&self) -> chrono::NaiveDateTime {
+        self.clock.now()
+    }
+
     pub fn setup_code(&self) -> Option<&str> {
         self.setup_code.as_deref()
     }
@@ -860,7 +865,7 @@ impl TestApp {
 }
 
 /// Every table of the schema.
-pub const TABLES: [&str; 14] = [
+pub const TABLES: [&str; 16] = [
     "users",
     "departments",
     "user_types",
@@ -875,6 +880,8 @@ pub const TABLES: [&str; 14] = [
     "validity_epoch",
     "sso_settings",
     "user_identities",
+    "totp_secrets",
+    "recovery_codes",
 ];
 
 /// Every text cell of every row of every table (blobs in hex), one row per line.

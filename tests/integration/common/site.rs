@@ -78,7 +78,9 @@ pub fn pages(site: &Site, viewer: Viewer) -> Vec<String> {
         }
         let p = pattern.as_str();
         let these: Vec<String> = match p {
+            // `/login/second-factor` answers only a sign-in half done (its own tests).
             "/login"
+            | "/login/second-factor"
             | "/login/sso"
             | "/login/sso/callback"
             | "/setup"

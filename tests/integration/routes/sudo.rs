@@ -101,7 +101,9 @@ async fn every_marked_page_and_action_needs_the_step_up_first() {
     let site = common::site::arrange(&app);
     app.login_ok("root").await;
     let concrete = |path: &str| {
-        let id = if path.starts_with("/admin/") {
+        let id = if path.starts_with("/admin/users/") {
+            site.ada.id
+        } else if path.starts_with("/admin/") {
             site.api.id
         } else {
             site.client.id
@@ -122,6 +124,8 @@ async fn every_marked_page_and_action_needs_the_step_up_first() {
         "/profile/password",
         "/profile/tokens/{id}/regenerate",
         "/profile/tokens/{id}/show",
+        "/profile/security/totp/disable",
+        "/admin/users/{id}/second-factors/reset",
     ] {
         assert!(paths.contains(&needed), "{needed} is not marked: {paths:?}");
     }
