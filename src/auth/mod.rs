@@ -7,6 +7,7 @@ pub mod extract;
 pub mod gate;
 pub mod password;
 pub mod session_store;
+pub mod webauthn;
 
 use sha2::{Digest as _, Sha256};
 

@@ -49,6 +49,23 @@ pub(crate) fn safe_next(next: &str) -> &str {
     if local { next } else { "/" }
 }
 
+/// The sign-in page again with a message (a passkey sign-in that failed:
+/// `routes::passkeys`).
+pub(super) fn render_login(
+    req: &HttpRequest,
+    status: StatusCode,
+    next: String,
+    error: &str,
+) -> HttpResponse {
+    let page = LoginPage {
+        ctx: PageCtx::from_request(req),
+        username: String::new(),
+        next,
+        error: Some(error.to_owned()),
+    };
+    render(req, status, page)
+}
+
 pub async fn show_login(
     req: HttpRequest,
     user: Option<CurrentUser>,

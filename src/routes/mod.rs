@@ -6,6 +6,7 @@ pub mod api;
 mod assets;
 mod health;
 mod login;
+mod passkeys;
 mod profile;
 mod profile_sessions;
 pub mod profile_tokens;
@@ -48,6 +49,8 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/login", Public)
             .get(login::show_login)
             .post(login::sign_in),
+        page("/login/passkey/options", Public).post(passkeys::sign_in_options),
+        page("/login/passkey", Public).post(passkeys::sign_in),
         page("/logout", SignedIn).post(login::sign_out),
         page("/setup", Public)
             .get(setup::show_setup)
@@ -62,6 +65,14 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/profile/password", SignedIn)
             .post(profile::change_password)
             .step_up(StepUp::Page("/profile#password")),
+        page("/profile/security", SignedIn).get(passkeys::show_security_stub),
+        page("/profile/security/passkeys/options", SignedIn).post(passkeys::registration_options),
+        page("/profile/security/passkeys", SignedIn).post(passkeys::add_passkey),
+        page("/profile/security/passkeys/{id}/rename", SignedIn).post(passkeys::rename_passkey),
+        page("/profile/security/passkeys/{id}/remove", SignedIn)
+            .get(passkeys::confirm_remove)
+            .post(passkeys::remove_passkey)
+            .step_up(StepUp::Here),
         page("/profile/tokens", SignedIn)
             .get(profile_tokens::list_my_tokens)
             .post(profile_tokens::create_access_token),

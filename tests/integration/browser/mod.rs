@@ -621,5 +621,6 @@ mod acting_as_me;
 mod expiry;
 mod inventory;
 mod pages;
+mod passkeys;
 mod secrets;
 mod tokens;

@@ -860,7 +860,7 @@ impl TestApp {
 }
 
 /// Every table of the schema.
-pub const TABLES: [&str; 12] = [
+pub const TABLES: [&str; 13] = [
     "users",
     "departments",
     "user_types",
@@ -873,6 +873,7 @@ pub const TABLES: [&str; 12] = [
     "throttle_events",
     "password_codes",
     "validity_epoch",
+    "passkeys",
 ];
 
 /// Every text cell of every row of every table (blobs in hex), one row per line.
