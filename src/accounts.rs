@@ -6,7 +6,7 @@
 
 use crate::auth::password::Hasher;
 use crate::db::audit::{self, Actor, AuditAction, Event, Outcome, TargetType};
-use crate::db::{self, DbConn, DbPool, sessions, throttle, users};
+use crate::db::{self, DbConn, DbPool, second_factors, sessions, throttle, users};
 use crate::domain::account::{NewAccount, Password, UserStatus};
 use crate::domain::form::FieldErrors;
 use crate::domain::throttle::{
@@ -83,7 +83,7 @@ pub enum SignInFrom {
 
 impl SignInFrom {
     /// The audit actions of a success and of a failure.
-    fn actions(self) -> (AuditAction, AuditAction) {
+    pub(crate) fn actions(self) -> (AuditAction, AuditAction) {
         match self {
             Self::Web => (AuditAction::Login, AuditAction::LoginFailure),
             Self::Mobile => (AuditAction::MobileLogin, AuditAction::MobileLoginFailure),
@@ -95,6 +95,9 @@ impl SignInFrom {
 #[derive(Debug)]
 pub enum SignIn {
     Success(users::User),
+    /// The password is right, and the user has a second factor: not signed in
+    /// until it checks out (`second_factor::verify_sign_in`).
+    SecondFactor(users::User),
     /// Unknown user, wrong password or disabled account: the caller cannot tell which.
     Failed,
     /// Too many recent failures from this address; try again after this wait.
@@ -173,25 +176,52 @@ pub fn sign_in(
         }
     };
 
-    // A success clears the account's failures from this address and does not
-    // count against the address.
-    throttle::clear(conn, &account_bucket)?;
+    // A right password does not count against the address, nor as a failure.
     for attempt in attempts {
         throttle::forget(conn, attempt)?;
     }
+    if second_factors::has_any(conn, user.id)? {
+        // The account's failures from this address stay until the second
+        // factor checks out: wrong codes add to them (a password alone must
+        // not reset the count of guesses at the code).
+        let event = Event::new(AuditAction::SecondFactorAsked, Outcome::Success)
+            .target(TargetType::User, Some(user.id), Some(&user.username))
+            .detail(action.as_str());
+        audit::record(conn, actor, &event)?;
+        return Ok(SignIn::SecondFactor(user));
+    }
+    finish_sign_in(conn, &user, actor, from, None)?;
+    Ok(SignIn::Success(user))
+}
+
+/// Completes a sign-in whose every factor checked out: clears the account's
+/// failures from this address, notes the sign-in time and writes the audit row
+/// (`login` or `mobile_login`, with `detail`: which second factor, if any).
+pub fn finish_sign_in(
+    conn: &mut DbConn,
+    user: &users::User,
+    actor: &Actor,
+    from: SignInFrom,
+    detail: Option<&str>,
+) -> Result<(), AppError> {
+    let address = actor.ip.as_deref().unwrap_or("unknown");
+    throttle::clear(conn, &login_account_address_bucket(&user.username, address))?;
     users::touch_last_login(conn, user.id)?;
     let actor = Actor {
         user_id: Some(user.id),
         username: Some(user.username.clone()),
         ..actor.clone()
     };
-    let event = Event::new(action, Outcome::Success).target(
+    let mut event = Event::new(from.actions().0, Outcome::Success).target(
         TargetType::User,
         Some(user.id),
         Some(&user.username),
     );
+    if let Some(detail) = detail {
+        event = event.detail(detail);
+    }
     audit::record(conn, &actor, &event)?;
-    Ok(SignIn::Success(user))
+    Ok(())
 }
 
 /// Counts a check of a signed-in user's own password against the account's

@@ -14,6 +14,7 @@ pub mod page;
 pub mod passkeys;
 pub mod routes;
 pub mod sealing;
+pub mod second_factor;
 pub mod seed;
 pub mod startup;
 pub mod state;

@@ -12,6 +12,7 @@ use webauthn_rs::prelude::{
     PublicKeyCredential, Webauthn,
 };
 
+use crate::accounts::SignInFrom;
 use crate::auth::webauthn::{credential_id_text, user_handle};
 use crate::db::audit::{self, Actor, AuditAction, Event, Outcome, TargetType};
 use crate::db::passkeys::{self, NewPasskey, PasskeyRow};
@@ -299,10 +300,7 @@ pub fn sign_in(
     };
     let target = (Some(user.id), user.username.as_str());
     let account_bucket = login_account_address_bucket(&user.username, address);
-    if let Err(wait) = begin_attempt(
-        conn,
-        &[(account_bucket.clone(), LOGIN_PER_ACCOUNT_AND_ADDRESS)],
-    )? {
+    if let Err(wait) = begin_attempt(conn, &[(account_bucket, LOGIN_PER_ACCOUNT_AND_ADDRESS)])? {
         failed(conn, actor, purpose, Outcome::Denied, target, "throttled")?;
         return Ok(Checked::Throttled { wait });
     }
@@ -331,21 +329,11 @@ pub fn sign_in(
             return Ok(Checked::Failed);
         }
     };
-    throttle::clear(conn, &account_bucket)?;
     for attempt in attempts {
         throttle::forget(conn, attempt)?;
     }
     record_use(conn, &row, passkey, &result)?;
-    users::touch_last_login(conn, user.id)?;
-    let actor = Actor {
-        user_id: Some(user.id),
-        username: Some(user.username.clone()),
-        ..actor.clone()
-    };
-    let event = Event::new(AuditAction::Login, Outcome::Success)
-        .target(TargetType::User, Some(user.id), Some(&user.username))
-        .detail("passkey");
-    audit::record(conn, &actor, &event)?;
+    crate::accounts::finish_sign_in(conn, &user, actor, SignInFrom::Web, Some("passkey"))?;
     Ok(Checked::Verified(user))
 }
 
@@ -363,14 +351,23 @@ pub fn confirm(
     actor: &Actor,
 ) -> Result<Checked, AppError> {
     let address = actor.ip.as_deref().unwrap_or("unknown");
-    let bucket = match purpose {
-        Purpose::StepUp => password_check_bucket(user.id),
-        Purpose::SignIn | Purpose::SecondFactor => {
-            login_account_address_bucket(&user.username, address)
-        }
+    // The second factor counts in the sign-in's buckets, as a wrong code does;
+    // a step-up like a password check.
+    let buckets = match purpose {
+        Purpose::StepUp => vec![(
+            password_check_bucket(user.id),
+            LOGIN_PER_ACCOUNT_AND_ADDRESS,
+        )],
+        Purpose::SignIn | Purpose::SecondFactor => vec![
+            (
+                login_account_address_bucket(&user.username, address),
+                LOGIN_PER_ACCOUNT_AND_ADDRESS,
+            ),
+            (login_address_bucket(address), LOGIN_PER_ADDRESS),
+        ],
     };
     let target = (Some(user.id), user.username.as_str());
-    let attempts = match begin_attempt(conn, &[(bucket, LOGIN_PER_ACCOUNT_AND_ADDRESS)])? {
+    let attempts = match begin_attempt(conn, &buckets)? {
         Ok(attempts) => attempts,
         Err(wait) => {
             failed(conn, actor, purpose, Outcome::Denied, target, "throttled")?;
@@ -380,9 +377,9 @@ pub fn confirm(
     let verified = webauthn
         .finish_passkey_authentication(credential, state)
         .ok()
-        .and_then(|result| {
+        .map(|result| {
             let id = credential_id_text(result.cred_id().as_ref());
-            Some((result, id))
+            (result, id)
         });
     let found = match verified {
         Some((result, id)) => passkeys::find_by_credential_id(conn, &id)?

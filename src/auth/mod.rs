@@ -6,6 +6,7 @@ pub mod csrf;
 pub mod extract;
 pub mod gate;
 pub mod password;
+pub mod pending_sign_in;
 pub mod session_store;
 pub mod webauthn;
 

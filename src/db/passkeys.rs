@@ -122,3 +122,8 @@ pub fn delete(conn: &mut DbConn, user_id: i64, id: i64) -> QueryResult<usize> {
     )
     .execute(conn)
 }
+
+/// Removes every passkey of the user (an administrator's reset); how many went.
+pub fn delete_all(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
+    diesel::delete(passkeys::table.filter(passkeys::user_id.eq(user_id))).execute(conn)
+}

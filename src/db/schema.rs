@@ -128,6 +128,7 @@ diesel::table! {
         show_clients -> Bool,
         show_api_tokens -> Bool,
         max_overlap_hours -> Integer,
+        require_second_factor -> Text,
     }
 }
 
@@ -162,6 +163,27 @@ diesel::table! {
         created_by -> Nullable<BigInt>,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// A user's TOTP secret, sealed; pending until `confirmed_at`.
+    totp_secrets (user_id) {
+        user_id -> BigInt,
+        sealed_secret -> Binary,
+        created_at -> Timestamp,
+        confirmed_at -> Nullable<Timestamp>,
+        last_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_sha256 -> Binary,
+        created_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
     }
 }
@@ -210,5 +232,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     throttle_events,
     password_codes,
     validity_epoch,
+    totp_secrets,
+    recovery_codes,
     passkeys,
 );

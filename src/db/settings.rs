@@ -4,6 +4,7 @@ use diesel::prelude::*;
 
 use super::DbConn;
 use super::schema::settings;
+use crate::domain::second_factor::SecondFactorPolicy;
 
 /// The token policy and instance settings (row id 1): all that an administrator
 /// edits.
@@ -21,6 +22,8 @@ pub struct Settings {
     pub show_clients: bool,
     pub show_api_tokens: bool,
     pub max_overlap_hours: i32,
+    /// Who must have a second factor (`SecondFactorPolicy`'s text).
+    pub require_second_factor: String,
 }
 
 pub fn load(conn: &mut DbConn) -> QueryResult<Settings> {
@@ -62,7 +65,28 @@ pub fn setup_code(conn: &mut DbConn) -> QueryResult<Option<String>> {
         .first(conn)
 }
 
+/// Who must have a second factor (read by the gate on every page of a
+/// signed-in user, so one column only).
+pub fn second_factor_policy(conn: &mut DbConn) -> QueryResult<SecondFactorPolicy> {
+    let text: String = settings::table
+        .find(1)
+        .select(settings::require_second_factor)
+        .first(conn)?;
+    Ok(parse_policy(&text))
+}
+
+/// The stored policy; a text the CHECK constraint lets through is always one
+/// of the three, and anything else is read as the strictest.
+fn parse_policy(text: &str) -> SecondFactorPolicy {
+    text.parse().unwrap_or(SecondFactorPolicy::Everyone)
+}
+
 impl Settings {
+    /// Who must have a second factor.
+    pub fn second_factor_policy(&self) -> SecondFactorPolicy {
+        parse_policy(&self.require_second_factor)
+    }
+
     /// The token policy these settings define.
     pub fn policy(&self) -> crate::domain::policy::Policy {
         crate::domain::policy::Policy {

@@ -33,6 +33,12 @@ text_codes! {
         // Step-up (re-entering the password before Show and the like).
         StepUp = "step_up",
         StepUpFailure = "step_up_failure",
+        // Second factors (TOTP, recovery codes).
+        SecondFactorAsked = "second_factor_asked",
+        TotpEnabled = "totp_enabled",
+        TotpDisabled = "totp_disabled",
+        RecoveryCodeUsed = "recovery_code_used",
+        SecondFactorsReset = "second_factors_reset",
         // Requests the gate refused.
         AuthorizationFailure = "authorization_failure",
         CsrfFailure = "csrf_failure",
@@ -104,6 +110,11 @@ impl AuditAction {
             Self::PasskeyFailure => "Passkey check failed",
             Self::StepUp => "Password confirmed for a sensitive action",
             Self::StepUpFailure => "Password confirmation failed",
+            Self::SecondFactorAsked => "Password accepted; second factor asked",
+            Self::TotpEnabled => "Authenticator app turned on",
+            Self::TotpDisabled => "Authenticator app turned off",
+            Self::RecoveryCodeUsed => "Recovery code used",
+            Self::SecondFactorsReset => "Two-factor sign-in reset by an administrator",
             Self::SessionsRevoked => "Web sessions signed out",
             Self::AuthorizationFailure => "Access denied",
             Self::CsrfFailure => "Form check failed",

@@ -15,6 +15,7 @@ pub mod policy;
 pub mod proxy;
 pub mod rate_limit;
 pub mod scopes;
+pub mod second_factor;
 pub mod throttle;
 pub mod token;
 pub mod token_filter;

@@ -7,6 +7,7 @@ use askama::Template;
 
 use crate::accounts::{self, SignIn, SignInFrom};
 use crate::auth::extract::{ClientInfo, CurrentUser};
+use crate::auth::pending_sign_in;
 use crate::auth::session_store::begin_session;
 use crate::db::audit::{self, AuditAction, Event, Outcome, TargetType};
 use crate::domain::account::Password;
@@ -114,6 +115,11 @@ pub async fn sign_in(
         SignIn::Success(user) => {
             begin_session(&session, user.id, &client).map_err(|e| AppError::Internal(e.into()))?;
             return Ok(redirect(safe_next(&next)));
+        }
+        SignIn::SecondFactor(user) => {
+            pending_sign_in::begin(&session, user.id, safe_next(&next), &state.clock)
+                .map_err(|e| AppError::Internal(e.into()))?;
+            return Ok(redirect("/login/second-factor"));
         }
         SignIn::Failed => ("Incorrect username or password.".to_owned(), None),
         SignIn::Throttled { wait } => (

@@ -10,6 +10,8 @@ mod passkeys;
 mod profile;
 mod profile_sessions;
 pub mod profile_tokens;
+pub mod second_factor;
+mod security;
 mod set_password;
 mod setup;
 pub mod sudo;
@@ -51,6 +53,11 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
             .post(login::sign_in),
         page("/login/passkey/options", Public).post(passkeys::sign_in_options),
         page("/login/passkey", Public).post(passkeys::sign_in),
+        page("/login/second-factor", Public)
+            .get(second_factor::show_second_factor)
+            .post(second_factor::verify_second_factor),
+        page("/login/second-factor/passkey/options", Public).post(passkeys::second_factor_options),
+        page("/login/second-factor/passkey", Public).post(passkeys::second_factor),
         page("/logout", SignedIn).post(login::sign_out),
         page("/setup", Public)
             .get(setup::show_setup)
@@ -65,7 +72,12 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/profile/password", SignedIn)
             .post(profile::change_password)
             .step_up(StepUp::Page("/profile#password")),
-        page("/profile/security", SignedIn).get(passkeys::show_security_stub),
+        page("/profile/security", SignedIn).get(security::show_security),
+        page("/profile/security/totp", SignedIn).post(security::start_totp),
+        page("/profile/security/totp/confirm", SignedIn).post(security::confirm_totp),
+        page("/profile/security/totp/disable", SignedIn)
+            .post(security::disable_totp)
+            .step_up(StepUp::Page("/profile/security")),
         page("/profile/security/passkeys/options", SignedIn).post(passkeys::registration_options),
         page("/profile/security/passkeys", SignedIn).post(passkeys::add_passkey),
         page("/profile/security/passkeys/{id}/rename", SignedIn).post(passkeys::rename_passkey),

@@ -14,9 +14,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde_json::json;
 use webauthn_rs::prelude::{
-    DiscoverableAuthentication, PasskeyRegistration, PublicKeyCredential,
+    DiscoverableAuthentication, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
     RegisterPublicKeyCredential, Webauthn,
 };
+
+use super::second_factor;
+use crate::accounts::{self, SignInFrom};
+use crate::auth::pending_sign_in;
 
 use crate::auth::extract::{ClientInfo, CurrentUser};
 use crate::auth::session_store::begin_session;
@@ -25,7 +29,7 @@ use crate::db::passkeys::{self as db_passkeys, PasskeyRow};
 use crate::domain::throttle;
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
-use crate::passkeys::{self, Checked};
+use crate::passkeys::{self, Checked, Purpose};
 use crate::routes::acting::Acting;
 use crate::state::AppState;
 
@@ -64,8 +68,9 @@ fn json_error(status: StatusCode, message: &str) -> HttpResponse {
     HttpResponse::build(status).json(json!({ "error": message }))
 }
 
-fn relying_party(req: &HttpRequest) -> Result<Webauthn, HttpResponse> {
-    rp::relying_party(req).map_err(|why| json_error(StatusCode::CONFLICT, why.message()))
+/// The relying party, or why there is none (for an options endpoint: 409).
+fn relying_party(req: &HttpRequest) -> Result<Webauthn, &'static str> {
+    rp::relying_party(req).map_err(rp::Unavailable::message)
 }
 
 fn internal(err: impl Into<anyhow::Error>) -> AppError {
@@ -126,7 +131,7 @@ pub async fn registration_options(
 ) -> Result<HttpResponse, AppError> {
     let webauthn = match relying_party(&req) {
         Ok(webauthn) => webauthn,
-        Err(res) => return Ok(res),
+        Err(why) => return Ok(json_error(StatusCode::CONFLICT, why)),
     };
     if let Err(message) = passkeys::check_name(&form.name) {
         return Ok(json_error(StatusCode::UNPROCESSABLE_ENTITY, message));
@@ -309,7 +314,7 @@ pub async fn sign_in_options(
 ) -> Result<HttpResponse, AppError> {
     let webauthn = match relying_party(&req) {
         Ok(webauthn) => webauthn,
-        Err(res) => return Ok(res),
+        Err(why) => return Ok(json_error(StatusCode::CONFLICT, why)),
     };
     let (mut options, authentication) = webauthn
         .start_discoverable_authentication()
@@ -375,29 +380,121 @@ pub async fn sign_in(
     }
 }
 
-// ----- Temporary: /profile/security until the second-factor page lands -----
+// ----- The second factor after a correct password -----
 
-#[derive(Template)]
-#[template(path = "profile/security_stub.html")]
-struct SecurityStubPage {
-    ctx: PageCtx,
-    passkeys: PasskeySection,
+/// What the session keeps between the two requests of a second-factor
+/// check: whose sign-in it is for, and webauthn-rs's state.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SecondFactorCeremony {
+    user_id: i64,
+    state: PasskeyAuthentication,
 }
 
-/// `GET /profile/security` (stand-in).
-pub async fn show_security_stub(
+/// `POST /login/second-factor/passkey/options`: options naming the pending
+/// user's passkeys.
+pub async fn second_factor_options(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    session: Session,
 ) -> Result<HttpResponse, AppError> {
-    let unavailable = unavailable_here(&req);
-    let user_id = user.id;
-    let passkeys = state
-        .db(move |conn| PasskeySection::load(conn, user_id, unavailable))
-        .await?;
-    let page = SecurityStubPage {
-        ctx: PageCtx::from_request(&req),
-        passkeys,
+    let webauthn = match relying_party(&req) {
+        Ok(webauthn) => webauthn,
+        Err(why) => return Ok(json_error(StatusCode::CONFLICT, why)),
     };
-    Ok(render(&req, StatusCode::OK, page))
+    let Some(pending) = pending_sign_in::current(&session, &state.clock) else {
+        return Ok(json_error(
+            StatusCode::CONFLICT,
+            "Your sign-in timed out or was not started. Sign in again.",
+        ));
+    };
+    let user_id = pending.user_id;
+    let keys = state
+        .db(move |conn| passkeys::of_user(conn, user_id))
+        .await?
+        .into_iter()
+        .map(|(_, passkey)| passkey)
+        .collect::<Vec<_>>();
+    if keys.is_empty() {
+        return Ok(json_error(
+            StatusCode::CONFLICT,
+            "You have no passkey. Use your other second factor.",
+        ));
+    }
+    let (options, authentication) = webauthn
+        .start_passkey_authentication(&keys)
+        .map_err(internal)?;
+    let ceremony = SecondFactorCeremony {
+        user_id,
+        state: authentication,
+    };
+    rp::keep(&session, &state.clock, Ceremony::SecondFactor, ceremony).map_err(internal)?;
+    Ok(HttpResponse::Ok().json(options))
+}
+
+#[derive(serde::Deserialize)]
+pub struct CredentialForm {
+    #[serde(default)]
+    credential: String,
+}
+
+/// `POST /login/second-factor/passkey`: a passkey's answer finishes the
+/// pending sign-in.
+pub async fn second_factor(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    client: ClientInfo,
+    HtmlForm(form): HtmlForm<CredentialForm>,
+) -> Result<HttpResponse, AppError> {
+    let (pending, user, _) = match second_factor::pending_user(&state, &session).await? {
+        Ok(found) => found,
+        Err(back) => return Ok(back),
+    };
+    let webauthn =
+        rp::relying_party(&req).map_err(|why| AppError::BadRequest(why.message().into()))?;
+    let credential: PublicKeyCredential = credential_of(&form.credential)?;
+    let ceremony: SecondFactorCeremony =
+        not_started(rp::take(&session, &state.clock, Ceremony::SecondFactor))?;
+    if ceremony.user_id != user.id {
+        return Err(AppError::BadRequest(
+            "This passkey check was started for another sign-in. Try again.".into(),
+        ));
+    }
+    let actor = client.actor(None);
+    let checked = state
+        .db(move |conn| {
+            let checked = passkeys::confirm(
+                conn,
+                &webauthn,
+                &user,
+                &credential,
+                &ceremony.state,
+                Purpose::SecondFactor,
+                &actor,
+            )?;
+            if let Checked::Verified(user) = &checked {
+                accounts::finish_sign_in(conn, user, &actor, SignInFrom::Web, Some("passkey"))?;
+            }
+            Ok(checked)
+        })
+        .await?;
+    match checked {
+        Checked::Verified(_) => second_factor::finish(&session, &pending, &client),
+        Checked::Failed => {
+            flash(
+                &session,
+                FlashKind::Error,
+                "That passkey did not confirm it is you. Try again, or use another second factor.",
+            );
+            Ok(redirect("/login/second-factor"))
+        }
+        Checked::Throttled { wait } => {
+            flash(
+                &session,
+                FlashKind::Error,
+                throttle::sign_in_wait_message(wait),
+            );
+            Ok(redirect("/login/second-factor"))
+        }
+    }
 }

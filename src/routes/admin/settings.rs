@@ -11,6 +11,7 @@ use crate::db::settings::{self, Settings};
 use crate::db::tokens;
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::Overlap;
+use crate::domain::second_factor::SecondFactorPolicy;
 use crate::domain::token::TokenKind;
 use crate::error::AppError;
 use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
@@ -33,6 +34,7 @@ pub struct SettingsForm {
     show_clients: Option<String>,
     show_api_tokens: Option<String>,
     max_overlap: String,
+    require_second_factor: String,
 }
 
 impl SettingsForm {
@@ -48,12 +50,18 @@ impl SettingsForm {
             show_clients: s.show_clients.then(|| "on".into()),
             show_api_tokens: s.show_api_tokens.then(|| "on".into()),
             max_overlap: Overlap::within_hours(s.max_overlap_hours).to_string(),
+            require_second_factor: s.require_second_factor.clone(),
         }
     }
 
     /// Whether `overlap` is the one chosen (the select marks it).
     fn is_max_overlap(&self, overlap: Overlap) -> bool {
         self.max_overlap == overlap.as_str()
+    }
+
+    /// Whether `policy` is the one chosen (its radio button is checked).
+    fn is_second_factor_policy(&self, policy: SecondFactorPolicy) -> bool {
+        self.require_second_factor == policy.as_str()
     }
 
     /// The changes, or field errors.
@@ -89,6 +97,16 @@ impl SettingsForm {
             errors.add("max_overlap", "Choose one of the offered overlaps.");
             Overlap::None
         });
+        let second_factor = self
+            .require_second_factor
+            .parse::<SecondFactorPolicy>()
+            .unwrap_or_else(|_| {
+                errors.add(
+                    "require_second_factor",
+                    "Choose who must have a second factor.",
+                );
+                SecondFactorPolicy::Nobody
+            });
         let tenant_id = self.tenant_id.trim().to_owned();
         if tenant_id.chars().count() > 100 || tenant_id.chars().any(char::is_control) {
             errors.add("tenant_id", "Use at most 100 printable characters.");
@@ -107,6 +125,7 @@ impl SettingsForm {
             show_clients: self.show_clients.is_some(),
             show_api_tokens: self.show_api_tokens.is_some(),
             max_overlap_hours: max_overlap.hours(),
+            require_second_factor: second_factor.as_str().to_owned(),
         })
     }
 }
@@ -124,7 +143,8 @@ fn audit_detail(changes: &Settings, tenant_before: &str) -> String {
     };
     format!(
         "default {} d, max {} d, non-expiring {}, retention {} d, mobile sessions {} d, creation {}, \
-         show clients {}, show API tokens {}, overlap at most {}, {tenant}",
+         show clients {}, show API tokens {}, overlap at most {}, second factor required of {}, \
+         {tenant}",
         changes.default_lifetime_days,
         changes.max_lifetime_days,
         if changes.allow_non_expiring {
@@ -138,6 +158,7 @@ fn audit_detail(changes: &Settings, tenant_before: &str) -> String {
         on_off(changes.show_clients),
         on_off(changes.show_api_tokens),
         Overlap::within_hours(changes.max_overlap_hours).label(),
+        changes.require_second_factor,
     )
 }
 
@@ -154,6 +175,7 @@ struct SettingsPage {
     /// Whether this instance has a key to seal secrets with (Show).
     sealing: bool,
     overlaps: [Overlap; 4],
+    second_factor_policies: [SecondFactorPolicy; 3],
 }
 
 pub async fn show_settings(
@@ -168,6 +190,7 @@ pub async fn show_settings(
         errors: FieldErrors::new(),
         sealing: state.issuer.sealer.is_configured(),
         overlaps: Overlap::ALL,
+        second_factor_policies: SecondFactorPolicy::ALL,
     };
     Ok(render(&req, StatusCode::OK, page))
 }
@@ -187,6 +210,7 @@ pub async fn update_settings(
                 errors,
                 sealing: state.issuer.sealer.is_configured(),
                 overlaps: Overlap::ALL,
+                second_factor_policies: SecondFactorPolicy::ALL,
             };
             return Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
         }
@@ -246,6 +270,7 @@ mod tests {
             show_clients: Some("on".into()),
             show_api_tokens: None,
             max_overlap: "1d".into(),
+            require_second_factor: "admins".into(),
         }
     }
 

@@ -73,6 +73,25 @@ impl Browser {
         );
     }
 
+    /// Types the username and password on /login and submits them; the path
+    /// it leads to.
+    async fn password_step(&self, username: &str) -> String {
+        self.goto("/login").await;
+        self.find("input[name=username]")
+            .await
+            .send_keys(username)
+            .await
+            .expect("type the username");
+        self.find("input[name=password]")
+            .await
+            .send_keys(PASSWORD)
+            .await
+            .expect("type the password");
+        self.click_to_new_page("form[action=\"/login\"] button[type=submit]", "Sign in")
+            .await;
+        self.path().await
+    }
+
     /// Signs out with the header's button.
     async fn sign_out(&self) {
         self.click_to_new_page("form[action=\"/logout\"] button", "Sign out")
@@ -81,12 +100,13 @@ impl Browser {
     }
 }
 
-/// Adds a passkey, signs in with it alone, and removes it after the step-up.
+/// Adds a passkey, signs in with it as the second factor and alone, and
+/// removes it after the step-up.
 #[actix_web::test]
-async fn a_passkey_is_added_signs_in_alone_and_is_removed_after_a_step_up() {
-    let Some(binaries) =
-        browser_or_skip("a_passkey_is_added_signs_in_alone_and_is_removed_after_a_step_up")
-    else {
+async fn a_passkey_is_added_is_the_second_factor_signs_in_alone_and_is_removed_after_a_step_up() {
+    let Some(binaries) = browser_or_skip(
+        "a_passkey_is_added_is_the_second_factor_signs_in_alone_and_is_removed_after_a_step_up",
+    ) else {
         return;
     };
     let (app, ada) = root_and_ada().await;
@@ -107,6 +127,26 @@ async fn a_passkey_is_added_signs_in_alone_and_is_removed_after_a_step_up() {
     let audit = app.audit_rows("passkey_registered");
     assert_eq!(audit.len(), 1, "{audit:?}");
 
+    // The password alone no longer signs in: the passkey is the second factor.
+    browser.sign_out().await;
+    assert_eq!(browser.password_step("ada").await, "/login/second-factor");
+    assert!(
+        !browser.exists("form[action=\"/logout\"]").await,
+        "not signed in yet"
+    );
+    browser
+        .press_to_new_page("#second-factor-passkey", "Use a passkey")
+        .await;
+    assert_eq!(browser.path().await, "/profile/tokens");
+    assert!(browser.exists("form[action=\"/logout\"]").await);
+    let logins = app.audit_rows("login");
+    assert_eq!(
+        logins.len(),
+        2,
+        "the first with the password alone: {logins:?}"
+    );
+    assert_eq!(logins[1].detail.as_deref(), Some("passkey"));
+
     // Signing in without a password.
     browser.sign_out().await;
     browser
@@ -115,12 +155,8 @@ async fn a_passkey_is_added_signs_in_alone_and_is_removed_after_a_step_up() {
     assert_eq!(browser.path().await, "/profile/tokens");
     assert!(browser.exists("form[action=\"/logout\"]").await);
     let logins = app.audit_rows("login");
-    assert!(
-        logins
-            .iter()
-            .any(|row| row.detail.as_deref() == Some("passkey")),
-        "{logins:?}"
-    );
+    assert_eq!(logins.len(), 3);
+    assert_eq!(logins[2].detail.as_deref(), Some("passkey"));
     let used = app.db(|conn| tessera::db::passkeys::list_for_user(conn, ada.id).unwrap());
     assert!(used[0].last_used_at.is_some(), "the last use is recorded");
 

@@ -860,7 +860,7 @@ impl TestApp {
 }
 
 /// Every table of the schema.
-pub const TABLES: [&str; 13] = [
+pub const TABLES: [&str; 15] = [
     "users",
     "departments",
     "user_types",
@@ -873,6 +873,8 @@ pub const TABLES: [&str; 13] = [
     "throttle_events",
     "password_codes",
     "validity_epoch",
+    "totp_secrets",
+    "recovery_codes",
     "passkeys",
 ];
 
