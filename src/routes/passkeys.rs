@@ -94,8 +94,9 @@ fn not_started<T>(taken: Taken<T>) -> Result<T, AppError> {
     }
 }
 
-/// The browser's answer in the `credential` field.
-fn credential_of<T: serde::de::DeserializeOwned>(field: &str) -> Result<T, AppError> {
+/// Refuses a form that arrived without the browser's answer (JavaScript
+/// off, or no WebAuthn): said before anything else.
+fn require_answer(field: &str) -> Result<(), AppError> {
     if field.trim().is_empty() {
         return Err(AppError::BadRequest(
             "Passkeys need JavaScript and a browser that supports them (WebAuthn); \
@@ -103,6 +104,11 @@ fn credential_of<T: serde::de::DeserializeOwned>(field: &str) -> Result<T, AppEr
                 .into(),
         ));
     }
+    Ok(())
+}
+
+/// The browser's answer in the `credential` field.
+fn credential_of<T: serde::de::DeserializeOwned>(field: &str) -> Result<T, AppError> {
     serde_json::from_str(field).map_err(|_| {
         AppError::BadRequest("The passkey answer could not be read. Try again.".into())
     })
@@ -180,9 +186,10 @@ pub async fn add_passkey(
     let name = passkeys::check_name(&form.name)
         .map_err(|message| AppError::BadRequest(message.into()))?
         .to_owned();
-    let credential: RegisterPublicKeyCredential = credential_of(&form.credential)?;
+    require_answer(&form.credential)?;
     let registration: PasskeyRegistration =
         not_started(rp::take(&session, &state.clock, Ceremony::Register))?;
+    let credential: RegisterPublicKeyCredential = credential_of(&form.credential)?;
     let Ok(passkey) = webauthn.finish_passkey_registration(&credential, &registration) else {
         return Err(AppError::BadRequest(
             "The passkey could not be added: its answer did not verify. Try again.".into(),
@@ -344,9 +351,10 @@ pub async fn sign_in(
 ) -> Result<HttpResponse, AppError> {
     let webauthn =
         rp::relying_party(&req).map_err(|why| AppError::BadRequest(why.message().into()))?;
-    let credential: PublicKeyCredential = credential_of(&form.credential)?;
+    require_answer(&form.credential)?;
     let authentication: DiscoverableAuthentication =
         not_started(rp::take(&session, &state.clock, Ceremony::SignIn))?;
+    let credential: PublicKeyCredential = credential_of(&form.credential)?;
     let actor = client.actor(None);
     let checked = state
         .db(move |conn| passkeys::sign_in(conn, &webauthn, &credential, authentication, &actor))
@@ -452,9 +460,10 @@ pub async fn second_factor(
     };
     let webauthn =
         rp::relying_party(&req).map_err(|why| AppError::BadRequest(why.message().into()))?;
-    let credential: PublicKeyCredential = credential_of(&form.credential)?;
+    require_answer(&form.credential)?;
     let ceremony: SecondFactorCeremony =
         not_started(rp::take(&session, &state.clock, Ceremony::SecondFactor))?;
+    let credential: PublicKeyCredential = credential_of(&form.credential)?;
     if ceremony.user_id != user.id {
         return Err(AppError::BadRequest(
             "This passkey check was started for another sign-in. Try again.".into(),

@@ -3,6 +3,7 @@
 mod admin;
 mod api;
 mod metrics;
+mod passkeys;
 mod profile;
 mod setup;
 mod sudo;
