@@ -92,6 +92,15 @@ impl Browser {
         self.path().await
     }
 
+    /// axe-core's serious problems on the current page, gathered in `problems`
+    /// (nothing when axe is not installed and not required).
+    async fn axe_into(&self, axe: Option<&str>, problems: &mut Vec<String>) {
+        if let Some(axe) = axe {
+            let path = self.path().await;
+            problems.extend(super::pages::axe_problems(self, axe, &path, None).await);
+        }
+    }
+
     /// Signs out with the header's button.
     async fn sign_out(&self) {
         self.click_to_new_page("form[action=\"/logout\"] button", "Sign out")
@@ -109,6 +118,11 @@ async fn a_passkey_is_added_is_the_second_factor_signs_in_alone_and_is_removed_a
     ) else {
         return;
     };
+    let axe = super::pages::axe_or_skip(
+        "a_passkey_is_added_is_the_second_factor_signs_in_alone_and_is_removed_after_a_step_up",
+    );
+    let axe = axe.as_deref();
+    let mut problems = Vec::new();
     let (app, ada) = root_and_ada().await;
     let mut browser = Browser::launch(&binaries, &app).await;
     browser.use_localhost();
@@ -116,6 +130,7 @@ async fn a_passkey_is_added_is_the_second_factor_signs_in_alone_and_is_removed_a
     browser.sign_in("ada").await;
 
     browser.add_passkey("Laptop", true).await;
+    browser.axe_into(axe, &mut problems).await;
     let row = app.db(|conn| tessera::db::passkeys::list_for_user(conn, ada.id).unwrap());
     assert_eq!(row.len(), 1);
     assert!(row[0].passwordless);
@@ -134,6 +149,7 @@ async fn a_passkey_is_added_is_the_second_factor_signs_in_alone_and_is_removed_a
         !browser.exists("form[action=\"/logout\"]").await,
         "not signed in yet"
     );
+    browser.axe_into(axe, &mut problems).await;
     browser
         .press_to_new_page("#second-factor-passkey", "Use a passkey")
         .await;
@@ -149,6 +165,7 @@ async fn a_passkey_is_added_is_the_second_factor_signs_in_alone_and_is_removed_a
 
     // Signing in without a password.
     browser.sign_out().await;
+    browser.axe_into(axe, &mut problems).await;
     browser
         .press_to_new_page("#passkey-sign-in", "Sign in with a passkey")
         .await;
@@ -179,6 +196,7 @@ async fn a_passkey_is_added_is_the_second_factor_signs_in_alone_and_is_removed_a
         browser.path().await,
         format!("/profile/security/passkeys/{}/remove", row[0].id)
     );
+    browser.axe_into(axe, &mut problems).await;
     browser
         .press_to_new_page("form[action$=\"/remove\"]", "Remove passkey")
         .await;
@@ -199,4 +217,5 @@ async fn a_passkey_is_added_is_the_second_factor_signs_in_alone_and_is_removed_a
             .contains("That passkey did not sign you in."),
     );
     assert_eq!(app.audit_rows("passkey_failure").len(), 1);
+    assert!(problems.is_empty(), "axe:\n{}", problems.join("\n"));
 }
