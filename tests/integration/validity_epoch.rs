@@ -822,8 +822,13 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     walk.submit(&root, add, &fields, bad).await;
     let visitor = app.visitor();
     let no_answer = [("credential", "")];
-    walk.submit(&visitor, ("/login", "/login/passkey/options"), &[], conflict)
-        .await;
+    walk.submit(
+        &visitor,
+        ("/login", "/login/passkey/options"),
+        &[],
+        conflict,
+    )
+    .await;
     walk.submit(&visitor, ("/login", "/login/passkey"), &no_answer, bad)
         .await;
     let options = ("/login", "/login/second-factor/passkey/options");
@@ -836,12 +841,21 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     )
     .execute(&mut db.get().unwrap())
     .unwrap();
-    let key = id(&db, "SELECT id FROM passkeys WHERE credential_id = 'walk-key'");
+    let key = id(
+        &db,
+        "SELECT id FROM passkeys WHERE credential_id = 'walk-key'",
+    );
     let rename = format!("/profile/security/passkeys/{key}/rename");
-    walk.submit(&root, (security, &rename), &[("name", "Spare key")], see_other)
-        .await;
+    walk.submit(
+        &root,
+        (security, &rename),
+        &[("name", "Spare key")],
+        see_other,
+    )
+    .await;
     let remove = format!("/profile/security/passkeys/{key}/remove");
-    walk.submit(&root, (security, &remove), &[], see_other).await;
+    walk.submit(&root, (security, &remove), &[], see_other)
+        .await;
 
     // Every write path of the route table was driven.
     let writes: BTreeSet<(String, String)> = common::route_table()

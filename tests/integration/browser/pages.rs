@@ -200,7 +200,12 @@ pub(super) fn axe_or_skip(test: &str) -> Option<String> {
 
 /// Runs axe-core on the current page (injecting it first when the page has
 /// none); its serious and critical violations, one line each with the nodes.
-pub(super) async fn axe_problems(browser: &Browser, axe: &str, path: &str, only: Option<&str>) -> Vec<String> {
+pub(super) async fn axe_problems(
+    browser: &Browser,
+    axe: &str,
+    path: &str,
+    only: Option<&str>,
+) -> Vec<String> {
     if browser.js("return typeof window.axe;", vec![]).await != json!("object") {
         browser.js(axe, vec![]).await;
     }

@@ -219,3 +219,143 @@ async fn a_passkey_is_added_is_the_second_factor_signs_in_alone_and_is_removed_a
     assert_eq!(app.audit_rows("passkey_failure").len(), 1);
     assert!(problems.is_empty(), "axe:\n{}", problems.join("\n"));
 }
+
+/// Wraps the page's `navigator.credentials` so that every challenge the
+/// server sends is noted (base64url) in the tab's `sessionStorage`, which
+/// outlives the page.
+const SPY_ON_CHALLENGES: &str = "\
+    if (window.__challengeSpy) return; window.__challengeSpy = true; \
+    const note = (options) => { \
+      const bytes = new Uint8Array(options.publicKey.challenge); \
+      let text = ''; for (const b of bytes) text += String.fromCharCode(b); \
+      const b64 = btoa(text).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, ''); \
+      const seen = JSON.parse(sessionStorage.getItem('challenges') || '[]'); \
+      seen.push(b64); sessionStorage.setItem('challenges', JSON.stringify(seen)); }; \
+    const creds = navigator.credentials; \
+    const create = creds.create.bind(creds), get = creds.get.bind(creds); \
+    creds.create = (o) => { note(o); return create(o); }; \
+    creds.get = (o) => { note(o); return get(o); };";
+
+/// A challenge (base64url) as it could be written: so, in standard base64,
+/// in hex, and as Rust's `Debug` prints bytes, both the challenge's own and
+/// those of its base64url text inside a client's JSON.
+fn challenge_forms(challenge: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(challenge)
+        .expect("a base64url challenge");
+    let listed = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    vec![
+        challenge.to_owned(),
+        base64::engine::general_purpose::STANDARD.encode(&bytes),
+        bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        listed(&bytes),
+        listed(challenge.as_bytes()),
+    ]
+}
+
+impl Browser {
+    /// The session cookies the browser holds now, into `secrets`.
+    async fn keep_cookies(&self, secrets: &mut Vec<String>) {
+        for cookie in self.client.get_all_cookies().await.expect("the cookies") {
+            secrets.push(cookie.value().to_owned());
+        }
+    }
+
+    /// Presses a passkey button in `scope`, noting the challenge it gets.
+    async fn press_passkey(&self, scope: &str, label: &str) {
+        self.js(SPY_ON_CHALLENGES, vec![]).await;
+        self.press_to_new_page(scope, label).await;
+    }
+}
+
+/// The real binary at trace level, a passkey added, used as the second factor
+/// and alone: no challenge the server sent, and no session cookie the browser
+/// held, is in its logs, its audit rows or anywhere in the database.
+#[actix_web::test]
+async fn webauthn_challenges_and_session_cookies_reach_no_log_audit_row_or_database() {
+    let test = "webauthn_challenges_and_session_cookies_reach_no_log_audit_row_or_database";
+    let Some(binaries) = browser_or_skip(test) else {
+        return;
+    };
+    let db = common::fresh_database();
+    crate::process::create_admin(&db.url, "root", PASSWORD, &[]);
+    let mut server = crate::process::Server::start(
+        &db.url,
+        &["--cookie-secure", "false"],
+        &[("TESSERA_LOG", "trace")],
+    );
+    let base = server.url("").replace("127.0.0.1", "localhost");
+    let browser = Browser::launch_at(&binaries, &base).await;
+    browser.add_virtual_authenticator();
+    let mut secrets = Vec::new();
+
+    browser.sign_in("root").await;
+    browser.keep_cookies(&mut secrets).await;
+    browser.goto("/profile/security").await;
+    browser
+        .find("#passkey-name")
+        .await
+        .send_keys("Laptop")
+        .await
+        .expect("type the name");
+    browser.press_passkey("#add-passkey", "Add passkey").await;
+    assert!(browser.body_text().await.contains("added"));
+    browser.keep_cookies(&mut secrets).await;
+    browser.sign_out().await;
+    assert_eq!(browser.password_step("root").await, "/login/second-factor");
+    browser.keep_cookies(&mut secrets).await;
+    browser
+        .press_passkey("#second-factor-passkey", "Use a passkey")
+        .await;
+    assert_eq!(browser.path().await, "/profile/tokens");
+    browser.keep_cookies(&mut secrets).await;
+    browser.sign_out().await;
+    browser
+        .press_passkey("#passkey-sign-in", "Sign in with a passkey")
+        .await;
+    assert_eq!(browser.path().await, "/profile/tokens");
+    browser.keep_cookies(&mut secrets).await;
+    let challenges = browser
+        .js(
+            "return JSON.parse(sessionStorage.getItem('challenges') || '[]');",
+            vec![],
+        )
+        .await;
+    let challenges: Vec<String> = serde_json::from_value(challenges).expect("challenges");
+    assert_eq!(challenges.len(), 3, "{challenges:?}");
+    secrets.retain(|secret| secret.len() >= 16);
+    secrets.extend(challenges.iter().flat_map(|c| challenge_forms(c)));
+    secrets.sort();
+    secrets.dedup();
+
+    server.terminate();
+    server.wait();
+    let logs = server.log();
+    assert!(logs.lines().count() > 50, "trace logging was on");
+    let pool =
+        tessera::db::connect_and_migrate(&tessera::db::DatabaseUrl::parse(&db.url).unwrap(), 1)
+            .unwrap();
+    let mut stored = common::database_dump(&pool);
+    if let Some(path) = db.url.strip_prefix("sqlite://") {
+        for file in [path.to_owned(), format!("{path}-wal")] {
+            if let Ok(bytes) = std::fs::read(&file) {
+                stored.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    assert!(stored.contains("passkey_registered") && stored.contains("Laptop"));
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "in the logs: {secret}");
+        assert!(
+            !stored.contains(secret.as_str()),
+            "in the database: {secret}"
+        );
+    }
+}
