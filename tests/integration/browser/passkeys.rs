@@ -254,7 +254,11 @@ fn challenge_forms(challenge: &str) -> Vec<String> {
     vec![
         challenge.to_owned(),
         base64::engine::general_purpose::STANDARD.encode(&bytes),
-        bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        bytes.iter().fold(String::new(), |mut hex, b| {
+            use std::fmt::Write as _;
+            let _ = write!(hex, "{b:02x}");
+            hex
+        }),
         listed(&bytes),
         listed(challenge.as_bytes()),
     ]
