@@ -239,6 +239,10 @@ pub enum ApiError {
     /// Mobile sign-in with an unknown user, a wrong password or a disabled account.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// Mobile sign-in with the right password for a user with a second
+    /// factor, and no `otp`: 401 `otp_required`.
+    #[error("one-time code required")]
+    OtpRequired,
     #[error("unprocessable: {0:?}")]
     Unprocessable(crate::domain::form::FieldErrors),
     /// A body or path that could not be read, answered only once the token was
@@ -291,6 +295,10 @@ impl ApiError {
             ApiError::InvalidCredentials => {
                 ("invalid_grant", "Incorrect username or password.".into())
             }
+            ApiError::OtpRequired => (
+                "otp_required",
+                "This account has two-factor sign-in: send the code from the authenticator app (or a recovery code) as `otp`.".into(),
+            ),
             ApiError::Unprocessable(_) => ("invalid_input", "Some fields are not valid.".into()),
             ApiError::Rejected(_) => ("invalid_request", "The request could not be read.".into()),
             ApiError::App(err) => match err {
@@ -313,9 +321,10 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::MissingToken | ApiError::InvalidToken | ApiError::InvalidCredentials => {
-                StatusCode::UNAUTHORIZED
-            }
+            ApiError::MissingToken
+            | ApiError::InvalidToken
+            | ApiError::InvalidCredentials
+            | ApiError::OtpRequired => StatusCode::UNAUTHORIZED,
             ApiError::MalformedAuthorization(_) | ApiError::InvalidRequest(_) => {
                 StatusCode::BAD_REQUEST
             }

@@ -19,7 +19,7 @@ use futures_util::StreamExt as _;
 use super::csrf;
 use super::extract::{ClientInfo, CurrentUser};
 use super::session_store::{UNAVAILABLE_ENTRY, USER_ENTRY};
-use crate::db::{audit, users};
+use crate::db::{audit, second_factors, settings, users};
 use crate::domain::origin::{self, CrossSite, Own};
 use crate::error::AppError;
 use crate::routes::sudo;
@@ -119,13 +119,27 @@ async fn guard(
         return Ok(req.error_response(err));
     }
 
+    // Whether to ask, with the user, if the second-factor policy holds this
+    // page back from them (see `must_enrol`).
+    let enrolment_applies = access.is_private() && !reachable_before_enrolment(&path);
+    let mut must_enrol = false;
     let user = match session.get::<i64>(USER_ENTRY).ok().flatten() {
         Some(user_id) => {
             match state
-                .db(move |conn| Ok(users::find(conn, user_id).optional()?))
+                .db(move |conn| {
+                    let user = users::find(conn, user_id).optional()?;
+                    let enrol = match &user {
+                        Some(user) if enrolment_applies => must_enrol_now(conn, user)?,
+                        _ => false,
+                    };
+                    Ok((user, enrol))
+                })
                 .await
             {
-                Ok(Some(user)) if user.is_active() => Some(user),
+                Ok((Some(user), enrol)) if user.is_active() => {
+                    must_enrol = enrol;
+                    Some(user)
+                }
                 Ok(_) => {
                     // Deleted or disabled since sign-in: the session ends here.
                     session.purge();
@@ -153,6 +167,11 @@ async fn guard(
             }
             Some(_) => {}
         }
+    }
+    // The policy requires a second factor of this user, who has none: every
+    // other page leads to the security page until they enrol one.
+    if must_enrol {
+        return Ok(req.into_response(crate::page::redirect(ENROL_PAGE)));
     }
     if let Some(user) = &user {
         req.extensions_mut().insert(CurrentUser(user.clone()));
@@ -218,6 +237,28 @@ async fn guard(
     }
 
     Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// Where a user whom the policy requires a second factor of enrols one.
+const ENROL_PAGE: &str = "/profile/security";
+
+/// The signed-in pages a user without a required second factor may still
+/// reach: the security page and its forms (a factor of any kind is enrolled
+/// under it), the step-up it may ask for, and signing out.
+fn reachable_before_enrolment(path: &str) -> bool {
+    path == ENROL_PAGE
+        || path.starts_with("/profile/security/")
+        || path == "/sudo"
+        || path == "/logout"
+}
+
+/// Whether the second-factor policy (`/admin/settings`) holds `user` back
+/// until they enrol a factor.
+fn must_enrol_now(conn: &mut crate::db::DbConn, user: &users::User) -> diesel::QueryResult<bool> {
+    Ok(
+        settings::second_factor_policy(conn)?.requires(user.is_admin)
+            && !second_factors::has_any(conn, user.id)?,
+    )
 }
 
 /// Whether a query string or form body decodes to text with a NUL character.

@@ -141,6 +141,10 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
             .post(admin::users::disable_user),
         page("/admin/users/{id}/enable", Admin).post(admin::users::enable_user),
         page("/admin/users/{id}/password-link", Admin).post(admin::users::issue_password_link),
+        page("/admin/users/{id}/second-factors/reset", Admin)
+            .get(admin::second_factors::confirm_reset)
+            .post(admin::second_factors::reset)
+            .step_up(StepUp::Here),
         page("/admin/users/{id}/memberships", Admin).post(admin::users::add_membership),
         page("/admin/users/{id}/memberships/remove", Admin).post(admin::users::remove_membership),
         page("/admin/settings", Admin)

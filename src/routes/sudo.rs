@@ -15,10 +15,13 @@ use super::login::safe_next;
 use crate::accounts;
 use crate::auth::extract::CurrentUser;
 use crate::clock::Clock;
+use crate::db::second_factors;
 use crate::domain::account::Password;
+use crate::domain::second_factor::TypedCode;
 use crate::error::AppError;
 use crate::page::{HtmlForm, PageCtx, redirect, render};
 use crate::routes::acting::Acting;
+use crate::second_factor;
 use crate::state::AppState;
 
 /// How long a step-up lasts.
@@ -50,6 +53,8 @@ struct SudoPage {
     ctx: PageCtx,
     next: String,
     error: Option<String>,
+    /// The user has an authenticator app: a code may stand for the password.
+    totp: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -60,22 +65,35 @@ pub struct NextQuery {
 
 #[derive(serde::Deserialize)]
 pub struct SudoForm {
-    password: Password,
+    #[serde(default)]
+    password: Option<Password>,
+    /// A TOTP or recovery code instead of the password (SPEC §9).
+    #[serde(default)]
+    code: String,
     #[serde(default)]
     next: String,
 }
 
+/// Whether the user can step up with a code (has an authenticator app).
+async fn has_totp(state: &AppState, user_id: i64) -> Result<bool, AppError> {
+    state
+        .db(move |conn| Ok(second_factors::of_user(conn, user_id)?.totp))
+        .await
+}
+
 pub async fn show_sudo(
     req: HttpRequest,
-    _user: CurrentUser,
+    state: web::Data<AppState>,
+    user: CurrentUser,
     query: web::Query<NextQuery>,
-) -> HttpResponse {
+) -> Result<HttpResponse, AppError> {
     let page = SudoPage {
         ctx: PageCtx::from_request(&req),
         next: safe_next(&query.next).to_owned(),
         error: None,
+        totp: has_totp(&state, user.id).await?,
     };
-    render(&req, StatusCode::OK, page)
+    Ok(render(&req, StatusCode::OK, page))
 }
 
 pub async fn confirm_sudo(
@@ -90,9 +108,29 @@ pub async fn confirm_sudo(
 ) -> Result<HttpResponse, AppError> {
     let next = safe_next(&form.next).to_owned();
     let account = who.0;
+    let totp = has_totp(&state, account.id).await?;
+    let typed = TypedCode::parse(&form.code);
+    let password = form.password.filter(|p| !p.expose().is_empty());
+    let issuer = state.issuer.clone();
+    let unix_now = state.clock.now().and_utc().timestamp();
     let outcome = state
-        .blocking(move |pool, hasher| {
-            accounts::confirm_password(pool, hasher, &account, &form.password, &actor)
+        .blocking(move |pool, hasher| match (password, typed) {
+            (None, typed) if totp && typed != TypedCode::Empty => second_factor::confirm_code(
+                pool,
+                &issuer.sealer,
+                &account,
+                &typed,
+                unix_now,
+                &actor,
+            ),
+            (Some(password), _) => {
+                accounts::confirm_password(pool, hasher, &account, &password, &actor)
+            }
+            (None, _) => Ok(Err(if totp {
+                "Enter your password or a code.".to_owned()
+            } else {
+                "Enter your password.".to_owned()
+            })),
         })
         .await?;
     match outcome {
@@ -110,6 +148,7 @@ pub async fn confirm_sudo(
                 ctx: PageCtx::from_request(&req),
                 next,
                 error: Some(error),
+                totp,
             };
             Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page))
         }

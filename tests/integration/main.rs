@@ -24,6 +24,7 @@ mod logging;
 mod proxy;
 mod reliability;
 mod routes;
+mod second_factor_secrets;
 mod secrets;
 mod shutdown;
 mod site_wide;

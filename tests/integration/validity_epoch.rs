@@ -264,6 +264,8 @@ const READ_FOR_TOKENS: [(&str, &[&str]); 7] = [
             "show_clients",
             "show_api_tokens",
             "max_overlap_hours",
+            // Who must have a second factor: web pages only.
+            "require_second_factor",
         ],
     ),
 ];
@@ -422,6 +424,53 @@ impl Walk {
         let body = self.step(&method, &path, expected, sent).await;
         serde_json::from_str(&body).unwrap_or(Value::Null)
     }
+}
+
+/// The second-factor routes: ada (with `password`) enrols an authenticator
+/// app, signs in with it elsewhere, root resets it (`user`: her admin page),
+/// and she turns it off (nothing left by then).
+async fn second_factor_steps(
+    walk: &mut Walk,
+    app: &TestApp,
+    (root, ada): (&Visitor, &Visitor),
+    user: &str,
+    password: &str,
+) {
+    use crate::routes::profile::security::code_now;
+    let (ok, see_other) = (StatusCode::OK, StatusCode::SEE_OTHER);
+    let security = "/profile/security";
+    let page = walk
+        .submit(ada, (security, "/profile/security/totp"), &[], ok)
+        .await;
+    let secret = common::text_of(&page, "#totp-secret").expect("the TOTP secret");
+    let code = code_now(app, &secret);
+    let confirm = (security, "/profile/security/totp/confirm");
+    walk.submit(ada, confirm, &[("code", &code)], ok).await;
+    app.advance_clock(std::time::Duration::from_secs(30));
+    let phone = app.visitor();
+    let signed_in = phone.login("ada", password).await;
+    assert_eq!(
+        common::location(signed_in.headers()),
+        "/login/second-factor"
+    );
+    let second = ("/login/second-factor", "/login/second-factor");
+    walk.submit(
+        &phone,
+        second,
+        &[("code", &code_now(app, &secret))],
+        see_other,
+    )
+    .await;
+    let fields = [("password", PASSWORD), ("next", "/admin")];
+    walk.submit(root, ("/sudo", "/sudo"), &fields, see_other)
+        .await;
+    let reset = format!("{user}/second-factors/reset");
+    walk.submit(root, (&reset, &reset), &[], see_other).await;
+    let fields = [("password", password), ("next", security)];
+    walk.submit(ada, ("/sudo", "/sudo"), &fields, see_other)
+        .await;
+    let disable = (security, "/profile/security/totp/disable");
+    walk.submit(ada, disable, &[], see_other).await;
 }
 
 /// The route pattern of a path: every number in it is an `{id}`.
@@ -806,6 +855,9 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     let others = (list, "/profile/sessions/others/revoke");
     walk.submit(&ada, others, &[], see_other).await;
     assert_eq!(desk.get(list).await.status(), see_other, "signed out");
+    // A second factor: enrolled, used to sign in, reset by root, turned off.
+    let password = "another fine password";
+    second_factor_steps(&mut walk, &app, (&root, &ada), &user, password).await;
     walk.step("POST", "/logout", see_other, ada.logout()).await;
 
     // Passkeys, which tokens do not depend on. At 127.0.0.1 no ceremony

@@ -6,6 +6,7 @@ pub mod audit_log;
 pub mod catalog;
 pub mod clients;
 pub mod password_link;
+pub mod second_factors;
 pub mod settings;
 pub mod token_detail;
 pub mod token_new;

@@ -199,8 +199,15 @@ pub async fn update_settings(
     req: HttpRequest,
     state: web::Data<AppState>,
     Acting { actor, session, .. }: Acting<CurrentAdmin>,
-    HtmlForm(form): HtmlForm<SettingsForm>,
+    HtmlForm(mut form): HtmlForm<SettingsForm>,
 ) -> Result<HttpResponse, AppError> {
+    // A client that does not know the second-factor policy keeps it as it is.
+    if form.require_second_factor.is_empty() {
+        let policy = state
+            .db(|conn| Ok(settings::second_factor_policy(conn)?))
+            .await?;
+        form.require_second_factor = policy.as_str().to_owned();
+    }
     let changes = match form.validate() {
         Ok(changes) => changes,
         Err(errors) => {

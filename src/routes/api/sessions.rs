@@ -17,9 +17,11 @@ use crate::domain::account::Password;
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::ExpiryChoice;
 use crate::domain::scopes::ScopeSet;
+use crate::domain::second_factor::TypedCode;
 use crate::domain::throttle;
 use crate::domain::token::TokenKind;
 use crate::error::{ApiError, AppError, ErrorBody};
+use crate::second_factor::{self, SecondStep};
 use crate::state::AppState;
 use crate::tokens::{self, CreateRequest};
 
@@ -30,6 +32,11 @@ pub struct SignInRequest {
     password: Password,
     #[serde(default)]
     device_name: String,
+    /// For an account with two-factor sign-in: the code from its authenticator
+    /// app, or a recovery code. Without it such an account gets 401 `otp_required`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    otp: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -42,13 +49,16 @@ pub struct SessionCreated {
 enum Outcome {
     Created(tokens::Issued),
     Refused(SignIn),
+    OtpRequired,
     Invalid(FieldErrors),
 }
 
-/// Mobile sign-in: a username and password become a session token (shown once).
+/// Mobile sign-in: a username and password (and for an account with
+/// two-factor sign-in, `otp`) become a session token (shown once).
 #[utoipa::path(post, tag = "sessions", path = "/api/v1/sessions", request_body = SignInRequest,
     responses((status = 201, body = SessionCreated),
-                (status = 401, description = "Incorrect username or password", body = ErrorBody),
+        (status = 401, description = "Incorrect username, password or one-time code; \
+            or `otp_required`: the password is right and the account needs `otp`", body = ErrorBody),
         (status = 422, description = "Token creation refused by policy", body = ErrorBody),
         (status = 429, description = "Too many failed sign-ins", body = ErrorBody)))]
 pub async fn create_session(
@@ -60,7 +70,10 @@ pub async fn create_session(
         username,
         password,
         device_name,
+        otp,
     } = body.into_inner();
+    let otp = otp.map_or(TypedCode::Empty, |otp| TypedCode::parse(&otp));
+    let unix_now = state.clock.now().and_utc().timestamp();
     let device = device_name.trim();
     let device = if device.is_empty() {
         "Mobile device".to_owned()
@@ -80,6 +93,25 @@ pub async fn create_session(
                 SignInFrom::Mobile,
             )? {
                 SignIn::Success(user) => user,
+                // The password is right: only now may the answer say a code is missing.
+                SignIn::SecondFactor(_) if otp == TypedCode::Empty => {
+                    return Ok(Outcome::OtpRequired);
+                }
+                SignIn::SecondFactor(user) => match second_factor::verify_sign_in(
+                    pool,
+                    &prefix.sealer,
+                    &user,
+                    &otp,
+                    unix_now,
+                    &actor,
+                    SignInFrom::Mobile,
+                )? {
+                    SecondStep::Success(_) => user,
+                    SecondStep::Failed => return Ok(Outcome::Refused(SignIn::Failed)),
+                    SecondStep::Throttled { wait } => {
+                        return Ok(Outcome::Refused(SignIn::Throttled { wait }));
+                    }
+                },
                 other => return Ok(Outcome::Refused(other)),
             };
             let conn = &mut pool.get()?;
@@ -129,6 +161,7 @@ pub async fn create_session(
         }
         .into()),
         Outcome::Refused(_) => Err(ApiError::InvalidCredentials),
+        Outcome::OtpRequired => Err(ApiError::OtpRequired),
         Outcome::Invalid(errors) => Err(ApiError::Unprocessable(errors)),
     }
 }

@@ -578,6 +578,11 @@ impl TestApp {
         self.clock.advance(by);
     }
 
+    /// The server's time (its clock, moved by [`Self::advance_clock`]).
+    pub fn now(&self) -> chrono::NaiveDateTime {
+        self.clock.now()
+    }
+
     pub fn setup_code(&self) -> Option<&str> {
         self.setup_code.as_deref()
     }

@@ -2,9 +2,10 @@
 
 mod admin;
 mod api;
+mod login_second_factor;
 mod metrics;
 mod passkeys;
-mod profile;
+pub mod profile;
 mod setup;
 mod sudo;
 mod token_secret;

@@ -1,5 +1,6 @@
 //! The profile page and changing one's password.
 
+pub mod security;
 mod sessions;
 mod tokens;
 
