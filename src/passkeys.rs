@@ -405,3 +405,16 @@ pub fn confirm(
     record_use(conn, &row, passkey, &result)?;
     Ok(Checked::Verified(user.clone()))
 }
+
+/// The `step_up` audit row of a step-up by passkey.
+pub fn record_step_up(
+    conn: &mut DbConn,
+    user: &users::User,
+    actor: &Actor,
+) -> Result<(), AppError> {
+    let event = Event::new(AuditAction::StepUp, Outcome::Success)
+        .target(TargetType::User, Some(user.id), Some(&user.username))
+        .detail("passkey");
+    audit::record(conn, actor, &event)?;
+    Ok(())
+}

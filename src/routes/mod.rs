@@ -68,6 +68,8 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/sudo", SignedIn)
             .get(sudo::show_sudo)
             .post(sudo::confirm_sudo),
+        page("/sudo/passkey/options", SignedIn).post(passkeys::step_up_options),
+        page("/sudo/passkey", SignedIn).post(passkeys::step_up),
         page("/profile", SignedIn).get(profile::show_profile),
         page("/profile/password", SignedIn)
             .post(profile::change_password)

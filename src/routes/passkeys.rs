@@ -507,3 +507,109 @@ pub async fn second_factor(
         }
     }
 }
+
+// ----- The step-up (`/sudo`) -----
+
+/// Whether the user has a passkey (`/sudo` offers it then).
+pub async fn has_passkey(state: &AppState, user_id: i64) -> Result<bool, AppError> {
+    state
+        .db(move |conn| Ok(db_passkeys::has_any(conn, user_id)?))
+        .await
+}
+
+/// What the session keeps between the two requests of a step-up by passkey.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StepUpCeremony {
+    user_id: i64,
+    state: PasskeyAuthentication,
+}
+
+/// `POST /sudo/passkey/options`: options naming the signed-in user's passkeys.
+pub async fn step_up_options(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Acting { who, session, .. }: Acting<CurrentUser>,
+) -> Result<HttpResponse, AppError> {
+    let webauthn = match relying_party(&req) {
+        Ok(webauthn) => webauthn,
+        Err(why) => return Ok(json_error(StatusCode::CONFLICT, why)),
+    };
+    let user_id = who.id;
+    let keys = state
+        .db(move |conn| passkeys::of_user(conn, user_id))
+        .await?
+        .into_iter()
+        .map(|(_, passkey)| passkey)
+        .collect::<Vec<_>>();
+    if keys.is_empty() {
+        return Ok(json_error(
+            StatusCode::CONFLICT,
+            "You have no passkey. Enter your password instead.",
+        ));
+    }
+    let (options, authentication) = webauthn
+        .start_passkey_authentication(&keys)
+        .map_err(internal)?;
+    let ceremony = StepUpCeremony {
+        user_id,
+        state: authentication,
+    };
+    rp::keep(&session, &state.clock, Ceremony::StepUp, ceremony).map_err(internal)?;
+    Ok(HttpResponse::Ok().json(options))
+}
+
+/// `POST /sudo/passkey`: one of the user's passkeys confirms it is them; the
+/// session is elevated as by the password.
+pub async fn step_up(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Acting {
+        who,
+        actor,
+        session,
+    }: Acting<CurrentUser>,
+    HtmlForm(form): HtmlForm<SignInForm>,
+) -> Result<HttpResponse, AppError> {
+    let next = super::login::safe_next(&form.next).to_owned();
+    let webauthn =
+        rp::relying_party(&req).map_err(|why| AppError::BadRequest(why.message().into()))?;
+    require_answer(&form.credential)?;
+    let ceremony: StepUpCeremony = not_started(rp::take(&session, &state.clock, Ceremony::StepUp))?;
+    let credential: PublicKeyCredential = credential_of(&form.credential)?;
+    let user = who.0;
+    if ceremony.user_id != user.id {
+        return Err(AppError::BadRequest(
+            "This passkey check was started for someone else. Try again.".into(),
+        ));
+    }
+    let checked = state
+        .db(move |conn| {
+            let checked = passkeys::confirm(
+                conn,
+                &webauthn,
+                &user,
+                &credential,
+                &ceremony.state,
+                Purpose::StepUp,
+                &actor,
+            )?;
+            if let Checked::Verified(user) = &checked {
+                passkeys::record_step_up(conn, user, &actor)?;
+            }
+            Ok(checked)
+        })
+        .await?;
+    let message = match checked {
+        Checked::Verified(_) => {
+            super::sudo::elevate(&session, &state.clock)?;
+            return Ok(redirect(&next));
+        }
+        Checked::Failed => "That passkey did not confirm it is you.".to_owned(),
+        Checked::Throttled { wait } => format!(
+            "Too many failed checks. Wait {}, then try again.",
+            crate::domain::throttle::wait_text(wait)
+        ),
+    };
+    flash(&session, FlashKind::Error, message);
+    Ok(super::sudo::step_up_first(&next))
+}

@@ -887,6 +887,11 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     walk.submit(&visitor, options, &[], conflict).await;
     let second = ("/login", "/login/second-factor/passkey");
     walk.submit(&visitor, second, &no_answer, see_other).await;
+    let sudo = "/sudo?next=/profile/security";
+    walk.submit(&root, (sudo, "/sudo/passkey/options"), &[], conflict)
+        .await;
+    walk.submit(&root, (sudo, "/sudo/passkey"), &no_answer, bad)
+        .await;
     diesel::sql_query(
         "INSERT INTO passkeys (user_id, name, credential_id, credential, passwordless, created_at) \
          SELECT id, 'Key', 'walk-key', '{}', FALSE, CURRENT_TIMESTAMP FROM users WHERE username = 'root'",

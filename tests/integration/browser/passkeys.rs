@@ -182,16 +182,15 @@ async fn a_passkey_is_added_is_the_second_factor_signs_in_alone_and_is_removed_a
     browser
         .click_to_new_page("#passkeys a[href$=\"/remove\"]", "Remove")
         .await;
+    // The passkey itself may stand for the password.
     assert_eq!(browser.path().await, "/sudo");
+    browser.axe_into(axe, &mut problems).await;
     browser
-        .find("input[name=password]")
-        .await
-        .send_keys(PASSWORD)
-        .await
-        .expect("type the password");
-    browser
-        .click_to_new_page("form[action=\"/sudo\"] button[type=submit]", "Confirm")
+        .press_to_new_page("#sudo-passkey", "Use a passkey")
         .await;
+    let step_ups = app.audit_rows("step_up");
+    assert_eq!(step_ups.len(), 1);
+    assert_eq!(step_ups[0].detail.as_deref(), Some("passkey"));
     assert_eq!(
         browser.path().await,
         format!("/profile/security/passkeys/{}/remove", row[0].id)
