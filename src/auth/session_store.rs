@@ -163,13 +163,15 @@ pub fn current_key_hash(session: &actix_session::Session) -> Vec<u8> {
 }
 
 /// Signs `user_id` in on this session: a new session id (a fixated pre-login
-/// id is worthless), the user, and where the sign-in came from. Every way of
-/// signing in ends here.
+/// id is worthless) holding nothing of the one before (not another user's
+/// step-up, nor a half-finished sign-in), the user, and where the sign-in came
+/// from. Every way of signing in ends here.
 pub fn begin_session(
     session: &actix_session::Session,
     user_id: i64,
     client: &ClientInfo,
 ) -> Result<(), actix_session::SessionInsertError> {
+    session.clear();
     session.renew();
     session.insert(USER_ENTRY, user_id)?;
     remember_client(session, client)

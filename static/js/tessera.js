@@ -366,9 +366,10 @@
     wireExpiryControls(body);
     wireCloseLinks(dialog);
     dialog.showModal();
-    // A destructive confirmation starts on its way out, not on the red button.
-    const cancel = body.querySelector("[data-dialog-close]");
-    if (cancel) cancel.focus();
+    // A destructive confirmation starts on its way out, not on the red button
+    // (its Cancel is marked autofocus); the step-up, in its password field.
+    const first = body.querySelector("[autofocus]") || body.querySelector("[data-dialog-close]");
+    if (first) first.focus();
   }
 
   const confirmDialog = document.getElementById("confirm-dialog");

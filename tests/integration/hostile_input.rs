@@ -149,6 +149,9 @@ async fn world() -> World {
     app.login_ok("root").await;
     let user = app.visitor();
     user.login_ok("ada").await;
+    // Both stepped up: every form, the sensitive ones too, is reached.
+    app.step_up().await;
+    user.step_up().await;
     let anon = app.visitor();
     World {
         app,
@@ -2183,6 +2186,7 @@ async fn arbitrary_bodies_never_get_a_5xx() {
             client: new_client(),
         };
         rt.block_on(admin.login_ok("root"));
+        rt.block_on(admin.step_up());
         let csrf = rt.block_on(async { csrf_in(&admin.get_html("/profile").await) });
         let statuses: std::cell::RefCell<BTreeMap<u16, usize>> = std::cell::RefCell::default();
         for (method, path, route) in &routes {

@@ -606,6 +606,7 @@ fn arrange(conn: &mut DbConn) -> Arranged {
 /// Toggles the policy's token-creation switch off and on during the load: a
 /// change that moves the validity epoch but takes nothing from any token.
 async fn toggle_token_creation(race: Arc<Race>, admin: Visitor) {
+    admin.step_up().await;
     let page = admin.get_html("/admin/settings").await;
     let policy: Vec<(String, String)> = common::form_fields(&page, "/admin/settings")
         .into_iter()

@@ -236,6 +236,18 @@ async fn no_secret_reaches_logs_audit_or_database() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "ada signs in");
+    // She steps up (the password once more), as regenerating and the password
+    // change below ask.
+    let sudo = server.url("/sudo");
+    let res = ada
+        .submit(
+            &sudo,
+            &sudo,
+            &[("password", ada_password), ("next", "/profile")],
+            &mut secrets,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "ada steps up");
     let res = ada
         .submit(
             &server.url("/profile/tokens/new"),

@@ -130,6 +130,8 @@ async fn pages_have_one_h1_and_a_label_for_every_input() {
     }
     let site = common::site::arrange(&app);
     app.login_ok("root").await;
+    // Stepped up, so that the pages behind the step-up are walked too.
+    app.step_up().await;
     let ada = site.ada.id;
     let res = app
         .submit(
@@ -163,6 +165,7 @@ async fn pages_have_one_h1_and_a_label_for_every_input() {
     // And what a member sees of them.
     let member = app.visitor();
     member.login_ok("ada").await;
+    member.step_up().await;
     for path in common::site::pages(&site, Viewer::Member) {
         let res = member.get(&path).await;
         assert_eq!(res.status(), StatusCode::OK, "GET {path} as a member");
@@ -273,6 +276,7 @@ async fn unknown_routes_wrong_methods_and_large_bodies_get_plain_pages() {
         "a real page asks to sign in"
     );
     app.login_ok("ada").await;
+    app.step_up().await;
 
     let res = app.get("/no/such/page").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);

@@ -551,6 +551,9 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
         .await;
     walk.step("POST", "/login", see_other, root.login("root", PASSWORD))
         .await;
+    let sudo = [("password", PASSWORD), ("next", "/admin")];
+    walk.submit(&root, ("/sudo", "/sudo"), &sudo, see_other)
+        .await;
     let fields = [("name", "Field Ops"), ("description", "")];
     let new_department = ("/admin/departments/new", "/admin/departments");
     walk.submit(&root, new_department, &fields, see_other).await;
@@ -622,10 +625,9 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     ];
     let new_client = ("/profile/clients/new", "/profile/clients");
     let bi = new_token_in(&walk.submit(&ada, new_client, &fields, ok).await);
-    // Show, behind the step-up: first to /sudo, then the secret.
+    // Show, behind the step-up: /sudo, then the secret.
     let bi_id = id(&db, "SELECT id FROM tokens WHERE name = 'BI'");
     let show = format!("/profile/tokens/{bi_id}/show");
-    walk.submit(&ada, (&show, &show), &[], see_other).await;
     let sudo = [("password", PASSWORD), ("next", show.as_str())];
     walk.submit(&ada, ("/sudo", "/sudo"), &sudo, see_other)
         .await;
@@ -833,6 +835,9 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     walk.submit(&stranger, set, &fields, see_other).await;
     let login = ada.login("ada", "a fine new password");
     walk.step("POST", "/login", see_other, login).await;
+    let sudo = [("password", "a fine new password"), ("next", "/profile")];
+    walk.submit(&ada, ("/sudo", "/sudo"), &sudo, see_other)
+        .await;
     let fields = [
         ("current_password", "a fine new password"),
         ("new_password", "another fine password"),

@@ -313,6 +313,7 @@ async fn regenerate_in_its_dialog_offers_the_same_control() {
     let (id, _) = app.new_access_token("deploy", &["devices:read"]).await;
     let browser = Browser::launch(&binaries, &app).await;
     browser.sign_in("ada").await;
+    browser.step_up().await;
     browser.goto("/profile/tokens").await;
     browser
         .click(

@@ -608,6 +608,19 @@ impl Browser {
             "the page shows Sign out"
         );
     }
+
+    /// Steps up through `/sudo` (the password once more), which comes back to `/`.
+    async fn step_up(&self) {
+        self.goto("/sudo?next=%2F").await;
+        self.find("input[name=password]")
+            .await
+            .send_keys(PASSWORD)
+            .await
+            .expect("type the password");
+        self.click_to_new_page("form[action=\"/sudo\"] button[type=submit]", "Confirm")
+            .await;
+        assert_ne!(self.path().await, "/sudo", "stepped up");
+    }
 }
 
 /// The administrator's inventory: whether the header checkbox is ticked and

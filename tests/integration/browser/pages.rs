@@ -29,6 +29,8 @@ async fn signed_in_site(
     browser.goto("/login").await;
     visit(&browser, "/login").await;
     browser.sign_in(viewer.username()).await;
+    // Stepped up, so that the pages behind the step-up are opened too.
+    browser.step_up().await;
     (app, site, browser)
 }
 

@@ -1125,6 +1125,7 @@ impl Visitor {
                 None => fields.push((name, value)),
             }
         }
+        self.step_up().await;
         self.submit("/admin/settings", "/admin/settings", &fields)
             .await
     }

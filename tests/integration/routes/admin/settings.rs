@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 #[actix_web::test]
 async fn settings_change_the_policy() {
     let (app, _) = admin_app().await;
+    app.step_up().await;
     let ada = app.create_user("ada", false);
     app.grant(ada.id, "Field", "devices:read");
     let fields = |creation: Option<&'static str>, default: &'static str| {
@@ -86,6 +87,7 @@ async fn settings_change_the_policy() {
 #[actix_web::test]
 async fn settings_audit_names_the_tenant_id_and_its_change() {
     let (app, _) = admin_app().await;
+    app.step_up().await;
     let save = |tenant: &'static str| {
         let app = &app;
         async move {

@@ -435,6 +435,7 @@ async fn create_an_api_token_for_a_users_membership() {
 #[actix_web::test]
 async fn token_detail_and_its_actions() {
     let (app, _) = admin_app().await;
+    app.step_up().await;
     let ada = app.create_user("ada", false);
     let (dept, user_type) = app.grant(ada.id, "Field integrator", "devices:read");
     let api = app.insert_token(ada.id, "api", "ERP", Some((dept, user_type)));
@@ -1873,6 +1874,7 @@ async fn a_token_without_expiry_only_while_the_policy_allows_it() {
 #[actix_web::test]
 async fn the_console_does_not_regenerate_access_tokens_or_sessions() {
     let (app, _) = admin_app().await;
+    app.step_up().await;
     let ada = app.create_user("ada", false);
     let personal = app.insert_token(ada.id, "personal", "laptop", None);
     let session = app.insert_token(ada.id, "session", "Phone", None);

@@ -784,6 +784,7 @@ fn shown_escaped(html: &str) -> bool {
 #[actix_web::test]
 async fn hostile_values_are_escaped_on_sessions_settings_audit_and_user_pages() {
     let (app, root) = admin_app().await;
+    app.step_up().await;
     let payload = "<img src=x onerror=alert(1)>";
     let ada = app.create_user("ada", false);
     let session = app.insert_token(ada.id, "session", "Phone", None);

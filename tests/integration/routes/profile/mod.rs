@@ -19,6 +19,11 @@ async fn the_profile_shows_who_you_are() {
     let page = app.get_html("/profile").await;
     assert_eq!(text_of(&page, "h1").as_deref(), Some("Profile"));
     assert!(page.contains("ada@example.com"));
+    // The password form waits for a step-up, which comes back to it.
+    assert!(!page.contains("name=\"new_password\""));
+    assert!(page.contains("href=\"/sudo?next=%2Fprofile%23password\""));
+    app.step_up().await;
+    let page = app.get_html("/profile").await;
     assert!(page.contains("name=\"current_password\"") && page.contains("name=\"new_password\""));
 }
 
@@ -26,6 +31,7 @@ async fn the_profile_shows_who_you_are() {
 async fn changing_the_password_needs_the_current_one() {
     let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
+    app.step_up().await;
 
     let page = refused_page(app.change_password("wrong one!", NEW_PASSWORD).await).await;
     assert!(text_of(&page, "#current_password-error").is_some());
@@ -100,6 +106,7 @@ async fn changing_the_password_needs_the_current_one() {
 async fn sign_out_my_other_sessions() {
     let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
+    app.step_up().await;
     let laptop = app.visitor();
     laptop.login_ok("ada").await;
     let phone = app.visitor();
@@ -138,6 +145,7 @@ async fn sign_out_my_other_sessions() {
 async fn guesses_of_the_current_password_are_throttled() {
     let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
+    app.step_up().await;
     let fields = |password| {
         [
             ("current_password", password),
@@ -170,6 +178,7 @@ async fn guesses_of_the_current_password_are_throttled() {
 async fn a_128_character_password_is_kept_whole_and_129_are_refused() {
     let (app, _) = app_with_user("ada").await;
     app.login_ok("ada").await;
+    app.step_up().await;
     let form = app.get_html("/profile").await;
     assert!(
         !form.contains("maxlength"),

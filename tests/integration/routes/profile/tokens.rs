@@ -339,6 +339,7 @@ async fn edit_narrows_freely_and_never_widens_beyond_the_owner() {
 async fn regenerate_disable_enable_and_revoke() {
     let (app, _) = app_with_member("ada").await;
     app.login_ok("ada").await;
+    app.step_up().await;
     let (id, old) = app.new_access_token("ci", &["devices:read"]).await;
 
     // Regenerate: a new secret, shown once; the old one is refused at once.
@@ -415,6 +416,8 @@ async fn users_see_and_touch_only_their_own_tokens() {
 
     let intruder = app.visitor();
     intruder.login_ok("mallory").await;
+    // Stepped up, so that what refuses below is the ownership, not the step-up.
+    intruder.step_up().await;
     assert!(!intruder.get_html("/profile/tokens").await.contains("mine"));
     for path in [
         format!("/profile/tokens/{id}/edit"),
@@ -478,6 +481,7 @@ async fn profile_routes_leave_api_tokens_and_sessions_alone() {
     let api = app.insert_token(ada.id, "api", "ERP sync", Some(membership));
     let session = app.insert_token(ada.id, "session", "Pixel 9", Some(membership));
     app.login_ok("ada").await;
+    app.step_up().await;
     let page = app.get_html("/profile/tokens").await;
     assert_eq!(rows_in(&page, "issued-for-you"), [api.id]);
     assert_eq!(rows_in(&page, "devices"), [session.id]);
@@ -901,6 +905,7 @@ async fn a_client_lives_its_whole_lifecycle_over_http() {
     let (app, ada) = app_with_user("ada").await;
     let (_, role) = app.grant(ada.id, "BI", "collections:read devices:read");
     app.login_ok("ada").await;
+    app.step_up().await;
     let expires = (chrono::Utc::now() + chrono::TimeDelta::days(30))
         .format("%Y-%m-%d")
         .to_string();
@@ -1026,6 +1031,7 @@ async fn regenerate_is_refused_while_creation_is_switched_off() {
     let ada = app.create_user("ada", false);
     app.grant(ada.id, "Field", "devices:read tokens:write");
     app.login_ok("ada").await;
+    app.step_up().await;
     let (id, token) = app
         .new_access_token("ci", &["devices:read", "tokens:write"])
         .await;
@@ -1061,6 +1067,7 @@ async fn regenerate_is_refused_while_creation_is_switched_off() {
     let client = app.insert_token(ada.id, "client", "backup job", None);
     let admin = app.visitor();
     admin.login_ok("root").await;
+    admin.step_up().await;
     let detail = format!("/admin/tokens/{}", client.id);
     let res = admin
         .submit(&detail, &format!("{detail}/regenerate"), &[])
@@ -1595,6 +1602,7 @@ async fn my_mobile_sessions_are_listed_and_signed_out_from_the_profile() {
     let phone = mobile_sign_in(&app, "ada", "Pixel 9").await;
     let bobs = mobile_sign_in(&app, "bob", "Bob's iPhone").await;
     app.login_ok("ada").await;
+    app.step_up().await;
     let page = app.get_html("/profile/tokens").await;
     let rows = rows_in(&page, "devices");
     assert_eq!(rows.len(), 1, "her device only");
