@@ -301,10 +301,13 @@ pub fn sign_in(
     let target = (Some(user.id), user.username.as_str());
     let account_bucket = login_account_address_bucket(&user.username, address);
     if let Err(wait) = begin_attempt(conn, &[(account_bucket, LOGIN_PER_ACCOUNT_AND_ADDRESS)])? {
+        // Refused unchecked: as for a password, the attempt does not count.
+        for attempt in attempts {
+            throttle::forget(conn, attempt)?;
+        }
         failed(conn, actor, purpose, Outcome::Denied, target, "throttled")?;
         return Ok(Checked::Throttled { wait });
     }
-    let passkey = parsed(&row)?;
     let why = if !row.passwordless {
         Some("this passkey is for the second factor only")
     } else if !user.is_active() {
@@ -312,18 +315,19 @@ pub fn sign_in(
     } else {
         None
     };
-    let result = match why {
+    let checked = match why {
         Some(why) => Err(why),
-        None => webauthn
-            .finish_discoverable_authentication(
-                credential,
-                state,
-                &[DiscoverableKey::from(&passkey)],
-            )
-            .map_err(|_| "the passkey's answer did not verify"),
+        None => {
+            let passkey = parsed(&row)?;
+            let key = DiscoverableKey::from(&passkey);
+            webauthn
+                .finish_discoverable_authentication(credential, state, &[key])
+                .map(|result| (result, passkey))
+                .map_err(|_| "the passkey's answer did not verify")
+        }
     };
-    let result = match result {
-        Ok(result) => result,
+    let (result, passkey) = match checked {
+        Ok(verified) => verified,
         Err(why) => {
             failed(conn, actor, purpose, Outcome::Failure, target, why)?;
             return Ok(Checked::Failed);

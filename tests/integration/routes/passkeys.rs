@@ -346,3 +346,77 @@ async fn a_passkey_is_renamed_with_a_valid_name() {
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].detail.as_deref(), Some("was Phone"));
 }
+
+#[actix_web::test]
+async fn failed_passkey_sign_ins_are_audited_and_throttled_like_passwords() {
+    use base64::Engine as _;
+    let (app, ada) = app_with_user("ada").await;
+    // A passkey of ada's for the second factor only: the browser's answer
+    // names it (and her), and is refused before its signature is checked.
+    app.db(|conn| {
+        let new = tessera::db::passkeys::NewPasskey {
+            user_id: ada.id,
+            name: "Key",
+            credential_id: "AQID",
+            credential: "{}",
+            passwordless: false,
+            created_at: tessera::db::now(),
+        };
+        tessera::db::passkeys::insert(conn, &new).unwrap()
+    });
+    let handle = tessera::auth::webauthn::user_handle(ada.id, ada.created_at);
+    let handle = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(handle.as_bytes());
+    let answer = serde_json::json!({
+        "id": "AQID",
+        "rawId": "AQID",
+        "type": "public-key",
+        "response": {
+            "authenticatorData": "AAAA",
+            "clientDataJSON": "AAAA",
+            "signature": "AAAA",
+            "userHandle": handle,
+        },
+        "extensions": {},
+    })
+    .to_string();
+    let stranger = Visitor {
+        address: app.address.replace("127.0.0.1", "localhost"),
+        client: new_client(),
+    };
+    let attempt = async || {
+        let csrf = csrf_in(&stranger.get_html("/login").await);
+        let res = stranger
+            .post_form("/login/passkey/options", &[("csrf_token", &csrf)])
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        stranger
+            .post_form(
+                "/login/passkey",
+                &[("csrf_token", &csrf), ("credential", &answer)],
+            )
+            .await
+    };
+    for n in 1..=5 {
+        let res = attempt().await;
+        assert_eq!(res.status(), StatusCode::OK, "free failure {n}");
+        assert!(res.text().await.unwrap().contains("did not sign you in"));
+    }
+    let res = attempt().await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+    let audit = app.audit_rows("passkey_failure");
+    assert_eq!(audit.len(), 6);
+    assert!(
+        audit
+            .iter()
+            .all(|row| row.target_label.as_deref() == Some("ada"))
+    );
+    assert_eq!(
+        audit[0].detail.as_deref(),
+        Some("sign-in with a passkey: this passkey is for the second factor only")
+    );
+    assert_eq!(audit[5].outcome, "denied");
+    // The same guesses hold the password back too, from this address.
+    let res = stranger.login("ada", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
