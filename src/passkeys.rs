@@ -315,16 +315,15 @@ pub fn sign_in(
     } else {
         None
     };
-    let checked = match why {
-        Some(why) => Err(why),
-        None => {
-            let passkey = parsed(&row)?;
-            let key = DiscoverableKey::from(&passkey);
-            webauthn
-                .finish_discoverable_authentication(credential, state, &[key])
-                .map(|result| (result, passkey))
-                .map_err(|_| "the passkey's answer did not verify")
-        }
+    let checked = if let Some(why) = why {
+        Err(why)
+    } else {
+        let passkey = parsed(&row)?;
+        let key = DiscoverableKey::from(&passkey);
+        webauthn
+            .finish_discoverable_authentication(credential, state, &[key])
+            .map(|result| (result, passkey))
+            .map_err(|_| "the passkey's answer did not verify")
     };
     let (result, passkey) = match checked {
         Ok(verified) => verified,
