@@ -342,3 +342,31 @@ async fn record_with(
         tracing::error!(error = %err, action = action.as_str(), "cannot write an audit row");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::reachable_before_enrolment;
+
+    #[test]
+    fn before_enrolling_only_the_security_pages_the_step_up_and_sign_out_open() {
+        for open in [
+            "/profile/security",
+            "/profile/security/totp",
+            "/profile/security/totp/confirm",
+            "/sudo",
+            "/logout",
+        ] {
+            assert!(reachable_before_enrolment(open), "{open}");
+        }
+        for closed in [
+            "/",
+            "/profile",
+            "/profile/securityx",
+            "/profile/tokens",
+            "/admin",
+            "/admin/settings",
+        ] {
+            assert!(!reachable_before_enrolment(closed), "{closed}");
+        }
+    }
+}

@@ -6,7 +6,6 @@
 use actix_session::{Session, SessionInsertError};
 use chrono::TimeDelta;
 
-use super::session_store::USER_ENTRY;
 use crate::clock::Clock;
 
 /// How long the second step may wait after the password.
@@ -23,7 +22,7 @@ pub struct PendingSignIn {
     pub next: String,
 }
 
-/// Notes on a new session id (the old one is worthless: the privilege is
+/// Notes on a new, empty session (the old id is worthless: the privilege is
 /// changing) that `user_id` passed their password, signed in on nothing yet.
 pub fn begin(
     session: &Session,
@@ -31,8 +30,9 @@ pub fn begin(
     next: &str,
     clock: &Clock,
 ) -> Result<(), SessionInsertError> {
+    // Nothing of the session before: not another user's step-up or sign-in.
+    session.clear();
     session.renew();
-    session.remove(USER_ENTRY);
     let pending = PendingSignIn {
         user_id,
         started: clock.now().and_utc().timestamp(),

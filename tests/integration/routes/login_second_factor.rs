@@ -348,3 +348,42 @@ async fn an_administrator_resets_a_users_second_factors_after_a_step_up() {
     let res = app.visitor().login("ada", PASSWORD).await;
     assert_eq!(location(res.headers()), "/");
 }
+
+#[actix_web::test]
+async fn the_policy_is_chosen_on_the_settings_page() {
+    let (app, _) = admin_app().await;
+    app.step_up().await;
+    let page = app.get_html("/admin/settings").await;
+    assert_eq!(
+        common::attr_of(&page, "input[name=require_second_factor][checked]", "value").as_deref(),
+        Some("nobody")
+    );
+    assert!(page.contains("<label for=\"s-2fa-everyone\""));
+    let mut fields = common::form_fields(&page, "/admin/settings");
+    fields.retain(|(name, _)| name != "require_second_factor");
+    fields.push(("require_second_factor".into(), "admins".into()));
+    let res = app.post("/admin/settings", &fields).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let detail = app.audit_rows("settings_updated")[0]
+        .detail
+        .clone()
+        .unwrap();
+    assert!(
+        detail.contains("second factor required of admins"),
+        "{detail}"
+    );
+    // The administrator has no second factor: enrol first.
+    let res = app.get("/admin/settings").await;
+    assert_eq!(location(res.headers()), "/profile/security");
+
+    // Anything but the three is refused beside the field.
+    enrol(&app).await;
+    let page = app.get_html("/admin/settings").await;
+    let mut fields = common::form_fields(&page, "/admin/settings");
+    fields.retain(|(name, _)| name != "require_second_factor");
+    fields.push(("require_second_factor".into(), "some".into()));
+    let res = app.post("/admin/settings", &fields).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(text_of(&page, "#require_second_factor-error").is_some());
+}

@@ -115,7 +115,9 @@ async fn every_marked_page_and_action_needs_the_step_up_first() {
         tessera::db::passkeys::insert(conn, &new).unwrap().id
     });
     let concrete = |path: &str| {
-        let id = if path.starts_with("/admin/") {
+        let id = if path.starts_with("/admin/users/") {
+            site.ada.id
+        } else if path.starts_with("/admin/") {
             site.api.id
         } else if path.starts_with("/profile/security/passkeys/") {
             passkey
@@ -138,6 +140,8 @@ async fn every_marked_page_and_action_needs_the_step_up_first() {
         "/profile/password",
         "/profile/tokens/{id}/regenerate",
         "/profile/tokens/{id}/show",
+        "/profile/security/totp/disable",
+        "/admin/users/{id}/second-factors/reset",
     ] {
         assert!(paths.contains(&needed), "{needed} is not marked: {paths:?}");
     }

@@ -265,3 +265,28 @@ async fn a_user_without_totp_is_not_offered_a_code_on_sudo() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(app.audit_rows("step_up").is_empty());
 }
+
+#[actix_web::test]
+async fn without_a_secret_key_file_the_page_says_totp_needs_one() {
+    // On SQLite a key file is made beside the database whatever is configured.
+    if !common::on_postgres() {
+        return;
+    }
+    let app = common::spawn_app_with(|config| config.secret_key_file = None).await;
+    app.create_user("ada", false);
+    app.login_ok("ada").await;
+    let page = app.get_html("/profile/security").await;
+    assert!(page.contains("TESSERA_SECRET_KEY_FILE"));
+    assert!(!page.contains("action=\"/profile/security/totp\""));
+    let csrf = common::csrf_in(&page);
+    let res = app
+        .post_form("/profile/security/totp", &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("totp_secrets"), 0);
+    assert!(
+        app.get_html("/profile/security")
+            .await
+            .contains("TESSERA_SECRET_KEY_FILE")
+    );
+}
