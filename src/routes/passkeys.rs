@@ -388,34 +388,28 @@ pub async fn sign_in(
     }
 }
 
-// ----- The second factor after a correct password -----
+// ----- One user's passkeys: the second factor, and the step-up -----
 
-/// What the session keeps between the two requests of a second-factor
-/// check: whose sign-in it is for, and webauthn-rs's state.
+/// What the session keeps between the two requests of a check of one user's
+/// passkeys (second factor, step-up): whose, and webauthn-rs's state.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct SecondFactorCeremony {
+struct UserCeremony {
     user_id: i64,
     state: PasskeyAuthentication,
 }
 
-/// `POST /login/second-factor/passkey/options`: options naming the pending
-/// user's passkeys.
-pub async fn second_factor_options(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
+/// Options naming `user_id`'s passkeys, as JSON; the state into the session.
+async fn user_options(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &Session,
+    user_id: i64,
+    ceremony: Ceremony,
 ) -> Result<HttpResponse, AppError> {
-    let webauthn = match relying_party(&req) {
+    let webauthn = match relying_party(req) {
         Ok(webauthn) => webauthn,
         Err(why) => return Ok(json_error(StatusCode::CONFLICT, why)),
     };
-    let Some(pending) = pending_sign_in::current(&session, &state.clock) else {
-        return Ok(json_error(
-            StatusCode::CONFLICT,
-            "Your sign-in timed out or was not started. Sign in again.",
-        ));
-    };
-    let user_id = pending.user_id;
     let keys = state
         .db(move |conn| passkeys::of_user(conn, user_id))
         .await?
@@ -425,18 +419,106 @@ pub async fn second_factor_options(
     if keys.is_empty() {
         return Ok(json_error(
             StatusCode::CONFLICT,
-            "You have no passkey. Use your other second factor.",
+            "You have no passkey. Confirm it is you another way.",
         ));
     }
     let (options, authentication) = webauthn
         .start_passkey_authentication(&keys)
         .map_err(internal)?;
-    let ceremony = SecondFactorCeremony {
+    let kept = UserCeremony {
         user_id,
         state: authentication,
     };
-    rp::keep(&session, &state.clock, Ceremony::SecondFactor, ceremony).map_err(internal)?;
+    rp::keep(session, &state.clock, ceremony, kept).map_err(internal)?;
     Ok(HttpResponse::Ok().json(options))
+}
+
+/// Checks the answer in `field` against the ceremony `purpose` started for
+/// `user`. A verified second factor finishes the sign-in's audit trail
+/// (`login`), a verified step-up writes `step_up`; both with detail "passkey".
+async fn check_user_answer(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &Session,
+    user: crate::db::users::User,
+    field: &str,
+    purpose: Purpose,
+    actor: crate::db::audit::Actor,
+) -> Result<Checked, AppError> {
+    let ceremony = match purpose {
+        Purpose::StepUp => Ceremony::StepUp,
+        Purpose::SignIn | Purpose::SecondFactor => Ceremony::SecondFactor,
+    };
+    let webauthn =
+        rp::relying_party(req).map_err(|why| AppError::BadRequest(why.message().into()))?;
+    require_answer(field)?;
+    let kept: UserCeremony = not_started(rp::take(session, &state.clock, ceremony))?;
+    let credential: PublicKeyCredential = credential_of(field)?;
+    if kept.user_id != user.id {
+        return Err(AppError::BadRequest(
+            "This passkey check was started for someone else. Try again.".into(),
+        ));
+    }
+    state
+        .db(move |conn| {
+            let checked = passkeys::confirm(
+                conn,
+                &webauthn,
+                &user,
+                &credential,
+                &kept.state,
+                purpose,
+                &actor,
+            )?;
+            if let Checked::Verified(user) = &checked {
+                match purpose {
+                    Purpose::StepUp => passkeys::record_step_up(conn, user, &actor)?,
+                    Purpose::SignIn | Purpose::SecondFactor => accounts::finish_sign_in(
+                        conn,
+                        user,
+                        &actor,
+                        SignInFrom::Web,
+                        Some("passkey"),
+                    )?,
+                }
+            }
+            Ok(checked)
+        })
+        .await
+}
+
+/// What a failed check of one user's passkey says.
+fn failure_message(checked: &Checked) -> String {
+    match checked {
+        Checked::Throttled { wait } => throttle::sign_in_wait_message(*wait),
+        Checked::Verified(_) | Checked::Failed => {
+            "That passkey did not confirm it is you. Try again, or confirm it another way."
+                .to_owned()
+        }
+    }
+}
+
+/// `POST /login/second-factor/passkey/options`: options naming the pending
+/// user's passkeys.
+pub async fn second_factor_options(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    let Some(pending) = pending_sign_in::current(&session, &state.clock) else {
+        return Ok(json_error(
+            StatusCode::CONFLICT,
+            "Your sign-in timed out or was not started. Sign in again.",
+        ));
+    };
+    user_options(
+        &req,
+        &state,
+        &session,
+        pending.user_id,
+        Ceremony::SecondFactor,
+    )
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -458,57 +540,24 @@ pub async fn second_factor(
         Ok(found) => found,
         Err(back) => return Ok(back),
     };
-    let webauthn =
-        rp::relying_party(&req).map_err(|why| AppError::BadRequest(why.message().into()))?;
-    require_answer(&form.credential)?;
-    let ceremony: SecondFactorCeremony =
-        not_started(rp::take(&session, &state.clock, Ceremony::SecondFactor))?;
-    let credential: PublicKeyCredential = credential_of(&form.credential)?;
-    if ceremony.user_id != user.id {
-        return Err(AppError::BadRequest(
-            "This passkey check was started for another sign-in. Try again.".into(),
-        ));
-    }
     let actor = client.actor(None);
-    let checked = state
-        .db(move |conn| {
-            let checked = passkeys::confirm(
-                conn,
-                &webauthn,
-                &user,
-                &credential,
-                &ceremony.state,
-                Purpose::SecondFactor,
-                &actor,
-            )?;
-            if let Checked::Verified(user) = &checked {
-                accounts::finish_sign_in(conn, user, &actor, SignInFrom::Web, Some("passkey"))?;
-            }
-            Ok(checked)
-        })
-        .await?;
-    match checked {
-        Checked::Verified(_) => second_factor::finish(&session, &pending, &client),
-        Checked::Failed => {
-            flash(
-                &session,
-                FlashKind::Error,
-                "That passkey did not confirm it is you. Try again, or use another second factor.",
-            );
-            Ok(redirect("/login/second-factor"))
-        }
-        Checked::Throttled { wait } => {
-            flash(
-                &session,
-                FlashKind::Error,
-                throttle::sign_in_wait_message(wait),
-            );
-            Ok(redirect("/login/second-factor"))
-        }
+    let purpose = Purpose::SecondFactor;
+    let checked = check_user_answer(
+        &req,
+        &state,
+        &session,
+        user,
+        &form.credential,
+        purpose,
+        actor,
+    )
+    .await?;
+    if let Checked::Verified(_) = checked {
+        return second_factor::finish(&session, &pending, &client);
     }
+    flash(&session, FlashKind::Error, failure_message(&checked));
+    Ok(redirect("/login/second-factor"))
 }
-
-// ----- The step-up (`/sudo`) -----
 
 /// Whether the user has a passkey (`/sudo` offers it then).
 pub async fn has_passkey(state: &AppState, user_id: i64) -> Result<bool, AppError> {
@@ -517,45 +566,13 @@ pub async fn has_passkey(state: &AppState, user_id: i64) -> Result<bool, AppErro
         .await
 }
 
-/// What the session keeps between the two requests of a step-up by passkey.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct StepUpCeremony {
-    user_id: i64,
-    state: PasskeyAuthentication,
-}
-
 /// `POST /sudo/passkey/options`: options naming the signed-in user's passkeys.
 pub async fn step_up_options(
     req: HttpRequest,
     state: web::Data<AppState>,
     Acting { who, session, .. }: Acting<CurrentUser>,
 ) -> Result<HttpResponse, AppError> {
-    let webauthn = match relying_party(&req) {
-        Ok(webauthn) => webauthn,
-        Err(why) => return Ok(json_error(StatusCode::CONFLICT, why)),
-    };
-    let user_id = who.id;
-    let keys = state
-        .db(move |conn| passkeys::of_user(conn, user_id))
-        .await?
-        .into_iter()
-        .map(|(_, passkey)| passkey)
-        .collect::<Vec<_>>();
-    if keys.is_empty() {
-        return Ok(json_error(
-            StatusCode::CONFLICT,
-            "You have no passkey. Enter your password instead.",
-        ));
-    }
-    let (options, authentication) = webauthn
-        .start_passkey_authentication(&keys)
-        .map_err(internal)?;
-    let ceremony = StepUpCeremony {
-        user_id,
-        state: authentication,
-    };
-    rp::keep(&session, &state.clock, Ceremony::StepUp, ceremony).map_err(internal)?;
-    Ok(HttpResponse::Ok().json(options))
+    user_options(&req, &state, &session, who.id, Ceremony::StepUp).await
 }
 
 /// `POST /sudo/passkey`: one of the user's passkeys confirms it is them; the
@@ -571,45 +588,21 @@ pub async fn step_up(
     HtmlForm(form): HtmlForm<SignInForm>,
 ) -> Result<HttpResponse, AppError> {
     let next = super::login::safe_next(&form.next).to_owned();
-    let webauthn =
-        rp::relying_party(&req).map_err(|why| AppError::BadRequest(why.message().into()))?;
-    require_answer(&form.credential)?;
-    let ceremony: StepUpCeremony = not_started(rp::take(&session, &state.clock, Ceremony::StepUp))?;
-    let credential: PublicKeyCredential = credential_of(&form.credential)?;
-    let user = who.0;
-    if ceremony.user_id != user.id {
-        return Err(AppError::BadRequest(
-            "This passkey check was started for someone else. Try again.".into(),
-        ));
+    let purpose = Purpose::StepUp;
+    let checked = check_user_answer(
+        &req,
+        &state,
+        &session,
+        who.0,
+        &form.credential,
+        purpose,
+        actor,
+    )
+    .await?;
+    if let Checked::Verified(_) = checked {
+        super::sudo::elevate(&session, &state.clock)?;
+        return Ok(redirect(&next));
     }
-    let checked = state
-        .db(move |conn| {
-            let checked = passkeys::confirm(
-                conn,
-                &webauthn,
-                &user,
-                &credential,
-                &ceremony.state,
-                Purpose::StepUp,
-                &actor,
-            )?;
-            if let Checked::Verified(user) = &checked {
-                passkeys::record_step_up(conn, user, &actor)?;
-            }
-            Ok(checked)
-        })
-        .await?;
-    let message = match checked {
-        Checked::Verified(_) => {
-            super::sudo::elevate(&session, &state.clock)?;
-            return Ok(redirect(&next));
-        }
-        Checked::Failed => "That passkey did not confirm it is you.".to_owned(),
-        Checked::Throttled { wait } => format!(
-            "Too many failed checks. Wait {}, then try again.",
-            crate::domain::throttle::wait_text(wait)
-        ),
-    };
-    flash(&session, FlashKind::Error, message);
+    flash(&session, FlashKind::Error, failure_message(&checked));
     Ok(super::sudo::step_up_first(&next))
 }
