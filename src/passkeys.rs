@@ -421,3 +421,18 @@ pub fn record_step_up(
     audit::record(conn, actor, &event)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_name;
+
+    #[test]
+    fn a_name_is_trimmed_and_kept_short_and_printable() {
+        assert_eq!(check_name("  Work phone "), Ok("Work phone"));
+        assert_eq!(check_name(&"é".repeat(64)).map(str::len), Ok(128));
+        for bad in ["", "   ", "tab\there", "line\nbreak"] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_name(&"x".repeat(65)).is_err());
+    }
+}
