@@ -129,6 +129,22 @@ pub fn render(req: &HttpRequest, status: StatusCode, page: impl Template) -> Htt
     res
 }
 
+/// A refused sign-in form again: 200, or 429 with `Retry-After` when the
+/// throttle says to wait `retry_after` seconds first.
+pub fn render_refused(
+    req: &HttpRequest,
+    page: impl Template,
+    retry_after: Option<u64>,
+) -> HttpResponse {
+    let Some(retry_after) = retry_after else {
+        return render(req, StatusCode::OK, page);
+    };
+    let mut res = render(req, StatusCode::TOO_MANY_REQUESTS, page);
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+    res
+}
+
 /// A form body (`application/x-www-form-urlencoded`) decoded with repeated fields
 /// (`scopes=a&scopes=b`) into `Vec`s. Bad bodies are a 400 page, oversized a 413.
 pub struct HtmlForm<T>(pub T);

@@ -7,7 +7,7 @@
 //! its section beside the code's (the page knows the user's [`Factors`]).
 
 use actix_session::Session;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use diesel::OptionalExtension as _;
@@ -22,7 +22,7 @@ use crate::db::users;
 use crate::domain::second_factor::TypedCode;
 use crate::domain::throttle;
 use crate::error::AppError;
-use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render};
+use crate::page::{FlashKind, HtmlForm, PageCtx, flash, redirect, render, render_refused};
 use crate::second_factor::{self as factor, CodeUsed, SecondStep};
 use crate::state::AppState;
 
@@ -162,11 +162,5 @@ pub async fn verify_second_factor(
         factors,
         error: Some(error),
     };
-    let Some(retry_after) = retry_after else {
-        return Ok(render(&req, StatusCode::OK, page));
-    };
-    let mut res = render(&req, StatusCode::TOO_MANY_REQUESTS, page);
-    res.headers_mut()
-        .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
-    Ok(res)
+    Ok(render_refused(&req, page, retry_after))
 }
