@@ -51,12 +51,12 @@ pub(crate) fn safe_next(next: &str) -> &str {
 }
 
 /// The sign-in page again with a message (a passkey sign-in that failed:
-/// `routes::passkeys`).
+/// `routes::passkeys`), 429 with `Retry-After` when throttled.
 pub(super) fn render_login(
     req: &HttpRequest,
-    status: StatusCode,
     next: String,
     error: &str,
+    retry_after: Option<u64>,
 ) -> HttpResponse {
     let page = LoginPage {
         ctx: PageCtx::from_request(req),
@@ -64,7 +64,7 @@ pub(super) fn render_login(
         next,
         error: Some(error.to_owned()),
     };
-    render(req, status, page)
+    crate::page::render_refused(req, page, retry_after)
 }
 
 pub async fn show_login(

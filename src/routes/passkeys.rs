@@ -9,7 +9,7 @@
 //! (JSON), which static/js/passkeys.js fills in before submitting it.
 
 use actix_session::Session;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde_json::json;
@@ -367,24 +367,17 @@ pub async fn sign_in(
         }
         Checked::Failed => Ok(super::login::render_login(
             &req,
-            StatusCode::OK,
             form.next,
             "That passkey did not sign you in. Use one you added for signing in \
              without a password, or sign in with your password.",
+            None,
         )),
-        Checked::Throttled { wait } => {
-            let mut res = super::login::render_login(
-                &req,
-                StatusCode::TOO_MANY_REQUESTS,
-                form.next,
-                &throttle::sign_in_wait_message(wait),
-            );
-            res.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from(throttle::retry_after_secs(wait)),
-            );
-            Ok(res)
-        }
+        Checked::Throttled { wait } => Ok(super::login::render_login(
+            &req,
+            form.next,
+            &throttle::sign_in_wait_message(wait),
+            Some(throttle::retry_after_secs(wait)),
+        )),
     }
 }
 
