@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod page;
+pub mod passkeys;
 pub mod routes;
 pub mod sealing;
 pub mod second_factor;

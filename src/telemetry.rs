@@ -26,6 +26,12 @@ use crate::config::LogFormat;
 /// calls keep the first subscriber.
 pub fn init(filter: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // webauthn-rs traces a ceremony's state and answer (its challenge among
+    // them) at debug and trace level: its warnings and errors only.
+    let filter = ["webauthn_rs_core=warn", "webauthn_rs=warn"]
+        .into_iter()
+        .filter_map(|directive| directive.parse().ok())
+        .fold(filter, EnvFilter::add_directive);
     // A log line that cannot be written (say, the pipe to a log collector
     // closed) is dropped: reporting that on stderr would panic the request.
     let builder = tracing_subscriber::fmt()

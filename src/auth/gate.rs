@@ -50,7 +50,8 @@ fn is_state_changing(req: &ServiceRequest, access: Access) -> bool {
 /// The origin this server answers as: the configured public URL's, or else
 /// the one the request's `Host` names (never a forwarded host), with the
 /// scheme a trusted proxy reports.
-fn own_origin(req: &ServiceRequest) -> Option<Own> {
+/// The relying party of passkeys (`auth::webauthn`) is this same origin.
+pub(crate) fn own_origin(req: &actix_web::HttpRequest) -> Option<Own> {
     if let Some(own) = req
         .app_data::<web::Data<AppState>>()
         .and_then(|state| state.public_origin.clone())
@@ -62,7 +63,7 @@ fn own_origin(req: &ServiceRequest) -> Option<Own> {
         None => req.uri().authority()?.to_string(),
     };
     // The scheme stays open unless a trusted proxy said which one the client used.
-    let scheme = super::extract::client_of(req.request()).and_then(|client| client.scheme);
+    let scheme = super::extract::client_of(req).and_then(|client| client.scheme);
     Own::from_host(&host).map(|own| Own { scheme, ..own })
 }
 
@@ -183,7 +184,7 @@ async fn guard(
     if is_state_changing(&req, access) {
         let origin = header_text(&req, header::ORIGIN);
         let fetch_site = header_text(&req, header::HeaderName::from_static("sec-fetch-site"));
-        let own = own_origin(&req);
+        let own = own_origin(req.request());
         if let Err(why) = origin::check(origin.as_deref(), fetch_site.as_deref(), own.as_ref()) {
             let actor = ClientInfo::of(req.request()).actor(user.as_ref());
             let detail = cross_site_detail(why, origin.as_deref(), fetch_site.as_deref());

@@ -8,6 +8,7 @@ pub mod gate;
 pub mod password;
 pub mod pending_sign_in;
 pub mod session_store;
+pub mod webauthn;
 
 use sha2::{Digest as _, Sha256};
 

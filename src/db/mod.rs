@@ -9,6 +9,7 @@ pub mod audit;
 pub mod departments;
 pub mod health;
 pub mod memberships;
+pub mod passkeys;
 pub mod password_codes;
 pub mod recovery_codes;
 pub mod schema;

@@ -217,6 +217,21 @@ diesel::table! {
 
 diesel::joinable!(memberships -> users (user_id));
 diesel::table! {
+    /// Passkeys and security keys (WebAuthn): the webauthn-rs `Passkey` as JSON.
+    passkeys (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        credential_id -> Text,
+        credential -> Text,
+        passwordless -> Bool,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(passkeys -> users (user_id));
+diesel::table! {
     /// Moved by triggers whenever something a token's validity depends on changes.
     validity_epoch (id) {
         id -> Integer,
@@ -248,4 +263,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_identities,
     totp_secrets,
     recovery_codes,
+    passkeys,
 );

@@ -12,17 +12,20 @@ use super::totp_secrets;
 pub struct Factors {
     /// A confirmed authenticator app.
     pub totp: bool,
+    /// At least one passkey or security key.
+    pub passkey: bool,
 }
 
 impl Factors {
     pub fn any(self) -> bool {
-        self.totp
+        self.totp || self.passkey
     }
 }
 
 pub fn of_user(conn: &mut DbConn, user_id: i64) -> QueryResult<Factors> {
     Ok(Factors {
         totp: totp_secrets::is_enabled(conn, user_id)?,
+        passkey: super::passkeys::has_any(conn, user_id)?,
     })
 }
 
@@ -38,6 +41,7 @@ pub fn delete_all(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
     super::transaction(conn, |conn| {
         let totp = totp_secrets::delete(conn, user_id)?;
         super::recovery_codes::delete_all(conn, user_id)?;
-        Ok(totp)
+        let passkeys = super::passkeys::delete_all(conn, user_id)?;
+        Ok(totp + passkeys)
     })
 }

@@ -24,6 +24,12 @@ text_codes! {
         PasswordLinkIssued = "password_link_issued",
         PasswordCodeRefused = "password_code_refused",
         PasswordSet = "password_set",
+        // Passkeys and security keys (WebAuthn).
+        PasskeyRegistered = "passkey_registered",
+        PasskeyRenamed = "passkey_renamed",
+        PasskeyRemoved = "passkey_removed",
+        /// A passkey assertion that did not verify (sign-in or second factor).
+        PasskeyFailure = "passkey_failure",
         // Step-up (re-entering the password before Show and the like).
         StepUp = "step_up",
         StepUpFailure = "step_up_failure",
@@ -101,6 +107,10 @@ impl AuditAction {
             Self::PasswordLinkIssued => "Set-password link issued",
             Self::PasswordCodeRefused => "Set-password link refused",
             Self::PasswordSet => "Password set from a link",
+            Self::PasskeyRegistered => "Passkey added",
+            Self::PasskeyRenamed => "Passkey renamed",
+            Self::PasskeyRemoved => "Passkey removed",
+            Self::PasskeyFailure => "Passkey check failed",
             Self::StepUp => "Password confirmed for a sensitive action",
             Self::StepUpFailure => "Password confirmation failed",
             Self::SecondFactorAsked => "Password accepted; second factor asked",
@@ -183,6 +193,7 @@ text_codes! {
         Scope = "scope",
         /// A request path the gate refused.
         Path = "path",
+        Passkey = "passkey",
     }
 }
 

@@ -25,6 +25,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../static/js/tessera.js"),
     },
     Asset {
+        path: "js/passkeys.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/js/passkeys.js"),
+    },
+    Asset {
         path: "favicon.svg",
         content_type: "image/svg+xml",
         body: include_bytes!("../../static/favicon.svg"),

@@ -1,7 +1,7 @@
 //! Sign in and sign out.
 
 use actix_session::Session;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
@@ -60,6 +60,26 @@ pub(crate) fn safe_next(next: &str) -> &str {
         && !next.starts_with("//")
         && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
     if local { next } else { "/" }
+}
+
+/// The sign-in page again with what was typed and a message (a refused
+/// password, or a passkey sign-in that failed: `routes::passkeys`), 429 with
+/// `Retry-After` when throttled.
+pub(super) async fn render_login(
+    req: &HttpRequest,
+    state: &AppState,
+    (username, next): (String, String),
+    error: String,
+    retry_after: Option<u64>,
+) -> Result<HttpResponse, AppError> {
+    let page = LoginPage {
+        ctx: PageCtx::from_request(req),
+        username,
+        next,
+        error: Some(error),
+        sso: sso_offered(state).await?,
+    };
+    Ok(crate::page::render_refused(req, page, retry_after))
 }
 
 pub async fn show_login(
@@ -125,20 +145,7 @@ pub async fn sign_in(
             Some(throttle::retry_after_secs(wait)),
         ),
     };
-    let page = LoginPage {
-        ctx: PageCtx::from_request(&req),
-        username,
-        next,
-        error: Some(error),
-        sso: sso_offered(&state).await?,
-    };
-    let Some(retry_after) = retry_after else {
-        return Ok(render(&req, StatusCode::OK, page));
-    };
-    let mut res = render(&req, StatusCode::TOO_MANY_REQUESTS, page);
-    res.headers_mut()
-        .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
-    Ok(res)
+    render_login(&req, &state, (username, next), error, retry_after).await
 }
 
 pub async fn sign_out(

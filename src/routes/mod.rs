@@ -7,6 +7,7 @@ mod assets;
 mod health;
 mod login;
 mod login_sso;
+mod passkeys;
 mod profile;
 mod profile_sessions;
 pub mod profile_tokens;
@@ -53,9 +54,13 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
             .post(login::sign_in),
         page("/login/sso", Public).get(login_sso::start_sso),
         page("/login/sso/callback", Public).get(login_sso::finish_sso),
+        page("/login/passkey/options", Public).post(passkeys::sign_in_options),
+        page("/login/passkey", Public).post(passkeys::sign_in),
         page("/login/second-factor", Public)
             .get(second_factor::show_second_factor)
             .post(second_factor::verify_second_factor),
+        page("/login/second-factor/passkey/options", Public).post(passkeys::second_factor_options),
+        page("/login/second-factor/passkey", Public).post(passkeys::second_factor),
         page("/logout", SignedIn).post(login::sign_out),
         page("/setup", Public)
             .get(setup::show_setup)
@@ -66,6 +71,8 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/sudo", SignedIn)
             .get(sudo::show_sudo)
             .post(sudo::confirm_sudo),
+        page("/sudo/passkey/options", SignedIn).post(passkeys::step_up_options),
+        page("/sudo/passkey", SignedIn).post(passkeys::step_up),
         page("/profile", SignedIn).get(profile::show_profile),
         page("/profile/password", SignedIn)
             .post(profile::change_password)
@@ -76,6 +83,13 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/profile/security/totp/disable", SignedIn)
             .post(security::disable_totp)
             .step_up(StepUp::Page("/profile/security")),
+        page("/profile/security/passkeys/options", SignedIn).post(passkeys::registration_options),
+        page("/profile/security/passkeys", SignedIn).post(passkeys::add_passkey),
+        page("/profile/security/passkeys/{id}/rename", SignedIn).post(passkeys::rename_passkey),
+        page("/profile/security/passkeys/{id}/remove", SignedIn)
+            .get(passkeys::confirm_remove)
+            .post(passkeys::remove_passkey)
+            .step_up(StepUp::Here),
         page("/profile/tokens", SignedIn)
             .get(profile_tokens::list_my_tokens)
             .post(profile_tokens::create_access_token),

@@ -42,7 +42,7 @@ pub struct CodeForm {
 
 /// The pending sign-in and its user, still active; else the sign-in page
 /// again (timed out, or never started).
-async fn pending_user(
+pub(super) async fn pending_user(
     state: &AppState,
     session: &Session,
 ) -> Result<Result<(PendingSignIn, users::User, Factors), HttpResponse>, AppError> {

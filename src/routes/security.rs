@@ -41,6 +41,8 @@ struct SecurityPage {
     sealing: bool,
     /// The policy requires a second factor of this user, who has none yet.
     must_enrol: bool,
+    /// The passkeys section (templates/profile/passkeys.html).
+    passkeys: super::passkeys::PasskeySection,
 }
 
 /// The page as it stands for `user`, with `totp` shown as given (else read).
@@ -51,12 +53,14 @@ async fn page_for(
     totp: Option<TotpView>,
 ) -> Result<SecurityPage, AppError> {
     let (user_id, is_admin) = (user.id, user.is_admin);
-    let (factors, left, policy) = state
+    let no_passkeys_here = super::passkeys::unavailable_here(req);
+    let (factors, left, policy, passkeys) = state
         .db(move |conn| {
             Ok((
                 second_factors::of_user(conn, user_id)?,
                 recovery_codes::unused(conn, user_id)?,
                 settings::second_factor_policy(conn)?,
+                super::passkeys::PasskeySection::load(conn, user_id, no_passkeys_here)?,
             ))
         })
         .await?;
@@ -73,6 +77,7 @@ async fn page_for(
         totp,
         sealing: state.issuer.sealer.is_configured(),
         must_enrol: policy.requires(is_admin) && !has_factor,
+        passkeys,
     })
 }
 

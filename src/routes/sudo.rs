@@ -40,6 +40,17 @@ pub fn is_elevated(session: &Session, clock: &Clock) -> bool {
         .is_some_and(|until| clock.now().and_utc().timestamp() < until)
 }
 
+/// Elevates the session for [`WINDOW`] after the user confirmed who they are
+/// (password, code or passkey), with a new session id for the new privilege,
+/// as at sign-in.
+pub fn elevate(session: &Session, clock: &Clock) -> Result<(), AppError> {
+    session.renew();
+    let until = (clock.now() + WINDOW).and_utc().timestamp();
+    session
+        .insert(ELEVATED_UNTIL, until)
+        .map_err(|e| AppError::Internal(e.into()))
+}
+
 /// Where a request that needs a step-up goes first: `/sudo`, which comes back
 /// to `next` (a page that offers the action again).
 pub fn step_up_first(next: &str) -> HttpResponse {
@@ -55,6 +66,8 @@ struct SudoPage {
     error: Option<String>,
     /// The user has an authenticator app: a code may stand for the password.
     totp: bool,
+    /// The user has a passkey: it may stand for the password (`routes::passkeys`).
+    passkey: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -92,6 +105,7 @@ pub async fn show_sudo(
         next: safe_next(&query.next).to_owned(),
         error: None,
         totp: has_totp(&state, user.id).await?,
+        passkey: super::passkeys::has_passkey(&state, user.id).await?,
     };
     Ok(render(&req, StatusCode::OK, page))
 }
@@ -108,6 +122,7 @@ pub async fn confirm_sudo(
 ) -> Result<HttpResponse, AppError> {
     let next = safe_next(&form.next).to_owned();
     let account = who.0;
+    let who_id = account.id;
     let totp = has_totp(&state, account.id).await?;
     let typed = TypedCode::parse(&form.code);
     let password = form.password.filter(|p| !p.expose().is_empty());
@@ -135,12 +150,7 @@ pub async fn confirm_sudo(
         .await?;
     match outcome {
         Ok(()) => {
-            // A new session id with the new privilege, as at sign-in.
-            session.renew();
-            let until = (state.clock.now() + WINDOW).and_utc().timestamp();
-            session
-                .insert(ELEVATED_UNTIL, until)
-                .map_err(|e| AppError::Internal(e.into()))?;
+            elevate(&session, &state.clock)?;
             Ok(redirect(&next))
         }
         Err(error) => {
@@ -149,6 +159,7 @@ pub async fn confirm_sudo(
                 next,
                 error: Some(error),
                 totp,
+                passkey: super::passkeys::has_passkey(&state, who_id).await?,
             };
             Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page))
         }

@@ -869,6 +869,60 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     second_factor_steps(&mut walk, &app, (&root, &ada), &user, password).await;
     walk.step("POST", "/logout", see_other, ada.logout()).await;
 
+    // Passkeys, which tokens do not depend on. At 127.0.0.1 no ceremony
+    // starts (WebAuthn takes no IP address): refused before any state is
+    // kept; a finish without an answer is refused too. Renaming and removing
+    // take a row put in directly.
+    let (conflict, bad) = (StatusCode::CONFLICT, StatusCode::BAD_REQUEST);
+    let security = "/profile/security";
+    let fields = [("name", "Key")];
+    let options = (security, "/profile/security/passkeys/options");
+    walk.submit(&root, options, &fields, conflict).await;
+    let fields = [("name", "Key"), ("credential", "")];
+    let add = (security, "/profile/security/passkeys");
+    walk.submit(&root, add, &fields, bad).await;
+    let visitor = app.visitor();
+    let no_answer = [("credential", "")];
+    walk.submit(
+        &visitor,
+        ("/login", "/login/passkey/options"),
+        &[],
+        conflict,
+    )
+    .await;
+    walk.submit(&visitor, ("/login", "/login/passkey"), &no_answer, bad)
+        .await;
+    let options = ("/login", "/login/second-factor/passkey/options");
+    walk.submit(&visitor, options, &[], conflict).await;
+    let second = ("/login", "/login/second-factor/passkey");
+    walk.submit(&visitor, second, &no_answer, see_other).await;
+    let sudo = "/sudo?next=/profile/security";
+    walk.submit(&root, (sudo, "/sudo/passkey/options"), &[], conflict)
+        .await;
+    walk.submit(&root, (sudo, "/sudo/passkey"), &no_answer, bad)
+        .await;
+    diesel::sql_query(
+        "INSERT INTO passkeys (user_id, name, credential_id, credential, passwordless, created_at) \
+         SELECT id, 'Key', 'walk-key', '{}', FALSE, CURRENT_TIMESTAMP FROM users WHERE username = 'root'",
+    )
+    .execute(&mut db.get().unwrap())
+    .unwrap();
+    let key = id(
+        &db,
+        "SELECT id FROM passkeys WHERE credential_id = 'walk-key'",
+    );
+    let rename = format!("/profile/security/passkeys/{key}/rename");
+    walk.submit(
+        &root,
+        (security, &rename),
+        &[("name", "Spare key")],
+        see_other,
+    )
+    .await;
+    let remove = format!("/profile/security/passkeys/{key}/remove");
+    walk.submit(&root, (security, &remove), &[], see_other)
+        .await;
+
     // Every write path of the route table was driven.
     let writes: BTreeSet<(String, String)> = common::route_table()
         .into_iter()

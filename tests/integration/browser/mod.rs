@@ -273,6 +273,11 @@ struct Browser {
 
 impl Browser {
     async fn launch(binaries: &BrowserBinaries, app: &TestApp) -> Browser {
+        Browser::launch_at(binaries, &app.address).await
+    }
+
+    /// A browser for the server at `base` (say, a `tessera serve` process).
+    async fn launch_at(binaries: &BrowserBinaries, base: &str) -> Browser {
         let dir = tempfile::tempdir().expect("temp dir");
         let profile = dir.path().join("profile");
         std::fs::create_dir(&profile).expect("profile dir");
@@ -314,7 +319,7 @@ impl Browser {
         driver.session = client.session_id().await.ok().flatten();
         Browser {
             client,
-            base: app.address.clone(),
+            base: base.to_owned(),
             driver,
             _dir: dir,
         }
@@ -634,6 +639,7 @@ mod acting_as_me;
 mod expiry;
 mod inventory;
 mod pages;
+mod passkeys;
 mod secrets;
 mod sso;
 mod tokens;

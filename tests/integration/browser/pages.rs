@@ -171,7 +171,7 @@ async fn the_overflow_check_sees_a_page_that_is_too_wide() {
 /// axe-core's `axe.min.js`: `TESSERA_AXE_JS`, else the copy npm put into
 /// `tests/browser-deps`. `None` after saying that `test` is skipped; a panic
 /// instead when `TESSERA_BROWSER_TESTS=1`.
-fn axe_or_skip(test: &str) -> Option<String> {
+pub(super) fn axe_or_skip(test: &str) -> Option<String> {
     let path = std::env::var_os("TESSERA_AXE_JS")
         .filter(|v| !v.is_empty())
         .map_or_else(
@@ -202,7 +202,12 @@ fn axe_or_skip(test: &str) -> Option<String> {
 
 /// Runs axe-core on the current page (injecting it first when the page has
 /// none); its serious and critical violations, one line each with the nodes.
-async fn axe_problems(browser: &Browser, axe: &str, path: &str, only: Option<&str>) -> Vec<String> {
+pub(super) async fn axe_problems(
+    browser: &Browser,
+    axe: &str,
+    path: &str,
+    only: Option<&str>,
+) -> Vec<String> {
     if browser.js("return typeof window.axe;", vec![]).await != json!("object") {
         browser.js(axe, vec![]).await;
     }

@@ -865,7 +865,7 @@ impl TestApp {
 }
 
 /// Every table of the schema.
-pub const TABLES: [&str; 16] = [
+pub const TABLES: [&str; 17] = [
     "users",
     "departments",
     "user_types",
@@ -882,6 +882,7 @@ pub const TABLES: [&str; 16] = [
     "user_identities",
     "totp_secrets",
     "recovery_codes",
+    "passkeys",
 ];
 
 /// Every text cell of every row of every table (blobs in hex), one row per line.

@@ -5,6 +5,7 @@ mod api;
 mod login_second_factor;
 mod login_sso;
 mod metrics;
+mod passkeys;
 pub mod profile;
 mod setup;
 mod sudo;

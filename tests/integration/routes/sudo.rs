@@ -100,11 +100,27 @@ async fn every_marked_page_and_action_needs_the_step_up_first() {
     let app = spawn_app().await;
     let site = common::site::arrange(&app);
     app.login_ok("root").await;
+    // A passkey of root's, put in after the sign-in it would add a step to
+    // (and taken out again below, before the next sign-in).
+    let root_id = app.db(|c| common::scalar(c, "SELECT id FROM users WHERE username = 'root'"));
+    let passkey = app.db(|conn| {
+        let new = tessera::db::passkeys::NewPasskey {
+            user_id: root_id,
+            name: "Key",
+            credential_id: "step-up-walk",
+            credential: "{}",
+            passwordless: false,
+            created_at: tessera::db::now(),
+        };
+        tessera::db::passkeys::insert(conn, &new).unwrap().id
+    });
     let concrete = |path: &str| {
         let id = if path.starts_with("/admin/users/") {
             site.ada.id
         } else if path.starts_with("/admin/") {
             site.api.id
+        } else if path.starts_with("/profile/security/passkeys/") {
+            passkey
         } else {
             site.client.id
         };
@@ -179,6 +195,7 @@ async fn every_marked_page_and_action_needs_the_step_up_first() {
     for page in &pages {
         assert_eq!(app.get(page).await.status(), StatusCode::OK, "GET {page}");
     }
+    app.db(|conn| tessera::db::passkeys::delete_all(conn, root_id).unwrap());
 
     // The elevation lapses after ten minutes, and ends with the session.
     app.advance_clock(Duration::from_secs(11 * 60));
