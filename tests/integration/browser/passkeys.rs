@@ -109,6 +109,41 @@ impl Browser {
     }
 }
 
+/// Under "two factors for administrators", an administrator who has none is
+/// held on the security page: `/admin` leads back there until a passkey is
+/// added, and opens once one is.
+#[actix_web::test]
+async fn the_policy_keeps_an_administrator_without_a_second_factor_out_of_admin() {
+    let Some(binaries) =
+        browser_or_skip("the_policy_keeps_an_administrator_without_a_second_factor_out_of_admin")
+    else {
+        return;
+    };
+    let (app, _) = root_and_ada().await;
+    app.set_settings("require_second_factor = 'admins'");
+    let mut browser = Browser::launch(&binaries, &app).await;
+    browser.use_localhost();
+    browser.add_virtual_authenticator();
+    browser.sign_in("root").await;
+    assert_eq!(
+        browser.path().await,
+        "/profile/security",
+        "led to enrol first"
+    );
+    for held in ["/admin", "/admin/tokens", "/profile/tokens"] {
+        browser.goto(held).await;
+        assert_eq!(browser.path().await, "/profile/security", "{held}");
+    }
+
+    browser.add_passkey("Security key", false).await;
+    browser.goto("/admin").await;
+    assert_eq!(
+        browser.path().await,
+        "/admin",
+        "enrolled: the console opens"
+    );
+}
+
 /// Adds a passkey, signs in with it as the second factor and alone, and
 /// removes it after the step-up.
 #[actix_web::test]
