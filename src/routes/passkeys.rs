@@ -557,13 +557,6 @@ pub async fn second_factor(
     Ok(redirect("/login/second-factor"))
 }
 
-/// Whether the user has a passkey (`/sudo` offers it then).
-pub async fn has_passkey(state: &AppState, user_id: i64) -> Result<bool, AppError> {
-    state
-        .db(move |conn| Ok(db_passkeys::has_any(conn, user_id)?))
-        .await
-}
-
 /// `POST /sudo/passkey/options`: options naming the signed-in user's passkeys.
 pub async fn step_up_options(
     req: HttpRequest,

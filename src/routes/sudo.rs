@@ -15,7 +15,7 @@ use super::login::safe_next;
 use crate::accounts;
 use crate::auth::extract::CurrentUser;
 use crate::clock::Clock;
-use crate::db::second_factors;
+use crate::db::second_factors::{self, Factors};
 use crate::domain::account::Password;
 use crate::domain::second_factor::TypedCode;
 use crate::error::AppError;
@@ -87,10 +87,10 @@ pub struct SudoForm {
     next: String,
 }
 
-/// Whether the user can step up with a code (has an authenticator app).
-async fn has_totp(state: &AppState, user_id: i64) -> Result<bool, AppError> {
+/// The user's second factors: which of them may stand for the password.
+async fn factors_of(state: &AppState, user_id: i64) -> Result<Factors, AppError> {
     state
-        .db(move |conn| Ok(second_factors::of_user(conn, user_id)?.totp))
+        .db(move |conn| Ok(second_factors::of_user(conn, user_id)?))
         .await
 }
 
@@ -100,12 +100,13 @@ pub async fn show_sudo(
     user: CurrentUser,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
+    let factors = factors_of(&state, user.id).await?;
     let page = SudoPage {
         ctx: PageCtx::from_request(&req),
         next: safe_next(&query.next).to_owned(),
         error: None,
-        totp: has_totp(&state, user.id).await?,
-        passkey: super::passkeys::has_passkey(&state, user.id).await?,
+        totp: factors.totp,
+        passkey: factors.passkey,
     };
     Ok(render(&req, StatusCode::OK, page))
 }
@@ -122,8 +123,8 @@ pub async fn confirm_sudo(
 ) -> Result<HttpResponse, AppError> {
     let next = safe_next(&form.next).to_owned();
     let account = who.0;
-    let who_id = account.id;
-    let totp = has_totp(&state, account.id).await?;
+    let factors = factors_of(&state, account.id).await?;
+    let totp = factors.totp;
     let typed = TypedCode::parse(&form.code);
     let password = form.password.filter(|p| !p.expose().is_empty());
     let issuer = state.issuer.clone();
@@ -159,7 +160,7 @@ pub async fn confirm_sudo(
                 next,
                 error: Some(error),
                 totp,
-                passkey: super::passkeys::has_passkey(&state, who_id).await?,
+                passkey: factors.passkey,
             };
             Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page))
         }
