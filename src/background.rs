@@ -1,19 +1,18 @@
 //! The server's one background thread. About once a second it probes the
 //! database when that can tell something new (`db::health`); while the database
 //! answers it writes buffered last uses of tokens (every
-//! `--last-use-flush-interval`) and, every ten minutes, deletes expired web
-//! sessions and throttle records whose window has long passed. It stops soon
-//! after the server's state is dropped.
+//! `--last-use-flush-interval`). It stops soon after the server's state is
+//! dropped. Clean-up and everything else periodic is the job runner's
+//! (`crate::jobs`), which every instance shares.
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use crate::db::{self, DatabaseUrl, DbPool, sessions, throttle};
+use crate::db::DatabaseUrl;
 use crate::state::AppState;
 use crate::tokens::last_used::LastUseBuffer;
 
 const TICK: Duration = Duration::from_millis(500);
-const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
 
 /// Starts the thread for the server with this state and database.
 pub fn spawn(state: &AppState, url: DatabaseUrl, flush_every: Duration) {
@@ -29,7 +28,7 @@ pub fn spawn(state: &AppState, url: DatabaseUrl, flush_every: Duration) {
     let spawned = std::thread::Builder::new()
         .name("background".into())
         .spawn(move || {
-            let (mut last_flush, mut last_housekeeping) = (Instant::now(), Instant::now());
+            let mut last_flush = Instant::now();
             loop {
                 pause(TICK);
                 let Some(last_used) = last_used.upgrade() else {
@@ -51,10 +50,6 @@ pub fn spawn(state: &AppState, url: DatabaseUrl, flush_every: Duration) {
                     last_flush = Instant::now();
                     last_used.flush_with(&pool);
                 }
-                if last_housekeeping.elapsed() >= HOUSEKEEPING_EVERY {
-                    last_housekeeping = Instant::now();
-                    housekeeping(&pool);
-                }
             }
         });
     if let Err(err) = spawned {
@@ -71,26 +66,4 @@ pub fn spawn(state: &AppState, url: DatabaseUrl, flush_every: Duration) {
 )]
 pub(crate) fn pause(period: Duration) {
     std::thread::sleep(period);
-}
-
-/// Deletes expired sessions and throttle records older than a day (every
-/// throttle window is far shorter).
-fn housekeeping(pool: &DbPool) {
-    let result = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
-        let now = db::now();
-        let sessions = sessions::purge_expired(&mut conn, now).map_err(|e| e.to_string())?;
-        let throttle = throttle::purge_before(&mut conn, now - chrono::TimeDelta::days(1))
-            .map_err(|e| e.to_string())?;
-        Ok((sessions, throttle))
-    });
-    match result {
-        Ok((sessions, throttle)) => {
-            tracing::debug!(
-                sessions,
-                throttle,
-                "deleted expired sessions and throttle records"
-            );
-        }
-        Err(error) => tracing::warn!(%error, "housekeeping failed; it runs again later"),
-    }
 }

@@ -154,6 +154,45 @@ pub struct Config {
     /// instances share one file. Never put it in the database's backups.
     #[arg(long, env = "TESSERA_SECRET_KEY_FILE", global = true)]
     pub secret_key_file: Option<PathBuf>,
+
+    /// Where email goes out: smtp://host:port (plain, or STARTTLS with
+    /// ?tls=starttls), smtps://host:port (implicit TLS); user and password in
+    /// the URL when the server wants them. Without it no email is sent and the
+    /// admin pages say so.
+    #[arg(long, env = "TESSERA_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The From address of every message, e.g. "Tessera <tessera@example.com>".
+    #[arg(long, env = "TESSERA_MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
+
+    /// Allow webhook endpoints on loopback, private and link-local addresses
+    /// (refused by default: they would let an administrator reach internal
+    /// services from this server).
+    #[arg(
+        long,
+        env = "TESSERA_WEBHOOKS_ALLOW_PRIVATE",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        global = true
+    )]
+    pub webhooks_allow_private: bool,
+
+    /// Background job workers per instance.
+    #[arg(long, env = "TESSERA_JOB_WORKERS", default_value_t = 2, global = true)]
+    pub job_workers: usize,
+
+    /// How long a job an instance claimed is its own: if the instance dies, another
+    /// takes the job up this long after it was claimed.
+    #[arg(long, env = "TESSERA_JOB_LEASE", default_value = "60s", value_parser = humantime::parse_duration, global = true)]
+    pub job_lease: Duration,
+
+    /// How often an idle job worker looks for due jobs.
+    #[arg(long, env = "TESSERA_JOB_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration, global = true)]
+    pub job_poll_interval: Duration,
 }
 
 /// A token prefix that tokens can be parsed back with (see

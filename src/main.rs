@@ -218,25 +218,13 @@ fn purge(config: &Config) -> anyhow::Result<()> {
     let url = db::DatabaseUrl::parse(&config.database_url())?;
     let pool = db::connect_and_migrate(&url, 1)?;
     let mut conn = pool.get()?;
-    let now = db::now();
-    let retention = db::settings::load(&mut conn)?.retention_days;
-    let cutoff = now - chrono::TimeDelta::days(retention.into());
-    let tokens = db::tokens::purge_before(&mut conn, cutoff)?;
-    let sessions = db::sessions::purge_expired(&mut conn, now)?;
-    let throttle = db::throttle::purge_before(&mut conn, now - chrono::TimeDelta::days(1))?;
-    let codes = db::password_codes::purge_expired(&mut conn, now)?;
-    let summary = format!(
-        "{tokens} revoked or expired tokens older than {retention} days, {sessions} expired sessions, \
-         {throttle} old throttle records and {codes} expired set-password links"
-    );
-    // Deleting tokens is an administrative act like any other: it is audited.
+    // Deleting tokens and audit events is an administrative act like any
+    // other: it is audited.
     let actor = db::audit::Actor {
         username: Some("command line".to_owned()),
         ..Default::default()
     };
-    let event = db::audit::Event::new(db::audit::AuditAction::Purge, db::audit::Outcome::Success)
-        .detail(&summary);
-    db::audit::record(&mut conn, &actor, &event)?;
+    let (_, summary) = tessera::jobs::housekeeping::purge(&mut conn, db::now(), &actor)?;
     say(format_args!("Purged {summary}."));
     Ok(())
 }

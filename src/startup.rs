@@ -156,13 +156,38 @@ impl Application {
                  proxy's address (throttling, audit, logs); list the proxy's address there"
             );
         }
+        let issuer = Arc::new(Issuer {
+            prefix: config.token_prefix.clone(),
+            sealer,
+        });
+        let clock = Clock::default();
+        let public_url: Arc<str> = Arc::from(public_url);
+        let mailer = crate::mail::Mailer::from_config(config)?.map(Arc::new);
+        if mailer.is_none() {
+            tracing::info!("no email is sent: TESSERA_SMTP_URL and TESSERA_MAIL_FROM are not set");
+        }
+        let jobs = {
+            let runtime = crate::jobs::Runtime {
+                pool: pool.clone(),
+                clock: clock.clone(),
+                db_health: db_health.clone(),
+                public_url: public_url.clone(),
+                issuer: issuer.clone(),
+                mailer,
+                webhooks_allow_private: config.webhooks_allow_private,
+                instance: crate::jobs::instance_name(),
+                config: crate::jobs::RunnerConfig {
+                    workers: config.job_workers,
+                    lease: config.job_lease,
+                    poll: config.job_poll_interval,
+                },
+            };
+            web::block(move || crate::jobs::start(runtime)).await??
+        };
         let state = AppState {
             pool: pool.clone(),
             hasher,
-            issuer: Arc::new(Issuer {
-                prefix: config.token_prefix.clone(),
-                sealer,
-            }),
+            issuer: issuer.clone(),
             api_failures: Arc::new(FailureLimiter::new(config.api_failures_per_minute)),
             token_cache: Arc::new(TokenCache::default()),
             epoch: Arc::new(
@@ -171,12 +196,13 @@ impl Application {
             ),
             last_used: Arc::new(LastUseBuffer::default()),
             db_health,
-            public_url: Arc::from(public_url),
+            public_url,
             public_origin: config.public_url.as_ref().and_then(PublicUrl::own),
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             metrics_require_token: config.metrics_require_token,
             token_counts: Arc::new(TokenCounts::new(config.metrics_token_count_ttl)),
-            clock: Clock::default(),
+            clock: clock.clone(),
+            jobs: Arc::new(jobs),
         };
         crate::background::spawn(&state, probe_url, config.last_use_flush_interval);
 

@@ -49,6 +49,8 @@ pub struct AppState {
     pub token_counts: Arc<TokenCounts>,
     /// What token uses are timed by (the session store holds the same one).
     pub clock: Clock,
+    /// The job runner's workers run while this is held.
+    pub jobs: Arc<crate::jobs::Running>,
 }
 
 /// A presented token's fate, and the validity epoch the request has read since

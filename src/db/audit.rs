@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use super::DbConn;
 use super::schema::audit_events;
 use crate::domain::audit_filter::ActionQuery;
+use crate::domain::events;
 
 pub use crate::domain::audit::{AuditAction, Outcome, TargetType};
 
@@ -85,18 +86,22 @@ impl AuditEvent {
 /// Longest user agent kept; the rest is cut so a hostile header cannot bloat the log.
 pub const MAX_USER_AGENT: usize = 512;
 
+/// Writes an audit row; when it records something webhooks and notices follow
+/// (`AuditAction::event_type`, with success), queues the event in the same
+/// transaction, so that it is published exactly when the change commits.
 pub fn record(conn: &mut DbConn, actor: &Actor, event: &Event<'_>) -> QueryResult<()> {
     let user_agent = actor
         .user_agent
         .as_deref()
         .map(|ua| ua.chars().take(MAX_USER_AGENT).collect::<String>());
-    diesel::insert_into(audit_events::table)
+    let now = super::now();
+    let id: i64 = diesel::insert_into(audit_events::table)
         .values((
-            audit_events::occurred_at.eq(super::now()),
+            audit_events::occurred_at.eq(now),
             audit_events::actor_id.eq(actor.user_id),
             audit_events::actor_name.eq(actor.username.as_deref()),
             audit_events::ip.eq(actor.ip.as_deref()),
-            audit_events::user_agent.eq(user_agent),
+            audit_events::user_agent.eq(&user_agent),
             audit_events::action.eq(event.action),
             audit_events::target_type.eq(event.target_type),
             audit_events::target_id.eq(event.target_id),
@@ -104,8 +109,35 @@ pub fn record(conn: &mut DbConn, actor: &Actor, event: &Event<'_>) -> QueryResul
             audit_events::outcome.eq(event.outcome),
             audit_events::detail.eq(event.detail),
         ))
-        .execute(conn)
-        .map(drop)
+        .returning(audit_events::id)
+        .get_result(conn)?;
+    let Some(kind) = event
+        .action
+        .event_type()
+        .filter(|_| event.outcome == Outcome::Success)
+    else {
+        return Ok(());
+    };
+    let mut published = events::Event::new(kind, now);
+    published.actor = events::EventActor {
+        user_id: actor.user_id,
+        username: actor.username.clone(),
+        ip: actor.ip.clone(),
+        user_agent,
+    };
+    match event.target_type {
+        Some(TargetType::Token) => published.token_id = event.target_id,
+        Some(TargetType::User) => published.user_id = event.target_id,
+        _ => {}
+    }
+    published.audit_id = Some(id);
+    published.detail = event.detail.map(str::to_owned);
+    super::jobs::enqueue(conn, &crate::jobs::Job::Event(published).to_new(now), now).map(drop)
+}
+
+/// Deletes the events that happened before `cutoff` (the audit retention).
+pub fn purge_before(conn: &mut DbConn, cutoff: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(audit_events::table.filter(audit_events::occurred_at.lt(cutoff))).execute(conn)
 }
 
 /// The newest events first, at most `limit`.

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod departments;
 pub mod health;
+pub mod jobs;
 pub mod memberships;
 pub mod passkeys;
 pub mod password_codes;

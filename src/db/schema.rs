@@ -15,6 +15,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         last_login_at -> Nullable<Timestamp>,
+        notify_expiry -> Bool,
+        notify_new_device -> Bool,
+        expiry_digest -> Bool,
     }
 }
 
@@ -92,6 +95,11 @@ diesel::table! {
         previous_sha256 -> Nullable<Binary>,
         previous_valid_until -> Nullable<Timestamp>,
         previous_last_used_at -> Nullable<Timestamp>,
+        /// The last presentation of this token after it was revoked, disabled
+        /// or expired, from where, and when its owner was last told.
+        refused_use_at -> Nullable<Timestamp>,
+        refused_use_ip -> Nullable<Text>,
+        refused_use_alerted_at -> Nullable<Timestamp>,
     }
 }
 
@@ -129,6 +137,7 @@ diesel::table! {
         show_api_tokens -> Bool,
         max_overlap_hours -> Integer,
         require_second_factor -> Text,
+        audit_retention_days -> Integer,
     }
 }
 
@@ -232,6 +241,73 @@ diesel::table! {
 
 diesel::joinable!(passkeys -> users (user_id));
 diesel::table! {
+    /// Background work shared by every instance (`crate::jobs`).
+    jobs (id) {
+        id -> BigInt,
+        kind -> Text,
+        payload -> Text,
+        unique_key -> Nullable<Text>,
+        state -> Text,
+        run_at -> Timestamp,
+        attempts -> Integer,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        last_started_at -> Nullable<Timestamp>,
+        last_finished_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> BigInt,
+        url -> Text,
+        description -> Text,
+        /// Event types, space separated.
+        events -> Text,
+        /// The signing secret sealed under the key file (`sealing`).
+        sealed_secret -> Binary,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        failing_since -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        created_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        endpoint_id -> BigInt,
+        message_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        state -> Text,
+        attempts -> Integer,
+        response_code -> Nullable<Integer>,
+        latency_ms -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_attempt_at -> Nullable<Timestamp>,
+        next_attempt_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+
+diesel::table! {
+    sign_in_devices (user_id, device_sha256) {
+        user_id -> BigInt,
+        device_sha256 -> Text,
+        first_seen_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sign_in_devices -> users (user_id));
+
+diesel::table! {
     /// Moved by triggers whenever something a token's validity depends on changes.
     validity_epoch (id) {
         id -> Integer,
@@ -264,4 +340,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     totp_secrets,
     recovery_codes,
     passkeys,
+    jobs,
+    webhook_endpoints,
+    webhook_deliveries,
+    sign_in_devices,
 );

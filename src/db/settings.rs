@@ -24,6 +24,8 @@ pub struct Settings {
     pub max_overlap_hours: i32,
     /// Who must have a second factor (`SecondFactorPolicy`'s text).
     pub require_second_factor: String,
+    /// Audit events older than this are deleted by the job runner.
+    pub audit_retention_days: i32,
 }
 
 pub fn load(conn: &mut DbConn) -> QueryResult<Settings> {

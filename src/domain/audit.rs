@@ -89,6 +89,23 @@ text_codes! {
 }
 
 impl AuditAction {
+    /// The event webhooks and notices follow when this is recorded with
+    /// success (a presented revoked token is published once a day by
+    /// `tokens::authenticate` instead, not on every use).
+    pub fn event_type(self) -> Option<super::events::EventType> {
+        use super::events::EventType;
+        Some(match self {
+            Self::TokenCreated => EventType::TokenCreated,
+            Self::TokenRegenerated => EventType::TokenRegenerated,
+            Self::TokenDisabled => EventType::TokenDisabled,
+            Self::TokenEnabled => EventType::TokenEnabled,
+            Self::TokenRevoked | Self::TokenRevokedByValue => EventType::TokenRevoked,
+            Self::UserDisabled => EventType::UserDisabled,
+            Self::SettingsUpdated | Self::SsoSettingsUpdated => EventType::SettingsChanged,
+            _ => return None,
+        })
+    }
+
     /// What the row records, as a sentence for people: the audit page, Recent
     /// activity and a token's trail show this; the CSV export and the `action`
     /// filter keep the stored code. A new action needs one here too (the match

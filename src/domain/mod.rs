@@ -7,6 +7,7 @@ pub mod audit_filter;
 pub mod bulk_revoke;
 pub mod catalog;
 pub mod codes;
+pub mod events;
 pub mod expiry;
 pub mod form;
 pub mod origin;

@@ -35,6 +35,7 @@ pub struct SettingsForm {
     show_api_tokens: Option<String>,
     max_overlap: String,
     require_second_factor: String,
+    audit_retention_days: String,
 }
 
 impl SettingsForm {
@@ -51,6 +52,7 @@ impl SettingsForm {
             show_api_tokens: s.show_api_tokens.then(|| "on".into()),
             max_overlap: Overlap::within_hours(s.max_overlap_hours).to_string(),
             require_second_factor: s.require_second_factor.clone(),
+            audit_retention_days: s.audit_retention_days.to_string(),
         }
     }
 
@@ -84,6 +86,7 @@ impl SettingsForm {
         let max_lifetime_days = days("max_lifetime_days", &self.max_lifetime_days, 3650);
         let retention_days = days("retention_days", &self.retention_days, 3650);
         let mobile_session_days = days("mobile_session_days", &self.mobile_session_days, 365);
+        let audit_retention_days = days("audit_retention_days", &self.audit_retention_days, 36500);
         if default_lifetime_days > 0
             && max_lifetime_days > 0
             && default_lifetime_days > max_lifetime_days
@@ -126,6 +129,7 @@ impl SettingsForm {
             show_api_tokens: self.show_api_tokens.is_some(),
             max_overlap_hours: max_overlap.hours(),
             require_second_factor: second_factor.as_str().to_owned(),
+            audit_retention_days,
         })
     }
 }
@@ -144,7 +148,7 @@ fn audit_detail(changes: &Settings, tenant_before: &str) -> String {
     format!(
         "default {} d, max {} d, non-expiring {}, retention {} d, mobile sessions {} d, creation {}, \
          show clients {}, show API tokens {}, overlap at most {}, second factor required of {}, \
-         {tenant}",
+         audit events kept {} d, {tenant}",
         changes.default_lifetime_days,
         changes.max_lifetime_days,
         if changes.allow_non_expiring {
@@ -159,6 +163,7 @@ fn audit_detail(changes: &Settings, tenant_before: &str) -> String {
         on_off(changes.show_api_tokens),
         Overlap::within_hours(changes.max_overlap_hours).label(),
         changes.require_second_factor,
+        changes.audit_retention_days,
     )
 }
 
@@ -201,12 +206,16 @@ pub async fn update_settings(
     Acting { actor, session, .. }: Acting<CurrentAdmin>,
     HtmlForm(mut form): HtmlForm<SettingsForm>,
 ) -> Result<HttpResponse, AppError> {
-    // A client that does not know the second-factor policy keeps it as it is.
-    if form.require_second_factor.is_empty() {
-        let policy = state
-            .db(|conn| Ok(settings::second_factor_policy(conn)?))
-            .await?;
-        form.require_second_factor = policy.as_str().to_owned();
+    // A client that does not know the second-factor policy or the audit
+    // retention keeps them as they are.
+    if form.require_second_factor.is_empty() || form.audit_retention_days.is_empty() {
+        let current = state.db(|conn| Ok(settings::load(conn)?)).await?;
+        if form.require_second_factor.is_empty() {
+            form.require_second_factor = current.require_second_factor;
+        }
+        if form.audit_retention_days.is_empty() {
+            form.audit_retention_days = current.audit_retention_days.to_string();
+        }
     }
     let changes = match form.validate() {
         Ok(changes) => changes,
@@ -278,6 +287,7 @@ mod tests {
             show_api_tokens: None,
             max_overlap: "1d".into(),
             require_second_factor: "admins".into(),
+            audit_retention_days: "365".into(),
         }
     }
 

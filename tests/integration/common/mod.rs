@@ -267,6 +267,8 @@ pub fn test_config(database_url: &str) -> Config {
         "2",
         "--cookie-secure",
         "false",
+        "--job-poll-interval",
+        "200ms",
     ])
     .config
 }
@@ -865,7 +867,7 @@ impl TestApp {
 }
 
 /// Every table of the schema.
-pub const TABLES: [&str; 17] = [
+pub const TABLES: [&str; 21] = [
     "users",
     "departments",
     "user_types",
@@ -883,6 +885,10 @@ pub const TABLES: [&str; 17] = [
     "totp_secrets",
     "recovery_codes",
     "passkeys",
+    "jobs",
+    "webhook_endpoints",
+    "webhook_deliveries",
+    "sign_in_devices",
 ];
 
 /// Every text cell of every row of every table (blobs in hex), one row per line.

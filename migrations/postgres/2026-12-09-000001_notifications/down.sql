@@ -1,0 +1,11 @@
+ALTER TABLE settings DROP COLUMN audit_retention_days;
+ALTER TABLE tokens DROP COLUMN refused_use_alerted_at;
+ALTER TABLE tokens DROP COLUMN refused_use_ip;
+ALTER TABLE tokens DROP COLUMN refused_use_at;
+ALTER TABLE users DROP COLUMN expiry_digest;
+ALTER TABLE users DROP COLUMN notify_new_device;
+ALTER TABLE users DROP COLUMN notify_expiry;
+DROP TABLE sign_in_devices;
+DROP TABLE webhook_deliveries;
+DROP TABLE webhook_endpoints;
+DROP TABLE jobs;
