@@ -2,6 +2,7 @@
 //! temporary SQLite file, or a fresh PostgreSQL schema when `TEST_DATABASE_URL` is
 //! set) and drives it over HTTP with a cookie-keeping client.
 
+pub mod python;
 pub mod site;
 
 use std::time::{Duration, Instant};
