@@ -132,7 +132,7 @@ pub fn record(conn: &mut DbConn, actor: &Actor, event: &Event<'_>) -> QueryResul
     }
     published.audit_id = Some(id);
     published.detail = event.detail.map(str::to_owned);
-    super::jobs::enqueue(conn, &crate::jobs::Job::Event(published).to_new(now), now).map(drop)
+    super::jobs::enqueue(conn, crate::jobs::Job::Event(published).to_new(now), now).map(drop)
 }
 
 /// Deletes the events that happened before `cutoff` (the audit retention).

@@ -129,7 +129,7 @@ fn probe(url: &DatabaseUrl) -> Result<(), String> {
 }
 
 /// A path as the path part of a SQLite `file:` URI.
-fn uri_escape(path: &str) -> String {
+pub(super) fn uri_escape(path: &str) -> String {
     path.chars()
         .map(|c| match c {
             '?' => "%3f".to_owned(),

@@ -24,11 +24,11 @@ pub struct NewJob {
 
 /// Stores a job unless one with the same unique key exists; whether it was
 /// stored. Safe inside a caller's transaction (no error is raised on a clash).
-pub fn enqueue(conn: &mut DbConn, job: &NewJob, now: NaiveDateTime) -> QueryResult<bool> {
+pub fn enqueue(conn: &mut DbConn, job: NewJob, now: NaiveDateTime) -> QueryResult<bool> {
     let values = (
-        jobs::kind.eq(&job.kind),
-        jobs::payload.eq(&job.payload),
-        jobs::unique_key.eq(job.unique_key.as_deref()),
+        jobs::kind.eq(job.kind),
+        jobs::payload.eq(job.payload),
+        jobs::unique_key.eq(job.unique_key),
         jobs::run_at.eq(job.run_at),
         jobs::created_at.eq(now),
     );

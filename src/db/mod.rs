@@ -201,10 +201,27 @@ impl DatabaseUrl {
 
     /// A new connection outside the pool, with the SQLite pragmas set.
     pub(crate) fn establish(&self) -> ConnectionResult<DbConn> {
+        self.establish_at(&self.target)
+    }
+
+    /// [`Self::establish`], except that a missing SQLite file is an error
+    /// rather than created empty: the pool's connections, made after start-up
+    /// created the file, must never put an empty database where one went away.
+    fn establish_existing(&self) -> ConnectionResult<DbConn> {
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.target).map(DbConn::Pg),
+            Backend::Postgres => self.establish(),
+            Backend::Sqlite => self.establish_at(&format!(
+                "file:{}?mode=rw",
+                health::uri_escape(&self.target)
+            )),
+        }
+    }
+
+    fn establish_at(&self, target: &str) -> ConnectionResult<DbConn> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(target).map(DbConn::Pg),
             Backend::Sqlite => {
-                let mut conn = SqliteConnection::establish(&self.target)?;
+                let mut conn = SqliteConnection::establish(target)?;
                 // WAL lets readers run beside the one writer; busy_timeout makes a
                 // writer wait for the lock instead of failing with "database is locked".
                 // synchronous=FULL: a confirmed revocation must survive a power cut.
@@ -244,7 +261,7 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = ConnectionError;
 
     fn connect(&self) -> Result<DbConn, ConnectionError> {
-        self.url.establish()
+        self.url.establish_existing()
     }
 
     /// A PostgreSQL connection may have died (a restart, a network cut); after

@@ -154,11 +154,11 @@ pub fn rfc3339(at: NaiveDateTime) -> String {
 
 /// The webhook body: `{"type", "timestamp", "data"}`.
 pub fn body(kind: EventType, at: NaiveDateTime, data: serde_json::Value) -> serde_json::Value {
-    serde_json::json!({
-        "type": kind.as_str(),
-        "timestamp": rfc3339(at),
-        "data": data,
-    })
+    let mut body = serde_json::Map::new();
+    body.insert("type".to_owned(), kind.as_str().into());
+    body.insert("timestamp".to_owned(), rfc3339(at).into());
+    body.insert("data".to_owned(), data);
+    serde_json::Value::Object(body)
 }
 
 #[cfg(test)]

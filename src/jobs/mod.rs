@@ -122,10 +122,37 @@ impl NewJob {
     }
 }
 
+/// What a kind of job does, as the jobs page says it.
+pub fn describe(kind: &str) -> &'static str {
+    match kind {
+        "housekeeping" => {
+            "Housekeeping: expired sessions and links, old tokens, audit events and jobs"
+        }
+        "expiry_scan" => "Expiry reminders and token.expiring events",
+        "expiry_digest" => "Administrators' daily digest of expiring tokens",
+        "event" => "Publish an event to webhooks and notices",
+        "email" => "Send an email",
+        "webhook_delivery" => "Deliver a webhook",
+        _ => "Unknown job",
+    }
+}
+
+/// "every 10 minutes", "every hour", "every day".
+pub fn every_label(every: TimeDelta) -> String {
+    let minutes = every.num_minutes();
+    match minutes {
+        1440 => "every day".to_owned(),
+        60 => "every hour".to_owned(),
+        m if m % 1440 == 0 => format!("every {} days", m / 1440),
+        m if m % 60 == 0 => format!("every {} hours", m / 60),
+        m => format!("every {m} minutes"),
+    }
+}
+
 /// Queues a job in the caller's connection (and transaction); whether it was
 /// new (a unique key already queued makes this a no-op).
 pub fn enqueue(conn: &mut DbConn, job: NewJob, now: NaiveDateTime) -> diesel::QueryResult<bool> {
-    rows::enqueue(conn, &job, now)
+    rows::enqueue(conn, job, now)
 }
 
 /// Why a run did not finish.
@@ -212,7 +239,7 @@ pub fn start(runtime: Runtime) -> anyhow::Result<Running> {
     // A first start schedules each periodic job one period ahead; later
     // starts find them queued already.
     for (job, every) in &PERIODIC {
-        rows::enqueue(&mut conn, &job.to_new(now).at(now + *every), now)?;
+        rows::enqueue(&mut conn, job.to_new(now).at(now + *every), now)?;
     }
     drop(conn);
     let alive = Arc::new(());

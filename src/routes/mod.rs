@@ -160,6 +160,8 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
             .get(admin::sso::show_sso)
             .post(admin::sso::update_sso)
             .step_up(StepUp::Here),
+        page("/admin/jobs", Admin).get(admin::jobs::show_jobs),
+        page("/admin/jobs/{id}/run", Admin).post(admin::jobs::run_now),
         page("/admin/audit", Admin).get(admin::audit_log::show_audit),
         page("/admin/audit.csv", Admin).get(admin::audit_log::export_audit),
     ]);

@@ -21,6 +21,7 @@ mod cli;
 mod crash;
 mod database_trouble;
 mod hostile_input;
+mod jobs;
 mod logging;
 mod proxy;
 mod reliability;

@@ -5,6 +5,7 @@
 pub mod audit_log;
 pub mod catalog;
 pub mod clients;
+pub mod jobs;
 pub mod password_link;
 pub mod second_factors;
 pub mod settings;
