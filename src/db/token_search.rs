@@ -8,18 +8,20 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
-use super::schema::{audit_events, tokens, users};
+use super::schema::{audit_events, jobs, tokens, users};
 use super::tokens::Token;
 use super::users::{contains_pattern, user_matches};
 use super::{Db, DbConn, lower};
 use crate::db::audit::Actor;
 use crate::domain::bulk_revoke::RevokeOutcome;
+use crate::domain::events;
 use crate::domain::policy::EXPIRING_SOON_DAYS;
 use crate::domain::token::{TokenKind, TokenStatus};
 use crate::domain::token_filter::{
     CappedCount, Cursor, PAGE_SIZE, Position, Sort, SortColumn, StatusFilter, Tab, TextQuery,
     TokenFilter, like_escape, prefix_upper_bound,
 };
+use crate::jobs::Job;
 
 /// Rows of the list (of its tab, live or revoked) that a name search, or a
 /// count that cannot be exact cheaply, looks at per request in the default
@@ -911,6 +913,34 @@ pub fn revoke(
                     audit_events::outcome,
                 ))
                 .execute(conn)?;
+            // And one event per token, queued as `audit::record` queues them.
+            if let Some(kind) = action.event_type() {
+                let json = events::Event {
+                    actor: events::EventActor {
+                        user_id: actor.user_id,
+                        username: actor.username.clone(),
+                        ip: actor.ip.clone(),
+                        user_agent: actor.user_agent.clone(),
+                    },
+                    ..events::Event::new(kind, now)
+                }
+                .json_before_token_id();
+                let jobs = tokens::table
+                    .filter(tokens::id.eq_any(chunk))
+                    .filter(tokens::revoked_at.eq(now))
+                    .select((
+                        Job::EVENT.into_sql::<Text>(),
+                        json.into_sql::<Text>()
+                            .concat(sql::<Text>("CAST(tokens.id AS TEXT)"))
+                            .concat("}"),
+                        now.into_sql::<Timestamp>(),
+                        now.into_sql::<Timestamp>(),
+                    ));
+                diesel::insert_into(jobs::table)
+                    .values(jobs)
+                    .into_columns((jobs::kind, jobs::payload, jobs::run_at, jobs::created_at))
+                    .execute(conn)?;
+            }
         }
         Ok(outcome)
     })

@@ -102,8 +102,10 @@ pub struct Event {
     pub kind: EventType,
     pub occurred_at: NaiveDateTime,
     pub actor: EventActor,
-    /// The token the event is about.
-    #[serde(default)]
+    /// The token the event is about (last when serialized, so that a bulk
+    /// revocation can write one event per token in SQL: see
+    /// [`Event::json_before_token_id`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_id: Option<i64>,
     /// The user the event is about (`user.disabled`).
     #[serde(default)]
@@ -140,6 +142,19 @@ impl Event {
         self
     }
 
+    /// This event as JSON up to where a token id follows: the JSON of an event
+    /// about token `id` is this, then `id`, then `}`.
+    pub fn json_before_token_id(&self) -> String {
+        let mut json = serde_json::to_string(&Event {
+            token_id: None,
+            ..self.clone()
+        })
+        .unwrap_or_default();
+        json.pop();
+        json.push_str(",\"token_id\":");
+        json
+    }
+
     pub fn extra(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
         self.extra.insert(key.to_owned(), value.into());
         self
@@ -173,6 +188,14 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
         }
         assert_eq!(EventType::parse("token.eaten"), None);
+    }
+
+    #[test]
+    fn an_event_about_a_token_is_its_json_before_the_id_then_the_id() {
+        let event = Event::new(EventType::TokenRevoked, crate::db::now());
+        let json = format!("{}42}}", event.json_before_token_id());
+        let parsed: Event = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed, event.token(42));
     }
 
     #[test]

@@ -60,13 +60,16 @@ pub const PERIODIC: [(Job, TimeDelta); 3] = [
 ];
 
 impl Job {
+    /// The stored kind of [`Job::Event`].
+    pub const EVENT: &'static str = "event";
+
     /// The stored `kind`.
     pub fn kind(&self) -> &'static str {
         match self {
             Job::Housekeeping => "housekeeping",
             Job::ExpiryScan => "expiry_scan",
             Job::ExpiryDigest => "expiry_digest",
-            Job::Event(_) => "event",
+            Job::Event(_) => Self::EVENT,
             Job::Email(_) => "email",
             Job::WebhookDelivery { .. } => "webhook_delivery",
         }

@@ -244,11 +244,24 @@ const READ_FOR_TOKENS: [(&str, &[&str]); 7] = [
             // The sealed copy (Show) and the previous secret's last use.
             "sealed_secret",
             "previous_last_used_at",
+            // Presentations after revocation and the daily notice of them.
+            "refused_use_at",
+            "refused_use_ip",
+            "refused_use_alerted_at",
         ],
     ),
     (
         "users",
-        &["password_hash", "last_login_at", "updated_at", "created_at"],
+        &[
+            "password_hash",
+            "last_login_at",
+            "updated_at",
+            "created_at",
+            // What the user wants to be told.
+            "notify_expiry",
+            "notify_new_device",
+            "expiry_digest",
+        ],
     ),
     ("memberships", &[]),
     ("scopes", &[]),
@@ -266,6 +279,8 @@ const READ_FOR_TOKENS: [(&str, &[&str]); 7] = [
             "max_overlap_hours",
             // Who must have a second factor: web pages only.
             "require_second_factor",
+            // How long audit events are kept: the job runner only.
+            "audit_retention_days",
         ],
     ),
 ];
@@ -796,6 +811,15 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     fields.push(("tenant_id", "acme"));
     let settings = ("/admin/settings", "/admin/settings");
     walk.submit(&root, settings, &fields, see_other).await;
+    // Running a job by hand moves nothing (its run may: housekeeping's
+    // deletions are of what no token depends on).
+    let job = id(
+        &db,
+        "SELECT id FROM jobs WHERE unique_key = 'expiry_digest'",
+    );
+    let run = format!("/admin/jobs/{job}/run");
+    walk.submit(&root, ("/admin/jobs", &run), &[], see_other)
+        .await;
     // Single sign-on (switched off here) moves no token's validity.
     let sso = ("/admin/sso", "/admin/sso");
     let sso_fields = [("password_sign_in", "everyone"), ("issuer", "")];

@@ -2,7 +2,10 @@
 //! temporary SQLite file, or a fresh PostgreSQL schema when `TEST_DATABASE_URL` is
 //! set) and drives it over HTTP with a cookie-keeping client.
 
-#[allow(dead_code, reason = "the email and webhook tests use it (being written)")]
+#[allow(
+    dead_code,
+    reason = "the email and webhook tests use it (being written)"
+)]
 pub mod python;
 pub mod site;
 
@@ -1266,6 +1269,23 @@ impl TestApp {
             .unwrap()
         });
         assert_eq!(updated, 1, "one periodic job {kind}");
+    }
+
+    /// Every event queued so far (run or not), oldest first.
+    pub fn queued_events(&self) -> Vec<tessera::domain::events::Event> {
+        use tessera::db::schema::jobs::dsl as j;
+        let payloads: Vec<String> = self.db(|conn| {
+            j::jobs
+                .filter(j::kind.eq("event"))
+                .order(j::id.asc())
+                .select(j::payload)
+                .load(conn)
+                .unwrap()
+        });
+        payloads
+            .iter()
+            .map(|p| serde_json::from_str(p).unwrap_or_else(|e| panic!("{p}: {e}")))
+            .collect()
     }
 
     /// When the periodic job of `kind` last finished a run.

@@ -243,6 +243,19 @@ async fn bulk_revoke_revokes_exactly_the_selection() {
         3,
         "one audit row per revoked token"
     );
+    // And one token.revoked event per token, by the administrator, for
+    // webhooks and notices.
+    let mut revoked: Vec<i64> = app
+        .queued_events()
+        .into_iter()
+        .filter(|e| e.kind == tessera::domain::events::EventType::TokenRevoked)
+        .map(|e| {
+            assert_eq!(e.actor.username.as_deref(), Some("root"));
+            e.token_id.unwrap()
+        })
+        .collect();
+    revoked.sort_unstable();
+    assert_eq!(revoked, chosen);
 }
 
 #[actix_web::test]
