@@ -30,8 +30,8 @@ use crate::domain::form::FieldErrors;
 use crate::domain::policy::Policy;
 use crate::domain::scopes::{ScopeGroup, ScopeSet, group_by_resource};
 use crate::domain::signals;
-use crate::domain::token_filter::ProfileQuery;
 use crate::domain::token::TokenKind;
+use crate::domain::token_filter::ProfileQuery;
 use crate::domain::user_agent::browser_label;
 use crate::error::AppError;
 use crate::page::{PageCtx, render};
@@ -257,7 +257,9 @@ pub async fn list_my_tokens(
     if expiring_only {
         access_tokens.retain(|row| row.token.expires_soon(&now));
         clients.retain(|row| row.token.expires_soon(&now));
-        acting_as_me.issued.retain(|row| row.token.expires_soon(&now));
+        acting_as_me
+            .issued
+            .retain(|row| row.token.expires_soon(&now));
     }
     let (token_expiry, client_expiry) = (choices.token_expiry(None), choices.client_expiry(None));
     let page = TokenManagementPage {

@@ -147,7 +147,10 @@ async fn a_revoked_token_presented_is_marked_and_alerted_once_a_day() {
     assert_eq!(event["actor"]["username"], Value::Null);
     let (at, ip) = refused_use(&app, ci.id);
     let at = at.unwrap();
-    assert!(before <= at && at <= after, "the app clock's time of the last use");
+    assert!(
+        before <= at && at <= after,
+        "the app clock's time of the last use"
+    );
     assert_eq!(ip.as_deref(), Some("127.0.0.1"));
 
     // Later the same UTC day: marked again, not alerted again.
@@ -228,7 +231,10 @@ async fn token_management_says_how_many_tokens_expire_this_week_and_lists_them()
         text_of(&page, "#expiry-banner").as_deref(),
         Some("1 of your tokens expires this week. See which")
     );
-    assert_eq!(attr_of(&page, "#expiry-banner", "role").as_deref(), Some("status"));
+    assert_eq!(
+        attr_of(&page, "#expiry-banner", "role").as_deref(),
+        Some("status")
+    );
 
     let client = expiring_in(&app, ada.id, "client", "bi", 6);
     let issued = expiring_in(&app, ada.id, "api", "erp", 1);
