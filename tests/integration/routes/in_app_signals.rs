@@ -419,3 +419,35 @@ async fn a_token_presented_while_not_valid_is_marked_on_its_rows_pages_and_the_o
     let detail = app.get_html(&format!("/admin/tokens/{}", off.id)).await;
     assert!(text_of(&detail, "#refused-use").is_some());
 }
+
+/// The pages the site-wide and browser walks open (`common::site`) show
+/// every signal, so that axe and the layout checks see their markup.
+#[actix_web::test]
+async fn the_site_walks_see_every_signal() {
+    let app = common::spawn_app().await;
+    let site = common::site::arrange(&app);
+    app.login_ok("root").await;
+    let overview = app.get_html("/admin").await;
+    assert!(text_of(&overview, "#expiry-banner").is_some());
+    assert!(text_of(&overview, "#refused-uses-link").is_some());
+    let mine = app.get_html("/profile/tokens").await;
+    assert!(mark_of(&mine, site.client.id).is_some());
+    let detail = app
+        .get_html(&format!("/admin/tokens/{}", site.client.id))
+        .await;
+    assert!(text_of(&detail, "#refused-use").is_some());
+    let ada = app.visitor();
+    ada.login_ok("ada").await;
+    let theirs = ada.get_html("/profile/tokens").await;
+    assert!(text_of(&theirs, "#expiry-banner").is_some());
+    assert!(text_of(&theirs, "#used-after-revoked").is_some());
+    let edit = ada
+        .get_html(&format!("/profile/tokens/{}/edit", site.ada_personal.id))
+        .await;
+    assert!(text_of(&edit, "#refused-use").is_some());
+    let expiring = ada.get_html("/profile/tokens?status=expiring").await;
+    assert_eq!(
+        ids_in(&expiring, "tr[data-token-id]"),
+        BTreeSet::from([site.ada_client.id])
+    );
+}
