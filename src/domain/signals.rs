@@ -77,23 +77,21 @@ pub fn refused_use_wording(token: &TokenTimes, used_at: NaiveDateTime) -> &'stat
 /// The banner on Token Management: "3 of your tokens expire this week";
 /// nothing when none do.
 pub fn own_expiry_banner(expiring: i64) -> Option<String> {
-    match expiring {
-        ..=0 => None,
-        1 => Some("1 of your tokens expires this week".to_owned()),
-        n => Some(format!(
-            "{} of your tokens expire this week",
-            super::token_filter::thousands(n)
-        )),
-    }
+    expiry_banner(expiring, "of your tokens", "of your tokens")
 }
 
 /// The banner on the administrator overview: "12 tokens expire this week".
 pub fn all_expiry_banner(expiring: i64) -> Option<String> {
+    expiry_banner(expiring, "token", "tokens")
+}
+
+/// "1 {one} expires this week", "{n} {many} expire this week", or nothing.
+fn expiry_banner(expiring: i64, one: &str, many: &str) -> Option<String> {
     match expiring {
         ..=0 => None,
-        1 => Some("1 token expires this week".to_owned()),
+        1 => Some(format!("1 {one} expires this week")),
         n => Some(format!(
-            "{} tokens expire this week",
+            "{} {many} expire this week",
             super::token_filter::thousands(n)
         )),
     }
