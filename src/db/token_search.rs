@@ -16,6 +16,7 @@ use crate::db::audit::Actor;
 use crate::domain::bulk_revoke::RevokeOutcome;
 use crate::domain::events;
 use crate::domain::policy::EXPIRING_SOON_DAYS;
+use crate::domain::signals;
 use crate::domain::token::{TokenKind, TokenStatus};
 use crate::domain::token_filter::{
     CappedCount, Cursor, PAGE_SIZE, Position, Sort, SortColumn, StatusFilter, Tab, TextQuery,
@@ -142,6 +143,10 @@ fn filtered<'a>(f: &'a TokenFilter, now: NaiveDateTime, plan: &Plan) -> tokens::
             .filter(tokens::revoked_at.is_null())
             .filter(tokens::expires_at.gt(now))
             .filter(tokens::expires_at.le(soon)),
+        // Revoked or not: a revoked token presented is the strongest sign.
+        Some(StatusFilter::RefusedUse) => {
+            query.filter(tokens::refused_use_at.ge(signals::refused_use_since(now)))
+        }
     };
     if let Some(days) = f.unused_days {
         let cutoff = now - TimeDelta::days(days);
@@ -559,8 +564,9 @@ pub fn page(
             },
         ),
     };
+    let few = f.status.is_some_and(StatusFilter::is_few);
     let (end, window) = match f.text() {
-        Some(TextQuery::Name(_)) => {
+        Some(TextQuery::Name(_)) if !few => {
             let size = if f.sort.column == SortColumn::Created {
                 WINDOW
             } else {
@@ -722,6 +728,7 @@ pub fn count_capped(
     // Counted through an index without walking far: the tab alone (an index
     // holds exactly its live tokens), a few users' tokens, a display prefix.
     let cheap = match f.text() {
+        _ if f.status.is_some_and(StatusFilter::is_few) => true,
         Some(TextQuery::Name(_)) => false,
         Some(TextQuery::Prefix(_)) => true,
         None if f.user.is_some() => mode.owners != Owners::Walk,

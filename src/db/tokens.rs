@@ -8,6 +8,7 @@ use super::DbConn;
 use super::schema::{departments, tokens, user_types, users};
 use super::users::User;
 use crate::domain::policy::{EXPIRING_SOON_DAYS, token_name_key};
+use crate::domain::signals::{self, TokenTimes};
 use crate::domain::token::{TokenKind, TokenStatus};
 use crate::domain::token_stats::TokenState;
 
@@ -46,6 +47,10 @@ pub struct Token {
     /// Until when the secret a regeneration replaced still works (the overlap).
     pub previous_valid_until: Option<NaiveDateTime>,
     pub previous_last_used_at: Option<NaiveDateTime>,
+    /// The last time it was presented and refused as revoked, disabled or
+    /// expired, and from which address (`note_refused_use`).
+    pub refused_use_at: Option<NaiveDateTime>,
+    pub refused_use_ip: Option<String>,
 }
 
 impl Token {
@@ -85,6 +90,19 @@ impl Token {
             badges.push(TokenState::Active);
         }
         badges
+    }
+
+    /// The words of its refused-use mark ("Used after it was revoked"), if
+    /// it was presented while revoked, disabled or expired.
+    pub fn refused_use_wording(&self) -> Option<&'static str> {
+        let times = TokenTimes {
+            revoked_at: self.revoked_at,
+            expires_at: self.expires_at,
+            disabled: !self.is_active(),
+            previous_valid_until: self.previous_valid_until,
+        };
+        self.refused_use_at
+            .map(|at| signals::refused_use_wording(&times, at))
     }
 
     /// Live (unrevoked, unexpired) and expiring within [`EXPIRING_SOON_DAYS`].
@@ -244,6 +262,8 @@ impl NewToken {
             kept: self.sealed_secret.is_some(),
             previous_valid_until: None,
             previous_last_used_at: None,
+            refused_use_at: None,
+            refused_use_ip: None,
         }
     }
 }
@@ -467,6 +487,56 @@ pub fn set_sealed(conn: &mut DbConn, id: i64, sealed: &[u8]) -> QueryResult<usiz
     diesel::update(tokens::table.find(id))
         .set(tokens::sealed_secret.eq(sealed))
         .execute(conn)
+}
+
+/// Records that a revoked, disabled or expired token was presented at `now`
+/// from `ip` (shown on its row), then claims the day's alert about it: true
+/// for the first such use of its UTC day (`signals::alert_due`), in one
+/// conditional update, so that of two instances only one claims it. Two
+/// statements, on refusals only; the columns are not watched by the validity
+/// epoch (nothing a token may do depends on them).
+pub fn note_refused_use(
+    conn: &mut DbConn,
+    id: i64,
+    now: NaiveDateTime,
+    ip: &str,
+) -> QueryResult<bool> {
+    diesel::update(tokens::table.find(id))
+        .set((
+            tokens::refused_use_at.eq(now),
+            tokens::refused_use_ip.eq(ip),
+        ))
+        .execute(conn)?;
+    let today = signals::start_of_utc_day(now);
+    let claimed = diesel::update(
+        tokens::table.find(id).filter(
+            tokens::refused_use_alerted_at
+                .is_null()
+                .or(tokens::refused_use_alerted_at.lt(today)),
+        ),
+    )
+    .set(tokens::refused_use_alerted_at.eq(now))
+    .execute(conn)?;
+    Ok(claimed == 1)
+}
+
+/// The owner's revoked tokens (not sessions) presented after they were
+/// revoked, most recently presented first: Token Management lists them, as
+/// it lists no other revoked token.
+pub fn list_used_after_revoked(
+    conn: &mut DbConn,
+    owner_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<Token>> {
+    tokens::table
+        .filter(tokens::owner_id.eq(owner_id))
+        .filter(tokens::kind.ne(TokenKind::Session))
+        .filter(tokens::revoked_at.is_not_null())
+        .filter(tokens::refused_use_at.ge(tokens::revoked_at))
+        .order((tokens::refused_use_at.desc(), tokens::id.desc()))
+        .limit(limit)
+        .select(Token::as_select())
+        .load(conn)
 }
 
 /// Records a use of a token's previous secret during its overlap.

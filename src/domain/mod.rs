@@ -17,6 +17,7 @@ pub mod proxy;
 pub mod rate_limit;
 pub mod scopes;
 pub mod second_factor;
+pub mod signals;
 pub mod sso;
 pub mod throttle;
 pub mod token;

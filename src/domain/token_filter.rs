@@ -119,6 +119,7 @@ text_codes! {
         Expired = "expired",
         Expiring = "expiring",
         Revoked = "revoked",
+        RefusedUse = "refused_use",
     }
 }
 
@@ -130,7 +131,15 @@ impl StatusFilter {
             Self::Expired => "Expired",
             Self::Revoked => "Revoked",
             Self::Expiring => "Expiring within 7 days",
+            Self::RefusedUse => "Presented while not valid (last 7 days)",
         }
+    }
+
+    /// Whether it keeps few tokens, found through an index of their own
+    /// (`tokens_refused_use`), so that a search among them needs no window
+    /// and counting them is cheap.
+    pub fn is_few(self) -> bool {
+        self == Self::RefusedUse
     }
 }
 
@@ -382,6 +391,21 @@ pub struct FilterQuery {
     /// The row number of the last row before `before`.
     #[serde(default)]
     pub to: String,
+}
+
+/// The URL query of Token Management (`/profile/tokens?status=expiring`):
+/// only the tokens that expire within 7 days, where the banner leads. Any
+/// other value shows everything.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct ProfileQuery {
+    #[serde(default)]
+    pub status: String,
+}
+
+impl ProfileQuery {
+    pub fn expiring_only(&self) -> bool {
+        matches!(self.status.trim().parse(), Ok(StatusFilter::Expiring))
+    }
 }
 
 /// A validated filter. Unknown values are ignored rather than refused, so a
@@ -795,6 +819,18 @@ mod tests {
             .step(oldest, true),
             None
         );
+    }
+
+    #[test]
+    fn token_management_filters_expiring_tokens_only_when_asked() {
+        let query = |status: &str| ProfileQuery {
+            status: status.into(),
+        };
+        assert!(query("expiring").expiring_only());
+        assert!(query(" expiring ").expiring_only());
+        for other in ["", "revoked", "EXPIRING", "expiring;"] {
+            assert!(!query(other).expiring_only(), "{other}");
+        }
     }
 
     #[test]

@@ -15,9 +15,12 @@ use crate::db::audit::{self, Actor, Event, Outcome};
 use crate::db::tokens::{self as token_rows, Token};
 use crate::db::users::User;
 use crate::db::{DbConn, memberships, scopes as catalog, settings};
+use crate::domain::events::{self, EventType};
 use crate::domain::scopes::{self, Holdings, ScopeSet};
+use crate::domain::signals::RefusedReason;
 use crate::domain::token::{PlainToken, TokenKind};
 use crate::error::AppError;
+use crate::jobs::{self, Job};
 
 /// A token that passed every check, with what it may do right now.
 #[derive(Debug, Clone)]
@@ -58,6 +61,17 @@ impl Refusal {
             Refusal::Disabled => "disabled",
             Refusal::Expired => "expired",
             Refusal::OwnerDisabled => "owner_disabled",
+        }
+    }
+
+    /// Why a use is worth a mark on the token and a `token.revoked_token_used`
+    /// event: the token (not its owner) is revoked, disabled or expired.
+    pub fn reason(self) -> Option<RefusedReason> {
+        match self {
+            Refusal::Revoked => Some(RefusedReason::Revoked),
+            Refusal::Disabled => Some(RefusedReason::Disabled),
+            Refusal::Expired => Some(RefusedReason::Expired),
+            Refusal::Unknown | Refusal::OwnerDisabled => None,
         }
     }
 
@@ -149,7 +163,16 @@ pub fn authenticate(
         if via_previous {
             event = event.detail(PREVIOUS_SECRET);
         }
-        audit::record(conn, &actor, &event)?;
+        crate::db::transaction(conn, |conn| -> Result<(), AppError> {
+            audit::record(conn, &actor, &event)?;
+            if let Some(reason) = refusal.reason() {
+                // A phone presenting its lapsed mobile session is routine,
+                // not a leak: marked, but nobody is told.
+                let tell = !(token.kind == TokenKind::Session && reason == RefusedReason::Expired);
+                note_refused_use(conn, token.id, reason, from, now, tell)?;
+            }
+            Ok(())
+        })?;
         return Ok(Err(refusal));
     }
     if via_previous {
@@ -182,6 +205,34 @@ pub fn authenticate(
         previous_until,
         me_body: OnceLock::new(),
     }))
+}
+
+/// Marks a token presented while revoked, disabled or expired (its row shows
+/// when and from where) and, at most once per token and UTC day, queues the
+/// `token.revoked_token_used` event (unless `tell` is false), which is
+/// nobody's act (no actor).
+fn note_refused_use(
+    conn: &mut DbConn,
+    token_id: i64,
+    reason: RefusedReason,
+    from: &UseContext,
+    now: NaiveDateTime,
+    tell: bool,
+) -> Result<(), AppError> {
+    if !token_rows::note_refused_use(conn, token_id, now, &from.ip)? || !tell {
+        return Ok(());
+    }
+    let user_agent = from
+        .user_agent
+        .as_deref()
+        .map(|ua| ua.chars().take(audit::MAX_USER_AGENT).collect::<String>());
+    let event = events::Event::new(EventType::RevokedTokenUsed, now)
+        .token(token_id)
+        .extra("reason", reason.as_str())
+        .extra("ip", from.ip.as_str())
+        .extra("user_agent", user_agent);
+    jobs::enqueue(conn, Job::Event(event).to_new(now), now)?;
+    Ok(())
 }
 
 /// The detail of audit rows about a use of a replaced secret.

@@ -244,7 +244,8 @@ const READ_FOR_TOKENS: [(&str, &[&str]); 7] = [
             // The sealed copy (Show) and the previous secret's last use.
             "sealed_secret",
             "previous_last_used_at",
-            // Presentations after revocation and the daily notice of them.
+            // The last refused use (revoked, disabled, expired) and its alert:
+            // written by refusals, read by pages and notices only.
             "refused_use_at",
             "refused_use_ip",
             "refused_use_alerted_at",

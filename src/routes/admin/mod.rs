@@ -18,11 +18,15 @@ pub mod users;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use chrono::NaiveDateTime;
+use diesel::QueryResult;
 
 use crate::auth::extract::CurrentAdmin;
 use crate::db::audit::{self, Actor, AuditEvent};
-use crate::db::{self, DbConn};
+use crate::db::{self, DbConn, token_search};
 use crate::domain::form::FieldErrors;
+use crate::domain::signals;
+use crate::domain::token_filter::{StatusFilter, Tab, TokenFilter};
 use crate::error::AppError;
 use crate::page::{PageCtx, render};
 use crate::state::AppState;
@@ -33,6 +37,46 @@ use crate::tokens::{CreateRequest, Issued};
 struct OverviewPage {
     ctx: PageCtx,
     events: Vec<AuditEvent>,
+    signals: Signals,
+}
+
+/// What needs an administrator's attention, each with the inventory filter
+/// that lists exactly what it counts.
+struct Signals {
+    /// "12 tokens expire this week" (the inventory's tokens, not sessions).
+    expiry_banner: Option<String>,
+    expiring_query: String,
+    /// Tokens (and, apart, mobile sessions) presented while revoked,
+    /// disabled or expired in the last 7 days.
+    refused_tokens: i64,
+    refused_tokens_query: String,
+    refused_sessions: i64,
+    refused_sessions_query: String,
+}
+
+impl Signals {
+    fn refused_summary(&self) -> String {
+        signals::refused_use_summary(self.refused_tokens)
+    }
+
+    fn load(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Self> {
+        let filter = |tab, status| TokenFilter {
+            tab,
+            status: Some(status),
+            ..TokenFilter::default()
+        };
+        let expiring = filter(Tab::Api, StatusFilter::Expiring);
+        let refused_tokens = filter(Tab::Api, StatusFilter::RefusedUse);
+        let refused_sessions = filter(Tab::Sessions, StatusFilter::RefusedUse);
+        Ok(Self {
+            expiry_banner: signals::all_expiry_banner(token_search::count(conn, &expiring, now)?),
+            expiring_query: expiring.to_query(),
+            refused_tokens: token_search::count(conn, &refused_tokens, now)?,
+            refused_tokens_query: refused_tokens.to_query(),
+            refused_sessions: token_search::count(conn, &refused_sessions, now)?,
+            refused_sessions_query: refused_sessions.to_query(),
+        })
+    }
 }
 
 pub async fn show_overview(
@@ -40,10 +84,14 @@ pub async fn show_overview(
     state: web::Data<AppState>,
     _admin: CurrentAdmin,
 ) -> Result<HttpResponse, AppError> {
-    let events = state.db(|conn| Ok(audit::recent(conn, 50)?)).await?;
+    let now = state.clock.now();
+    let (events, signals) = state
+        .db(move |conn| Ok((audit::recent(conn, 50)?, Signals::load(conn, now)?)))
+        .await?;
     let page = OverviewPage {
         ctx: PageCtx::from_request(&req),
         events,
+        signals,
     };
     Ok(render(&req, StatusCode::OK, page))
 }

@@ -137,7 +137,7 @@ impl TokensPage {
         }
     }
 
-    fn statuses(&self) -> [StatusFilter; 5] {
+    fn statuses(&self) -> [StatusFilter; 6] {
         StatusFilter::ALL
     }
 

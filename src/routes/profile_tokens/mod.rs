@@ -29,7 +29,9 @@ use crate::domain::expiry::{ExpiryControl, ExpiryForm};
 use crate::domain::form::FieldErrors;
 use crate::domain::policy::Policy;
 use crate::domain::scopes::{ScopeGroup, ScopeSet, group_by_resource};
+use crate::domain::signals;
 use crate::domain::token::TokenKind;
+use crate::domain::token_filter::ProfileQuery;
 use crate::domain::user_agent::browser_label;
 use crate::error::AppError;
 use crate::page::{PageCtx, render};
@@ -167,6 +169,7 @@ struct ActingAsMe {
     issued: Vec<IssuedForUser>,
     devices: Vec<Token>,
     web_sessions: Vec<WebSessionRow>,
+    used_after_revoked: Vec<Token>,
 }
 
 #[derive(Template)]
@@ -185,6 +188,25 @@ struct TokenManagementPage {
     client_form: ClientForm,
     client_expiry: ExpiryControl,
     errors: FieldErrors,
+    /// "3 of your tokens expire this week", while any do.
+    expiry_banner: Option<String>,
+    /// Only the tokens that expire within 7 days are listed (`?status=expiring`).
+    expiring_only: bool,
+    /// Revoked tokens of the user's presented after they were revoked.
+    used_after_revoked: Vec<Token>,
+}
+
+/// Most revoked-yet-presented tokens Token Management lists.
+const USED_AFTER_REVOKED_SHOWN: i64 = 20;
+
+/// The user's tokens (access tokens, clients, API tokens issued for them)
+/// that expire within 7 days: what the banner counts and `?status=expiring`
+/// lists. Mobile sessions are not counted: signing in again renews them.
+fn count_expiring(lists: [&[TokenRow]; 2], issued: &[IssuedForUser], now: &NaiveDateTime) -> i64 {
+    let rows = lists.into_iter().flatten().map(|row| &row.token);
+    rows.chain(issued.iter().map(|row| &row.token))
+        .filter(|token| token.expires_soon(now))
+        .count() as i64
 }
 
 pub async fn list_my_tokens(
@@ -192,11 +214,13 @@ pub async fn list_my_tokens(
     state: web::Data<AppState>,
     user: CurrentUser,
     session: Session,
+    query: web::Query<ProfileQuery>,
 ) -> Result<HttpResponse, AppError> {
     let owner = user.0.clone();
     let current = current_key_hash(&session);
     let now = state.clock.now();
-    let (access_tokens, clients, choices, acting_as_me) = state
+    let expiring_only = query.expiring_only();
+    let (mut access_tokens, mut clients, choices, mut acting_as_me) = state
         .db(move |conn| {
             let mut rows = |kind| -> Result<Vec<TokenRow>, AppError> {
                 Ok(tokens::list_for_owner(conn, owner.id, kind)?
@@ -215,6 +239,11 @@ pub async fn list_my_tokens(
                     .into_iter()
                     .map(WebSessionRow::from)
                     .collect(),
+                used_after_revoked: tokens::list_used_after_revoked(
+                    conn,
+                    owner.id,
+                    USED_AFTER_REVOKED_SHOWN,
+                )?,
             };
             Ok((
                 access,
@@ -224,6 +253,14 @@ pub async fn list_my_tokens(
             ))
         })
         .await?;
+    let expiring = count_expiring([&access_tokens, &clients], &acting_as_me.issued, &now);
+    if expiring_only {
+        access_tokens.retain(|row| row.token.expires_soon(&now));
+        clients.retain(|row| row.token.expires_soon(&now));
+        acting_as_me
+            .issued
+            .retain(|row| row.token.expires_soon(&now));
+    }
     let (token_expiry, client_expiry) = (choices.token_expiry(None), choices.client_expiry(None));
     let page = TokenManagementPage {
         ctx: PageCtx::from_request(&req),
@@ -239,6 +276,9 @@ pub async fn list_my_tokens(
         client_form: ClientForm::default(),
         client_expiry,
         errors: FieldErrors::default(),
+        expiry_banner: signals::own_expiry_banner(expiring),
+        expiring_only,
+        used_after_revoked: acting_as_me.used_after_revoked,
     };
     Ok(render(&req, StatusCode::OK, page))
 }

@@ -45,7 +45,7 @@ pub fn arrange(app: &TestApp) -> Site {
     let (department, user_type) = app.grant(ada.id, "Field", "devices:read");
     let membership = Some((department, user_type));
     let scope = app.db(|c| super::scalar(c, "SELECT MIN(id) FROM scopes"));
-    Site {
+    let site = Site {
         personal: app.insert_token(root.id, "personal", "ci", None),
         client: app.insert_token(root.id, "client", "BI", membership),
         api: app.insert_token(ada.id, "api", "ERP", membership),
@@ -56,7 +56,36 @@ pub fn arrange(app: &TestApp) -> Site {
         department,
         user_type,
         scope,
-    }
+    };
+    signals(app, &site);
+    site
+}
+
+/// The in-app signals on the pages: `ada`'s client expires this week (the
+/// banners), root's client and ada's access token were presented while not
+/// valid (their marks), and a revoked token of ada's was presented after it
+/// was revoked (Token Management's list of them, the overview's count).
+fn signals(app: &TestApp, site: &Site) {
+    let old = app.insert_token(site.ada.id, "personal", "old deploy", None);
+    let now = tessera::db::now();
+    app.db(|conn| {
+        use diesel::prelude::*;
+        use tessera::db::schema::tokens::dsl as t;
+        tessera::db::tokens::revoke(conn, old.id, None).unwrap();
+        diesel::update(t::tokens.find(site.ada_client.id))
+            .set(t::expires_at.eq(now + chrono::TimeDelta::days(3)))
+            .execute(conn)
+            .unwrap();
+        for id in [site.client.id, site.ada_personal.id, old.id] {
+            diesel::update(t::tokens.find(id))
+                .set((
+                    t::refused_use_at.eq(now + chrono::TimeDelta::seconds(1)),
+                    t::refused_use_ip.eq("203.0.113.7"),
+                ))
+                .execute(conn)
+                .unwrap();
+        }
+    });
 }
 
 /// The paths of every GET page of the route table that answers `viewer` with
@@ -96,7 +125,9 @@ pub fn pages(site: &Site, viewer: Viewer) -> Vec<String> {
             "/admin/tokens" => vec![
                 "/admin/tokens?tab=api".into(),
                 "/admin/tokens?tab=sessions".into(),
+                "/admin/tokens?tab=api&status=refused_use".into(),
             ],
+            "/profile/tokens" => vec![p.into(), "/profile/tokens?status=expiring".into()],
             "/admin/tokens/new" => vec![
                 p.into(),
                 format!("/admin/tokens/new?user_q=a&user_id={}", site.ada.id),

@@ -2,6 +2,7 @@
 
 mod admin;
 mod api;
+mod in_app_signals;
 mod login_second_factor;
 mod login_sso;
 mod metrics;
