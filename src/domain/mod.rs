@@ -18,6 +18,7 @@ pub mod rate_limit;
 pub mod scopes;
 pub mod second_factor;
 pub mod sso;
+pub mod ssrf;
 pub mod throttle;
 pub mod token;
 pub mod token_filter;
