@@ -186,6 +186,25 @@ impl Delivery {
     pub fn is_failed(&self) -> bool {
         self.state == FAILED
     }
+
+    /// How the log says its state.
+    pub fn state_label(&self) -> &'static str {
+        match self.state.as_str() {
+            DELIVERED => "Delivered",
+            FAILED => "Failed",
+            _ if self.attempts > 0 => "Retrying",
+            _ => "Pending",
+        }
+    }
+
+    /// The badge class of its state.
+    pub fn state_badge(&self) -> &'static str {
+        match self.state.as_str() {
+            DELIVERED => "success",
+            FAILED => "failure",
+            _ => "warning",
+        }
+    }
 }
 
 /// Stores a pending delivery; returns its id.

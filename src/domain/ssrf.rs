@@ -143,7 +143,8 @@ pub fn parse_url(text: &str) -> Result<Target, &'static str> {
     if text.len() > MAX_URL_LEN {
         return Err("Use a URL of at most 2000 characters.");
     }
-    let url = url::Url::parse(text).map_err(|_| "Enter a full URL, such as https://hooks.example.com/tessera.")?;
+    let url = url::Url::parse(text)
+        .map_err(|_| "Enter a full URL, such as https://hooks.example.com/tessera.")?;
     let https = match url.scheme() {
         "https" => true,
         "http" => false,
@@ -260,7 +261,10 @@ mod tests {
     fn urls_are_http_or_https_with_a_host() {
         let t = parse_url(" https://hooks.example.com/x?y=1 ").unwrap();
         assert!(t.https);
-        assert_eq!((t.host.as_str(), t.port, t.literal), ("hooks.example.com", 443, None));
+        assert_eq!(
+            (t.host.as_str(), t.port, t.literal),
+            ("hooks.example.com", 443, None)
+        );
         let t = parse_url("http://[::1]:8080/h").unwrap();
         assert_eq!(t.literal, Some("::1".parse().unwrap()));
         assert_eq!(t.port, 8080);
@@ -283,7 +287,11 @@ mod tests {
         let public: IpAddr = "8.8.8.8".parse().unwrap();
         let inside: IpAddr = "10.0.0.1".parse().unwrap();
         assert_eq!(choose(&[public], false), Ok(public));
-        assert!(choose(&[public, inside], false).unwrap_err().contains("private"));
+        assert!(
+            choose(&[public, inside], false)
+                .unwrap_err()
+                .contains("private")
+        );
         assert_eq!(choose(&[inside, public], true), Ok(inside));
         assert!(choose(&[], true).is_err());
     }

@@ -147,7 +147,8 @@ pub fn queue(
     payload: &str,
 ) -> diesel::QueryResult<i64> {
     let message_id = message_id.map_or_else(signature::new_message_id, str::to_owned);
-    let delivery_id = rows::insert_delivery(conn, endpoint_id, &message_id, event_type, payload, now)?;
+    let delivery_id =
+        rows::insert_delivery(conn, endpoint_id, &message_id, event_type, payload, now)?;
     crate::jobs::enqueue(conn, Job::WebhookDelivery { delivery_id }.to_new(now), now)?;
     Ok(delivery_id)
 }
@@ -197,7 +198,12 @@ pub fn deliver(runtime: &Runtime, delivery_id: i64) -> JobResult {
         .sealer
         .open(&endpoint.sealed_secret, &rows::secret_binding(endpoint.id))
     {
-        Ok(secret) => send(runtime, &endpoint, &delivery, &WebhookSecret::from_unsealed(secret)),
+        Ok(secret) => send(
+            runtime,
+            &endpoint,
+            &delivery,
+            &WebhookSecret::from_unsealed(secret),
+        ),
         Err(why) => Sent {
             status: None,
             latency_ms: None,
@@ -240,13 +246,19 @@ fn record(runtime: &Runtime, endpoint: &Endpoint, delivery: &Delivery, sent: &Se
     } else {
         retry_after(delivery.attempts + 1)
     };
-    let next_at = wait.and_then(|wait| TimeDelta::from_std(wait).ok()).map(|wait| now + wait);
+    let next_at = wait
+        .and_then(|wait| TimeDelta::from_std(wait).ok())
+        .map(|wait| now + wait);
     crate::db::transaction(&mut conn, |conn| -> anyhow::Result<()> {
         rows::record_attempt(
             conn,
             delivery.id,
             &Attempt {
-                state: if next_at.is_some() { rows::PENDING } else { rows::FAILED },
+                state: if next_at.is_some() {
+                    rows::PENDING
+                } else {
+                    rows::FAILED
+                },
                 response_code: status,
                 latency_ms: sent.latency_ms,
                 error: Some(error),
@@ -264,7 +276,10 @@ fn record(runtime: &Runtime, endpoint: &Endpoint, delivery: &Delivery, sent: &Se
                 since.format("%Y-%m-%d %H:%M UTC"),
             );
             if rows::set_enabled(conn, endpoint.id, false, Some(&reason))? {
-                tracing::warn!(endpoint = endpoint.id, "webhook endpoint switched off after a day of failures");
+                tracing::warn!(
+                    endpoint = endpoint.id,
+                    "webhook endpoint switched off after a day of failures"
+                );
                 tell_administrators(conn, runtime, endpoint, &reason, now)?;
             }
         }
@@ -343,7 +358,12 @@ pub fn resolve(url: &str, allow_private: bool) -> Result<(ssrf::Target, IpAddr),
 }
 
 /// One POST of the delivery to the endpoint, signed.
-fn send(runtime: &Runtime, endpoint: &Endpoint, delivery: &Delivery, secret: &WebhookSecret) -> Sent {
+fn send(
+    runtime: &Runtime,
+    endpoint: &Endpoint,
+    delivery: &Delivery,
+    secret: &WebhookSecret,
+) -> Sent {
     let failed = |error: String| Sent {
         status: None,
         latency_ms: None,
@@ -370,7 +390,10 @@ fn send(runtime: &Runtime, endpoint: &Endpoint, delivery: &Delivery, secret: &We
         Ok(client) => client,
         Err(err) => return failed(format!("cannot make an HTTP client: {}", err.without_url())),
     };
-    let runtime_io = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime_io = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => return failed(format!("cannot start the HTTP runtime: {err}")),
     };
@@ -393,7 +416,9 @@ fn send(runtime: &Runtime, endpoint: &Endpoint, delivery: &Delivery, secret: &We
             let error = if status.is_success() {
                 None
             } else if status.is_redirection() {
-                Some(format!("answered {status} (a redirect, which is not followed)"))
+                Some(format!(
+                    "answered {status} (a redirect, which is not followed)"
+                ))
             } else {
                 Some(format!("answered {status}"))
             };
@@ -433,7 +458,11 @@ mod tests {
 
     #[test]
     fn a_private_url_is_refused_unless_allowed() {
-        assert!(resolve("http://127.0.0.1:9/x", false).unwrap_err().contains("loopback"));
+        assert!(
+            resolve("http://127.0.0.1:9/x", false)
+                .unwrap_err()
+                .contains("loopback")
+        );
         assert!(resolve("http://[::1]:9/x", false).is_err());
         assert!(resolve("http://localhost:9/x", false).is_err());
         let (target, ip) = resolve("http://127.0.0.1:9/x", true).unwrap();

@@ -46,10 +46,7 @@ impl WebhookSecret {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key()?).ok()?;
         mac.update(format!("{message_id}.{timestamp}.").as_bytes());
         mac.update(body.as_bytes());
-        Some(format!(
-            "v1,{}",
-            BASE64.encode(mac.finalize().into_bytes())
-        ))
+        Some(format!("v1,{}", BASE64.encode(mac.finalize().into_bytes())))
     }
 }
 
@@ -85,7 +82,11 @@ mod tests {
         // The example of the Standard Webhooks libraries' own tests.
         let secret = WebhookSecret::from_unsealed("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into());
         let signature = secret
-            .sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1_614_265_330, r#"{"test": 2432232314}"#)
+            .sign(
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1_614_265_330,
+                r#"{"test": 2432232314}"#,
+            )
             .unwrap();
         assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     }
