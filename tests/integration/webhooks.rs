@@ -327,7 +327,10 @@ async fn every_event_type_arrives_signed_with_its_documented_body() {
     assert_eq!(data["actor"]["ip"], "127.0.0.1");
     // Read when the event is sent, which may be after later changes.
     let status = data["token"]["status"].as_str().unwrap();
-    assert!(["active", "disabled", "revoked"].contains(&status), "{status}");
+    assert!(
+        ["active", "disabled", "revoked"].contains(&status),
+        "{status}"
+    );
     for kind in [
         "token.disabled",
         "token.enabled",
@@ -841,9 +844,6 @@ async fn a_delivery_held_by_a_killed_instance_is_sent_by_the_other() {
     let seen = receiver.wait_for(2, LEASE + Duration::from_secs(8)).await;
     let takeover = killed.elapsed();
     println!(
-        "takeover: the other instance sent the delivery {takeover:?} after the kill (lease {LEASE:?})"
-    );
-    eprintln!(
         "takeover: the other instance sent the delivery {takeover:?} after the kill (lease {LEASE:?})"
     );
     assert!(takeover < LEASE + Duration::from_secs(3), "{takeover:?}");
