@@ -511,7 +511,11 @@ async fn the_secret_is_shown_once_and_kept_sealed() {
         !dump.contains(key),
         "the database holds the secret in clear"
     );
-    let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
+    let hex = key.bytes().fold(String::new(), |mut hex, b| {
+        use std::fmt::Write as _;
+        let _ = write!(hex, "{b:02x}");
+        hex
+    });
     assert!(!dump.to_lowercase().contains(&hex), "nor its text in hex");
     let rows = app.audit_rows("webhook_created");
     assert_eq!(rows.len(), 1);
