@@ -308,3 +308,14 @@ pub fn administrator_emails(conn: &mut DbConn) -> QueryResult<Vec<String>> {
         .select(users::email)
         .load(conn)
 }
+
+/// Deletes the deliveries that ended (delivered or given up) before
+/// `before`: for housekeeping, which keeps the log from growing for ever.
+pub fn purge_ended_before(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::state.ne(PENDING))
+            .filter(webhook_deliveries::created_at.lt(before)),
+    )
+    .execute(conn)
+}

@@ -284,30 +284,20 @@ pub async fn show_webhook(
     Ok(render(&req, StatusCode::OK, page))
 }
 
-/// Audits a change to endpoint `endpoint` (by its URL).
-fn record(
-    conn: &mut DbConn,
-    actor: &Actor,
-    action: AuditAction,
-    endpoint: &Endpoint,
-    detail: Option<&str>,
-) -> Result<(), AppError> {
-    let mut event = Event::new(action, Outcome::Success).target(
-        TargetType::Webhook,
-        Some(endpoint.id),
-        Some(&endpoint.url),
-    );
-    if let Some(detail) = detail {
-        event = event.detail(detail);
-    }
-    Ok(audit::record(conn, actor, &event)?)
+/// What a row action did.
+enum Done {
+    /// Changed: audited as `action` (with a detail), and said so.
+    Changed(AuditAction, Option<String>, &'static str),
+    /// Nothing done, and why.
+    Refused(&'static str),
 }
 
-/// What a row action did, for the flash message (or why it did nothing).
-type Done = Result<&'static str, &'static str>;
+/// Why nothing is sent to an endpoint that is off.
+const OFF: &str = "Switch the endpoint on first: nothing is sent to it while it is off.";
 
-/// Runs `change` on endpoint `id` in a transaction, flashes its outcome and
-/// goes back to `back` (the endpoint's page unless given).
+/// Runs `change` on endpoint `id` in a transaction with its audit row,
+/// flashes its outcome and goes back to `back` (the endpoint's page unless
+/// given).
 async fn act_on(
     state: &AppState,
     Acting { actor, session, .. }: Acting<CurrentAdmin>,
@@ -319,7 +309,20 @@ async fn act_on(
         .db(move |conn| {
             db::transaction(conn, |conn| {
                 let endpoint = rows::find_endpoint(conn, id)?.ok_or(AppError::NotFound)?;
-                change(conn, &actor, &endpoint)
+                let (action, detail, message) = match change(conn, &actor, &endpoint)? {
+                    Done::Refused(why) => return Ok(Err(why)),
+                    Done::Changed(action, detail, message) => (action, detail, message),
+                };
+                let mut event = Event::new(action, Outcome::Success).target(
+                    TargetType::Webhook,
+                    Some(endpoint.id),
+                    Some(&endpoint.url),
+                );
+                if let Some(detail) = &detail {
+                    event = event.detail(detail);
+                }
+                audit::record(conn, &actor, &event)?;
+                Ok(Ok(message))
             })
         })
         .await?;
@@ -327,10 +330,8 @@ async fn act_on(
         Ok(message) => flash(&session, FlashKind::Success, message),
         Err(message) => flash(&session, FlashKind::Error, message),
     }
-    Ok(redirect(
-        back.map_or_else(|| format!("/admin/webhooks/{id}"), str::to_owned)
-            .as_str(),
-    ))
+    let back = back.map_or_else(|| format!("/admin/webhooks/{id}"), str::to_owned);
+    Ok(redirect(&back))
 }
 
 pub async fn send_test_event(
@@ -346,15 +347,12 @@ pub async fn send_test_event(
         None,
         move |conn, actor, endpoint| {
             if !endpoint.enabled {
-                return Ok(Err(
-                    "Switch the endpoint on first: nothing is sent to it while it is off.",
-                ));
+                return Ok(Done::Refused(OFF));
             }
-            let body = webhooks::test_body(endpoint, actor, now);
-            let payload = body.to_string();
+            let payload = webhooks::test_body(endpoint, actor, now).to_string();
             webhooks::queue(conn, now, endpoint.id, None, webhooks::TEST_EVENT, &payload)?;
-            record(conn, actor, AuditAction::WebhookTestSent, endpoint, None)?;
-            Ok(Ok("A test event is on its way: its delivery shows below."))
+            let message = "A test event is on its way: its delivery shows below.";
+            Ok(Done::Changed(AuditAction::WebhookTestSent, None, message))
         },
     )
     .await
@@ -367,34 +365,45 @@ pub async fn redeliver(
 ) -> Result<HttpResponse, AppError> {
     let (id, delivery_id) = path.into_inner();
     let now = state.clock.now();
-    act_on(&state, acting, id, None, move |conn, actor, endpoint| {
+    act_on(&state, acting, id, None, move |conn, _, endpoint| {
         let delivery = rows::find_delivery(conn, delivery_id)?
             .filter(|d| d.endpoint_id == endpoint.id)
             .ok_or(AppError::NotFound)?;
         if !endpoint.enabled {
-            return Ok(Err(
-                "Switch the endpoint on first: nothing is sent to it while it is off.",
-            ));
+            return Ok(Done::Refused(OFF));
         }
-        webhooks::queue(
-            conn,
-            now,
-            endpoint.id,
-            Some(&delivery.message_id),
-            &delivery.event_type,
-            &delivery.payload,
-        )?;
+        let (message_id, kind) = (Some(delivery.message_id.as_str()), &delivery.event_type);
+        webhooks::queue(conn, now, endpoint.id, message_id, kind, &delivery.payload)?;
         let detail = format!("message {}", delivery.message_id);
-        record(
-            conn,
-            actor,
+        let message =
+            "The delivery is sent again (with the same webhook-id): its new attempt shows below.";
+        Ok(Done::Changed(
             AuditAction::WebhookRedelivered,
-            endpoint,
-            Some(&detail),
-        )?;
-        Ok(Ok(
-            "The delivery is sent again (with the same webhook-id): its new attempt shows below.",
+            Some(detail),
+            message,
         ))
+    })
+    .await
+}
+
+/// Switches an endpoint on or off.
+async fn switch(
+    state: &AppState,
+    acting: Acting<CurrentAdmin>,
+    id: i64,
+    on: bool,
+) -> Result<HttpResponse, AppError> {
+    let reason = format!("Switched off by {}.", acting.who.username);
+    act_on(state, acting, id, None, move |conn, _, endpoint| {
+        rows::set_enabled(conn, endpoint.id, on, (!on).then_some(reason.as_str()))?;
+        Ok(if on {
+            let message = "The endpoint is on: new events are sent to it.";
+            Done::Changed(AuditAction::WebhookEnabled, None, message)
+        } else {
+            let message =
+                "The endpoint is off: nothing is sent to it until it is switched on again.";
+            Done::Changed(AuditAction::WebhookDisabled, None, message)
+        })
     })
     .await
 }
@@ -404,18 +413,7 @@ pub async fn enable_webhook(
     acting: Acting<CurrentAdmin>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    act_on(
-        &state,
-        acting,
-        path.into_inner(),
-        None,
-        |conn, actor, endpoint| {
-            rows::set_enabled(conn, endpoint.id, true, None)?;
-            record(conn, actor, AuditAction::WebhookEnabled, endpoint, None)?;
-            Ok(Ok("The endpoint is on: new events are sent to it."))
-        },
-    )
-    .await
+    switch(&state, acting, path.into_inner(), true).await
 }
 
 pub async fn disable_webhook(
@@ -423,22 +421,7 @@ pub async fn disable_webhook(
     acting: Acting<CurrentAdmin>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let by = acting.who.username.clone();
-    act_on(
-        &state,
-        acting,
-        path.into_inner(),
-        None,
-        move |conn, actor, endpoint| {
-            let reason = format!("Switched off by {by}.");
-            rows::set_enabled(conn, endpoint.id, false, Some(&reason))?;
-            record(conn, actor, AuditAction::WebhookDisabled, endpoint, None)?;
-            Ok(Ok(
-                "The endpoint is off: nothing is sent to it until it is switched on again.",
-            ))
-        },
-    )
-    .await
+    switch(&state, acting, path.into_inner(), false).await
 }
 
 pub async fn delete_webhook(
@@ -452,10 +435,10 @@ pub async fn delete_webhook(
         acting,
         path.into_inner(),
         back,
-        |conn, actor, endpoint| {
+        |conn, _, endpoint| {
             rows::delete_endpoint(conn, endpoint.id)?;
-            record(conn, actor, AuditAction::WebhookDeleted, endpoint, None)?;
-            Ok(Ok("The endpoint and its delivery log are deleted."))
+            let message = "The endpoint and its delivery log are deleted.";
+            Ok(Done::Changed(AuditAction::WebhookDeleted, None, message))
         },
     )
     .await
