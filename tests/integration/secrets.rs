@@ -99,6 +99,9 @@ async fn created_token(res: reqwest::Result<reqwest::Response>) -> String {
 async fn no_secret_reaches_logs_audit_or_database() {
     let db = common::fresh_database();
     let database_url = db.url.clone();
+    // A key file on both databases (PostgreSQL has none by default): webhook
+    // secrets are kept sealed with it.
+    let key_file = db.key_file.to_str().unwrap().to_owned();
     let mut server = Server::start(
         &database_url,
         &["--cookie-secure", "false"],
@@ -106,6 +109,7 @@ async fn no_secret_reaches_logs_audit_or_database() {
             ("TESSERA_LOG", "trace"),
             // The webhook endpoint below is on loopback: its deliveries fail.
             ("TESSERA_WEBHOOKS_ALLOW_PRIVATE", "true"),
+            ("TESSERA_SECRET_KEY_FILE", &key_file),
         ],
     );
     let mut secrets: Vec<String> = Vec::new();
