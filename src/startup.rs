@@ -202,6 +202,7 @@ impl Application {
             metrics_require_token: config.metrics_require_token,
             token_counts: Arc::new(TokenCounts::new(config.metrics_token_count_ttl)),
             clock: clock.clone(),
+            webhooks_allow_private: config.webhooks_allow_private,
             jobs: Arc::new(jobs),
         };
         crate::background::spawn(&state, probe_url, config.last_use_flush_interval);

@@ -49,6 +49,9 @@ pub struct AppState {
     pub token_counts: Arc<TokenCounts>,
     /// What token uses are timed by (the session store holds the same one).
     pub clock: Clock,
+    /// Whether webhook endpoints may be on loopback or private addresses
+    /// (`TESSERA_WEBHOOKS_ALLOW_PRIVATE`).
+    pub webhooks_allow_private: bool,
     /// The job runner's workers run while this is held.
     pub jobs: Arc<crate::jobs::Running>,
 }

@@ -28,6 +28,7 @@ pub mod user_identities;
 pub mod user_types;
 pub mod users;
 pub mod validity;
+pub mod webhooks;
 
 mod text_code;
 

@@ -85,6 +85,13 @@ text_codes! {
         SsoIdentityLinked = "sso_identity_linked",
         SecretKeyRotated = "secret_key_rotated",
         Purge = "purge",
+        // Webhook endpoints.
+        WebhookCreated = "webhook_created",
+        WebhookEnabled = "webhook_enabled",
+        WebhookDisabled = "webhook_disabled",
+        WebhookDeleted = "webhook_deleted",
+        WebhookTestSent = "webhook_test_sent",
+        WebhookRedelivered = "webhook_redelivered",
     }
 }
 
@@ -176,6 +183,12 @@ impl AuditAction {
             Self::SsoIdentityLinked => "Account linked to the identity provider",
             Self::Purge => "Old tokens and records purged",
             Self::SecretKeyRotated => "Secret key rotated",
+            Self::WebhookCreated => "Webhook endpoint added",
+            Self::WebhookEnabled => "Webhook endpoint switched on",
+            Self::WebhookDisabled => "Webhook endpoint switched off",
+            Self::WebhookDeleted => "Webhook endpoint deleted",
+            Self::WebhookTestSent => "Webhook test event sent",
+            Self::WebhookRedelivered => "Webhook delivery sent again",
         }
     }
 }
@@ -211,6 +224,8 @@ text_codes! {
         /// A request path the gate refused.
         Path = "path",
         Passkey = "passkey",
+        /// A webhook endpoint.
+        Webhook = "webhook",
     }
 }
 

@@ -19,6 +19,7 @@ pub mod scopes;
 pub mod second_factor;
 pub mod signals;
 pub mod sso;
+pub mod ssrf;
 pub mod throttle;
 pub mod token;
 pub mod token_filter;

@@ -162,6 +162,20 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
             .step_up(StepUp::Here),
         page("/admin/jobs", Admin).get(admin::jobs::show_jobs),
         page("/admin/jobs/{id}/run", Admin).post(admin::jobs::run_now),
+        page("/admin/webhooks", Admin)
+            .get(admin::webhooks::list_webhooks)
+            .post(admin::webhooks::create_webhook),
+        page("/admin/webhooks/new", Admin).get(admin::webhooks::show_new_webhook),
+        page("/admin/webhooks/{id}", Admin).get(admin::webhooks::show_webhook),
+        page("/admin/webhooks/{id}/test", Admin).post(admin::webhooks::send_test_event),
+        page(
+            "/admin/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+            Admin,
+        )
+        .post(admin::webhooks::redeliver),
+        page("/admin/webhooks/{id}/enable", Admin).post(admin::webhooks::enable_webhook),
+        page("/admin/webhooks/{id}/disable", Admin).post(admin::webhooks::disable_webhook),
+        page("/admin/webhooks/{id}/delete", Admin).post(admin::webhooks::delete_webhook),
         page("/admin/audit", Admin).get(admin::audit_log::show_audit),
         page("/admin/audit.csv", Admin).get(admin::audit_log::export_audit),
     ]);

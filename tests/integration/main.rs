@@ -32,3 +32,4 @@ mod shutdown;
 mod site_wide;
 mod trusted_proxies;
 mod validity_epoch;
+mod webhooks;

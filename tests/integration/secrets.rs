@@ -99,10 +99,18 @@ async fn created_token(res: reqwest::Result<reqwest::Response>) -> String {
 async fn no_secret_reaches_logs_audit_or_database() {
     let db = common::fresh_database();
     let database_url = db.url.clone();
+    // A key file on both databases (PostgreSQL has none by default): webhook
+    // secrets are kept sealed with it.
+    let key_file = db.key_file.to_str().unwrap().to_owned();
     let mut server = Server::start(
         &database_url,
         &["--cookie-secure", "false"],
-        &[("TESSERA_LOG", "trace")],
+        &[
+            ("TESSERA_LOG", "trace"),
+            // The webhook endpoint below is on loopback: its deliveries fail.
+            ("TESSERA_WEBHOOKS_ALLOW_PRIVATE", "true"),
+            ("TESSERA_SECRET_KEY_FILE", &key_file),
+        ],
     );
     let mut secrets: Vec<String> = Vec::new();
     let http = reqwest::Client::new();
@@ -326,6 +334,27 @@ async fn no_secret_reaches_logs_audit_or_database() {
         .await;
     let api_token = issued(res).await;
     secrets.push(api_token.clone());
+
+    // A webhook endpoint, whose signing secret is shown once; the events
+    // that follow are sent to it (and fail: nothing listens there).
+    let res = admin
+        .submit(
+            &server.url("/admin/webhooks/new"),
+            &server.url("/admin/webhooks"),
+            &[
+                ("url", "http://127.0.0.1:9/hook"),
+                ("events", "token.created"),
+                ("events", "token.revoked"),
+                ("events", "token.regenerated"),
+            ],
+            &mut secrets,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let webhook_secret = common::text_of(&res.text().await.unwrap(), "#webhook-secret")
+        .expect("the webhook secret, once");
+    secrets.push(webhook_secret.clone());
+    secrets.push(webhook_secret["whsec_".len()..].to_owned());
 
     // Mobile sign-in of the administrator (every scope, introspection included).
     let session = created_token(

@@ -14,6 +14,7 @@ pub mod token_detail;
 pub mod token_new;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};

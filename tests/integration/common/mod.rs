@@ -811,6 +811,23 @@ impl TestApp {
     }
 }
 
+/// A webhook endpoint for `url` following `token.revoked`, put in the
+/// database directly (its sealed secret is a placeholder that never opens:
+/// for pages and walks that send nothing). Its id.
+pub fn insert_webhook(conn: &mut DbConn, url: &str) -> i64 {
+    tessera::db::webhooks::insert_endpoint(
+        conn,
+        url,
+        "",
+        "token.revoked",
+        tessera::db::now(),
+        None,
+        |_| Some(vec![0; 8]),
+    )
+    .expect("insert a webhook endpoint")
+    .expect("sealed")
+}
+
 /// The action a test names by its text; a misspelt one fails here rather than
 /// finding no rows.
 pub fn known_action(action: &str) -> tessera::db::audit::AuditAction {

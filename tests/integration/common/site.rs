@@ -36,6 +36,8 @@ pub struct Site {
     pub session: Seeded,
     pub ada_personal: Seeded,
     pub ada_client: Seeded,
+    /// A webhook endpoint (loopback, never reached) with one delivery.
+    pub webhook: i64,
 }
 
 /// Creates the rows of [`Site`] in `app`'s database (no one signs in).
@@ -45,7 +47,20 @@ pub fn arrange(app: &TestApp) -> Site {
     let (department, user_type) = app.grant(ada.id, "Field", "devices:read");
     let membership = Some((department, user_type));
     let scope = app.db(|c| super::scalar(c, "SELECT MIN(id) FROM scopes"));
+    let webhook = app.db(|c| super::insert_webhook(c, "http://127.0.0.1:9/hook"));
+    app.db(|c| {
+        tessera::db::webhooks::insert_delivery(
+            c,
+            webhook,
+            "msg_site",
+            "token.revoked",
+            "{}",
+            app.now(),
+        )
+        .unwrap()
+    });
     let site = Site {
+        webhook,
         personal: app.insert_token(root.id, "personal", "ci", None),
         client: app.insert_token(root.id, "client", "BI", membership),
         api: app.insert_token(ada.id, "api", "ERP", membership),
@@ -159,6 +174,9 @@ pub fn pages(site: &Site, viewer: Viewer) -> Vec<String> {
             }
             p if p.starts_with("/admin/user-types/") => {
                 vec![p.replace("{id}", &site.user_type.to_string())]
+            }
+            p if p.starts_with("/admin/webhooks/") => {
+                vec![p.replace("{id}", &site.webhook.to_string())]
             }
             p if p.starts_with("/admin/scopes/") => {
                 vec![p.replace("{id}", &site.scope.to_string())]
