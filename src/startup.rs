@@ -166,6 +166,7 @@ impl Application {
         if mailer.is_none() {
             tracing::info!("no email is sent: TESSERA_SMTP_URL and TESSERA_MAIL_FROM are not set");
         }
+        let mail_server: Option<Arc<str>> = mailer.as_ref().map(|m| Arc::from(m.host()));
         let jobs = {
             let runtime = crate::jobs::Runtime {
                 pool: pool.clone(),
@@ -203,6 +204,7 @@ impl Application {
             token_counts: Arc::new(TokenCounts::new(config.metrics_token_count_ttl)),
             clock: clock.clone(),
             jobs: Arc::new(jobs),
+            mail_server,
         };
         crate::background::spawn(&state, probe_url, config.last_use_flush_interval);
 
