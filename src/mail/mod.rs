@@ -7,13 +7,14 @@
 //! goes through rustls and trusts the system's CA certificates. The URL's
 //! password never appears in a log line or an error.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport as _};
 use serde::{Deserialize, Serialize};
 
@@ -164,21 +165,42 @@ impl Mailer {
                  email (e.g. TESSERA_SMTP_URL=smtp://mail.example.com:587?tls=starttls), or neither"
             ),
             (Some(url), Some(from)) => {
-                let mailer = Self::new(&SmtpUrl::parse(url)?, from)?;
+                let mailer =
+                    Self::new(&SmtpUrl::parse(url)?, from, config.smtp_ca_file.as_deref())?;
                 Ok(Some(mailer))
             }
         }
     }
 
-    pub fn new(url: &SmtpUrl, from: &str) -> anyhow::Result<Self> {
+    /// The mailer for `url`, sending as `from`; TLS trusts the system's CA
+    /// certificates and those in `ca_file`.
+    pub fn new(url: &SmtpUrl, from: &str, ca_file: Option<&Path>) -> anyhow::Result<Self> {
         let from: Mailbox = from.trim().parse().map_err(|e| {
             anyhow::anyhow!(
                 "TESSERA_MAIL_FROM {from:?} is not an address ({e}): write \
                  tessera@example.com or \"Tessera <tessera@example.com>\""
             )
         })?;
+        let extra_roots = ca_file
+            .map(|path| {
+                let pem = std::fs::read(path).with_context(|| {
+                    format!("cannot read TESSERA_SMTP_CA_FILE {}", path.display())
+                })?;
+                Certificate::from_pem(&pem).map_err(|e| {
+                    anyhow::anyhow!(
+                        "TESSERA_SMTP_CA_FILE {} holds no PEM certificate: {e}",
+                        path.display()
+                    )
+                })
+            })
+            .transpose()?;
         let tls = || {
-            TlsParameters::new(url.host.clone())
+            let mut params = TlsParameters::builder(url.host.clone());
+            if let Some(roots) = &extra_roots {
+                params = params.add_root_certificate(roots.clone());
+            }
+            params
+                .build_rustls()
                 .with_context(|| format!("cannot set up TLS for the SMTP server {}", url.host))
         };
         let tls = match url.security {

@@ -7,7 +7,7 @@
 //! The periodic jobs are made due at once by setting their `run_at` in the
 //! `jobs` table; time moves with the app clock, never by sleeping.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, TimeDelta};
@@ -56,12 +56,20 @@ struct Smtp {
 
 impl Smtp {
     async fn start(test: &str) -> Option<Self> {
+        Self::start_with(test, None).await
+    }
+
+    /// With `tls` (certificate and key files), STARTTLS is offered and required.
+    async fn start_with(test: &str, tls: Option<(&Path, &Path)>) -> Option<Self> {
         let python = python_or_skip(test, &["aiosmtpd"])?;
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/smtp/server.py");
         let dir = tempfile::tempdir().unwrap();
-        let mut child = tokio::process::Command::new(python)
-            .arg(&script)
-            .arg(dir.path())
+        let mut command = tokio::process::Command::new(python);
+        command.arg(&script).arg(dir.path());
+        if let Some((cert, key)) = tls {
+            command.arg("--tls").arg(cert).arg(key);
+        }
+        let mut child = command
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -683,4 +691,152 @@ async fn one_mail_setting_without_the_other_stops_start_up_without_showing_the_p
         assert!(error.contains(says), "{error}");
         assert!(!error.contains("s3cretpass"), "{error}");
     }
+}
+
+/// A test CA and a certificate it signed for 127.0.0.1 (openssl), in `dir`:
+/// (CA, certificate, key); `None` without openssl.
+fn certificates(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
+    let openssl = ["/usr/bin/openssl", "/usr/local/bin/openssl"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())?;
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&openssl)
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Tessera test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ]);
+    Some((
+        dir.join("ca.pem"),
+        dir.join("leaf.pem"),
+        dir.join("leaf.key"),
+    ))
+}
+
+fn queue_test_email(app: &TestApp, to: &str) {
+    let now = app.now();
+    let email = tessera::mail::OutgoingEmail {
+        to: to.to_owned(),
+        subject: "STARTTLS check".to_owned(),
+        text: "Hello".to_owned(),
+        html: "<p>Hello</p>".to_owned(),
+    };
+    app.db(|conn| {
+        tessera::jobs::enqueue(conn, tessera::jobs::Job::Email(email).to_new(now), now).unwrap()
+    });
+}
+
+#[actix_web::test]
+async fn starttls_is_required_and_the_server_certificate_checked() {
+    let certs = tempfile::tempdir().unwrap();
+    let Some((ca, cert, key)) = certificates(certs.path()) else {
+        eprintln!("SKIPPED email::starttls: openssl not found");
+        return;
+    };
+    let Some(smtp) = Smtp::start_with("email::starttls", Some((&cert, &key))).await else {
+        return;
+    };
+    let url = format!("{}?tls=starttls", smtp.url());
+    // Trusting the test CA: sent over TLS.
+    let (trusting_url, trusted_ca) = (url.clone(), ca.clone());
+    let app = spawn_app_with(move |config| {
+        config.smtp_url = Some(trusting_url);
+        config.mail_from = Some("tessera@example.com".to_owned());
+        config.smtp_ca_file = Some(trusted_ca);
+    })
+    .await;
+    queue_test_email(&app, "alice@example.com");
+    settle(&app).await;
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].tls, "the message came over STARTTLS");
+    // Without the CA, the certificate is refused: nothing is sent, the job
+    // waits for its retry.
+    let app = spawn_app_with(move |config| {
+        config.smtp_url = Some(url);
+        config.mail_from = Some("tessera@example.com".to_owned());
+    })
+    .await;
+    queue_test_email(&app, "bob@example.com");
+    let failed = common::eventually(|| {
+        app.db(|conn| {
+            common::scalar(
+                conn,
+                "SELECT COUNT(*) FROM jobs WHERE kind = 'email' AND last_error IS NOT NULL",
+            )
+        }) == 1
+    })
+    .await;
+    assert!(failed, "the send failed");
+    let error = app
+        .db(|conn| common::text_scalar(conn, "SELECT last_error FROM jobs WHERE kind = 'email'"));
+    assert!(error.to_lowercase().contains("certificate"), "{error}");
+    assert_eq!(smtp.messages().len(), 1);
 }
