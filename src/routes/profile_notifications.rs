@@ -24,7 +24,7 @@ pub struct NotificationsForm {
 }
 
 /// What the preferences say, for the audit row.
-fn describe(prefs: &Preferences, is_admin: bool) -> String {
+fn describe(prefs: Preferences, is_admin: bool) -> String {
     let on_off = |on: bool| if on { "on" } else { "off" };
     let mut detail = format!(
         "expiry reminders {}, new-device notices {}",
@@ -63,7 +63,7 @@ pub async fn update_notifications(
                     return Ok(());
                 }
                 rows::set_preferences(conn, user.id, &prefs)?;
-                let detail = describe(&prefs, user.is_admin);
+                let detail = describe(prefs, user.is_admin);
                 let event = Event::new(
                     AuditAction::NotificationPreferencesChanged,
                     Outcome::Success,
