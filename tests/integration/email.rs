@@ -439,6 +439,7 @@ async fn a_token_changed_by_someone_else_or_presented_after_revocation_is_told_t
     let later = app.now() + TimeDelta::days(60);
     let one = token(&app, alice.id, alice.id, "personal", "one", later);
     let two = token(&app, alice.id, alice.id, "personal", "two", later);
+    let three = token(&app, alice.id, alice.id, "personal", "three", later);
     let ingest = token(&app, bob.id, root.id, "api", "ingest", later);
     let dans = token(&app, dan.id, dan.id, "personal", "dans", later);
 
@@ -461,6 +462,17 @@ async fn a_token_changed_by_someone_else_or_presented_after_revocation_is_told_t
         assert_eq!(res.status(), StatusCode::OK);
     }
     assert!(app.is_revoked(one.id) && app.is_revoked(dans.id));
+    // The administrator revokes Alice's "three" in bulk.
+    let csrf = common::csrf_in(&app.get_html("/admin/tokens").await);
+    let three_id = three.id.to_string();
+    let res = app
+        .post_form(
+            "/admin/tokens/bulk-revoke/confirm",
+            &[("ids", three_id.as_str()), ("csrf_token", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(app.is_revoked(three.id));
     // Alice revokes "two" herself: no notice.
     let alices = signed_in(&app, "alice", "Alice's browser").await;
     let res = alices.token_action(two.id, "revoke").await;
@@ -484,10 +496,15 @@ async fn a_token_changed_by_someone_else_or_presented_after_revocation_is_told_t
 
     let to_alice = smtp.to("alice@example.com");
     let subjects: Vec<&str> = to_alice.iter().map(|m| m.subject.as_str()).collect();
-    assert_eq!(to_alice.len(), 2, "{subjects:?}");
+    assert_eq!(to_alice.len(), 3, "{subjects:?}");
+    let in_bulk = to_alice
+        .iter()
+        .find(|m| m.subject.contains("\"three\" was revoked by someone else"))
+        .expect("the notice of the bulk revocation");
+    assert!(in_bulk.text.contains("by root"));
     let revoked = to_alice
         .iter()
-        .find(|m| m.subject.contains("was revoked by someone else"))
+        .find(|m| m.subject.contains("\"one\" was revoked by someone else"))
         .expect("the revocation notice");
     assert!(revoked.subject.contains("\"one\""));
     assert!(revoked.text.contains("someone not signed in"));
@@ -527,7 +544,14 @@ async fn a_token_changed_by_someone_else_or_presented_after_revocation_is_told_t
     assert!(error.unwrap_or_default().contains("550"));
     assert_no_secret(
         &smtp,
-        &[&one.token, &two.token, &dans.token, &ingest.token, &fresh],
+        &[
+            &one.token,
+            &two.token,
+            &three.token,
+            &dans.token,
+            &ingest.token,
+            &fresh,
+        ],
     );
 }
 
