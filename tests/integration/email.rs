@@ -17,6 +17,7 @@ use tokio::io::AsyncBufReadExt as _;
 
 use crate::common::python::python_or_skip;
 use crate::common::{self, PASSWORD, TestApp, Visitor, spawn_app_with};
+use tessera::db::users::User;
 
 /// One message the server accepted, as the script decoded it.
 #[derive(Debug, serde::Deserialize)]
@@ -175,8 +176,8 @@ async fn settle(app: &TestApp) {
 /// A token of `kind` for `owner`, created by `created_by`, expiring at `expires_at`.
 fn token(
     app: &TestApp,
-    owner: i64,
-    created_by: i64,
+    owner: &User,
+    created_by: &User,
     kind: &str,
     name: &str,
     expires_at: NaiveDateTime,
@@ -187,12 +188,12 @@ fn token(
     let new = tessera::db::tokens::NewToken::new(
         kind,
         name,
-        owner,
+        owner.id,
         &secret.sha256(),
         &secret.display_prefix(),
         tessera::db::now(),
     )
-    .created_by(Some(created_by))
+    .created_by(Some(created_by.id))
     .scopes(if kind == TokenKind::Personal {
         "devices:read"
     } else {
@@ -261,38 +262,11 @@ async fn each_reminder_is_sent_once_to_the_owner_and_the_creating_administrator(
     let bob = app.create_user("bob", false);
     let carol = app.create_user("carol", false);
     let t0 = app.now();
-    let deploy = token(
-        &app,
-        alice.id,
-        alice.id,
-        "personal",
-        "deploy",
-        t0 + TimeDelta::days(40),
-    );
-    let ingest = token(
-        &app,
-        bob.id,
-        root.id,
-        "api",
-        "ingest",
-        t0 + TimeDelta::days(40),
-    );
-    let quiet = token(
-        &app,
-        carol.id,
-        carol.id,
-        "personal",
-        "quiet",
-        t0 + TimeDelta::days(40),
-    );
-    let gone = token(
-        &app,
-        alice.id,
-        alice.id,
-        "personal",
-        "gone",
-        t0 + TimeDelta::days(20),
-    );
+    let (in20, in40) = (t0 + TimeDelta::days(20), t0 + TimeDelta::days(40));
+    let deploy = token(&app, &alice, &alice, "personal", "deploy", in40);
+    let ingest = token(&app, &bob, &root, "api", "ingest", in40);
+    let quiet = token(&app, &carol, &carol, "personal", "quiet", in40);
+    let gone = token(&app, &alice, &alice, "personal", "gone", in20);
     app.db(|conn| tessera::db::tokens::revoke(conn, gone.id, Some(alice.id)).unwrap());
     // Carol turns expiry reminders off on her profile.
     let carols = signed_in(&app, "carol", "Carol's browser").await;
@@ -312,8 +286,8 @@ async fn each_reminder_is_sent_once_to_the_owner_and_the_creating_administrator(
     // Made with five days left (at the next scan): the 7-day reminder only.
     let short = token(
         &app,
-        alice.id,
-        alice.id,
+        &alice,
+        &alice,
         "personal",
         "short",
         t0 + TimeDelta::days(16),
@@ -437,11 +411,11 @@ async fn a_token_changed_by_someone_else_or_presented_after_revocation_is_told_t
     let bob = app.create_user("bob", false);
     let dan = app.create_user("refused-dan", false);
     let later = app.now() + TimeDelta::days(60);
-    let one = token(&app, alice.id, alice.id, "personal", "one", later);
-    let two = token(&app, alice.id, alice.id, "personal", "two", later);
-    let three = token(&app, alice.id, alice.id, "personal", "three", later);
-    let ingest = token(&app, bob.id, root.id, "api", "ingest", later);
-    let dans = token(&app, dan.id, dan.id, "personal", "dans", later);
+    let one = token(&app, &alice, &alice, "personal", "one", later);
+    let two = token(&app, &alice, &alice, "personal", "two", later);
+    let three = token(&app, &alice, &alice, "personal", "three", later);
+    let ingest = token(&app, &bob, &root, "api", "ingest", later);
+    let dans = token(&app, &dan, &dan, "personal", "dans", later);
 
     // An administrator regenerates Bob's API token.
     let detail = format!("/admin/tokens/{}", ingest.id);
@@ -621,22 +595,9 @@ async fn administrators_who_asked_get_a_daily_digest_of_what_expires_this_week()
     );
     set_preferences(&roots, &[("notify_expiry", "on"), ("expiry_digest", "on")]).await;
     let now = app.now();
-    let soon = token(
-        &app,
-        alice.id,
-        root.id,
-        "personal",
-        "soon",
-        now + TimeDelta::days(3),
-    );
-    let later = token(
-        &app,
-        alice.id,
-        root.id,
-        "personal",
-        "later",
-        now + TimeDelta::days(20),
-    );
+    let (in3, in20) = (now + TimeDelta::days(3), now + TimeDelta::days(20));
+    let soon = token(&app, &alice, &root, "personal", "soon", in3);
+    let later = token(&app, &alice, &root, "personal", "later", in20);
     run_periodic(&app, "expiry_digest").await;
     run_periodic(&app, "expiry_digest").await;
     let messages = smtp.messages();
