@@ -166,6 +166,12 @@ pub struct Config {
     #[arg(long, env = "TESSERA_MAIL_FROM", global = true)]
     pub mail_from: Option<String>,
 
+    /// CA certificates (a PEM file) to trust for the SMTP server's TLS besides
+    /// the system's: for a relay whose certificate an organisation's own CA
+    /// signed.
+    #[arg(long, env = "TESSERA_SMTP_CA_FILE", global = true)]
+    pub smtp_ca_file: Option<PathBuf>,
+
     /// Allow webhook endpoints on loopback, private and link-local addresses
     /// (refused by default: they would let an administrator reach internal
     /// services from this server).

@@ -166,6 +166,7 @@ impl Application {
         if mailer.is_none() {
             tracing::info!("no email is sent: TESSERA_SMTP_URL and TESSERA_MAIL_FROM are not set");
         }
+        let mail_server: Option<Arc<str>> = mailer.as_ref().map(|m| Arc::from(m.host()));
         let jobs = {
             let runtime = crate::jobs::Runtime {
                 pool: pool.clone(),
@@ -204,6 +205,7 @@ impl Application {
             clock: clock.clone(),
             webhooks_allow_private: config.webhooks_allow_private,
             jobs: Arc::new(jobs),
+            mail_server,
         };
         crate::background::spawn(&state, probe_url, config.last_use_flush_interval);
 

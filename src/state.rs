@@ -54,6 +54,9 @@ pub struct AppState {
     pub webhooks_allow_private: bool,
     /// The job runner's workers run while this is held.
     pub jobs: Arc<crate::jobs::Running>,
+    /// The SMTP server's host when email is on (`TESSERA_SMTP_URL`), for the
+    /// pages that say whether and where email goes; `None`: no email is sent.
+    pub mail_server: Option<Arc<str>>,
 }
 
 /// A presented token's fate, and the validity epoch the request has read since

@@ -10,6 +10,7 @@ pub mod departments;
 pub mod health;
 pub mod jobs;
 pub mod memberships;
+pub mod notifications;
 pub mod passkeys;
 pub mod password_codes;
 pub mod recovery_codes;

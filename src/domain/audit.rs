@@ -65,6 +65,8 @@ text_codes! {
         UserUpdated = "user_updated",
         UserDisabled = "user_disabled",
         UserEnabled = "user_enabled",
+        /// A user changed which notices they get by email.
+        NotificationPreferencesChanged = "notification_preferences_changed",
         MembershipAdded = "membership_added",
         MembershipRemoved = "membership_removed",
         // The catalog.
@@ -128,6 +130,7 @@ impl AuditAction {
             Self::Setup => "First administrator set up",
             Self::CreateAdmin => "Administrator created from the command line",
             Self::PasswordChange => "Password changed",
+            Self::NotificationPreferencesChanged => "Notification preferences changed",
             Self::PasswordLinkIssued => "Set-password link issued",
             Self::PasswordCodeRefused => "Set-password link refused",
             Self::PasswordSet => "Password set from a link",

@@ -15,6 +15,7 @@ pub mod password_link;
 pub mod policy;
 pub mod proxy;
 pub mod rate_limit;
+pub mod reminders;
 pub mod scopes;
 pub mod second_factor;
 pub mod signals;

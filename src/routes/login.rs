@@ -131,6 +131,7 @@ pub async fn sign_in(
     let (error, retry_after) = match outcome {
         SignIn::Success(user) => {
             begin_session(&session, user.id, &client).map_err(|e| AppError::Internal(e.into()))?;
+            super::profile_notifications::note_web_sign_in(&state, user.id, &client).await;
             return Ok(redirect(safe_next(&next)));
         }
         SignIn::SecondFactor(user) => {

@@ -270,6 +270,7 @@ pub async fn finish_sso(
     match signed_in {
         Ok(user) => {
             begin_session(&session, user.id, &client).map_err(|e| AppError::Internal(e.into()))?;
+            super::profile_notifications::note_web_sign_in(&state, user.id, &client).await;
             Ok(redirect(safe_next(&next)))
         }
         Err(refusal) => Ok(refused_page(StatusCode::FORBIDDEN, refusal.message())),

@@ -9,6 +9,7 @@ mod login;
 mod login_sso;
 mod passkeys;
 mod profile;
+pub(crate) mod profile_notifications;
 mod profile_sessions;
 pub mod profile_tokens;
 pub mod second_factor;
@@ -77,6 +78,7 @@ pub fn table(static_dir: Option<&Path>) -> Vec<Route> {
         page("/profile/password", SignedIn)
             .post(profile::change_password)
             .step_up(StepUp::Page("/profile#password")),
+        page("/profile/notifications", SignedIn).post(profile_notifications::update_notifications),
         page("/profile/security", SignedIn).get(security::show_security),
         page("/profile/security/totp", SignedIn).post(security::start_totp),
         page("/profile/security/totp/confirm", SignedIn).post(security::confirm_totp),

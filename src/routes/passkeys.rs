@@ -364,6 +364,7 @@ pub async fn sign_in(
     match checked {
         Checked::Verified(user) => {
             begin_session(&session, user.id, &client).map_err(internal)?;
+            super::profile_notifications::note_web_sign_in(&state, user.id, &client).await;
             Ok(redirect(&next))
         }
         Checked::Failed => {
@@ -551,7 +552,7 @@ pub async fn second_factor(
     )
     .await?;
     if let Checked::Verified(_) = checked {
-        return second_factor::finish(&session, &pending, &client);
+        return second_factor::finish(&state, &session, &pending, &client).await;
     }
     flash(&session, FlashKind::Error, failure_message(&checked));
     Ok(redirect("/login/second-factor"))

@@ -26,6 +26,20 @@ struct ProfilePage {
     sign_out_others: bool,
     /// Whether the session has stepped up: the password form is offered only then.
     elevated: bool,
+    /// What the user wants to be told by email.
+    notifications: crate::db::notifications::Preferences,
+    /// Whether this instance sends email at all.
+    mail_on: bool,
+}
+
+/// The notification preferences of `user_id`, for the page.
+async fn preferences_of(
+    state: &AppState,
+    user_id: i64,
+) -> Result<crate::db::notifications::Preferences, AppError> {
+    state
+        .db(move |conn| Ok(crate::db::notifications::preferences(conn, user_id)?))
+        .await
 }
 
 #[derive(serde::Deserialize)]
@@ -41,15 +55,18 @@ pub async fn show_profile(
     state: web::Data<AppState>,
     session: Session,
     user: CurrentUser,
-) -> HttpResponse {
+) -> Result<HttpResponse, AppError> {
+    let notifications = preferences_of(&state, user.id).await?;
     let page = ProfilePage {
         ctx: PageCtx::from_request(&req),
         user: user.0,
         errors: FieldErrors::new(),
         sign_out_others: false,
         elevated: sudo::is_elevated(&session, &state.clock),
+        notifications,
+        mail_on: state.mail_server.is_some(),
     };
-    render(&req, StatusCode::OK, page)
+    Ok(render(&req, StatusCode::OK, page))
 }
 
 pub async fn change_password(
@@ -86,12 +103,15 @@ pub async fn change_password(
         );
         return Ok(redirect("/profile"));
     }
+    let notifications = preferences_of(&state, user.id).await?;
     let page = ProfilePage {
         ctx: PageCtx::from_request(&req),
         user: user.0,
         errors,
         sign_out_others,
         elevated: true,
+        notifications,
+        mail_on: state.mail_server.is_some(),
     };
     Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page))
 }

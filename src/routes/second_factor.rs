@@ -94,13 +94,15 @@ pub async fn show_second_factor(
 /// Finishes a pending sign-in whose second factor checked out: a signed-in
 /// session (new id), then the page the sign-in was for. Every kind of second
 /// factor ends here.
-pub fn finish(
+pub async fn finish(
+    state: &AppState,
     session: &Session,
     pending: &PendingSignIn,
     client: &ClientInfo,
 ) -> Result<HttpResponse, AppError> {
     pending_sign_in::clear(session);
     begin_session(session, pending.user_id, client).map_err(|e| AppError::Internal(e.into()))?;
+    super::profile_notifications::note_web_sign_in(state, pending.user_id, client).await;
     Ok(redirect(safe_next(&pending.next)))
 }
 
@@ -135,7 +137,7 @@ pub async fn verify_second_factor(
         .await?;
     let (error, retry_after) = match outcome {
         SecondStep::Success(used) => {
-            let res = finish(&session, &pending, &client)?;
+            let res = finish(&state, &session, &pending, &client).await?;
             if let CodeUsed::Recovery { left } = used {
                 flash(
                     &session,

@@ -20,6 +20,7 @@ mod browser;
 mod cli;
 mod crash;
 mod database_trouble;
+mod email;
 mod hostile_input;
 mod jobs;
 mod logging;

@@ -902,6 +902,14 @@ async fn every_write_path_moves_the_epoch_when_it_changes_what_tokens_depend_on(
     ];
     walk.submit(&ada, ("/profile", "/profile/password"), &fields, see_other)
         .await;
+    let notifications = [("notify_new_device", "on")];
+    walk.submit(
+        &ada,
+        ("/profile", "/profile/notifications"),
+        &notifications,
+        see_other,
+    )
+    .await;
     walk.submit(&ada, (list, &format!("{mine}/revoke")), &[], see_other)
         .await;
     now_says(&app, &laptop, Refused, "revoking it").await;

@@ -181,6 +181,8 @@ struct SettingsPage {
     sealing: bool,
     overlaps: [Overlap; 4],
     second_factor_policies: [SecondFactorPolicy; 3],
+    /// The SMTP server's host, when email is on.
+    mail_server: Option<String>,
 }
 
 pub async fn show_settings(
@@ -196,6 +198,7 @@ pub async fn show_settings(
         sealing: state.issuer.sealer.is_configured(),
         overlaps: Overlap::ALL,
         second_factor_policies: SecondFactorPolicy::ALL,
+        mail_server: state.mail_server.as_deref().map(str::to_owned),
     };
     Ok(render(&req, StatusCode::OK, page))
 }
@@ -227,6 +230,7 @@ pub async fn update_settings(
                 sealing: state.issuer.sealer.is_configured(),
                 overlaps: Overlap::ALL,
                 second_factor_policies: SecondFactorPolicy::ALL,
+                mail_server: state.mail_server.as_deref().map(str::to_owned),
             };
             return Ok(render(&req, StatusCode::UNPROCESSABLE_ENTITY, page));
         }
