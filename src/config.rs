@@ -192,7 +192,8 @@ pub struct Config {
     pub job_workers: usize,
 
     /// How long a job an instance claimed is its own: if the instance dies, another
-    /// takes the job up this long after it was claimed.
+    /// takes the job up this long after it was claimed. Keep it well above the
+    /// longest job (a webhook delivery waits up to 5 s), or a slow one may run twice.
     #[arg(long, env = "TESSERA_JOB_LEASE", default_value = "60s", value_parser = humantime::parse_duration, global = true)]
     pub job_lease: Duration,
 

@@ -1,12 +1,13 @@
 //! The periodic clean-up: expired sessions and set-password links, throttle
 //! records past every window, revoked and expired tokens past the retention,
-//! audit events past the audit retention, and ended jobs after a month.
+//! audit events past the audit retention, and ended jobs and webhook
+//! deliveries after 45 days.
 
 use chrono::TimeDelta;
 
 use super::{JobResult, Runtime};
 use crate::db::audit::{self, Actor, AuditAction, Event, Outcome};
-use crate::db::{self, jobs, password_codes, sessions, settings, throttle, tokens};
+use crate::db::{self, jobs, password_codes, sessions, settings, throttle, tokens, webhooks};
 
 /// How long ended one-off jobs stay listed (and keep a reminder's unique key,
 /// which outlives every reminder window).
@@ -21,6 +22,7 @@ pub struct Purged {
     pub throttle: usize,
     pub codes: usize,
     pub jobs: usize,
+    pub deliveries: usize,
 }
 
 /// Deletes everything past its time as of `now`; audits the deletion of
@@ -40,10 +42,12 @@ pub fn purge(
         throttle: throttle::purge_before(conn, now - TimeDelta::days(1))?,
         codes: password_codes::purge_expired(conn, now)?,
         jobs: jobs::purge_ended_before(conn, now - KEEP_ENDED_JOBS)?,
+        deliveries: webhooks::purge_ended_before(conn, now - KEEP_ENDED_JOBS)?,
     };
     let summary = format!(
         "{} revoked or expired tokens older than {} days, {} audit events older than {} days, \
-         {} expired sessions, {} old throttle records, {} expired set-password links and {} ended jobs",
+         {} expired sessions, {} old throttle records, {} expired set-password links, {} ended jobs \
+         and {} ended webhook deliveries",
         purged.tokens,
         policy.retention_days,
         purged.audit_events,
@@ -52,6 +56,7 @@ pub fn purge(
         purged.throttle,
         purged.codes,
         purged.jobs,
+        purged.deliveries,
     );
     if purged.tokens > 0 || purged.audit_events > 0 {
         let event = Event::new(AuditAction::Purge, Outcome::Success).detail(&summary);
