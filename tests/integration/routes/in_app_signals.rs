@@ -185,13 +185,22 @@ async fn disabled_and_expired_tokens_likewise_but_not_unknown_ones_or_a_disabled
     let off = app.insert_token(ada.id, "personal", "off", None);
     let old = app.insert_token(ada.id, "client", "old", None);
     let bobs = app.insert_token(bob.id, "personal", "bobs", None);
+    // A phone presenting its lapsed mobile session: routine, not a leak.
+    let phone = app.insert_token(ada.id, "session", "phone", None);
     disable(&app, off.id);
     set_expiry(&app, old.id, app.now() - chrono::TimeDelta::hours(1));
+    set_expiry(&app, phone.id, app.now() - chrono::TimeDelta::hours(1));
     app.disable_user(bob.id);
     let unknown = PlainToken::generate("tsr", TokenKind::Personal);
 
     for _ in 0..2 {
-        for token in [&off.token, &old.token, &bobs.token, unknown.expose()] {
+        for token in [
+            &off.token,
+            &old.token,
+            &bobs.token,
+            &phone.token,
+            unknown.expose(),
+        ] {
             present(&app, token).await;
         }
     }
@@ -204,6 +213,8 @@ async fn disabled_and_expired_tokens_likewise_but_not_unknown_ones_or_a_disabled
     // A disabled owner's token is refused for its owner, not for itself; an
     // unknown token has no row to mark.
     assert_eq!(refused_use(&app, bobs.id), (None, None));
+    // The lapsed session is marked, but nobody is told.
+    assert!(refused_use(&app, phone.id).0.is_some());
     assert_eq!(all_refused_events(&app), 2);
 
     app.advance_clock(DAY);
