@@ -100,14 +100,15 @@ impl Job {
     /// Reads a stored job back.
     pub fn from_row(kind: &str, payload: &str) -> serde_json::Result<Self> {
         let payload: serde_json::Value = serde_json::from_str(payload)?;
-        let value = if matches!(payload, serde_json::Value::Object(ref o) if o.is_empty())
-            && !matches!(kind, "event" | "email" | "webhook_delivery")
-        {
-            serde_json::json!({ "kind": kind })
-        } else {
-            serde_json::json!({ "kind": kind, "payload": payload })
-        };
-        serde_json::from_value(value)
+        // A job without fields (the periodic ones) is stored with `{}`.
+        serde_json::from_value(serde_json::json!({ "kind": kind, "payload": payload })).or_else(
+            |err| match payload {
+                serde_json::Value::Object(o) if o.is_empty() => {
+                    serde_json::from_value(serde_json::json!({ "kind": kind }))
+                }
+                _ => Err(err),
+            },
+        )
     }
 }
 
